@@ -1,0 +1,41 @@
+"""Alembic environment: runs against the engine handed over by ``storage.db.upgrade``.
+
+With the ``alembic`` command line, ``OPPBOT_DATABASE_URL`` names the database instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from storage.db import DEFAULT_URL, make_engine
+from storage.models import Base, UTCDateTime
+
+
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    # Migrations stay free of our model code: UTCDateTime is a plain aware DateTime on disk.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+config = context.config
+engine = config.attributes.get("engine") or make_engine(
+    os.environ.get("OPPBOT_DATABASE_URL", DEFAULT_URL)
+)
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        render_item=_render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

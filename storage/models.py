@@ -1,0 +1,445 @@
+"""The oppbot schema: typed SQLAlchemy 2 models.
+
+People and their platform accounts are separate so that one person can use Telegram and Slack.
+Enumerations are stored as strings with CHECK constraints (``native_enum=False``) so that the
+same migrations work on SQLite and PostgreSQL and adding a value never needs ``ALTER TYPE``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names keep Alembic migrations identical on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class Role(enum.StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+    EMPLOYER = "employer"
+    ADMIN = "admin"
+
+
+class OpportunityKind(enum.StrEnum):
+    INTERNSHIP = "internship"
+    JOB_SHADOWING = "job_shadowing"
+    COOP = "coop"
+    MENTORING = "mentoring"
+    SITE_VISIT = "site_visit"
+    EVENT = "event"
+
+
+class OpportunityStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class InterestStatus(enum.StrEnum):
+    INTERESTED = "interested"
+    INVITED = "invited"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    PLACED = "placed"
+
+
+class ReminderKind(enum.StrEnum):
+    DEADLINE = "deadline"
+    EVENT = "event"
+    CUSTOM = "custom"
+
+
+class ReminderStatus(enum.StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+    cohorts: Mapped[list[Cohort]] = relationship(back_populates="school")
+
+
+class Cohort(Base):
+    """A class or year group that students join with its join code."""
+
+    __tablename__ = "cohorts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    join_code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime]
+
+    school: Mapped[School] = relationship(back_populates="cohorts")
+
+
+class Organisation(Base):
+    """An employer: the company or institution that offers opportunities."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    website: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    """Someone who talks to the bot. ``role`` is None until they join with a code."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
+    language: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    grade: Mapped[int | None] = mapped_column(Integer)
+    under_18: Mapped[bool | None] = mapped_column(Boolean)
+    # Schools must hold a guardian's consent before a minor's details reach an employer.
+    guardian_consent_at: Mapped[datetime | None]
+    onboarded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    accounts: Mapped[list[Account]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
+    tags: Mapped[list[PersonTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="PersonTag.tag"
+    )
+    cohort: Mapped[Cohort | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else ""
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [t.tag for t in self.tags]
+
+
+class PersonTag(Base):
+    """A field a student said they are interested in (used for matching and digests)."""
+
+    __tablename__ = "person_tags"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class Account(Base):
+    """One person's identity on one platform."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    # Set when the platform says the bot was blocked; cleared when the person writes again.
+    unreachable_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    person: Mapped[Person] = relationship(back_populates="accounts")
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_opportunities_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[OpportunityKind] = mapped_column(_enum(OpportunityKind, "opportunity_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(300), default="")
+    remote: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid: Mapped[bool | None] = mapped_column(Boolean)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    spots: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[OpportunityStatus] = mapped_column(
+        _enum(OpportunityStatus, "opportunity_status"), default=OpportunityStatus.DRAFT
+    )
+    url: Mapped[str | None] = mapped_column(String(1000))
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    min_grade: Mapped[int | None] = mapped_column(Integer)
+    max_grade: Mapped[int | None] = mapped_column(Integer)
+    # Where an imported listing came from; (source, external_id) makes re-imports update.
+    source: Mapped[str | None] = mapped_column(String(50))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation] = relationship()
+    tags: Mapped[list[OpportunityTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="OpportunityTag.tag"
+    )
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [t.tag for t in self.tags]
+
+
+class OpportunityTag(Base):
+    __tablename__ = "opportunity_tags"
+
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class Interest(Base):
+    """A student's registered interest in an opportunity, and where that application stands.
+
+    ``person_id`` becomes NULL when a student deletes their data: the employer's figures keep
+    the (withdrawn, anonymous) row, and nothing identifying remains.
+    """
+
+    __tablename__ = "interests"
+    __table_args__ = (UniqueConstraint("person_id", "opportunity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[InterestStatus] = mapped_column(
+        _enum(InterestStatus, "interest_status"), default=InterestStatus.INTERESTED
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    opportunity: Mapped[Opportunity] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+
+class SavedOpportunity(Base):
+    __tablename__ = "saved_opportunities"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]
+
+    opportunity: Mapped[Opportunity] = relationship()
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[ReminderKind] = mapped_column(_enum(ReminderKind, "reminder_kind"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime]
+    status: Mapped[ReminderStatus] = mapped_column(
+        _enum(ReminderStatus, "reminder_status"), default=ReminderStatus.PENDING
+    )
+    # The same reminder (person, opportunity, kind, due time) is never created twice.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A message for someone other than the person whose action caused it.
+
+    Written in the same transaction as that action; ``bot.delivery`` sends it later.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    # Rows of [label, payload] pairs, rendered by the adapter like a Reply's buttons.
+    buttons: Mapped[list[list[list[str]]] | None] = mapped_column(JSON)
+    # The student the message is about, so that /forget can cancel what has not gone out yet.
+    about_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ProcessedEvent(Base):
+    """Platform event ids already handled: a redelivered event is recognised and skipped."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime]
+
+
+class ConversationState(Base):
+    """Per-person state that outlives one message: the open dialog, browse filters."""
+
+    __tablename__ = "conversation_state"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class InviteCode(Base):
+    """A code that grants a role. Roles are never self-declared."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Role changes and deletions. Holds ids, never the deleted person's details."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
