@@ -1,0 +1,419 @@
+"""The conversation core: platform-free, synchronous, one transaction per thing a person did.
+
+Adapters turn platform updates into ``Incoming`` values and render the returned ``Reply``
+values; handlers (in ``handlers/``) register commands, button actions and dialog steps in a
+``Registry``. Nothing here knows about Telegram or Slack: platform facts such as the longest
+message arrive as ``Capabilities``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import transaction
+from storage.models import Account, ConversationState, Person, ProcessedEvent, Role
+from storage.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Longest message the core reads; anything longer is refused rather than truncated.
+MAX_INPUT_CHARS = 2000
+# Telegram's callback_data limit, the tightest of the platforms.
+MAX_PAYLOAD_BYTES = 64
+_PAYLOAD = re.compile(r"[a-z][a-z0-9_]*(?::[A-Za-z0-9_.+/-]+)*")
+_COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
+DIALOG = "dialog"
+STALE_BUTTON_TEXT = "That button doesn't work any more. Send /help to see what you can do."
+
+Audience = frozenset[Role | None]
+GUESTS: Audience = frozenset({None})
+STUDENTS: Audience = frozenset({Role.STUDENT})
+STAFF: Audience = frozenset({Role.TEACHER, Role.ADMIN})
+EMPLOYERS: Audience = frozenset({Role.EMPLOYER})
+MEMBERS: Audience = frozenset(Role)
+EVERYONE: Audience = MEMBERS | GUESTS
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can show; handlers size their output to it."""
+
+    max_text: int = 4096
+    max_button_label: int = 40
+    page_size: int = 5
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did on a platform: typed ``text`` or pressed a button (``payload``)."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    text: str | None = None
+    payload: str | None = None
+    display_name: str = ""
+    language: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Plain text for the same chat; adapters escape it for their markup."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    replace: bool = False
+
+
+STALE_BUTTON = Reply(STALE_BUTTON_TEXT)
+
+
+class UserError(Exception):
+    """Raised by a handler to refuse politely: the reply is shown and nothing is changed."""
+
+    def __init__(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
+        super().__init__(text)
+        self.reply = Reply(text, buttons)
+
+
+CommandFunc = Callable[["Context", str], list[Reply]]
+ActionFunc = Callable[["Context", list[str]], list[Reply]]
+DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
+TextFunc = Callable[["Context", str], list[Reply] | None]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    func: CommandFunc
+    roles: Audience
+    help: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    func: ActionFunc
+    roles: Audience
+
+
+@dataclass
+class Registry:
+    """Commands, button actions, dialog steps and free-text interpreters, by name."""
+
+    commands: dict[str, Command] = field(default_factory=dict)
+    actions: dict[str, Action] = field(default_factory=dict)
+    dialogs: dict[str, DialogFunc] = field(default_factory=dict)
+    text_handlers: list[TextFunc] = field(default_factory=list)
+    _lookup: dict[str, Command] = field(default_factory=dict)
+
+    def command(
+        self, name: str, *aliases: str, roles: Audience, help: str
+    ) -> Callable[[CommandFunc], CommandFunc]:
+        def decorator(func: CommandFunc) -> CommandFunc:
+            self._add_command(Command(name, func, roles, help, aliases))
+            return func
+
+        return decorator
+
+    def action(self, name: str, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
+        def decorator(func: ActionFunc) -> ActionFunc:
+            if name in self.actions:
+                raise ValueError(f"action {name!r} registered twice")
+            self.actions[name] = Action(name, func, roles)
+            return func
+
+        return decorator
+
+    def dialog(self, name: str) -> Callable[[DialogFunc], DialogFunc]:
+        def decorator(func: DialogFunc) -> DialogFunc:
+            if name in self.dialogs:
+                raise ValueError(f"dialog {name!r} registered twice")
+            self.dialogs[name] = func
+            return func
+
+        return decorator
+
+    def text(self, func: TextFunc) -> TextFunc:
+        """Register an interpreter for free text; the first one that answers wins."""
+        self.text_handlers.append(func)
+        return func
+
+    def include(self, other: Registry) -> None:
+        for command in other.commands.values():
+            self._add_command(command)
+        for name, action in other.actions.items():
+            self.action(name, roles=action.roles)(action.func)
+        for name, func in other.dialogs.items():
+            self.dialog(name)(func)
+        self.text_handlers.extend(other.text_handlers)
+
+    def _add_command(self, command: Command) -> None:
+        for word in (command.name, *command.aliases):
+            if word.lower() in self._lookup:
+                raise ValueError(f"command word {word!r} registered twice")
+            self._lookup[word.lower()] = command
+        self.commands[command.name] = command
+
+    def find(self, word: str) -> Command | None:
+        return self._lookup.get(word.lower())
+
+    def available_to(self, role: Role | None) -> list[Command]:
+        return [c for c in self.commands.values() if role in c.roles]
+
+
+@dataclass
+class Context:
+    """What a handler gets: the open session, who is talking, and the time."""
+
+    session: Session
+    incoming: Incoming
+    person: Person
+    account: Account
+    now: datetime
+    caps: Capabilities
+    registry: Registry
+
+    @property
+    def role(self) -> Role | None:
+        return self.person.role
+
+    def state(self, key: str) -> dict[str, Any] | None:
+        row = self.session.get(ConversationState, (self.person.id, key))
+        return dict(row.data) if row is not None else None
+
+    def set_state(self, key: str, data: dict[str, Any]) -> None:
+        row = self.session.get(ConversationState, (self.person.id, key))
+        if row is None:
+            self.session.add(
+                ConversationState(person_id=self.person.id, key=key, data=data, updated_at=self.now)
+            )
+        else:
+            row.data = data
+            row.updated_at = self.now
+
+    def clear_state(self, key: str) -> None:
+        row = self.session.get(ConversationState, (self.person.id, key))
+        if row is not None:
+            self.session.delete(row)
+
+    def start_dialog(self, name: str, **data: Any) -> None:
+        self.set_state(DIALOG, {"name": name, **data})
+
+    def notify(
+        self,
+        person: Person,
+        text: str,
+        *,
+        kind: str,
+        key: str,
+        buttons: Iterable[Iterable[Button]] = (),
+        about: Person | None = None,
+    ) -> bool:
+        """Queue ``text`` for another person in this transaction; see ``storage.outbox``."""
+        rows = [[[b.label, b.payload] for b in row] for row in buttons]
+        return enqueue(
+            self.session,
+            person,
+            text,
+            kind=kind,
+            key=key,
+            now=self.now,
+            buttons=rows or None,
+            about=about,
+        )
+
+
+def _bad_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in text)
+
+
+def role_label(roles: Audience) -> str:
+    names = sorted(r.value for r in roles if r is not None)
+    return " or ".join(f"{n}s" for n in names) or "people who have joined"
+
+
+class Core:
+    """Routes each ``Incoming`` to a handler inside one database transaction."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        registry: Registry,
+        *,
+        clock: Clock = utcnow,
+        capabilities: Mapping[str, Capabilities] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.registry = registry
+        self.clock = clock
+        self.capabilities = dict(capabilities or {})
+
+    def handle(self, incoming: Incoming) -> list[Reply]:
+        refusal = self._check_input(incoming)
+        if refusal is not None:
+            return [refusal]
+        try:
+            with transaction(self.session_factory) as session:
+                try:
+                    with session.begin_nested():
+                        return self._handle(session, incoming)
+                except UserError as refused:
+                    return [refused.reply]
+        except Exception:
+            log.exception(
+                "failed to handle %s update from %s (event %s, text %r, payload %r)",
+                incoming.platform,
+                incoming.user_id,
+                incoming.event_id,
+                (incoming.text or "")[:80],
+                incoming.payload,
+            )
+            return [Reply("Sorry, something went wrong on our side. Please try again in a moment.")]
+
+    def _check_input(self, incoming: Incoming) -> Reply | None:
+        if incoming.payload is not None:
+            payload = incoming.payload
+            if len(payload.encode()) > MAX_PAYLOAD_BYTES or not _PAYLOAD.fullmatch(payload):
+                return STALE_BUTTON
+            return None
+        text = incoming.text or ""
+        if len(text) > MAX_INPUT_CHARS:
+            return Reply(
+                f"That message is too long for me ({len(text):,} characters). "
+                f"Please keep it under {MAX_INPUT_CHARS:,}."
+            )
+        if _bad_characters(text):
+            return Reply("Your message has invisible control characters in it. Please retype it.")
+        if not text.strip():
+            return Reply("I didn't get any text there. Send /help to see what I can do.")
+        return None
+
+    def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
+        now = self.clock()
+        if incoming.event_id is not None and not self._first_delivery(session, incoming, now):
+            log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
+            return []
+        account = self._account(session, incoming, now)
+        ctx = Context(
+            session=session,
+            incoming=incoming,
+            person=account.person,
+            account=account,
+            now=now,
+            caps=self.capabilities.get(incoming.platform, Capabilities()),
+            registry=self.registry,
+        )
+        if incoming.payload is not None:
+            return self._press(ctx, incoming.payload)
+        return self._text(ctx, (incoming.text or "").strip())
+
+    def _first_delivery(self, session: Session, incoming: Incoming, now: datetime) -> bool:
+        assert incoming.event_id is not None
+        try:
+            with session.begin_nested():
+                session.add(
+                    ProcessedEvent(
+                        platform=incoming.platform, event_id=incoming.event_id, processed_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _account(self, session: Session, incoming: Incoming, now: datetime) -> Account:
+        account = session.scalars(
+            select(Account).where(
+                Account.platform == incoming.platform, Account.external_id == incoming.user_id
+            )
+        ).one_or_none()
+        if account is None:
+            person = Person(
+                name=incoming.display_name[:100].strip(),
+                language=incoming.language,
+                created_at=now,
+            )
+            account = Account(
+                person=person,
+                platform=incoming.platform,
+                external_id=incoming.user_id,
+                chat_id=incoming.chat_id,
+                display_name=incoming.display_name[:200],
+                last_seen_at=now,
+                created_at=now,
+            )
+            session.add(account)
+            session.flush()
+            return account
+        account.chat_id = incoming.chat_id
+        account.last_seen_at = now
+        # Writing to us again means they can be reached again (they unblocked the bot).
+        account.unreachable_at = None
+        if incoming.language and not account.person.language:
+            account.person.language = incoming.language
+        return account
+
+    def _press(self, ctx: Context, payload: str) -> list[Reply]:
+        name, *args = payload.split(":")
+        action = self.registry.actions.get(name)
+        if action is None:
+            return [STALE_BUTTON]
+        if ctx.role not in action.roles:
+            return [self._denied(ctx, action.roles)]
+        return action.func(ctx, args)
+
+    def _text(self, ctx: Context, text: str) -> list[Reply]:
+        match = _COMMAND.fullmatch(text)
+        if match:
+            command = self.registry.find(match.group(1))
+            if command is None:
+                return [Reply(f"I don't know /{match.group(1)}. Send /help to see what I can do.")]
+            return self._run(ctx, command, (match.group(2) or "").strip())
+        dialog = ctx.state(DIALOG)
+        if dialog is not None and dialog.get("name") in self.registry.dialogs:
+            return self.registry.dialogs[dialog["name"]](ctx, text, dialog)
+        word, _, rest = text.partition(" ")
+        command = self.registry.find(word)
+        if command is not None and ctx.role in command.roles:
+            return self._run(ctx, command, rest.strip())
+        for interpret in self.registry.text_handlers:
+            replies = interpret(ctx, text)
+            if replies is not None:
+                return replies
+        return [Reply("I'm not sure what you mean. Send /help to see what I can do.")]
+
+    def _run(self, ctx: Context, command: Command, args: str) -> list[Reply]:
+        if ctx.role not in command.roles:
+            return [self._denied(ctx, command.roles)]
+        return command.func(ctx, args)
+
+    def _denied(self, ctx: Context, roles: Audience) -> Reply:
+        if ctx.role is None:
+            return Reply("You haven't joined yet. Send /start to get set up first.")
+        return Reply(
+            f"Sorry, that is only for {role_label(roles)}. Send /help to see what you can do."
+        )

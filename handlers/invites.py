@@ -1,0 +1,148 @@
+"""Invite codes: the only way to become a teacher or an employer member."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core import EVERYONE, STAFF, Context, Registry, Reply, UserError
+from handlers.onboarding import begin, normalise_code
+from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
+
+registry = Registry()
+
+INVITE_LIFETIME = timedelta(days=14)
+MAX_ORG_NAME = 200
+# No 0/O or 1/I: codes are read aloud and typed from paper.
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_PREFIX = {Role.TEACHER: "T", Role.EMPLOYER: "E", Role.ADMIN: "A", Role.STUDENT: "S"}
+
+
+def new_code(prefix: str) -> str:
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"{prefix}-{body[:4]}-{body[4:]}"
+
+
+def create_invite(
+    session: Session,
+    role: Role,
+    *,
+    now: datetime,
+    organisation: Organisation | None = None,
+    school: School | None = None,
+    created_by: Person | None = None,
+    max_uses: int = 1,
+    lifetime: timedelta = INVITE_LIFETIME,
+) -> InviteCode:
+    if role == Role.EMPLOYER and organisation is None:
+        raise ValueError("an employer invite needs an organisation")
+    invite = InviteCode(
+        code=new_code(_PREFIX[role]),
+        role=role,
+        organisation=organisation,
+        school_id=school.id if school is not None else None,
+        created_by_id=created_by.id if created_by is not None else None,
+        max_uses=max_uses,
+        expires_at=now + lifetime,
+        created_at=now,
+    )
+    session.add(invite)
+    session.flush()
+    return invite
+
+
+def organisation_named(session: Session, name: str, now: datetime) -> Organisation:
+    clean = " ".join(name.split())
+    found = session.scalar(select(Organisation).where(Organisation.name == clean))
+    if found is None:
+        found = Organisation(name=clean, created_at=now)
+        session.add(found)
+        session.flush()
+    return found
+
+
+@registry.command("join", roles=EVERYONE, help="join with an invite or class code")
+def join(ctx: Context, args: str) -> list[Reply]:
+    if not args:
+        return [Reply("Send /join followed by your code, for example: /join RIVER-11")]
+    code = normalise_code(args)
+    invite = ctx.session.scalar(select(InviteCode).where(InviteCode.code == code))
+    if invite is None:
+        cohort = ctx.session.scalar(select(Cohort).where(Cohort.join_code == code))
+        if cohort is not None and ctx.role in (None, Role.STUDENT):
+            return begin(ctx, {"cohort": cohort.id}, note=f"You're joining {cohort.name}.")
+        raise UserError("That code doesn't match anything. Check it and try again.")
+    if invite.revoked_at is not None or (invite.expires_at and invite.expires_at < ctx.now):
+        raise UserError("That code has expired. Ask whoever gave it to you for a new one.")
+    if invite.uses >= invite.max_uses:
+        raise UserError(
+            "That code has already been used. Ask whoever gave it to you for a new one."
+        )
+    person = ctx.person
+    if person.role == invite.role and person.organisation_id == invite.organisation_id:
+        return [
+            Reply(
+                f"You're already set up as {invite.role.value}. Send /help to see what you can do."
+            )
+        ]
+    if person.role is not None:
+        raise UserError(
+            f"You're already set up as {person.role.value}. One account has one role: "
+            "please ask your school coordinator if it needs to change."
+        )
+    invite.uses += 1
+    person.role = invite.role
+    person.organisation_id = invite.organisation_id
+    person.onboarded_at = ctx.now
+    if not person.name:
+        person.name = ctx.incoming.display_name[:100].strip()
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=person.id,
+            subject_id=person.id,
+            action="role_granted",
+            detail={"role": invite.role.value, "via": "invite", "invite_id": invite.id},
+        )
+    )
+    where = f" for {invite.organisation.name}" if invite.organisation is not None else ""
+    return [
+        Reply(
+            f"Welcome! You're now set up as {invite.role.value}{where}. "
+            "Send /help to see what you can do."
+        )
+    ]
+
+
+@registry.command(
+    "invite", roles=STAFF, help="make an invite code: /invite teacher, /invite employer Acme Ltd"
+)
+def invite(ctx: Context, args: str) -> list[Reply]:
+    kind, _, rest = args.partition(" ")
+    kind = kind.lower()
+    if kind == "teacher":
+        created = create_invite(ctx.session, Role.TEACHER, now=ctx.now, created_by=ctx.person)
+        whom = "a teacher"
+    elif kind == "employer" and rest.strip():
+        if len(rest.strip()) > MAX_ORG_NAME:
+            raise UserError(f"Please keep the organisation's name under {MAX_ORG_NAME} characters.")
+        organisation = organisation_named(ctx.session, rest, ctx.now)
+        created = create_invite(
+            ctx.session,
+            Role.EMPLOYER,
+            now=ctx.now,
+            organisation=organisation,
+            created_by=ctx.person,
+        )
+        whom = f"someone at {organisation.name}"
+    else:
+        raise UserError("Say who it's for: /invite teacher, or /invite employer Acme Ltd")
+    return [
+        Reply(
+            f"Here's a code for {whom}: {created.code}\n"
+            f"They send /join {created.code} to me. It works once, for {INVITE_LIFETIME.days} days."
+        )
+    ]

@@ -1,0 +1,330 @@
+"""/start: a student's onboarding, one question at a time.
+
+Answers are kept in the dialog state as they come, so an interrupted onboarding resumes where
+it stopped; nothing is written to the person until the last answer, so a half-finished
+re-run never leaves a profile half-changed. Re-running /start offers every current answer
+as a "Keep" button.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import available_timezones
+
+from sqlalchemy import select
+
+from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
+from storage.models import AuditEntry, Cohort, PersonTag, Role
+from storage.tags import TAGS
+
+registry = Registry()
+
+STEPS = ("name", "cohort", "grade", "age", "tags", "timezone")
+MAX_NAME = 60
+GRADES = range(1, 14)
+COMMON_ZONES = (
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+)
+_CODE = re.compile(r"[A-Za-z0-9-]{3,32}")
+_NAME_CHARS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
+_ZONES_BY_LOWER = {zone.lower(): zone for zone in available_timezones()}
+
+
+def normalise_code(text: str) -> str:
+    return text.strip().upper()
+
+
+def find_cohort(ctx: Context, text: str) -> Cohort:
+    code = normalise_code(text)
+    if not _CODE.fullmatch(code):
+        raise UserError("Join codes are 3 to 32 letters, numbers or dashes, like RIVER-11.")
+    cohort = ctx.session.scalar(select(Cohort).where(Cohort.join_code == code))
+    if cohort is None:
+        raise UserError(
+            "That code doesn't match any class. Check it with your teacher and type it again."
+        )
+    return cohort
+
+
+def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = "") -> list[Reply]:
+    """Start onboarding (again), with ``answers`` already known."""
+    ctx.start_dialog("onboarding", answers=answers or {}, step=None)
+    return _next(ctx, note=note)
+
+
+@registry.command(
+    "start", "join_class", "setup", roles=EVERYONE, help="set up or change my profile"
+)
+def start(ctx: Context, args: str) -> list[Reply]:
+    dialog = ctx.state(DIALOG)
+    if dialog is not None and dialog.get("name") == "onboarding":
+        return _next(ctx, note="Welcome back! Let's pick up where we left off.")
+    person = ctx.person
+    if person.role in (Role.TEACHER, Role.EMPLOYER, Role.ADMIN):
+        return [
+            Reply(
+                f"You're set up as {person.role.value}, {person.first_name}. "
+                "Send /help to see what you can do."
+            )
+        ]
+    if person.onboarded_at is not None:
+        return [
+            Reply(
+                f"You're all set up, {person.first_name}. Want to change your answers?",
+                (
+                    (Button("Change my answers", "onb:redo"),),
+                    (Button("Browse opportunities", "pg:0"),),
+                ),
+            )
+        ]
+    if args:
+        # "/start CODE" (a deep link with the class code) fills in the first real question.
+        cohort = find_cohort(ctx, args)
+        return begin(ctx, {"cohort": cohort.id}, note=f"Hi! You're joining {cohort.name}.")
+    return begin(ctx, note="Hi! I'm oppbot. I find internships, job shadowing and more for you.")
+
+
+def _answers(ctx: Context) -> dict[str, Any]:
+    dialog = ctx.state(DIALOG)
+    if dialog is None or dialog.get("name") != "onboarding":
+        raise UserError("That button is from an earlier conversation. Send /start to set up.")
+    return dict(dialog.get("answers", {}))
+
+
+def _store(ctx: Context, answers: dict[str, Any], step: str | None) -> None:
+    ctx.start_dialog("onboarding", answers=answers, step=step)
+
+
+def _next(ctx: Context, *, note: str = "") -> list[Reply]:
+    answers = _answers(ctx)
+    step = next((s for s in STEPS if s not in answers), None)
+    if step is None:
+        return _finish(ctx, answers)
+    _store(ctx, answers, step)
+    reply = QUESTIONS[step](ctx, answers)
+    if note:
+        reply = Reply(f"{note}\n\n{reply.text}", reply.buttons)
+    return [reply]
+
+
+def _keep(ctx: Context, field: str, label: str) -> tuple[tuple[Button, ...], ...]:
+    """A "Keep" button when re-running onboarding and the person already has an answer."""
+    if ctx.person.onboarded_at is None:
+        return ()
+    return ((Button(f"Keep {label}"[: ctx.caps.max_button_label], f"onb:keep:{field}"),),)
+
+
+def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    known = ctx.person.name or ctx.incoming.display_name
+    if known and _valid_name(known):
+        label = f"I'm {known}"[: ctx.caps.max_button_label]
+        buttons = ((Button(label, "onb:name"),),)
+    return Reply("What's your name?", buttons)
+
+
+def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
+    cohort = ctx.person.cohort
+    keep = _keep(ctx, "cohort", cohort.name) if cohort else ()
+    return Reply("What's your class join code? Your teacher has it (for example RIVER-11).", keep)
+
+
+def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
+    buttons = tuple(Button(str(g), f"onb:grade:{g}") for g in range(7, 14))
+    return Reply(
+        "Which grade (or school year) are you in? Tap one or type a number from 1 to 13.",
+        (buttons[:4], buttons[4:]),
+    )
+
+
+def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
+    return Reply(
+        "Are you under 18? (Some places are only open to adults, and for under-18s we need a "
+        "guardian's consent before sharing your details with an employer.)",
+        ((Button("Yes, I'm under 18", "onb:age:1"), Button("No, I'm 18 or over", "onb:age:0")),),
+    )
+
+
+def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
+    chosen = set(answers.get("picked", []))
+    buttons = [
+        Button(("✓ " if tag in chosen else "") + label, f"onb:tag:{tag}")
+        for tag, label in TAGS.items()
+    ]
+    rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+    done = f"Done ({len(chosen)} chosen)" if chosen else "Skip for now"
+    return Reply(
+        "Which fields interest you? Tap as many as you like, then Done.",
+        (*rows, (Button(done, "onb:tags_done"),)),
+    )
+
+
+def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
+    buttons = [
+        Button(zone.split("/")[-1].replace("_", " "), f"onb:tz:{zone}") for zone in COMMON_ZONES
+    ]
+    return Reply(
+        "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
+        "(like Europe/Paris).",
+        (*(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),),
+    )
+
+
+QUESTIONS: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
+    "name": _ask_name,
+    "cohort": _ask_cohort,
+    "grade": _ask_grade,
+    "age": _ask_age,
+    "tags": _ask_tags,
+    "timezone": _ask_timezone,
+}
+
+
+def _valid_name(text: str) -> bool:
+    return 0 < len(text) <= MAX_NAME and bool(_NAME_CHARS.fullmatch(text))
+
+
+def _answer_name(ctx: Context, text: str) -> Any:
+    name = " ".join(text.split())
+    if len(name) > MAX_NAME:
+        raise UserError(f"That's a long name! Please keep it under {MAX_NAME} characters.")
+    if not _valid_name(name):
+        raise UserError("Please type just your name, with letters (for example: Sam Patel).")
+    return name
+
+
+def _answer_cohort(ctx: Context, text: str) -> Any:
+    return find_cohort(ctx, text).id
+
+
+def _answer_grade(ctx: Context, text: str) -> Any:
+    digits = re.sub(r"^(grade|year|yr)\s*", "", text.strip().lower())
+    if not digits.isdigit() or int(digits) not in GRADES:
+        raise UserError("Please type your grade as a number from 1 to 13, like 11.")
+    return int(digits)
+
+
+def _answer_age(ctx: Context, text: str) -> Any:
+    word = text.strip().lower()
+    if word in ("yes", "y", "yeah", "yep", "under 18"):
+        return True
+    if word in ("no", "n", "nope", "18+", "over 18"):
+        return False
+    raise UserError("Please tap one of the buttons, or type yes or no.")
+
+
+def _answer_tags(ctx: Context, text: str) -> Any:
+    raise UserError("Please tap the fields that interest you, then Done.")
+
+
+def _answer_timezone(ctx: Context, text: str) -> Any:
+    zone = _ZONES_BY_LOWER.get(text.strip().replace(" ", "_").lower())
+    if zone is None:
+        raise UserError(
+            "I don't know that time zone. Type it like Europe/London or America/New_York."
+        )
+    return zone
+
+
+ANSWERS: dict[str, Callable[[Context, str], Any]] = {
+    "name": _answer_name,
+    "cohort": _answer_cohort,
+    "grade": _answer_grade,
+    "age": _answer_age,
+    "tags": _answer_tags,
+    "timezone": _answer_timezone,
+}
+
+
+@registry.dialog("onboarding")
+def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    step = dialog.get("step")
+    if step not in ANSWERS:
+        return _next(ctx)
+    answers = _answers(ctx)
+    answers[step] = ANSWERS[step](ctx, text)
+    _store(ctx, answers, step)
+    return _next(ctx)
+
+
+@registry.action("onb", roles=EVERYONE)
+def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if args == ["redo"]:
+        if ctx.person.onboarded_at is None or ctx.person.role != Role.STUDENT:
+            return start(ctx, "")
+        return begin(ctx, note="Let's update your answers.")
+    answers = _answers(ctx)
+    match args:
+        case ["name"] if ctx.person.name or ctx.incoming.display_name:
+            answers["name"] = _answer_name(ctx, ctx.person.name or ctx.incoming.display_name)
+        case ["keep", "cohort"] if ctx.person.cohort_id is not None:
+            answers["cohort"] = ctx.person.cohort_id
+        case ["grade", value] if value.isdigit() and int(value) in GRADES:
+            answers["grade"] = int(value)
+        case ["age", "1" | "0" as value]:
+            answers["age"] = value == "1"
+        case ["tag", tag] if tag in TAGS and "tags" not in answers:
+            picked = set(answers.get("picked", []))
+            picked.symmetric_difference_update({tag})
+            answers["picked"] = sorted(picked)
+            _store(ctx, answers, "tags")
+            return [
+                Reply(_ask_tags(ctx, answers).text, _ask_tags(ctx, answers).buttons, replace=True)
+            ]
+        case ["tags_done"] if "tags" not in answers:
+            answers["tags"] = answers.pop("picked", [])
+        case ["tz", zone] if zone in _ZONES_BY_LOWER.values():
+            answers["timezone"] = zone
+        case _:
+            raise UserError("That button is from an earlier question. Please answer the one above.")
+    _store(ctx, answers, None)
+    return _next(ctx)
+
+
+def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+    person = ctx.person
+    cohort = ctx.session.get(Cohort, answers["cohort"])
+    if cohort is None:
+        # The class was removed while this student was halfway through.
+        answers.pop("cohort")
+        _store(ctx, answers, None)
+        return _next(
+            ctx, note="That class no longer exists. Please ask your teacher for a new code."
+        )
+    first_time = person.onboarded_at is None
+    person.name = answers["name"]
+    person.cohort_id = cohort.id
+    person.grade = answers["grade"]
+    person.under_18 = answers["age"]
+    person.timezone = answers["timezone"]
+    person.tags = [PersonTag(tag=t) for t in answers["tags"] if t in TAGS]
+    person.onboarded_at = ctx.now
+    if person.role is None:
+        person.role = Role.STUDENT
+        ctx.session.add(
+            AuditEntry(
+                at=ctx.now,
+                actor_id=person.id,
+                subject_id=person.id,
+                action="role_granted",
+                detail={"role": Role.STUDENT.value, "via": "cohort_code", "cohort_id": cohort.id},
+            )
+        )
+    ctx.clear_state(DIALOG)
+    fields = ", ".join(TAGS[t] for t in answers["tags"] if t in TAGS) or "none yet"
+    greeting = f"Welcome, {person.first_name}!" if first_time else "Your answers are updated."
+    return [
+        Reply(
+            f"{greeting} You're in {cohort.name} ({cohort.school.name}), grade {person.grade}. "
+            f"Fields: {fields}. Time zone: {person.timezone}.\n\n"
+            "Send /browse to see opportunities, or /help for everything I can do.",
+            ((Button("Browse opportunities", "pg:0"),),),
+        )
+    ]

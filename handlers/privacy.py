@@ -1,0 +1,140 @@
+"""/mydata and /forget: a person sees everything stored about them, and can delete it."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from bot.core import EVERYONE, Button, Context, Registry, Reply
+from handlers.interest import withdraw
+from handlers.present import STATUS_LABELS, clip, fmt_when, headline
+from storage.models import (
+    Account,
+    AuditEntry,
+    Interest,
+    InterestStatus,
+    Opportunity,
+    OutboxMessage,
+    Reminder,
+    ReminderStatus,
+    SavedOpportunity,
+)
+from storage.tags import TAGS
+
+registry = Registry()
+
+
+@registry.command(
+    "mydata", "privacy", "data", roles=EVERYONE, help="see everything I store about you"
+)
+def mydata(ctx: Context, args: str) -> list[Reply]:
+    person = ctx.person
+    yes_no = {True: "yes", False: "no", None: "not given"}
+    lines = [
+        "Everything I store about you:",
+        "",
+        f"Name: {person.name or 'not given'}",
+        f"Role: {person.role.value if person.role else 'not joined yet'}",
+    ]
+    if person.cohort is not None:
+        lines.append(f"Class: {person.cohort.name}, {person.cohort.school.name}")
+    if person.organisation is not None:
+        lines.append(f"Organisation: {person.organisation.name}")
+    if person.grade is not None:
+        lines.append(f"Grade: {person.grade}")
+    lines.append(f"Under 18: {yes_no[person.under_18]}")
+    if person.under_18:
+        consent = "on file" if person.guardian_consent_at else "not on file yet"
+        lines.append(f"Guardian's consent: {consent}")
+    lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
+    lines.append(f"Time zone: {person.timezone}")
+    lines.append(f"Language: {person.language or 'not given'}")
+    lines.append(f"First contact: {fmt_when(person.created_at, person)}")
+    accounts = ctx.session.scalars(select(Account).where(Account.person_id == person.id)).all()
+    lines.append(
+        "Accounts: "
+        + ", ".join(f"{a.platform} ({a.display_name or a.external_id})" for a in accounts)
+    )
+    interests = ctx.session.scalars(
+        select(Interest)
+        .where(Interest.person_id == person.id)
+        .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
+        .order_by(Interest.created_at)
+    ).all()
+    if interests:
+        lines += ["", "Applications:"]
+        for interest in interests:
+            note = f' — your note: "{interest.note}"' if interest.note else ""
+            label = STATUS_LABELS[interest.status][0]
+            lines.append(f"• {clip(headline(interest.opportunity), 80)}: {label}{note}")
+    saved = ctx.session.scalars(
+        select(SavedOpportunity)
+        .where(SavedOpportunity.person_id == person.id)
+        .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
+    ).all()
+    if saved:
+        lines += ["", "Saved:"] + [f"• {clip(headline(s.opportunity), 80)}" for s in saved]
+    reminders = ctx.session.scalars(
+        select(Reminder).where(
+            Reminder.person_id == person.id, Reminder.status == ReminderStatus.PENDING
+        )
+    ).all()
+    if reminders:
+        lines += ["", "Reminders:"] + [
+            f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
+        ]
+    lines += ["", "To delete all of this, send /forget."]
+    return [Reply("\n".join(lines))]
+
+
+@registry.command("forget", "deleteme", roles=EVERYONE, help="delete everything I store about you")
+def forget(ctx: Context, args: str) -> list[Reply]:
+    return [
+        Reply(
+            "This deletes your profile, applications, saved list and reminders, on every "
+            "platform. Employers are only told that you withdrew. It can't be undone. Sure?",
+            ((Button("Yes, delete everything", "fgy"), Button("No, keep it", "fgn")),),
+        )
+    ]
+
+
+@registry.action("fgn", roles=EVERYONE)
+def keep_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [Reply("Good, nothing was deleted.", replace=True)]
+
+
+@registry.action("fgy", roles=EVERYONE)
+def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
+    person = ctx.person
+    # Messages about this person that have not gone out yet must never go out.
+    ctx.session.execute(delete(OutboxMessage).where(OutboxMessage.about_person_id == person.id))
+    interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
+    withdrawn = 0
+    for interest in interests:
+        if interest.status in (InterestStatus.INTERESTED, InterestStatus.INVITED):
+            withdraw(ctx, interest)
+            withdrawn += 1
+        # The row stays for the employer's figures, with nothing that points back to the student.
+        interest.person_id = None
+        interest.note = None
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=person.id,
+            subject_id=person.id,
+            action="forget",
+            detail={
+                "role": person.role.value if person.role else None,
+                "interests_withdrawn": withdrawn,
+            },
+        )
+    )
+    ctx.session.flush()
+    ctx.session.delete(person)
+    return [
+        Reply(
+            "Done: everything I stored about you is deleted. If you write to me again, "
+            "you'll start fresh. Take care!",
+            replace=True,
+        )
+    ]

@@ -1,0 +1,70 @@
+"""Saving opportunities for later, and the /saved list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.core import STUDENTS, Button, Context, Registry, Reply
+from handlers.present import card, clip, headline, is_saved, local_today, open_opportunity
+from storage.models import Opportunity, OpportunityStatus, SavedOpportunity
+
+registry = Registry()
+
+
+@registry.action("sv", roles=STUDENTS)
+def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
+    if not is_saved(ctx, opportunity):
+        ctx.session.add(
+            SavedOpportunity(
+                person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now
+            )
+        )
+        ctx.session.flush()
+    return [card(ctx, opportunity, note="Saved. Find it again with /saved.")]
+
+
+@registry.action("usv", roles=STUDENTS)
+def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
+    saved = ctx.session.get(SavedOpportunity, (ctx.person.id, opportunity.id))
+    if saved is not None:
+        ctx.session.delete(saved)
+        ctx.session.flush()
+    return [card(ctx, opportunity, note="Removed from your saved list.")]
+
+
+@registry.command("saved", "bookmarks", roles=STUDENTS, help="opportunities I saved")
+def saved(ctx: Context, args: str) -> list[Reply]:
+    return [saved_list(ctx, replace=False)]
+
+
+def saved_list(ctx: Context, *, replace: bool) -> Reply:
+    rows = ctx.session.scalars(
+        select(SavedOpportunity)
+        .where(SavedOpportunity.person_id == ctx.person.id)
+        .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
+        .order_by(SavedOpportunity.created_at.desc())
+    ).all()
+    state = ctx.state("browse") or {}
+    ctx.set_state("browse", {**state, "back": "saved"})
+    if not rows:
+        return Reply(
+            "You haven't saved anything yet. Tap Save on an opportunity to keep it here.",
+            replace=replace,
+        )
+    today = local_today(ctx)
+    lines = ["Your saved opportunities:", ""]
+    buttons = []
+    for n, row in enumerate(rows, start=1):
+        opportunity = row.opportunity
+        closed = opportunity.status != OpportunityStatus.OPEN or (
+            opportunity.deadline is not None and opportunity.deadline < today
+        )
+        suffix = " (closed)" if closed else ""
+        lines.append(f"{n}. {clip(headline(opportunity), 90)}{suffix}")
+        if not closed:
+            buttons.append(Button(str(n), f"opp:{opportunity.id}"))
+    rows_of_buttons = tuple(tuple(buttons[i : i + 5]) for i in range(0, len(buttons), 5))
+    return Reply("\n".join(lines), rows_of_buttons, replace=replace)

@@ -1,0 +1,145 @@
+"""Queries shared by handlers, the importer and benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import (
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    OpportunityTag,
+    Organisation,
+    Person,
+    Role,
+)
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class BrowseFilters:
+    kind: OpportunityKind | None = None
+    tag: str | None = None
+    where: str | None = None
+    remote: bool | None = None
+    paid: bool | None = None
+    text: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
+    """Why ``person`` may not take part in ``opportunity``, or None if they may."""
+    if person.role != Role.STUDENT:
+        return None
+    if person.under_18 and opportunity.min_age is not None and opportunity.min_age >= ADULT_AGE:
+        return f"it is for people aged {opportunity.min_age} or over"
+    if person.grade is not None:
+        if opportunity.min_grade is not None and person.grade < opportunity.min_grade:
+            return f"it is for grade {opportunity.min_grade} and up"
+        if opportunity.max_grade is not None and person.grade > opportunity.max_grade:
+            return f"it is for grade {opportunity.max_grade} and below"
+    return None
+
+
+def _eligible(person: Person) -> list[object]:
+    conditions: list[object] = []
+    if person.under_18:
+        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+    if person.grade is not None:
+        conditions.append(
+            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= person.grade)
+        )
+        conditions.append(
+            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= person.grade)
+        )
+    return conditions
+
+
+def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[tuple[int]]:
+    """Ids of the open opportunities ``person`` may apply to, soonest deadline first."""
+    conditions: list[object] = [
+        Opportunity.status == OpportunityStatus.OPEN,
+        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
+        *_eligible(person),
+    ]
+    if filters.kind is not None:
+        conditions.append(Opportunity.kind == filters.kind)
+    if filters.tag is not None:
+        conditions.append(
+            exists().where(
+                OpportunityTag.opportunity_id == Opportunity.id, OpportunityTag.tag == filters.tag
+            )
+        )
+    if filters.remote is not None:
+        conditions.append(Opportunity.remote.is_(filters.remote))
+    if filters.paid is not None:
+        conditions.append(Opportunity.paid.is_(filters.paid))
+    if filters.where:
+        conditions.append(Opportunity.location.ilike(_like(filters.where), escape="\\"))
+    for word in (filters.text or "").split():
+        pattern = _like(word)
+        conditions.append(
+            or_(
+                Opportunity.title.ilike(pattern, escape="\\"),
+                Opportunity.description.ilike(pattern, escape="\\"),
+                Opportunity.location.ilike(pattern, escape="\\"),
+                Organisation.name.ilike(pattern, escape="\\"),
+                exists().where(
+                    OpportunityTag.opportunity_id == Opportunity.id,
+                    OpportunityTag.tag.ilike(pattern, escape="\\"),
+                ),
+            )
+        )
+    return (
+        select(Opportunity.id)
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(and_(*conditions))
+    )
+
+
+def browse_page(
+    session: Session,
+    person: Person,
+    filters: BrowseFilters,
+    today: date,
+    *,
+    page: int,
+    page_size: int,
+) -> tuple[list[Opportunity], int]:
+    """One page of ``browse_query`` as loaded opportunities, and the total count."""
+    query = browse_query(person, filters, today)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ids = session.scalars(
+        query.order_by(
+            Opportunity.deadline.is_(None),
+            Opportunity.deadline,
+            Opportunity.published_at.desc(),
+            Opportunity.id.desc(),
+        )
+        .offset(page * page_size)
+        .limit(page_size)
+    ).all()
+    if not ids:
+        return [], total
+    loaded = {
+        o.id: o
+        for o in session.scalars(
+            select(Opportunity)
+            .where(Opportunity.id.in_(ids))
+            .options(selectinload(Opportunity.organisation))
+        )
+    }
+    return [loaded[i] for i in ids], total

@@ -1,0 +1,159 @@
+"""Drive the core as a person would, and build the records that tests need."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Button, Core, Incoming, Reply
+from storage.models import (
+    Account,
+    Cohort,
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    OpportunityTag,
+    Organisation,
+    Person,
+    Role,
+    School,
+)
+
+_events = itertools.count(1)
+
+
+class Chat:
+    """One person's chat with the core: send text, press buttons by their label."""
+
+    def __init__(self, core: Core, user: str, *, platform: str = "console", name: str = "") -> None:
+        self.core = core
+        self.user = user
+        self.platform = platform
+        self.name = name or user.title()
+        self.replies: list[Reply] = []
+
+    def _incoming(self, **kwargs: str | None) -> Incoming:
+        return Incoming(
+            platform=self.platform,
+            user_id=self.user,
+            chat_id=f"chat-{self.user}",
+            display_name=self.name,
+            event_id=f"evt-{next(_events)}",
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def send(self, text: str) -> list[Reply]:
+        self.replies = self.core.handle(self._incoming(text=text))
+        return self.replies
+
+    def press_payload(self, payload: str) -> list[Reply]:
+        self.replies = self.core.handle(self._incoming(payload=payload))
+        return self.replies
+
+    @property
+    def buttons(self) -> list[Button]:
+        return [b for reply in self.replies for row in reply.buttons for b in row]
+
+    def button(self, label: str) -> Button:
+        matches = [b for b in self.buttons if label in b.label]
+        assert matches, f"no button like {label!r} in {[b.label for b in self.buttons]}"
+        return matches[0]
+
+    def press(self, label: str) -> list[Reply]:
+        return self.press_payload(self.button(label).payload)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r.text for r in self.replies)
+
+
+def add_school(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    school: str = "Riverside High",
+    cohort: str = "Year 11",
+    code: str = "RIVER-11",
+) -> int:
+    with session_factory.begin() as session:
+        row = Cohort(
+            name=cohort,
+            join_code=code,
+            created_at=now,
+            school=School(name=school, created_at=now),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def add_opportunity(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    title: str = "Software intern",
+    organisation: str = "Acme Ltd",
+    kind: OpportunityKind = OpportunityKind.INTERNSHIP,
+    status: OpportunityStatus = OpportunityStatus.OPEN,
+    deadline: date | None = None,
+    tags: tuple[str, ...] = (),
+    **fields: object,
+) -> int:
+    with session_factory.begin() as session:
+        org = session.query(Organisation).filter_by(name=organisation).one_or_none()
+        if org is None:
+            org = Organisation(name=organisation, created_at=now)
+        row = Opportunity(
+            organisation=org,
+            kind=kind,
+            title=title,
+            status=status,
+            deadline=deadline,
+            published_at=now,
+            created_at=now,
+            updated_at=now,
+            tags=[OpportunityTag(tag=t) for t in tags],
+            **fields,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def onboard(
+    chat: Chat,
+    *,
+    code: str = "RIVER-11",
+    grade: str = "11",
+    under_18: bool = True,
+    tags: tuple[str, ...] = ("Technology & IT",),
+    zone: str = "London",
+) -> None:
+    """Take ``chat`` through /start with the given answers."""
+    chat.send("/start")
+    chat.send(chat.name)
+    chat.send(code)
+    chat.send(grade)
+    chat.press("Yes" if under_18 else "No")
+    for tag in tags:
+        chat.press(tag)
+    chat.press("Done" if tags else "Skip")
+    chat.press(zone)
+    assert "Welcome" in chat.text, chat.text
+
+
+def make_employer(
+    session_factory: sessionmaker[Session], now: datetime, chat: Chat, organisation: str
+) -> None:
+    """Turn ``chat``'s person into a member of ``organisation`` (as an invite code would)."""
+    chat.send("/help")
+    with session_factory.begin() as session:
+        account = session.query(Account).filter_by(external_id=chat.user).one()
+        org = session.query(Organisation).filter_by(name=organisation).one()
+        person: Person = account.person
+        person.role = Role.EMPLOYER
+        person.organisation_id = org.id
+        person.name = chat.name
+        person.onboarded_at = now
