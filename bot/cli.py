@@ -1,0 +1,108 @@
+"""The ``oppbot`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import build
+from bot.config import Settings
+from bot.console import ConsoleChat
+from bot.core import utcnow
+from handlers.imports import import_file
+from handlers.invites import create_invite, organisation_named
+from storage.db import make_engine, transaction, upgrade
+from storage.demo import seed
+from storage.models import Role
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oppbot", description="oppbot connects students to opportunities from employers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--as", dest="user", required=True, metavar="NAME", help="who you are")
+    chat.add_argument("--demo", action="store_true", help="add the demo school and employers")
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"], help="create or upgrade the schema")
+
+    commands.add_parser("demo", help="add the demo school, classes and employers")
+
+    imports = commands.add_parser("import", help="import opportunities from CSV or JSON")
+    imports.add_argument("file", type=Path)
+
+    invite = commands.add_parser("invite", help="make an invite code for a teacher or employer")
+    invite.add_argument(
+        "--role", required=True, choices=[r.value for r in Role if r != Role.STUDENT]
+    )
+    invite.add_argument("--organisation", help="the employer's organisation (for --role employer)")
+    invite.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # The console chat owns standard output; logs go to standard error.
+        stream=sys.stderr,
+    )
+    if args.command == "db":
+        upgrade(make_engine(settings.database_url))
+        print("Database schema is up to date.")
+        return 0
+
+    app = build(settings)
+    if args.command == "chat":
+        if args.demo:
+            with transaction(app.session_factory) as session:
+                seed(session, utcnow())
+        ConsoleChat(
+            app.core, app.session_factory, args.user, sys.stdout, echo=not sys.stdin.isatty()
+        ).run(sys.stdin)
+        return 0
+    if args.command == "demo":
+        with transaction(app.session_factory) as session:
+            added = seed(session, utcnow())
+        print("Demo data added." if added else "Demo data is already there.")
+        return 0
+    if args.command == "import":
+        try:
+            report = import_file(app.session_factory, args.file, now=utcnow())
+        except (OSError, ValueError) as error:
+            print(f"Import failed: {error}", file=sys.stderr)
+            return 1
+        print(report.summary())
+        return 0
+    if args.command == "invite":
+        return _invite(app.session_factory, Role(args.role), args.organisation, args.uses)
+    raise AssertionError(args.command)
+
+
+def _invite(factory: sessionmaker[Session], role: Role, organisation: str | None, uses: int) -> int:
+    if role == Role.EMPLOYER and not organisation:
+        print("An employer invite needs --organisation NAME.", file=sys.stderr)
+        return 2
+    if uses < 1:
+        print("--uses must be at least 1.", file=sys.stderr)
+        return 2
+    now = utcnow()
+    with transaction(factory) as session:
+        org = organisation_named(session, organisation, now) if organisation else None
+        code = create_invite(session, role, now=now, organisation=org, max_uses=uses).code
+    print(f"Invite code for a {role.value}: {code} (they send /join {code} to the bot)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

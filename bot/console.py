@@ -1,0 +1,117 @@
+"""A terminal adapter: the same core as Telegram and Slack, with no tokens.
+
+Buttons are shown as numbered choices; typing a number (or a button's exact label) presses it.
+Standard input may be piped, one message a line, so that a session can be scripted. Messages
+that other people's actions queued for this console user (the outbox) are shown as they
+arrive, between turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Button, Core, Incoming, Reply
+from storage.db import transaction
+from storage.models import Account, OutboxMessage, OutboxStatus
+
+PLATFORM = "console"
+
+
+class ConsoleChat:
+    """One person's conversation with the core on the terminal."""
+
+    def __init__(
+        self,
+        core: Core,
+        session_factory: sessionmaker[Session],
+        user: str,
+        out: TextIO,
+        *,
+        echo: bool = False,
+    ) -> None:
+        self.core = core
+        self.session_factory = session_factory
+        self.name = " ".join(user.split())
+        self.user_id = self.name.lower()
+        self.out = out
+        self.echo = echo
+        self.buttons: list[Button] = []
+
+    def run(self, lines: Iterable[str]) -> None:
+        self._print("Type /start to begin, /help for commands. Ctrl-D leaves.")
+        self.deliver()
+        for line in lines:
+            text = line.rstrip("\r\n")
+            if self.echo:
+                self._print(f"> {text}")
+            self.say(text)
+
+    def say(self, text: str) -> None:
+        button = self._button_for(text.strip())
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=self.user_id,
+            chat_id=self.user_id,
+            text=None if button else text,
+            payload=button.payload if button else None,
+            display_name=self.name,
+        )
+        self.show(self.core.handle(incoming))
+        self.deliver()
+
+    def _button_for(self, text: str) -> Button | None:
+        for button in self.buttons:
+            if text == button.label:
+                return button
+        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
+            return self.buttons[int(text) - 1]
+        return None
+
+    def show(self, replies: list[Reply]) -> None:
+        if not replies:
+            return
+        self.buttons = []
+        for reply in replies:
+            self._print(reply.text)
+            self._print_buttons(reply.buttons)
+
+    def _print_buttons(self, rows: Iterable[Iterable[Button]]) -> None:
+        for row in rows:
+            labels = []
+            for button in row:
+                self.buttons.append(button)
+                labels.append(f"[{len(self.buttons)}] {button.label}")
+            self._print("   " + "   ".join(labels))
+
+    def deliver(self) -> None:
+        """Show and mark sent what the outbox holds for this console user."""
+        with transaction(self.session_factory) as session:
+            pending = session.scalars(
+                select(OutboxMessage)
+                .join(Account, Account.id == OutboxMessage.account_id)
+                .where(
+                    Account.platform == PLATFORM,
+                    Account.external_id == self.user_id,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .order_by(OutboxMessage.id)
+            ).all()
+            if pending:
+                self.buttons = []
+            for message in pending:
+                self._print(f"[message] {message.text}")
+                rows = message.buttons or []
+                self._print_buttons(
+                    [Button(label, payload) for label, payload in row] for row in rows
+                )
+                message.status = OutboxStatus.SENT
+                message.attempts += 1
+                message.sent_at = self.core.clock()
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()

@@ -1,0 +1,104 @@
+"""The console adapter, driven with piped input as a person (or a script) would."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.console import ConsoleChat
+from bot.core import Core
+from storage.db import transaction
+from storage.demo import seed
+from storage.models import Interest, OutboxMessage, OutboxStatus
+from tests.conftest import FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+JOURNEY = [
+    "/start",
+    "Ada Lovelace",
+    "river-11",  # codes are case-insensitive
+    "11",  # the grade as text, though "11" is also a button label
+    "2",  # "No, I'm 18 or over", pressed by its number
+    "Technology & IT",  # pressed by its label
+    "Done (1 chosen)",
+    "London",
+    "/browse",
+    "3",  # the third opportunity in the list
+    "I'm interested",
+    "Please consider me, I build robots at home.",
+    "/mine",
+]
+
+
+def _chat(core: Core, factory: sessionmaker[Session], user: str) -> tuple[ConsoleChat, io.StringIO]:
+    out = io.StringIO()
+    return ConsoleChat(core, factory, user, out, echo=True), out
+
+
+def test_student_journey_and_employer_notification(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        seed(session, clock.now)
+    ada, ada_out = _chat(core, session_factory, "Ada")
+    ada.run(JOURNEY)
+    transcript = ada_out.getvalue()
+    assert "Welcome, Ada!" in transcript
+    assert "[1] I'm interested" in transcript
+    assert "Shadow a software engineer — Acme Robotics" in transcript
+    assert "Done! Acme Robotics will hear" in transcript
+    assert "Interest sent." in transcript
+
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Interest)) == 1
+        pending = session.scalars(select(OutboxMessage)).one()
+        assert pending.status == OutboxStatus.PENDING
+
+    # The demo employer sees the match notification when they open the console.
+    maya, maya_out = _chat(core, session_factory, "maya")
+    maya.run([])
+    assert (
+        "[message] Ada (Year 11, Riverside High) is interested in Shadow a software engineer"
+        in (maya_out.getvalue())
+    )
+    assert "Their note: Please consider me, I build robots at home." in maya_out.getvalue()
+    with session_factory() as session:
+        assert session.scalars(select(OutboxMessage)).one().status == OutboxStatus.SENT
+    # Delivered once: opening the console again shows nothing new.
+    again, again_out = _chat(core, session_factory, "maya")
+    again.run([])
+    assert "[message]" not in again_out.getvalue()
+
+
+def test_numbers_beyond_the_buttons_are_text(
+    core: Core, session_factory: sessionmaker[Session]
+) -> None:
+    chat, out = _chat(core, session_factory, "Sam")
+    chat.run(["/forget", "9"])
+    transcript = out.getvalue()
+    assert "[1] Yes, delete everything   [2] No, keep it" in transcript
+    assert "Send /help" in transcript.split("> 9")[1]
+
+
+def test_oppbot_chat_command_with_piped_input(tmp_path: Path) -> None:
+    env = {**os.environ, "OPPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--as", "Ada", "--demo"],
+        input="\n".join(JOURNEY) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    assert "Welcome, Ada!" in result.stdout
+    assert "Done! Acme Robotics will hear" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
