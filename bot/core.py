@@ -121,13 +121,20 @@ class Action:
     roles: Audience
 
 
+@dataclass(frozen=True)
+class Dialog:
+    name: str
+    func: DialogFunc
+    sticky: bool
+
+
 @dataclass
 class Registry:
     """Commands, button actions, dialog steps and free-text interpreters, by name."""
 
     commands: dict[str, Command] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
-    dialogs: dict[str, DialogFunc] = field(default_factory=dict)
+    dialogs: dict[str, Dialog] = field(default_factory=dict)
     text_handlers: list[TextFunc] = field(default_factory=list)
     _lookup: dict[str, Command] = field(default_factory=dict)
 
@@ -149,11 +156,18 @@ class Registry:
 
         return decorator
 
-    def dialog(self, name: str) -> Callable[[DialogFunc], DialogFunc]:
+    def dialog(self, name: str, *, sticky: bool = False) -> Callable[[DialogFunc], DialogFunc]:
+        """Register the step that reads free text while dialog ``name`` is open.
+
+        A dialog waits for exactly one message: any command or button press closes it, so a
+        question left unanswered never swallows later text. A ``sticky`` dialog (onboarding)
+        stays open across other commands until it finishes or is cancelled.
+        """
+
         def decorator(func: DialogFunc) -> DialogFunc:
             if name in self.dialogs:
                 raise ValueError(f"dialog {name!r} registered twice")
-            self.dialogs[name] = func
+            self.dialogs[name] = Dialog(name, func, sticky)
             return func
 
         return decorator
@@ -168,8 +182,8 @@ class Registry:
             self._add_command(command)
         for name, action in other.actions.items():
             self.action(name, roles=action.roles)(action.func)
-        for name, func in other.dialogs.items():
-            self.dialog(name)(func)
+        for name, dialog in other.dialogs.items():
+            self.dialog(name, sticky=dialog.sticky)(dialog.func)
         self.text_handlers.extend(other.text_handlers)
 
     def _add_command(self, command: Command) -> None:
@@ -272,6 +286,15 @@ class Core:
         self.registry = registry
         self.clock = clock
         self.capabilities = dict(capabilities or {})
+
+    def role_of(self, platform: str, user_id: str) -> Role | None:
+        """The role of the person behind a platform account (None for guests and strangers)."""
+        with self.session_factory() as session:
+            return session.scalar(
+                select(Person.role)
+                .join(Account, Account.person_id == Person.id)
+                .where(Account.platform == platform, Account.external_id == user_id)
+            )
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         refusal = self._check_input(incoming)
@@ -384,6 +407,7 @@ class Core:
             return [STALE_BUTTON]
         if ctx.role not in action.roles:
             return [self._denied(ctx, action.roles)]
+        self._close_waiting_dialog(ctx)
         return action.func(ctx, args)
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
@@ -395,7 +419,7 @@ class Core:
             return self._run(ctx, command, (match.group(2) or "").strip())
         dialog = ctx.state(DIALOG)
         if dialog is not None and dialog.get("name") in self.registry.dialogs:
-            return self.registry.dialogs[dialog["name"]](ctx, text, dialog)
+            return self.registry.dialogs[dialog["name"]].func(ctx, text, dialog)
         word, _, rest = text.partition(" ")
         command = self.registry.find(word)
         if command is not None and ctx.role in command.roles:
@@ -409,7 +433,16 @@ class Core:
     def _run(self, ctx: Context, command: Command, args: str) -> list[Reply]:
         if ctx.role not in command.roles:
             return [self._denied(ctx, command.roles)]
+        self._close_waiting_dialog(ctx)
         return command.func(ctx, args)
+
+    def _close_waiting_dialog(self, ctx: Context) -> None:
+        dialog = ctx.state(DIALOG)
+        if dialog is None:
+            return
+        registered = self.registry.dialogs.get(dialog.get("name", ""))
+        if registered is None or not registered.sticky:
+            ctx.clear_state(DIALOG)
 
     def _denied(self, ctx: Context, roles: Audience) -> Reply:
         if ctx.role is None:

@@ -243,7 +243,7 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
 }
 
 
-@registry.dialog("onboarding")
+@registry.dialog("onboarding", sticky=True)
 def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     step = dialog.get("step")
     if step not in ANSWERS:
