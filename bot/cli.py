@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import build
+from bot.app import build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
 from bot.core import utcnow
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"], help="create or upgrade the schema")
 
+    commands.add_parser("run", help="serve every configured platform (Telegram) until stopped")
     commands.add_parser("demo", help="add the demo school, classes and employers")
 
     imports = commands.add_parser("import", help="import opportunities from CSV or JSON")
@@ -60,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         upgrade(make_engine(settings.database_url))
         print("Database schema is up to date.")
+        return 0
+
+    if args.command == "run":
+        run(settings)
         return 0
 
     app = build(settings)

@@ -1,0 +1,341 @@
+"""The Telegram adapter: python-telegram-bot around the core, in polling or webhook mode.
+
+Each update becomes an ``Incoming`` whose event id is the update id, so an update delivered
+twice (a webhook retry, a restart while polling) changes nothing the second time. Updates of
+different chats are handled concurrently, those of one chat in order. The core runs in a
+worker thread so the event loop never waits on the database. Replies render as Telegram HTML
+with all text escaped; a pressed button is answered at once and, where the reply says so,
+its message is edited in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
+from telegram.ext import TypeHandler as PTBTypeHandler
+
+from bot.config import Settings
+from bot.core import Button, Capabilities, Core, Incoming, Reply
+from bot.delivery import Buttons, Outcome, Result
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+CAPABILITIES = Capabilities(max_text=MessageLimit.MAX_TEXT_LENGTH, max_button_label=40)
+MAX_CALLBACK_DATA = 64
+PRIVATE_ONLY = (
+    "I only talk one to one, so that nobody's details end up in a group. "
+    "Message me directly: @{username}"
+)
+TEXT_ONLY = "I can only read text messages for now. Send /help to see what I can do."
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at paragraph, line or word ends."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut <= limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def to_html(text: str) -> str:
+    """User text may contain <, > or &: escaped, it can never break Telegram's HTML parsing."""
+    return html.escape(text, quote=False)
+
+
+def keyboard(rows: tuple[tuple[Button, ...], ...] | Buttons | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    markup = []
+    for row in rows:
+        buttons = [b if isinstance(b, Button) else Button(b[0], b[1]) for b in row]
+        for button in buttons:
+            if len(button.payload.encode()) > MAX_CALLBACK_DATA:
+                raise ValueError(
+                    f"button payload over {MAX_CALLBACK_DATA} bytes: {button.payload!r}"
+                )
+        markup.append([InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons])
+    return InlineKeyboardMarkup(markup)
+
+
+async def send_text(
+    bot: Any,
+    chat_id: int | str,
+    text: str,
+    buttons: tuple[tuple[Button, ...], ...] | Buttons | None,
+) -> None:
+    """Send ``text`` as one or more HTML messages; the buttons go under the last one."""
+    pieces = split_text(text)
+    for n, piece in enumerate(pieces, start=1):
+        await bot.send_message(
+            chat_id=chat_id,
+            text=to_html(piece),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(buttons) if n == len(pieces) else None,
+            disable_web_page_preview=True,
+        )
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramTransport:
+    """Sends outbox messages through the Bot API; see ``bot.delivery``."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
+        try:
+            await send_text(self.bot, chat_id, text, buttons)
+        except RetryAfter as error:
+            return Result(Outcome.RETRY_AFTER, _seconds(error.retry_after), str(error))
+        except Forbidden as error:
+            return Result(Outcome.UNREACHABLE, error=str(error))
+        except BadRequest as error:
+            # "Chat not found": the account is gone; anything else would fail again the same way.
+            gone = "chat not found" in error.message.lower()
+            return Result(Outcome.UNREACHABLE if gone else Outcome.PERMANENT, error=str(error))
+        except (NetworkError, TelegramError) as error:
+            return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
+        return Result(Outcome.SENT)
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, strictly in order within one chat (answers depend on order)."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:
+                del self._users[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up: locks are made per chat as updates arrive."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
+class TelegramAdapter:
+    """Runs python-telegram-bot's Application inside our own event loop."""
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        *,
+        on_handled: Callable[[], None] = lambda: None,
+        concurrency: int = 16,
+    ) -> None:
+        if not settings.telegram_token:
+            raise ValueError("OPPBOT_TELEGRAM_TOKEN is not set")
+        self.core = core
+        self.settings = settings
+        self.on_handled = on_handled
+        core.capabilities[PLATFORM] = CAPABILITIES
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(settings.telegram_token)
+            .base_url(f"{settings.telegram_api_url.rstrip('/')}/bot")
+            .concurrent_updates(PerChatUpdateProcessor(concurrency))
+            .build()
+        )
+        self.application.add_handler(PTBTypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self._menus: dict[int, Role | None] = {}
+
+    @property
+    def bot(self) -> Any:
+        return self.application.bot
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self._set_default_menu()
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
+        if self.settings.telegram_mode == "webhook":
+            await updater.start_webhook(
+                listen=self.settings.telegram_webhook_listen,
+                port=self.settings.telegram_webhook_port,
+                url_path=self.settings.telegram_webhook_path,
+                webhook_url=self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=allowed,
+            )
+        else:
+            # Polling is for one process; several processes must use the webhook (see README).
+            await updater.start_polling(allowed_updates=allowed, timeout=10)
+        log.info(
+            "telegram adapter running (%s) as @%s", self.settings.telegram_mode, self.bot.username
+        )
+
+    async def stop(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _set_default_menu(self) -> None:
+        await self.bot.set_my_commands(self._menu(Role.STUDENT), scope=BotCommandScopeDefault())
+
+    def _menu(self, role: Role | None) -> list[BotCommand]:
+        return [BotCommand(c.name, c.help[:256]) for c in self.core.registry.available_to(role)]
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await self._on_button(update)
+        elif update.message is not None:
+            await self._on_message(update, update.message)
+
+    async def _on_message(self, update: Update, message: Message) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        if message.chat.type != ChatType.PRIVATE:
+            await self._in_group(message)
+            return
+        if message.text is None:
+            await message.reply_text(TEXT_ONLY)
+            return
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=str(user.id),
+            chat_id=str(message.chat.id),
+            text=message.text,
+            display_name=user.full_name,
+            language=user.language_code,
+            event_id=str(update.update_id),
+        )
+        replies = await self._handle(incoming)
+        for reply in replies:
+            await self._reply(message.chat.id, reply)
+        await self._update_menu(message.chat.id, str(user.id))
+
+    async def _in_group(self, message: Message) -> None:
+        """In a group, answer only commands addressed to us, and never with anyone's data."""
+        first = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+        if first.lower().endswith(f"@{self.bot.username}".lower()) and first.startswith("/"):
+            await message.reply_text(PRIVATE_ONLY.format(username=self.bot.username))
+
+    async def _on_button(self, update: Update) -> None:
+        query = update.callback_query
+        assert query is not None
+        message = query.message
+        private = message is not None and message.chat.type == ChatType.PRIVATE
+        try:
+            # Answer first: Telegram shows a spinner on the button until we do.
+            await query.answer(None if private else PRIVATE_ONLY.format(username=self.bot.username))
+        except TelegramError:
+            log.info("could not answer callback query %s", query.id, exc_info=True)
+        if not private or message is None or query.data is None:
+            return
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=str(query.from_user.id),
+            chat_id=str(message.chat.id),
+            payload=query.data,
+            display_name=query.from_user.full_name,
+            language=query.from_user.language_code,
+            event_id=str(update.update_id),
+        )
+        replies = await self._handle(incoming)
+        for reply in replies:
+            if reply.replace and await self._edit(message.chat.id, message.message_id, reply):
+                continue
+            await self._reply(message.chat.id, reply)
+        await self._update_menu(message.chat.id, str(query.from_user.id))
+
+    async def _reply(self, chat_id: int, reply: Reply, attempts: int = 3) -> None:
+        """Answer in the person's chat; on flood control wait as asked and try again."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await send_text(self.bot, chat_id, reply.text, reply.buttons)
+                return
+            except RetryAfter as error:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(_seconds(error.retry_after))
+
+    async def _edit(self, chat_id: int, message_id: int, reply: Reply) -> bool:
+        """Edit the pressed message in place; False if it cannot be (too long, too old)."""
+        if len(reply.text) > MessageLimit.MAX_TEXT_LENGTH:
+            return False
+        try:
+            await self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=to_html(reply.text),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply.buttons),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as error:
+            return "not modified" in error.message.lower()
+        return True
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        replies = await asyncio.to_thread(self.core.handle, incoming)
+        self.on_handled()
+        return replies
+
+    async def _update_menu(self, chat_id: int, user_id: str) -> None:
+        """Teachers and employers get their own command menu in their chat with the bot."""
+        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
+        if self._menus.get(chat_id, Role.STUDENT) == role or role is None:
+            return
+        self._menus[chat_id] = role
+        try:
+            await self.bot.set_my_commands(self._menu(role), scope=BotCommandScopeChat(chat_id))
+        except TelegramError:
+            log.warning("could not set the command menu for chat %s", chat_id, exc_info=True)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling a telegram update: %r", update, exc_info=context.error)
