@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import EVERYONE, STAFF, Context, Registry, Reply, UserError
+from bot.core import DIALOG, EVERYONE, STAFF, Context, Registry, Reply, UserError
 from handlers.onboarding import begin, normalise_code
 from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
 
@@ -75,25 +75,28 @@ def join(ctx: Context, args: str) -> list[Reply]:
         if cohort is not None and ctx.role in (None, Role.STUDENT):
             return begin(ctx, {"cohort": cohort.id}, note=f"You're joining {cohort.name}.")
         raise UserError("That code doesn't match anything. Check it and try again.")
-    if invite.revoked_at is not None or (invite.expires_at and invite.expires_at < ctx.now):
-        raise UserError("That code has expired. Ask whoever gave it to you for a new one.")
-    if invite.uses >= invite.max_uses:
-        raise UserError(
-            "That code has already been used. Ask whoever gave it to you for a new one."
-        )
     person = ctx.person
+    # Someone sending their own (now used) code again just needs to hear they are in.
     if person.role == invite.role and person.organisation_id == invite.organisation_id:
         return [
             Reply(
                 f"You're already set up as {invite.role.value}. Send /help to see what you can do."
             )
         ]
+    if invite.revoked_at is not None or (invite.expires_at and invite.expires_at < ctx.now):
+        raise UserError("That code has expired. Ask whoever gave it to you for a new one.")
+    if invite.uses >= invite.max_uses:
+        raise UserError(
+            "That code has already been used. Ask whoever gave it to you for a new one."
+        )
     if person.role is not None:
         raise UserError(
             f"You're already set up as {person.role.value}. One account has one role: "
             "please ask your school coordinator if it needs to change."
         )
     invite.uses += 1
+    # A student onboarding left half-way must not go on asking a teacher for a class code.
+    ctx.clear_state(DIALOG)
     person.role = invite.role
     person.organisation_id = invite.organisation_id
     person.onboarded_at = ctx.now

@@ -1,0 +1,591 @@
+"""Import opportunities from a file: `oppbot import FILE`.
+
+The file's extension chooses the format.
+
+**.json**: the listings format of `../shared/data/internship-listings.json`: an array of
+objects with `id`, `company_name`, `title`, `locations`, `terms`, `sponsorship`, `active`,
+`is_visible`, `url` and `date_posted`. Each becomes an internship, open if it is both `active`
+and `is_visible`, with tags derived from its title.
+
+**.csv**: UTF-8 (with or without a byte-order mark), a header row naming the columns, then one
+opportunity per row. Commas separate values (semicolons or tabs work too if the header uses
+them). Column names ignore case and may come in any order; only `external_id`, `title` and
+`organisation` must be present. An unknown column name stops the import, so that a misspelt
+header never silently drops a field.
+
+- `external_id` (required): your own id for the row, up to 100 characters. Re-importing a row
+  with the same id updates that opportunity instead of adding another.
+- `title` (required): up to 200 characters.
+- `organisation` (required): the employer, up to 200 characters; created if it is new.
+- `kind`: internship (the default), job shadowing, co-op, mentoring, site visit or event.
+- `description`: free text.
+- `location`: up to 300 characters.
+- `remote`: yes or no (also true/false, 1/0); blank means no.
+- `paid`: yes or no (also true/false, 1/0); blank means not stated.
+- `start_date`, `end_date`: YYYY-MM-DD; the end may not be before the start.
+- `deadline`: YYYY-MM-DD, the last day to apply.
+- `spots`: how many places, 1 to 10000.
+- `tags`: fields separated by `;` or `,`: technology, engineering, science, health, business,
+  creative, trades, education, hospitality, public (or their labels, such as "Health & care").
+  Blank means tags are derived from the title and description.
+- `url`: where to apply; must start with http:// or https://.
+- `min_age`: minimum age, 10 to 25.
+- `min_grade`, `max_grade`: school grade or year, 1 to 13.
+- `status`: open (the default), closed, draft or pending.
+
+Row numbers in the report are those a spreadsheet shows (the header is row 1; for JSON, the
+listing's position in the array). A row with problems is reported with all of them and skipped;
+the other rows are imported. Empty rows are ignored. If an id appears in more than one row, the
+last of them is imported and the earlier ones are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from storage.db import transaction
+from storage.models import (
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    OpportunityTag,
+    Organisation,
+)
+from storage.tags import TAGS, derive_tags, normalise_tag
+
+# Constant sources, so that a re-import finds what the previous one created.
+LISTINGS_SOURCE = "listings"
+CSV_SOURCE = "csv"
+# One transaction per batch: the bot keeps serving (SQLite has one writer) during a long import.
+BATCH_SIZE = 500
+
+MAX_EXTERNAL_ID = 100
+MAX_TITLE = 200
+MAX_ORGANISATION = 200
+MAX_LOCATION = 300
+MAX_URL = 1000
+MAX_SPOTS = 10_000
+AGES = (10, 25)
+GRADES = (1, 13)
+
+REQUIRED_CSV_COLUMNS = ("external_id", "title", "organisation")
+
+_K = OpportunityKind
+# Keyed by _squash(word), so case, spaces, hyphens and underscores never matter.
+_KINDS: dict[str, OpportunityKind] = {
+    "internship": _K.INTERNSHIP,
+    "intern": _K.INTERNSHIP,
+    "jobshadowing": _K.JOB_SHADOWING,
+    "shadowing": _K.JOB_SHADOWING,
+    "coop": _K.COOP,
+    "coopplacement": _K.COOP,
+    "mentoring": _K.MENTORING,
+    "mentorship": _K.MENTORING,
+    "sitevisit": _K.SITE_VISIT,
+    "event": _K.EVENT,
+}
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0"})
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        total = self.created + self.updated + self.unchanged
+        rows = "row" if len(self.skipped) == 1 else "rows"
+        lines = [
+            f"{total} {'opportunity' if total == 1 else 'opportunities'}: "
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged; "
+            f"{len(self.skipped)} {rows} skipped"
+        ]
+        lines += [f"row {number}: {reason}" for number, reason in self.skipped]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Row:
+    """One valid opportunity from the file, ready to store."""
+
+    number: int
+    external_id: str
+    organisation: str
+    # Opportunity attributes the file determines; a re-import compares exactly these.
+    values: dict[str, Any]
+    tags: list[str]
+
+
+class _Bad(Exception):
+    """A problem with one row or one value, worded for the person who wrote the file."""
+
+
+def import_file(
+    session_factory: sessionmaker[Session], path: Path, *, now: datetime
+) -> ImportReport:
+    """Create or update the opportunities in ``path`` (.json or .csv) and report what happened.
+
+    Raises ValueError, with a one-line message, if the file cannot be imported at all.
+    """
+    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[_Row]]]] = {
+        ".json": (LISTINGS_SOURCE, "id", _json_rows),
+        ".csv": (CSV_SOURCE, "external_id", _csv_rows),
+    }
+    suffix = path.suffix.lower()
+    if suffix not in readers:
+        raise ValueError(f"cannot import {path.name}: use a .csv or .json file")
+    source, id_name, read = readers[suffix]
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
+    if "\x00" in text:
+        # UTF-16 without a byte-order mark decodes as UTF-8 full of NULs, which PostgreSQL refuses.
+        raise ValueError(f"{path.name} contains NUL bytes; save it as UTF-8 text")
+    report = ImportReport()
+    try:
+        parsed = read(text, report)
+    except ValueError as error:
+        raise ValueError(f"{path.name}: {error}") from error
+    rows = _last_wins(parsed, id_name, report)
+    for start in range(0, len(rows), BATCH_SIZE):
+        with transaction(session_factory) as session:
+            _store(session, source, rows[start : start + BATCH_SIZE], now, report)
+    report.skipped.sort()
+    return report
+
+
+def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Row]:
+    latest: dict[str, _Row] = {}
+    for row in rows:
+        earlier = latest.pop(row.external_id, None)
+        if earlier is not None:
+            report.skipped.append(
+                (
+                    earlier.number,
+                    f"{id_name} {row.external_id!r} is repeated in row {row.number}, "
+                    "which was imported instead",
+                )
+            )
+        latest[row.external_id] = row
+    return list(latest.values())
+
+
+def _store(
+    session: Session, source: str, rows: list[_Row], now: datetime, report: ImportReport
+) -> None:
+    organisation_ids = _organisation_ids(session, {row.organisation for row in rows}, now)
+    existing = {
+        opportunity.external_id: opportunity
+        for opportunity in session.scalars(
+            select(Opportunity)
+            .where(
+                Opportunity.source == source,
+                Opportunity.external_id.in_([row.external_id for row in rows]),
+            )
+            .options(selectinload(Opportunity.tags))
+        )
+    }
+    for row in rows:
+        values = {**row.values, "organisation_id": organisation_ids[row.organisation]}
+        opportunity = existing.get(row.external_id)
+        if opportunity is None:
+            opportunity = Opportunity(
+                source=source,
+                external_id=row.external_id,
+                tags=[OpportunityTag(tag=tag) for tag in row.tags],
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            _publish(opportunity, now)
+            session.add(opportunity)
+            report.created += 1
+        elif _update(opportunity, values, row.tags):
+            opportunity.updated_at = now
+            _publish(opportunity, now)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+
+def _organisation_ids(session: Session, names: set[str], now: datetime) -> dict[str, int]:
+    """Ids of the organisations called ``names``, creating the missing ones (two queries)."""
+    found = select(Organisation.name, Organisation.id).where(Organisation.name.in_(names))
+    ids = {name: id_ for name, id_ in session.execute(found)}
+    new = [Organisation(name=name, created_at=now) for name in sorted(names - ids.keys())]
+    session.add_all(new)
+    session.flush()
+    ids.update((organisation.name, organisation.id) for organisation in new)
+    return ids
+
+
+def _update(opportunity: Opportunity, values: dict[str, Any], tags: list[str]) -> bool:
+    """Bring ``opportunity`` in line with the file; whether anything changed."""
+    changed = False
+    for name, value in values.items():
+        if getattr(opportunity, name) != value:
+            setattr(opportunity, name, value)
+            changed = True
+    current = set(opportunity.tag_names)
+    if current != set(tags):
+        # Kept tags stay the same objects: deleting and re-inserting one key in a flush collides.
+        opportunity.tags = [t for t in opportunity.tags if t.tag in tags] + [
+            OpportunityTag(tag=tag) for tag in tags if tag not in current
+        ]
+        changed = True
+    return changed
+
+
+def _publish(opportunity: Opportunity, now: datetime) -> None:
+    # A CSV row carries no publication time: it is published when it first opens.
+    if opportunity.status == OpportunityStatus.OPEN and opportunity.published_at is None:
+        opportunity.published_at = now
+
+
+def _clean(text: str) -> str:
+    """``text`` with runs of whitespace made one space, as organisation names are stored."""
+    return " ".join(text.split())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+# JSON listings
+
+
+def _json_rows(text: str, report: ImportReport) -> list[_Row]:
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from error
+    if not isinstance(records, list):
+        raise ValueError("expected a JSON array of listings")
+    rows = []
+    for number, record in enumerate(records, start=1):
+        try:
+            rows.append(_listing(number, record))
+        except _Bad as problem:
+            report.skipped.append((number, str(problem)))
+    return rows
+
+
+def _listing(number: int, record: object) -> _Row:
+    if not isinstance(record, dict):
+        raise _Bad(f"is not a JSON object: {_clip(json.dumps(record), 60)}")
+    raw_id = record.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip():
+        raise _Bad("has no id")
+    external_id = str(raw_id).strip()
+    if len(external_id) > MAX_EXTERNAL_ID:
+        raise _Bad(f"id is longer than {MAX_EXTERNAL_ID} characters")
+    title = _clean(_json_text(record, "title"))
+    organisation = _clean(_json_text(record, "company_name"))
+    if len(organisation) > MAX_ORGANISATION:
+        raise _Bad(f"company_name is longer than {MAX_ORGANISATION} characters")
+    locations = [_clean(place) for place in _json_texts(record, "locations") if place.strip()]
+    terms = _json_texts(record, "terms")
+    sponsorship = record.get("sponsorship")
+    about = []
+    if terms:
+        about.append(f"Terms: {', '.join(terms)}.")
+    if isinstance(sponsorship, str) and sponsorship.strip():
+        about.append(f"Sponsorship: {sponsorship.strip()}.")
+    url = record.get("url")
+    is_open = record.get("active") is True and record.get("is_visible", True) is True
+    values = {
+        "kind": OpportunityKind.INTERNSHIP,
+        "title": _clip(title, MAX_TITLE),
+        "description": " ".join(about),
+        "location": _places(locations),
+        "remote": any("remote" in place.lower() for place in locations),
+        "paid": None,
+        "start_date": None,
+        "end_date": None,
+        "deadline": None,
+        "spots": None,
+        "status": OpportunityStatus.OPEN if is_open else OpportunityStatus.CLOSED,
+        "url": url.strip() if isinstance(url, str) and _is_url(url.strip()) else None,
+        "min_age": None,
+        "min_grade": None,
+        "max_grade": None,
+    }
+    posted = _posted(record.get("date_posted"))
+    # Without a posting time, _publish stamps the first import's, and re-imports must keep it.
+    if posted is not None:
+        values["published_at"] = posted
+    return _Row(
+        number=number,
+        external_id=external_id,
+        organisation=organisation,
+        values=values,
+        tags=derive_tags(title),
+    )
+
+
+def _json_text(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _Bad(f"has no {key}")
+    if not isinstance(value, str):
+        raise _Bad(f"{key} is not text")
+    return value
+
+
+def _json_texts(record: dict[str, Any], key: str) -> list[str]:
+    value = record.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Bad(f"{key} is not a list of strings")
+    return value
+
+
+def _posted(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad(f"date_posted {value!r} is not a Unix time")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise _Bad(f"date_posted {value!r} is out of range") from error
+
+
+def _places(locations: list[str]) -> str:
+    """The locations joined, dropping whole places (not letters) from the end to fit."""
+    shown = list(locations)
+    text = "; ".join(shown)
+    while len(text) > MAX_LOCATION and len(shown) > 1:
+        shown.pop()
+        text = "; ".join(shown) + f"; and {len(locations) - len(shown)} more"
+    return _clip(text, MAX_LOCATION)
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://")) and len(text) <= MAX_URL
+
+
+# CSV
+
+
+def _required(limit: int) -> Callable[[str, str], str]:
+    def convert(name: str, value: str) -> str:
+        if not value:
+            raise _Bad(f"{name} is missing")
+        return _optional(limit)(name, value)
+
+    return convert
+
+
+def _optional(limit: int) -> Callable[[str, str], str]:
+    def convert(name: str, value: str) -> str:
+        if len(value) > limit:
+            raise _Bad(f"{name} is {len(value)} characters long; the limit is {limit}")
+        return value
+
+    return convert
+
+
+def _whole(low: int, high: int) -> Callable[[str, str], int | None]:
+    def convert(name: str, value: str) -> int | None:
+        if not value:
+            return None
+        if not value.isascii() or not value.isdigit():
+            raise _Bad(f"{name} {value!r} is not a whole number")
+        number = int(value)
+        if not low <= number <= high:
+            raise _Bad(f"{name} {number} is not between {low} and {high}")
+        return number
+
+    return convert
+
+
+def _date(name: str, value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise _Bad(f"{name} {value!r} is not a date (use YYYY-MM-DD)")
+
+
+def _flag(name: str, value: str) -> bool | None:
+    if not value:
+        return None
+    if value.lower() in _YES:
+        return True
+    if value.lower() in _NO:
+        return False
+    raise _Bad(f"{name} {value!r} is not yes or no")
+
+
+def _kind(name: str, value: str) -> OpportunityKind:
+    if not value:
+        return OpportunityKind.INTERNSHIP
+    kind = _KINDS.get(_squash(value))
+    if kind is None:
+        raise _Bad(
+            f"{name} {value!r} is not one of: internship, job shadowing, co-op, mentoring, "
+            "site visit, event"
+        )
+    return kind
+
+
+def _status(name: str, value: str) -> OpportunityStatus:
+    if not value:
+        return OpportunityStatus.OPEN
+    try:
+        return OpportunityStatus(value.lower())
+    except ValueError:
+        raise _Bad(f"{name} {value!r} is not one of: open, closed, draft, pending") from None
+
+
+def _tags(name: str, value: str) -> list[str]:
+    tags: list[str] = []
+    for part in filter(None, (part.strip() for part in re.split(r"[;,]", value))):
+        tag = normalise_tag(part)
+        if tag is None:
+            raise _Bad(f"tag {part!r} is not known (use: {', '.join(TAGS)})")
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _url(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if len(value) > MAX_URL:
+        raise _Bad(f"{name} is {len(value)} characters long; the limit is {MAX_URL}")
+    if not _is_url(value):
+        raise _Bad(f"{name} {value!r} must start with http:// or https://")
+    return value
+
+
+def _text(name: str, value: str) -> str:
+    return value
+
+
+# Every CSV column and how its text becomes a value, in the order problems are reported.
+_CONVERTERS: dict[str, Callable[[str, str], Any]] = {
+    "external_id": _required(MAX_EXTERNAL_ID),
+    "title": _required(MAX_TITLE),
+    "organisation": _required(MAX_ORGANISATION),
+    "kind": _kind,
+    "description": _text,
+    "location": _optional(MAX_LOCATION),
+    "remote": _flag,
+    "paid": _flag,
+    "start_date": _date,
+    "end_date": _date,
+    "deadline": _date,
+    "spots": _whole(1, MAX_SPOTS),
+    "tags": _tags,
+    "url": _url,
+    "min_age": _whole(*AGES),
+    "min_grade": _whole(*GRADES),
+    "max_grade": _whole(*GRADES),
+    "status": _status,
+}
+CSV_COLUMNS = tuple(_CONVERTERS)
+
+
+def _csv_rows(text: str, report: ImportReport) -> list[_Row]:
+    header_line = text.split("\n", 1)[0]
+    # Spreadsheets in many locales save "CSV" with semicolons; the header tells which.
+    delimiter = max(",;\t", key=header_line.count)
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(records, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise ValueError("the file is empty: the first row must name the columns")
+        columns = _columns(header)
+        rows = []
+        # Counting records, not lines, keeps numbers right when a quoted value spans lines.
+        for number, cells in enumerate(records, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            try:
+                rows.append(_csv_row(number, columns, cells))
+            except _Bad as problem:
+                report.skipped.append((number, str(problem)))
+    except csv.Error as error:
+        raise ValueError(f"not readable as CSV (line {records.line_num}: {error})") from error
+    return rows
+
+
+def _columns(header: list[str]) -> list[str]:
+    """The known column name of each header cell; blank for the unnamed ones a spreadsheet adds."""
+    columns = [re.sub(r"[\s-]+", "_", cell.strip().lower()) for cell in header]
+    unknown = [name for name in columns if name and name not in _CONVERTERS]
+    if unknown:
+        raise ValueError(
+            f"unknown column {', '.join(map(repr, unknown))} "
+            f"(the columns are: {', '.join(CSV_COLUMNS)})"
+        )
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        raise ValueError(f"column {', '.join(map(repr, repeated))} appears more than once")
+    missing = [name for name in REQUIRED_CSV_COLUMNS if name not in columns]
+    if missing:
+        raise ValueError(f"missing required column {', '.join(map(repr, missing))}")
+    return columns
+
+
+def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
+    if len(cells) > len(columns):
+        raise _Bad(
+            f"has {len(cells)} values but the header names {len(columns)} columns "
+            "(a value with a comma in it needs quotes)"
+        )
+    # Stray spaces and line breaks are spreadsheet noise everywhere but in the description.
+    raw = {
+        name: cell.strip() if name == "description" else _clean(cell)
+        for name, cell in zip(columns, cells, strict=False)
+        if name
+    }
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, convert in _CONVERTERS.items():
+        try:
+            values[name] = convert(name, raw.get(name, ""))
+        except _Bad as problem:
+            problems.append(str(problem))
+    start, end = values.get("start_date"), values.get("end_date")
+    if start is not None and end is not None and end < start:
+        problems.append(f"end_date {end} is before start_date {start}")
+    low, high = values.get("min_grade"), values.get("max_grade")
+    if low is not None and high is not None and high < low:
+        problems.append(f"max_grade {high} is below min_grade {low}")
+    if problems:
+        raise _Bad("; ".join(problems))
+    external_id, organisation = values.pop("external_id"), values.pop("organisation")
+    tags = values.pop("tags") or derive_tags(values["title"], values["description"])
+    values["remote"] = bool(values["remote"])
+    return _Row(number, external_id, organisation, values, tags)

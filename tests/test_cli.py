@@ -1,0 +1,71 @@
+"""The ``oppbot`` command line: schema, demo data and invite codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from bot.app import build
+from bot.cli import main
+from bot.config import Settings
+from storage.db import make_engine
+from storage.models import AuditEntry, Opportunity, Person, Role
+from tests.helpers import Chat
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPPBOT_DATABASE_URL", url)
+    return url
+
+
+def test_db_upgrade_creates_the_schema(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    tables = set(inspect(make_engine(database)).get_table_names())
+    assert {"people", "accounts", "opportunities", "outbox", "alembic_version"} <= tables
+
+
+def test_demo_is_added_once(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "Demo data added." in out and "already there" in out
+    with build(Settings(database_url=database)).session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Opportunity)) == 12
+
+
+def test_invite_code_grants_the_role(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "--role", "employer", "--organisation", "Acme Ltd"]) == 0
+    code = re.search(r"/join (\S+)", capsys.readouterr().out)
+    assert code is not None
+    app = build(Settings(database_url=database))
+    chat = Chat(app.core, "maya", name="Maya Okafor")
+    chat.send(f"/join {code.group(1)}")
+    assert "set up as employer for Acme Ltd" in chat.text
+    chat.send(f"/join {code.group(1)}")
+    assert "already set up as employer" in chat.text
+    other = Chat(app.core, "eve", name="Eve")
+    other.send(f"/join {code.group(1)}")
+    assert "already been used" in other.text
+    with app.session_factory() as session:
+        maya = session.scalars(select(Person).where(Person.name == "Maya Okafor")).one()
+        assert maya.role == Role.EMPLOYER
+        assert maya.organisation is not None and maya.organisation.name == "Acme Ltd"
+        audit = session.scalars(select(AuditEntry)).one()
+        assert (audit.action, audit.subject_id, audit.detail["role"]) == (
+            "role_granted",
+            maya.id,
+            "employer",
+        )
+
+
+def test_employer_invite_needs_an_organisation(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--role", "employer"]) == 2
+    assert "--organisation" in capsys.readouterr().err
