@@ -63,6 +63,17 @@ class Pacing:
     per_second: float = 30.0
     per_chat_per_second: float = 1.0
     max_in_flight: int = 32
+    # Requests reach the platform with a few milliseconds of jitter; pacing exactly at the
+    # limit would let that jitter put one message too many into a one-second window.
+    margin: float = 0.03
+
+    @property
+    def gap(self) -> float:
+        return (1.0 + self.margin) / self.per_second
+
+    @property
+    def chat_gap(self) -> float:
+        return (1.0 + 2 * self.margin) / self.per_chat_per_second
 
 
 @dataclass(frozen=True)
@@ -229,11 +240,10 @@ class OutboxSender:
             await self.sleep(max((next_due - self.clock()).total_seconds(), 0.05))
 
     async def _take_slot(self, chat_id: str) -> None:
-        gap = 1.0 / self.pacing.per_second
         now = self.monotonic()
         slot = max(now, self._next_slot, self._paused_until, self._chat_ready.get(chat_id, 0.0))
-        self._next_slot = slot + gap
-        self._chat_ready[chat_id] = slot + 1.0 / self.pacing.per_chat_per_second
+        self._next_slot = slot + self.pacing.gap
+        self._chat_ready[chat_id] = slot + self.pacing.chat_gap
         if slot > now:
             await self.sleep(slot - now)
         self._chat_last[chat_id] = self.monotonic()
@@ -291,7 +301,7 @@ class OutboxSender:
         now = self.monotonic()
         until = now + seconds
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), until)
-        if now - self._chat_last.get(chat_id, 0.0) > 1.0 / self.pacing.per_chat_per_second:
+        if now - self._chat_last.get(chat_id, 0.0) > self.pacing.chat_gap:
             self._paused_until = max(self._paused_until, until)
         log.warning(
             "%s asked us to wait %.1fs (chat %s)", self.transport.platform, seconds, chat_id

@@ -21,6 +21,8 @@ from storage.db import make_engine, make_session_factory, upgrade
 from storage.models import Base
 
 PG_URL = os.environ.get("OPPBOT_TEST_DATABASE_URL")
+# As `oppbot` does: python-telegram-bot's retry_after as a timedelta, without deprecation noise.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 

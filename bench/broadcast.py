@@ -1,0 +1,121 @@
+"""Broadcast benchmark: one announcement to N Telegram students through the real sender.
+
+The fake Bot API server on 127.0.0.1 enforces Telegram's limits (429 when more than 30
+messages arrive in a second, or more than 1 per chat per second), so the figures say how close
+the sender gets to the ceiling without being told off.
+
+    .venv/bin/python -m bench.broadcast [--students 10000] [--database-url URL]
+
+Prints messages per second, the ratio to Telegram's 30/s ceiling, the 429s received and
+whether every student got the message exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+from telegram import Bot
+
+from bot.core import utcnow
+from bot.delivery import OutboxSender, Pacing
+from bot.telegram import TelegramTransport
+from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.models import Account, OutboxMessage, OutboxStatus, Person, Role
+from tests.fakes.telegram import FakeTelegram
+
+TELEGRAM_CEILING = 30.0
+TOKEN = "123456:BENCH"
+
+
+def _populate(url: str, students: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    now = utcnow()
+    with transaction(make_session_factory(engine)) as session:
+        session.execute(
+            insert(Person),
+            [
+                {"name": f"Student {n}", "role": Role.STUDENT, "created_at": now}
+                for n in range(students)
+            ],
+        )
+        ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        session.execute(
+            insert(Account),
+            [
+                {
+                    "person_id": pid,
+                    "platform": "telegram",
+                    "external_id": str(10_000 + n),
+                    "chat_id": str(10_000 + n),
+                    "display_name": "",
+                    "last_seen_at": now,
+                    "created_at": now,
+                }
+                for n, pid in enumerate(ids)
+            ],
+        )
+        accounts = session.scalars(select(Account.id).order_by(Account.id)).all()
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "account_id": aid,
+                    "kind": "announcement",
+                    "text": "Careers fair on Friday in the main hall: bring a CV! <3 & see you",
+                    "idempotency_key": f"bench:{aid}",
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                }
+                for aid in accounts
+            ],
+        )
+    engine.dispose()
+
+
+async def _broadcast(url: str, students: int) -> None:
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    async with FakeTelegram() as fake:
+        fake.enforce_limits(per_second=TELEGRAM_CEILING, per_chat_per_second=1)
+        async with Bot(TOKEN, base_url=fake.base_url) as bot:
+            sender = OutboxSender(factory, TelegramTransport(bot), pacing=Pacing(), clock=utcnow)
+            started = time.perf_counter()
+            await sender.drain()
+            elapsed = time.perf_counter() - started
+        per_chat = Counter(call.params["chat_id"] for call in fake.sent())
+    with factory() as session:
+        sent = session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.SENT))
+    rate = len(fake.sent()) / elapsed
+    exactly_once = len(per_chat) == students and set(per_chat.values()) == {1}
+    print(f"students:              {students}")
+    print(f"time:                  {elapsed:.1f} s")
+    print(f"messages per second:   {rate:.2f}")
+    print(f"ratio to 30/s ceiling: {rate / TELEGRAM_CEILING:.1%}")
+    print(f"429s received:         {fake.rate_limited}")
+    print(f"marked sent:           {sent}")
+    print(f"exactly once:          {'yes' if exactly_once else 'NO'}")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        _populate(url, args.students)
+        asyncio.run(_broadcast(url, args.students))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""The real python-telegram-bot adapter against the fake Bot API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot
+
+from bot.config import Settings
+from bot.core import Core
+from bot.delivery import OutboxSender, Pacing
+from bot.telegram import TelegramAdapter, TelegramTransport, split_text, to_html
+from storage.models import Account, Interest, OutboxMessage, OutboxStatus, Person, Role
+from storage.outbox import enqueue
+from tests.conftest import FakeClock
+from tests.fakes.telegram import Call, FakeTelegram
+from tests.helpers import Chat, add_opportunity, add_school, make_employer, onboard
+
+TOKEN = "123456:TEST-TOKEN"
+HOSTILE = "C++ & <Rust> *intern* _now_ <@U123>"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(fake: FakeTelegram, **overrides: Any) -> Settings:
+    return Settings(
+        telegram_token=TOKEN,
+        telegram_api_url=fake.base_url.removesuffix("/bot"),
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def polling(core: Core, fake: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
+    adapter = TelegramAdapter(core, _settings(fake))
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+
+
+def _outgoing(fake: FakeTelegram, chat_id: int) -> list[Call]:
+    return [
+        c
+        for c in fake.calls
+        if c.method in ("sendMessage", "editMessageText")
+        and c.params.get("chat_id") == chat_id
+        and c.accepted
+    ]
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    """Wait for ``condition``; the timeout only bounds a broken test, nothing is timed."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class TelegramUser:
+    """A student in a private chat with the bot, through the fake server."""
+
+    def __init__(self, fake: FakeTelegram, user_id: int, name: str = "Ada") -> None:
+        self.fake = fake
+        self.user_id = user_id
+        self.name = name
+
+    @property
+    def messages(self) -> list[Call]:
+        return _outgoing(self.fake, self.user_id)
+
+    async def _expect(self, before: int, text: str) -> Call:
+        def arrived() -> bool:
+            return any(text in c.params["text"] for c in self.messages[before:])
+
+        await _until(arrived, f"{text!r} in {[c.params['text'] for c in self.messages]}")
+        return [c for c in self.messages[before:] if text in c.params["text"]][-1]
+
+    async def say(self, text: str, expect: str) -> Call:
+        before = len(self.messages)
+        self.fake.push(self.fake.message_update(self.user_id, text, first_name=self.name))
+        return await self._expect(before, expect)
+
+    async def press(self, label: str, expect: str) -> Call:
+        message, data = self.button(label)
+        before = len(self.messages)
+        update = self.fake.callback_update(self.user_id, data, message_id=message)
+        self.fake.push(update)
+        return await self._expect(before, expect)
+
+    def button(self, label: str) -> tuple[int, str]:
+        """The message id and callback data of the newest button whose label has ``label``."""
+        for call in reversed(self.messages):
+            markup = call.params.get("reply_markup") or {}
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if label in button["text"]:
+                        message_id = call.params.get("message_id") or self._message_id(call)
+                        return message_id, button["callback_data"]
+        raise AssertionError(f"no button {label!r}")
+
+    def _message_id(self, call: Call) -> int:
+        # sendMessage calls are numbered per chat by the fake in the order they were accepted.
+        sends = [c for c in self.fake.sent(self.user_id)]
+        return sends.index(call) + 1
+
+
+async def test_student_journey_by_commands_and_buttons(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(
+        session_factory, clock.now, title=HOSTILE, deadline=date(2026, 12, 20), tags=("technology",)
+    )
+    ada = TelegramUser(fake, 501, "Ada")
+    await ada.say("/start", "What's your name?")
+    await ada.say("Ada Lovelace", "join code")
+    await ada.say("RIVER-11", "Which grade")
+    await ada.say("11", "under 18")
+    await ada.press("No", "Which fields")
+    await ada.press("Technology", "Which fields")
+    assert fake.calls_to("editMessageText"), "toggling a field edits the message in place"
+    await ada.press("Done", "time zone")
+    await ada.press("London", "Welcome, Ada!")
+
+    listing = await ada.say("/browse", "open opportunit")
+    # Every piece of user text is escaped: Telegram (the fake) parsed it as HTML and accepted it.
+    assert "C++ &amp; &lt;Rust&gt; *intern* _now_ &lt;@U123&gt;" in listing.params["text"]
+    assert listing.params["parse_mode"] == "HTML"
+    card = await ada.press("1", "Apply by")
+    assert card.method == "editMessageText"
+    await ada.press("interested", "note")
+    await ada.say("Hi <b>there</b> & thanks", "Done!")
+    # Every pressed button was answered at once.
+    assert len(fake.calls_to("answerCallbackQuery")) == 6
+    with session_factory() as session:
+        interest = session.scalars(select(Interest)).one()
+        assert interest.note == "Hi <b>there</b> & thanks"
+        account = session.scalars(select(Account).where(Account.platform == "telegram")).one()
+        assert (account.external_id, account.chat_id) == ("501", "501")
+
+
+async def test_employer_notification_is_sent_escaped_through_the_outbox(
+    fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    boss = Chat(core, "900", platform="telegram", name="Maya")
+    make_employer(session_factory, clock.now, boss, "Acme Ltd")
+    with session_factory.begin() as session:
+        session.scalars(select(Account).where(Account.external_id == "900")).one().chat_id = "900"
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"int:{opportunity}")
+    ada.send("I <3 robots & <b>code</b>")
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        sender = OutboxSender(session_factory, TelegramTransport(bot), clock=clock)
+        await sender.drain()
+    (sent,) = fake.sent(900)
+    assert "Their note: I &lt;3 robots &amp; &lt;b&gt;code&lt;/b&gt;" in sent.params["text"]
+    with session_factory() as session:
+        assert session.scalars(select(OutboxMessage.status)).one() == OutboxStatus.SENT
+
+
+async def test_webhook_checks_the_secret_and_applies_a_duplicate_once(
+    fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada)
+    port = _free_port()
+    settings = _settings(
+        fake,
+        telegram_mode="webhook",
+        telegram_webhook_url=f"http://127.0.0.1:{port}/telegram",
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+        telegram_webhook_secret="s3cret-token",
+    )
+    adapter = TelegramAdapter(core, settings)
+    await adapter.start()
+    try:
+        assert fake.webhook_url == f"http://127.0.0.1:{port}/telegram"
+        assert fake.webhook_secret == "s3cret-token"
+        register = fake.callback_update(501, f"intn:{opportunity}", message_id=1)
+        assert await fake.post_to_webhook(register, secret="wrong") == 403
+        assert await fake.post_to_webhook(register, secret=None) == 403
+        with session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(Interest)) == 0
+        assert await fake.post_to_webhook(register) == 200
+        assert await fake.post_to_webhook(register) == 200  # Telegram retrying the same update
+        await _until(lambda: any("Done!" in c.params["text"] for c in _outgoing(fake, 501)), "Done")
+        stranger = fake.message_update(777, "/start")
+        assert await fake.post_to_webhook(stranger) == 200
+        await _until(lambda: bool(_outgoing(fake, 777)), "an answer to the newcomer")
+    finally:
+        await adapter.stop()
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Interest)) == 1
+    assert sum("Done!" in c.params["text"] for c in _outgoing(fake, 501)) == 1
+
+
+async def test_groups_get_no_data_and_only_addressed_commands(
+    polling: TelegramAdapter, fake: FakeTelegram, session_factory: sessionmaker[Session]
+) -> None:
+    group = -100123
+    fake.push(fake.message_update(501, "hello everyone", chat_id=group, chat_type="group"))
+    fake.push(fake.message_update(501, "/mydata", chat_id=group, chat_type="group"))
+    fake.push(fake.message_update(501, "/mydata@oppbot_test_bot", chat_id=group, chat_type="group"))
+    await _until(lambda: bool(_outgoing(fake, group)), "the group answer")
+    await asyncio.sleep(0.2)
+    (answer,) = _outgoing(fake, group)
+    assert "Message me directly: @oppbot_test_bot" in answer.params["text"]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+async def test_non_text_messages_get_a_pointer(
+    polling: TelegramAdapter, fake: FakeTelegram
+) -> None:
+    update = fake.message_update(501, "placeholder")
+    message = update["message"]
+    del message["text"]
+    message.pop("entities", None)
+    message["location"] = {"latitude": 53.8, "longitude": -1.55}
+    fake.push(update)
+    await _until(lambda: bool(_outgoing(fake, 501)), "a reply")
+    assert "only read text" in _outgoing(fake, 501)[0].params["text"]
+
+
+async def test_command_menus(
+    polling: TelegramAdapter, fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session]
+) -> None:
+    default = [c["command"] for c in fake.commands()]
+    assert {"browse", "mine", "saved", "help", "forget"} <= set(default)
+    assert "invite" not in default
+    with session_factory.begin() as session:
+        from handlers.invites import create_invite
+
+        code = create_invite(session, Role.TEACHER, now=core.clock()).code
+    teacher = TelegramUser(fake, 600, "Tess")
+    await teacher.say(f"/join {code}", "set up as teacher")
+    scope = {"type": "chat", "chat_id": 600}
+    await _until(lambda: bool(fake.commands(scope)), "the teacher's menu")
+    assert "invite" in [c["command"] for c in fake.commands(scope)]
+
+
+async def test_broadcast_with_429_403_and_500_arrives_exactly_once_within_the_limits(
+    fake: FakeTelegram, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    students = 40
+    with session_factory.begin() as session:
+        for n in range(students):
+            person = Person(name=f"S{n}", role=Role.STUDENT, created_at=clock.now)
+            session.add(
+                Account(
+                    person=person,
+                    platform="telegram",
+                    external_id=str(1000 + n),
+                    chat_id=str(1000 + n),
+                    last_seen_at=clock.now,
+                    created_at=clock.now,
+                )
+            )
+            session.flush()
+            enqueue(
+                session,
+                person,
+                f"Fair on Friday, {n}!",
+                kind="announcement",
+                key=f"fair:{n}",
+                now=clock.now,
+            )
+    fake.enforce_limits(per_second=30, per_chat_per_second=1)
+    fake.fail("sendMessage", "429", chat_id=1001, retry_after=1)
+    fake.fail("sendMessage", "403", chat_id=1002)
+    fake.fail("sendMessage", "500", chat_id=1003, times=2)
+
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        sender = OutboxSender(session_factory, TelegramTransport(bot), pacing=Pacing(), clock=clock)
+        drained = asyncio.create_task(sender.drain())
+        # Backoff after a 500 is measured on the database clock: move it along.
+        while not drained.done():
+            clock.advance(seconds=1)
+            await asyncio.sleep(0.05)
+        await drained
+
+    delivered = [int(c.params["chat_id"]) for c in fake.sent()]
+    expected = [1000 + n for n in range(students) if n != 2]
+    assert sorted(delivered) == expected  # each once, the blocked student not at all
+    assert fake.rate_limited == 0  # the pacing kept under Telegram's limits by itself
+    with session_factory() as session:
+        statuses = dict(
+            session.execute(
+                select(Account.chat_id, OutboxMessage.status).join(
+                    Account, Account.id == OutboxMessage.account_id
+                )
+            ).all()
+        )
+        blocked = session.scalars(select(Account).where(Account.chat_id == "1002")).one()
+    assert statuses.pop("1002") == OutboxStatus.UNREACHABLE
+    assert blocked.unreachable_at is not None
+    assert set(statuses.values()) == {OutboxStatus.SENT}
+
+
+async def test_long_replies_are_split_and_escaped(fake: FakeTelegram) -> None:
+    from bot.telegram import send_text
+
+    text = "\n\n".join(f"Paragraph {n}: <tag> & " + "word " * 150 for n in range(12))
+    assert len(text) > 2 * 4096
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        await send_text(bot, 42, text, None)
+    sent = fake.sent(42)
+    assert len(sent) == len(split_text(text)) >= 3
+    assert all(c.accepted for c in sent)  # the fake refuses over 4,096 visible characters
+    assert "".join(c.params["text"] for c in sent).count("&lt;tag&gt;") == 12
+
+
+def test_split_text_cuts_at_natural_breaks() -> None:
+    assert split_text("short") == ["short"]
+    pieces = split_text("aaa bbb\n\nccc ddd", limit=9)
+    assert pieces == ["aaa bbb", "ccc ddd"]
+    assert all(len(p) <= 10 for p in split_text("x" * 25, limit=10))
+    assert to_html('<b>"A&B"</b>') == '&lt;b&gt;"A&amp;B"&lt;/b&gt;'
