@@ -126,6 +126,8 @@ class Dialog:
     name: str
     func: DialogFunc
     sticky: bool
+    # The button action that answers this dialog's questions: pressing it keeps it open.
+    action: str | None = None
 
 
 @dataclass
@@ -156,18 +158,21 @@ class Registry:
 
         return decorator
 
-    def dialog(self, name: str, *, sticky: bool = False) -> Callable[[DialogFunc], DialogFunc]:
+    def dialog(
+        self, name: str, *, sticky: bool = False, action: str | None = None
+    ) -> Callable[[DialogFunc], DialogFunc]:
         """Register the step that reads free text while dialog ``name`` is open.
 
         A dialog waits for exactly one message: any command or button press closes it, so a
-        question left unanswered never swallows later text. A ``sticky`` dialog (onboarding)
-        stays open across other commands until it finishes or is cancelled.
+        question left unanswered never swallows later text; only the buttons of its own
+        ``action`` keep it open. A ``sticky`` dialog (a newcomer's onboarding) stays open
+        across other commands until it finishes or is cancelled.
         """
 
         def decorator(func: DialogFunc) -> DialogFunc:
             if name in self.dialogs:
                 raise ValueError(f"dialog {name!r} registered twice")
-            self.dialogs[name] = Dialog(name, func, sticky)
+            self.dialogs[name] = Dialog(name, func, sticky, action)
             return func
 
         return decorator
@@ -183,7 +188,7 @@ class Registry:
         for name, action in other.actions.items():
             self.action(name, roles=action.roles)(action.func)
         for name, dialog in other.dialogs.items():
-            self.dialog(name, sticky=dialog.sticky)(dialog.func)
+            self.dialog(name, sticky=dialog.sticky, action=dialog.action)(dialog.func)
         self.text_handlers.extend(other.text_handlers)
 
     def _add_command(self, command: Command) -> None:
@@ -262,8 +267,18 @@ class Context:
         )
 
 
+# Control characters and lone surrogates: nothing a person means to type, and PostgreSQL cannot
+# store NUL or a lone surrogate at all.
+_UNPRINTABLE = ("Cc", "Cs")
+
+
 def _bad_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in text)
+    return any(unicodedata.category(ch) in _UNPRINTABLE and ch not in "\n\t\r" for ch in text)
+
+
+def _printable(text: str) -> str:
+    """``text`` without the characters of ``_bad_characters`` (for names a platform gives us)."""
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _UNPRINTABLE)
 
 
 def role_label(roles: Audience) -> str:
@@ -321,7 +336,8 @@ class Core:
     def _check_input(self, incoming: Incoming) -> Reply | None:
         if incoming.payload is not None:
             payload = incoming.payload
-            if len(payload.encode()) > MAX_PAYLOAD_BYTES or not _PAYLOAD.fullmatch(payload):
+            # A payload that matches is ASCII, so its length in characters is its size in bytes.
+            if len(payload) > MAX_PAYLOAD_BYTES or not _PAYLOAD.fullmatch(payload):
                 return STALE_BUTTON
             return None
         text = incoming.text or ""
@@ -375,8 +391,9 @@ class Core:
             )
         ).one_or_none()
         if account is None:
+            display_name = _printable(incoming.display_name)
             person = Person(
-                name=incoming.display_name[:100].strip(),
+                name=display_name[:100].strip(),
                 language=incoming.language,
                 created_at=now,
             )
@@ -385,7 +402,7 @@ class Core:
                 platform=incoming.platform,
                 external_id=incoming.user_id,
                 chat_id=incoming.chat_id,
-                display_name=incoming.display_name[:200],
+                display_name=display_name[:200],
                 last_seen_at=now,
                 created_at=now,
             )
@@ -407,7 +424,7 @@ class Core:
             return [STALE_BUTTON]
         if ctx.role not in action.roles:
             return [self._denied(ctx, action.roles)]
-        self._close_waiting_dialog(ctx)
+        self._close_waiting_dialog(ctx, pressed=name)
         return action.func(ctx, args)
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
@@ -420,14 +437,21 @@ class Core:
         dialog = ctx.state(DIALOG)
         if dialog is not None and dialog.get("name") in self.registry.dialogs:
             return self.registry.dialogs[dialog["name"]].func(ctx, text, dialog)
+        # Without a slash, a command's own name ("help") always works; an alias ("data",
+        # "list") only when the text means nothing else here, so a search for "data" while
+        # browsing stays a search.
         word, _, rest = text.partition(" ")
         command = self.registry.find(word)
-        if command is not None and ctx.role in command.roles:
+        if command is not None and ctx.role not in command.roles:
+            command = None
+        if command is not None and command.name == word.lower():
             return self._run(ctx, command, rest.strip())
         for interpret in self.registry.text_handlers:
             replies = interpret(ctx, text)
             if replies is not None:
                 return replies
+        if command is not None:
+            return self._run(ctx, command, rest.strip())
         return [Reply("I'm not sure what you mean. Send /help to see what I can do.")]
 
     def _run(self, ctx: Context, command: Command, args: str) -> list[Reply]:
@@ -436,12 +460,15 @@ class Core:
         self._close_waiting_dialog(ctx)
         return command.func(ctx, args)
 
-    def _close_waiting_dialog(self, ctx: Context) -> None:
+    def _close_waiting_dialog(self, ctx: Context, *, pressed: str | None = None) -> None:
         dialog = ctx.state(DIALOG)
         if dialog is None:
             return
         registered = self.registry.dialogs.get(dialog.get("name", ""))
-        if registered is None or not registered.sticky:
+        keep = registered is not None and (
+            registered.sticky or (pressed is not None and pressed == registered.action)
+        )
+        if not keep:
             ctx.clear_state(DIALOG)
 
     def _denied(self, ctx: Context, roles: Audience) -> Reply:

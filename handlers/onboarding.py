@@ -32,6 +32,10 @@ COMMON_ZONES = (
     "America/Chicago",
     "America/Los_Angeles",
 )
+# A newcomer's onboarding stays open across other commands (they can do little else yet); a
+# student changing their answers drops the change by going on to something else.
+NEWCOMER = "onboarding"
+RERUN = "onboarding_rerun"
 _CODE = re.compile(r"[A-Za-z0-9-]{3,32}")
 _NAME_CHARS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
 _ZONES_BY_LOWER = {zone.lower(): zone for zone in available_timezones()}
@@ -55,7 +59,7 @@ def find_cohort(ctx: Context, text: str) -> Cohort:
 
 def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = "") -> list[Reply]:
     """Start onboarding (again), with ``answers`` already known."""
-    ctx.start_dialog("onboarding", answers=answers or {}, step=None)
+    _store(ctx, answers or {}, None)
     return _next(ctx, note=note)
 
 
@@ -64,7 +68,7 @@ def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = ""
 )
 def start(ctx: Context, args: str) -> list[Reply]:
     dialog = ctx.state(DIALOG)
-    if dialog is not None and dialog.get("name") == "onboarding":
+    if dialog is not None and dialog.get("name") in (NEWCOMER, RERUN):
         return _next(ctx, note="Welcome back! Let's pick up where we left off.")
     person = ctx.person
     if person.role in (Role.TEACHER, Role.EMPLOYER, Role.ADMIN):
@@ -93,13 +97,14 @@ def start(ctx: Context, args: str) -> list[Reply]:
 
 def _answers(ctx: Context) -> dict[str, Any]:
     dialog = ctx.state(DIALOG)
-    if dialog is None or dialog.get("name") != "onboarding":
+    if dialog is None or dialog.get("name") not in (NEWCOMER, RERUN):
         raise UserError("That button is from an earlier conversation. Send /start to set up.")
     return dict(dialog.get("answers", {}))
 
 
 def _store(ctx: Context, answers: dict[str, Any], step: str | None) -> None:
-    ctx.start_dialog("onboarding", answers=answers, step=step)
+    name = NEWCOMER if ctx.person.onboarded_at is None else RERUN
+    ctx.start_dialog(name, answers=answers, step=step)
 
 
 def _next(ctx: Context, *, note: str = "") -> list[Reply]:
@@ -114,11 +119,25 @@ def _next(ctx: Context, *, note: str = "") -> list[Reply]:
     return [reply]
 
 
-def _keep(ctx: Context, field: str, label: str) -> tuple[tuple[Button, ...], ...]:
+def _current(ctx: Context) -> dict[str, Any]:
+    """The answers a student gave last time (nothing before their first onboarding ends)."""
+    person = ctx.person
+    if person.onboarded_at is None:
+        return {}
+    known = {
+        "cohort": person.cohort_id,
+        "grade": person.grade,
+        "age": person.under_18,
+        "timezone": person.timezone,
+    }
+    return {step: value for step, value in known.items() if value is not None}
+
+
+def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]:
     """A "Keep" button when re-running onboarding and the person already has an answer."""
-    if ctx.person.onboarded_at is None:
+    if step not in _current(ctx):
         return ()
-    return ((Button(f"Keep {label}"[: ctx.caps.max_button_label], f"onb:keep:{field}"),),)
+    return ((Button(f"Keep {label}"[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
 
 
 def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
@@ -140,15 +159,19 @@ def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
     buttons = tuple(Button(str(g), f"onb:grade:{g}") for g in range(7, 14))
     return Reply(
         "Which grade (or school year) are you in? Tap one or type a number from 1 to 13.",
-        (buttons[:4], buttons[4:]),
+        (buttons[:4], buttons[4:], *_keep(ctx, "grade", f"grade {ctx.person.grade}")),
     )
 
 
 def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
+    keep = _keep(ctx, "age", "under 18" if ctx.person.under_18 else "18 or over")
     return Reply(
         "Are you under 18? (Some places are only open to adults, and for under-18s we need a "
         "guardian's consent before sharing your details with an employer.)",
-        ((Button("Yes, I'm under 18", "onb:age:1"), Button("No, I'm 18 or over", "onb:age:0")),),
+        (
+            (Button("Yes, I'm under 18", "onb:age:1"), Button("No, I'm 18 or over", "onb:age:0")),
+            *keep,
+        ),
     )
 
 
@@ -173,7 +196,10 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     return Reply(
         "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
         "(like Europe/Paris).",
-        (*(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),),
+        (
+            *(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),
+            *_keep(ctx, "timezone", ctx.person.timezone),
+        ),
     )
 
 
@@ -206,7 +232,7 @@ def _answer_cohort(ctx: Context, text: str) -> Any:
 
 def _answer_grade(ctx: Context, text: str) -> Any:
     digits = re.sub(r"^(grade|year|yr)\s*", "", text.strip().lower())
-    if not digits.isdigit() or int(digits) not in GRADES:
+    if not digits.isdecimal() or int(digits) not in GRADES:
         raise UserError("Please type your grade as a number from 1 to 13, like 11.")
     return int(digits)
 
@@ -243,7 +269,8 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
 }
 
 
-@registry.dialog("onboarding", sticky=True)
+@registry.dialog(NEWCOMER, sticky=True)
+@registry.dialog(RERUN, action="onb")
 def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     step = dialog.get("step")
     if step not in ANSWERS:
@@ -259,13 +286,14 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["redo"]:
         if ctx.person.onboarded_at is None or ctx.person.role != Role.STUDENT:
             return start(ctx, "")
-        return begin(ctx, note="Let's update your answers.")
+        # The fields chosen last time start ticked, so Done keeps them.
+        return begin(ctx, {"picked": ctx.person.tag_names}, note="Let's update your answers.")
     answers = _answers(ctx)
     match args:
         case ["name"] if ctx.person.name or ctx.incoming.display_name:
             answers["name"] = _answer_name(ctx, ctx.person.name or ctx.incoming.display_name)
-        case ["keep", "cohort"] if ctx.person.cohort_id is not None:
-            answers["cohort"] = ctx.person.cohort_id
+        case ["keep", step] if step in _current(ctx):
+            answers[step] = _current(ctx)[step]
         case ["grade", value] if value.isdigit() and int(value) in GRADES:
             answers["grade"] = int(value)
         case ["age", "1" | "0" as value]:

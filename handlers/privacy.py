@@ -6,13 +6,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
-from handlers.interest import withdraw
+from handlers.interest import ACTIVE, withdraw
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline
 from storage.models import (
     Account,
     AuditEntry,
     Interest,
-    InterestStatus,
     Opportunity,
     OutboxMessage,
     Reminder,
@@ -59,7 +58,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         select(Interest)
         .where(Interest.person_id == person.id)
         .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
-        .order_by(Interest.created_at)
+        .order_by(Interest.created_at, Interest.id)
     ).all()
     if interests:
         lines += ["", "Applications:"]
@@ -71,13 +70,14 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         select(SavedOpportunity)
         .where(SavedOpportunity.person_id == person.id)
         .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
+        .order_by(SavedOpportunity.created_at, SavedOpportunity.opportunity_id)
     ).all()
     if saved:
         lines += ["", "Saved:"] + [f"• {clip(headline(s.opportunity), 80)}" for s in saved]
     reminders = ctx.session.scalars(
-        select(Reminder).where(
-            Reminder.person_id == person.id, Reminder.status == ReminderStatus.PENDING
-        )
+        select(Reminder)
+        .where(Reminder.person_id == person.id, Reminder.status == ReminderStatus.PENDING)
+        .order_by(Reminder.due_at, Reminder.id)
     ).all()
     if reminders:
         lines += ["", "Reminders:"] + [
@@ -111,7 +111,8 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
     withdrawn = 0
     for interest in interests:
-        if interest.status in (InterestStatus.INTERESTED, InterestStatus.INVITED):
+        # A placed student leaving is news for the employer too.
+        if interest.status in ACTIVE:
             withdraw(ctx, interest)
             withdrawn += 1
         # The row stays for the employer's figures, with nothing that points back to the student.

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply
-from handlers.present import card, clip, headline, is_saved, local_today, open_opportunity
+from handlers.present import (
+    card,
+    clip,
+    headline,
+    is_saved,
+    local_today,
+    open_opportunity,
+    parse_id,
+)
 from storage.models import Opportunity, OpportunityStatus, SavedOpportunity
 
 registry = Registry()
@@ -27,8 +37,13 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action("usv", roles=STUDENTS)
 def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    # A saved opportunity that has closed since must still be removable from the list.
+    saved = ctx.session.get(SavedOpportunity, (ctx.person.id, parse_id(args[0] if args else None)))
+    if saved is not None and _closed(saved.opportunity, local_today(ctx)):
+        ctx.session.delete(saved)
+        ctx.session.flush()
+        return [saved_list(ctx, replace=True, note="Removed from your saved list.")]
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
-    saved = ctx.session.get(SavedOpportunity, (ctx.person.id, opportunity.id))
     if saved is not None:
         ctx.session.delete(saved)
         ctx.session.flush()
@@ -40,31 +55,38 @@ def saved(ctx: Context, args: str) -> list[Reply]:
     return [saved_list(ctx, replace=False)]
 
 
-def saved_list(ctx: Context, *, replace: bool) -> Reply:
+def saved_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     rows = ctx.session.scalars(
         select(SavedOpportunity)
         .where(SavedOpportunity.person_id == ctx.person.id)
         .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
-        .order_by(SavedOpportunity.created_at.desc())
+        .order_by(SavedOpportunity.created_at.desc(), SavedOpportunity.opportunity_id.desc())
     ).all()
     state = ctx.state("browse") or {}
     ctx.set_state("browse", {**state, "back": "saved"})
+    prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(
-            "You haven't saved anything yet. Tap Save on an opportunity to keep it here.",
+            prefix + "You haven't saved anything yet. Tap Save on an opportunity to keep it here.",
             replace=replace,
         )
     today = local_today(ctx)
-    lines = ["Your saved opportunities:", ""]
+    lines = [f"{prefix}Your saved opportunities:", ""]
     buttons = []
     for n, row in enumerate(rows, start=1):
         opportunity = row.opportunity
-        closed = opportunity.status != OpportunityStatus.OPEN or (
-            opportunity.deadline is not None and opportunity.deadline < today
-        )
+        closed = _closed(opportunity, today)
         suffix = " (closed)" if closed else ""
         lines.append(f"{n}. {clip(headline(opportunity), 90)}{suffix}")
-        if not closed:
+        if closed:
+            buttons.append(Button(f"Remove {n}", f"usv:{opportunity.id}"))
+        else:
             buttons.append(Button(str(n), f"opp:{opportunity.id}"))
     rows_of_buttons = tuple(tuple(buttons[i : i + 5]) for i in range(0, len(buttons), 5))
     return Reply("\n".join(lines), rows_of_buttons, replace=replace)
+
+
+def _closed(opportunity: Opportunity, today: date) -> bool:
+    return opportunity.status != OpportunityStatus.OPEN or (
+        opportunity.deadline is not None and opportunity.deadline < today
+    )

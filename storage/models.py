@@ -166,6 +166,8 @@ class Person(Base):
     """Someone who talks to the bot. ``role`` is None until they join with a code."""
 
     __tablename__ = "people"
+    # Ids appear in audit rows and buttons: SQLite must never hand a deleted one out again.
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="")
@@ -239,6 +241,7 @@ class Opportunity(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_opportunities_status_deadline", "status", "deadline"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Button, Core, Incoming, Reply
+from handlers.invites import create_invite
 from storage.models import (
     Account,
+    Base,
     Cohort,
     Opportunity,
     OpportunityKind,
@@ -20,6 +23,8 @@ from storage.models import (
     Role,
     School,
 )
+
+APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 _events = itertools.count(1)
 
@@ -157,3 +162,42 @@ def make_employer(
         person.organisation_id = org.id
         person.name = chat.name
         person.onboarded_at = now
+
+
+def join_with_invite(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    chat: Chat,
+    role: Role,
+    organisation: str | None = None,
+) -> str:
+    """Create an invite code for ``role`` (as the CLI would) and have ``chat`` /join with it."""
+    with session_factory.begin() as session:
+        org = None
+        if organisation is not None:
+            org = session.scalar(select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                org = Organisation(name=organisation, created_at=now)
+        code = create_invite(session, role, now=now, organisation=org).code
+    chat.send(f"/join {code}")
+    assert "You're now set up as" in chat.text, chat.text
+    return code
+
+
+def person_id(session_factory: sessionmaker[Session], chat: Chat) -> int | None:
+    """The id of the person behind ``chat``'s account, or None if there is none."""
+    with session_factory() as session:
+        return session.scalar(
+            select(Account.person_id).where(
+                Account.platform == chat.platform, Account.external_id == chat.user
+            )
+        )
+
+
+def row_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """Rows per table: compare before and after to show that nothing changed."""
+    with session_factory() as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }

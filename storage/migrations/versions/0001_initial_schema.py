@@ -110,6 +110,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_people_cohort_id"), ["cohort_id"], unique=False)
@@ -272,6 +273,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "source", "external_id", name=op.f("uq_opportunities_source_external_id")
         ),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("opportunities", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,388 @@
+"""/browse: ordering, paging, filters, search, eligibility and the opportunity card."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Core
+from storage.models import OpportunityKind, OpportunityStatus
+from tests.conftest import FakeClock
+from tests.helpers import Chat, add_opportunity, add_school, onboard
+
+_LINE = re.compile(r"^\d+\. (.+?) — ", re.MULTILINE)
+
+
+def titles(chat: Chat) -> list[str]:
+    """The opportunity titles in the list ``chat`` was just shown, in order."""
+    return _LINE.findall(chat.text)
+
+
+def today(clock: FakeClock) -> date:
+    return clock.now.date()
+
+
+@pytest.fixture
+def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+    """An onboarded student: under 18, grade 11, in London."""
+    add_school(session_factory, clock.now)
+    chat = Chat(core, "ada", name="Ada")
+    onboard(chat, grade="11", under_18=True)
+    return chat
+
+
+def test_soonest_deadline_first_then_no_deadline_newest_first(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    day = today(clock)
+    earlier = clock.now - timedelta(days=2)
+    add_opportunity(session_factory, clock.now, title="Ten days", deadline=day + timedelta(10))
+    add_opportunity(session_factory, earlier, title="Three days old", deadline=day + timedelta(3))
+    add_opportunity(session_factory, earlier, title="Open-ended old")
+    add_opportunity(session_factory, clock.now, title="Open-ended new")
+    add_opportunity(session_factory, clock.now, title="Three days new", deadline=day + timedelta(3))
+    add_opportunity(session_factory, clock.now, title="Today", deadline=day)
+    ada.send("/browse")
+    assert "6 open opportunities (page 1 of 2)" in ada.text
+    assert titles(ada) == [
+        "Today",
+        "Three days new",
+        "Three days old",
+        "Ten days",
+        "Open-ended new",
+    ]
+    assert "1. Today — Acme Ltd · apply by today" in ada.text
+    assert "4. Ten days — Acme Ltd · apply by 3 Dec" in ada.text
+    ada.press("Next")
+    assert titles(ada) == ["Open-ended old"]
+
+
+def test_paging_with_next_and_previous_replaces_the_list(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ids = [
+        add_opportunity(
+            session_factory, clock.now, title=f"Opp {n:02}", deadline=today(clock) + timedelta(n)
+        )
+        for n in range(1, 13)
+    ]
+    ada.send("/browse")
+    assert ada.replies[0].replace is False
+    assert "12 open opportunities (page 1 of 3)" in ada.text
+    assert titles(ada) == [f"Opp {n:02}" for n in range(1, 6)]
+    assert [b.payload for b in ada.replies[0].buttons[0]] == [f"opp:{i}" for i in ids[:5]]
+    assert not any("Previous" in b.label for b in ada.buttons)
+
+    ada.press("Next")
+    assert ada.replies[0].replace is True
+    assert "(page 2 of 3)" in ada.text
+    assert titles(ada) == [f"Opp {n:02}" for n in range(6, 11)]
+    assert ada.button("Previous").payload == "pg:0"
+    assert ada.button("Next").payload == "pg:2"
+
+    ada.press("Next")
+    assert "(page 3 of 3)" in ada.text
+    assert titles(ada) == ["Opp 11", "Opp 12"]
+    assert not any("Next" in b.label for b in ada.buttons)
+
+    ada.press("Previous")
+    assert ada.replies[0].replace is True
+    assert titles(ada) == [f"Opp {n:02}" for n in range(6, 11)]
+
+    # A card's Back button returns to the page it was opened from.
+    ada.press("2")
+    assert ada.text.startswith("Opp 07 — Acme Ltd")
+    ada.press("Back")
+    assert ada.replies[0].replace is True
+    assert "(page 2 of 3)" in ada.text
+
+    # A page beyond the end (an old button after listings closed) shows the last page.
+    ada.press_payload("pg:40")
+    assert "(page 3 of 3)" in ada.text
+
+
+def test_a_malformed_page_button_is_refused(ada: Chat) -> None:
+    ada.press_payload("pg:abc")
+    assert "That button doesn't work any more" in ada.text
+    ada.press_payload("pg:1:2")
+    assert "That button doesn't work any more" in ada.text
+
+
+def test_nothing_open_says_so(ada: Chat) -> None:
+    ada.send("/browse")
+    assert "There are no open opportunities right now" in ada.text
+    assert ada.buttons == []
+
+
+def test_past_deadline_closed_draft_and_pending_are_not_listed(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    day = today(clock)
+    add_opportunity(session_factory, clock.now, title="Listed")
+    add_opportunity(session_factory, clock.now, title="Expired", deadline=day - timedelta(1))
+    add_opportunity(session_factory, clock.now, title="Closed", status=OpportunityStatus.CLOSED)
+    add_opportunity(session_factory, clock.now, title="Draft", status=OpportunityStatus.DRAFT)
+    add_opportunity(session_factory, clock.now, title="Pending", status=OpportunityStatus.PENDING)
+    ada.send("/browse")
+    assert titles(ada) == ["Listed"]
+    assert "1 open opportunity (page 1 of 1)" in ada.text
+
+
+def test_only_opportunities_the_student_is_eligible_for_are_listed(
+    core: Core, ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_opportunity(session_factory, clock.now, title="Anyone")
+    add_opportunity(session_factory, clock.now, title="Adults", min_age=18)
+    add_opportunity(session_factory, clock.now, title="Sixteen up", min_age=16)
+    add_opportunity(session_factory, clock.now, title="Grade 12 up", min_grade=12)
+    add_opportunity(session_factory, clock.now, title="Up to grade 10", max_grade=10)
+    add_opportunity(session_factory, clock.now, title="Grades 9-12", min_grade=9, max_grade=12)
+    ada.send("/browse")
+    assert sorted(titles(ada)) == ["Anyone", "Grades 9-12", "Sixteen up"]
+
+    bob = Chat(core, "bob", name="Bob")
+    onboard(bob, grade="12", under_18=False)
+    bob.send("/browse")
+    assert sorted(titles(bob)) == ["Adults", "Anyone", "Grade 12 up", "Grades 9-12", "Sixteen up"]
+
+
+@pytest.fixture
+def listings(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Robot builder",
+        organisation="Acme Robotics",
+        tags=("technology",),
+        location="Leeds",
+        paid=True,
+    )
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Ward shadowing",
+        organisation="City Hospital",
+        kind=OpportunityKind.JOB_SHADOWING,
+        tags=("health",),
+        location="York",
+        paid=False,
+    )
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Coding mentor",
+        organisation="Codeclub",
+        kind=OpportunityKind.MENTORING,
+        tags=("technology",),
+        remote=True,
+    )
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Studio visit",
+        organisation="Leeds Arts",
+        kind=OpportunityKind.SITE_VISIT,
+        tags=("creative",),
+        location="Leeds city centre",
+        paid=True,
+        description="See how robot arms paint.",
+    )
+
+
+def _do(chat: Chat, steps: tuple[str, ...]) -> None:
+    """Run steps: "press:Label" presses a button, anything else is sent as text."""
+    for step in steps:
+        if step.startswith("press:"):
+            chat.press(step.removeprefix("press:"))
+        else:
+            chat.send(step)
+
+
+@pytest.mark.usefixtures("listings")
+@pytest.mark.parametrize(
+    ("steps", "expected", "heading"),
+    [
+        (("press:Kind", "press:Mentoring"), ["Coding mentor"], "for Mentoring"),
+        (("press:Field", "press:Health & care"), ["Ward shadowing"], "for Health & care"),
+        (("press:Place", "leeds"), ["Robot builder", "Studio visit"], "for in leeds"),
+        (("press:Remote only",), ["Coding mentor"], "for remote"),
+        (
+            ("press:On site only",),
+            ["Robot builder", "Studio visit", "Ward shadowing"],
+            "for on site",
+        ),
+        (("press:Paid only",), ["Robot builder", "Studio visit"], "for paid"),
+        (("press:Search words", "ROBOT"), ["Robot builder", "Studio visit"], 'for "ROBOT"'),
+        (
+            ("press:Field", "press:Technology & IT"),
+            ["Coding mentor", "Robot builder"],
+            "for Technology & IT",
+        ),
+        (
+            ("press:Place", "Leeds", "/filter", "press:Paid only", "/search robot"),
+            ["Robot builder", "Studio visit"],
+            'for in Leeds, paid, "robot"',
+        ),
+        (
+            ("press:Kind", "press:Site visit", "/filter", "press:Place", "leeds"),
+            ["Studio visit"],
+            "for Site visit, in leeds",
+        ),
+    ],
+)
+def test_filters_narrow_the_list_and_combine(
+    ada: Chat, steps: tuple[str, ...], expected: list[str], heading: str
+) -> None:
+    ada.send("/filter")
+    assert "Filters now: none" in ada.text
+    _do(ada, steps)
+    assert sorted(titles(ada)) == expected
+    assert heading in ada.text
+    assert ada.button("Clear filters").payload == "fclr"
+    # The filters stay for the next /browse.
+    ada.send("/browse")
+    assert sorted(titles(ada)) == expected
+
+
+@pytest.mark.usefixtures("listings")
+def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -> None:
+    ada.send("/search codeclub")
+    assert titles(ada) == ["Coding mentor"]
+    ada.send("/search health")
+    assert titles(ada) == ["Ward shadowing"]
+    ada.send("/search robot leeds")
+    assert sorted(titles(ada)) == ["Robot builder", "Studio visit"]
+    ada.send("/search robot york")
+    assert "Nothing matches" in ada.text
+    # LIKE wildcards typed by a student are taken literally.
+    ada.send("/search %")
+    assert "Nothing matches" in ada.text
+    ada.send("/search " + "x" * 101)
+    assert "That search is too long" in ada.text
+
+
+@pytest.mark.usefixtures("listings")
+def test_clearing_filters_shows_everything_again(ada: Chat) -> None:
+    ada.send("/filter")
+    _do(ada, ("press:Paid only",))
+    assert len(titles(ada)) == 2
+    ada.send("/clear")
+    assert "Filters cleared." in ada.text
+    assert len(titles(ada)) == 4
+    assert not any(b.payload == "fclr" for b in ada.buttons)
+
+    ada.send("/search robot")
+    ada.press("Clear filters")
+    assert ada.replies[0].replace is True
+    assert "Filters cleared." in ada.text
+    assert len(titles(ada)) == 4
+
+
+@pytest.mark.usefixtures("listings")
+def test_an_empty_result_suggests_widening_with_buttons(ada: Chat) -> None:
+    ada.send("/filter")
+    _do(ada, ("press:Kind", "press:Mentoring", "/filter", "press:Paid only"))
+    assert titles(ada) == []
+    assert "Nothing matches Mentoring, paid. Try removing a filter" in ada.text
+    labels = [b.label for b in ada.buttons]
+    assert labels == ["Show any kind", "Show paid or not", "Clear all filters"]
+    ada.press("Show paid or not")
+    assert titles(ada) == ["Coding mentor"]
+    assert "for Mentoring" in ada.text
+
+    ada.send("/filter")
+    _do(ada, ("press:Paid only",))
+    ada.press("Show any kind")
+    assert sorted(titles(ada)) == ["Robot builder", "Studio visit"]
+
+
+@pytest.mark.usefixtures("listings")
+def test_free_text_right_after_browsing_is_a_search(ada: Chat, clock: FakeClock) -> None:
+    ada.send("/browse")
+    clock.advance(minutes=29)
+    ada.send("hospital")
+    assert titles(ada) == ["Ward shadowing"]
+    assert 'for "hospital"' in ada.text
+
+
+@pytest.mark.usefixtures("listings")
+def test_free_text_long_after_browsing_is_not_a_search(ada: Chat, clock: FakeClock) -> None:
+    ada.send("/browse")
+    clock.advance(minutes=31)
+    ada.send("hospital")
+    assert titles(ada) == []
+    assert "Send /help" in ada.text
+
+
+@pytest.mark.usefixtures("listings")
+def test_a_search_word_that_is_also_a_command_alias_is_searched_while_browsing(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_opportunity(session_factory, clock.now, title="Data analyst", organisation="Numbers Inc")
+    ada.send("/browse")
+    ada.send("data")
+    assert titles(ada) == ["Data analyst"]
+    assert "Everything I store about you" not in ada.text
+
+
+def test_the_card_shows_the_facts_and_buttons(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    oid = add_opportunity(
+        session_factory,
+        clock.now,
+        title="Robot builder",
+        organisation="Acme Robotics",
+        kind=OpportunityKind.COOP,
+        deadline=today(clock) + timedelta(days=10),
+        tags=("engineering", "technology"),
+        location="Leeds",
+        remote=True,
+        paid=True,
+        spots=3,
+        start_date=date(2027, 1, 4),
+        end_date=date(2027, 1, 29),
+        url="https://acme.example/robots",
+        min_age=16,
+        min_grade=10,
+        max_grade=12,
+        description="Build and test small robots with our engineers.",
+    )
+    ada.send("/browse")
+    ada.press("1")
+    assert ada.replies[0].replace is True
+    assert ada.text == (
+        "Robot builder — Acme Robotics\n"
+        "Co-op placement · Paid · Remote\n"
+        "Where: Leeds\n"
+        "When: 4 Jan 2027 to 29 Jan 2027\n"
+        "Apply by 3 Dec 2026 (in 10 days)\n"
+        "Places: 3\n"
+        "Fields: Engineering, Technology & IT\n"
+        "Who can apply: age 16+, grades 10–12\n"
+        "Link: https://acme.example/robots\n"
+        "\n"
+        "Build and test small robots with our engineers."
+    )
+    assert [[b.label for b in row] for row in ada.replies[0].buttons] == [
+        ["I'm interested", "Save"],
+        ["« Back"],
+    ]
+    assert [b.payload for b in ada.buttons] == [f"int:{oid}", f"sv:{oid}", "back"]
+
+
+def test_a_card_for_a_missing_or_closed_opportunity_is_refused(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    closed = add_opportunity(session_factory, clock.now, status=OpportunityStatus.CLOSED)
+    ada.press_payload(f"opp:{closed}")
+    assert "no longer available" in ada.text
+    ada.press_payload("opp:987654")
+    assert "no longer available" in ada.text
+    ada.press_payload("opp:x")
+    assert "That button doesn't work any more" in ada.text
+    ada.press_payload("opp")
+    assert "That button doesn't work any more" in ada.text
