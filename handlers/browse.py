@@ -96,13 +96,15 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         heading += f" for {summary}"
     lines = [f"{prefix}{heading} (page {page + 1} of {pages}):", ""]
     today = local_today(ctx)
-    for n, item in enumerate(items, start=1):
+    # Numbers run on across pages, so "7" always means the same line of this list.
+    first = page * size + 1
+    for n, item in enumerate(items, start=first):
         due = f" · apply by {item.deadline.day} {item.deadline:%b}" if item.deadline else ""
         if item.deadline and item.deadline == today:
             due = " · apply by today"
         lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
     lines += ["", "Tap a number to see the details."]
-    numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=1))
+    numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=first))
     paging = []
     if page > 0:
         paging.append(Button("« Previous", f"pg:{page - 1}"))
