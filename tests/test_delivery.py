@@ -243,3 +243,4 @@ def test_only_one_process_holds_the_sender_role(engine: Engine) -> None:
     finally:
         for lock in (first, second, other_platform):
             lock.release()
+
