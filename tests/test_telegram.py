@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 
 from bot.config import Settings
-from bot.core import Core
-from bot.delivery import OutboxSender, Pacing
+from bot.core import Core, utcnow
+from bot.delivery import OutboxSender, Pacing, SenderLock
 from bot.telegram import TelegramAdapter, TelegramTransport, split_text, to_html
+from storage.db import make_engine, make_session_factory
 from storage.models import Account, Interest, OutboxMessage, OutboxStatus, Person, Role
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
@@ -346,3 +350,112 @@ def test_split_text_cuts_at_natural_breaks() -> None:
     assert pieces == ["aaa bbb", "ccc ddd"]
     assert all(len(p) <= 10 for p in split_text("x" * 25, limit=10))
     assert to_html('<b>"A&B"</b>') == '&lt;b&gt;"A&amp;B"&lt;/b&gt;'
+
+
+def _queue_broadcast(
+    factory: sessionmaker[Session], clock: FakeClock, students: int, first_chat: int = 1000
+) -> None:
+    with factory.begin() as session:
+        for n in range(students):
+            person = Person(name=f"S{n}", role=Role.STUDENT, created_at=clock.now)
+            session.add(
+                Account(
+                    person=person,
+                    platform="telegram",
+                    external_id=str(first_chat + n),
+                    chat_id=str(first_chat + n),
+                    last_seen_at=clock.now,
+                    created_at=clock.now,
+                )
+            )
+            session.flush()
+            enqueue(
+                session,
+                person,
+                f"Fair on Friday, {n}!",
+                kind="announcement",
+                key=f"fair:{n}",
+                now=clock.now,
+            )
+
+
+SENDER_PROCESS = """
+import asyncio, sys
+from telegram import Bot
+from bot.core import utcnow
+from bot.delivery import OutboxSender
+from bot.telegram import TelegramTransport
+from storage.db import make_engine, make_session_factory
+
+async def main() -> None:
+    factory = make_session_factory(make_engine(sys.argv[1]))
+    async with Bot(sys.argv[3], base_url=sys.argv[2]) as bot:
+        await OutboxSender(factory, TelegramTransport(bot), clock=utcnow).drain()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_sender_killed_mid_broadcast_loses_nothing(
+    fake: FakeTelegram, db_url: str, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    students = 60
+    clock.now = clock.now.replace(year=2020)  # the queued rows are due for the real clock too
+    _queue_broadcast(session_factory, clock, students)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SENDER_PROCESS,
+        db_url,
+        fake.base_url,
+        TOKEN,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    await _until(lambda: len(fake.sent()) >= 20, "the first sends")
+    process.kill()  # no chance to record what was in flight
+    await process.wait()
+    before_restart = len(fake.sent())
+    assert before_restart < students
+
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        await OutboxSender(session_factory, TelegramTransport(bot), clock=utcnow).drain()
+
+    per_chat = Counter(int(c.params["chat_id"]) for c in fake.sent())
+    assert set(per_chat) == {1000 + n for n in range(students)}  # nobody missed out
+    # At worst the messages in flight at the kill went twice.
+    assert sum(per_chat.values()) - students <= Pacing().max_in_flight
+    with session_factory() as session:
+        assert set(session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
+
+
+async def test_two_processes_on_postgresql_send_each_message_once(
+    fake: FakeTelegram, db_url: str, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several processes need PostgreSQL; SQLite supports one")
+    students = 45
+    _queue_broadcast(session_factory, clock, students)
+    fake.enforce_limits(per_second=30, per_chat_per_second=1)
+    stop = asyncio.Event()
+    engines = [make_engine(db_url) for _ in range(2)]
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        senders = [
+            OutboxSender(
+                make_session_factory(engine),
+                TelegramTransport(bot),
+                clock=clock,
+                lock=SenderLock(engine, "telegram"),
+                poll_interval=0.05,
+            )
+            for engine in engines
+        ]
+        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        await _until(lambda: len(fake.sent()) >= students, "every message")
+        await asyncio.sleep(0.3)  # room for a second sender's duplicate to show up, if any
+        stop.set()
+        await asyncio.gather(*tasks)
+    for engine in engines:
+        engine.dispose()
+    per_chat = Counter(int(c.params["chat_id"]) for c in fake.sent())
+    assert per_chat == Counter({1000 + n: 1 for n in range(students)})
+    assert fake.rate_limited == 0
