@@ -94,6 +94,7 @@ class Due:
 
 
 MAX_ATTEMPTS = 12
+RECORD_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0, 10.0)
 MAX_BACKOFF = timedelta(minutes=30)
 
 
@@ -186,6 +187,7 @@ class OutboxSender:
         self._paused_until = 0.0
         self._gate = asyncio.Semaphore(pacing.max_in_flight)
         self._starts: deque[float] = deque()
+        self._unrecorded: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
@@ -274,9 +276,10 @@ class OutboxSender:
                     OutboxMessage.next_attempt_at <= self.clock(),
                 )
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.batch + len(self._in_flight))
+                .limit(self.batch + len(self._in_flight) + len(self._unrecorded))
             ).all()
-        return [Due(*row) for row in rows if row.id not in self._in_flight][: self.batch]
+        skip = self._in_flight | self._unrecorded
+        return [Due(*row) for row in rows if row.id not in skip][: self.batch]
 
     def _next_due(self) -> datetime | None:
         with self.session_factory() as session:
@@ -286,6 +289,7 @@ class OutboxSender:
                 .where(
                     Account.platform == self.transport.platform,
                     OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.id.not_in(self._unrecorded),
                 )
             )
 
@@ -301,10 +305,26 @@ class OutboxSender:
                 result = Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
             if result.outcome is Outcome.RETRY_AFTER:
                 self._respect_retry_after(row.chat_id, result.retry_after)
-            await asyncio.to_thread(self._record, row, result)
+            await self._record_outcome(row, result)
         finally:
             self._in_flight.discard(row.id)
             self._gate.release()
+
+    async def _record_outcome(self, row: Due, result: Result) -> None:
+        """Record what happened, retrying when the database is briefly unavailable.
+
+        A message the platform accepted but we could not mark sent must not go out again
+        from this process, so it is remembered here; only a restart may resend it.
+        """
+        for delay in RECORD_RETRY_DELAYS:
+            try:
+                await asyncio.to_thread(self._record, row, result)
+                return
+            except Exception:
+                log.warning("could not record outbox row %s; retrying", row.id, exc_info=True)
+                await self.sleep(delay)
+        log.error("gave up recording outbox row %s (%s)", row.id, result.outcome.value)
+        self._unrecorded.add(row.id)
 
     async def _admit(self) -> None:
         """Hold a request back while the last second already saw ``window_cap`` of them.

@@ -15,10 +15,20 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
-from bot.delivery import MAX_ATTEMPTS, Buttons, OutboxSender, Outcome, Pacing, Result, SenderLock
+from bot.delivery import (
+    MAX_ATTEMPTS,
+    Buttons,
+    Due,
+    OutboxSender,
+    Outcome,
+    Pacing,
+    Result,
+    SenderLock,
+)
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus, Person
 from storage.outbox import enqueue
@@ -244,3 +254,24 @@ def test_only_one_process_holds_the_sender_role(engine: Engine) -> None:
         for lock in (first, second, other_platform):
             lock.release()
 
+
+async def test_an_outcome_that_cannot_be_recorded_is_retried_and_never_resent(
+    session_factory: sessionmaker[Session], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = _people(session_factory, clock, 2)
+    for n, person in enumerate(people):
+        _queue(session_factory, clock, person, f"m{n}")
+    sender, transport, _ = _sender(session_factory, clock)
+    record = sender._record
+    failures = {"0": 2, "1": 99}  # chat 0's database hiccup passes; chat 1's never does
+
+    def flaky_record(row: Due, result: Result) -> None:
+        if failures[row.chat_id] > 0:
+            failures[row.chat_id] -= 1
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        record(row, result)
+
+    monkeypatch.setattr(sender, "_record", flaky_record)
+    await sender.drain()
+    assert sorted(chat for _, chat, _ in transport.delivered) == ["0", "1"]  # each sent once
+    assert _statuses(session_factory) == [OutboxStatus.SENT, OutboxStatus.PENDING]
