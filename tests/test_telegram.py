@@ -7,7 +7,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 
+from bot.app import Runner, build
 from bot.config import Settings
 from bot.core import Core, utcnow
 from bot.delivery import OutboxSender, Pacing, SenderLock
@@ -459,3 +460,36 @@ async def test_two_processes_on_postgresql_send_each_message_once(
     per_chat = Counter(int(c.params["chat_id"]) for c in fake.sent())
     assert per_chat == Counter({1000 + n: 1 for n in range(students)})
     assert fake.rate_limited == 0
+
+
+async def test_oppbot_run_serves_telegram_and_sends_the_outbox(
+    fake: FakeTelegram, db_url: str, clock: FakeClock
+) -> None:
+    app = build(_settings(fake, database_url=db_url), clock=utcnow)
+    add_school(app.session_factory, utcnow())
+    opportunity = add_opportunity(
+        app.session_factory, utcnow(), deadline=utcnow().date() + timedelta(days=30)
+    )
+    boss = Chat(app.core, "900", platform="telegram", name="Maya")
+    make_employer(app.session_factory, utcnow(), boss, "Acme Ltd")
+    with app.session_factory.begin() as session:
+        session.scalars(select(Account).where(Account.external_id == "900")).one().chat_id = "900"
+    runner = Runner(app)
+    serving = asyncio.create_task(runner.run())
+    try:
+        ada = TelegramUser(fake, 501, "Ada")
+        await ada.say("/start", "What's your name?")
+        await ada.say("Ada Lovelace", "join code")
+        await ada.say("RIVER-11", "Which grade")
+        await ada.say("11", "under 18")
+        await ada.press("No", "Which fields")
+        await ada.press("Skip", "time zone")
+        await ada.press("London", "Welcome")
+        fake.push(fake.callback_update(501, f"intn:{opportunity}", message_id=1))
+        # The employer's match notification goes out through the runner's outbox sender.
+        await _until(lambda: bool(fake.sent(900)), "the employer's notification")
+        assert "Ada (Year 11, Riverside High) is interested" in fake.sent(900)[0].params["text"]
+    finally:
+        runner.stop()
+        await serving
+    app.engine.dispose()
