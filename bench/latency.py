@@ -1,0 +1,213 @@
+"""Core latency: how long ``Core.handle()`` takes for the commands students use most.
+
+With the 6,000 shared real listings imported and 10,000 onboarded students, it times /browse
+(first page), a filtered and searched page, opening a card and registering interest: median
+and 99th percentile, and beside each the time of the bare query the command needs (the
+floor), as a ratio.
+
+    .venv/bin/python -m bench.latency [--database-url URL] [--runs 300]
+
+Without --database-url it uses a new SQLite file; with one, the database must be empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Core, Incoming, utcnow
+from handlers import build_registry
+from handlers.imports import import_file
+from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.models import (
+    Account,
+    Cohort,
+    Interest,
+    Opportunity,
+    OpportunityStatus,
+    Person,
+    PersonTag,
+    Role,
+    School,
+)
+from storage.queries import BrowseFilters, browse_page
+
+LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "internship-listings.json"
+TARGET_MS = 20.0  # issue 6: /browse p99 under 20 ms on SQLite
+
+
+def _populate(factory: sessionmaker[Session], students: int) -> None:
+    report = import_file(factory, LISTINGS, now=utcnow())
+    print(f"imported: {report.summary().splitlines()[0]}")
+    now = utcnow()
+    with transaction(factory) as session:
+        cohort = Cohort(
+            name="Year 12",
+            join_code="BENCH-12",
+            created_at=now,
+            school=School(name="Bench High", created_at=now),
+        )
+        session.add(cohort)
+        session.flush()
+        session.execute(
+            insert(Person),
+            [
+                {
+                    "name": f"Student {n}",
+                    "role": Role.STUDENT,
+                    "cohort_id": cohort.id,
+                    "grade": 12,
+                    "under_18": n % 2 == 0,
+                    "timezone": "Europe/London",
+                    "onboarded_at": now,
+                    "created_at": now,
+                }
+                for n in range(students)
+            ],
+        )
+        ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        session.execute(
+            insert(Account),
+            [
+                {
+                    "person_id": pid,
+                    "platform": "bench",
+                    "external_id": str(pid),
+                    "chat_id": str(pid),
+                    "display_name": "",
+                    "last_seen_at": now,
+                    "created_at": now,
+                }
+                for pid in ids
+            ],
+        )
+        session.execute(insert(PersonTag), [{"person_id": pid, "tag": "technology"} for pid in ids])
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def _time(action: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def measure(url: str, runs: int, students: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    _populate(factory, students)
+    core = Core(factory, build_registry())
+    rng = random.Random(7)
+    with factory() as session:
+        people = session.scalars(select(Person.id)).all()
+        open_ids = session.scalars(
+            select(Opportunity.id).where(
+                Opportunity.status == OpportunityStatus.OPEN,
+                Opportunity.min_age.is_(None),
+            )
+        ).all()
+    today = utcnow().date()
+    search = BrowseFilters(text="engineer")
+    unused = iter(rng.sample(list(people), len(people)))
+
+    def say(text: str | None = None, payload: str | None = None) -> Callable[[], object]:
+        def run() -> object:
+            pid = rng.choice(people)
+            return core.handle(Incoming("bench", str(pid), str(pid), text=text, payload=payload))
+
+        return run
+
+    def register() -> object:
+        pid = next(unused)
+        return core.handle(
+            Incoming("bench", str(pid), str(pid), payload=f"intn:{rng.choice(open_ids)}")
+        )
+
+    def open_card() -> object:
+        pid = rng.choice(people)
+        return core.handle(
+            Incoming("bench", str(pid), str(pid), payload=f"opp:{rng.choice(open_ids)}")
+        )
+
+    def floor_browse(filters: BrowseFilters, page: int) -> Callable[[], object]:
+        def run() -> object:
+            with factory() as session:
+                person = session.get(Person, rng.choice(people))
+                assert person is not None
+                return browse_page(session, person, filters, today, page=page, page_size=5)
+
+        return run
+
+    def floor_card() -> object:
+        with factory() as session:
+            opportunity = session.get(Opportunity, rng.choice(open_ids))
+            assert opportunity is not None
+            return opportunity.organisation.name, opportunity.tag_names
+
+    def floor_register() -> object:
+        with transaction(factory) as session:
+            pid = next(unused)
+            session.add(
+                Interest(
+                    person_id=pid,
+                    opportunity_id=rng.choice(open_ids),
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
+        return pid
+
+    # Each student's filters live in their conversation state: set a search for everyone first.
+    for pid in people[: runs * 2]:
+        core.handle(Incoming("bench", str(pid), str(pid), text="/search engineer"))
+    cases: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        ("/browse, first page", say(text="/clear"), floor_browse(BrowseFilters(), 0)),
+        ("filtered page 2", say(payload="pg:1"), floor_browse(search, 1)),
+        ("open a card", open_card, floor_card),
+        ("register interest", register, floor_register),
+    ]
+    print(f"database: {engine.dialect.name}; {len(people)} students; {len(open_ids)} open")
+    print(f"{'command':<22}{'median ms':>10}{'p99 ms':>10}{'floor ms':>10}{'ratio':>8}")
+    for name, command, floor in cases:
+        for warm in (command, floor):
+            _time(warm, 10)
+        median, p99 = _percentiles(_time(command, runs))
+        floor_median, _ = _percentiles(_time(floor, runs))
+        print(
+            f"{name:<22}{median:>10.2f}{p99:>10.2f}{floor_median:>10.2f}"
+            f"{median / floor_median:>7.1f}x"
+        )
+    browse_p99 = _percentiles(_time(say(text="/browse"), runs))[1]
+    print(f"/browse p99 {browse_p99:.2f} ms: {browse_p99 / TARGET_MS:.0%} of the 20 ms target")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--students", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        measure(url, args.runs, args.students)
+
+
+if __name__ == "__main__":
+    main()
