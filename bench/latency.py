@@ -44,7 +44,8 @@ LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "internship
 TARGET_MS = 20.0  # issue 6: /browse p99 under 20 ms on SQLite
 
 
-def _populate(factory: sessionmaker[Session], students: int) -> None:
+def populate(factory: sessionmaker[Session], students: int, platform: str = "bench") -> None:
+    """The shared listings, one school and ``students`` onboarded students on ``platform``."""
     report = import_file(factory, LISTINGS, now=utcnow())
     print(f"imported: {report.summary().splitlines()[0]}")
     now = utcnow()
@@ -111,7 +112,7 @@ def measure(url: str, runs: int, students: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
-    _populate(factory, students)
+    populate(factory, students)
     core = Core(factory, build_registry())
     rng = random.Random(7)
     with factory() as session:
