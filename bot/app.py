@@ -6,18 +6,29 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.core import Clock, Core, utcnow
-from bot.delivery import OutboxSender, Pacing, SenderLock
+from bot.delivery import OutboxSender, Pacing, SenderLock, Transport
+from bot.scheduler import build_scheduler
+from bot.slack import SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramTransport
 from handlers import build_registry
 from storage.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """What the runner needs of a platform adapter."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -34,7 +45,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = True) ->
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
-    return App(settings, engine, factory, Core(factory, build_registry(), clock=clock))
+    core = Core(factory, build_registry(), clock=clock, timing=settings.timing())
+    return App(settings, engine, factory, core)
 
 
 class Runner:
@@ -43,38 +55,65 @@ class Runner:
     def __init__(self, app: App) -> None:
         self.app = app
         self.stop_event = asyncio.Event()
-        self.adapters: list[TelegramAdapter] = []
+        self.adapters: list[Adapter] = []
         self.senders: list[OutboxSender] = []
 
     def configure(self) -> None:
         settings, core = self.app.settings, self.app.core
         if settings.telegram_token:
-            sender_box: list[OutboxSender] = []
-            telegram = TelegramAdapter(core, settings, on_handled=lambda: _wake(sender_box))
-            sender = OutboxSender(
-                self.app.session_factory,
+            telegram = TelegramAdapter(core, settings, on_handled=self._wake_senders)
+            self._add(
+                telegram,
                 TelegramTransport(telegram.bot),
-                pacing=Pacing(settings.telegram_rate, settings.telegram_chat_rate),
-                clock=core.clock,
-                lock=SenderLock(self.app.engine, "telegram"),
+                "telegram",
+                Pacing(settings.telegram_rate, settings.telegram_chat_rate),
             )
-            sender_box.append(sender)
-            self.adapters.append(telegram)
-            self.senders.append(sender)
+        if settings.slack_bot_token:
+            slack = SlackAdapter(core, settings, on_handled=self._wake_senders)
+            self._add(
+                slack,
+                slack.transport(),
+                "slack",
+                Pacing(settings.slack_rate, settings.slack_channel_rate),
+            )
         if not self.adapters:
             raise SystemExit(
-                "No platform is configured: set OPPBOT_TELEGRAM_TOKEN (see README), "
-                "or try the console with `oppbot chat --as NAME`."
+                "No platform is configured: set OPPBOT_TELEGRAM_TOKEN or OPPBOT_SLACK_BOT_TOKEN "
+                "(see README), or try the console with `oppbot chat --as NAME`."
             )
+
+    def _add(self, adapter: Adapter, transport: Transport, platform: str, pacing: Pacing) -> None:
+        self.adapters.append(adapter)
+        self.senders.append(
+            OutboxSender(
+                self.app.session_factory,
+                transport,
+                pacing=pacing,
+                clock=self.app.core.clock,
+                lock=SenderLock(self.app.engine, platform),
+            )
+        )
+
+    def _wake_senders(self) -> None:
+        # Whatever one person does may queue messages for any platform (a teacher on Slack
+        # announces to students on Telegram), so every sender looks at the outbox now.
+        for sender in self.senders:
+            sender.wake()
 
     async def run(self) -> None:
         self.configure()
         for adapter in self.adapters:
             await adapter.start()
         tasks = [asyncio.create_task(s.run(self.stop_event)) for s in self.senders]
+        # Reminders, digests and scheduled announcements; each job also runs now, at start.
+        scheduler = build_scheduler(
+            self.app.session_factory, self.app.core.clock, self.app.settings
+        )
+        scheduler.start()
         try:
             await self.stop_event.wait()
         finally:
+            scheduler.shutdown(wait=False)
             for adapter in self.adapters:
                 await adapter.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -82,11 +121,6 @@ class Runner:
 
     def stop(self) -> None:
         self.stop_event.set()
-
-
-def _wake(senders: list[OutboxSender]) -> None:
-    for sender in senders:
-        sender.wake()
 
 
 def run(settings: Settings) -> None:

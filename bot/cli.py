@@ -17,6 +17,7 @@ from bot.console import ConsoleChat
 from bot.core import utcnow
 from handlers.imports import import_file
 from handlers.invites import create_invite, organisation_named
+from handlers.schools import school_named
 from storage.db import make_engine, transaction, upgrade
 from storage.demo import seed
 from storage.models import Role
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=[r.value for r in Role if r != Role.STUDENT]
     )
     invite.add_argument("--organisation", help="the employer's organisation (for --role employer)")
+    invite.add_argument("--school", help="the teacher's school (created if new)")
     invite.add_argument("--uses", type=int, default=1, help="how many people may use it")
     return parser
 
@@ -93,11 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.summary())
         return 0
     if args.command == "invite":
-        return _invite(app.session_factory, Role(args.role), args.organisation, args.uses)
+        return _invite(
+            app.session_factory, Role(args.role), args.organisation, args.school, args.uses
+        )
     raise AssertionError(args.command)
 
 
-def _invite(factory: sessionmaker[Session], role: Role, organisation: str | None, uses: int) -> int:
+def _invite(
+    factory: sessionmaker[Session],
+    role: Role,
+    organisation: str | None,
+    school: str | None,
+    uses: int,
+) -> int:
     if role == Role.EMPLOYER and not organisation:
         print("An employer invite needs --organisation NAME.", file=sys.stderr)
         return 2
@@ -107,7 +117,10 @@ def _invite(factory: sessionmaker[Session], role: Role, organisation: str | None
     now = utcnow()
     with transaction(factory) as session:
         org = organisation_named(session, organisation, now) if organisation else None
-        code = create_invite(session, role, now=now, organisation=org, max_uses=uses).code
+        place = school_named(session, school, now) if school else None
+        code = create_invite(
+            session, role, now=now, organisation=org, school=place, max_uses=uses
+        ).code
     print(f"Invite code for a {role.value}: {code} (they send /join {code} to the bot)")
     return 0
 

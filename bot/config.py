@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import time, timedelta
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core import Timing
 from storage.db import DEFAULT_URL
+from storage.outbox import QuietHours
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,59 @@ class Settings(BaseSettings):
     telegram_rate: float = Field(default=30.0, gt=0)
     telegram_chat_rate: float = Field(default=1.0, gt=0)
 
+    slack_bot_token: str | None = None
+    # Socket Mode when an app-level token (xapp-...) is set; otherwise HTTP mode, where every
+    # request must carry a valid signature made with the signing secret.
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_listen: str = "0.0.0.0"
+    slack_port: int = 3000
+    # The Web API client's base; tests point it at a loopback fake.
+    slack_api_url: str = "https://slack.com/api/"
+    # The id of a channel (C0123...) where a teacher's posts get a "Send to students" button.
+    slack_announce_channel: str | None = None
+    # Slack allows about one message a second per channel; the workspace-wide pace is ours to
+    # choose, kept well below where chat.postMessage starts answering "ratelimited".
+    slack_rate: float = Field(default=10.0, gt=0)
+    slack_channel_rate: float = Field(default=1.0, gt=0)
+
+    # Deadline reminders: days before the deadline ("7,1"), at this local time.
+    reminder_offsets_days: Annotated[list[int], NoDecode] = [7, 1]
+    reminder_time: time = time(9, 0)
+    # Nothing reaches a student between these local times; it waits for the end of the window.
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    # A reminder found due later than this (the bot was down) is marked missed instead of sent.
+    reminder_grace_minutes: int = Field(default=60, ge=0)
+    digest_time: time = time(16, 0)
+    # How often the scheduler looks for due reminders and digests, and re-checks deadlines.
+    reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    digest_poll_seconds: float = Field(default=300.0, gt=0)
+    reconcile_minutes: float = Field(default=15.0, gt=0)
+
+    @field_validator("reminder_offsets_days", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("reminder_offsets_days")
+    @classmethod
+    def _positive_days(cls, value: list[int]) -> list[int]:
+        if any(days < 0 for days in value):
+            raise ValueError("reminder offsets are days before the deadline: 0 or more")
+        return sorted(set(value), reverse=True)
+
+    def timing(self) -> Timing:
+        return Timing(
+            reminder_offsets_days=tuple(self.reminder_offsets_days),
+            reminder_at=self.reminder_time,
+            quiet=QuietHours(self.quiet_start, self.quiet_end),
+            grace=timedelta(minutes=self.reminder_grace_minutes),
+            digest_at=self.digest_time,
+        )
+
     @model_validator(mode="after")
     def _webhook_complete(self) -> Settings:
         if self.telegram_token and self.telegram_mode == "webhook":
@@ -41,3 +97,16 @@ class Settings(BaseSettings):
                 names = ", ".join(f"OPPBOT_{m.upper()}" for m in missing)
                 raise ValueError(f"webhook mode needs {names}")
         return self
+
+    @model_validator(mode="after")
+    def _slack_mode_chosen(self) -> Settings:
+        if self.slack_bot_token and not (self.slack_app_token or self.slack_signing_secret):
+            raise ValueError(
+                "Slack needs OPPBOT_SLACK_APP_TOKEN (Socket Mode) "
+                "or OPPBOT_SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        return self
+
+    @property
+    def slack_mode(self) -> Literal["socket", "http"]:
+        return "socket" if self.slack_app_token else "http"

@@ -9,12 +9,13 @@ arrive, between turns.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Button, Core, Incoming, Reply
+from bot.core import Attachment, Button, Core, Incoming, Reply
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
 
@@ -77,7 +78,15 @@ class ConsoleChat:
         self.buttons = []
         for reply in replies:
             self._print(reply.text)
+            if reply.file is not None:
+                self._save(reply.file)
             self._print_buttons(reply.buttons)
+
+    def _save(self, file: Attachment) -> None:
+        # Only the name: a path in it must not write outside the current directory.
+        path = Path.cwd() / Path(file.filename).name
+        path.write_bytes(file.content)
+        self._print(f"[file] {path}")
 
     def _print_buttons(self, rows: Iterable[Iterable[Button]]) -> None:
         for row in rows:
@@ -97,6 +106,8 @@ class ConsoleChat:
                     Account.platform == PLATFORM,
                     Account.external_id == self.user_id,
                     OutboxMessage.status == OutboxStatus.PENDING,
+                    # Held back for a later time (a student's quiet hours) until then.
+                    OutboxMessage.next_attempt_at <= self.core.clock(),
                 )
                 .order_by(OutboxMessage.id)
             ).all()

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import transaction
 from storage.models import Account, ConversationState, Person, ProcessedEvent, Role
-from storage.outbox import enqueue
+from storage.outbox import QuietHours, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,19 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """When things reach people: the school's rules for reminders, digests and quiet hours."""
+
+    # Deadline reminders this many days before the deadline, at ``reminder_at`` local time.
+    reminder_offsets_days: tuple[int, ...] = (7, 1)
+    reminder_at: time = time(9, 0)
+    quiet: QuietHours = field(default_factory=QuietHours)
+    # A reminder found due later than this (the bot was down) is marked missed, not sent.
+    grace: timedelta = timedelta(minutes=60)
+    digest_at: time = time(16, 0)
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One thing a person did on a platform: typed ``text`` or pressed a button (``payload``)."""
 
@@ -80,12 +93,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply (a calendar export); adapters upload it as a document."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """Plain text for the same chat; adapters escape it for their markup."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     replace: bool = False
+    file: Attachment | None = None
 
 
 STALE_BUTTON = Reply(STALE_BUTTON_TEXT)
@@ -216,6 +239,7 @@ class Context:
     now: datetime
     caps: Capabilities
     registry: Registry
+    timing: Timing
 
     @property
     def role(self) -> Role | None:
@@ -252,9 +276,15 @@ class Context:
         key: str,
         buttons: Iterable[Iterable[Button]] = (),
         about: Person | None = None,
+        urgent: bool = False,
     ) -> bool:
-        """Queue ``text`` for another person in this transaction; see ``storage.outbox``."""
+        """Queue ``text`` for another person in this transaction; see ``storage.outbox``.
+
+        A student gets it outside their quiet hours unless it is ``urgent`` (a teacher's
+        announcement that cannot wait for the morning).
+        """
         rows = [[[b.label, b.payload] for b in row] for row in buttons]
+        quiet = self.timing.quiet if person.role == Role.STUDENT and not urgent else None
         return enqueue(
             self.session,
             person,
@@ -264,6 +294,7 @@ class Context:
             now=self.now,
             buttons=rows or None,
             about=about,
+            quiet=quiet,
         )
 
 
@@ -296,11 +327,13 @@ class Core:
         *,
         clock: Clock = utcnow,
         capabilities: Mapping[str, Capabilities] | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.registry = registry
         self.clock = clock
         self.capabilities = dict(capabilities or {})
+        self.timing = timing or Timing()
 
     def role_of(self, platform: str, user_id: str) -> Role | None:
         """The role of the person behind a platform account (None for guests and strangers)."""
@@ -366,6 +399,7 @@ class Core:
             now=now,
             caps=self.capabilities.get(incoming.platform, Capabilities()),
             registry=self.registry,
+            timing=self.timing,
         )
         if incoming.payload is not None:
             return self._press(ctx, incoming.payload)

@@ -3,9 +3,41 @@
 from __future__ import annotations
 
 from bot.core import Registry
-from handlers import browse, general, interest, invites, onboarding, privacy, saved
+from handlers import (
+    announcements,
+    browse,
+    calendar,
+    consent,
+    digest,
+    general,
+    interest,
+    invites,
+    matches,
+    onboarding,
+    opportunities,
+    privacy,
+    reminders,
+    saved,
+    teachers,
+)
 
-MODULES = (general, onboarding, invites, browse, interest, saved, privacy)
+MODULES = (
+    general,
+    onboarding,
+    invites,
+    browse,
+    interest,
+    saved,
+    reminders,
+    digest,
+    calendar,
+    matches,
+    consent,
+    opportunities,
+    teachers,
+    announcements,
+    privacy,
+)
 
 
 def build_registry() -> Registry:

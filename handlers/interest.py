@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers.matches import employer_members, notify_employers
 from handlers.present import (
     STATUS_LABELS,
     card,
@@ -22,26 +23,13 @@ from handlers.present import (
     open_opportunity,
     own_interest,
 )
-from storage.models import Interest, InterestStatus, Opportunity, Person, Role
-from storage.tags import TAGS
+from handlers.reminders import sync_deadline_reminders
+from storage.models import Interest, InterestStatus, Opportunity
 
 registry = Registry()
 
 MAX_NOTE = 500
 ACTIVE = (InterestStatus.INTERESTED, InterestStatus.INVITED, InterestStatus.PLACED)
-
-
-def employer_members(ctx: Context, opportunity: Opportunity) -> list[Person]:
-    return list(
-        ctx.session.scalars(
-            select(Person)
-            .where(
-                Person.organisation_id == opportunity.organisation_id,
-                Person.role == Role.EMPLOYER,
-            )
-            .order_by(Person.id)
-        )
-    )
 
 
 def _check_open(ctx: Context, opportunity: Opportunity) -> None:
@@ -131,37 +119,13 @@ def register(ctx: Context, opportunity: Opportunity, note: str | None) -> list[R
     interest.note = note or None
     interest.updated_at = ctx.now
     ctx.session.flush()
-    message = match_notification(ctx.person, opportunity, note)
-    for member in employer_members(ctx, opportunity):
-        ctx.notify(
-            member,
-            message,
-            kind="match",
-            key=f"match:{interest.id}:{member.id}:{ctx.now.isoformat()}",
-            about=ctx.person,
-        )
+    sync_deadline_reminders(ctx, opportunity.id)
+    notify_employers(ctx, interest)
     confirmation = (
         f"Done! {opportunity.organisation.name} will hear that you're interested in "
         f"{opportunity.title}. Their reply will come here; /mine shows where it stands."
     )
     return [card(ctx, opportunity, note=confirmation)]
-
-
-def match_notification(student: Person, opportunity: Opportunity, note: str | None) -> str:
-    """What an employer learns: only what the student chose to share, and only if allowed."""
-    if student.under_18 and student.guardian_consent_at is None:
-        return (
-            f"A student is interested in {opportunity.title}. Their school will share their "
-            "details once a guardian's consent is on file."
-        )
-    cohort = student.cohort
-    origin = f" ({cohort.name}, {cohort.school.name})" if cohort is not None else ""
-    lines = [f"{student.first_name or 'A student'}{origin} is interested in {opportunity.title}."]
-    if student.tag_names:
-        lines.append("Interested in: " + ", ".join(TAGS.get(t, t) for t in student.tag_names))
-    if note:
-        lines.append(f"Their note: {note}")
-    return "\n".join(lines)
 
 
 @registry.command("mine", "applications", "status", roles=STUDENTS, help="my applications")
@@ -226,6 +190,7 @@ def withdraw(ctx: Context, interest: Interest) -> None:
     interest.status = InterestStatus.WITHDRAWN
     interest.updated_at = ctx.now
     opportunity = interest.opportunity
+    sync_deadline_reminders(ctx, opportunity.id)
     for member in employer_members(ctx, opportunity):
         ctx.notify(
             member,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import DIALOG, EVERYONE, STAFF, Context, Registry, Reply, UserError
 from handlers.onboarding import begin, normalise_code
+from handlers.schools import STAFF_ROLES, known_school, only_school
 from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
 
 registry = Registry()
@@ -99,6 +100,9 @@ def join(ctx: Context, args: str) -> list[Reply]:
     ctx.clear_state(DIALOG)
     person.role = invite.role
     person.organisation_id = invite.organisation_id
+    if invite.role in STAFF_ROLES:
+        school = only_school(ctx.session)
+        person.school_id = invite.school_id or (school.id if school is not None else None)
     person.onboarded_at = ctx.now
     if not person.name:
         person.name = ctx.incoming.display_name[:100].strip()
@@ -127,7 +131,14 @@ def invite(ctx: Context, args: str) -> list[Reply]:
     kind, _, rest = args.partition(" ")
     kind = kind.lower()
     if kind == "teacher":
-        created = create_invite(ctx.session, Role.TEACHER, now=ctx.now, created_by=ctx.person)
+        # A colleague joins the inviting teacher's school.
+        created = create_invite(
+            ctx.session,
+            Role.TEACHER,
+            now=ctx.now,
+            created_by=ctx.person,
+            school=known_school(ctx),
+        )
         whom = "a teacher"
     elif kind == "employer" and rest.strip():
         if len(rest.strip()) > MAX_ORG_NAME:

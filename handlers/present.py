@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -49,10 +49,7 @@ STATUS_LABELS: dict[InterestStatus, tuple[str, str]] = {
 
 
 def person_zone(person: Person) -> ZoneInfo:
-    try:
-        return ZoneInfo(person.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return person.zone
 
 
 def local_today(ctx: Context) -> date:
@@ -178,4 +175,5 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     )
     prefix = f"{note}\n\n" if note else ""
     body = card_text(opportunity, today, ctx.caps.max_text - len(prefix))
-    return Reply(prefix + body, ((first, save), (Button("« Back", "back"),)), replace=replace)
+    rows = ((first, save), (Button("Remind me", f"rmd:{oid}"), Button("« Back", "back")))
+    return Reply(prefix + body, rows, replace=replace)

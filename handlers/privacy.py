@@ -12,6 +12,7 @@ from storage.models import (
     Account,
     AuditEntry,
     Interest,
+    InterestMessage,
     Opportunity,
     OutboxMessage,
     Reminder,
@@ -39,6 +40,8 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         lines.append(f"Class: {person.cohort.name}, {person.cohort.school.name}")
     if person.organisation is not None:
         lines.append(f"Organisation: {person.organisation.name}")
+    if person.school is not None:
+        lines.append(f"School: {person.school.name}")
     if person.grade is not None:
         lines.append(f"Grade: {person.grade}")
     lines.append(f"Under 18: {yes_no[person.under_18]}")
@@ -109,6 +112,10 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     # Messages about this person that have not gone out yet must never go out.
     ctx.session.execute(delete(OutboxMessage).where(OutboxMessage.about_person_id == person.id))
     interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
+    # The conversations with employers were about this student: they go too.
+    ctx.session.execute(
+        delete(InterestMessage).where(InterestMessage.interest_id.in_([i.id for i in interests]))
+    )
     withdrawn = 0
     for interest in interests:
         # A placed student leaving is news for the employer too.

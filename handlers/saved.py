@@ -17,6 +17,7 @@ from handlers.present import (
     open_opportunity,
     parse_id,
 )
+from handlers.reminders import sync_deadline_reminders
 from storage.models import Opportunity, OpportunityStatus, SavedOpportunity
 
 registry = Registry()
@@ -31,7 +32,7 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
                 person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now
             )
         )
-        ctx.session.flush()
+        sync_deadline_reminders(ctx, opportunity.id)
     return [card(ctx, opportunity, note="Saved. Find it again with /saved.")]
 
 
@@ -41,12 +42,12 @@ def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     saved = ctx.session.get(SavedOpportunity, (ctx.person.id, parse_id(args[0] if args else None)))
     if saved is not None and _closed(saved.opportunity, local_today(ctx)):
         ctx.session.delete(saved)
-        ctx.session.flush()
+        sync_deadline_reminders(ctx, saved.opportunity_id)
         return [saved_list(ctx, replace=True, note="Removed from your saved list.")]
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     if saved is not None:
         ctx.session.delete(saved)
-        ctx.session.flush()
+        sync_deadline_reminders(ctx, opportunity.id)
     return [card(ctx, opportunity, note="Removed from your saved list.")]
 
 

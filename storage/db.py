@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +58,37 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_new(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, unique: str
+) -> list[Any]:
+    """Insert the ``rows`` whose ``unique`` column value is not taken; returns those inserted.
+
+    A value that a concurrent transaction is inserting counts as taken (PostgreSQL waits for
+    it), so two workers racing on the same rows never fail and never insert one twice.
+    """
+    if not rows:
+        return []
+    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        backend.insert(table)
+        .on_conflict_do_nothing(index_elements=[unique])
+        .returning(table.c[unique])
+    )
+    return list(session.scalars(statement, list(rows)))
+
+
+def try_job_lock(session: Session, name: str) -> bool:
+    """Whether this transaction may do the periodic job ``name`` (no other worker is at it).
+
+    PostgreSQL: a transaction-level advisory lock, freed at commit. SQLite: always, since its
+    transactions already take the write lock and one process is supported there.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = zlib.crc32(f"oppbot-job-{name}".encode())
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     JSON,
@@ -115,6 +116,13 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class AnnouncementStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
     return Enum(
         cls,
@@ -180,11 +188,20 @@ class Person(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
+    # A teacher's school (from their invite code); students belong to one through their cohort.
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
+    )
     grade: Mapped[int | None] = mapped_column(Integer)
     under_18: Mapped[bool | None] = mapped_column(Boolean)
     # Schools must hold a guardian's consent before a minor's details reach an employer.
     guardian_consent_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
+    # The weekly digest: the day (0 is Monday; None: no digest), when the next one is due, and
+    # since when opportunities count as new (the last digest, or the moment they opted in).
+    digest_day: Mapped[int | None] = mapped_column(Integer)
+    digest_next_at: Mapped[datetime | None] = mapped_column(index=True)
+    digest_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     accounts: Mapped[list[Account]] = relationship(
@@ -195,6 +212,15 @@ class Person(Base):
     )
     cohort: Mapped[Cohort | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+    school: Mapped[School | None] = relationship()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The person's time zone; UTC if the stored name is unknown to this machine."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @property
     def first_name(self) -> str:
@@ -313,11 +339,57 @@ class Interest(Base):
         _enum(InterestStatus, "interest_status"), default=InterestStatus.INTERESTED
     )
     note: Mapped[str | None] = mapped_column(Text)
+    # When the employer was first told who the student is (never, while consent is missing).
+    details_shared_at: Mapped[datetime | None]
+    # When an employer member first answered (invite, question, decline), and when the one
+    # friendly nudge to answer went out: what the reminder job needs to nudge exactly once.
+    employer_replied_at: Mapped[datetime | None]
+    nudged_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     opportunity: Mapped[Opportunity] = relationship()
     person: Mapped[Person | None] = relationship()
+
+
+class InterestMessage(Base):
+    """One message of the conversation the bot relays between an employer and a student.
+
+    Kept so that the student's teacher can read the conversation; ``from_role`` says which
+    side wrote it even after the writer's person row is gone.
+    """
+
+    __tablename__ = "interest_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interest_id: Mapped[int] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), index=True
+    )
+    from_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    from_role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    # invite, question, decline, reply or placed: what the message did to the application.
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+    sender: Mapped[Person | None] = relationship()
+
+
+class GuardianCode(Base):
+    """A one-time code a student passes to a guardian, who confirms consent with it."""
+
+    __tablename__ = "guardian_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    student: Mapped[Person] = relationship()
 
 
 class SavedOpportunity(Base):
@@ -346,6 +418,8 @@ class Reminder(Base):
     kind: Mapped[ReminderKind] = mapped_column(_enum(ReminderKind, "reminder_kind"))
     text: Mapped[str] = mapped_column(Text, default="")
     due_at: Mapped[datetime]
+    # What an event reminder is about: when the interview or visit starts.
+    event_at: Mapped[datetime | None]
     status: Mapped[ReminderStatus] = mapped_column(
         _enum(ReminderStatus, "reminder_status"), default=ReminderStatus.PENDING
     )
@@ -382,8 +456,41 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The announcement this message delivers, for its delivery report.
+    announcement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Announcement(Base):
+    """A teacher's message to a group of students, sent now or at ``scheduled_for``.
+
+    ``audience`` describes who (``{"type": "school"}``, ``{"type": "cohorts", "ids": [...]}``,
+    ``{"type": "tag", "tag": ...}``, ``{"type": "opportunity", "id": ...}``), within the
+    author's school; the recipients are worked out when it is sent.
+    """
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_status_scheduled_for", "status", "scheduled_for"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[AnnouncementStatus] = mapped_column(
+        _enum(AnnouncementStatus, "announcement_status"), default=AnnouncementStatus.DRAFT
+    )
+    scheduled_for: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    # How many students the audience held when it was sent (some may have no reachable account).
+    recipient_count: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+    author: Mapped[Person | None] = relationship()
+    school: Mapped[School] = relationship()
 
 
 class ProcessedEvent(Base):

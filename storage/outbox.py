@@ -2,23 +2,74 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Account, OutboxMessage, Person
+from storage.db import insert_new
+from storage.models import Account, OutboxMessage, OutboxStatus, Person
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours in which nothing is sent to a student; what falls in them waits.
+
+    The window may wrap midnight (21:00 to 08:00, the default); ``start == end`` means none.
+    """
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def release(self, when: datetime, zone: ZoneInfo) -> datetime:
+        """``when`` itself, or (if it falls in quiet hours in ``zone``) the end of that window."""
+        local = when.astimezone(zone)
+        if not self.contains(local.time()):
+            return when
+        day = local.date()
+        if self.start > self.end and local.time() >= self.start:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=zone).astimezone(UTC)
 
 
 def preferred_account(session: Session, person: Person) -> Account | None:
     """The account the person used most recently and that can still be reached."""
-    return session.scalars(
+    return preferred_accounts(session, [person.id]).get(person.id)
+
+
+def preferred_accounts(session: Session, person_ids: Iterable[int]) -> dict[int, Account]:
+    """``preferred_account`` for many people at once, by person id."""
+    chosen: dict[int, Account] = {}
+    for account in session.scalars(
         select(Account)
-        .where(Account.person_id == person.id, Account.unreachable_at.is_(None))
+        .where(Account.person_id.in_(set(person_ids)), Account.unreachable_at.is_(None))
         .order_by(Account.last_seen_at.desc(), Account.id.desc())
-        .limit(1)
-    ).first()
+    ):
+        chosen.setdefault(account.person_id, account)
+    return chosen
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue: see ``enqueue`` for the meaning of each field."""
+
+    person: Person
+    text: str
+    kind: str
+    key: str
+    buttons: list[list[list[str]]] | None = None
+    about: Person | None = None
+    not_before: datetime | None = None
 
 
 def enqueue(
@@ -31,32 +82,55 @@ def enqueue(
     now: datetime,
     buttons: list[list[list[str]]] | None = None,
     about: Person | None = None,
+    not_before: datetime | None = None,
+    quiet: QuietHours | None = None,
 ) -> bool:
     """Queue ``text`` for ``person`` unless a message with this ``key`` was already queued.
 
+    It goes out at ``now``, or at ``not_before`` if later, and never in the ``quiet`` hours of
+    the person's time zone (None: send whatever the hour, as for urgent announcements).
     Returns whether a row was written. A person with no reachable account gets nothing: the
     caller's own records (an interest, a reminder) still hold the truth.
     """
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
-        return False
-    account = preferred_account(session, person)
-    if account is None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                OutboxMessage(
-                    account_id=account.id,
-                    kind=kind,
-                    text=text,
-                    buttons=buttons,
-                    about_person_id=about.id if about is not None else None,
-                    idempotency_key=key,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        # Another transaction queued the same key between our check and our insert.
-        return False
-    return True
+    message = Outgoing(person, text, kind, key, buttons, about, not_before)
+    return bool(enqueue_many(session, [message], now=now, quiet=quiet))
+
+
+def enqueue_many(
+    session: Session,
+    messages: Sequence[Outgoing],
+    *,
+    now: datetime,
+    quiet: QuietHours | None = None,
+) -> set[str]:
+    """``enqueue`` for many messages in a few statements; returns the keys of the rows written.
+
+    A key already in the outbox, even one a concurrent transaction is writing, is skipped.
+    """
+    accounts = preferred_accounts(session, [m.person.id for m in messages])
+    rows = []
+    for message in messages:
+        account = accounts.get(message.person.id)
+        if account is None:
+            continue
+        send_at = max(now, message.not_before) if message.not_before is not None else now
+        if quiet is not None:
+            send_at = quiet.release(send_at, message.person.zone)
+        rows.append(
+            {
+                "account_id": account.id,
+                "kind": message.kind,
+                "text": message.text,
+                "buttons": message.buttons,
+                "about_person_id": message.about.id if message.about is not None else None,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "idempotency_key": message.key,
+                "next_attempt_at": send_at,
+                "created_at": now,
+            }
+        )
+    return {
+        str(key)
+        for key in insert_new(session, OutboxMessage.__table__, rows, unique="idempotency_key")
+    }

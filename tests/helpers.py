@@ -19,6 +19,7 @@ from storage.models import (
     OpportunityStatus,
     OpportunityTag,
     Organisation,
+    OutboxMessage,
     Person,
     Role,
     School,
@@ -201,3 +202,30 @@ def row_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
             table.name: session.scalar(select(func.count()).select_from(table)) or 0
             for table in Base.metadata.sorted_tables
         }
+
+
+def inbox(
+    session_factory: sessionmaker[Session], chat: Chat, kind: str | None = None
+) -> list[tuple[str, list[Button]]]:
+    """(text, buttons) of the messages queued for ``chat``'s account, oldest first."""
+    with session_factory() as session:
+        query = (
+            select(OutboxMessage.text, OutboxMessage.buttons)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(Account.platform == chat.platform, Account.external_id == chat.user)
+            .order_by(OutboxMessage.id)
+        )
+        if kind is not None:
+            query = query.where(OutboxMessage.kind == kind)
+        return [
+            (text, [Button(label, payload) for row in rows or [] for label, payload in row])
+            for text, rows in session.execute(query)
+        ]
+
+
+def last_message(
+    session_factory: sessionmaker[Session], chat: Chat, kind: str | None = None
+) -> tuple[str, list[Button]]:
+    messages = inbox(session_factory, chat, kind)
+    assert messages, f"nothing queued for {chat.user}"
+    return messages[-1]

@@ -69,3 +69,17 @@ def test_employer_invite_needs_an_organisation(
 ) -> None:
     assert main(["invite", "--role", "employer"]) == 2
     assert "--organisation" in capsys.readouterr().err
+
+
+def test_a_teacher_invite_for_a_school(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "--role", "teacher", "--school", "Riverside  High"]) == 0
+    code = re.search(r"/join (\S+)", capsys.readouterr().out)
+    assert code is not None
+    app = build(Settings(database_url=database))
+    chat = Chat(app.core, "tina", name="Tina")
+    chat.send(f"/join {code.group(1)}")
+    chat.send("/cohort Year 11")
+    assert chat.text.startswith("Created Year 11 at Riverside High.")
+    with app.session_factory() as session:
+        tina = session.scalars(select(Person).where(Person.name == "Tina")).one()
+        assert tina.school is not None and tina.school.name == "Riverside High"

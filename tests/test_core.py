@@ -27,8 +27,13 @@ from tests.helpers import (
 
 _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 
-EVERYONES = {"help", "cancel", "start", "join", "mydata", "forget"}
+EVERYONES = {"help", "cancel", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
+STUDENTS |= {"remind", "reminders", "digest", "calendar"}
+STUDENTS |= {"guardian"}
+TEACHERS = EVERYONES | {"invite", "publish", "pending", "close", "edit", "cohort", "interested"}
+TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
+EMPLOYERS = EVERYONES | {"propose", "timezone"}
 
 
 @pytest.fixture
@@ -55,12 +60,12 @@ def test_help_lists_exactly_the_commands_of_the_role(
 
     teacher = Chat(core, "tess")
     join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
-    assert help_commands(teacher) == EVERYONES | {"invite"}
+    assert help_commands(teacher) == TEACHERS
 
     add_opportunity(session_factory, clock.now, organisation="Acme Ltd")
     employer = Chat(core, "maya")
     make_employer(session_factory, clock.now, employer, "Acme Ltd")
-    assert help_commands(employer) == EVERYONES
+    assert help_commands(employer) == EMPLOYERS
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,89 @@
+"""APScheduler jobs: what moves due reminders and digests into the outbox.
+
+APScheduler only triggers. The jobs are defined here in code (fixed ids, ``replace_existing``)
+and hold nothing in memory: the truth is in our tables, so a restart loses nothing, and every
+job also runs at start to catch up on what fell due while the bot was down. Each job calls a
+plain synchronous function in a worker thread, with the time passed in.
+
+Several processes may run these jobs on one PostgreSQL database: due rows are claimed with
+``FOR UPDATE SKIP LOCKED`` and the periodic reconciliation takes an advisory lock, so nothing
+is done twice. On SQLite, run one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.core import Clock, Timing
+from handlers.announcements import send_due_announcements
+from handlers.digest import send_digests
+from handlers.reminders import queue_due_reminders, reconcile_all
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[[sessionmaker[Session], datetime, Timing], object]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: JobFunc
+    every_seconds: float
+
+
+def send_scheduled_announcements(
+    session_factory: sessionmaker[Session], now: datetime, timing: Timing
+) -> int:
+    with transaction(session_factory) as session:
+        return send_due_announcements(session, now, quiet=timing.quiet)
+
+
+def jobs(settings: Settings) -> tuple[Job, ...]:
+    return (
+        Job("reminders.queue", queue_due_reminders, settings.reminder_poll_seconds),
+        Job("reminders.reconcile", reconcile_all, settings.reconcile_minutes * 60),
+        Job("digests.send", send_digests, settings.digest_poll_seconds),
+        # Announcements are scheduled to the minute; looking as often as reminders is enough.
+        Job("announcements.send", send_scheduled_announcements, settings.reminder_poll_seconds),
+    )
+
+
+async def run_job(
+    job: Job, session_factory: sessionmaker[Session], clock: Clock, timing: Timing
+) -> None:
+    result = await asyncio.to_thread(job.func, session_factory, clock(), timing)
+    if result:
+        log.info("job %s: %s", job.id, result)
+
+
+def build_scheduler(
+    session_factory: sessionmaker[Session], clock: Clock, settings: Settings
+) -> AsyncIOScheduler:
+    """The scheduler with every job; ``start()`` it inside the running event loop."""
+    timing = settings.timing()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for job in jobs(settings):
+        scheduler.add_job(
+            run_job,
+            IntervalTrigger(seconds=job.every_seconds, timezone=UTC),
+            args=(job, session_factory, clock, timing),
+            id=job.id,
+            name=job.id,
+            replace_existing=True,
+            # One run at a time per process; runs missed while busy collapse into one.
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+    return scheduler

@@ -1,0 +1,656 @@
+"""The Slack adapter: slack-bolt's AsyncApp around the core, in HTTP mode or Socket Mode.
+
+Every request is acknowledged at once and the work runs after, in a task this adapter owns:
+Slack retries whatever is not acknowledged within 3 seconds, and a retried event must not be
+answered twice. Each event, slash command and button click reaches the core with a stable
+event id (the event's ``event_id``, the command's or click's ``trigger_id``), so a delivery that
+arrives twice, in this process or another, is applied once. Work for one person runs in order,
+different people concurrently; the core runs in a worker thread.
+
+Everything the bot says goes to the person's direct message with the bot, whose channel id is
+their account's chat id: button clicks, dialogs and outbox messages all live there. Replies are
+Block Kit sections of escaped mrkdwn with the plain text as the notification fallback.
+
+Two Slack-only front doors lead into the same core flows: ``/announce`` (or ``/oppbot
+announce``) opens a modal whose text becomes "/announce TEXT", and a teacher's post in the
+announcements channel gets a "Send to students" button, visible to them alone, that does the same
+with the post's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.core import Button, Capabilities, Core, Incoming, Registry, Reply
+from bot.delivery import Buttons, Outcome, Result
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+# The one slash command of the app manifest: "/oppbot browse" is the core's "/browse".
+SLASH_COMMAND = "/oppbot"
+# Block Kit limits (https://docs.slack.dev/reference/block-kit).
+MAX_SECTION_TEXT = 3000
+MAX_BLOCKS = 50
+MAX_ACTIONS = 25
+MAX_BUTTON_TEXT = 75
+# Several sections make one message, but a reader scrolls past a wall of text: longer replies
+# continue in a further message. Far below Slack's 40,000-character message limit.
+SECTIONS_PER_MESSAGE = 4
+CAPABILITIES = Capabilities(max_text=MAX_SECTION_TEXT, max_button_label=MAX_BUTTON_TEXT)
+# Action ids are unique within a message ("oppbot.<row>.<column>"); the value is the payload.
+ACTION_PREFIX = "oppbot."
+# The button offered under a teacher's post in the announcements channel; its value is the
+# post's ts (the text itself is read back when pressed, as it may have been edited since).
+FORWARD_ACTION = "forward_to_students"
+# The core's command that drafts an announcement ("/announce TEXT" goes straight to the audience).
+ANNOUNCE = "announce"
+MODAL_PREFIX = "oppbot_modal:"
+FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
+FORWARDED = "Choose who gets it in our direct messages."
+TEXT_ONLY = "I can only read text messages for now. Send /help to see what I can do."
+ANSWERED_IN_DM = "I've answered you in our direct messages (under Apps in the sidebar)."
+# Errors that mean the person can no longer be written to in that channel.
+UNREACHABLE_ERRORS = frozenset(
+    {"channel_not_found", "account_inactive", "is_archived", "not_in_channel", "user_disabled"}
+)
+# Our token or our app's configuration is wrong: not the message's fault, and fixable by
+# whoever runs the bot, so the message waits instead of failing for good.
+OUR_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "missing_scope"}
+)
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_ESCAPED_WIDTH = {"&": len("&amp;"), "<": len("&lt;"), ">": len("&gt;")}
+_SLACK_REFERENCE = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def to_mrkdwn(text: str) -> str:
+    """Slack's escaping: user text can never format as a mention, link or <!channel>."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def from_mrkdwn(text: str) -> str:
+    """What a person typed, from the encoded text Slack delivers: <@U1>, <url|label>, &amp;."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target[:1] in ("@", "#"):
+            return target[0] + label if label else target
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@team>
+            return label or "@" + target[1:].split("^")[0]
+        return label or target.removeprefix("mailto:")
+
+    text = _SLACK_REFERENCE.sub(plain, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def split_escaped(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
+    """Escape ``text`` and cut it into pieces of at most ``limit`` characters *after* escaping,
+    at paragraph, line or word ends, never inside an escape sequence."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(to_mrkdwn(rest)) > limit:
+        escaped_sizes = list(itertools.accumulate(_ESCAPED_WIDTH.get(ch, 1) for ch in rest[:limit]))
+        fits = bisect.bisect_right(escaped_sizes, limit)
+        window = rest[:fits]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut <= fits // 2:
+            cut = fits
+        pieces.append(to_mrkdwn(rest[:cut].rstrip()))
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(to_mrkdwn(rest))
+    return pieces
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """One chat.postMessage or chat.update: the blocks and their notification fallback."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+class Renderer:
+    """Turns the core's plain replies into Slack messages.
+
+    Commands in the core's wording ("send /browse") become "/oppbot browse": on Slack a bare
+    "/join" would run Slack's own channel command, and "/browse" is no command at all.
+    """
+
+    def __init__(self, registry: Registry, slash_command: str = SLASH_COMMAND) -> None:
+        words = sorted(
+            {w.lower() for c in registry.commands.values() for w in (c.name, *c.aliases)},
+            key=len,
+            reverse=True,
+        )
+        names = "|".join(re.escape(w) for w in words if re.fullmatch(r"\w+", w))
+        self._commands = re.compile(rf"(?<![\w/])/({names})\b", re.IGNORECASE) if names else None
+        self.slash_command = slash_command
+
+    def wording(self, text: str) -> str:
+        if self._commands is None:
+            return text
+        return self._commands.sub(lambda m: f"{self.slash_command} {m.group(1)}", text)
+
+    def render(self, text: str, buttons: Sequence[Sequence[Button]] = ()) -> list[SlackMessage]:
+        """Sections of escaped mrkdwn, then the buttons, split over as few messages as fit."""
+        sections = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+            for piece in split_escaped(self.wording(text))
+        ]
+        blocks = sections + action_blocks(buttons)
+        messages: list[list[dict[str, Any]]] = [[]]
+        for block in blocks:
+            current = messages[-1]
+            in_current = sum(b["type"] == "section" for b in current)
+            if len(current) == MAX_BLOCKS or (
+                block["type"] == "section" and in_current == SECTIONS_PER_MESSAGE
+            ):
+                messages.append(current := [])
+            current.append(block)
+        return [SlackMessage(_fallback(m), m) for m in messages if m]
+
+
+def action_blocks(rows: Sequence[Sequence[Button]]) -> list[dict[str, Any]]:
+    """One actions block per row of buttons (a row over 25 buttons continues in the next)."""
+    blocks: list[dict[str, Any]] = []
+    for r, row in enumerate(rows):
+        elements = [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": b.label[:MAX_BUTTON_TEXT], "emoji": True},
+                "action_id": f"{ACTION_PREFIX}{r}.{c}",
+                "value": b.payload,
+            }
+            for c, b in enumerate(row)
+        ]
+        for start in range(0, len(elements), MAX_ACTIONS):
+            blocks.append({"type": "actions", "elements": elements[start : start + MAX_ACTIONS]})
+    return blocks
+
+
+def _fallback(blocks: list[dict[str, Any]]) -> str:
+    """The text notifications and old clients show: the sections, or else the button labels."""
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    if not texts:
+        texts = [", ".join(e["text"]["text"] for b in blocks for e in b["elements"])]
+    return "\n\n".join(texts)[:MAX_SECTION_TEXT]
+
+
+def as_buttons(rows: Buttons | None) -> tuple[tuple[Button, ...], ...]:
+    """Outbox buttons ([[label, payload], ...] rows) as the core's ``Button`` rows."""
+    return tuple(tuple(Button(label, payload) for label, payload in row) for row in rows or ())
+
+
+def classify(error: SlackApiError) -> Result:
+    """What the outbox sender should do after Slack refused a message."""
+    response = error.response
+    # A 5xx from a proxy has a plain-text body, not Slack's JSON.
+    code = str(response.data.get("error") or "") if isinstance(response.data, dict) else ""
+    if response.status_code == 429 or code in ("ratelimited", "rate_limited"):
+        retry_after = float(response.headers.get("Retry-After", 1) or 1)
+        return Result(Outcome.RETRY_AFTER, retry_after, code or "ratelimited")
+    if code in UNREACHABLE_ERRORS:
+        return Result(Outcome.UNREACHABLE, error=code)
+    if response.status_code >= 500 or code in TRANSIENT_ERRORS:
+        return Result(Outcome.TRANSIENT, error=f"HTTP {response.status_code} {code}".strip())
+    if code in OUR_ERRORS:
+        log.error("Slack refused our token or scopes (%s): check the app's installation", code)
+        return Result(Outcome.TRANSIENT, error=code)
+    return Result(Outcome.PERMANENT, error=code or f"HTTP {response.status_code}")
+
+
+async def post(client: AsyncWebClient, channel: str, message: SlackMessage) -> None:
+    await client.chat_postMessage(
+        channel=channel,
+        text=message.text,
+        blocks=message.blocks,
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+
+
+class SlackTransport:
+    """Sends outbox messages with chat.postMessage; see ``bot.delivery``."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, renderer: Renderer) -> None:
+        self.client = client
+        self.renderer = renderer
+
+    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
+        try:
+            for message in self.renderer.render(text, as_buttons(buttons)):
+                await post(self.client, chat_id, message)
+        except SlackApiError as error:
+            return classify(error)
+        except (aiohttp.ClientError, TimeoutError, SlackClientError) as error:
+            return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
+        return Result(Outcome.SENT)
+
+
+@dataclass(frozen=True)
+class Modal:
+    """A command whose free text is better written in a Slack modal than in a chat message.
+
+    Run without arguments by someone allowed to, the command opens the modal; what they submit
+    reaches the core as "/<command> <text>", exactly as if typed.
+    """
+
+    title: str  # at most 24 characters
+    label: str
+    placeholder: str
+    max_length: int = 2000  # the longest text the core reads
+
+    def view(self, command: str) -> dict[str, Any]:
+        return {
+            "type": "modal",
+            "callback_id": f"{MODAL_PREFIX}{command}",
+            "title": {"type": "plain_text", "text": self.title},
+            "submit": {"type": "plain_text", "text": "Next"},
+            "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [
+                {
+                    "type": "input",
+                    "block_id": "text",
+                    "label": {"type": "plain_text", "text": self.label},
+                    "element": {
+                        "type": "plain_text_input",
+                        "action_id": "text",
+                        "multiline": True,
+                        "max_length": self.max_length,
+                        "placeholder": {"type": "plain_text", "text": self.placeholder},
+                    },
+                }
+            ],
+        }
+
+
+MODALS = {
+    ANNOUNCE: Modal(
+        "New announcement",
+        "Your message for students",
+        "The careers fair is on Friday from 10:00 in the main hall…",
+    )
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    language: str | None
+
+
+class SlackAdapter:
+    """slack-bolt's AsyncApp, served inside our own event loop."""
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        *,
+        on_handled: Callable[[], None] = lambda: None,
+        concurrency: int = 16,
+    ) -> None:
+        if not settings.slack_bot_token:
+            raise ValueError("OPPBOT_SLACK_BOT_TOKEN is not set")
+        if settings.slack_mode == "http" and not settings.slack_signing_secret:
+            raise ValueError("HTTP mode needs OPPBOT_SLACK_SIGNING_SECRET")
+        self.core = core
+        self.settings = settings
+        self.on_handled = on_handled
+        core.capabilities[PLATFORM] = CAPABILITIES
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token, base_url=settings.slack_api_url
+        )
+        self.renderer = Renderer(core.registry)
+        # process_before_response: each listener below only acknowledges and schedules its
+        # work, so the HTTP answer goes out as soon as it returns, and Bolt starts no
+        # untracked background tasks of its own.
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=True,
+            name="oppbot",
+        )
+        self.app.command(re.compile(r"^/"))(self._on_command)
+        self.app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}"))(self._on_button)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
+        self.app.action(FORWARD_ACTION)(self._on_forward)
+        self.port: int | None = None  # the HTTP port, once listening
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+        self._dms: dict[str, str] = {}
+        self._profiles: dict[str, Profile] = {}
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+
+    async def start(self) -> None:
+        # One connection pool for every Web API call (the default is a session per call).
+        self.client.session = aiohttp.ClientSession()
+        # A wrong token fails here, at start, rather than on the first person's message.
+        identity = await self.client.auth_test()
+        if self.settings.slack_mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            await self._socket.connect_async()
+        else:
+            server = AsyncSlackAppServer(
+                port=self.settings.slack_port, path=EVENTS_PATH, app=self.app
+            )
+            self._runner = web.AppRunner(server.web_app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.settings.slack_listen, self.settings.slack_port)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
+        log.info(
+            "slack adapter running (%s mode) as %s in %s",
+            self.settings.slack_mode,
+            identity.get("user"),
+            identity.get("team"),
+        )
+
+    async def stop(self) -> None:
+        """Stop taking requests, finish the work already acknowledged, then close."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.idle()
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
+
+    async def idle(self) -> None:
+        """Wait until every acknowledged request has been handled and answered."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def transport(self) -> SlackTransport:
+        return SlackTransport(self.client, self.renderer)
+
+    # -- listeners: acknowledge, then schedule ------------------------------------------------
+
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        self._later(command["user_id"], self._command(command, respond))
+
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        self._later(body["user"]["id"], self._button(body, action))
+
+    async def _on_message(self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
+        # Only what people write; our own messages, edits and joins arrive as events too.
+        if event.get("bot_id") or "user" not in event:
+            return
+        subtype = event.get("subtype")
+        if event.get("channel_type") != "im":
+            announcements = self.settings.slack_announce_channel
+            if subtype is None and announcements and event.get("channel") == announcements:
+                self._later(event["user"], self._offer_forward(event))
+        elif subtype == "file_share":
+            self._later(event["user"], self._say(event["channel"], Reply(TEXT_ONLY)))
+        elif subtype is None:
+            self._later(event["user"], self._message(event, body["event_id"]))
+
+    async def _on_home_opened(self, ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") == "home":
+            self._later(event["user"], self._home(event["user"]))
+
+    async def _on_modal(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()  # closes the modal; the answer comes in the DM
+        command = view["callback_id"].removeprefix(MODAL_PREFIX)
+        text = view["state"]["values"]["text"]["text"].get("value") or ""
+        user = body["user"]["id"]
+        self._later(user, self._run(user, f"view:{view['id']}", f"/{command} {text}"))
+
+    async def _on_forward(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        self._later(body["user"]["id"], self._forward(body, action, respond))
+
+    def _later(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._in_turn(user_id, work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _in_turn(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """One person's requests in the order they came (answers depend on it)."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
+        try:
+            async with lock, self._concurrency:
+                await work
+        except Exception:
+            log.exception("failed to answer a slack request from %s", user_id)
+        finally:
+            self._waiting[user_id] -= 1
+            if not self._waiting[user_id]:
+                del self._waiting[user_id], self._locks[user_id]
+
+    # -- the work -------------------------------------------------------------------------------
+
+    async def _message(self, event: dict[str, Any], event_id: str) -> None:
+        user, channel = event["user"], event["channel"]
+        self._dms[user] = channel
+        replies = await self._handle(
+            user, channel, f"event:{event_id}", text=from_mrkdwn(event.get("text") or "")
+        )
+        for reply in replies:
+            await self._say(channel, reply)
+
+    async def _command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
+        user = command["user_id"]
+        text = command_text(command["command"], command.get("text") or "")
+        name = text.removeprefix("/")
+        modal = MODALS.get(name)
+        # A trigger id opens a modal only within 3 seconds: this comes first.
+        if modal is not None and await self._may_run(user, name):
+            await self.client.views_open(trigger_id=command["trigger_id"], view=modal.view(name))
+            return
+        channel = await self._run(user, f"command:{command['trigger_id']}", text)
+        if command.get("channel_id") != channel:
+            await respond(text=ANSWERED_IN_DM, response_type="ephemeral")
+
+    async def _run(self, user: str, event_id: str, text: str) -> str:
+        """Run ``text`` for ``user``, answer in their DM, and return the DM's channel id."""
+        channel = await self._dm(user)
+        for reply in await self._handle(user, channel, event_id, text=text):
+            await self._say(channel, reply)
+        return channel
+
+    async def _may_run(self, user: str, command: str) -> bool:
+        """Whether ``user``'s role may run ``command`` (so that nobody fills in a modal only
+        to be refused); the core checks again when the command runs."""
+        registered = self.core.registry.find(command)
+        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user)
+        return registered is not None and role in registered.roles
+
+    async def _offer_forward(self, event: dict[str, Any]) -> None:
+        """Under a teacher's post in the announcements channel, a button only they can see."""
+        user = event["user"]
+        if not await self._may_run(user, ANNOUNCE):
+            return
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Send to students"},
+            "action_id": FORWARD_ACTION,
+            "value": event["ts"],
+        }
+        await self.client.chat_postEphemeral(
+            channel=event["channel"],
+            user=user,
+            text=FORWARD_OFFER,
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": FORWARD_OFFER}},
+                {"type": "actions", "elements": [button]},
+            ],
+        )
+
+    async def _forward(
+        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
+        history = await self.client.conversations_history(
+            channel=channel, latest=action["value"], inclusive=True, limit=1
+        )
+        posts = [m for m in history["messages"] if m.get("ts") == action["value"]]
+        if not posts:
+            await respond(text="That message is gone.", replace_original=True)
+            return
+        text = from_mrkdwn(posts[0].get("text") or "")
+        await self._run(body["user"]["id"], f"action:{body['trigger_id']}", f"/{ANNOUNCE} {text}")
+        await respond(text=FORWARDED, replace_original=True)
+
+    async def _button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        container = body.get("container") or {}
+        where = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+        ts = container.get("message_ts")
+        channel = where if where.startswith("D") else await self._dm(user)
+        replies = await self._handle(
+            user, channel, f"action:{body['trigger_id']}", payload=str(action.get("value", ""))
+        )
+        for reply in replies:
+            if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
+                continue
+            await self._say(channel, reply)
+
+    async def _home(self, user: str) -> None:
+        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user)
+        lines = [
+            f"{SLASH_COMMAND} {c.name} — {c.help}" for c in self.core.registry.available_to(role)
+        ]
+        intro = (
+            "Write to me in the Messages tab, or use these commands anywhere:"
+            if role is not None
+            else f"You haven't joined yet. Use {SLASH_COMMAND} join with the invite code from "
+            f"your school, or {SLASH_COMMAND} start if you are a student."
+        )
+        blocks = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+            for piece in split_escaped("\n".join([intro, "", *lines]))
+        ]
+        await self.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
+
+    async def _handle(self, user: str, channel: str, event_id: str, **what: str) -> list[Reply]:
+        profile = await self._profile(user)
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=user,
+            chat_id=channel,
+            display_name=profile.name,
+            language=profile.language,
+            event_id=event_id,
+            **what,  # type: ignore[arg-type]
+        )
+        replies = await asyncio.to_thread(self.core.handle, incoming)
+        self.on_handled()
+        return replies
+
+    async def _say(self, channel: str, reply: Reply) -> None:
+        """Post in the person's DM, with the reply's file (a calendar export) after the text."""
+        for message in self.renderer.render(reply.text, reply.buttons):
+            await self._patiently(lambda m=message: post(self.client, channel, m))
+        if reply.file is not None:
+            file = reply.file
+            await self._patiently(
+                lambda: self.client.files_upload_v2(
+                    channel=channel,
+                    content=file.content,
+                    filename=file.filename,
+                    title=file.filename,
+                )
+            )
+
+    @staticmethod
+    async def _patiently(call: Callable[[], Awaitable[Any]], attempts: int = 3) -> None:
+        """Make a Web API call; when Slack asks us to slow down, wait as asked and retry."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await call()
+                return
+            except SlackApiError as error:
+                result = classify(error)
+                if result.outcome is not Outcome.RETRY_AFTER or attempt == attempts:
+                    raise
+                await asyncio.sleep(result.retry_after)
+
+    async def _update(self, channel: str, ts: str, reply: Reply) -> bool:
+        """Replace the clicked message; False if it cannot be (too long, deleted)."""
+        messages = self.renderer.render(reply.text, reply.buttons)
+        if len(messages) != 1:
+            return False
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=messages[0].text, blocks=messages[0].blocks
+            )
+        except SlackApiError as error:
+            log.info("could not update message %s in %s: %s", ts, channel, error)
+            return False
+        return True
+
+    async def _dm(self, user: str) -> str:
+        """The id of the person's DM with the bot, where every answer goes."""
+        if user not in self._dms:
+            response = await self.client.conversations_open(users=user)
+            self._dms[user] = response["channel"]["id"]
+        return self._dms[user]
+
+    async def _profile(self, user: str) -> Profile:
+        """Name and language from users.info; the core uses them when it meets someone new."""
+        if user not in self._profiles:
+            try:
+                response = await self.client.users_info(user=user, include_locale=True)
+            except SlackApiError as error:
+                log.warning("users.info failed for %s: %s", user, error)
+                return Profile("", None)
+            info = response["user"]
+            profile = info.get("profile") or {}
+            name = profile.get("real_name") or profile.get("display_name") or info.get("name")
+            locale = info.get("locale")
+            self._profiles[user] = Profile(name or "", locale.split("-")[0] if locale else None)
+        return self._profiles[user]
+
+
+def command_text(command: str, text: str) -> str:
+    """The core's command for a slash command: "/oppbot invite x" is "/invite x"."""
+    words = from_mrkdwn(text).strip()
+    if command.lower() != SLASH_COMMAND:
+        return f"{command} {words}".strip()
+    if not words:
+        return "/help"
+    return "/" + words.removeprefix("/")

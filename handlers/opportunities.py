@@ -1,0 +1,485 @@
+"""Opportunities from the staff side: employers propose, teachers approve, publish, edit, close.
+
+Proposing and publishing share one form, asked one question at a time: an employer's
+proposal waits (pending) for a teacher's Approve; a teacher's own listing opens at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
+from handlers.invites import MAX_ORG_NAME, organisation_named
+from handlers.present import KIND_LABELS, card_text, clip, headline, local_today, parse_id
+from handlers.schools import all_staff, escape_like
+from storage.models import (
+    AuditEntry,
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    OpportunityTag,
+    Organisation,
+    Person,
+)
+from storage.tags import derive_tags
+
+registry = Registry()
+
+FORM = "opportunity_form"
+REJECT = "reject_reason"
+PROPOSE_STEPS = ("title", "kind", "description", "location", "deadline", "paid", "remote")
+PUBLISH_STEPS = ("organisation", *PROPOSE_STEPS)
+MAX_TITLE = 200
+MAX_LOCATION = 300
+MAX_DESCRIPTION = 2000
+MAX_REASON = 500
+MAX_LISTED = 10
+MAX_LISTED_NUMBERS = 20
+# Far enough for next summer's placements; further is almost certainly a typo.
+MAX_DEADLINE_AHEAD = timedelta(days=2 * 365)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YES = ("yes", "y", "yeah", "yep", "true")
+_NO = ("no", "n", "nope", "false")
+_NONE = ("none", "no deadline", "skip", "-")
+
+Answers = dict[str, Any]
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _text_answer(label: str, limit: int, *, minimum: int = 1) -> Callable[[Context, str], Any]:
+    def parse(ctx: Context, text: str) -> Any:
+        value = _clean(text) if label != "description" else text.strip()
+        if len(value) < minimum:
+            raise UserError(f"Please type the {label} (at least {minimum} characters).")
+        if len(value) > limit:
+            raise UserError(f"Please keep the {label} under {limit} characters.")
+        return value
+
+    return parse
+
+
+def parse_kind(ctx: Context, text: str) -> Any:
+    wanted = _clean(text).lower().replace("-", " ")
+    for kind, label in KIND_LABELS.items():
+        if wanted in (kind.value.replace("_", " "), label.lower()):
+            return kind.value
+    raise UserError("Please tap one of the kinds above.")
+
+
+def parse_deadline(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _NONE:
+        return None
+    if not _DATE.fullmatch(value):
+        raise UserError(
+            "Please type the deadline as YYYY-MM-DD (like 2027-03-31), or tap No deadline."
+        )
+    try:
+        deadline = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value} isn't a date. Please type it as YYYY-MM-DD.") from None
+    today = local_today(ctx)
+    if deadline < today:
+        raise UserError("That deadline has passed. Please type a date from today on.")
+    if deadline > today + MAX_DEADLINE_AHEAD:
+        raise UserError("That's more than two years ahead. Please check the year.")
+    return deadline.isoformat()
+
+
+def parse_paid(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _YES or value == "paid":
+        return True
+    if value in _NO or value == "unpaid":
+        return False
+    if value in ("not sure", "unknown", "?"):
+        return None
+    raise UserError("Please tap Paid, Unpaid or Not sure.")
+
+
+def parse_remote(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _YES or value == "remote":
+        return True
+    if value in _NO or value in ("in person", "on site"):
+        return False
+    raise UserError("Please tap Remote or In person.")
+
+
+PARSERS: dict[str, Callable[[Context, str], Any]] = {
+    "organisation": _text_answer("organisation's name", MAX_ORG_NAME, minimum=2),
+    "title": _text_answer("title", MAX_TITLE, minimum=3),
+    "kind": parse_kind,
+    "description": _text_answer("description", MAX_DESCRIPTION, minimum=10),
+    "location": _text_answer("location", MAX_LOCATION, minimum=2),
+    "deadline": parse_deadline,
+    "paid": parse_paid,
+    "remote": parse_remote,
+}
+
+# Buttons answer these steps with the same words a person could type.
+_KIND_BUTTONS = tuple(Button(label, f"of:kind:{kind.value}") for kind, label in KIND_LABELS.items())
+QUESTIONS: dict[str, tuple[str, tuple[tuple[Button, ...], ...]]] = {
+    "organisation": ("Which organisation offers it? Type its name.", ()),
+    "title": ("What's the title? (For example: Summer software internship)", ()),
+    "kind": (
+        "What kind of opportunity is it?",
+        (_KIND_BUTTONS[:2], _KIND_BUTTONS[2:4], _KIND_BUTTONS[4:]),
+    ),
+    "description": ("Describe it for students in a few sentences: what they'll do and learn.", ()),
+    "location": ("Where is it? (A town, or an address)", ()),
+    "deadline": (
+        "What's the deadline to register interest? Type it as YYYY-MM-DD.",
+        ((Button("No deadline", "of:deadline:none"),),),
+    ),
+    "paid": (
+        "Is it paid?",
+        (
+            (
+                Button("Paid", "of:paid:yes"),
+                Button("Unpaid", "of:paid:no"),
+                Button("Not sure", "of:paid:unknown"),
+            ),
+        ),
+    ),
+    "remote": (
+        "Can students take part remotely?",
+        ((Button("Remote", "of:remote:yes"), Button("In person", "of:remote:no")),),
+    ),
+}
+
+
+def _steps(mode: str) -> tuple[str, ...]:
+    return PUBLISH_STEPS if mode == "publish" else PROPOSE_STEPS
+
+
+@registry.command("propose", roles=EMPLOYERS, help="propose an opportunity (a teacher approves it)")
+def propose(ctx: Context, args: str) -> list[Reply]:
+    if ctx.person.organisation is None:
+        raise UserError("You're not linked to an organisation. Ask your school coordinator.")
+    return _begin(
+        ctx,
+        "propose",
+        {},
+        f"Let's describe the opportunity {ctx.person.organisation.name} offers. A teacher "
+        "approves it before students see it. Send /cancel to stop at any time.",
+    )
+
+
+@registry.command("publish", roles=STAFF, help="publish an opportunity for students")
+def publish(ctx: Context, args: str) -> list[Reply]:
+    return _begin(ctx, "publish", {}, "Let's add an opportunity. Send /cancel to stop at any time.")
+
+
+def _begin(ctx: Context, mode: str, answers: Answers, note: str) -> list[Reply]:
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers, note=note)]
+
+
+def _next(ctx: Context, mode: str, answers: Answers, *, note: str = "") -> Reply:
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    prefix = f"{note}\n\n" if note else ""
+    if step is None:
+        return _preview(ctx, mode, answers, prefix)
+    text, buttons = QUESTIONS[step]
+    return Reply(prefix + text, (*buttons, (Button("Cancel", "ofx"),)))
+
+
+def _form(ctx: Context) -> tuple[str, Answers]:
+    dialog = ctx.state(DIALOG)
+    if dialog is None or dialog.get("name") != FORM:
+        raise UserError("That form was closed. Send /propose or /publish to start again.")
+    return str(dialog.get("mode")), dict(dialog.get("answers", {}))
+
+
+@registry.dialog(FORM, action="of")
+def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    mode, answers = _form(ctx)
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    if step is None:
+        raise UserError("All done: tap Submit (or Publish) above, or Cancel.")
+    answers[step] = PARSERS[step](ctx, text)
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers)]
+
+
+@registry.action("of", roles=EMPLOYERS | STAFF)
+def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    mode, answers = _form(ctx)
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    if args == ["done"] and step is None:
+        ctx.clear_state(DIALOG)
+        return _finish(ctx, mode, answers)
+    if len(args) != 2 or args[0] != step:
+        raise UserError("That button is from an earlier question. Please answer the one above.")
+    answers[step] = PARSERS[step](ctx, args[1].replace("_", " "))
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers)]
+
+
+@registry.action("ofx", roles=EMPLOYERS | STAFF)
+def form_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
+    return [Reply("OK, stopped. Nothing was saved.", replace=True)]
+
+
+def _organisation(ctx: Context, mode: str, answers: Answers) -> Organisation:
+    if mode == "propose":
+        if ctx.person.organisation is None:
+            raise UserError("You're not linked to an organisation any more.")
+        return ctx.person.organisation
+    name = answers["organisation"]
+    found = ctx.session.scalar(select(Organisation).where(Organisation.name == name))
+    # The preview shows a new organisation without creating it; finishing creates it.
+    return found or Organisation(name=name, created_at=ctx.now)
+
+
+def _build(ctx: Context, mode: str, answers: Answers, organisation: Organisation) -> Opportunity:
+    deadline = answers["deadline"]
+    return Opportunity(
+        organisation=organisation,
+        kind=OpportunityKind(answers["kind"]),
+        title=answers["title"],
+        description=answers["description"],
+        location=answers["location"],
+        deadline=date.fromisoformat(deadline) if deadline else None,
+        paid=answers["paid"],
+        remote=answers["remote"],
+        tags=[OpportunityTag(tag=t) for t in derive_tags(answers["title"], answers["description"])],
+        created_by_id=ctx.person.id,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+
+
+def _preview(ctx: Context, mode: str, answers: Answers, prefix: str) -> Reply:
+    opportunity = _build(ctx, mode, answers, _organisation(ctx, mode, answers))
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 200)
+    finish = "Submit for approval" if mode == "propose" else "Publish"
+    return Reply(
+        f"{prefix}Here's how students will see it:\n\n{body}",
+        ((Button(finish, "of:done"), Button("Cancel", "ofx")),),
+    )
+
+
+def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
+    organisation = _organisation(ctx, mode, answers)
+    if organisation.id is None:
+        organisation = organisation_named(ctx.session, organisation.name, ctx.now)
+    opportunity = _build(ctx, mode, answers, organisation)
+    if mode == "publish":
+        opportunity.status = OpportunityStatus.OPEN
+        opportunity.published_at = ctx.now
+    else:
+        opportunity.status = OpportunityStatus.PENDING
+    ctx.session.add(opportunity)
+    ctx.session.flush()
+    if mode == "publish":
+        return [Reply(f"Published (#{opportunity.id}): students can find it with /browse now.")]
+    for teacher in all_staff(ctx.session):
+        ctx.notify(
+            teacher,
+            f"{organisation.name} proposes a new opportunity (#{opportunity.id}):\n\n"
+            + card_text(opportunity, local_today(ctx), 3000),
+            kind="proposal",
+            key=f"proposal:{opportunity.id}:{teacher.id}",
+            buttons=_review_buttons(opportunity),
+        )
+    return [
+        Reply(
+            f"Thank you! {opportunity.title} is waiting for a teacher's approval. "
+            "I'll tell you as soon as it's decided."
+        )
+    ]
+
+
+def _review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button("Approve", f"opa:{opportunity.id}"), Button("Reject", f"opr:{opportunity.id}")),
+    )
+
+
+def _proposal(ctx: Context, raw_id: str | None) -> Opportunity:
+    opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
+    if opportunity is None:
+        raise UserError("That proposal no longer exists.")
+    if opportunity.status != OpportunityStatus.PENDING:
+        state = "approved" if opportunity.status == OpportunityStatus.OPEN else "dealt with"
+        raise UserError(f"{opportunity.title} was already {state}. Send /pending for the rest.")
+    return opportunity
+
+
+def _tell_proposer(ctx: Context, opportunity: Opportunity, text: str, key: str) -> None:
+    if opportunity.created_by_id is None:
+        return
+    proposer = ctx.session.get(Person, opportunity.created_by_id)
+    if proposer is not None:
+        ctx.notify(proposer, text, kind="proposal", key=key)
+
+
+def _audit(ctx: Context, opportunity: Opportunity, action: str, **detail: Any) -> None:
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=ctx.person.id,
+            subject_id=opportunity.id,
+            action=action,
+            detail=detail,
+        )
+    )
+
+
+@registry.action("opa", roles=STAFF)
+def approve(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = _proposal(ctx, args[0] if args else None)
+    opportunity.status = OpportunityStatus.OPEN
+    opportunity.published_at = ctx.now
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_approved")
+    _tell_proposer(
+        ctx,
+        opportunity,
+        f"Good news: {opportunity.title} is approved, and students can find it now.",
+        key=f"proposal-approved:{opportunity.id}",
+    )
+    return [Reply(f"Approved: {headline(opportunity)}. Students can find it now.")]
+
+
+@registry.action("opr", roles=STAFF)
+def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = _proposal(ctx, args[0] if args else None)
+    ctx.start_dialog(REJECT, opportunity=opportunity.id)
+    return [
+        Reply(
+            f"Why isn't {opportunity.title} right for your students? Type a short reason: "
+            f"I'll pass it on to {opportunity.organisation.name}.",
+            ((Button("Cancel", "ofx"),),),
+        )
+    ]
+
+
+@registry.dialog(REJECT)
+def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    opportunity = _proposal(ctx, str(dialog.get("opportunity")))
+    reason = text.strip()
+    if len(reason) > MAX_REASON:
+        raise UserError(f"Please keep the reason under {MAX_REASON} characters.")
+    ctx.clear_state(DIALOG)
+    # Back to a draft: never shown to students, and the record of what was proposed stays.
+    opportunity.status = OpportunityStatus.DRAFT
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_rejected", reason=reason)
+    _tell_proposer(
+        ctx,
+        opportunity,
+        f"Sorry, {opportunity.title} wasn't approved. The school said: {reason}\n"
+        "You're welcome to /propose it again with changes.",
+        key=f"proposal-rejected:{opportunity.id}",
+    )
+    return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
+
+
+@registry.command("pending", roles=STAFF, help="proposals waiting for approval")
+def pending(ctx: Context, args: str) -> list[Reply]:
+    proposals = ctx.session.scalars(
+        select(Opportunity)
+        .where(Opportunity.status == OpportunityStatus.PENDING)
+        .order_by(Opportunity.created_at, Opportunity.id)
+        .limit(MAX_LISTED)
+    ).all()
+    if not proposals:
+        return [Reply("No proposals are waiting. Employers send them with /propose.")]
+    today = local_today(ctx)
+    room = ctx.caps.max_text - 100
+    return [
+        Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
+        for o in proposals
+    ]
+
+
+@registry.command(
+    "listings",
+    roles=STAFF,
+    help="opportunities and their numbers: /listings robot",
+)
+def listings(ctx: Context, args: str) -> list[Reply]:
+    query = (
+        select(Opportunity)
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(Opportunity.status.in_((OpportunityStatus.OPEN, OpportunityStatus.PENDING)))
+        .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+        .limit(MAX_LISTED_NUMBERS)
+    )
+    word = " ".join(args.split())
+    if word:
+        pattern = f"%{escape_like(word)}%"
+        query = query.where(
+            Opportunity.title.ilike(pattern, escape="\\")
+            | Organisation.name.ilike(pattern, escape="\\")
+        )
+    found = ctx.session.scalars(query).all()
+    if not found:
+        return [Reply("Nothing open matches that." if word else "Nothing is open right now.")]
+    lines = ["Open and pending opportunities, newest first:"]
+    for opportunity in found:
+        pending = (
+            " (waiting for approval)" if opportunity.status == OpportunityStatus.PENDING else ""
+        )
+        lines.append(f"#{opportunity.id} {clip(headline(opportunity), 80)}{pending}")
+    if len(found) == MAX_LISTED_NUMBERS:
+        lines.append("Add a word to narrow it down: /listings robot")
+    return [Reply("\n".join(lines))]
+
+
+def opportunity_arg(ctx: Context, text: str, usage: str) -> tuple[Opportunity, str]:
+    """The opportunity a command names by its number ("12" or "#12"), and the rest."""
+    first, _, rest = text.strip().partition(" ")
+    number = first.removeprefix("#")
+    if not number.isdigit() or len(number) > 12:
+        raise UserError(f"Say which opportunity by its number: {usage}")
+    opportunity = ctx.session.get(Opportunity, int(number))
+    if opportunity is None:
+        raise UserError(f"There's no opportunity #{number}.")
+    return opportunity, rest.strip()
+
+
+@registry.command("close", roles=STAFF, help="close an opportunity: /close 12")
+def close(ctx: Context, args: str) -> list[Reply]:
+    opportunity, _ = opportunity_arg(ctx, args, "/close 12")
+    if opportunity.status == OpportunityStatus.CLOSED:
+        raise UserError(f"#{opportunity.id} {opportunity.title} is already closed.")
+    opportunity.status = OpportunityStatus.CLOSED
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_closed")
+    return [Reply(f"Closed #{opportunity.id} {headline(opportunity)}. Students no longer see it.")]
+
+
+EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "remote")
+
+
+@registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 deadline 2027-03-31")
+def edit(ctx: Context, args: str) -> list[Reply]:
+    usage = "/edit 12 deadline 2027-03-31 (fields: " + ", ".join(EDITABLE) + ")"
+    opportunity, rest = opportunity_arg(ctx, args, usage)
+    field, _, value = rest.partition(" ")
+    field = field.lower()
+    if field not in EDITABLE or not value.strip():
+        raise UserError(f"Say what to change and the new value: {usage}")
+    parsed = PARSERS[field](ctx, value)
+    if field == "kind":
+        opportunity.kind = OpportunityKind(parsed)
+    elif field == "deadline":
+        opportunity.deadline = date.fromisoformat(parsed) if parsed else None
+    else:
+        setattr(opportunity, field, parsed)
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_edited", field=field)
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
+    return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]

@@ -1,0 +1,108 @@
+"""Who belongs to which school, and what may be shared about a student.
+
+Shared by the employer, consent, teacher and announcement handlers, so that each asks the same
+question the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.core import Context, UserError
+from storage.models import Cohort, Person, Role, School
+
+STAFF_ROLES = (Role.TEACHER, Role.ADMIN)
+
+
+def may_share(student: Person) -> bool:
+    """Whether the school may pass this student's details to an employer.
+
+    A minor's details need a guardian's consent on file; an adult (or someone who did not say)
+    decides for themselves by registering interest.
+    """
+    return not student.under_18 or student.guardian_consent_at is not None
+
+
+def only_school(session: Session) -> School | None:
+    """The school, when the database holds exactly one (a single-school installation)."""
+    if session.scalar(select(func.count()).select_from(School)) != 1:
+        return None
+    return session.scalars(select(School)).one()
+
+
+def school_named(session: Session, name: str, now: datetime) -> School:
+    """The school called ``name``, created if there is none yet."""
+    clean = " ".join(name.split())
+    found = session.scalar(select(School).where(School.name == clean))
+    if found is None:
+        found = School(name=clean, created_at=now)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def student_school_id(student: Person) -> int | None:
+    return student.cohort.school_id if student.cohort is not None else None
+
+
+def known_school(ctx: Context) -> School | None:
+    """The school of the teacher talking, if there is one.
+
+    A teacher who joined before their school existed (or with a code made without one) is
+    linked to it here when the installation has only one school.
+    """
+    person = ctx.person
+    if person.school is None:
+        person.school = only_school(ctx.session)
+    return person.school
+
+
+def staff_school(ctx: Context) -> School:
+    """The school of the teacher talking, or a polite refusal when there is none."""
+    school = known_school(ctx)
+    if school is None:
+        raise UserError(
+            "You're not linked to a school yet. Ask for a teacher invite code made with "
+            "oppbot invite --role teacher --school NAME, and /join with it."
+        )
+    return school
+
+
+def school_staff(session: Session, school_id: int | None) -> list[Person]:
+    """The teachers and coordinators of a school (none for a student without a class)."""
+    if school_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Person)
+            .where(Person.role.in_(STAFF_ROLES), Person.school_id == school_id)
+            .order_by(Person.id)
+        )
+    )
+
+
+def all_staff(session: Session) -> list[Person]:
+    """Every teacher and coordinator: opportunities are shared by every school here."""
+    return list(
+        session.scalars(select(Person).where(Person.role.in_(STAFF_ROLES)).order_by(Person.id))
+    )
+
+
+def school_cohorts(session: Session, school: School) -> list[Cohort]:
+    return list(
+        session.scalars(
+            select(Cohort).where(Cohort.school_id == school.id).order_by(Cohort.name, Cohort.id)
+        )
+    )
+
+
+def escape_like(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '\\' (a name with % or _ in it)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def cohort_label(student: Person) -> str:
+    return student.cohort.name if student.cohort is not None else "no class"

@@ -1,0 +1,286 @@
+"""Reading a moment from ordinary words: "tomorrow 5pm", "next friday", "in 3 days".
+
+Small and strict on purpose: a phrase means one definite moment in the person's time zone, or
+it is refused with an example. Nothing is guessed (a bare "at 5" asks whether that is am or
+pm), and the reply always states the exact day and time, so a surprise is seen at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+EXAMPLES = "tomorrow 5pm, friday 8:30, in 3 days, in 2 hours or 2026-12-01 09:00"
+
+_NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_UNITS = {
+    **dict.fromkeys(("minute", "minutes", "min", "mins", "m"), timedelta(minutes=1)),
+    **dict.fromkeys(("hour", "hours", "hr", "hrs", "h"), timedelta(hours=1)),
+    **dict.fromkeys(("day", "days", "d"), timedelta(days=1)),
+    **dict.fromkeys(("week", "weeks", "wk", "wks", "w"), timedelta(weeks=1)),
+}
+_WEEKDAYS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed", "weds"),
+            ("thursday", "thu", "thur", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
+_MONTHS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_RELATIVE_DAYS = {
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "tomorow": 1,
+    "tmrw": 1,
+    "tmr": 1,
+    "day after tomorrow": 2,
+}
+_PARTS_OF_DAY = {
+    "morning": time(9, 0),
+    "noon": time(12, 0),
+    "midday": time(12, 0),
+    "afternoon": time(14, 0),
+    "evening": time(18, 0),
+    "tonight": time(19, 0),
+}
+_LEADING = {"at", "on", "the"}
+_TRAILING = {"at", "on", "the", "in", "of"}
+
+_number = "|".join([r"\d{1,3}", *_NUMBERS])
+_unit = "|".join(sorted(_UNITS, key=len, reverse=True))
+_RELATIVE = re.compile(rf"in\s+({_number})\s*({_unit})")
+_CLOCK = re.compile(
+    r"\b(\d{1,2})(?:[:.](\d{2}))?\s*(a\.?m\.?|p\.?m\.?)(?!\w)|\b(\d{1,2})[:.](\d{2})\b"
+)
+_PART_OF_DAY = re.compile(r"\b(" + "|".join(_PARTS_OF_DAY) + r")\b")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_ordinal = r"(\d{1,2})(?:st|nd|rd|th)?"
+_month = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH = re.compile(rf"{_ordinal}\s+({_month})\.?(?:\s+(\d{{4}}))?")
+_MONTH_DAY = re.compile(rf"({_month})\.?\s+{_ordinal}(?:\s+(\d{{4}}))?")
+_WEEKDAY = re.compile(r"(?:(next|this)\s+)?(" + "|".join(_WEEKDAYS) + r")")
+_BARE_HOUR = re.compile(r"(.*?)\s*\b(\d{1,2})\b\s*(.*)")
+
+
+class WhenError(ValueError):
+    """The phrase names no definite moment; the message says why, for the person."""
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time(9, 0)) -> datetime:
+    """The moment (aware, UTC, whole minutes) that ``text`` means to someone in ``zone``.
+
+    A day without a time means ``default`` o'clock; a time without a day means the next time
+    the clock shows it. Explicit moments in the past are returned as they are: the caller
+    says so, with the date, which is clearer than a guess.
+    """
+    phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
+    phrase = re.sub(r"(\d)t(\d)", r"\1 \2", phrase)  # 2026-12-01T09:00
+    if not phrase:
+        raise WhenError(f"When should that be? For example: {EXAMPLES}.")
+    local_now = now.astimezone(zone).replace(second=0, microsecond=0)
+    clock, phrase = _take_clock(phrase)
+    if clock is None:
+        clock, phrase = _take_part_of_day(phrase)
+    phrase = _drop_filler(phrase)
+
+    relative = _RELATIVE.fullmatch(phrase)
+    if relative:
+        unit = _UNITS[relative.group(2)]
+        step = unit * _amount(relative.group(1))
+        # Hours are hours of real time; days and weeks keep the wall clock across a DST change.
+        if unit < timedelta(days=1):
+            if clock is not None:
+                raise _not_understood(text)
+            return local_now.astimezone(UTC) + step
+        day = local_now.date() + step
+        return _at(day, clock or local_now.time(), zone)
+
+    if not phrase:
+        if clock is None:
+            raise _not_understood(text)
+        moment = _at(local_now.date(), clock, zone)
+        return moment if moment > now else _at(local_now.date() + timedelta(days=1), clock, zone)
+
+    weekday = _WEEKDAY.fullmatch(phrase)
+    if weekday:
+        wanted = _WEEKDAYS[weekday.group(2)]
+        first = 1 if weekday.group(1) == "next" else 0
+        for ahead in range(first, first + 8):
+            day = local_now.date() + timedelta(days=ahead)
+            moment = _at(day, clock or default, zone)
+            if day.weekday() == wanted and moment > now:
+                return moment
+
+    if phrase == "next week":
+        monday = local_now.date() + timedelta(days=7 - local_now.weekday())
+        return _at(monday, clock or default, zone)
+
+    if phrase == "this" and clock is not None:  # "this evening"
+        return _at(local_now.date(), clock, zone)
+
+    if phrase in _RELATIVE_DAYS:
+        day = local_now.date() + timedelta(days=_RELATIVE_DAYS[phrase])
+        if phrase == "tonight":
+            clock = clock or _PARTS_OF_DAY["tonight"]
+        return _at(day, clock or default, zone)
+
+    day = _calendar_date(phrase, local_now.date(), text)
+    if day is not None:
+        # "1 jan" said in November means next January; "23 nov" said on 23 Nov means today.
+        if day < local_now.date() and not _has_year(phrase):
+            day = _next_year(day, text)
+        return _at(day, clock or default, zone)
+
+    if clock is None:
+        _ask_am_or_pm(phrase, text, now, zone)
+    raise _not_understood(text)
+
+
+def _take_clock(phrase: str) -> tuple[time | None, str]:
+    found = list(_CLOCK.finditer(phrase))
+    if not found:
+        return None, phrase
+    if len(found) > 1:
+        raise WhenError(f"That has two times in it. Please give one, like {EXAMPLES}.")
+    match = found[0]
+    if match.group(4) is not None:
+        hour, minute, half = int(match.group(4)), int(match.group(5)), None
+    else:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        half = match.group(3).replace(".", "")
+    clock = _clock(hour, minute, half, match.group(0))
+    return clock, (phrase[: match.start()] + " " + phrase[match.end() :]).strip()
+
+
+def _clock(hour: int, minute: int, half: str | None, written: str) -> time:
+    if minute > 59 or (half is None and hour > 23) or (half is not None and not 1 <= hour <= 12):
+        raise WhenError(f"{written} isn't a time of day. Try something like 17:00 or 5pm.")
+    if half is not None:
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    return time(hour, minute)
+
+
+def _take_part_of_day(phrase: str) -> tuple[time | None, str]:
+    match = _PART_OF_DAY.search(phrase)
+    if match is None:
+        return None, phrase
+    rest = (phrase[: match.start()] + " " + phrase[match.end() :]).strip()
+    # "tonight" names the day as well as the hour.
+    if match.group(1) == "tonight":
+        rest = f"{rest} tonight".strip()
+    return _PARTS_OF_DAY[match.group(1)], rest
+
+
+def _drop_filler(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[0] in _LEADING:
+        words.pop(0)
+    while words and words[-1] in _TRAILING:
+        words.pop()
+    return " ".join(w for w in words if w not in ("at", "on"))
+
+
+def _amount(word: str) -> int:
+    return _NUMBERS[word] if word in _NUMBERS else int(word)
+
+
+def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+def _calendar_date(phrase: str, today: date, text: str) -> date | None:
+    if match := _ISO.fullmatch(phrase):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _DAY_MONTH.fullmatch(phrase):
+        day, month = int(match.group(1)), _MONTHS[match.group(2)]
+        year = int(match.group(3)) if match.group(3) else today.year
+    elif match := _MONTH_DAY.fullmatch(phrase):
+        month, day = _MONTHS[match.group(1)], int(match.group(2))
+        year = int(match.group(3)) if match.group(3) else today.year
+    else:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise WhenError(
+            f"There's no such date as {text.strip()}. Try something like {EXAMPLES}."
+        ) from None
+
+
+def _has_year(phrase: str) -> bool:
+    return bool(re.search(r"\d{4}", phrase))
+
+
+def _next_year(day: date, text: str) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        raise WhenError(f"There's no {text.strip()} next year. Please give the year.") from None
+
+
+def _ask_am_or_pm(phrase: str, text: str, now: datetime, zone: ZoneInfo) -> None:
+    """A bare hour ("friday at 5") is the one common slip worth a specific question."""
+    match = _BARE_HOUR.fullmatch(phrase)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return
+    rest = " ".join(part for part in (match.group(1), match.group(3)) if part)
+    try:
+        parse_when(rest or "today", now, zone)
+    except WhenError:
+        return
+    hour = int(match.group(2))
+    raise WhenError(
+        f"Do you mean {hour}am or {hour}pm? Add am or pm, or use 24-hour time like "
+        f"{hour % 12 + 12}:00."
+    )
+
+
+def _not_understood(text: str) -> WhenError:
+    return WhenError(
+        f'Sorry, I didn\'t understand "{text.strip()}" as a time. Try something like {EXAMPLES}.'
+    )

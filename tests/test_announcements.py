@@ -1,0 +1,391 @@
+"""Announcements: audience, preview count, one outbox row per student, scheduling, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Core
+from handlers.announcements import send_due_announcements
+from handlers.invites import create_invite
+from handlers.schools import school_named
+from storage.models import (
+    Account,
+    Announcement,
+    AnnouncementStatus,
+    Cohort,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
+from tests.conftest import FakeClock
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    join_with_invite,
+    make_employer,
+    onboard,
+    person_id,
+    row_counts,
+)
+
+MESSAGE = "Careers fair on Friday in the hall! Bring a CV. <b>&*_~ <@U123>"
+
+
+@dataclass
+class World:
+    core: Core
+    factory: sessionmaker[Session]
+    clock: FakeClock
+    ada: Chat  # Year 11, technology, console
+    bob: Chat  # Year 11, engineering, Telegram
+    cal: Chat  # Year 12, technology, console and Telegram
+    dee: Chat  # Hillside Academy
+    tina: Chat  # teacher at Riverside High
+    tom: Chat  # teacher at Hillside Academy
+    maya: Chat  # employer
+
+    def announcements(self) -> list[Announcement]:
+        with self.factory() as session:
+            return list(session.scalars(select(Announcement).order_by(Announcement.id)))
+
+    def rows(self) -> list[tuple[str, str, str, int | None, str]]:
+        """(platform, user, key, announcement id, text) of the announcement rows."""
+        with self.factory() as session:
+            found = session.execute(
+                select(
+                    Account.platform,
+                    Account.external_id,
+                    OutboxMessage.idempotency_key,
+                    OutboxMessage.announcement_id,
+                    OutboxMessage.text,
+                )
+                .join(Account, Account.id == OutboxMessage.account_id)
+                .where(OutboxMessage.kind == "announcement")
+                .order_by(Account.external_id)
+            )
+            return [tuple(row) for row in found]  # type: ignore[misc]
+
+    def users(self) -> list[str]:
+        return [user for _, user, *_ in self.rows()]
+
+
+@pytest.fixture
+def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+    year_11 = add_school(session_factory, clock.now)
+    with session_factory.begin() as session:
+        riverside = session.get(Cohort, year_11)
+        assert riverside is not None
+        session.add(
+            Cohort(
+                school_id=riverside.school_id,
+                name="Year 12",
+                join_code="RIVER-12",
+                created_at=clock.now,
+            )
+        )
+    tina = Chat(core, "tina", name="Tina Teacher")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    add_school(session_factory, clock.now, school="Hillside Academy", cohort="Y10", code="HILL-10")
+    tom = Chat(core, "tom", name="Tom Teacher")
+    with session_factory.begin() as session:
+        school = school_named(session, "Hillside Academy", clock.now)
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    tom.send(f"/join {code}")
+    add_opportunity(session_factory, clock.now, title="Software intern")
+    maya = Chat(core, "maya", name="Maya")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+
+    ada = Chat(core, "ada", name="Ada")
+    onboard(ada, under_18=False)
+    bob = Chat(core, "bob", platform="telegram", name="Bob")
+    onboard(bob, under_18=False, tags=("Engineering",))
+    cal = Chat(core, "cal", name="Cal")
+    onboard(cal, code="RIVER-12", under_18=False)
+    # Cal also uses Telegram now, and did so last: the announcement goes there, once.
+    clock.advance(minutes=1)
+    with session_factory.begin() as session:
+        person = session.get(Person, person_id(session_factory, cal))
+        assert person is not None
+        session.add(
+            Account(
+                person=person,
+                platform="telegram",
+                external_id="cal-tg",
+                chat_id="cal-tg",
+                last_seen_at=clock.now,
+                created_at=clock.now,
+            )
+        )
+    dee = Chat(core, "dee", name="Dee")
+    onboard(dee, code="HILL-10", under_18=False)
+    return World(core, session_factory, clock, ada, bob, cal, dee, tina, tom, maya)
+
+
+def write(world: World, teacher: Chat, text: str = MESSAGE) -> int:
+    teacher.send("/announce")
+    assert "What's your message for students?" in teacher.text
+    teacher.send(text)
+    assert "Who should get it?" in teacher.text, teacher.text
+    return world.announcements()[-1].id
+
+
+def test_everyone_at_the_school_gets_one_row_each_on_their_own_platform(world: World) -> None:
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    assert world.tina.text == (
+        "To 3 students (everyone at Riverside High). Here's what they'll read:\n\n"
+        f"Announcement from Riverside High:\n\n{MESSAGE}"
+    )
+    assert world.rows() == []
+    world.tina.press("Send now")
+    assert world.tina.text == "Sent to 3 students."
+    assert world.tina.button("Delivery report").payload == f"anr:{aid}"
+    text = f"Announcement from Riverside High:\n\n{MESSAGE}"
+    ids = {chat.user: person_id(world.factory, chat) for chat in (world.ada, world.bob)}
+    cal = person_id(world.factory, world.cal)
+    assert world.rows() == [
+        ("console", "ada", f"ann:{aid}:{ids['ada']}", aid, text),
+        ("telegram", "bob", f"ann:{aid}:{ids['bob']}", aid, text),
+        ("telegram", "cal-tg", f"ann:{aid}:{cal}", aid, text),
+    ]
+    (announcement,) = world.announcements()
+    assert announcement.status == AnnouncementStatus.SENT
+    assert (announcement.sent_at, announcement.recipient_count) == (world.clock.now, 3)
+    assert announcement.audience == {"type": "school"}
+
+    # The Send button again (a double tap, a retry) sends nothing more.
+    world.tina.press_payload(f"ans:{aid}")
+    assert "That announcement has already been sent" in world.tina.text
+    assert len(world.rows()) == 3
+
+
+def test_students_in_their_quiet_hours_get_it_when_they_end(world: World) -> None:
+    with world.factory.begin() as session:
+        session.execute(update(Person).where(Person.name == "Bob").values(timezone="Asia/Tokyo"))
+    write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Send now")
+    # 15:01 in London is 00:01 in Tokyo.
+    assert world.tina.text == "Sent to 3 students (1 will get it when their quiet hours end)."
+    with world.factory() as session:
+        times = dict(
+            session.execute(
+                select(Account.external_id, OutboxMessage.next_attempt_at).join(
+                    Account, Account.id == OutboxMessage.account_id
+                )
+            ).all()
+        )
+    assert times["bob"] == datetime.fromisoformat("2026-11-23T23:00:00+00:00")
+    assert times["ada"] == world.clock.now
+
+
+def test_choosing_classes(world: World) -> None:
+    write(world, world.tina)
+    world.tina.press("Classes")
+    assert [b.label for b in world.tina.buttons] == ["Year 11", "Year 12"]
+    world.tina.press("Year 12")
+    assert [b.label for b in world.tina.buttons] == ["Year 11", "✓ Year 12", "Done (1 chosen)"]
+    world.tina.press("Done")
+    assert world.tina.text.startswith("To 1 student (Year 12).")
+    world.tina.press("Send now")
+    assert world.users() == ["cal-tg"]
+
+
+def test_choosing_both_classes_and_a_class_of_another_school(world: World) -> None:
+    aid = write(world, world.tina)
+    world.tina.press("Classes")
+    world.tina.press("Year 11")
+    world.tina.press("Year 12")
+    world.tina.press("Done")
+    assert world.tina.text.startswith("To 3 students (Year 11, Year 12).")
+    with world.factory() as session:
+        hill = session.scalars(select(Cohort.id).where(Cohort.name == "Y10")).one()
+    world.tina.press_payload(f"anc:{aid}:{hill}")
+    assert "That button is from an earlier question" in world.tina.text
+
+
+def test_students_interested_in_a_field(world: World) -> None:
+    write(world, world.tina)
+    world.tina.press("A field")
+    world.tina.press("Engineering")
+    assert world.tina.text.startswith("To 1 student (students interested in Engineering).")
+    world.tina.press("Send now")
+    assert world.users() == ["bob"]
+
+
+def test_students_interested_in_an_opportunity(world: World) -> None:
+    opportunity = add_opportunity(world.factory, world.clock.now, title="Robot lab tour")
+    for chat in (world.ada, world.bob, world.dee):
+        chat.press_payload(f"int:{opportunity}")
+        chat.press("Send without a note")
+    world.bob.send("/mine")
+    world.bob.press("Withdraw 1")
+    world.bob.press("Yes, withdraw")
+    aid = write(world, world.tina)
+    world.tina.press("Interested in an opportunity")
+    world.tina.send("nonsense")
+    assert "Say which opportunity by its number" in world.tina.text
+    world.tina.send(f"#{opportunity}")
+    assert world.tina.text.startswith(
+        "To 1 student (students interested in Robot lab tour — Acme Ltd)."
+    )
+    world.tina.press("Send now")
+    assert world.users() == ["ada"]
+    assert world.announcements()[-1].id == aid
+
+
+def test_an_empty_audience_offers_another_choice(world: World) -> None:
+    write(world, world.tina)
+    world.tina.press("A field")
+    world.tina.press("Health & care")
+    assert world.tina.text.startswith(
+        "To 0 students (students interested in Health & care): nobody to send it to."
+    )
+    assert "Send now" not in [b.label for b in world.tina.buttons]
+    world.tina.press("Everyone at Riverside High")
+    assert world.tina.text.startswith("To 3 students")
+
+
+def test_scheduled_announcements_go_once_when_due(world: World) -> None:
+    with world.factory.begin() as session:
+        session.execute(
+            update(Person).where(Person.name == "Tina Teacher").values(timezone="America/New_York")
+        )
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    assert "your time (America/New_York)" in world.tina.text
+    for bad, expected in [
+        ("tomorrow", "Please type it as YYYY-MM-DD HH:MM"),
+        ("2026-11-31 09:00", "isn't a real date and time"),
+        ("2026-11-23 09:00", "That time has passed"),
+        ("2028-01-01 09:00", "more than a year ahead"),
+    ]:
+        world.tina.send(bad)
+        assert expected in world.tina.text, bad
+    world.tina.send("2026-11-24 9:00")
+    assert world.tina.text.startswith("Scheduled for 24 Nov 2026 09:00, to 3 students as of now")
+    (announcement,) = world.announcements()
+    assert announcement.status == AnnouncementStatus.SCHEDULED
+    due = datetime.fromisoformat("2026-11-24T14:00:00+00:00")
+    assert announcement.scheduled_for == due
+    assert world.rows() == []
+
+    # A student who joins meanwhile gets it too: the audience is worked out when it goes.
+    eve = Chat(world.core, "eve", name="Eve")
+    onboard(eve, under_18=False)
+
+    def run(at: datetime) -> int:
+        with world.factory.begin() as session:
+            return send_due_announcements(session, at)
+
+    assert run(due - timedelta(seconds=1)) == 0
+    assert world.rows() == []
+    assert run(due) == 1
+    assert sorted(world.users()) == ["ada", "bob", "cal-tg", "eve"]
+    assert run(due + timedelta(minutes=1)) == 0
+    assert len(world.rows()) == 4
+    (announcement,) = world.announcements()
+    assert (announcement.status, announcement.sent_at) == (AnnouncementStatus.SENT, due)
+    assert announcement.recipient_count == 4
+    world.tina.press_payload(f"anx:{aid}")
+    assert "That announcement has already been sent" in world.tina.text
+
+
+def test_a_cancelled_schedule_never_goes(world: World) -> None:
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    world.tina.send("2026-11-24 09:00")
+    world.tina.press("Cancel it")
+    assert world.tina.text == "OK, cancelled. Nothing was sent."
+    with world.factory.begin() as session:
+        assert send_due_announcements(session, world.clock.now + timedelta(days=2)) == 0
+    assert world.rows() == []
+    world.tina.press_payload(f"ans:{aid}")
+    assert "That announcement was cancelled" in world.tina.text
+
+
+def test_the_delivery_report_counts_each_outcome(world: World) -> None:
+    # Dee's school gets none of it; Ada can't be reached on any platform.
+    with world.factory.begin() as session:
+        session.execute(
+            update(Account)
+            .where(Account.external_id == "ada")
+            .values(unreachable_at=world.clock.now)
+        )
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Send now")
+    world.tina.press("Delivery report")
+    assert world.tina.text == (
+        f"Announcement #{aid} to everyone at Riverside High, sent 23 Nov 2026 15:01.\n"
+        "Delivered: 0\nPending: 2\nUnreachable: 0\nFailed: 0\n"
+        "Not reachable on any platform: 1"
+    )
+    # As delivery proceeds, the report follows.
+    with world.factory.begin() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.announcement_id == aid)
+            .order_by(OutboxMessage.id)
+        ).all()
+        rows[0].status = OutboxStatus.SENT
+        rows[1].status = OutboxStatus.UNREACHABLE
+    world.tina.press("Refresh")
+    assert "Delivered: 1\nPending: 0\nUnreachable: 1\nFailed: 0" in world.tina.text
+    world.tina.send(f"/report {aid}")
+    assert "Delivered: 1" in world.tina.text
+    world.tina.send("/report")
+    assert world.tina.text.startswith(f"Recent announcements:\n#{aid}, sent 23 Nov 2026 15:01:")
+    world.tom.send(f"/report {aid}")
+    assert world.tom.text == "I can't find that announcement at your school."
+    world.tom.send("/report")
+    assert world.tom.text == "No announcements yet. Send one with /announce."
+
+
+def test_only_the_author_and_only_staff_may_act_on_a_draft(world: World) -> None:
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    before = row_counts(world.factory)
+    for payload in (f"ans:{aid}", f"ana:{aid}:school", f"ansc:{aid}", f"anx:{aid}"):
+        world.tom.press_payload(payload)
+        assert "I can't find that announcement of yours" in world.tom.text
+        for chat in (world.ada, world.maya):
+            chat.press_payload(payload)
+            assert "Sorry, that is only for admins or teachers" in chat.text
+    world.ada.send("/announce Hello everyone")
+    assert "Sorry, that is only for admins or teachers" in world.ada.text
+    after = row_counts(world.factory)
+    assert after["outbox"] == before["outbox"]
+    assert world.announcements()[0].status == AnnouncementStatus.DRAFT
+    for payload in ("ans:999999", "ans:abc", "ant:1:nonsense", "ana:1:weird"):
+        world.tina.press_payload(payload)
+        assert "Sorry, something went wrong" not in world.tina.text
+
+
+def test_a_message_typed_with_the_command_and_cancelling(world: World) -> None:
+    world.tina.send("/announce Exams start Monday.")
+    assert "Who should get it?" in world.tina.text
+    assert world.announcements()[0].text == "Exams start Monday."
+    world.tina.press("Cancel")
+    assert world.announcements()[0].status == AnnouncementStatus.CANCELLED
+    world.tina.send("/announce")
+    world.tina.press("Cancel")
+    assert world.tina.text == "OK, stopped. Nothing was sent."
+    world.tina.send("This is not an announcement")
+    assert len(world.announcements()) == 1
+
+
+def test_a_teacher_without_a_school_cannot_announce(world: World) -> None:
+    tess = Chat(world.core, "tess")
+    join_with_invite(world.factory, world.clock.now, tess, Role.TEACHER)
+    tess.send("/announce")
+    assert "You're not linked to a school yet" in tess.text

@@ -1,0 +1,179 @@
+"""/calendar: the .ics export is valid RFC 5545 that a calendar app can read."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import icalendar
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.console import ConsoleChat
+from bot.core import Core, Timing
+from handlers.calendar import escape, fold
+from handlers.reminders import schedule_event_reminders
+from storage.db import transaction
+from storage.models import Opportunity, Person
+from tests.conftest import FakeClock
+from tests.helpers import Chat, add_opportunity, add_school, onboard, person_id
+
+TITLE = 'Robots, lasers; "back\\slash" & a very long name: Überlänge für Résumé-Werkstatt ✓✓✓'
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+    add_school(session_factory, clock.now)
+    chat = Chat(core, "ada", name="Ada")
+    onboard(chat)
+    return chat
+
+
+def fill_calendar(ada: Chat, factory: sessionmaker[Session], clock: FakeClock) -> int:
+    oid = add_opportunity(
+        factory, clock.now, title=TITLE, deadline=date(2026, 12, 10), url="https://acme.example/a"
+    )
+    ada.press_payload(f"sv:{oid}")
+    ada.send("/remind tomorrow 5pm to email Acme, politely\nand soon")
+    with transaction(factory) as session:
+        person = session.get(Person, person_id(factory, ada))
+        opportunity = session.get(Opportunity, oid)
+        assert person is not None and opportunity is not None
+        schedule_event_reminders(
+            session,
+            person,
+            opportunity,
+            utc(2026, 11, 30, 14, 0),
+            now=clock.now,
+            timing=Timing(),
+            what="Interview",
+        )
+    return oid
+
+
+def unfold(content: bytes) -> list[str]:
+    text = content.decode()
+    assert text.endswith("\r\n")
+    physical = text.split("\r\n")[:-1]
+    for line in physical:
+        assert "\n" not in line and "\r" not in line
+        assert len(line.encode()) <= 75, line
+    logical: list[str] = []
+    for line in physical:
+        if line.startswith(" "):
+            logical[-1] += line[1:]
+        else:
+            logical.append(line)
+    return logical
+
+
+def test_the_export_holds_deadlines_events_and_reminders(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    oid = fill_calendar(ada, session_factory, clock)
+    pid = person_id(session_factory, ada)
+    ada.send("/calendar")
+    assert ada.text.startswith("Here's your calendar: 1 deadline, 1 event and 1 reminder.")
+    (reply,) = ada.replies
+    assert reply.file is not None
+    assert (reply.file.filename, reply.file.mime) == ("oppbot.ics", "text/calendar")
+
+    lines = unfold(reply.file.content)
+    assert lines[:6] == [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//oppbot//calendar export//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "X-WR-CALNAME:oppbot",
+    ]
+    assert lines[-1] == "END:VCALENDAR"
+    events = "\n".join(lines).split("BEGIN:VEVENT\n")[1:]
+    assert len(events) == 3
+    deadline, event, reminder = (e.split("\nEND:VEVENT")[0].split("\n") for e in events)
+    escaped = (
+        'Robots\\, lasers\\; "back\\\\slash" & a very long name: '
+        "Überlänge für Résumé-Werkstatt ✓✓✓ — Acme Ltd"
+    )
+    assert deadline == [
+        f"UID:deadline-{oid}-{pid}@oppbot",
+        "DTSTAMP:20261123T150000Z",
+        "DTSTART;VALUE=DATE:20261210",
+        "DTEND;VALUE=DATE:20261211",
+        f"SUMMARY:Deadline: {escaped}",
+        "DESCRIPTION:Last day to apply.",
+        "URL:https://acme.example/a",
+    ]
+    assert event == [
+        f"UID:event-{oid}-{pid}-20261130T140000Z@oppbot",
+        "DTSTAMP:20261123T150000Z",
+        "DTSTART:20261130T140000Z",
+        f"SUMMARY:Interview: {escaped}",
+    ]
+    assert reminder[1:] == [
+        "DTSTAMP:20261123T150000Z",
+        "DTSTART:20261124T170000Z",
+        "SUMMARY:Reminder: email Acme\\, politely\\nand soon",
+    ]
+    assert reminder[0].startswith("UID:reminder-") and reminder[0].endswith("@oppbot")
+
+
+def test_a_calendar_app_reads_it_back(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    fill_calendar(ada, session_factory, clock)
+    ada.send("/calendar")
+    file = ada.replies[0].file
+    assert file is not None
+    calendar = icalendar.Calendar.from_ical(file.content)
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    assert set(events) == {
+        f"Deadline: {TITLE} — Acme Ltd",
+        f"Interview: {TITLE} — Acme Ltd",
+        "Reminder: email Acme, politely\nand soon",
+    }
+    assert events[f"Deadline: {TITLE} — Acme Ltd"].decoded("DTSTART") == date(2026, 12, 10)
+    assert events["Reminder: email Acme, politely\nand soon"].decoded("DTSTART") == utc(
+        2026, 11, 24, 17, 0
+    )
+    assert len({str(e["UID"]) for e in events.values()}) == 3
+
+
+def test_an_empty_calendar_sends_no_file(ada: Chat) -> None:
+    ada.send("/calendar")
+    assert ada.text.startswith("Your calendar is empty so far.")
+    assert ada.replies[0].file is None
+    ada.send("/remind tomorrow 5pm to call Acme")
+    ada.send("/calendar")
+    assert ada.text.startswith("Here's your calendar: 1 reminder.")
+
+
+def test_text_escaping_and_folding() -> None:
+    assert escape("a,b;c\\d\ne\x00f") == "a\\,b\\;c\\\\d\\nef"
+    line = "SUMMARY:" + "é" * 100
+    pieces = fold(line)
+    assert all(len(p.encode()) <= 75 for p in pieces)
+    assert all(p.startswith(" ") for p in pieces[1:])
+    assert pieces[0] + "".join(p[1:] for p in pieces[1:]) == line
+    assert fold("short") == ["short"]
+
+
+def test_the_console_saves_the_file_in_the_current_directory(
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ada: Chat,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fill_calendar(ada, session_factory, clock)
+    out = io.StringIO()
+    ConsoleChat(core, session_factory, "ada", out).say("/calendar")
+    assert f"[file] {tmp_path / 'oppbot.ics'}" in out.getvalue()
+    assert (tmp_path / "oppbot.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")

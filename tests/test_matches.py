@@ -1,0 +1,370 @@
+"""Employers answer match notifications; the conversation is relayed both ways."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import Core
+from storage.models import Interest, InterestMessage, InterestStatus, Role
+from tests.conftest import FakeClock
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    inbox,
+    join_with_invite,
+    last_message,
+    make_employer,
+    onboard,
+    row_counts,
+)
+
+
+@dataclass
+class World:
+    core: Core
+    factory: sessionmaker[Session]
+    clock: FakeClock
+    opportunity: int
+    ada: Chat  # under 18, no guardian's consent on file
+    bob: Chat  # 18 or over
+    maya: Chat  # Acme Ltd
+    raj: Chat  # Acme Ltd
+    olga: Chat  # Other Org
+    tina: Chat  # teacher at Riverside High
+
+    def interest(self) -> Interest:
+        with self.factory() as session:
+            return session.scalars(select(Interest)).one()
+
+    def messages(self) -> list[tuple[Role, str, str]]:
+        with self.factory() as session:
+            rows = session.scalars(select(InterestMessage).order_by(InterestMessage.id))
+            return [(m.from_role, m.kind, m.text) for m in rows]
+
+
+@pytest.fixture
+def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(
+        session_factory,
+        clock.now,
+        title="Software intern",
+        deadline=clock.now.date() + timedelta(days=7),
+    )
+    add_opportunity(session_factory, clock.now, title="Elsewhere", organisation="Other Org")
+    maya, raj = Chat(core, "maya", name="Maya Jones"), Chat(core, "raj", name="Raj")
+    for employer in (maya, raj):
+        make_employer(session_factory, clock.now, employer, "Acme Ltd")
+    olga = Chat(core, "olga", name="Olga")
+    make_employer(session_factory, clock.now, olga, "Other Org")
+    tina = Chat(core, "tina", name="Tina Teacher")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    ada = Chat(core, "ada", name="Ada")
+    onboard(ada, under_18=True)
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    return World(core, session_factory, clock, opportunity, ada, bob, maya, raj, olga, tina)
+
+
+def counts(world: World) -> dict[str, int]:
+    """Rows per table, but for the record of handled events (a refusal is handled too)."""
+    return {k: v for k, v in row_counts(world.factory).items() if k != "processed_events"}
+
+
+def register(world: World, chat: Chat, note: str | None = None) -> int:
+    chat.press_payload(f"int:{world.opportunity}")
+    if note is None:
+        chat.press("Send without a note")
+    else:
+        chat.send(note)
+    assert "Done!" in chat.text, chat.text
+    return world.interest().id
+
+
+def answer(world: World, employer: Chat, label: str, text: str | None = None) -> None:
+    """Press ``label`` on the employer's latest notification, then type ``text``."""
+    _, buttons = last_message(world.factory, employer)
+    employer.press_payload(next(b.payload for b in buttons if b.label == label))
+    if text is not None:
+        employer.send(text)
+
+
+def test_the_match_notification_offers_invite_ask_and_decline(world: World) -> None:
+    iid = register(world, world.bob, "I build robots")
+    for employer in (world.maya, world.raj):
+        text, buttons = last_message(world.factory, employer, "match")
+        assert text.startswith("Bob (Year 11, Riverside High) is interested in Software intern.")
+        assert [(b.label, b.payload) for b in buttons] == [
+            ("Invite", f"em:{iid}:inv"),
+            ("Ask a question", f"em:{iid}:ask"),
+            ("Decline", f"em:{iid}:dec"),
+        ]
+    interest = world.interest()
+    assert interest.details_shared_at == world.clock.now
+    assert interest.employer_replied_at is None
+    assert interest.nudged_at is None
+    assert inbox(world.factory, world.olga) == []
+    assert inbox(world.factory, world.tina) == []
+
+
+def test_invite_reaches_the_student_and_the_reply_reaches_every_member(world: World) -> None:
+    register(world, world.bob)
+    world.clock.advance(hours=3)
+    answer(world, world.maya, "Invite")
+    assert "Type your invitation for Bob" in world.maya.text
+    world.maya.send("Interview on Tuesday 10:00 at our office?")
+    assert world.maya.text == "Invitation sent to Bob. Their reply will come here."
+    assert [b.label for b in world.maya.buttons] == ["Message", "Mark as placed", "Decline"]
+
+    interest = world.interest()
+    assert interest.status == InterestStatus.INVITED
+    assert interest.employer_replied_at == world.clock.now
+    text, buttons = last_message(world.factory, world.bob)
+    assert text == (
+        "Acme Ltd invited you for Software intern: Interview on Tuesday 10:00 at our office?"
+    )
+    assert [(b.label, b.payload) for b in buttons] == [("Reply", f"sr:{interest.id}")]
+    # The colleague sees what was said, so that nobody answers twice.
+    copy, copy_buttons = last_message(world.factory, world.raj)
+    assert copy == "Maya invited Bob for Software intern: Interview on Tuesday 10:00 at our office?"
+    assert [b.label for b in copy_buttons] == ["Message", "Mark as placed", "Decline"]
+    assert len(inbox(world.factory, world.maya, "relay")) == 0
+
+    world.bob.press_payload(f"sr:{interest.id}")
+    assert "Type your reply to Acme Ltd about Software intern" in world.bob.text
+    world.bob.send("Yes, Tuesday works. Thank you!")
+    assert "Sent to Acme Ltd. Their answer will come here." in world.bob.text
+    for employer in (world.maya, world.raj):
+        text, buttons = last_message(world.factory, employer)
+        assert text == "Bob replies about Software intern: Yes, Tuesday works. Thank you!"
+        assert [b.label for b in buttons] == ["Message", "Mark as placed", "Decline"]
+
+    world.clock.advance(hours=1)
+    answer(world, world.raj, "Message", "Great, see you then. Bring your robot.")
+    assert last_message(world.factory, world.bob)[0] == (
+        "Acme Ltd writes about Software intern: Great, see you then. Bring your robot."
+    )
+    # The first answer's time stays: it is what the nudge looks at.
+    assert world.interest().employer_replied_at == world.clock.now - timedelta(hours=1)
+    assert world.messages() == [
+        (Role.EMPLOYER, "invite", "Interview on Tuesday 10:00 at our office?"),
+        (Role.STUDENT, "reply", "Yes, Tuesday works. Thank you!"),
+        (Role.EMPLOYER, "message", "Great, see you then. Bring your robot."),
+    ]
+
+
+def test_ask_a_question_keeps_the_status(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.raj, "Ask a question", "Which languages do you code in?")
+    assert world.raj.text == "Question sent to Bob. Their reply will come here."
+    assert last_message(world.factory, world.bob)[0] == (
+        "Acme Ltd has a question about Software intern: Which languages do you code in?"
+    )
+    assert world.interest().status == InterestStatus.INTERESTED
+    assert last_message(world.factory, world.maya)[0] == (
+        "Raj asked Bob about Software intern: Which languages do you code in?"
+    )
+
+
+def test_decline_with_a_kind_word(world: World) -> None:
+    iid = register(world, world.bob)
+    answer(world, world.maya, "Decline")
+    assert "Would you like to add a kind word for Bob?" in world.maya.text
+    world.maya.send("We were impressed; please apply again next year!")
+    assert world.maya.text == "Declined. I've let Bob know kindly."
+    assert world.interest().status == InterestStatus.DECLINED
+    text, buttons = last_message(world.factory, world.bob)
+    assert text == (
+        "Thank you for your interest in Software intern. Acme Ltd can't offer you a place "
+        "this time.\nThey said: We were impressed; please apply again next year!\n"
+        "Don't be discouraged: there's plenty more to find with /browse."
+    )
+    assert buttons == []
+    # The conversation is over: neither side can go on.
+    world.bob.press_payload(f"sr:{iid}")
+    assert "That application is closed now" in world.bob.text
+    world.raj.press_payload(f"em:{iid}:inv")
+    assert world.raj.text == "You've already declined this application."
+    assert world.interest().status == InterestStatus.DECLINED
+
+
+def test_decline_without_a_message(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Decline")
+    world.maya.press("Decline without a message")
+    assert world.maya.replies[0].replace
+    text, _ = last_message(world.factory, world.bob)
+    assert "They said" not in text
+    assert "can't offer you a place this time" in text
+    assert world.messages() == [(Role.EMPLOYER, "decline", "")]
+    assert last_message(world.factory, world.raj)[0] == "Maya declined Bob for Software intern."
+
+
+def test_mark_as_placed_after_an_invitation(world: World) -> None:
+    iid = register(world, world.bob)
+    world.maya.press_payload(f"em:{iid}:pl")
+    assert "Please invite the student first" in world.maya.text
+    assert world.interest().status == InterestStatus.INTERESTED
+    answer(world, world.maya, "Invite", "Come on Monday")
+    world.maya.press("Mark as placed")
+    assert (
+        world.maya.text == "Marked Bob as placed for Software intern. I've told them the good news."
+    )
+    assert world.interest().status == InterestStatus.PLACED
+    text, buttons = last_message(world.factory, world.bob)
+    assert text == "Great news: Acme Ltd confirmed your place for Software intern. Well done!"
+    assert [b.label for b in buttons] == ["Reply"]
+    world.bob.send("/mine")
+    assert "Placed. You have a place. Well done!" in world.bob.text
+    world.raj.press_payload(f"em:{iid}:dec")
+    assert "This student already has a place" in world.raj.text
+
+
+def test_a_student_pressing_an_employer_button_is_refused(world: World) -> None:
+    iid = register(world, world.bob)
+    before = counts(world)
+    for verb in ("inv", "ask", "dec", "decn", "pl"):
+        world.bob.press_payload(f"em:{iid}:{verb}")
+        assert "Sorry, that is only for employers" in world.bob.text
+    assert counts(world) == before
+    assert world.interest().status == InterestStatus.INTERESTED
+
+
+def test_a_member_of_another_organisation_is_refused(world: World) -> None:
+    iid = register(world, world.bob)
+    before = counts(world)
+    for verb in ("inv", "ask", "dec", "decn"):
+        world.olga.press_payload(f"em:{iid}:{verb}")
+        assert world.olga.text == "Sorry, that application is for another organisation."
+    world.olga.send("Sneaky invitation")
+    assert "Bob" not in world.olga.text
+    assert counts(world) == before
+    assert world.interest().status == InterestStatus.INTERESTED
+
+
+def test_answering_after_the_student_withdrew(world: World) -> None:
+    iid = register(world, world.bob)
+    answer(world, world.maya, "Invite")
+    world.bob.press_payload(f"wdy:{iid}")
+    before = counts(world)
+    world.maya.send("Tuesday at 10?")
+    assert world.maya.text == (
+        "The student has withdrawn their interest in Software intern, so there's nothing to answer."
+    )
+    world.raj.press_payload(f"em:{iid}:ask")
+    assert "The student has withdrawn" in world.raj.text
+    assert counts(world) == before
+
+
+def test_answering_after_the_student_deleted_their_data(world: World) -> None:
+    iid = register(world, world.bob)
+    world.bob.send("/forget")
+    world.bob.press("Yes, delete everything")
+    world.maya.press_payload(f"em:{iid}:inv")
+    assert "The student has withdrawn" in world.maya.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("em:999999:inv", "That application no longer exists."),
+        ("em:abc:inv", "That button doesn't work any more"),
+        ("em:1:zzz", "That button doesn't work any more"),
+        ("em", "That button doesn't work any more"),
+        ("em:1:inv:extra", "That button doesn't work any more"),
+    ],
+)
+def test_forged_employer_buttons_are_refused(world: World, payload: str, expected: str) -> None:
+    register(world, world.bob)
+    before = counts(world)
+    world.maya.press_payload(payload)
+    assert expected in world.maya.text
+    assert counts(world) == before
+
+
+def test_a_student_cannot_write_first_or_reply_for_someone_else(world: World) -> None:
+    iid = register(world, world.bob)
+    world.bob.press_payload(f"sr:{iid}")
+    assert world.bob.text == "You can reply once the employer has written to you."
+    answer(world, world.maya, "Ask a question", "Why us?")
+    world.ada.press_payload(f"sr:{iid}")
+    assert "I can't find that application" in world.ada.text
+    world.maya.press_payload(f"sr:{iid}")
+    assert "Sorry, that is only for students" in world.maya.text
+
+
+def test_an_overlong_message_is_refused_and_can_be_retyped(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Invite", "x" * 1001)
+    assert "That's 1001 characters; please keep it under 1000" in world.maya.text
+    assert world.interest().status == InterestStatus.INTERESTED
+    assert inbox(world.factory, world.bob) == []
+    world.maya.send("Monday at 9")
+    assert world.interest().status == InterestStatus.INVITED
+
+
+def test_cancelling_an_answer_sends_nothing(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Invite")
+    world.maya.press("Cancel")
+    assert world.maya.text == "OK, nothing sent."
+    world.maya.send("Monday at 9")
+    assert "I'm not sure what you mean" in world.maya.text
+    assert world.interest().status == InterestStatus.INTERESTED
+    assert world.messages() == []
+
+
+def test_registering_again_waits_for_a_fresh_answer(world: World) -> None:
+    iid = register(world, world.bob)
+    answer(world, world.maya, "Ask a question", "Why us?")
+    assert world.interest().employer_replied_at is not None
+    world.bob.press_payload(f"wdy:{iid}")
+    world.clock.advance(days=1)
+    register(world, world.bob)
+    interest = world.interest()
+    assert (interest.status, interest.employer_replied_at) == (InterestStatus.INTERESTED, None)
+
+
+def test_a_minor_without_consent_gets_no_buttons_and_the_teacher_follows_up(
+    world: World,
+) -> None:
+    iid = register(world, world.ada, "I'm Ada from Year 11")
+    for employer in (world.maya, world.raj):
+        text, buttons = last_message(world.factory, employer, "match")
+        assert text == (
+            "A student is interested in Software intern. Their school will share their "
+            "details once a guardian's consent is on file."
+        )
+        assert buttons == []
+    assert world.interest().details_shared_at is None
+    text, buttons = last_message(world.factory, world.tina)
+    assert text == (
+        "Ada (Year 11) registered interest in Software intern — Acme Ltd. A guardian's consent "
+        "isn't on file, so Acme Ltd only knows that a student is interested. Please follow up: "
+        "once consent is on file, I'll send Acme Ltd Ada's details."
+    )
+    assert [b.label for b in buttons] == ["Consent on file"]
+    # A button made up by the employer changes nothing.
+    before = counts(world)
+    world.maya.press_payload(f"em:{iid}:inv")
+    assert "the school is waiting for a guardian's consent" in world.maya.text
+    assert counts(world) == before
+    assert inbox(world.factory, world.ada) == []
+
+
+def test_forgetting_deletes_the_conversation(world: World) -> None:
+    iid = register(world, world.bob)
+    answer(world, world.maya, "Ask a question", "Why us?")
+    world.bob.press_payload(f"sr:{iid}")
+    world.bob.send("Because of your robots.")
+    assert len(world.messages()) == 2
+    world.bob.send("/forget")
+    world.bob.press("Yes, delete everything")
+    assert world.messages() == []
+    assert world.interest().person_id is None

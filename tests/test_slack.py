@@ -1,0 +1,747 @@
+"""The real slack-bolt app against the fake Slack on 127.0.0.1, in HTTP mode and Socket Mode.
+
+Requests reach the bot signed as Slack signs them; the bot acknowledges at once and answers
+afterwards, so each test waits for ``adapter.idle()`` before it looks at what was posted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.core import EVERYONE, Attachment, Button, Context, Core, Registry, Reply
+from bot.delivery import OutboxSender, Outcome, Pacing
+from bot.slack import (
+    ANNOUNCE,
+    EVENTS_PATH,
+    MAX_SECTION_TEXT,
+    SLASH_COMMAND,
+    Renderer,
+    SlackAdapter,
+    SlackTransport,
+    command_text,
+    from_mrkdwn,
+    split_escaped,
+    to_mrkdwn,
+)
+from handlers import build_registry
+from handlers.invites import create_invite
+from storage.db import transaction
+from storage.models import (
+    Account,
+    Interest,
+    InterestStatus,
+    InviteCode,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+    School,
+)
+from storage.outbox import enqueue
+from tests.conftest import FakeClock
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, Message, signature
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    make_employer,
+    onboard,
+    row_counts,
+)
+from tests.test_delivery import Timeline
+
+HOSTILE = "<@U123> & *bold* <!channel>"
+ESCAPED = "&lt;@U123&gt; &amp; *bold* &lt;!channel&gt;"
+
+
+def _settings(fake: FakeSlack, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": fake.base_url,
+        "slack_listen": "127.0.0.1",
+        "slack_port": 0,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+async def slack(core: Core, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    adapter = SlackAdapter(core, _settings(fake))
+    await adapter.start()
+    fake.request_url = f"http://127.0.0.1:{adapter.port}{EVENTS_PATH}"
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+
+
+def _texts(messages: list[Message]) -> list[str]:
+    return [m.section_text for m in messages]
+
+
+def _slack_student(
+    core: Core, fake: FakeSlack, user: str = "U1", name: str = "Ada Lovelace"
+) -> str:
+    """A student who onboarded (through the core) and has a DM with the bot on Slack."""
+    dm = fake.add_user(user, name)
+    onboard(Chat(core, user, platform="slack", name=name))
+    return dm
+
+
+async def test_url_verification_answers_the_challenge(slack: SlackAdapter, fake: FakeSlack) -> None:
+    answer = await fake.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    assert answer.status == 200
+    assert json.loads(answer.body) == {
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    }
+
+
+async def test_forged_missing_and_stale_signatures_are_refused(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session]
+) -> None:
+    fake.add_user("U1", "Ada Lovelace")
+    before = row_counts(session_factory)
+    body = fake.event_body(fake.message_event("U1", "/start"))
+    form = urlencode(fake.command_form("U1", "start"))
+    stale = int(time.time()) - 6 * 60
+    refused = [
+        await fake.deliver(body, "application/json", secret="not-the-secret"),
+        await fake.deliver(body, "application/json", secret=None),
+        await fake.deliver(body, "application/json", timestamp=stale),
+        await fake.deliver(form, "application/x-www-form-urlencoded", secret="forged"),
+        await fake.slash("U1", "start", secret=None),
+    ]
+    # A signed body changed on the way is forged too.
+    now = int(time.time())
+    tampered = await fake.deliver(
+        body.replace("/start", "/forget"),
+        "application/json",
+        timestamp=now,
+        secret=None,
+        headers={"X-Slack-Signature": signature(SIGNING_SECRET, str(now), body)},
+    )
+    await slack.idle()
+    assert [r.status for r in [*refused, tampered]] == [401] * 6
+    assert row_counts(session_factory) == before
+    assert not fake.posted()
+    assert not fake.calls_to("chat.postMessage")
+
+
+async def test_a_dm_reaches_the_core_and_the_reply_is_escaped_mrkdwn(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title=HOSTILE, deadline=date(2026, 12, 20))
+    dm = _slack_student(core, fake)
+    assert (await fake.dm_message("U1", "browse")).status == 200
+    await slack.idle()
+    (listing,) = fake.posted(dm)
+    assert ESCAPED in listing.section_text
+    assert ESCAPED in listing.text  # the notification fallback is escaped as well
+    everything = json.dumps(listing.blocks) + listing.text
+    assert "<@U123>" not in everything and "<!channel>" not in everything
+    assert all(b["text"]["type"] == "mrkdwn" for b in listing.blocks if b["type"] == "section")
+    with session_factory() as session:
+        account = session.scalars(select(Account).where(Account.platform == "slack")).one()
+        assert (account.external_id, account.chat_id) == ("U1", dm)
+
+
+async def test_a_slash_command_from_a_channel_is_answered_in_the_dm(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title=HOSTILE)
+    dm = _slack_student(core, fake)
+    fake.add_channel("C0GENERAL")
+    answer = await fake.slash("U1", "browse", channel="C0GENERAL")
+    assert (answer.status, answer.body) == (200, "")  # acknowledged, nothing shown in #general
+    await slack.idle()
+    assert not fake.posted("C0GENERAL")
+    (listing,) = fake.posted(dm)
+    assert ESCAPED in listing.section_text
+    ((_, pointer),) = fake.responses
+    assert pointer["response_type"] == "ephemeral"
+    assert "direct messages" in pointer["text"]
+
+
+async def test_a_button_updates_its_message_in_place(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title=HOSTILE, deadline=date(2026, 12, 20))
+    dm = _slack_student(core, fake)
+    await fake.dm_message("U1", "browse")
+    await slack.idle()
+    assert (await fake.click("U1", "1")).status == 200
+    await slack.idle()
+    (card,) = fake.posted(dm)  # edited, not posted again
+    assert card.updates == 1
+    assert "Apply by 20 Dec 2026" in card.section_text
+    assert ESCAPED in card.section_text
+    (update,) = fake.calls_to("chat.update")
+    assert update.params["channel"] == dm and update.params["ts"] == card.ts
+    ids = [e["action_id"] for e in card.buttons]
+    assert len(ids) == len(set(ids))  # unique per message, as Slack requires
+
+
+async def test_answers_survive_a_rate_limit_and_a_message_that_cannot_be_updated(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    dm = _slack_student(core, fake)
+    fake.fail("chat.postMessage", "ratelimited", retry_after=0)
+    await fake.dm_message("U1", "browse")
+    await slack.idle()
+    (listing,) = fake.posted(dm)  # posted on the second try, once
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 200]
+    fake.fail("chat.update", "message_not_found")  # deleted in the meantime
+    await fake.click("U1", "1")
+    await slack.idle()
+    _, card = fake.posted(dm)  # so the card comes as a new message
+    assert "Apply by 20 Dec 2026" in card.section_text and listing.updates == 0
+
+
+async def test_a_retried_event_and_a_repeated_click_take_effect_once(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    dm = _slack_student(core, fake)
+    await fake.dm_message("U1", "browse")
+    await slack.idle()
+    message, button = fake.button(dm, "1")
+    click = fake.click_payload("U1", message, button)
+    # The same interaction arriving twice (a proxy retrying) opens the card once.
+    assert (await fake.interaction(click)).status == 200
+    assert (await fake.interaction(click)).status == 200
+    await slack.idle()
+    assert len(fake.calls_to("chat.update")) == 1
+    await fake.click("U1", "interested")
+    await slack.idle()
+    note = fake.message_event("U1", "I <3 robots & <b>code</b>")
+    first = await fake.event(note, event_id="Ev0NOTE")
+    # Slack retries an event it thinks went unanswered, with the same event id.
+    retry = await fake.event(note, event_id="Ev0NOTE", retry_num=1)
+    assert (first.status, retry.status) == (200, 200)
+    await slack.idle()
+    with session_factory() as session:
+        interest = session.scalars(select(Interest)).one()
+        # What the student typed, not Slack's encoding of it.
+        assert interest.note == "I <3 robots & <b>code</b>"
+        assert interest.opportunity_id == opportunity
+    assert sum("Done!" in t for t in _texts(fake.posted(dm))) == 1
+
+
+async def test_a_students_slack_account_is_refused_teacher_commands(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    await fake.slash("U1", "invite employer Acme Ltd")
+    await slack.idle()
+    (answer,) = fake.posted(dm)
+    assert "only for" in answer.section_text and "teachers" in answer.section_text
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(InviteCode)) == 0
+
+
+async def test_a_teacher_joins_and_works_through_the_slash_command(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    with transaction(session_factory) as session:
+        code = create_invite(session, Role.TEACHER, now=clock.now).code
+    dm = fake.add_user("UT", "Tess Teacher")
+    await fake.slash("UT", f"join {code}")
+    await slack.idle()
+    await fake.slash("UT", "invite employer Acme & Sons <Ltd>")
+    await slack.idle()
+    welcome, invite = fake.posted(dm)
+    assert "set up as teacher" in welcome.section_text
+    assert "/oppbot help" in welcome.section_text
+    assert "Acme &amp; Sons &lt;Ltd&gt;" in invite.section_text
+    with session_factory() as session:
+        person = session.scalars(select(Person).where(Person.role == Role.TEACHER)).one()
+        assert person.name == "Tess Teacher"  # from users.info
+        assert session.scalar(select(func.count()).select_from(InviteCode)) == 2
+
+
+async def test_a_guest_is_told_how_to_join_in_slack_terms(
+    slack: SlackAdapter, fake: FakeSlack
+) -> None:
+    dm = fake.add_user("U9", "Gus Guest")
+    await fake.slash("U9", "browse")
+    await slack.idle()
+    await fake.slash("U9", "")
+    await slack.idle()
+    refusal, help_text = _texts(fake.posted(dm))
+    assert "haven't joined yet" in refusal and "/oppbot start" in refusal
+    # On Slack a bare /join would run Slack's own channel command.
+    assert "/oppbot join" in help_text and "/oppbot start" in help_text
+    assert " /join" not in help_text and " /start" not in help_text
+
+
+async def test_the_home_tab_lists_the_commands_for_the_role(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    fake.add_user("U9", "Gus Guest")
+    _slack_student(core, fake, "U1")
+    for user in ("U9", "U1"):
+        event = {"type": "app_home_opened", "user": user, "channel": fake.dm(user), "tab": "home"}
+        assert (await fake.event(event)).status == 200
+    await slack.idle()
+    guest = json.dumps(fake.home["U9"])
+    student = json.dumps(fake.home["U1"])
+    assert "haven't joined yet" in guest and "/oppbot join" in guest
+    assert "/oppbot browse" in student and "/oppbot invite" not in student
+
+
+async def test_bot_messages_edits_and_other_channels_are_ignored(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session]
+) -> None:
+    dm = fake.add_user("U1", "Ada Lovelace")
+    before = row_counts(session_factory)
+    ours = {**fake.message_event("U1", "hello"), "bot_id": "B0OTHER"}
+    edited = {**fake.message_event("U1", "hello"), "subtype": "message_changed"}
+    in_channel = {**fake.message_event("U1", "hello"), "channel_type": "channel"}
+    for event in (ours, edited, in_channel):
+        assert (await fake.event(event)).status == 200
+    await slack.idle()
+    assert row_counts(session_factory) == before
+    assert not fake.posted(dm)
+    upload = {**fake.message_event("U1", ""), "subtype": "file_share"}
+    await fake.event(upload)
+    await slack.idle()
+    assert "only read text" in fake.posted(dm)[0].section_text
+
+
+async def test_a_reply_with_a_file_uploads_it_into_the_dm(
+    fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    registry = Registry()
+
+    @registry.command("ics", roles=EVERYONE, help="a calendar file")
+    def ics(ctx: Context, args: str) -> list[Reply]:
+        calendar = Attachment(
+            "oppbot.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar"
+        )
+        return [Reply("Here's your calendar & more.", file=calendar)]
+
+    adapter = SlackAdapter(Core(session_factory, registry, clock=clock), _settings(fake))
+    await adapter.start()
+    fake.request_url = f"http://127.0.0.1:{adapter.port}{EVENTS_PATH}"
+    try:
+        dm = fake.add_user("U1", "Ada Lovelace")
+        await fake.slash("U1", "ics")
+        await adapter.idle()
+    finally:
+        await adapter.stop()
+    (text,) = fake.posted(dm)
+    assert text.section_text == "Here's your calendar &amp; more."
+    (shared,) = fake.files[dm]
+    assert (shared.filename, shared.content) == (
+        "oppbot.ics",
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+    )
+
+
+async def test_an_employer_on_slack_gets_the_match_notification_through_the_outbox(
+    fake: FakeSlack, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    dm = fake.add_user("UE", "Maya Boss")
+    boss = Chat(core, "UE", platform="slack", name="Maya")
+    make_employer(session_factory, clock.now, boss, "Acme Ltd")
+    with transaction(session_factory) as session:
+        session.scalars(select(Account).where(Account.external_id == "UE")).one().chat_id = dm
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"int:{opportunity}")
+    ada.send("I <3 robots & <!channel>")
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+    transport = SlackTransport(client, Renderer(core.registry))
+    await OutboxSender(session_factory, transport, clock=clock).drain()
+    (notification,) = fake.posted(dm)
+    assert "I &lt;3 robots &amp; &lt;!channel&gt;" in notification.section_text
+    with session_factory() as session:
+        assert session.scalars(select(OutboxMessage.status)).one() == OutboxStatus.SENT
+
+
+async def test_an_employer_invites_a_student_from_the_slack_notification(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    dm = fake.add_user("UE", "Maya Boss")
+    make_employer(session_factory, clock.now, Chat(core, "UE", platform="slack"), "Acme Ltd")
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    with transaction(session_factory) as session:
+        session.scalars(select(Account).where(Account.external_id == "UE")).one().chat_id = dm
+    await OutboxSender(session_factory, slack.transport(), clock=clock).drain()
+    assert "Ada" in fake.posted(dm)[0].section_text
+    await fake.click("UE", "Invite")
+    await slack.idle()
+    await fake.dm_message("UE", "Tuesday 10:00 & bring <your CV>")
+    await slack.idle()
+    with session_factory() as session:
+        interest = session.scalars(select(Interest)).one()
+        assert interest.status == InterestStatus.INVITED
+        to_ada = session.scalars(
+            select(OutboxMessage.text)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(Account.external_id == "501")
+        ).all()
+    # The student hears exactly what the employer typed (Telegram escapes it in its turn).
+    assert any("Tuesday 10:00 & bring <your CV>" in text for text in to_ada)
+
+
+async def _slack_teacher(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], now: datetime
+) -> str:
+    """A teacher of the one school who joined with an invite code on Slack; their DM's id."""
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        code = create_invite(session, Role.TEACHER, now=now, school=school).code
+    dm = fake.add_user("UT", "Tess Teacher")
+    await fake.slash("UT", f"join {code}")
+    await slack.idle()
+    assert "set up as teacher" in fake.posted(dm)[-1].section_text
+    return dm
+
+
+def _outbox_texts(session_factory: sessionmaker[Session]) -> dict[str, list[str]]:
+    """Queued message texts by recipient platform."""
+    with session_factory() as session:
+        rows = session.execute(
+            select(Account.platform, OutboxMessage.text).join(
+                Account, Account.id == OutboxMessage.account_id
+            )
+        ).all()
+    texts: dict[str, list[str]] = {}
+    for platform, text in rows:
+        texts.setdefault(platform, []).append(text)
+    return texts
+
+
+async def test_a_teachers_announcement_from_the_modal_reaches_students_on_every_platform(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    onboard(Chat(core, "501", platform="telegram", name="Ada Lovelace"))
+    onboard(Chat(core, "bob", platform="console", name="Bob Brown"))
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/announce", channel="C0STAFF")
+    await slack.idle()
+    ((view_id, view),) = fake.views.items()
+    assert view["callback_id"] == "oppbot_modal:announce"
+    assert not fake.responses  # the modal is the answer: no pointer to the DM
+    message = "Careers fair on Friday & bring <your CV>!"
+    assert (await fake.submit_view("UT", view_id, {"text": message})).status == 200
+    await slack.idle()
+    assert "Who should get it?" in fake.posted(dm)[-1].section_text
+    await fake.click("UT", "Everyone at Riverside High")
+    await slack.idle()
+    preview = "\n".join(_texts(fake.posted(dm)))
+    assert "To 2 students" in preview
+    assert "Careers fair on Friday &amp; bring &lt;your CV&gt;!" in preview
+    await fake.click("UT", "Send now")
+    await slack.idle()
+    assert any("Sent to 2 students" in t for t in _texts(fake.posted(dm)))
+    queued = _outbox_texts(session_factory)
+    assert [message in t for t in queued["telegram"]] == [True]
+    assert [message in t for t in queued["console"]] == [True]
+
+
+async def test_students_get_no_modal_and_no_offer_in_the_announcements_channel(
+    fake: FakeSlack, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    adapter = SlackAdapter(core, _settings(fake, slack_announce_channel="C0NEWS"))
+    await adapter.start()
+    fake.request_url = f"http://127.0.0.1:{adapter.port}{EVENTS_PATH}"
+    try:
+        dm = _slack_student(core, fake)
+        await fake.slash("U1", "announce")
+        await fake.event(fake.channel_post("U1", "C0NEWS", "Can I post here?"))
+        await adapter.idle()
+    finally:
+        await adapter.stop()
+    assert not fake.calls_to("views.open") and not fake.ephemeral
+    (refusal,) = fake.posted(dm)
+    assert "only for" in refusal.section_text
+
+
+async def test_send_to_students_from_the_announcements_channel(
+    fake: FakeSlack, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    onboard(Chat(core, "501", platform="telegram", name="Ada Lovelace"))
+    adapter = SlackAdapter(core, _settings(fake, slack_announce_channel="C0NEWS"))
+    await adapter.start()
+    fake.request_url = f"http://127.0.0.1:{adapter.port}{EVENTS_PATH}"
+    try:
+        dm = await _slack_teacher(adapter, fake, session_factory, clock.now)
+        post = fake.channel_post("UT", "C0NEWS", "Fair on Friday & <b>free pizza</b>")
+        await fake.event(fake.channel_post("UT", "C0OTHER", "Not for students"))
+        await fake.event(post)
+        await adapter.idle()
+        ((shown_to, offer),) = fake.ephemeral  # only under the post in the news channel
+        assert (shown_to, offer.channel) == ("UT", "C0NEWS")
+        await fake.click_ephemeral("UT", "Send to students")
+        await adapter.idle()
+        await fake.click("UT", "Everyone at Riverside High")
+        await adapter.idle()
+        await fake.click("UT", "Send now")
+        await adapter.idle()
+    finally:
+        await adapter.stop()
+    assert "Who should get it?" in "\n".join(_texts(fake.posted(dm)))
+    ((_, answer),) = fake.responses
+    assert answer["replace_original"] is True and "direct messages" in answer["text"]
+    (queued,) = _outbox_texts(session_factory)["telegram"]
+    # The post as the teacher wrote it, not Slack's encoding of it.
+    assert queued.endswith("Fair on Friday & <b>free pizza</b>")
+
+
+def _slack_people(
+    factory: sessionmaker[Session], fake: FakeSlack, clock: FakeClock, users: list[str]
+) -> None:
+    with transaction(factory) as session:
+        for user in users:
+            person = Person(name=user, role=Role.STUDENT, created_at=clock.now)
+            session.add(
+                Account(
+                    person=person,
+                    platform="slack",
+                    external_id=user,
+                    chat_id=fake.add_user(user, f"Student {user}"),
+                    last_seen_at=clock.now,
+                    created_at=clock.now,
+                )
+            )
+            session.flush()
+            enqueue(
+                session,
+                person,
+                f"Careers fair on Friday, {user} & friends!",
+                kind="announcement",
+                key=f"fair:{user}",
+                now=clock.now,
+                buttons=[[["I'll come", "mine"]]],
+            )
+
+
+async def test_the_slack_sender_paces_honours_retry_after_and_marks_the_unreachable(
+    fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    users = ["UA", "UB", "UC", "UD"]
+    _slack_people(session_factory, fake, clock, users)
+    started = clock.now
+    fake.fail("chat.postMessage", "ratelimited", channel=fake.dm("UB"), retry_after=7)
+    fake.forget_channel(fake.dm("UC"))  # they left the workspace
+    fake.fail("chat.postMessage", "500", channel=fake.dm("UD"), times=2)
+    timeline = Timeline(clock)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+    settings = _settings(fake)
+    sender = OutboxSender(
+        session_factory,
+        SlackTransport(client, Renderer(build_registry())),
+        pacing=Pacing(settings.slack_rate, settings.slack_channel_rate),
+        clock=clock,
+        monotonic=timeline.monotonic,
+        sleep=timeline.sleep,
+    )
+    await sender.drain()
+
+    delivered = {m.channel: m for m in fake.posted()}
+    assert sorted(delivered) == sorted(fake.dm(u) for u in ("UA", "UB", "UD"))
+    assert "Careers fair on Friday, UA &amp; friends!" in delivered[fake.dm("UA")].section_text
+    assert [e["value"] for e in delivered[fake.dm("UA")].buttons] == ["mine"]
+    with session_factory() as session:
+        rows = {
+            account.external_id: message
+            for message, account in session.execute(
+                select(OutboxMessage, Account).join(Account, Account.id == OutboxMessage.account_id)
+            ).all()
+        }
+        gone = session.scalars(select(Account).where(Account.external_id == "UC")).one()
+        assert gone.unreachable_at is not None
+    assert rows["UC"].status == OutboxStatus.UNREACHABLE
+    assert {rows[u].status for u in ("UA", "UB", "UD")} == {OutboxStatus.SENT}
+    # Asked to wait 7 seconds, the sender waited exactly that long (on the fake timeline)...
+    assert rows["UB"].sent_at is not None and rows["UB"].sent_at - started >= timedelta(seconds=7)
+    assert rows["UB"].attempts == 1  # ...and being asked to wait used up no attempt.
+    assert rows["UD"].attempts == 3
+
+
+async def test_transport_outcomes(fake: FakeSlack) -> None:
+    dm = fake.add_user("U1", "Ada")
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+    transport = SlackTransport(client, Renderer(build_registry()))
+    fake.fail("chat.postMessage", "ratelimited", retry_after=30)
+    fake.fail("chat.postMessage", "is_archived")
+    fake.fail("chat.postMessage", "invalid_blocks")
+    fake.fail("chat.postMessage", "500")
+    fake.fail("chat.postMessage", "token_revoked")
+    results = [await transport.send(dm, "hi", None) for _ in range(6)]
+    assert [(r.outcome, r.retry_after) for r in results] == [
+        (Outcome.RETRY_AFTER, 30.0),
+        (Outcome.UNREACHABLE, 0.0),
+        (Outcome.PERMANENT, 0.0),
+        (Outcome.TRANSIENT, 0.0),
+        (Outcome.TRANSIENT, 0.0),  # our token is ours to fix: the message waits
+        (Outcome.SENT, 0.0),
+    ]
+    await fake.stop()  # nobody answers: a network failure is transient
+    assert (await transport.send(dm, "hi", None)).outcome is Outcome.TRANSIENT
+
+
+def test_rendering_stays_within_block_kit_limits() -> None:
+    renderer = Renderer(build_registry())
+    text = "\n\n".join(f"Part {n}: <tag> & " + "word " * 200 for n in range(30))
+    rows = ((Button("x" * 100, "mine"),), tuple(Button(str(n), f"opp:{n}") for n in range(30)))
+    messages = renderer.render(text, rows)
+    assert len(messages) > 1
+    sections = [b for m in messages for b in m.blocks if b["type"] == "section"]
+    assert all(len(s["text"]["text"]) <= MAX_SECTION_TEXT for s in sections)
+    assert all(len(m.blocks) <= 50 and len(m.text) <= MAX_SECTION_TEXT for m in messages)
+    joined = "".join(s["text"]["text"] for s in sections)
+    assert joined.count("&lt;tag&gt; &amp;") == 30 and "<tag>" not in joined
+    # The buttons come once, under the last part; 30 in a row become actions blocks of 25 + 5.
+    actions = [b for b in messages[-1].blocks if b["type"] == "actions"]
+    assert [len(a["elements"]) for a in actions] == [1, 25, 5]
+    assert len(actions[0]["elements"][0]["text"]["text"]) == 75
+    assert not any(b["type"] == "actions" for m in messages[:-1] for b in m.blocks)
+
+
+def test_escaping_splitting_and_command_words() -> None:
+    assert to_mrkdwn("<@U1> & <!here>") == "&lt;@U1&gt; &amp; &lt;!here&gt;"
+    # Escaping lengthens the text; the pieces are measured after it, and no entity is cut.
+    pieces = split_escaped("&" * 2000, limit=3000)
+    assert [len(p) for p in pieces] == [3000, 3000, 3000, 1000]
+    assert all(p.endswith("&amp;") for p in pieces)
+    assert from_mrkdwn("hi <@U1|ada> &lt;3 <https://x.org/a?b=1&amp;c=2|site> <!here>") == (
+        "hi @ada <3 site @here"
+    )
+    assert from_mrkdwn("<mailto:a@b.org|a@b.org> <#C1|general> a &amp;lt; b") == (
+        "a@b.org #general a &lt; b"
+    )
+    renderer = Renderer(build_registry())
+    assert renderer.wording("Send /browse, /join CODE or /nosuch; see a/browse") == (
+        "Send /oppbot browse, /oppbot join CODE or /nosuch; see a/browse"
+    )
+    assert command_text("/oppbot", "invite employer Acme &amp; Co") == "/invite employer Acme & Co"
+    assert command_text("/oppbot", "") == "/help"
+    assert command_text("/oppbot", "/browse") == "/browse"
+    assert command_text("/announce", "") == "/announce"
+
+
+def test_settings_need_a_mode_for_slack() -> None:
+    with pytest.raises(ValueError, match="OPPBOT_SLACK_APP_TOKEN"):
+        Settings(slack_bot_token=BOT_TOKEN)
+    assert Settings(slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1").slack_mode == "socket"
+    assert Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret="s").slack_mode == "http"
+
+
+async def test_socket_mode_takes_the_same_requests_over_a_websocket(
+    fake: FakeSlack, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title=HOSTILE)
+    dm = _slack_student(core, fake)
+    settings = _settings(fake, slack_signing_secret=None, slack_app_token=APP_TOKEN)
+    adapter = SlackAdapter(core, settings)
+    await adapter.start()
+    try:
+        assert adapter.port is None  # no HTTP endpoint in Socket Mode
+        event = json.loads(fake.event_body(fake.message_event("U1", "browse"), event_id="Ev1"))
+        first = await fake.socket_request("events_api", event)
+        again = await fake.socket_request("events_api", event, retry_attempt=1)
+        assert first["envelope_id"] != again["envelope_id"]  # each envelope acknowledged
+        await adapter.idle()
+        (listing,) = fake.posted(dm)  # the retry changed nothing
+        assert ESCAPED in listing.section_text
+        await fake.socket_request("slash_commands", fake.command_form("U1", "mine"))
+        message, button = fake.button(dm, "1")
+        await fake.socket_request("interactive", fake.click_payload("U1", message, button))
+        await adapter.idle()
+    finally:
+        await adapter.stop()
+    assert len(fake.posted(dm)) == 2 and fake.posted(dm)[0].updates == 1
+    assert fake.calls_to("apps.connections.open")[0].token == APP_TOKEN
+
+
+def test_the_app_manifest_points_slack_at_the_adapter() -> None:
+    manifest = (Path(__file__).parents[1] / "slack-app-manifest.yml").read_text()
+    commands = re.findall(r"- command: (\S+)", manifest)
+    assert commands == [SLASH_COMMAND, f"/{ANNOUNCE}"]
+    urls = re.findall(r"^\s+(?:url|request_url): (\S+)", manifest, re.MULTILINE)
+    assert len(urls) == 4 and all(u == f"https://YOUR-HOST{EVENTS_PATH}" for u in urls)
+    events = re.search(r"bot_events:\n((?:\s+- .+\n)+)", manifest)
+    assert events is not None
+    # Every event Slack is told to send has a listener (an unhandled one is answered 404).
+    assert {e.split(".")[0] for e in re.findall(r"- (\S+)", events.group(1))} == {
+        "app_home_opened",
+        "message",
+    }

@@ -1,0 +1,132 @@
+"""The phrase parser behind /remind: ordinary phrases, in the person's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from handlers.when import WhenError, parse_when
+
+LONDON = ZoneInfo("Europe/London")
+LA = ZoneInfo("America/Los_Angeles")
+# Monday 23 November 2026, 15:00 in London (GMT, the same as UTC then).
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def local(text: str, zone: ZoneInfo = LONDON, now: datetime = NOW) -> str:
+    return f"{parse_when(text, now, zone).astimezone(zone):%a %Y-%m-%d %H:%M}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tomorrow 5pm", "Tue 2026-11-24 17:00"),
+        ("Tomorrow at 5 PM", "Tue 2026-11-24 17:00"),
+        ("5pm tomorrow", "Tue 2026-11-24 17:00"),
+        ("tmrw 8am", "Tue 2026-11-24 08:00"),
+        ("tomorrow", "Tue 2026-11-24 09:00"),
+        ("tomorrow morning", "Tue 2026-11-24 09:00"),
+        ("tomorrow in the morning", "Tue 2026-11-24 09:00"),
+        ("the day after tomorrow", "Wed 2026-11-25 09:00"),
+        ("next friday", "Fri 2026-11-27 09:00"),
+        ("friday 8:30", "Fri 2026-11-27 08:30"),
+        ("on fri at 4.15pm", "Fri 2026-11-27 16:15"),
+        ("sat noon", "Sat 2026-11-28 12:00"),
+        ("monday 8:30", "Mon 2026-11-30 08:30"),
+        ("monday", "Mon 2026-11-30 09:00"),
+        ("next monday", "Mon 2026-11-30 09:00"),
+        ("monday 6pm", "Mon 2026-11-23 18:00"),
+        ("this friday", "Fri 2026-11-27 09:00"),
+        ("next week", "Mon 2026-11-30 09:00"),
+        ("in 3 days", "Thu 2026-11-26 15:00"),
+        ("in 3 days at 5pm", "Thu 2026-11-26 17:00"),
+        ("in two weeks", "Mon 2026-12-07 15:00"),
+        ("in 2 hours", "Mon 2026-11-23 17:00"),
+        ("in 2h", "Mon 2026-11-23 17:00"),
+        ("in an hour", "Mon 2026-11-23 16:00"),
+        ("in 30 mins", "Mon 2026-11-23 15:30"),
+        ("5pm", "Mon 2026-11-23 17:00"),
+        ("10am", "Tue 2026-11-24 10:00"),
+        ("17:45", "Mon 2026-11-23 17:45"),
+        ("this evening", "Mon 2026-11-23 18:00"),
+        ("tonight", "Mon 2026-11-23 19:00"),
+        ("2026-12-01 09:00", "Tue 2026-12-01 09:00"),
+        ("2026-12-01T09:00", "Tue 2026-12-01 09:00"),
+        ("2026-12-01", "Tue 2026-12-01 09:00"),
+        ("1 dec", "Tue 2026-12-01 09:00"),
+        ("1st December 5:30 p.m.", "Tue 2026-12-01 17:30"),
+        ("dec 1st, 2pm", "Tue 2026-12-01 14:00"),
+        ("1 jan", "Fri 2027-01-01 09:00"),
+        ("december 1 2027 14:00", "Wed 2027-12-01 14:00"),
+        ("12am tomorrow", "Tue 2026-11-24 00:00"),
+        ("12pm tomorrow", "Tue 2026-11-24 12:00"),
+    ],
+)
+def test_ordinary_phrases(text: str, expected: str) -> None:
+    assert local(text) == expected
+
+
+def test_phrases_are_read_in_the_persons_time_zone() -> None:
+    # 15:00 UTC is 07:00 in Los Angeles: "5pm" is today there, and 17:00 there is 01:00 UTC.
+    assert local("5pm", LA) == "Mon 2026-11-23 17:00"
+    assert parse_when("5pm", NOW, LA) == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    assert parse_when("tomorrow 9am", NOW, LA) == datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+
+
+def test_days_keep_the_wall_clock_across_a_dst_change_and_hours_do_not() -> None:
+    before = datetime(2027, 3, 27, 12, 0, tzinfo=UTC)  # Saturday, GMT
+    assert local("in 1 day", now=before) == "Sun 2027-03-28 12:00"
+    assert parse_when("in 1 day", before, LONDON) == datetime(2027, 3, 28, 11, 0, tzinfo=UTC)
+    assert parse_when("in 24 hours", before, LONDON) == datetime(2027, 3, 28, 12, 0, tzinfo=UTC)
+    assert parse_when("monday 9am", before, LONDON) == datetime(2027, 3, 29, 8, 0, tzinfo=UTC)
+
+
+def test_a_time_already_past_today_means_tomorrow_but_an_explicit_day_stays_past() -> None:
+    assert local("9am") == "Tue 2026-11-24 09:00"
+    assert parse_when("today 9am", NOW, LONDON) < NOW
+    assert parse_when("2026-11-01 10:00", NOW, LONDON) < NOW
+    # Today's date without a time is 09:00 today, already gone: said, not moved a year on.
+    assert parse_when("23 nov", NOW, LONDON) < NOW
+
+
+def test_results_are_whole_minutes_in_utc() -> None:
+    now = datetime(2026, 11, 23, 15, 0, 42, 123, tzinfo=UTC)
+    result = parse_when("in 2 hours", now, LONDON)
+    assert result == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    assert result.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "When should that be?"),
+        ("   ", "When should that be?"),
+        ("banana", 'I didn\'t understand "banana"'),
+        ("soon", "I didn't understand"),
+        ("next year", "I didn't understand"),
+        ("in 2 hours at 5pm", "I didn't understand"),
+        ("2026-02-30", "There's no such date as 2026-02-30"),
+        ("31 june", "There's no such date"),
+        ("25:00", "25:00 isn't a time of day"),
+        ("13pm", "13pm isn't a time of day"),
+        ("10:75", "10:75 isn't a time of day"),
+        ("5pm 6pm", "two times"),
+        ("friday at 5", "Do you mean 5am or 5pm?"),
+        ("at 7", "Do you mean 7am or 7pm?"),
+        ("tomorrow 11", "Do you mean 11am or 11pm?"),
+        ("in 3 fortnights", "I didn't understand"),
+        ("<b>tomorrow</b>", "I didn't understand"),
+    ],
+)
+def test_what_is_not_understood_gets_a_reason_and_an_example(text: str, message: str) -> None:
+    with pytest.raises(WhenError) as error:
+        parse_when(text, NOW, LONDON)
+    assert message in str(error.value)
+
+
+def test_every_refusal_shows_how_to_say_it() -> None:
+    with pytest.raises(WhenError) as error:
+        parse_when("whenever", NOW, LONDON)
+    assert "tomorrow 5pm" in str(error.value)
