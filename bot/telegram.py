@@ -23,6 +23,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     Update,
 )
@@ -104,6 +105,18 @@ async def send_text(
 
 def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _patiently(call: Callable[[], Awaitable[object]], attempts: int = 3) -> None:
+    """Make a Bot API call; on flood control wait exactly as asked and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await call()
+            return
+        except RetryAfter as error:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(_seconds(error.retry_after))
 
 
 class TelegramTransport:
@@ -288,21 +301,21 @@ class TelegramAdapter:
         )
         replies = await self._handle(incoming)
         for reply in replies:
-            if reply.replace and await self._edit(message.chat.id, message.message_id, reply):
-                continue
-            await self._reply(message.chat.id, reply)
+            edit = message.message_id if reply.replace else None
+            await self._reply(message.chat.id, reply, edit=edit)
         await self._update_menu(message.chat.id, str(query.from_user.id))
 
-    async def _reply(self, chat_id: int, reply: Reply, attempts: int = 3) -> None:
-        """Answer in the person's chat; on flood control wait as asked and try again."""
-        for attempt in range(1, attempts + 1):
-            try:
-                await send_text(self.bot, chat_id, reply.text, reply.buttons)
-                return
-            except RetryAfter as error:
-                if attempt == attempts:
-                    raise
-                await asyncio.sleep(_seconds(error.retry_after))
+    async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
+        """Answer in the person's chat: edit the pressed message or send anew, then any file."""
+        if edit is None or not await self._edit(chat_id, edit, reply):
+            await _patiently(lambda: send_text(self.bot, chat_id, reply.text, reply.buttons))
+        if reply.file is not None:
+            file = reply.file
+            await _patiently(
+                lambda: self.bot.send_document(
+                    chat_id=chat_id, document=InputFile(file.content, filename=file.filename)
+                )
+            )
 
     async def _edit(self, chat_id: int, message_id: int, reply: Reply) -> bool:
         """Edit the pressed message in place; False if it cannot be (too long, too old)."""

@@ -500,3 +500,28 @@ async def test_oppbot_run_serves_telegram_and_sends_the_outbox(
         runner.stop()
         await serving
     app.engine.dispose()
+
+
+async def test_a_calendar_export_arrives_as_a_document(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada)
+    ada.press_payload(f"sv:{opportunity}")
+    fake.push(fake.message_update(501, "/calendar"))
+    await _until(lambda: bool(fake.calls_to("sendDocument")), "the calendar file")
+    (call,) = fake.calls_to("sendDocument")
+    assert call.accepted and call.params["chat_id"] == 501
+    upload = call.params["document"]
+    assert upload.filename.endswith(".ics")
+    ics = upload.content.decode()
+    assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.rstrip().endswith("END:VCALENDAR")
+    assert "Software intern" in ics
+    # The text reply comes first, then the file.
+    assert _outgoing(fake, 501)[-1].at <= call.at

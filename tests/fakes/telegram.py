@@ -84,6 +84,14 @@ _WEBHOOK_CONFLICT = (
 )
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file sent as multipart form data (e.g. sendDocument's document)."""
+
+    filename: str
+    content: bytes
+
+
 @dataclass
 class Call:
     """One request to the fake, recorded when it arrives."""
@@ -255,6 +263,7 @@ class FakeTelegram:
                 ("deleteWebhook", self._delete_webhook),
                 ("getWebhookInfo", self._get_webhook_info),
                 ("sendMessage", self._send_message),
+                ("sendDocument", self._send_document),
                 ("editMessageText", self._edit_message_text),
                 ("answerCallbackQuery", self._true),
                 ("setMyCommands", self._set_my_commands),
@@ -620,6 +629,22 @@ class FakeTelegram:
         self._messages[chat_id, message["message_id"]] = (params["text"], message)
         return message
 
+    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _int_param(params, "chat_id", "chat not found")
+        upload = params.get("document")
+        if not isinstance(upload, Upload) or not upload.content:
+            raise _bad_request("there is no document in the request")
+        self._check_limits(chat_id)
+        message = self._bot_message(chat_id, self._next_message_id(chat_id), "", None)
+        del message["text"]
+        message["document"] = {
+            "file_id": f"doc-{chat_id}-{message['message_id']}",
+            "file_unique_id": f"u{chat_id}{message['message_id']}",
+            "file_name": upload.filename,
+            "file_size": len(upload.content),
+        }
+        return message
+
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         text = _message_text(params)
         markup = _inline_keyboard(params)
@@ -710,7 +735,13 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         raw.update(await request.json())
     else:
         form = await request.post()  # empty unless the body is a form
-        raw.update({k: v if isinstance(v, str) else v.filename for k, v in form.items()})
+        raw.update(
+            {
+                # An uploaded file is kept whole, so tests can check what was sent.
+                k: v if isinstance(v, str) else Upload(v.filename, v.file.read())
+                for k, v in form.items()
+            }
+        )
     return {name: _decode(name, value) for name, value in raw.items()}
 
 
