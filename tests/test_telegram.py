@@ -278,28 +278,7 @@ async def test_broadcast_with_429_403_and_500_arrives_exactly_once_within_the_li
     fake: FakeTelegram, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     students = 40
-    with session_factory.begin() as session:
-        for n in range(students):
-            person = Person(name=f"S{n}", role=Role.STUDENT, created_at=clock.now)
-            session.add(
-                Account(
-                    person=person,
-                    platform="telegram",
-                    external_id=str(1000 + n),
-                    chat_id=str(1000 + n),
-                    last_seen_at=clock.now,
-                    created_at=clock.now,
-                )
-            )
-            session.flush()
-            enqueue(
-                session,
-                person,
-                f"Fair on Friday, {n}!",
-                kind="announcement",
-                key=f"fair:{n}",
-                now=clock.now,
-            )
+    _queue_broadcast(session_factory, clock, students)
     fake.enforce_limits(per_second=30, per_chat_per_second=1)
     fake.fail("sendMessage", "429", chat_id=1001, retry_after=1)
     fake.fail("sendMessage", "403", chat_id=1002)
