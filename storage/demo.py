@@ -188,8 +188,10 @@ LISTINGS: list[
     ),
 ]
 
-# Console users that exist in the demo: an employer member to see match notifications.
+# Console users that exist in the demo (`oppbot chat --as maya`, `--as tess`): an employer
+# member who gets match notifications, and a teacher at the demo school.
 DEMO_EMPLOYER = ("maya", "Maya Okafor", "Acme Robotics")
+DEMO_TEACHER = ("tess", "Tess Morgan")
 
 
 def seed(session: Session, now: datetime) -> bool:
@@ -227,25 +229,40 @@ def seed(session: Session, now: datetime) -> bool:
             )
         )
     user, name, employer = DEMO_EMPLOYER
-    member = Person(
-        name=name,
-        role=Role.EMPLOYER,
-        organisation=organisations[employer],
-        onboarded_at=now,
-        created_at=now,
+    _console_user(
+        session,
+        user,
+        Person(
+            name=name,
+            role=Role.EMPLOYER,
+            organisation=organisations[employer],
+            onboarded_at=now,
+            created_at=now,
+        ),
+        now,
     )
+    user, name = DEMO_TEACHER
+    _console_user(
+        session,
+        user,
+        Person(name=name, role=Role.TEACHER, school=school, onboarded_at=now, created_at=now),
+        now,
+    )
+    return True
+
+
+def _console_user(session: Session, user: str, person: Person, now: datetime) -> None:
     session.add(
         Account(
-            person=member,
+            person=person,
             platform="console",
             external_id=user,
             chat_id=user,
-            display_name=name,
+            display_name=person.name,
             last_seen_at=now,
             created_at=now,
         )
     )
-    return True
 
 
 def _next_month(today: date) -> date:
