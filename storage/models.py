@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -116,6 +117,24 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class HoursStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    QUERIED = "queried"
+
+
+class FeedbackStage(enum.StrEnum):
+    MIDPOINT = "midpoint"
+    END = "end"
+
+
+class FeedbackStatus(enum.StrEnum):
+    WAITING = "waiting"
+    ASKED = "asked"
+    ANSWERED = "answered"
+    SKIPPED = "skipped"
+
+
 class AnnouncementStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -194,6 +213,8 @@ class Person(Base):
     )
     grade: Mapped[int | None] = mapped_column(Integer)
     under_18: Mapped[bool | None] = mapped_column(Boolean)
+    # Under-16s may only work limited hours on a placement; None: not asked (or 16 and over).
+    under_16: Mapped[bool | None] = mapped_column(Boolean)
     # Schools must hold a guardian's consent before a minor's details reach an employer.
     guardian_consent_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
@@ -491,6 +512,149 @@ class Announcement(Base):
 
     author: Mapped[Person | None] = relationship()
     school: Mapped[School] = relationship()
+
+
+class OpportunityView(Base):
+    """A student opened an opportunity's card: who the partnership reached, for its report.
+
+    ``person_id`` becomes NULL when the student deletes their data, so the figure survives
+    without naming anyone.
+    """
+
+    __tablename__ = "opportunity_views"
+    __table_args__ = (UniqueConstraint("person_id", "opportunity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Placement(Base):
+    """A student placed with an employer: when, with which supervisor, for how many hours.
+
+    ``school_id`` and ``organisation_id`` are copied in so that the partnership's figures stay
+    right after the student deletes their data (``student_id`` becomes NULL).
+    """
+
+    __tablename__ = "placements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interest_id: Mapped[int] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), unique=True
+    )
+    student_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
+    )
+    supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    expected_hours: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    interest: Mapped[Interest] = relationship()
+    student: Mapped[Person | None] = relationship(foreign_keys=[student_id])
+    supervisor: Mapped[Person | None] = relationship(foreign_keys=[supervisor_id])
+    organisation: Mapped[Organisation] = relationship()
+
+
+class HoursEntry(Base):
+    """Hours a student worked on one day of a placement, and the supervisor's answer.
+
+    One entry per placement and day: logging the same day again corrects it until it is
+    confirmed.
+    """
+
+    __tablename__ = "hours_entries"
+    __table_args__ = (UniqueConstraint("placement_id", "work_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"))
+    work_date: Mapped[date] = mapped_column(Date, index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[HoursStatus] = mapped_column(
+        _enum(HoursStatus, "hours_status"), default=HoursStatus.PENDING
+    )
+    # What the supervisor asked about the entry, when they queried it.
+    query: Mapped[str | None] = mapped_column(Text)
+    # Over the legal limit for the student's age when logged: the teacher was warned.
+    over_limit: Mapped[bool] = mapped_column(Boolean, default=False)
+    logged_at: Mapped[datetime]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None]
+
+    placement: Mapped[Placement] = relationship()
+
+
+class Feedback(Base):
+    """A few questions, once, to one side of a placement at its midpoint or its end.
+
+    ``due_at`` is when to ask (a reasonable local hour for the respondent); the row is the
+    truth the scheduler works from, so a restart neither loses nor repeats a question.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("placement_id", "stage", "respondent_role"),
+        Index("ix_feedback_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"))
+    stage: Mapped[FeedbackStage] = mapped_column(_enum(FeedbackStage, "feedback_stage"))
+    respondent_role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    respondent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[FeedbackStatus] = mapped_column(
+        _enum(FeedbackStatus, "feedback_status"), default=FeedbackStatus.WAITING
+    )
+    due_at: Mapped[datetime]
+    asked_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    placement: Mapped[Placement] = relationship()
+    respondent: Mapped[Person | None] = relationship()
+
+
+class Objective(Base):
+    """A number a partnership aims for over a period ("10 placements this term").
+
+    ``organisation_id`` None means the school's partnerships as a whole.
+    """
+
+    __tablename__ = "objectives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    metric: Mapped[str] = mapped_column(String(30))
+    target: Mapped[float] = mapped_column(Float)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation | None] = relationship()
 
 
 class ProcessedEvent(Base):
