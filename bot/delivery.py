@@ -148,9 +148,9 @@ class SenderLock:
         return True
 
     def release(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class OutboxSender:
@@ -165,6 +165,7 @@ class OutboxSender:
         clock: Callable[[], datetime],
         lock: SenderLock | None = None,
         poll_interval: float = 1.0,
+        restart_delay: float = 5.0,
         batch: int = 200,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -175,6 +176,7 @@ class OutboxSender:
         self.clock = clock
         self.lock = lock
         self.poll_interval = poll_interval
+        self.restart_delay = restart_delay
         self.batch = batch
         # Injectable so that tests can check the pacing on a fake timeline, never by sleeping.
         self.monotonic = monotonic
@@ -195,22 +197,42 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set; wait for the sender role first if another process has it."""
+        """Send until ``stop`` is set; wait for the sender role first if another process has it.
+
+        A database that is down or locked for a while must not end delivery for the rest of
+        the process's life: the error is logged, the role given up, and sending starts again.
+        """
         while not stop.is_set():
-            if self.lock is not None and not await asyncio.to_thread(self.lock.try_acquire):
-                await _wait(stop, 5.0)
-                continue
-            log.info("%s outbox sender running", self.transport.platform)
             try:
-                while not stop.is_set():
-                    if self.lock is not None and not await asyncio.to_thread(self.lock.held):
-                        break
-                    started = await self.drain_once()
-                    if not started:
-                        self._wake.clear()
-                        await _wait(stop, self.poll_interval, self._wake)
-            finally:
-                await self.flush()
+                await self._serve(stop)
+            except Exception:
+                log.exception(
+                    "%s outbox sender failed; starting again in %.0fs",
+                    self.transport.platform,
+                    self.restart_delay,
+                )
+                await self._release_lock()
+                await _wait(stop, self.restart_delay)
+        await self._release_lock()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        """Hold the sender role (if it can be had) and send until ``stop`` or the role is lost."""
+        if self.lock is not None and not await asyncio.to_thread(self.lock.try_acquire):
+            await _wait(stop, 5.0)
+            return
+        log.info("%s outbox sender running", self.transport.platform)
+        try:
+            while not stop.is_set():
+                if self.lock is not None and not await asyncio.to_thread(self.lock.held):
+                    return
+                started = await self.drain_once()
+                if not started:
+                    self._wake.clear()
+                    await _wait(stop, self.poll_interval, self._wake)
+        finally:
+            await self.flush()
+
+    async def _release_lock(self) -> None:
         if self.lock is not None:
             await asyncio.to_thread(self.lock.release)
 

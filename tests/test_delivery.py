@@ -275,3 +275,40 @@ async def test_an_outcome_that_cannot_be_recorded_is_retried_and_never_resent(
     await sender.drain()
     assert sorted(chat for _, chat, _ in transport.delivered) == ["0", "1"]  # each sent once
     assert _statuses(session_factory) == [OutboxStatus.SENT, OutboxStatus.PENDING]
+
+
+async def test_the_sender_outlives_a_database_outage(
+    session_factory: sessionmaker[Session], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (person,) = _people(session_factory, clock, 1)
+    _queue(session_factory, clock, person, "m0")
+    timeline = Timeline(clock)
+    transport = ScriptedTransport(timeline)
+    sender = OutboxSender(
+        session_factory,
+        transport,
+        clock=clock,
+        poll_interval=0.01,
+        restart_delay=0.01,
+        monotonic=timeline.monotonic,
+        sleep=timeline.sleep,
+    )
+    load_due = sender._load_due
+    outages = iter([True, True])
+
+    def flaky_load_due() -> list[Due]:
+        if next(outages, False):
+            raise OperationalError("SELECT outbox", {}, Exception("server closed the connection"))
+        return load_due()
+
+    monkeypatch.setattr(sender, "_load_due", flaky_load_due)
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    for _ in range(500):
+        if transport.delivered or running.done():
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await running  # the outage did not end the task with an error
+    assert [chat for _, chat, _ in transport.delivered] == ["0"]
+    assert _statuses(session_factory) == [OutboxStatus.SENT]
