@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
 from storage.models import AuditEntry, Cohort, PersonTag, Role
-from storage.tags import TAGS
+from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
 
@@ -36,6 +36,8 @@ COMMON_ZONES = (
 # student changing their answers drops the change by going on to something else.
 NEWCOMER = "onboarding"
 RERUN = "onboarding_rerun"
+# Typed at the fields question, these mean the Done (or Skip) button.
+_TAGS_DONE = frozenset({"done", "skip", "skip for now", "next", "none", "that's all"})
 _CODE = re.compile(r"[A-Za-z0-9-]{3,32}")
 _NAME_CHARS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
 _ZONES_BY_LOWER = {zone.lower(): zone for zone in available_timezones()}
@@ -247,7 +249,28 @@ def _answer_age(ctx: Context, text: str) -> Any:
 
 
 def _answer_tags(ctx: Context, text: str) -> Any:
-    raise UserError("Please tap the fields that interest you, then Done.")
+    """Only reached for text that names no field and is not "done": see ``_tags_typed``."""
+    raise UserError("Please tap the fields that interest you (or type their names), then Done.")
+
+
+def _tags_typed(ctx: Context, answers: dict[str, Any], text: str) -> list[Reply] | None:
+    """Typed "done" or "skip" ends the question; typed field names tick them, as taps would.
+
+    None when the text means neither, so it is refused like any other wrong answer.
+    """
+    if text.strip().lower().rstrip(".!") in _TAGS_DONE:
+        answers["tags"] = answers.pop("picked", [])
+        _store(ctx, answers, None)
+        return _next(ctx)
+    parts = [p for p in re.split(r"\s*(?:,|;|\band\b)\s*", text.strip()) if p]
+    tags = [normalise_tag(p) for p in parts]
+    if not tags or None in tags:
+        return None
+    picked = set(answers.get("picked", []))
+    picked.symmetric_difference_update(t for t in tags if t is not None)
+    answers["picked"] = sorted(picked)
+    _store(ctx, answers, "tags")
+    return [_ask_tags(ctx, answers)]
 
 
 def _answer_timezone(ctx: Context, text: str) -> Any:
@@ -276,7 +299,14 @@ def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     if step not in ANSWERS:
         return _next(ctx)
     answers = _answers(ctx)
-    answers[step] = ANSWERS[step](ctx, text)
+    if step == "tags" and (replies := _tags_typed(ctx, answers, text)) is not None:
+        return replies
+    try:
+        answers[step] = ANSWERS[step](ctx, text)
+    except UserError as refused:
+        # The question's buttons come again: the ones above may have scrolled away, and a
+        # console shows only the latest.
+        raise UserError(refused.reply.text, QUESTIONS[step](ctx, answers).buttons) from None
     _store(ctx, answers, step)
     return _next(ctx)
 

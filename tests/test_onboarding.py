@@ -100,7 +100,8 @@ def test_full_onboarding_makes_a_student_and_audits_it(
         (["Ada", "RIVER-11"], "eleven", "number from 1 to 13", "grade"),
         (["Ada", "RIVER-11"], "²", "number from 1 to 13", "grade"),
         (["Ada", "RIVER-11", "11"], "maybe", "tap one of the buttons", "age"),
-        (["Ada", "RIVER-11", "11", "yes"], "Technology", "tap the fields", "tags"),
+        (["Ada", "RIVER-11", "11", "yes"], "pizza", "tap the fields", "tags"),
+        (["Ada", "RIVER-11", "11", "yes"], "technology, pizza", "tap the fields", "tags"),
     ],
 )
 def test_an_invalid_answer_is_explained_and_does_not_advance(
@@ -190,6 +191,38 @@ def test_tags_toggle_on_and_off(
     sam.press("Done")
     sam.press("Berlin")
     assert _person(session_factory, sam).tag_names == ["education"]
+
+
+def test_fields_and_done_may_be_typed(
+    core: Core, session_factory: sessionmaker[Session], school: int
+) -> None:
+    sam = Chat(core, "sam")
+    for text in ("/start", "Sam", "RIVER-11", "11", "no"):
+        sam.send(text)
+    sam.send("Engineering, health & care and education")
+    assert sam.button("Done").label == "Done (3 chosen)"
+    sam.send("education")  # typing a ticked field unticks it, as tapping it would
+    assert sam.button("Done").label == "Done (2 chosen)"
+    sam.send("Done")
+    assert "time zone" in sam.text
+    sam.send("Europe/Berlin")
+    assert _person(session_factory, sam).tag_names == ["engineering", "health"]
+
+
+def test_a_refused_answer_comes_with_the_question_buttons(
+    core: Core, session_factory: sessionmaker[Session], school: int
+) -> None:
+    sam = Chat(core, "sam")
+    for text in ("/start", "Sam", "RIVER-11", "11", "no"):
+        sam.send(text)
+    sam.send("pizza")
+    assert "tap the fields" in sam.text
+    sam.press("Skip for now")  # still there to tap, though the refusal replaced the question
+    assert "time zone" in sam.text
+    sam.send("Mars/Olympus")
+    assert "don't know that time zone" in sam.text
+    sam.press("London")
+    assert _person(session_factory, sam).timezone == "Europe/London"
 
 
 def test_rerunning_start_offers_keep_buttons_and_updates_answers(
