@@ -70,12 +70,16 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             "Great choice! Would you like to add a short note for "
             f"{opportunity.organisation.name}? Type it now (up to {MAX_NOTE} characters), "
             "or send it without one.",
-            (
-                (Button("Send without a note", f"intn:{opportunity.id}"),),
-                (Button("Cancel", "intx"),),
-            ),
+            _note_buttons(opportunity.id),
         )
     ]
+
+
+def _note_buttons(opportunity_id: int) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button("Send without a note", f"intn:{opportunity_id}"),),
+        (Button("Cancel", "intx"),),
+    )
 
 
 @registry.action("intn", roles=STUDENTS)
@@ -97,7 +101,8 @@ def note_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     if len(note) > MAX_NOTE:
         raise UserError(
             f"That note is {len(note)} characters; please keep it under {MAX_NOTE}. "
-            "Try again, or tap Send without a note."
+            "Try again, or tap Send without a note.",
+            _note_buttons(dialog.get("opportunity")),
         )
     opportunity = open_opportunity(ctx, str(dialog.get("opportunity")))
     ctx.clear_state(DIALOG)

@@ -228,6 +228,7 @@ def test_a_note_over_500_characters_is_refused_and_can_be_retyped(world: World) 
     assert "That note is 501 characters; please keep it under 500" in world.bob.text
     assert world.interests() == []
     assert world.outbox("match") == []
+    assert world.bob.button("Send without a note")  # offered again with the refusal
     world.bob.send("y" * 500)
     assert "Done!" in world.bob.text
     assert world.interests()[0].note == "y" * 500
