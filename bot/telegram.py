@@ -322,13 +322,15 @@ class TelegramAdapter:
         if len(reply.text) > MessageLimit.MAX_TEXT_LENGTH:
             return False
         try:
-            await self.bot.edit_message_text(
-                chat_id=chat_id,
-                message_id=message_id,
-                text=to_html(reply.text),
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply.buttons),
-                disable_web_page_preview=True,
+            await _patiently(
+                lambda: self.bot.edit_message_text(
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    text=to_html(reply.text),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(reply.buttons),
+                    disable_web_page_preview=True,
+                )
             )
         except BadRequest as error:
             return "not modified" in error.message.lower()
