@@ -1,4 +1,4 @@
-"""APScheduler jobs: what moves due reminders and digests into the outbox.
+"""APScheduler jobs: what moves due reminders, digests, nudges and announcements to the outbox.
 
 APScheduler only triggers. The jobs are defined here in code (fixed ids, ``replace_existing``)
 and hold nothing in memory: the truth is in our tables, so a restart loses nothing, and every
@@ -16,7 +16,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -26,6 +27,8 @@ from bot.config import Settings
 from bot.core import Clock, Timing
 from handlers.announcements import send_due_announcements
 from handlers.digest import send_digests
+from handlers.feedback import ask_due_feedback
+from handlers.matches import nudge_unanswered
 from handlers.reminders import queue_due_reminders, reconcile_all
 from storage.db import transaction
 
@@ -55,6 +58,14 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         Job("digests.send", send_digests, settings.digest_poll_seconds),
         # Announcements are scheduled to the minute; looking as often as reminders is enough.
         Job("announcements.send", send_scheduled_announcements, settings.reminder_poll_seconds),
+        # Feedback is asked at a local hour; a look every few minutes is on time enough.
+        Job("feedback.ask", ask_due_feedback, settings.digest_poll_seconds),
+        # A nudge is days late by design: looking as often as for digests is plenty.
+        Job(
+            "employers.nudge",
+            partial(nudge_unanswered, after=timedelta(days=settings.employer_nudge_days)),
+            settings.digest_poll_seconds,
+        ),
     )
 
 

@@ -9,13 +9,26 @@ file: until then the employer hears that a student is interested and the school 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import DIALOG, EMPLOYERS, STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.core import (
+    DIALOG,
+    EMPLOYERS,
+    STUDENTS,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    Timing,
+    UserError,
+)
 from handlers.present import headline, own_interest, parse_id
 from handlers.schools import cohort_label, may_share, school_staff, student_school_id
+from storage.db import transaction
 from storage.models import (
     Interest,
     InterestMessage,
@@ -24,6 +37,7 @@ from storage.models import (
     Person,
     Role,
 )
+from storage.outbox import Outgoing, enqueue_many
 from storage.tags import TAGS
 
 registry = Registry()
@@ -48,13 +62,14 @@ KINDS = {"inv": "invite", "ask": "question", "msg": "message"}
 
 
 def employer_members(ctx: Context, opportunity: Opportunity) -> list[Person]:
+    return members_of(ctx.session, opportunity.organisation_id)
+
+
+def members_of(session: Session, organisation_id: int) -> list[Person]:
     return list(
-        ctx.session.scalars(
+        session.scalars(
             select(Person)
-            .where(
-                Person.organisation_id == opportunity.organisation_id,
-                Person.role == Role.EMPLOYER,
-            )
+            .where(Person.organisation_id == organisation_id, Person.role == Role.EMPLOYER)
             .order_by(Person.id)
         )
     )
@@ -181,6 +196,69 @@ def share_pending(ctx: Context, student: Person) -> int:
                 about=student,
             )
     return len(interests)
+
+
+NUDGE = "A friendly reminder: this student is still waiting to hear from you.\n\n"
+
+
+def nudge_unanswered(
+    session_factory: sessionmaker[Session],
+    now: datetime,
+    timing: Timing,
+    *,
+    after: timedelta,
+    batch: int = 200,
+) -> int:
+    """One friendly nudge to every member of the employer for each match notification that
+    nobody answered within ``after``; returns how many matches were nudged.
+
+    The clock starts when the employer could first answer: when the student's details were
+    shared (for a minor, once consent is on file) or the interest was last renewed. Each match
+    is claimed with ``FOR UPDATE SKIP LOCKED`` and marked nudged in the transaction that queues
+    the nudge, so several workers nudge it once. A nudge can wait, so it keeps quiet hours.
+    """
+    cutoff = now - after
+    total = 0
+    while True:
+        with transaction(session_factory) as session:
+            claimed = session.scalars(
+                select(Interest)
+                .where(
+                    Interest.status == S.INTERESTED,
+                    Interest.person_id.is_not(None),
+                    Interest.employer_replied_at.is_(None),
+                    Interest.nudged_at.is_(None),
+                    Interest.details_shared_at <= cutoff,
+                    Interest.updated_at <= cutoff,
+                )
+                .order_by(Interest.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            messages: list[Outgoing] = []
+            for interest in claimed:
+                interest.nudged_at = now
+                student, opportunity = interest.person, interest.opportunity
+                assert student is not None and interest.details_shared_at is not None
+                since = max(interest.details_shared_at, interest.updated_at)
+                text = NUDGE + match_notification(student, opportunity, interest.note)
+                rows = employer_buttons(interest)
+                buttons = [[[b.label, b.payload] for b in row] for row in rows]
+                messages.extend(
+                    Outgoing(
+                        member,
+                        text,
+                        "nudge",
+                        f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
+                        buttons,
+                        about=student,
+                    )
+                    for member in members_of(session, opportunity.organisation_id)
+                )
+            enqueue_many(session, messages, now=now, quiet=timing.quiet)
+            total += len(claimed)
+        if len(claimed) < batch:
+            return total
 
 
 def _answerable(ctx: Context, raw_id: str | None, verb: str) -> Interest:

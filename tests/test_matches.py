@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Core
-from storage.models import Interest, InterestMessage, InterestStatus, Role
+from bot.core import Core, Timing
+from handlers.matches import nudge_unanswered
+from storage.db import make_engine, make_session_factory
+from storage.models import (
+    Account,
+    Interest,
+    InterestMessage,
+    InterestStatus,
+    OutboxMessage,
+    Role,
+)
 from tests.conftest import FakeClock
 from tests.helpers import (
     Chat,
@@ -368,3 +378,141 @@ def test_forgetting_deletes_the_conversation(world: World) -> None:
     world.bob.press("Yes, delete everything")
     assert world.messages() == []
     assert world.interest().person_id is None
+
+
+# --- nudges ---------------------------------------------------------------------------------
+
+NUDGE_AFTER = timedelta(days=3)
+
+
+def nudge(world: World) -> int:
+    return nudge_unanswered(world.factory, world.clock.now, Timing(), after=NUDGE_AFTER)
+
+
+def nudges(world: World, employer: Chat) -> list[tuple[str, list[str]]]:
+    return [(t, [b.label for b in bs]) for t, bs in inbox(world.factory, employer, "nudge")]
+
+
+def test_an_unanswered_match_earns_every_member_one_nudge(world: World) -> None:
+    iid = register(world, world.bob, "I build robots")
+    world.clock.advance(days=3, seconds=-1)
+    assert nudge(world) == 0
+    world.clock.advance(seconds=1)
+    assert nudge(world) == 1
+    for employer in (world.maya, world.raj):
+        text, buttons = last_message(world.factory, employer, "nudge")
+        assert text == (
+            "A friendly reminder: this student is still waiting to hear from you.\n\n"
+            "Bob (Year 11, Riverside High) is interested in Software intern.\n"
+            "Interested in: Technology & IT\n"
+            "Their note: I build robots"
+        )
+        assert [b.payload for b in buttons] == [f"em:{iid}:inv", f"em:{iid}:ask", f"em:{iid}:dec"]
+    assert world.interest().nudged_at == world.clock.now
+    assert inbox(world.factory, world.olga) == []
+    # One nudge per match, however often the job runs.
+    world.clock.advance(days=5)
+    assert nudge(world) == 0
+    assert len(nudges(world, world.maya)) == 1
+
+
+def test_answered_withdrawn_and_anonymous_matches_are_not_nudged(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Ask a question", "Why us?")
+    world.clock.advance(hours=1)
+    other = add_opportunity(world.factory, world.clock.now, title="Robot lab tour")
+    world.bob.press_payload(f"int:{other}")
+    world.bob.press("Send without a note")
+    world.bob.send("/mine")
+    assert "1. Robot lab tour" in world.bob.text
+    world.bob.press("Withdraw 1")
+    world.bob.press("Yes, withdraw")
+    # Ada is under 18 without consent: the employer cannot answer, the school follows up.
+    world.ada.press_payload(f"int:{world.opportunity}")
+    world.ada.press("Send without a note")
+    world.clock.advance(days=10)
+    assert nudge(world) == 0
+    assert nudges(world, world.maya) == []
+
+
+def test_the_wait_starts_when_consent_lets_the_employer_answer(world: World) -> None:
+    register(world, world.ada)
+    world.clock.advance(days=2)
+    world.tina.press_payload(last_message(world.factory, world.tina)[1][0].payload)
+    world.clock.advance(days=2)
+    assert nudge(world) == 0
+    world.clock.advance(days=1)
+    assert nudge(world) == 1
+    assert nudges(world, world.maya)[0][0].endswith(
+        "Ada (Year 11, Riverside High) is interested "
+        "in Software intern.\nInterested in: "
+        "Technology & IT"
+    )
+
+
+def test_a_renewed_interest_earns_a_fresh_nudge(world: World) -> None:
+    register(world, world.bob)
+    world.clock.advance(days=3)
+    assert nudge(world) == 1
+    world.bob.send("/mine")
+    world.bob.press("Withdraw 1")
+    world.bob.press("Yes, withdraw")
+    register(world, world.bob)
+    world.clock.advance(days=2)
+    assert nudge(world) == 0
+    world.clock.advance(days=1)
+    assert nudge(world) == 1
+    assert len(nudges(world, world.maya)) == 2
+
+
+def test_a_nudge_keeps_the_employers_quiet_hours(world: World) -> None:
+    register(world, world.bob)  # Monday 15:00 in London
+    world.clock.now = datetime(2026, 11, 26, 22, 30, tzinfo=UTC)
+    assert nudge(world) == 1
+    with world.factory() as session:
+        times = session.scalars(
+            select(OutboxMessage.next_attempt_at).where(OutboxMessage.kind == "nudge")
+        ).all()
+    assert times == [datetime(2026, 11, 27, 8, 0, tzinfo=UTC)] * 2
+
+
+def test_two_workers_nudge_each_match_once(db_url: str, world: World) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL; SQLite supports one process")
+    students = [world.bob]
+    for n in range(20):
+        student = Chat(world.core, f"s{n}", name=f"Student {chr(ord('A') + n)}")
+        onboard(student, under_18=False)
+        students.append(student)
+    for student in students:
+        student.press_payload(f"int:{world.opportunity}")
+        student.press("Send without a note")
+    world.clock.advance(days=4)
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        engine = make_engine(db_url)
+        try:
+            barrier.wait()
+            factory = make_session_factory(engine)
+            results.append(
+                nudge_unanswered(factory, world.clock.now, Timing(), after=NUDGE_AFTER, batch=4)
+            )
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == len(students)
+    with world.factory() as session:
+        per_member = session.execute(
+            select(Account.external_id, OutboxMessage.idempotency_key)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(OutboxMessage.kind == "nudge")
+        ).all()
+    assert sorted(user for user, _ in per_member) == ["maya"] * 21 + ["raj"] * 21
+    assert len({key for _, key in per_member}) == 42

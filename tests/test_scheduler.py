@@ -20,7 +20,13 @@ from storage.outbox import QuietHours
 from tests.conftest import FakeClock
 from tests.helpers import Chat, add_school, onboard
 
-JOB_IDS = {"reminders.queue", "reminders.reconcile", "digests.send", "announcements.send"}
+JOB_IDS = {
+    "reminders.queue",
+    "reminders.reconcile",
+    "digests.send",
+    "announcements.send",
+    "employers.nudge",
+}
 
 
 def test_settings_give_the_timing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,6 +73,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "reminders.reconcile": timedelta(minutes=10),
         "digests.send": timedelta(minutes=2),
         "announcements.send": timedelta(seconds=20),
+        "employers.nudge": timedelta(minutes=2),
     }
 
 
