@@ -127,9 +127,18 @@ def measure(url: str, runs: int, students: int) -> None:
     search = BrowseFilters(text="engineer")
     unused = iter(rng.sample(list(people), len(people)))
 
-    def say(text: str | None = None, payload: str | None = None) -> Callable[[], object]:
+    # Each student's filters live in their conversation state: the filtered page is timed
+    # for students who searched, the first page for the others, so neither case is diluted.
+    searched = people[: min(runs * 2, len(people) // 2)]
+    unfiltered = people[len(searched) :]
+    for pid in searched:
+        core.handle(Incoming("bench", str(pid), str(pid), text="/search engineer"))
+
+    def say(
+        among: list[int], text: str | None = None, payload: str | None = None
+    ) -> Callable[[], object]:
         def run() -> object:
-            pid = rng.choice(people)
+            pid = rng.choice(among)
             return core.handle(Incoming("bench", str(pid), str(pid), text=text, payload=payload))
 
         return run
@@ -174,17 +183,16 @@ def measure(url: str, runs: int, students: int) -> None:
             )
         return pid
 
-    # Each student's filters live in their conversation state: set a search for everyone first.
-    for pid in people[: runs * 2]:
-        core.handle(Incoming("bench", str(pid), str(pid), text="/search engineer"))
+    browsing = (say(unfiltered, text="/browse"), say(searched, payload="pg:1"))
     cases: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
-        ("/browse, first page", say(text="/clear"), floor_browse(BrowseFilters(), 0)),
-        ("filtered page 2", say(payload="pg:1"), floor_browse(search, 1)),
+        ("/browse, first page", browsing[0], floor_browse(BrowseFilters(), 0)),
+        ("filtered page 2", browsing[1], floor_browse(search, 1)),
         ("open a card", open_card, floor_card),
         ("register interest", register, floor_register),
     ]
     print(f"database: {engine.dialect.name}; {len(people)} students; {len(open_ids)} open")
     print(f"{'command':<22}{'median ms':>10}{'p99 ms':>10}{'floor ms':>10}{'ratio':>8}")
+    browse_p99 = 0.0
     for name, command, floor in cases:
         for warm in (command, floor):
             _time(warm, 10)
@@ -194,8 +202,12 @@ def measure(url: str, runs: int, students: int) -> None:
             f"{name:<22}{median:>10.2f}{p99:>10.2f}{floor_median:>10.2f}"
             f"{median / floor_median:>7.1f}x"
         )
-    browse_p99 = _percentiles(_time(say(text="/browse"), runs))[1]
-    print(f"/browse p99 {browse_p99:.2f} ms: {browse_p99 / TARGET_MS:.0%} of the 20 ms target")
+        if command in browsing:
+            browse_p99 = max(browse_p99, p99)
+    print(
+        f"/browse p99 (the slower page) {browse_p99:.2f} ms: "
+        f"{browse_p99 / TARGET_MS:.0%} of the 20 ms target"
+    )
     engine.dispose()
 
 
