@@ -7,7 +7,7 @@ restarts, and free text typed while browsing is taken as a search.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
@@ -185,15 +185,9 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
         return None
     _, state = _load(ctx)
     seen = state.get("seen_at")
-    if seen is None or ctx.now - _parse(seen) > SEARCH_WINDOW:
+    if seen is None or ctx.now - datetime.fromisoformat(seen) > SEARCH_WINDOW:
         return None
     return search(ctx, text)
-
-
-def _parse(value: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
 
 
 @registry.command("clear", roles=STUDENTS, help="clear all browse filters")
