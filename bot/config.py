@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.core import Timing
+from bot.core import Timing, WorkLimits
 from storage.db import DEFAULT_URL
 from storage.outbox import QuietHours
 
@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     digest_time: time = time(16, 0)
     # An employer who has not answered a match notification after this many days gets one nudge.
     employer_nudge_days: int = Field(default=3, ge=1)
+    # Placement feedback: asked at this local time, asked again once after this many days.
+    feedback_time: time = time(16, 0)
+    feedback_remind_days: int = Field(default=3, ge=1)
+    # Under-16s working more than this on a school day, or in a school week, warn the teacher.
+    under16_school_day_hours: float = Field(default=3.0, gt=0)
+    under16_school_week_hours: float = Field(default=18.0, gt=0)
     # How often the scheduler looks for due reminders and digests, and re-checks deadlines.
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     digest_poll_seconds: float = Field(default=300.0, gt=0)
@@ -85,6 +91,9 @@ class Settings(BaseSettings):
             quiet=QuietHours(self.quiet_start, self.quiet_end),
             grace=timedelta(minutes=self.reminder_grace_minutes),
             digest_at=self.digest_time,
+            feedback_at=self.feedback_time,
+            feedback_remind_after=timedelta(days=self.feedback_remind_days),
+            work_limits=WorkLimits(self.under16_school_day_hours, self.under16_school_week_hours),
         )
 
     @model_validator(mode="after")

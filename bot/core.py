@@ -60,8 +60,21 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class WorkLimits:
+    """The most an under-16 may work on a placement before their teacher is warned.
+
+    The defaults are the law for 14 to 15 year olds in England: 3 hours on a school day
+    (Monday to Friday), 18 hours in a school week.
+    """
+
+    school_day_hours: float = 3.0
+    school_week_hours: float = 18.0
+
+
+@dataclass(frozen=True)
 class Timing:
-    """When things reach people: the school's rules for reminders, digests and quiet hours."""
+    """The school's rules for when things happen: reminders, digests, quiet hours, feedback,
+    and how long under-16s may work."""
 
     # Deadline reminders this many days before the deadline, at ``reminder_at`` local time.
     reminder_offsets_days: tuple[int, ...] = (7, 1)
@@ -70,6 +83,10 @@ class Timing:
     # A reminder found due later than this (the bot was down) is marked missed, not sent.
     grace: timedelta = timedelta(minutes=60)
     digest_at: time = time(16, 0)
+    # Placement feedback is asked at this local time, and asked again once if unanswered.
+    feedback_at: time = time(16, 0)
+    feedback_remind_after: timedelta = timedelta(days=3)
+    work_limits: WorkLimits = field(default_factory=WorkLimits)
 
 
 @dataclass(frozen=True)

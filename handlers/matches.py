@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import (
     DIALOG,
     EMPLOYERS,
+    STAFF,
     STUDENTS,
     Button,
     Context,
@@ -26,8 +27,17 @@ from bot.core import (
     Timing,
     UserError,
 )
-from handlers.present import headline, own_interest, parse_id
-from handlers.schools import cohort_label, may_share, school_staff, student_school_id
+from handlers.placements import create_placement, placement_card
+from handlers.present import STATUS_LABELS, headline, own_interest, parse_id
+from handlers.reminders import fmt_moment, schedule_event_reminders
+from handlers.schools import (
+    cohort_label,
+    may_share,
+    school_staff,
+    staff_school,
+    student_school_id,
+)
+from handlers.when import find_when
 from storage.db import transaction
 from storage.models import (
     Interest,
@@ -434,9 +444,34 @@ def _write_to_student(ctx: Context, interest: Interest, verb: str, text: str) ->
             f"{_colleague(ctx)} wrote to {who} about {title}: {text}",
         ),
     }[verb]
+    event_at = _invited_event(ctx, interest, text) if verb == "inv" else None
+    if event_at is not None and interest.person is not None:
+        to_student += (
+            f"\n\nI'll remind you before it ({fmt_moment(event_at, interest.person, ctx.now)})."
+        )
+        when = fmt_moment(event_at, ctx.person, ctx.now)
+        done += f" I read the time as {when} and will remind {who} before it."
     _tell_student(ctx, interest, message, to_student, reply=True)
     _tell_members(ctx, interest, message, copy, others_only=True)
     return [Reply(f"{done} Their reply will come here.", employer_buttons(interest))]
+
+
+def _invited_event(ctx: Context, interest: Interest, text: str) -> datetime | None:
+    """The date and time an invitation names (an interview, a shadowing day), read in the
+    writer's time zone, once the student's reminders before it are set; None if it names none."""
+    event_at = find_when(text, ctx.now, ctx.person.zone)
+    if event_at is None or interest.person is None:
+        return None
+    reminders = schedule_event_reminders(
+        ctx.session,
+        interest.person,
+        interest.opportunity,
+        event_at,
+        now=ctx.now,
+        timing=ctx.timing,
+        what="Invitation",
+    )
+    return event_at if reminders else None
 
 
 def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
@@ -464,8 +499,10 @@ def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
 
 
 def _place(ctx: Context, interest: Interest) -> list[Reply]:
+    """Mark the application placed (by an employer member or the student's teacher)."""
     interest.status = S.PLACED
     message = _record(ctx, interest, "placed", "")
+    placement = create_placement(ctx, interest)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
     who = student_label(interest.person)
@@ -473,17 +510,49 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
         ctx,
         interest,
         message,
-        f"Great news: {organisation} confirmed your place for {title}. Well done!",
+        f"Great news: {organisation} confirmed your place for {title}. Well done! "
+        "Log your hours as you go with /hours, for example /hours today 3h.",
         reply=True,
     )
+    by_teacher = ctx.person.role != Role.EMPLOYER
+    placer = f"{ctx.person.name or 'A teacher'} (the student's teacher)" if by_teacher else None
     _tell_members(
         ctx,
         interest,
         message,
-        f"{_colleague(ctx)} marked {who} as placed for {title}.",
-        others_only=True,
+        f"{placer or _colleague(ctx)} marked {who} as placed for {title}. "
+        f"Set the dates and supervisor with /placements {placement.id}.",
+        others_only=not by_teacher,
     )
-    return [Reply(f"Marked {who} as placed for {title}. I've told them the good news.")]
+    done = f"Marked {who} as placed for {title}. I've told them the good news."
+    return [placement_card(ctx, placement, note=done + " Please check the details:")]
+
+
+@registry.command("place", roles=STAFF, help="mark one of your students placed: /place APPLICATION")
+def place(ctx: Context, args: str) -> list[Reply]:
+    number = args.strip().removeprefix("#")
+    if not number.isdigit() or len(number) > 12:
+        raise UserError(
+            "Say which application by its number, like /place 7 (the numbers are in /interested)."
+        )
+    interest = ctx.session.get(Interest, int(number))
+    school = staff_school(ctx)
+    if (
+        interest is None
+        or interest.person is None
+        or student_school_id(interest.person) != school.id
+    ):
+        raise UserError("I can't find that application among your students'.")
+    if interest.status == S.PLACED:
+        raise UserError(
+            f"{interest.person.name} already has a place: see /placements to change it."
+        )
+    if interest.status not in (S.INTERESTED, S.INVITED):
+        raise UserError(
+            f"That application is {STATUS_LABELS[interest.status][0].lower()}, so it can't "
+            "be marked placed."
+        )
+    return _place(ctx, interest)
 
 
 @registry.action("sr", roles=STUDENTS)

@@ -16,7 +16,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
-from storage.models import AuditEntry, Cohort, PersonTag, Role
+from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -129,7 +129,7 @@ def _current(ctx: Context) -> dict[str, Any]:
     known = {
         "cohort": person.cohort_id,
         "grade": person.grade,
-        "age": person.under_18,
+        "age": age_band(person),
         "timezone": person.timezone,
     }
     return {step: value for step, value in known.items() if value is not None}
@@ -165,13 +165,29 @@ def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
+# How old a student is, as far as the rules need: under-16s may work only limited hours,
+# under-18s need a guardian's consent before their details reach an employer.
+AGE_BANDS = {"u16": "under 16", "u18": "16 or 17", "adult": "18 or over"}
+
+
+def age_band(person: Person) -> str | None:
+    if person.under_18 is None:
+        return None
+    if not person.under_18:
+        return "adult"
+    return "u16" if person.under_16 else "u18"
+
+
 def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
-    keep = _keep(ctx, "age", "under 18" if ctx.person.under_18 else "18 or over")
+    band = age_band(ctx.person)
+    keep = _keep(ctx, "age", AGE_BANDS[band]) if band is not None else ()
     return Reply(
-        "Are you under 18? (Some places are only open to adults, and for under-18s we need a "
-        "guardian's consent before sharing your details with an employer.)",
+        "Are you under 18? (Some places are only open to adults; for under-18s we need a "
+        "guardian's consent before sharing your details with an employer, and under-16s may "
+        "work only limited hours.)",
         (
-            (Button("Yes, I'm under 18", "onb:age:1"), Button("No, I'm 18 or over", "onb:age:0")),
+            (Button("Yes, under 16", "onb:age:u16"), Button("Yes, 16 or 17", "onb:age:u18")),
+            (Button("No, I'm 18 or over", "onb:age:adult"),),
             *keep,
         ),
     )
@@ -241,11 +257,14 @@ def _answer_grade(ctx: Context, text: str) -> Any:
 
 def _answer_age(ctx: Context, text: str) -> Any:
     word = text.strip().lower()
-    if word in ("yes", "y", "yeah", "yep", "under 18"):
-        return True
-    if word in ("no", "n", "nope", "18+", "over 18"):
-        return False
-    raise UserError("Please tap one of the buttons, or type yes or no.")
+    if word.isdecimal() and len(word) <= 3:
+        age = int(word)
+        return "u16" if age < 16 else "u18" if age < 18 else "adult"
+    if word in ("no", "n", "nope", "18+", "over 18", "18 or over"):
+        return "adult"
+    if word in ("under 16", "16 or 17"):
+        return "u16" if word == "under 16" else "u18"
+    raise UserError("Please tap one of the buttons, or type your age.")
 
 
 def _answer_tags(ctx: Context, text: str) -> Any:
@@ -326,8 +345,8 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             answers[step] = _current(ctx)[step]
         case ["grade", value] if value.isdigit() and int(value) in GRADES:
             answers["grade"] = int(value)
-        case ["age", "1" | "0" as value]:
-            answers["age"] = value == "1"
+        case ["age", band] if band in AGE_BANDS:
+            answers["age"] = band
         case ["tag", tag] if tag in TAGS and "tags" not in answers:
             picked = set(answers.get("picked", []))
             picked.symmetric_difference_update({tag})
@@ -360,7 +379,10 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     person.name = answers["name"]
     person.cohort_id = cohort.id
     person.grade = answers["grade"]
-    person.under_18 = answers["age"]
+    # A yes or no from before the question asked about under-16s means "under 18" or "adult".
+    band = {True: "u18", False: "adult"}.get(answers["age"], answers["age"])
+    person.under_18 = band != "adult"
+    person.under_16 = band == "u16"
     person.timezone = answers["timezone"]
     person.tags = [PersonTag(tag=t) for t in answers["tags"] if t in TAGS]
     person.onboarded_at = ctx.now

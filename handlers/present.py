@@ -18,7 +18,7 @@ from storage.models import (
     Role,
     SavedOpportunity,
 )
-from storage.queries import ineligibility
+from storage.queries import ineligibility, record_view
 from storage.tags import TAGS
 
 KIND_LABELS: dict[OpportunityKind, str] = {
@@ -158,6 +158,8 @@ def is_saved(ctx: Context, opportunity: Opportunity) -> bool:
 def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: bool = True) -> Reply:
     """An opportunity's card with the buttons that fit this student's relation to it."""
     today = local_today(ctx)
+    # Who opened the card is who the partnership reached, for its report.
+    record_view(ctx.session, ctx.person.id, opportunity.id, ctx.now)
     interest = ctx.session.scalar(
         select(Interest).where(
             Interest.person_id == ctx.person.id, Interest.opportunity_id == opportunity.id

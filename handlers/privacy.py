@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
+from handlers.feedback import forget_feedback
 from handlers.interest import ACTIVE, withdraw
+from handlers.placements import dates_phrase, hours_phrase
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline
 from storage.models import (
     Account,
     AuditEntry,
+    Feedback,
+    HoursEntry,
     Interest,
     InterestMessage,
     Opportunity,
     OutboxMessage,
+    Placement,
     Reminder,
     ReminderStatus,
     SavedOpportunity,
@@ -86,8 +91,47 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         lines += ["", "Reminders:"] + [
             f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
         ]
+    lines += _placement_lines(ctx)
     lines += ["", "To delete all of this, send /forget."]
     return [Reply("\n".join(lines))]
+
+
+def _placement_lines(ctx: Context) -> list[str]:
+    """A student's placements, the hours they logged and the feedback they gave."""
+    placements = ctx.session.scalars(
+        select(Placement)
+        .where(Placement.student_id == ctx.person.id)
+        .order_by(Placement.created_at, Placement.id)
+    ).all()
+    if not placements:
+        return []
+    ids = [p.id for p in placements]
+    hours = ctx.session.scalars(
+        select(HoursEntry)
+        .where(HoursEntry.placement_id.in_(ids))
+        .order_by(HoursEntry.work_date, HoursEntry.id)
+    ).all()
+    given = ctx.session.scalars(
+        select(Feedback)
+        .where(Feedback.respondent_id == ctx.person.id, Feedback.rating.is_not(None))
+        .order_by(Feedback.answered_at, Feedback.id)
+    ).all()
+    lines = ["", "Placements:"]
+    for p in placements:
+        lines.append(
+            f"• {p.interest.opportunity.title} at {p.organisation.name}: {dates_phrase(p)}"
+        )
+    if hours:
+        lines += ["", "Hours logged:"] + [
+            f"• {h.work_date.isoformat()}: {hours_phrase(h.minutes)}, {h.status.value}"
+            for h in hours
+        ]
+    if given:
+        lines += ["", "Feedback you gave:"] + [
+            f"• {f.stage.value}: {f.rating}/5" + (f' "{f.comment}"' if f.comment else "")
+            for f in given
+        ]
+    return lines
 
 
 @registry.command("forget", "deleteme", roles=EVERYONE, help="delete everything I store about you")
@@ -115,6 +159,14 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     # The conversations with employers were about this student: they go too.
     ctx.session.execute(
         delete(InterestMessage).where(InterestMessage.interest_id.in_([i.id for i in interests]))
+    )
+    # Placement figures stay for the partnership's report, without a word that names anyone.
+    placement_ids = list(
+        ctx.session.scalars(select(Placement.id).where(Placement.student_id == person.id))
+    )
+    forget_feedback(ctx.session, placement_ids)
+    ctx.session.execute(
+        update(HoursEntry).where(HoursEntry.placement_id.in_(placement_ids)).values(query=None)
     )
     withdrawn = 0
     for interest in interests:

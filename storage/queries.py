@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
@@ -13,6 +14,7 @@ from storage.models import (
     OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
+    OpportunityView,
     Organisation,
     Person,
     Role,
@@ -143,3 +145,13 @@ def browse_page(
         )
     }
     return [loaded[i] for i in ids], total
+
+
+def record_view(session: Session, person_id: int, opportunity_id: int, now: datetime) -> None:
+    """Note that a student opened a card; only the first time counts, so a repeat is a no-op."""
+    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        backend.insert(OpportunityView)
+        .values(person_id=person_id, opportunity_id=opportunity_id, first_seen_at=now)
+        .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
+    )

@@ -134,6 +134,7 @@ def onboard(
     code: str = "RIVER-11",
     grade: str = "11",
     under_18: bool = True,
+    under_16: bool = False,
     tags: tuple[str, ...] = ("Technology & IT",),
     zone: str = "London",
 ) -> None:
@@ -142,7 +143,7 @@ def onboard(
     chat.send(chat.name)
     chat.send(code)
     chat.send(grade)
-    chat.press("Yes" if under_18 else "No")
+    chat.press("No" if not under_18 else "under 16" if under_16 else "16 or 17")
     for tag in tags:
         chat.press(tag)
     chat.press("Done" if tags else "Skip")

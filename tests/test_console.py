@@ -25,7 +25,7 @@ JOURNEY = [
     "Ada Lovelace",
     "river-11",  # codes are case-insensitive
     "11",  # the grade as text, though "11" is also a button label
-    "2",  # "No, I'm 18 or over", pressed by its number
+    "3",  # "No, I'm 18 or over", pressed by its number
     "Technology & IT",  # pressed by its label
     "Done (1 chosen)",
     "London",

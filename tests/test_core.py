@@ -30,10 +30,13 @@ _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 EVERYONES = {"help", "cancel", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
 STUDENTS |= {"remind", "reminders", "digest", "calendar"}
-STUDENTS |= {"guardian"}
+STUDENTS |= {"guardian", "hours"}
 TEACHERS = EVERYONES | {"invite", "publish", "pending", "close", "edit", "cohort", "interested"}
 TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
+TEACHERS |= {"delivery", "objective", "objectives"}
+TEACHERS |= {"place", "placements", "hours"}
 EMPLOYERS = EVERYONES | {"propose", "timezone"}
+EMPLOYERS |= {"report", "placements", "hours"}
 
 
 @pytest.fixture

@@ -223,12 +223,16 @@ def test_mark_as_placed_after_an_invitation(world: World) -> None:
     assert world.interest().status == InterestStatus.INTERESTED
     answer(world, world.maya, "Invite", "Come on Monday")
     world.maya.press("Mark as placed")
-    assert (
-        world.maya.text == "Marked Bob as placed for Software intern. I've told them the good news."
+    assert world.maya.text.startswith(
+        "Marked Bob as placed for Software intern. I've told them the good news."
     )
+    assert "Supervisor: Maya Jones" in world.maya.text
     assert world.interest().status == InterestStatus.PLACED
     text, buttons = last_message(world.factory, world.bob)
-    assert text == "Great news: Acme Ltd confirmed your place for Software intern. Well done!"
+    assert text == (
+        "Great news: Acme Ltd confirmed your place for Software intern. Well done! "
+        "Log your hours as you go with /hours, for example /hours today 3h."
+    )
     assert [b.label for b in buttons] == ["Reply"]
     world.bob.send("/mine")
     assert "Placed. You have a place. Well done!" in world.bob.text

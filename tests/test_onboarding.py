@@ -100,8 +100,8 @@ def test_full_onboarding_makes_a_student_and_audits_it(
         (["Ada", "RIVER-11"], "eleven", "number from 1 to 13", "grade"),
         (["Ada", "RIVER-11"], "²", "number from 1 to 13", "grade"),
         (["Ada", "RIVER-11", "11"], "maybe", "tap one of the buttons", "age"),
-        (["Ada", "RIVER-11", "11", "yes"], "pizza", "tap the fields", "tags"),
-        (["Ada", "RIVER-11", "11", "yes"], "technology, pizza", "tap the fields", "tags"),
+        (["Ada", "RIVER-11", "11", "15"], "pizza", "tap the fields", "tags"),
+        (["Ada", "RIVER-11", "11", "15"], "technology, pizza", "tap the fields", "tags"),
     ],
 )
 def test_an_invalid_answer_is_explained_and_does_not_advance(
@@ -128,7 +128,7 @@ def test_unknown_time_zone_is_refused_then_a_typed_zone_is_taken(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "9", "yes"):
+    for text in ("/start", "Sam", "RIVER-11", "9", "14"):
         sam.send(text)
     sam.press("Skip for now")
     sam.send("Mars/Olympus_Mons")
@@ -240,7 +240,7 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     assert "Which grade" in ada.text
     ada.press("Keep grade 11")
     assert "Are you under 18?" in ada.text
-    ada.press("Keep under 18")
+    ada.press("Keep 16 or 17")
     # The current fields are already ticked; Done keeps them.
     assert ada.button("Technology").label == "✓ Technology & IT"
     ada.press("Done (1 chosen)")
@@ -304,7 +304,7 @@ def test_start_or_join_with_a_class_code_skips_the_code_question(
     assert "What's your name?" in sam.text
     sam.send("Sam")
     assert "Which grade" in sam.text
-    for text in ("8", "yes"):
+    for text in ("8", "17"):
         sam.send(text)
     sam.press("Skip")
     sam.press("Dublin")

@@ -1,0 +1,549 @@
+"""Hours on a placement: the student logs them, the supervisor confirms or queries them.
+
+A student logs a day and an amount ("/hours today 3h"); their supervisor gets Confirm and
+Query buttons. Logging a day again corrects it until it is confirmed. An under-16 may log more
+than the law allows for their age, but their teacher is warned at once. Teachers and
+employers see the totals per student and per placement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.core import (
+    DIALOG,
+    EMPLOYERS,
+    STAFF,
+    STUDENTS,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    UserError,
+)
+from handlers.placements import (
+    dates_phrase,
+    hours_phrase,
+    hours_totals,
+    placement_for,
+    student_name,
+    totals_phrase,
+    visible_placements,
+)
+from handlers.present import clip, fmt_date, local_today, parse_id
+from handlers.schools import cohort_label, school_staff
+from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
+
+registry = Registry()
+
+MAX_DAY_MINUTES = 24 * 60
+MAX_QUERY = 500
+# How far back a day may be logged: a placement's hours are logged as it goes.
+MAX_DAYS_BACK = 120
+EXAMPLE = "/hours today 3h, /hours yesterday 2.5h or /hours 2026-12-01 4h 30m"
+_UNIT_H = r"(?:h|hr|hrs|hour|hours)"
+_UNIT_M = r"(?:m|min|mins|minute|minutes)"
+_AMOUNT = (
+    rf"(?:\d{{1,2}}(?:[.,]\d{{1,2}})?\s*{_UNIT_H}?(?:\s*\d{{1,2}}\s*{_UNIT_M})?"
+    rf"|\d{{1,4}}\s*{_UNIT_M})"
+)
+_AMOUNT_LAST = re.compile(rf"(?P<day>.*?)\s*(?P<amount>{_AMOUNT})", re.IGNORECASE)
+_AMOUNT_FIRST = re.compile(rf"(?P<amount>{_AMOUNT})\s+(?P<day>.+)", re.IGNORECASE)
+_PARTS = re.compile(
+    rf"(?:(\d{{1,2}}(?:[.,]\d{{1,2}})?)\s*{_UNIT_H}?)?\s*(?:(\d{{1,4}})\s*{_UNIT_M})?",
+    re.IGNORECASE,
+)
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
+_DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3})[a-z]*\.?(?:\s+(\d{4}))?")
+
+
+def _minutes(amount: str) -> int:
+    """Minutes in "3h", "2.5", "1h 30m" or "90m" (a bare number is hours)."""
+    text = amount.strip().lower()
+    if re.fullmatch(rf"\d{{1,4}}\s*{_UNIT_M}", text):
+        return int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
+    match = _PARTS.fullmatch(text)
+    if match is None or not (match.group(1) or match.group(2)):
+        raise UserError(f"I couldn't read the hours there. Try {EXAMPLE}.")
+    hours = float((match.group(1) or "0").replace(",", "."))
+    return round(hours * 60) + int(match.group(2) or 0)
+
+
+def _work_day(phrase: str, today: date) -> date:
+    """The day a phrase names, looking back: hours are logged for days already worked."""
+    words = " ".join(phrase.lower().replace(",", " ").split())
+    if words in ("", "today"):
+        return today
+    if words == "yesterday":
+        return today - timedelta(days=1)
+    if words == "tomorrow":
+        return today + timedelta(days=1)
+    weekday = words.removeprefix("last ").removeprefix("on ")
+    if weekday in _WEEKDAYS:
+        return today - timedelta(days=(today.weekday() - _WEEKDAYS.index(weekday)) % 7)
+    try:
+        if match := _ISO.fullmatch(words):
+            year, month, day = (int(g) for g in match.groups())
+            return date(year, month, day)
+        if (match := _DAY_MONTH.fullmatch(words)) and match.group(2) in _MONTHS:
+            month = _MONTHS.index(match.group(2)) + 1
+            day_number = int(match.group(1))
+            if match.group(3):
+                return date(int(match.group(3)), month, day_number)
+            found = date(today.year, month, day_number)
+            # "28 dec" said in January means the December just gone.
+            return found if found <= today else date(today.year - 1, month, day_number)
+    except ValueError:
+        raise UserError(f"There's no such date as {phrase.strip()}. Try {EXAMPLE}.") from None
+    raise UserError(f"I couldn't tell which day you mean by {phrase.strip()!r}. Try {EXAMPLE}.")
+
+
+def parse_log(text: str, today: date) -> tuple[date, int]:
+    """The day and the minutes that "today 3h" (or "3h yesterday", "2026-12-01 2.5") says."""
+    phrase = " ".join(text.split())
+    match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
+    if match is None:
+        raise UserError(f"Say the day and the hours, like {EXAMPLE}.")
+    day = _work_day(match.group("day"), today)
+    minutes = _minutes(match.group("amount"))
+    if minutes <= 0:
+        raise UserError("That's no time at all. Log the hours you worked, like /hours today 3h.")
+    if minutes > MAX_DAY_MINUTES:
+        raise UserError("There are only 24 hours in a day! Please check the number.")
+    if day > today:
+        raise UserError(f"{fmt_date(day)} hasn't happened yet: log hours once you've worked them.")
+    if (today - day).days > MAX_DAYS_BACK:
+        raise UserError(
+            f"{fmt_date(day)} is too long ago to log here. Please ask your teacher to help."
+        )
+    return day, minutes
+
+
+def _day(value: date) -> str:
+    return f"{value:%a} {fmt_date(value)}"
+
+
+@registry.command(
+    "hours",
+    "log",
+    roles=STUDENTS | STAFF | EMPLOYERS,
+    help="log placement hours: /hours today 3h (teachers and employers: the totals)",
+)
+def hours(ctx: Context, args: str) -> list[Reply]:
+    if ctx.role != Role.STUDENT:
+        number = args.strip().removeprefix("#")
+        if number:
+            if not number.isdigit():
+                raise UserError("Say which placement by its number, like /hours 7.")
+            return [_placement_hours(ctx, placement_for(ctx, number))]
+        return [_overview(ctx)]
+    if not args.strip():
+        return [_my_hours(ctx)]
+    day, minutes = parse_log(args, local_today(ctx))
+    return _log(ctx, day, minutes, None)
+
+
+def _my_placements(ctx: Context) -> list[Placement]:
+    return list(
+        ctx.session.scalars(
+            select(Placement)
+            .where(Placement.student_id == ctx.person.id)
+            .order_by(Placement.created_at.desc(), Placement.id.desc())
+        )
+    )
+
+
+def _covers(placement: Placement, day: date) -> bool:
+    start, end = placement.start_date, placement.end_date
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> list[Reply]:
+    placements = _my_placements(ctx)
+    if not placements:
+        raise UserError(
+            "You don't have a placement yet. Once an employer places you, log your hours "
+            "here. Find one with /browse."
+        )
+    if placement_id is not None:
+        chosen = [p for p in placements if p.id == placement_id]
+        if not chosen:
+            raise UserError("I can't find that placement. Send /hours to see yours.")
+    else:
+        chosen = [p for p in placements if _covers(p, day)]
+    if not chosen:
+        only = placements[0]
+        raise UserError(
+            f"{fmt_date(day)} is outside your placement ({dates_phrase(only)}). If the dates "
+            "are wrong, ask your teacher or supervisor to change them."
+        )
+    if len(chosen) > 1:
+        stamp = f"{day:%Y%m%d}"
+        rows = tuple(
+            (
+                Button(
+                    clip(f"{p.interest.opportunity.title} at {p.organisation.name}", 40),
+                    f"hrp:{p.id}:{stamp}:{minutes}",
+                ),
+            )
+            for p in chosen[:6]
+        )
+        return [Reply(f"Which placement were the {hours_phrase(minutes)} for?", rows)]
+    return [_record(ctx, chosen[0], day, minutes)]
+
+
+@registry.action("hrp", roles=STUDENTS)
+def placement_chosen(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 3 or not args[1].isdigit() or not args[2].isdigit():
+        raise UserError("That button doesn't work any more. Send /hours to start again.")
+    try:
+        day = date(int(args[1][:4]), int(args[1][4:6]), int(args[1][6:]))
+    except ValueError:
+        raise UserError("That button doesn't work any more. Send /hours to start again.") from None
+    minutes = int(args[2])
+    if not 0 < minutes <= MAX_DAY_MINUTES or day > local_today(ctx):
+        raise UserError("That button doesn't work any more. Send /hours to start again.")
+    return _log(ctx, day, minutes, parse_id(args[0]))
+
+
+def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Reply:
+    entry = ctx.session.scalar(
+        select(HoursEntry).where(
+            HoursEntry.placement_id == placement.id, HoursEntry.work_date == day
+        )
+    )
+    if entry is not None and entry.status == HoursStatus.CONFIRMED:
+        raise UserError(
+            f"Your {hours_phrase(entry.minutes)} on {_day(day)} are already confirmed by your "
+            "supervisor, so they can't be changed here. Ask your supervisor if they're wrong."
+        )
+    corrected = entry is not None
+    if entry is None:
+        entry = HoursEntry(placement_id=placement.id, work_date=day, logged_at=ctx.now)
+        ctx.session.add(entry)
+    entry.minutes = minutes
+    entry.status = HoursStatus.PENDING
+    entry.query = None
+    entry.logged_at = ctx.now
+    entry.reviewed_at = None
+    entry.reviewed_by_id = None
+    over = _over_limit(ctx, placement, day, minutes)
+    entry.over_limit = bool(over)
+    ctx.session.flush()
+    _ask_supervisor(ctx, placement, entry, corrected=corrected)
+    where = f"{placement.interest.opportunity.title} at {placement.organisation.name}"
+    lines = [
+        f"{'Corrected' if corrected else 'Logged'}: {hours_phrase(minutes)} on {_day(day)} "
+        f"for {where}. Your supervisor will confirm them."
+    ]
+    if over:
+        lines.append(
+            f"Careful: {over}. That's more than the law allows for under-16s, so I've let your "
+            "teacher know."
+        )
+        _warn_teachers(ctx, placement, entry, over)
+    return Reply("\n".join(lines), ((Button("My hours", "hrs"),),))
+
+
+def _over_limit(ctx: Context, placement: Placement, day: date, minutes: int) -> str | None:
+    """Why these hours break the under-16 limits, or None when they don't (or don't apply)."""
+    student = ctx.person
+    if not student.under_16:
+        return None
+    limits = ctx.timing.work_limits
+    if day.weekday() < 5 and minutes > limits.school_day_hours * 60:
+        return (
+            f"{hours_phrase(minutes)} on a school day is over the "
+            f"{limits.school_day_hours:g}h limit"
+        )
+    monday = day - timedelta(days=day.weekday())
+    others = ctx.session.scalar(
+        select(func.coalesce(func.sum(HoursEntry.minutes), 0))
+        .join(Placement, Placement.id == HoursEntry.placement_id)
+        .where(
+            Placement.student_id == student.id,
+            HoursEntry.work_date.between(monday, monday + timedelta(days=6)),
+            # The day being logged counts with its new amount, not the one it replaces.
+            ~((HoursEntry.placement_id == placement.id) & (HoursEntry.work_date == day)),
+        )
+    )
+    week = int(others or 0) + minutes
+    if week > limits.school_week_hours * 60:
+        return (
+            f"{hours_phrase(week)} in the week of {fmt_date(monday)} is over the "
+            f"{limits.school_week_hours:g}h limit for a school week"
+        )
+    return None
+
+
+def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: str) -> None:
+    student = ctx.person
+    text = (
+        f"Please check: {student.name} ({cohort_label(student)}), who is under 16, logged "
+        f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
+        f"{placement.organisation.name}: {over}. See /hours {placement.id}."
+    )
+    for teacher in school_staff(ctx.session, placement.school_id):
+        ctx.notify(
+            teacher,
+            text,
+            kind="hours-limit",
+            key=f"hours-limit:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
+            about=student,
+        )
+
+
+def _reviewers(ctx: Context, placement: Placement) -> list[Person]:
+    if placement.supervisor is not None:
+        return [placement.supervisor]
+    return list(
+        ctx.session.scalars(
+            select(Person)
+            .where(
+                Person.organisation_id == placement.organisation_id,
+                Person.role == Role.EMPLOYER,
+            )
+            .order_by(Person.id)
+        )
+    )
+
+
+def _ask_supervisor(
+    ctx: Context, placement: Placement, entry: HoursEntry, *, corrected: bool
+) -> None:
+    who = _employer_label(placement)
+    verb = "corrected their hours to" if corrected else "logged"
+    text = (
+        f"{who} {verb} {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for "
+        f"{placement.interest.opportunity.title}. Is that right?"
+    )
+    buttons = (
+        (
+            Button("Confirm", f"hrc:{entry.id}:{entry.minutes}"),
+            Button("Query", f"hrq:{entry.id}:{entry.minutes}"),
+        ),
+    )
+    for member in _reviewers(ctx, placement):
+        ctx.notify(
+            member,
+            text,
+            kind="hours",
+            key=f"hours:{entry.id}:{member.id}:{ctx.now.isoformat()}",
+            buttons=buttons,
+            about=placement.student,
+        )
+
+
+def _employer_label(placement: Placement) -> str:
+    student = placement.student
+    return student.first_name if student is not None and student.first_name else "The student"
+
+
+def _reviewable(ctx: Context, args: list[str]) -> HoursEntry:
+    """The entry an employer's button names, if this member may still confirm or query it."""
+    if len(args) != 2 or not args[1].isdigit():
+        raise UserError("That button doesn't work any more. Send /hours to see the hours.")
+    entry = ctx.session.get(HoursEntry, parse_id(args[0]))
+    if entry is None or entry.placement.organisation_id != ctx.person.organisation_id:
+        raise UserError("I can't find those hours: they may have been removed.")
+    placement = entry.placement
+    if placement.supervisor_id is not None and placement.supervisor_id != ctx.person.id:
+        supervisor = placement.supervisor.name if placement.supervisor is not None else "another"
+        raise UserError(f"Only the placement's supervisor, {supervisor}, can answer for these.")
+    if entry.minutes != int(args[1]):
+        raise UserError("Those hours were changed since: please answer the newer message.")
+    if entry.status == HoursStatus.CONFIRMED:
+        raise UserError("You've already confirmed those hours. Thank you!")
+    return entry
+
+
+@registry.action("hrc", roles=EMPLOYERS)
+def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    entry = _reviewable(ctx, args)
+    entry.status = HoursStatus.CONFIRMED
+    entry.query = None
+    entry.reviewed_by_id = ctx.person.id
+    entry.reviewed_at = ctx.now
+    placement = entry.placement
+    if placement.student is not None:
+        ctx.notify(
+            placement.student,
+            f"{ctx.person.first_name or 'Your supervisor'} confirmed your "
+            f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
+            f"{placement.organisation.name}.",
+            kind="hours",
+            key=f"hours-confirmed:{entry.id}:{entry.minutes}",
+        )
+    who = _employer_label(placement)
+    return [
+        Reply(
+            f"Confirmed {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for {who}.",
+            replace=True,
+        )
+    ]
+
+
+@registry.action("hrq", roles=EMPLOYERS)
+def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    entry = _reviewable(ctx, args)
+    ctx.start_dialog("hours_query", entry=entry.id, minutes=entry.minutes)
+    return [
+        Reply(
+            f"What would you like to ask {_employer_label(entry.placement)} about "
+            f"the {hours_phrase(entry.minutes)} on {_day(entry.work_date)}? Type it now.",
+            ((Button("Cancel", "hrx"),),),
+        )
+    ]
+
+
+@registry.action("hrx", roles=EMPLOYERS)
+def query_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
+    return [Reply("OK, nothing sent.", replace=True)]
+
+
+@registry.dialog("hours_query")
+def query_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    entry = _reviewable(ctx, [str(dialog.get("entry")), str(dialog.get("minutes"))])
+    question = text.strip()
+    if len(question) > MAX_QUERY:
+        raise UserError(f"Please keep your question under {MAX_QUERY} characters.")
+    ctx.clear_state(DIALOG)
+    entry.status = HoursStatus.QUERIED
+    entry.query = question
+    entry.reviewed_by_id = ctx.person.id
+    entry.reviewed_at = ctx.now
+    placement = entry.placement
+    if placement.student is not None:
+        ctx.notify(
+            placement.student,
+            f"{ctx.person.first_name or 'Your supervisor'} at {placement.organisation.name} "
+            f"has a question about the {hours_phrase(entry.minutes)} you logged on "
+            f"{_day(entry.work_date)}: {question}\nIf they need correcting, log the day "
+            f"again: /hours {entry.work_date.isoformat()} 2h (with the right hours).",
+            kind="hours",
+            key=f"hours-query:{entry.id}:{ctx.now.isoformat()}",
+        )
+    return [Reply("Question sent. The student can correct the hours, and you'll hear back here.")]
+
+
+@registry.action("hrs", roles=STUDENTS)
+def my_hours_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [_my_hours(ctx)]
+
+
+def _entries(ctx: Context, placement_ids: list[int]) -> dict[int, list[HoursEntry]]:
+    found: dict[int, list[HoursEntry]] = defaultdict(list)
+    if placement_ids:
+        for entry in ctx.session.scalars(
+            select(HoursEntry)
+            .where(HoursEntry.placement_id.in_(placement_ids))
+            .order_by(HoursEntry.work_date)
+        ):
+            found[entry.placement_id].append(entry)
+    return found
+
+
+STATUS_WORDS = {
+    HoursStatus.PENDING: "waiting for your supervisor",
+    HoursStatus.CONFIRMED: "confirmed",
+    HoursStatus.QUERIED: "queried",
+}
+
+
+def _my_hours(ctx: Context) -> Reply:
+    placements = _my_placements(ctx)
+    if not placements:
+        return Reply(
+            "You don't have a placement yet. Once an employer places you, log your hours "
+            "here. Find one with /browse."
+        )
+    totals = hours_totals(ctx, [p.id for p in placements])
+    entries = _entries(ctx, [p.id for p in placements])
+    lines = ["Your placement hours:"]
+    for p in placements:
+        lines += [
+            "",
+            f"{p.interest.opportunity.title} at {p.organisation.name} ({dates_phrase(p)})",
+            totals_phrase(totals[p.id], p.expected_hours),
+        ]
+        for entry in entries[p.id][-10:]:
+            query = f': "{entry.query}"' if entry.query else ""
+            lines.append(
+                f"• {_day(entry.work_date)}: {hours_phrase(entry.minutes)}, "
+                f"{STATUS_WORDS[entry.status]}{query}"
+            )
+    lines += ["", f"Log more like this: {EXAMPLE}."]
+    return Reply("\n".join(lines))
+
+
+def _overview(ctx: Context) -> Reply:
+    """Totals per student and per placement, for a teacher's school or an employer."""
+    placements = visible_placements(ctx)
+    if not placements:
+        return Reply("No placements yet, so no hours to show.")
+    totals = hours_totals(ctx, [p.id for p in placements])
+    over = dict(
+        ctx.session.execute(
+            select(HoursEntry.placement_id, func.count())
+            .where(
+                HoursEntry.placement_id.in_([p.id for p in placements]),
+                HoursEntry.over_limit.is_(True),
+            )
+            .group_by(HoursEntry.placement_id)
+        ).all()
+    )
+    by_student: dict[int | None, list[Placement]] = defaultdict(list)
+    for p in placements:
+        by_student[p.student_id].append(p)
+    lines = ["Placement hours:"]
+    for group in by_student.values():
+        confirmed = sum(totals[p.id].get(HoursStatus.CONFIRMED, 0) for p in group)
+        lines += ["", f"{student_name(ctx, group[0])}: {hours_phrase(confirmed)} confirmed"]
+        for p in group:
+            warning = f"; {over[p.id]} day(s) over the under-16 limit" if p.id in over else ""
+            lines.append(
+                f"• #{p.id} {p.interest.opportunity.title} at {p.organisation.name}: "
+                f"{totals_phrase(totals[p.id], p.expected_hours)}{warning}"
+            )
+    lines += ["", "Each day's hours: /hours NUMBER."]
+    return Reply("\n".join(lines))
+
+
+def _placement_hours(ctx: Context, placement: Placement) -> Reply:
+    entries = _entries(ctx, [placement.id])[placement.id]
+    totals = hours_totals(ctx, [placement.id])[placement.id]
+    lines = [
+        f"Hours for placement #{placement.id}: {student_name(ctx, placement)}, "
+        f"{placement.interest.opportunity.title} at {placement.organisation.name}",
+        totals_phrase(totals, placement.expected_hours),
+    ]
+    if not entries:
+        lines.append("Nothing logged yet.")
+    for entry in entries:
+        flag = " (over the under-16 limit)" if entry.over_limit else ""
+        query = f': "{entry.query}"' if entry.query else ""
+        lines.append(
+            f"• {_day(entry.work_date)}: {hours_phrase(entry.minutes)}, "
+            f"{entry.status.value}{query}{flag}"
+        )
+    return Reply("\n".join(lines))
