@@ -187,7 +187,29 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
     seen = state.get("seen_at")
     if seen is None or ctx.now - datetime.fromisoformat(seen) > SEARCH_WINDOW:
         return None
+    if text.isdecimal() and len(text) <= 6:
+        opened = _open_numbered(ctx, int(text))
+        if opened is not None:
+            return opened
     return search(ctx, text)
+
+
+def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
+    """The card of line ``number`` of the list, as tapping its number would open it.
+
+    None when the list has no such line: the number is then searched for, like any text.
+    """
+    if number < 1:
+        return None
+    filters, _ = _load(ctx)
+    size = ctx.caps.page_size
+    page, index = divmod(number - 1, size)
+    items, _ = browse_page(
+        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+    )
+    if index >= len(items):
+        return None
+    return [card(ctx, items[index], replace=False)]
 
 
 @registry.command("clear", roles=STUDENTS, help="clear all browse filters")

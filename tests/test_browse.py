@@ -310,6 +310,18 @@ def test_free_text_right_after_browsing_is_a_search(ada: Chat, clock: FakeClock)
 
 
 @pytest.mark.usefixtures("listings")
+def test_a_typed_list_number_opens_that_line(ada: Chat) -> None:
+    ada.send("/browse")
+    listed = titles(ada)
+    ada.send("2")
+    assert ada.text.startswith(f"{listed[1]} — ")
+    assert ada.button("I'm interested")
+    ada.press("« Back")
+    ada.send("99")  # no such line: searched for, like any other text
+    assert 'Nothing matches "99"' in ada.text
+
+
+@pytest.mark.usefixtures("listings")
 def test_free_text_long_after_browsing_is_not_a_search(ada: Chat, clock: FakeClock) -> None:
     ada.send("/browse")
     clock.advance(minutes=31)
