@@ -220,7 +220,7 @@ def _draft(
             A.CANCELLED: "was cancelled",
             A.DRAFT: "isn't finished yet",
         }[announcement.status]
-        raise UserError(f"That announcement {state}. Send /report to see your announcements.")
+        raise UserError(f"That announcement {state}. Send /delivery to see your announcements.")
     return announcement
 
 
@@ -374,7 +374,7 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
             "(whoever fits the audience then gets it).",
             (
                 (Button("Cancel it", f"anx:{announcement.id}"),),
-                (Button("Report", f"anr:{announcement.id}"),),
+                (Button("Delivery report", f"anr:{announcement.id}"),),
             ),
         )
     ]
@@ -408,14 +408,16 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 # --- The delivery report ----------------------------------------------------------------------
 
 
-@registry.command("report", roles=STAFF, help="how your announcements were delivered")
-def report(ctx: Context, args: str) -> list[Reply]:
+@registry.command(
+    "delivery", roles=STAFF, help="how your announcements were delivered: /delivery 3"
+)
+def delivery(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     number = args.strip().removeprefix("#")
     if number:
         if not number.isdigit():
-            raise UserError("Say which announcement by its number, like /report 3.")
-        return [_report(ctx, number)]
+            raise UserError("Say which announcement by its number, like /delivery 3.")
+        return [_delivery_report(ctx, number)]
     recent = ctx.session.scalars(
         select(Announcement)
         .where(Announcement.school_id == school.id, Announcement.status != A.DRAFT)
@@ -435,8 +437,8 @@ def report(ctx: Context, args: str) -> list[Reply]:
 
 
 @registry.action("anr", roles=STAFF)
-def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    return [_report(ctx, args[0] if args else None)]
+def delivery_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [_delivery_report(ctx, args[0] if args else None)]
 
 
 def _state(ctx: Context, announcement: Announcement) -> str:
@@ -447,7 +449,7 @@ def _state(ctx: Context, announcement: Announcement) -> str:
     return announcement.status.value
 
 
-def _report(ctx: Context, raw_id: str | None) -> Reply:
+def _delivery_report(ctx: Context, raw_id: str | None) -> Reply:
     school = staff_school(ctx)
     announcement = ctx.session.get(Announcement, parse_id(raw_id))
     if announcement is None or announcement.school_id != school.id:

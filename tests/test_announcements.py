@@ -341,13 +341,13 @@ def test_the_delivery_report_counts_each_outcome(world: World) -> None:
         rows[1].status = OutboxStatus.UNREACHABLE
     world.tina.press("Refresh")
     assert "Delivered: 1\nPending: 0\nUnreachable: 1\nFailed: 0" in world.tina.text
-    world.tina.send(f"/report {aid}")
+    world.tina.send(f"/delivery {aid}")
     assert "Delivered: 1" in world.tina.text
-    world.tina.send("/report")
+    world.tina.send("/delivery")
     assert world.tina.text.startswith(f"Recent announcements:\n#{aid}, sent 23 Nov 2026 15:01:")
-    world.tom.send(f"/report {aid}")
+    world.tom.send(f"/delivery {aid}")
     assert world.tom.text == "I can't find that announcement at your school."
-    world.tom.send("/report")
+    world.tom.send("/delivery")
     assert world.tom.text == "No announcements yet. Send one with /announce."
 
 
