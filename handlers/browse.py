@@ -187,7 +187,8 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
     seen = state.get("seen_at")
     if seen is None or ctx.now - datetime.fromisoformat(seen) > SEARCH_WINDOW:
         return None
-    if text.isdecimal() and len(text) <= 6:
+    # After /saved, whose lines are numbered too, a number is not a line of this list.
+    if text.isdecimal() and len(text) <= 6 and state.get("back") == "list":
         opened = _open_numbered(ctx, int(text))
         if opened is not None:
             return opened

@@ -319,6 +319,10 @@ def test_a_typed_list_number_opens_that_line(ada: Chat) -> None:
     ada.press("« Back")
     ada.send("99")  # no such line: searched for, like any other text
     assert 'Nothing matches "99"' in ada.text
+    ada.send("/clear")
+    ada.send("/saved")
+    ada.send("2")  # the saved list's numbers are not the browse list's
+    assert "Nothing matches" in ada.text
 
 
 @pytest.mark.usefixtures("listings")
