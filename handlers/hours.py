@@ -308,7 +308,7 @@ def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: 
             teacher,
             text,
             kind="hours-limit",
-            key=f"hours-limit:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
+            key=f"hours-limit:{entry.id}:{entry.minutes}:{teacher.id}:{ctx.now.isoformat()}",
             about=student,
         )
 
@@ -348,7 +348,7 @@ def _ask_supervisor(
             member,
             text,
             kind="hours",
-            key=f"hours:{entry.id}:{member.id}:{ctx.now.isoformat()}",
+            key=f"hours:{entry.id}:{entry.minutes}:{member.id}:{ctx.now.isoformat()}",
             buttons=buttons,
             about=placement.student,
         )
@@ -441,7 +441,7 @@ def query_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
             f"{_day(entry.work_date)}: {question}\nIf they need correcting, log the day "
             f"again: /hours {entry.work_date.isoformat()} 2h (with the right hours).",
             kind="hours",
-            key=f"hours-query:{entry.id}:{ctx.now.isoformat()}",
+            key=f"hours-query:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
         )
     return [Reply("Question sent. The student can correct the hours, and you'll hear back here.")]
 

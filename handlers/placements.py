@@ -8,6 +8,7 @@ asked, and its supervisor confirms the hours the student logs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from typing import Any
@@ -298,11 +299,16 @@ def _changed(ctx: Context, placement: Placement, done: str) -> list[Reply]:
             details.append(f"supervisor: {supervisor}")
         if placement.expected_hours:
             details.append(f"expected hours: {placement.expected_hours}")
+        text = (
+            f"Your placement {placement.interest.opportunity.title} at "
+            f"{placement.organisation.name} was updated. " + "; ".join(details) + "."
+        )
+        # Two changes in one instant are two messages; the same change delivered twice is one.
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         ctx.notify(
             placement.student,
-            f"Your placement {placement.interest.opportunity.title} at "
-            f"{placement.organisation.name} was updated. " + "; ".join(details) + ".",
+            text,
             kind="placement",
-            key=f"placement:{placement.id}:{ctx.now.isoformat()}",
+            key=f"placement:{placement.id}:{ctx.now.isoformat()}:{digest}",
         )
     return [placement_card(ctx, placement, note=done)]
