@@ -41,6 +41,31 @@ _TAGS_DONE = frozenset({"done", "skip", "skip for now", "next", "none", "that's 
 _CODE = re.compile(r"[A-Za-z0-9-]{3,32}")
 _NAME_CHARS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
 _ZONES_BY_LOWER = {zone.lower(): zone for zone in available_timezones()}
+# Regions of the tz database whose zones are named after a city (not Etc/GMT+1, US/Eastern).
+_AREAS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+
+
+def _zones_by_city() -> dict[str, str]:
+    """Zones by their city alone (london: Europe/London), where only one zone has it."""
+    found: dict[str, set[str]] = {}
+    for zone in available_timezones():
+        if zone.startswith(_AREAS):
+            city = zone.rpartition("/")[2]
+            found.setdefault(city.lower(), set()).add(zone)
+    return {city: zones.pop() for city, zones in found.items() if len(zones) == 1}
+
+
+_ZONES_BY_CITY = _zones_by_city()
 
 
 def normalise_code(text: str) -> str:
@@ -213,7 +238,7 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     ]
     return Reply(
         "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
-        "(like Europe/Paris).",
+        "(like Europe/Paris, or just Paris).",
         (
             *(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),
             *_keep(ctx, "timezone", ctx.person.timezone),
@@ -293,10 +318,11 @@ def _tags_typed(ctx: Context, answers: dict[str, Any], text: str) -> list[Reply]
 
 
 def _answer_timezone(ctx: Context, text: str) -> Any:
-    zone = _ZONES_BY_LOWER.get(text.strip().replace(" ", "_").lower())
+    wanted = "_".join(text.split()).lower()
+    zone = _ZONES_BY_LOWER.get(wanted) or _ZONES_BY_CITY.get(wanted)
     if zone is None:
         raise UserError(
-            "I don't know that time zone. Type it like Europe/London or America/New_York."
+            "I don't know that time zone. Type it like Europe/London, or a city like Paris."
         )
     return zone
 

@@ -124,6 +124,20 @@ def test_an_invalid_answer_is_explained_and_does_not_advance(
     assert _person(session_factory, sam).role is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [("london", "Europe/London"), ("New York", "America/New_York"), ("kolkata", "Asia/Kolkata")],
+)
+def test_a_time_zone_may_be_typed_as_its_city(
+    core: Core, session_factory: sessionmaker[Session], school: int, typed: str, zone: str
+) -> None:
+    sam = Chat(core, "sam")
+    for text in ("/start", "Sam", "RIVER-11", "9", "14", "skip", typed):
+        sam.send(text)
+    assert "Welcome, Sam!" in sam.text
+    assert _person(session_factory, sam).timezone == zone
+
+
 def test_unknown_time_zone_is_refused_then_a_typed_zone_is_taken(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
