@@ -1,0 +1,426 @@
+"""The partnership's figures: what each employer and the partnership as a whole did in a period.
+
+Pure computation shared by the chat report, the objectives and ``oppbot report``. Every figure
+comes from a handful of aggregate queries grouped by organisation, whatever the number of
+employers; each query aggregates several periods at once (a CASE per period), so the current
+period, the previous one and any objective's window cost no more queries than one period.
+
+Dates are inclusive and a day runs from midnight to midnight UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from bot.core import UserError
+from storage.models import (
+    Cohort,
+    Feedback,
+    HoursEntry,
+    HoursStatus,
+    Interest,
+    InterestMessage,
+    Opportunity,
+    OpportunityView,
+    Person,
+    Placement,
+    Role,
+)
+
+DEFAULT_DAYS = 90
+NAMED_PERIODS = {"week": 7, "month": 30, "term": 90, "year": 365}
+# Long enough for any school's history; with the earliest year, the previous period's dates
+# never fall off the calendar.
+MAX_DAYS = 3660
+EARLIEST_YEAR = 2000
+PERIOD_EXAMPLE = (
+    "Say the period like 30d, week, month, term, year, or two dates: 2026-09-01 2026-12-20."
+)
+_DAYS = re.compile(r"(\d{1,5}) ?(?:d|days?)")
+_DATES = re.compile(r"(\d{4}-\d{2}-\d{2}) ?(?:\.\.|to| ) ?(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days from ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def last(cls, days: int, today: date) -> Period:
+        return cls(today - timedelta(days=days - 1), today)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.combine(self.start, time(), UTC)
+
+    @property
+    def end_at(self) -> datetime:
+        """The first moment after the period."""
+        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+
+
+def parse_period(text: str, today: date) -> Period:
+    """A period as people type it: nothing (this term), 30d, 30 days, week, month, term, year,
+    or two dates (``2026-09-01 2026-12-20`` or ``2026-09-01..2026-12-20``)."""
+    words = " ".join(text.lower().split())
+    words = words.removeprefix("this ").removeprefix("last ")
+    if not words:
+        return Period.last(DEFAULT_DAYS, today)
+    if words in NAMED_PERIODS:
+        return Period.last(NAMED_PERIODS[words], today)
+    if days := _DAYS.fullmatch(words):
+        count = int(days[1])
+        if not 1 <= count <= MAX_DAYS:
+            raise UserError(f"Please choose between 1 and {MAX_DAYS} days.")
+        return Period.last(count, today)
+    dates = _DATES.fullmatch(words)
+    if dates is None:
+        raise UserError(f"I don't understand that period. {PERIOD_EXAMPLE}")
+    try:
+        period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]))
+    except ValueError:
+        raise UserError(f"That isn't a real date. {PERIOD_EXAMPLE}") from None
+    if period.end < period.start:
+        raise UserError("The period ends before it starts. Put the earlier date first.")
+    if period.days > MAX_DAYS:
+        raise UserError(f"Please choose a period of at most {MAX_DAYS} days.")
+    if period.start.year < EARLIEST_YEAR:
+        raise UserError(f"Please choose dates from {EARLIEST_YEAR} on.")
+    return period
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: one school's students (None: every school) and one employer (None: all)."""
+
+    school_id: int | None = None
+    organisation_id: int | None = None
+
+
+@dataclass
+class Mean:
+    total: float = 0
+    count: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+@dataclass
+class Figures:
+    """One employer's (or everyone's) figures over one period."""
+
+    published: int = 0
+    reached: int = 0
+    interests: int = 0
+    # Interests whose details reached the employer, and how many of those the employer answered.
+    shared: int = 0
+    replied: int = 0
+    reply_hours: list[float] = field(default_factory=list)
+    invitations: int = 0
+    placements: int = 0
+    minutes: int = 0
+    student_rating: Mean = field(default_factory=Mean)
+    supervisor_rating: Mean = field(default_factory=Mean)
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60
+
+    @property
+    def reply_rate(self) -> float | None:
+        """The share of interests the employer answered, in percent."""
+        return 100 * self.replied / self.shared if self.shared else None
+
+    @property
+    def median_reply_hours(self) -> float | None:
+        return statistics.median(self.reply_hours) if self.reply_hours else None
+
+    def value(self, metric: str) -> float | None:
+        """The figure an objective's metric names (see ``handlers.partnership.METRICS``)."""
+        match metric:
+            case "reply_rate":
+                return self.reply_rate
+            case "reply_days":
+                hours = self.median_reply_hours
+                return hours / 24 if hours is not None else None
+            case "student_rating" | "supervisor_rating":
+                mean: Mean = getattr(self, metric)
+                return mean.value
+            case "hours":
+                return self.hours
+            case _:
+                return float(getattr(self, metric))
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.published
+            or self.reached
+            or self.interests
+            or self.invitations
+            or self.placements
+            or self.minutes
+            or self.student_rating.count
+            or self.supervisor_rating.count
+        )
+
+    def add(self, other: Figures) -> None:
+        """Fold ``other`` into these figures (students reached are not additive: see below)."""
+        for name in _ADDITIVE:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reply_hours += other.reply_hours
+        for mine, theirs in (
+            (self.student_rating, other.student_rating),
+            (self.supervisor_rating, other.supervisor_rating),
+        ):
+            mine.total += theirs.total
+            mine.count += theirs.count
+
+
+_ADDITIVE = ("published", "interests", "shared", "replied", "invitations", "placements", "minutes")
+
+
+@dataclass
+class Breakdown:
+    """One period's figures: overall and per organisation id (only those with any)."""
+
+    overall: Figures = field(default_factory=Figures)
+    employers: dict[int, Figures] = field(default_factory=dict)
+
+    def of(self, organisation_id: int | None) -> Figures:
+        if organisation_id is None:
+            return self.overall
+        return self.employers.get(organisation_id) or Figures()
+
+
+def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[Breakdown]:
+    """The figures of ``scope`` for each of ``periods``, in the same order."""
+    if not periods:
+        return []
+    low = min(p.start for p in periods)
+    high = max(p.end for p in periods)
+    bounds = Period(low, high)
+    result = [Breakdown() for _ in periods]
+
+    def rows(query: Select[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in session.execute(query)]
+
+    def put(org_id: int, index: int) -> Figures:
+        return result[index].employers.setdefault(org_id, Figures())
+
+    def during(column: ColumnElement[Any], period: Period) -> ColumnElement[bool]:
+        if column.type.python_type is date:
+            return column.between(period.start, period.end)
+        return and_(column >= period.start_at, column < period.end_at)
+
+    def within(column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return during(column, bounds)
+
+    def counts(column: ColumnElement[Any], value: ColumnElement[Any] | None = None) -> list[Any]:
+        """One count per period: rows (or distinct ``value``s) whose ``column`` falls in it."""
+        if value is None:
+            return [func.count(case((during(column, p), literal(1)))) for p in periods]
+        return [func.count(distinct(case((during(column, p), value)))) for p in periods]
+
+    org_filter = (
+        [Opportunity.organisation_id == scope.organisation_id]
+        if scope.organisation_id is not None
+        else []
+    )
+
+    def students_of_school(query: Select[Any], person: ColumnElement[Any]) -> Select[Any]:
+        """Only the scope's school's students (everyone's, for a scope of every school)."""
+        if scope.school_id is None:
+            return query
+        return (
+            query.join(Person, Person.id == person)
+            .join(Cohort, Cohort.id == Person.cohort_id)
+            .where(Cohort.school_id == scope.school_id)
+        )
+
+    # Opportunities are shared by every school, so a school sees all of them.
+    published = select(Opportunity.organisation_id, *counts(Opportunity.published_at)).where(
+        within(Opportunity.published_at), *org_filter
+    )
+    for org_id, *values in rows(published.group_by(Opportunity.organisation_id)):
+        for i, n in enumerate(values):
+            put(org_id, i).published = n
+
+    # A student who deleted their data keeps counting, once per card, under a key of their own.
+    viewer = func.coalesce(OpportunityView.person_id, -OpportunityView.id)
+    views = students_of_school(
+        select()
+        .select_from(OpportunityView)
+        .join(Opportunity, Opportunity.id == OpportunityView.opportunity_id)
+        .where(within(OpportunityView.first_seen_at), *org_filter),
+        OpportunityView.person_id,
+    )
+    reached = counts(OpportunityView.first_seen_at, viewer)
+    for org_id, *values in rows(
+        views.add_columns(Opportunity.organisation_id, *reached).group_by(
+            Opportunity.organisation_id
+        )
+    ):
+        for i, n in enumerate(values):
+            put(org_id, i).reached = n
+    # One student who saw two employers' cards is one student reached overall.
+    for values in rows(views.add_columns(*reached)):
+        for i, n in enumerate(values):
+            result[i].overall.reached = n
+
+    shared = Interest.details_shared_at.is_not(None)
+    replied = and_(shared, Interest.employer_replied_at.is_not(None))
+    interest_columns: list[Any] = []
+    for p in periods:
+        created = during(Interest.created_at, p)
+        interest_columns += [
+            func.count(case((created, literal(1)))),
+            func.count(case((and_(created, shared), literal(1)))),
+            func.count(case((and_(created, replied), literal(1)))),
+        ]
+    interests = students_of_school(
+        select(Opportunity.organisation_id, *interest_columns)
+        .select_from(Interest)
+        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+        .where(within(Interest.created_at), *org_filter),
+        Interest.person_id,
+    )
+    for org_id, *values in rows(interests.group_by(Opportunity.organisation_id)):
+        for i in range(len(periods)):
+            figures = put(org_id, i)
+            figures.interests, figures.shared, figures.replied = values[3 * i : 3 * i + 3]
+
+    # A median needs the values themselves; timestamps are subtracted here, the same on
+    # every backend.
+    reply_times = students_of_school(
+        select(
+            Opportunity.organisation_id,
+            Interest.created_at,
+            Interest.details_shared_at,
+            Interest.employer_replied_at,
+        )
+        .select_from(Interest)
+        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+        .where(within(Interest.created_at), replied, *org_filter),
+        Interest.person_id,
+    )
+    for org_id, created_at, shared_at, replied_at in rows(reply_times):
+        hours = (replied_at - shared_at).total_seconds() / 3600
+        for i, p in enumerate(periods):
+            if p.start_at <= created_at < p.end_at:
+                put(org_id, i).reply_hours.append(hours)
+
+    invitations = students_of_school(
+        select(
+            Opportunity.organisation_id,
+            *counts(InterestMessage.created_at, InterestMessage.interest_id),
+        )
+        .select_from(InterestMessage)
+        .join(Interest, Interest.id == InterestMessage.interest_id)
+        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+        .where(InterestMessage.kind == "invite", within(InterestMessage.created_at), *org_filter),
+        Interest.person_id,
+    )
+    for org_id, *values in rows(invitations.group_by(Opportunity.organisation_id)):
+        for i, n in enumerate(values):
+            put(org_id, i).invitations = n
+
+    # Placements keep their school and employer after the student deletes their data.
+    placement_filter = []
+    if scope.school_id is not None:
+        placement_filter.append(Placement.school_id == scope.school_id)
+    if scope.organisation_id is not None:
+        placement_filter.append(Placement.organisation_id == scope.organisation_id)
+    placements = select(Placement.organisation_id, *counts(Placement.created_at)).where(
+        within(Placement.created_at), *placement_filter
+    )
+    for org_id, *values in rows(placements.group_by(Placement.organisation_id)):
+        for i, n in enumerate(values):
+            put(org_id, i).placements = n
+
+    minutes = (
+        select(
+            Placement.organisation_id,
+            *[
+                func.coalesce(
+                    func.sum(case((during(HoursEntry.work_date, p), HoursEntry.minutes))), 0
+                )
+                for p in periods
+            ],
+        )
+        .select_from(HoursEntry)
+        .join(Placement, Placement.id == HoursEntry.placement_id)
+        .where(
+            HoursEntry.status == HoursStatus.CONFIRMED,
+            within(HoursEntry.work_date),
+            *placement_filter,
+        )
+    )
+    for org_id, *values in rows(minutes.group_by(Placement.organisation_id)):
+        for i, n in enumerate(values):
+            put(org_id, i).minutes = int(n)
+
+    rating_columns: list[Any] = []
+    for p in periods:
+        answered = during(Feedback.answered_at, p)
+        rating_columns += [
+            func.coalesce(func.sum(case((answered, Feedback.rating))), 0),
+            func.count(case((answered, Feedback.rating))),
+        ]
+    ratings = (
+        select(Placement.organisation_id, Feedback.respondent_role, *rating_columns)
+        .select_from(Feedback)
+        .join(Placement, Placement.id == Feedback.placement_id)
+        .where(Feedback.rating.is_not(None), within(Feedback.answered_at), *placement_filter)
+    )
+    for org_id, role, *values in rows(
+        ratings.group_by(Placement.organisation_id, Feedback.respondent_role)
+    ):
+        for i in range(len(periods)):
+            figures = put(org_id, i)
+            mean = figures.student_rating if role == Role.STUDENT else figures.supervisor_rating
+            mean.total, mean.count = int(values[2 * i]), values[2 * i + 1]
+
+    for breakdown in result:
+        reached = breakdown.overall.reached
+        for figures in breakdown.employers.values():
+            breakdown.overall.add(figures)
+        breakdown.overall.reached = reached
+    return result
+
+
+def plain(value: float, places: int = 1) -> str:
+    """``value`` rounded, without trailing zeros or an exponent: 7.5, 12, 100000."""
+    text = f"{value:.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_duration(hours: float) -> str:
+    """A reply time as people say it: hours within a day, days after that."""
+    if hours < 24:
+        shown = plain(hours)
+        return f"{shown} hour{'' if shown == '1' else 's'}"
+    shown = plain(hours / 24)
+    return f"{shown} day{'' if shown == '1' else 's'}"
