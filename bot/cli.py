@@ -8,19 +8,26 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
-from bot.core import utcnow
+from bot.core import UserError, utcnow
+from handlers.chart import render
+from handlers.figures import Scope, parse_period
 from handlers.imports import import_file
 from handlers.invites import create_invite, organisation_named
-from handlers.schools import school_named
+from handlers.partnership import build_report, chart_data, report_csv, report_markdown
+from handlers.schools import only_school, school_named
 from storage.db import make_engine, transaction, upgrade
 from storage.demo import seed
-from storage.models import Role
+from storage.models import Organisation, Role, School
+
+Named = TypeVar("Named", School, Organisation)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--organisation", help="the employer's organisation (for --role employer)")
     invite.add_argument("--school", help="the teacher's school (created if new)")
     invite.add_argument("--uses", type=int, default=1, help="how many people may use it")
+
+    report = commands.add_parser("report", help="the partnership health report")
+    report.add_argument("--school", help="the school (needed when there are several)")
+    report.add_argument("--employer", help="only this employer's figures")
+    report.add_argument(
+        "--period",
+        default="",
+        help="30d, week, month, term (the default: 90 days), year, or 'YYYY-MM-DD YYYY-MM-DD'",
+    )
+    report.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown or CSV")
+    report.add_argument("--chart", type=Path, metavar="FILE", help="also write the chart (PNG)")
     return parser
 
 
@@ -98,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _invite(
             app.session_factory, Role(args.role), args.organisation, args.school, args.uses
         )
+    if args.command == "report":
+        return _report(app.session_factory, args)
     raise AssertionError(args.command)
 
 
@@ -123,6 +143,43 @@ def _invite(
         ).code
     print(f"Invite code for a {role.value}: {code} (they send /join {code} to the bot)")
     return 0
+
+
+def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
+    with factory() as session:
+        try:
+            period = parse_period(args.period, utcnow().date())
+        except UserError as error:
+            print(error.reply.text, file=sys.stderr)
+            return 2
+        school = _named(session, School, args.school) if args.school else only_school(session)
+        if school is None:
+            names = ", ".join(session.scalars(select(School.name).order_by(School.name)))
+            print(
+                f"No school called {args.school}." if args.school else "Say which school.",
+                f"Choose one with --school: {names}." if names else "There are no schools yet.",
+                file=sys.stderr,
+            )
+            return 2
+        employer = _named(session, Organisation, args.employer) if args.employer else None
+        if args.employer and employer is None:
+            print(f"No employer called {args.employer}.", file=sys.stderr)
+            return 2
+        scope = Scope(school.id, employer.id if employer else None)
+        title = f"{school.name}, {employer.name}" if employer else school.name
+        built = build_report(session, scope, title, period)
+        print(report_csv(built) if args.format == "csv" else report_markdown(built), end="")
+        if args.chart is not None:
+            args.chart.write_bytes(render(chart_data(built)))
+            # Standard output holds the report, which may be piped into a file.
+            print(f"Chart written to {args.chart}", file=sys.stderr)
+    return 0
+
+
+def _named(session: Session, model: type[Named], name: str) -> Named | None:
+    """The school or employer of that name, ignoring case and extra spaces."""
+    clean = " ".join(name.split()).lower()
+    return session.scalar(select(model).where(func.lower(model.name) == clean))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from handlers import (
     matches,
     onboarding,
     opportunities,
+    partnership,
     placements,
     privacy,
     reminders,
@@ -42,6 +43,7 @@ MODULES = (
     opportunities,
     teachers,
     announcements,
+    partnership,
     privacy,
 )
 
