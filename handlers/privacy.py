@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from bot.core import EVERYONE, Button, Context, Registry, Reply
 from handlers.feedback import forget_feedback
 from handlers.interest import ACTIVE, withdraw
+from handlers.onboarding import AGE_BANDS, age_band
 from handlers.placements import dates_phrase, hours_phrase
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline
 from storage.models import (
@@ -34,7 +35,6 @@ registry = Registry()
 )
 def mydata(ctx: Context, args: str) -> list[Reply]:
     person = ctx.person
-    yes_no = {True: "yes", False: "no", None: "not given"}
     lines = [
         "Everything I store about you:",
         "",
@@ -49,7 +49,8 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         lines.append(f"School: {person.school.name}")
     if person.grade is not None:
         lines.append(f"Grade: {person.grade}")
-    lines.append(f"Under 18: {yes_no[person.under_18]}")
+    band = age_band(person)
+    lines.append(f"Age: {AGE_BANDS[band] if band is not None else 'not given'}")
     if person.under_18:
         consent = "on file" if person.guardian_consent_at else "not on file yet"
         lines.append(f"Guardian's consent: {consent}")

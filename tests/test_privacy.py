@@ -98,7 +98,7 @@ def test_mydata_shows_profile_interests_notes_and_saved(world: World) -> None:
         "Role: student",
         "Class: Year 11, Riverside High",
         "Grade: 11",
-        "Under 18: no",
+        "Age: 18 or over",
         "Fields: Engineering, Technology & IT",
         "Time zone: Europe/London",
         "First contact: 23 Nov 2026 15:00",
@@ -116,7 +116,7 @@ def test_mydata_of_a_minor_mentions_consent(core: Core, world: World) -> None:
     ada = Chat(core, "ada")
     onboard(ada, under_18=True)
     ada.send("/mydata")
-    assert "Under 18: yes\nGuardian's consent: not on file yet" in ada.text
+    assert "Age: 16 or 17\nGuardian's consent: not on file yet" in ada.text
 
 
 def test_forget_asks_first_and_keeping_deletes_nothing(world: World) -> None:
