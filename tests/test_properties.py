@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,8 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import MAX_PAYLOAD_BYTES, Core, Incoming, Reply
 from handlers import build_registry
+from storage.models import Role
 from tests.conftest import FakeClock
-from tests.helpers import APOLOGY, Chat, add_opportunity, add_school, make_employer, onboard
+from tests.helpers import (
+    APOLOGY,
+    Chat,
+    add_opportunity,
+    add_school,
+    join_with_invite,
+    make_employer,
+    onboard,
+)
 
 ACTIONS = sorted(build_registry().actions)
 COMMANDS = sorted(
@@ -122,3 +132,39 @@ def test_any_payload_then_text_from_a_student_is_answered(
     # The text after a press lands in whatever dialog the press opened (a note, a search).
     answer(core, student, payload=payload)
     answer(core, student, text=text)
+
+
+@pytest.fixture
+def staff(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> tuple[str, str]:
+    """An employer member and a teacher, with a placement, logged hours and feedback rows."""
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(
+        session_factory,
+        clock.now,
+        start_date=clock.now.date(),
+        end_date=clock.now.date() + timedelta(days=10),
+    )
+    maya = Chat(core, "maya", name="Maya")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    tina = Chat(core, "tina", name="Tina")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    bob = Chat(core, "bob", name="Bob")
+    onboard(bob, under_18=False)
+    bob.press_payload(f"int:{opportunity}")
+    bob.press("Send without a note")
+    maya.press_payload("em:1:inv")
+    maya.send("Monday 9am")
+    maya.press_payload("em:1:pl")
+    bob.send("/hours today 3h")
+    assert bob.text.startswith("Logged: 3h"), bob.text
+    return maya.user, tina.user
+
+
+@SETTINGS
+@given(payload=payloads([a for a in ACTIONS if a != "fgy"]), text=TEXTS)
+def test_any_payload_then_text_from_an_employer_or_teacher_is_answered(
+    core: Core, staff: tuple[str, str], payload: str, text: str
+) -> None:
+    for user in staff:
+        answer(core, user, payload=payload)
+        answer(core, user, text=text)
