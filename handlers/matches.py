@@ -555,6 +555,68 @@ def place(ctx: Context, args: str) -> list[Reply]:
     return _place(ctx, interest)
 
 
+MAX_APPLICATIONS = 20
+_ANSWER_STATE = {
+    S.INTERESTED: "waiting for your answer",
+    S.INVITED: "invited",
+    S.PLACED: "placed",
+    S.DECLINED: "declined",
+}
+
+
+@registry.command(
+    "matches",
+    "candidates",
+    roles=EMPLOYERS,
+    help="students interested in your opportunities; answer one",
+)
+def applications(ctx: Context, args: str) -> list[Reply]:
+    """Every live application to this employer, so a missed notification is never lost."""
+    interests = list(
+        ctx.session.scalars(
+            select(Interest)
+            .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+            .where(
+                Opportunity.organisation_id == ctx.person.organisation_id,
+                Interest.status.in_(tuple(_ANSWER_STATE)),
+                Interest.person_id.is_not(None),
+            )
+            .order_by(Interest.updated_at.desc(), Interest.id.desc())
+            .limit(MAX_APPLICATIONS)
+        )
+    )
+    if not interests:
+        return [
+            Reply(
+                "No applications yet. When a student registers interest in one of your "
+                "opportunities, you'll hear from me, and it will be listed here."
+            )
+        ]
+    lines = ["Applications to your opportunities, newest first:"]
+    buttons = []
+    for interest in interests:
+        title = interest.opportunity.title
+        if interest.details_shared_at is None:
+            lines.append(f"• A student, {title}: waiting for a guardian's consent")
+            continue
+        state = _ANSWER_STATE[interest.status]
+        lines.append(f"• #{interest.id} {student_label(interest.person)}, {title}: {state}")
+        if interest.status != S.DECLINED:
+            buttons.append(Button(f"#{interest.id}", f"emo:{interest.id}"))
+    rows = tuple(tuple(buttons[i : i + 4]) for i in range(0, min(len(buttons), 12), 4))
+    if rows:
+        lines.append("Tap a number to answer.")
+    return [Reply("\n".join(lines), rows)]
+
+
+@registry.action("emo", roles=EMPLOYERS)
+def application_opened(ctx: Context, args: list[str]) -> list[Reply]:
+    interest = _answerable(ctx, args[0] if args else None, "msg")
+    assert interest.person is not None
+    text = match_notification(interest.person, interest.opportunity, interest.note)
+    return [Reply(f"{text}\nStatus: {_ANSWER_STATE[interest.status]}.", employer_buttons(interest))]
+
+
 @registry.action("sr", roles=STUDENTS)
 def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = _replyable(ctx, args[0] if args else None)

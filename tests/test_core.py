@@ -36,7 +36,7 @@ TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
 TEACHERS |= {"delivery", "objective", "objectives"}
 TEACHERS |= {"place", "placements", "hours"}
 EMPLOYERS = EVERYONES | {"propose", "timezone"}
-EMPLOYERS |= {"report", "placements", "hours"}
+EMPLOYERS |= {"report", "placements", "hours", "matches"}
 
 
 @pytest.fixture

@@ -520,3 +520,36 @@ def test_two_workers_nudge_each_match_once(db_url: str, world: World) -> None:
         ).all()
     assert sorted(user for user, _ in per_member) == ["maya"] * 21 + ["raj"] * 21
     assert len({key for _, key in per_member}) == 42
+
+
+def test_an_employer_lists_applications_and_answers_a_missed_one(world: World) -> None:
+    world.maya.send("/matches")
+    assert "No applications yet" in world.maya.text
+    iid = register(world, world.bob, "I build robots")
+    world.ada.press_payload(f"int:{world.opportunity}")
+    world.ada.press("Send without a note")
+    world.maya.send("/matches")
+    assert world.maya.text == (
+        "Applications to your opportunities, newest first:\n"
+        "• A student, Software intern: waiting for a guardian's consent\n"
+        f"• #{iid} Bob, Software intern: waiting for your answer\n"
+        "Tap a number to answer."
+    )
+    assert [b.label for b in world.maya.buttons] == [f"#{iid}"]
+    world.maya.press(f"#{iid}")
+    assert world.maya.text == (
+        "Bob (Year 11, Riverside High) is interested in Software intern.\n"
+        "Interested in: Technology & IT\nTheir note: I build robots\n"
+        "Status: waiting for your answer."
+    )
+    world.maya.press("Invite")
+    world.maya.send("Come on Monday")
+    with world.factory() as session:
+        assert session.get(Interest, iid).status == InterestStatus.INVITED  # type: ignore[union-attr]
+    # Another organisation sees none of it, and cannot open it.
+    world.olga.send("/candidates")
+    assert "No applications yet" in world.olga.text
+    world.olga.press_payload(f"emo:{iid}")
+    assert "another organisation" in world.olga.text
+    world.bob.press_payload(f"emo:{iid}")
+    assert "Sorry, that is only for employers" in world.bob.text
