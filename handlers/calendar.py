@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Attachment, Context, Registry, Reply
 from handlers.present import headline
-from handlers.reminders import Scope, followed
+from handlers.reminders import Scope, attending_pairs, followed
 from storage.models import (
     Opportunity,
     OpportunityStatus,
@@ -121,7 +121,9 @@ def entries_for(ctx: Context) -> list[Entry]:
                 url=opportunity.url,
             )
         )
-    events: dict[tuple[int | None, datetime], Reminder] = {}
+    # One event per invitation: the time it was last given (a moved interview keeps the reminders
+    # already sent for the old time), while the student is still invited or placed.
+    events: dict[int | None, Reminder] = {}
     for reminder in ctx.session.scalars(
         select(Reminder)
         .where(
@@ -130,11 +132,15 @@ def entries_for(ctx: Context) -> list[Entry]:
             Reminder.status != ReminderStatus.CANCELLED,
             Reminder.event_at.is_not(None),
         )
-        .order_by(Reminder.event_at, Reminder.id)
+        .order_by(Reminder.created_at.desc(), Reminder.id.desc())
     ):
-        assert reminder.event_at is not None
-        events.setdefault((reminder.opportunity_id, reminder.event_at), reminder)
-    for (opportunity_id, event_at), reminder in events.items():
+        events.setdefault(reminder.opportunity_id, reminder)
+    attending = attending_pairs(ctx.session, {(person_id, o) for o in events})
+    for opportunity_id, reminder in sorted(events.items(), key=lambda e: e[1].event_at or ctx.now):
+        event_at = reminder.event_at
+        assert event_at is not None
+        if (person_id, opportunity_id) not in attending:
+            continue
         entries.append(
             Entry(
                 kind="event",

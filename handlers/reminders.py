@@ -54,6 +54,8 @@ from storage.outbox import Outgoing, enqueue_many
 registry = Registry()
 
 FOLLOWING = (InterestStatus.INTERESTED, InterestStatus.INVITED)
+# An invitation's event still stands while the student is invited or placed.
+ATTENDING = (InterestStatus.INVITED, InterestStatus.PLACED)
 # An answered or abandoned application needs no more deadline reminders, even if saved.
 SETTLED = (InterestStatus.WITHDRAWN, InterestStatus.DECLINED, InterestStatus.PLACED)
 MAX_NOTE = 200
@@ -368,11 +370,20 @@ def _queue(session: Session, claimed: Sequence[Reminder], now: datetime, timing:
         if deadlines
         else {}
     )
+    events = [r for r in claimed if r.kind == ReminderKind.EVENT]
+    attending = attending_pairs(session, {(r.person_id, r.opportunity_id) for r in events})
     result = Queued()
     sending: list[Reminder] = []
     messages: list[Outgoing] = []
     for reminder in claimed:
         if reminder.kind == ReminderKind.DEADLINE and reminder.key not in still_wanted:
+            reminder.status = ReminderStatus.CANCELLED
+            result += Queued(cancelled=1)
+        elif (
+            reminder.kind == ReminderKind.EVENT
+            and (reminder.person_id, reminder.opportunity_id) not in attending
+        ):
+            # The student withdrew or was declined since the invitation.
             reminder.status = ReminderStatus.CANCELLED
             result += Queued(cancelled=1)
         elif now - reminder.due_at > timing.grace:
@@ -396,6 +407,21 @@ def _queue(session: Session, claimed: Sequence[Reminder], now: datetime, timing:
             reminder.status = ReminderStatus.MISSED
             result += Queued(missed=1)
     return result
+
+
+def attending_pairs(
+    session: Session, pairs: Collection[tuple[int, int | None]]
+) -> set[tuple[int, int | None]]:
+    """The (person, opportunity) ``pairs`` whose invitation still stands."""
+    found: set[tuple[int, int | None]] = set()
+    for chunk in _chunks({p for p, o in pairs if o is not None}):
+        rows = session.execute(
+            select(Interest.person_id, Interest.opportunity_id).where(
+                Interest.person_id.in_(chunk), Interest.status.in_(ATTENDING)
+            )
+        )
+        found.update((person, opportunity) for person, opportunity in rows if person is not None)
+    return found & set(pairs)
 
 
 def render(

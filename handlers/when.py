@@ -181,6 +181,40 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
     raise _not_understood(text)
 
 
+# Words around a time of day that may name its day: "on Tuesday 3 December at 10:00".
+_CONTEXT_WORDS = 4
+_PUNCTUATION = ".,;:!?()[]\"'"
+
+
+def find_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """The one future moment, with both a day and a time of day, that free text mentions.
+
+    For a message such as "Interview on Tuesday 10:00 at our office?". None unless exactly one
+    time of day is written and the words around it name its day: a bare "at 10:00" or two
+    times leave the message as it is rather than guess.
+    """
+    lowered = " ".join(text.lower().split())
+    clocks = list(_CLOCK.finditer(lowered))
+    if len(clocks) != 1:
+        return None
+    clock = clocks[0]
+    before = [w.strip(_PUNCTUATION) for w in lowered[: clock.start()].split()]
+    after = [w.strip(_PUNCTUATION) for w in lowered[clock.end() :].split()]
+    reach = range(min(_CONTEXT_WORDS, len(before)) + 1), range(min(_CONTEXT_WORDS, len(after)) + 1)
+    # The widest reading first: "3 December at 10:00" rather than "December at 10:00".
+    for i, j in sorted(((i, j) for i in reach[0] for j in reach[1]), key=lambda w: -sum(w)):
+        words_before, words_after = before[len(before) - i :], after[:j]
+        if not _drop_filler(" ".join(w for w in (*words_before, *words_after) if w)):
+            continue
+        candidate = " ".join([*words_before, clock.group(0), *words_after])
+        try:
+            moment = parse_when(candidate, now, zone)
+        except WhenError:
+            continue
+        return moment if moment > now else None
+    return None
+
+
 def _take_clock(phrase: str) -> tuple[time | None, str]:
     found = list(_CLOCK.finditer(phrase))
     if not found:

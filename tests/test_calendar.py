@@ -8,6 +8,7 @@ from pathlib import Path
 
 import icalendar
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import ConsoleChat
@@ -15,7 +16,14 @@ from bot.core import Core, Timing
 from handlers.calendar import escape, fold
 from handlers.reminders import schedule_event_reminders
 from storage.db import transaction
-from storage.models import Opportunity, Person
+from storage.models import (
+    Interest,
+    InterestStatus,
+    Opportunity,
+    Person,
+    Reminder,
+    ReminderStatus,
+)
 from tests.conftest import FakeClock
 from tests.helpers import Chat, add_opportunity, add_school, onboard, person_id
 
@@ -44,6 +52,16 @@ def fill_calendar(ada: Chat, factory: sessionmaker[Session], clock: FakeClock) -
         person = session.get(Person, person_id(factory, ada))
         opportunity = session.get(Opportunity, oid)
         assert person is not None and opportunity is not None
+        # The employer invited her for the interview.
+        session.add(
+            Interest(
+                person_id=person.id,
+                opportunity_id=oid,
+                status=InterestStatus.INVITED,
+                created_at=clock.now,
+                updated_at=clock.now,
+            )
+        )
         schedule_event_reminders(
             session,
             person,
@@ -121,6 +139,36 @@ def test_the_export_holds_deadlines_events_and_reminders(
         "SUMMARY:Reminder: email Acme\\, politely\\nand soon",
     ]
     assert reminder[0].startswith("UID:reminder-") and reminder[0].endswith("@oppbot")
+
+
+def test_a_moved_event_shows_its_new_time_and_a_withdrawn_one_goes(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    oid = fill_calendar(ada, session_factory, clock)
+    pid = person_id(session_factory, ada)
+    with transaction(session_factory) as session:
+        # The day-before reminder of 30 Nov 14:00 has gone out.
+        day_before = session.scalars(select(Reminder).order_by(Reminder.due_at)).all()[1]
+        assert day_before.due_at == utc(2026, 11, 29, 14, 0)
+        day_before.status = ReminderStatus.QUEUED
+        person = session.get(Person, pid)
+        opportunity = session.get(Opportunity, oid)
+        assert person is not None and opportunity is not None
+        schedule_event_reminders(
+            session, person, opportunity, utc(2026, 12, 2, 10, 0), now=clock.now, timing=Timing()
+        )
+    ada.send("/calendar")
+    assert ada.replies[0].file is not None
+    starts = [line for line in unfold(ada.replies[0].file.content) if line.startswith("DTSTART:")]
+    assert "DTSTART:20261202T100000Z" in starts
+    assert "DTSTART:20261130T140000Z" not in starts
+
+    ada.send("/mine")
+    ada.press("Withdraw 1")
+    ada.press("Yes, withdraw")
+    ada.send("/calendar")
+    # Withdrawing ends the deadline reminders too, even for a saved opportunity.
+    assert ada.text.startswith("Here's your calendar: 1 reminder.")
 
 
 def test_a_calendar_app_reads_it_back(

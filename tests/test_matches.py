@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing
 from handlers.matches import nudge_unanswered
+from handlers.reminders import queue_due_reminders
 from storage.db import make_engine, make_session_factory
 from storage.models import (
     Account,
@@ -19,6 +20,9 @@ from storage.models import (
     InterestMessage,
     InterestStatus,
     OutboxMessage,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
     Role,
 )
 from tests.conftest import FakeClock
@@ -129,7 +133,10 @@ def test_invite_reaches_the_student_and_the_reply_reaches_every_member(world: Wo
     answer(world, world.maya, "Invite")
     assert "Type your invitation for Bob" in world.maya.text
     world.maya.send("Interview on Tuesday 10:00 at our office?")
-    assert world.maya.text == "Invitation sent to Bob. Their reply will come here."
+    assert world.maya.text == (
+        "Invitation sent to Bob. I read the time as Tue 24 Nov at 10:00 and will remind Bob "
+        "before it. Their reply will come here."
+    )
     assert [b.label for b in world.maya.buttons] == ["Message", "Mark as placed", "Decline"]
 
     interest = world.interest()
@@ -138,6 +145,7 @@ def test_invite_reaches_the_student_and_the_reply_reaches_every_member(world: Wo
     text, buttons = last_message(world.factory, world.bob)
     assert text == (
         "Acme Ltd invited you for Software intern: Interview on Tuesday 10:00 at our office?"
+        "\n\nI'll remind you before it (Tue 24 Nov at 10:00)."
     )
     assert [(b.label, b.payload) for b in buttons] == [("Reply", f"sr:{interest.id}")]
     # The colleague sees what was said, so that nobody answers twice.
@@ -167,6 +175,47 @@ def test_invite_reaches_the_student_and_the_reply_reaches_every_member(world: Wo
         (Role.STUDENT, "reply", "Yes, Tuesday works. Thank you!"),
         (Role.EMPLOYER, "message", "Great, see you then. Bring your robot."),
     ]
+
+
+def event_reminders(world: World) -> list[tuple[datetime, datetime | None, ReminderStatus]]:
+    with world.factory() as session:
+        rows = session.scalars(
+            select(Reminder).where(Reminder.kind == ReminderKind.EVENT).order_by(Reminder.due_at)
+        )
+        return [(r.due_at, r.event_at, r.status) for r in rows]
+
+
+def test_an_invitation_with_a_date_and_time_sets_the_students_event_reminders(
+    world: World,
+) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Invite", "Shadowing day: 3 December, 9am sharp, at reception.")
+    event = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    assert "I read the time as Thu 3 Dec at 09:00" in world.maya.text
+    assert event_reminders(world) == [
+        (datetime(2026, 12, 2, 9, 0, tzinfo=UTC), event, ReminderStatus.PENDING),
+        # An hour before would be 08:00, the end of quiet hours: still before the event.
+        (datetime(2026, 12, 3, 8, 0, tzinfo=UTC), event, ReminderStatus.PENDING),
+    ]
+    world.clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert queue_due_reminders(world.factory, world.clock.now, Timing()).queued == 1
+    assert last_message(world.factory, world.bob, "reminder")[0] == (
+        "Reminder: Invitation: Software intern — Acme Ltd, tomorrow at 09:00."
+    )
+
+
+@pytest.mark.parametrize(
+    "invitation",
+    ["Could you come in for a chat at 10:00?", "Monday 9am or Tuesday 2pm, whichever suits."],
+)
+def test_an_invitation_without_one_definite_moment_sets_no_reminders(
+    world: World, invitation: str
+) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Invite", invitation)
+    assert world.maya.text == "Invitation sent to Bob. Their reply will come here."
+    assert last_message(world.factory, world.bob)[0].endswith(invitation)
+    assert event_reminders(world) == []
 
 
 def test_ask_a_question_keeps_the_status(world: World) -> None:

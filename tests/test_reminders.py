@@ -22,6 +22,8 @@ from handlers.reminders import (
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
     Account,
+    Interest,
+    InterestStatus,
     Opportunity,
     OpportunityStatus,
     OutboxMessage,
@@ -430,9 +432,26 @@ def test_two_workers_racing_queue_each_reminder_exactly_once(
 # --- event reminders ------------------------------------------------------------------------
 
 
+def set_interest(
+    factory: sessionmaker[Session], chat: Chat, oid: int, status: InterestStatus, now: datetime
+) -> None:
+    pid = person_id(factory, chat)
+    with transaction(factory) as session:
+        interest = session.scalar(
+            select(Interest).where(Interest.person_id == pid, Interest.opportunity_id == oid)
+        )
+        if interest is None:
+            interest = Interest(person_id=pid, opportunity_id=oid, created_at=now)
+            session.add(interest)
+        interest.status = status
+        interest.updated_at = now
+
+
 def _schedule(
     factory: sessionmaker[Session], chat: Chat, oid: int, event_at: datetime, now: datetime
 ) -> list[datetime]:
+    """As an employer's invitation for ``event_at`` does."""
+    set_interest(factory, chat, oid, InterestStatus.INVITED, now)
     with transaction(factory) as session:
         person = session.get(Person, person_id(factory, chat))
         opportunity = session.get(Opportunity, oid)
@@ -457,6 +476,30 @@ def test_an_event_is_reminded_the_day_before_and_an_hour_before(
         "Reminder: Interview: Software intern — Acme Ltd, tomorrow at 14:00.",
         "Reminder: Interview: Software intern — Acme Ltd, today at 14:00.",
     ]
+
+
+@pytest.mark.parametrize("status", [InterestStatus.WITHDRAWN, InterestStatus.DECLINED])
+def test_no_event_reminder_once_the_invitation_no_longer_stands(
+    ada: Chat,
+    opportunity: int,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    status: InterestStatus,
+) -> None:
+    _schedule(session_factory, ada, opportunity, utc(2026, 11, 26, 14, 0), clock.now)
+    set_interest(session_factory, ada, opportunity, status, clock.now)
+    clock.now = utc(2026, 11, 26, 13, 0)
+    assert queue(session_factory, clock) == Queued(cancelled=2)
+    assert outbox(session_factory) == []
+
+
+def test_a_placed_student_is_still_reminded(
+    ada: Chat, opportunity: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    _schedule(session_factory, ada, opportunity, utc(2026, 11, 26, 14, 0), clock.now)
+    set_interest(session_factory, ada, opportunity, InterestStatus.PLACED, clock.now)
+    clock.now = utc(2026, 11, 26, 13, 0)
+    assert queue(session_factory, clock) == Queued(queued=1, missed=1)
 
 
 def test_a_moved_event_moves_its_reminders(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.when import WhenError, parse_when
+from handlers.when import WhenError, find_when, parse_when
 
 LONDON = ZoneInfo("Europe/London")
 LA = ZoneInfo("America/Los_Angeles")
@@ -130,3 +130,34 @@ def test_every_refusal_shows_how_to_say_it() -> None:
     with pytest.raises(WhenError) as error:
         parse_when("whenever", NOW, LONDON)
     assert "tomorrow 5pm" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Interview on Tuesday 10:00 at our office?", "Tue 2026-11-24 10:00"),
+        ("Shadowing day: 3 December, 9am sharp, at reception.", "Thu 2026-12-03 09:00"),
+        ("See you tomorrow at 9.30!", "Tue 2026-11-24 09:30"),
+        ("Come on Friday, 27 November at 2pm to the lab", "Fri 2026-11-27 14:00"),
+        ("2026-12-01 09:00, room 12", "Tue 2026-12-01 09:00"),
+        ("Call at 10:00 on Thursday please", "Thu 2026-11-26 10:00"),
+    ],
+)
+def test_finding_the_moment_an_invitation_names(text: str, expected: str) -> None:
+    found = find_when(text, NOW, LONDON)
+    assert found is not None
+    assert f"{found.astimezone(LONDON):%a %Y-%m-%d %H:%M}" == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Come in at 10:00",  # no day
+        "Friday 2pm or Monday 3pm?",  # two times
+        "We met on 2026-11-02 at 9am",  # in the past
+        "Bring your CV and a smile",
+        "",
+    ],
+)
+def test_no_definite_moment_is_found_in_text_without_one(text: str) -> None:
+    assert find_when(text, NOW, LONDON) is None
