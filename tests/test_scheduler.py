@@ -26,6 +26,7 @@ JOB_IDS = {
     "digests.send",
     "announcements.send",
     "employers.nudge",
+    "feedback.ask",
 }
 
 
@@ -74,6 +75,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "digests.send": timedelta(minutes=2),
         "announcements.send": timedelta(seconds=20),
         "employers.nudge": timedelta(minutes=2),
+        "feedback.ask": timedelta(minutes=2),
     }
 
 
