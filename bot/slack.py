@@ -37,10 +37,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.core import Button, Capabilities, Core, Incoming, Registry, Reply
 from bot.delivery import Buttons, Outcome, Result
+from storage.db import transaction
+from storage.models import ProcessedEvent
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +421,7 @@ class SlackAdapter:
         if event.get("channel_type") != "im":
             announcements = self.settings.slack_announce_channel
             if subtype is None and announcements and event.get("channel") == announcements:
-                self._later(event["user"], self._offer_forward(event))
+                self._later(event["user"], self._offer_forward(event, body["event_id"]))
         elif subtype == "file_share":
             self._later(event["user"], self._say(event["channel"], Reply(TEXT_ONLY)))
         elif subtype is None:
@@ -499,10 +502,14 @@ class SlackAdapter:
         role = await asyncio.to_thread(self.core.role_of, PLATFORM, user)
         return registered is not None and role in registered.roles
 
-    async def _offer_forward(self, event: dict[str, Any]) -> None:
+    async def _offer_forward(self, event: dict[str, Any], event_id: str) -> None:
         """Under a teacher's post in the announcements channel, a button only they can see."""
         user = event["user"]
         if not await self._may_run(user, ANNOUNCE):
+            return
+        # The core never sees this event, so the adapter records it: a retried delivery, here
+        # or in another process, offers the button once.
+        if not await asyncio.to_thread(self._first_delivery, f"offer:{event_id}"):
             return
         button = {
             "type": "button",
@@ -519,6 +526,18 @@ class SlackAdapter:
                 {"type": "actions", "elements": [button]},
             ],
         )
+
+    def _first_delivery(self, event_id: str) -> bool:
+        try:
+            with transaction(self.core.session_factory) as session:
+                session.add(
+                    ProcessedEvent(
+                        platform=PLATFORM, event_id=event_id, processed_at=self.core.clock()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def _forward(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
