@@ -187,7 +187,8 @@ class Figures:
         )
 
     def add(self, other: Figures) -> None:
-        """Fold ``other`` into these figures (students reached are not additive: see below)."""
+        """Fold ``other`` into these figures, all but the students reached: one student may
+        have seen several employers' cards, so ``compute`` counts them overall itself."""
         for name in _ADDITIVE:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reply_hours += other.reply_hours
@@ -277,16 +278,16 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         .where(within(OpportunityView.first_seen_at), *org_filter),
         OpportunityView.person_id,
     )
-    reached = counts(OpportunityView.first_seen_at, viewer)
+    viewers = counts(OpportunityView.first_seen_at, viewer)
     for org_id, *values in rows(
-        views.add_columns(Opportunity.organisation_id, *reached).group_by(
+        views.add_columns(Opportunity.organisation_id, *viewers).group_by(
             Opportunity.organisation_id
         )
     ):
         for i, n in enumerate(values):
             put(org_id, i).reached = n
     # One student who saw two employers' cards is one student reached overall.
-    for values in rows(views.add_columns(*reached)):
+    for values in rows(views.add_columns(*viewers)):
         for i, n in enumerate(values):
             result[i].overall.reached = n
 
@@ -404,10 +405,8 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
             mean.total, mean.count = int(values[2 * i]), values[2 * i + 1]
 
     for breakdown in result:
-        reached = breakdown.overall.reached
         for figures in breakdown.employers.values():
             breakdown.overall.add(figures)
-        breakdown.overall.reached = reached
     return result
 
 

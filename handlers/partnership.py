@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.core import EMPLOYERS, STAFF, Attachment, Button, Context, Registry, Reply, UserError
 from handlers.chart import ChartData, render
@@ -200,7 +200,9 @@ def _objectives_in(session: Session, scope: Scope, period: Period) -> list[str]:
     if scope.organisation_id is not None:
         query = query.where(Objective.organisation_id == scope.organisation_id)
     objectives = session.scalars(
-        query.order_by(Objective.ends_on, Objective.metric, Objective.id)
+        query.options(selectinload(Objective.organisation)).order_by(
+            Objective.ends_on, Objective.metric, Objective.id
+        )
     ).all()
     values = objective_values(session, objectives, scope.organisation_id)
     schools: dict[int, str] = {}
@@ -525,6 +527,7 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
     rows = ctx.session.scalars(
         select(Objective)
         .where(Objective.school_id == school.id)
+        .options(selectinload(Objective.organisation))
         .order_by(Objective.ends_on.desc(), Objective.metric, Objective.id)
         .limit(MAX_LISTED)
     ).all()

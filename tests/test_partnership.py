@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build
@@ -21,6 +21,7 @@ from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
 from handlers.chart import HEIGHT, WIDTH
 from handlers.figures import Period, Scope, compute, parse_period
+from handlers.partnership import build_report
 from storage.models import (
     Account,
     Cohort,
@@ -430,6 +431,64 @@ def test_an_employer_s_figures_cover_every_school_and_no_one_else(
     assert bright.overall.reached == 2
     assert everyone.overall.reached == 4
     assert everyone.overall.placements == 3
+
+
+def test_the_report_takes_the_same_few_queries_however_many_employers(
+    engine: Engine, session_factory: sessionmaker[Session], ids: Ids
+) -> None:
+    period = parse_period(PERIOD, TODAY)
+    riverside = ids.schools["Riverside High"]
+
+    def add_employer(name: str, ends_on: date) -> None:
+        with session_factory.begin() as s:
+            org = Organisation(name=name, created_at=at(1, 1))
+            opp = Opportunity(
+                organisation=org,
+                kind=OpportunityKind.EVENT,
+                title="Open day",
+                published_at=at(11, 2),
+                created_at=at(11, 2),
+                updated_at=at(11, 2),
+            )
+            s.add(opp)
+            s.flush()
+            s.add(
+                OpportunityView(
+                    person_id=ids.people["Ada"], opportunity_id=opp.id, first_seen_at=at(11, 2)
+                )
+            )
+            s.add(
+                Objective(
+                    school_id=riverside,
+                    organisation_id=org.id,
+                    metric="reached",
+                    target=5,
+                    starts_on=date(2026, 11, 1),
+                    ends_on=ends_on,
+                    created_at=at(11, 1),
+                )
+            )
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with session_factory() as session:
+                report = build_report(session, Scope(school_id=riverside), "Riverside", period)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(report.objectives) == len(report.employers) - 2
+        return len(seen)
+
+    add_employer("Delta Co", date(2026, 12, 31))
+    few = statements()
+    for n in range(6):
+        add_employer(f"Employer {n}", date(2027, 1, 1 + n))
+    assert statements() == few <= 25
 
 
 # --- /report in the chat ----------------------------------------------------------------------
