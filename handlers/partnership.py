@@ -231,38 +231,61 @@ def _was(before: float | None, show: Callable[[float], str]) -> str:
     return f" (was {show(before)})" if before is not None else ""
 
 
-def figure_lines(now: Figures, before: Figures) -> list[str]:
-    lines = [
-        f"Opportunities published: {now.published}{_change(now.published, before.published)}",
-        f"Students reached: {now.reached}{_change(now.reached, before.reached)}",
-        f"Interests registered: {now.interests}{_change(now.interests, before.interests)}",
-    ]
+def figure_lines(now: Figures, before: Figures, *, brief: bool = False) -> list[str]:
+    """One line per figure; ``brief`` leaves out those with nothing in either period."""
+    lines: list[tuple[str, bool]] = []
+    for label, mine, earlier in (
+        ("Opportunities published", now.published, before.published),
+        ("Students reached", now.reached, before.reached),
+        ("Interests registered", now.interests, before.interests),
+    ):
+        lines.append((f"{label}: {mine}{_change(mine, earlier)}", bool(mine or earlier)))
     if now.reply_rate is not None:
         rate = f"{_percent(now.reply_rate)} ({now.replied} of {now.shared} answered)"
     else:
         rate = "no interests to answer yet"
-    lines.append(f"Reply rate: {rate}{_was(before.reply_rate, _percent)}")
+    lines.append(
+        (
+            f"Reply rate: {rate}{_was(before.reply_rate, _percent)}",
+            now.shared > 0 or before.shared > 0,
+        )
+    )
     median = now.median_reply_hours
     lines.append(
-        f"Median reply time: {fmt_duration(median) if median is not None else 'no replies yet'}"
-        f"{_was(before.median_reply_hours, fmt_duration)}"
+        (
+            "Median reply time: "
+            + (fmt_duration(median) if median is not None else "no replies yet")
+            + _was(before.median_reply_hours, fmt_duration),
+            bool(now.reply_hours or before.reply_hours),
+        )
     )
-    lines += [
-        f"Invitations: {now.invitations}{_change(now.invitations, before.invitations)}",
-        f"Placements: {now.placements}{_change(now.placements, before.placements)}",
-        f"Hours confirmed: {_number(now.hours)}{_change(now.hours, before.hours)}",
-    ]
     for label, mine, earlier in (
+        ("Invitations", now.invitations, before.invitations),
+        ("Placements", now.placements, before.placements),
+    ):
+        lines.append((f"{label}: {mine}{_change(mine, earlier)}", bool(mine or earlier)))
+    lines.append(
+        (
+            f"Hours confirmed: {_number(now.hours)}{_change(now.hours, before.hours)}",
+            bool(now.minutes or before.minutes),
+        )
+    )
+    for label, rating, previous in (
         ("students", now.student_rating, before.student_rating),
         ("supervisors", now.supervisor_rating, before.supervisor_rating),
     ):
-        if mine.value is not None:
-            answers = f"{mine.count} answer{'' if mine.count == 1 else 's'}"
-            said = f"{_rating(mine.value)} ({answers})"
+        if rating.value is not None:
+            answers = f"{rating.count} answer{'' if rating.count == 1 else 's'}"
+            said = f"{_rating(rating.value)} ({answers})"
         else:
             said = "none yet"
-        lines.append(f"Feedback from {label}: {said}{_was(earlier.value, _rating)}")
-    return ["• " + line for line in lines]
+        lines.append(
+            (
+                f"Feedback from {label}: {said}{_was(previous.value, _rating)}",
+                bool(rating.count or previous.count),
+            )
+        )
+    return ["• " + text for text, anything in lines if anything or not brief]
 
 
 def _span(period: Period) -> str:
@@ -287,8 +310,9 @@ def report_blocks(report: Report) -> list[str]:
     if report.objectives:
         blocks.append("\n".join(["Objectives", *("• " + o for o in report.objectives)]))
     if not report.single:
+        # Each employer shows only what it did, so a long list of employers stays readable.
         for name, now, before in report.employers:
-            blocks.append("\n".join([name, *figure_lines(now, before)]))
+            blocks.append("\n".join([name, *figure_lines(now, before, brief=True)]))
     return blocks
 
 
