@@ -68,7 +68,8 @@ class ConsoleChat:
         for button in self.buttons:
             if text == button.label:
                 return button
-        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
+        # isascii: "²" is a digit to isdigit(), but not a number int() reads.
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(self.buttons):
             return self.buttons[int(text) - 1]
         return None
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.core import DIALOG, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.interest import ACTIVE
 from handlers.opportunities import opportunity_arg
-from handlers.present import clip, fmt_when, headline, parse_id, person_zone
+from handlers.present import clip, fmt_when, headline, is_number, parse_id, person_zone
 from handlers.schools import school_cohorts, staff_school
 from storage.models import (
     Announcement,
@@ -415,7 +415,7 @@ def delivery(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     number = args.strip().removeprefix("#")
     if number:
-        if not number.isdigit():
+        if not is_number(number):
             raise UserError("Say which announcement by its number, like /delivery 3.")
         return [_delivery_report(ctx, number)]
     recent = ctx.session.scalars(

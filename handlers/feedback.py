@@ -26,6 +26,7 @@ from bot.core import (
     UserError,
 )
 from handlers.present import parse_id
+from handlers.schools import student_label
 from storage.db import transaction
 from storage.models import (
     Feedback,
@@ -57,16 +58,22 @@ def stage_days(placement: Placement) -> dict[FeedbackStage, date]:
     return days
 
 
-def schedule_feedback(session: Session, placement: Placement, timing: Timing) -> None:
+def schedule_feedback(
+    session: Session, placement: Placement, timing: Timing, now: datetime
+) -> None:
     """Make the placement's waiting questions match its dates and supervisor.
 
-    Questions already asked or answered stay as they are: nobody is asked twice.
+    Questions already asked or answered stay as they are: nobody is asked twice. A question
+    whose day has passed (dates entered late) is asked at the next local hour for it, but
+    "halfway through" is never asked once the placement has ended.
     """
     respondents: dict[Role, Person | None] = {
         Role.STUDENT: placement.student,
         Role.EMPLOYER: placement.supervisor,
     }
     days = stage_days(placement)
+    if FeedbackStage.END in days and days[FeedbackStage.END] < now.date():
+        days.pop(FeedbackStage.MIDPOINT, None)
     existing = {
         (row.stage, row.respondent_role): row
         for row in session.scalars(select(Feedback).where(Feedback.placement_id == placement.id))
@@ -80,7 +87,7 @@ def schedule_feedback(session: Session, placement: Placement, timing: Timing) ->
         for role, person in respondents.items():
             if person is None:
                 continue
-            due = datetime.combine(day, timing.feedback_at, tzinfo=person.zone)
+            due = _next_hour(day, timing, person, now)
             row = existing.get((stage, role))
             if row is None:
                 session.add(
@@ -99,11 +106,26 @@ def schedule_feedback(session: Session, placement: Placement, timing: Timing) ->
     session.flush()
 
 
+def _next_hour(day: date, timing: Timing, person: Person, now: datetime) -> datetime:
+    """``feedback_at`` on ``day`` in the person's zone, or the next such hour if that is past."""
+    zone = person.zone
+    due = datetime.combine(day, timing.feedback_at, tzinfo=zone)
+    if due >= now:
+        return due
+    today = now.astimezone(zone).date()
+    due = datetime.combine(today, timing.feedback_at, tzinfo=zone)
+    return (
+        due
+        if due >= now
+        else datetime.combine(today + timedelta(days=1), timing.feedback_at, tzinfo=zone)
+    )
+
+
 def _question(row: Feedback) -> str:
     placement = row.placement
     title = placement.interest.opportunity.title
     organisation = placement.organisation.name
-    student = placement.student.first_name if placement.student is not None else "the student"
+    student = student_label(placement.student)
     if row.respondent_role == Role.STUDENT:
         if row.stage == FeedbackStage.MIDPOINT:
             return (
@@ -173,8 +195,9 @@ def ask_due_feedback(
                         row.respondent,
                         _question(row),
                         "feedback",
-                        f"feedback:{row.id}",
+                        _key("feedback", row),
                         _rating_buttons(row),
+                        about=row.placement.student,
                     )
                 )
             asked += len(_send(session, messages, now, timing))
@@ -205,13 +228,19 @@ def ask_due_feedback(
                         row.respondent,
                         "A gentle reminder: " + _question(row),
                         "feedback",
-                        f"feedback-reminder:{row.id}",
+                        _key("feedback-reminder", row),
                         _rating_buttons(row),
+                        about=row.placement.student,
                     )
                 )
             reminded += len(_send(session, messages, now, timing))
         if len(late) < batch:
             return Asked(asked, reminded)
+
+
+def _key(kind: str, row: Feedback) -> str:
+    # By what the question is, not by row id: SQLite may hand a deleted row's id out again.
+    return f"{kind}:{row.placement_id}:{row.stage.value}:{row.respondent_role.value}"
 
 
 def _send(session: Session, messages: list[Outgoing], now: datetime, timing: Timing) -> set[str]:

@@ -31,12 +31,14 @@ from handlers.placements import (
     hours_phrase,
     hours_totals,
     placement_for,
+    scope,
     student_name,
     totals_phrase,
     visible_placements,
 )
-from handlers.present import clip, fmt_date, local_today, parse_id
-from handlers.schools import cohort_label, school_staff
+from handlers.present import clip, fmt_date, is_number, local_today, parse_id
+from handlers.schools import cohort_label, school_staff, student_label
+from handlers.when import WhenError, parse_day
 from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
 
 registry = Registry()
@@ -58,23 +60,6 @@ _PARTS = re.compile(
     rf"(?:(\d{{1,2}}(?:[.,]\d{{1,2}})?)\s*{_UNIT_H}?)?\s*(?:(\d{{1,4}})\s*{_UNIT_M})?",
     re.IGNORECASE,
 )
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = (
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "may",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "oct",
-    "nov",
-    "dec",
-)
-_DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3})[a-z]*\.?(?:\s+(\d{4}))?")
 
 
 def _minutes(amount: str) -> int:
@@ -91,36 +76,23 @@ def _minutes(amount: str) -> int:
 
 def _work_day(phrase: str, today: date) -> date:
     """The day a phrase names, looking back: hours are logged for days already worked."""
-    words = " ".join(phrase.lower().replace(",", " ").split())
-    if words in ("", "today"):
+    if not phrase.strip():
         return today
-    if words == "yesterday":
-        return today - timedelta(days=1)
-    if words == "tomorrow":
-        return today + timedelta(days=1)
-    weekday = words.removeprefix("last ").removeprefix("on ")
-    if weekday in _WEEKDAYS:
-        return today - timedelta(days=(today.weekday() - _WEEKDAYS.index(weekday)) % 7)
     try:
-        if match := _ISO.fullmatch(words):
-            year, month, day = (int(g) for g in match.groups())
-            return date(year, month, day)
-        if (match := _DAY_MONTH.fullmatch(words)) and match.group(2) in _MONTHS:
-            month = _MONTHS.index(match.group(2)) + 1
-            day_number = int(match.group(1))
-            if match.group(3):
-                return date(int(match.group(3)), month, day_number)
-            found = date(today.year, month, day_number)
-            # "28 dec" said in January means the December just gone.
-            return found if found <= today else date(today.year - 1, month, day_number)
-    except ValueError:
-        raise UserError(f"There's no such date as {phrase.strip()}. Try {EXAMPLE}.") from None
-    raise UserError(f"I couldn't tell which day you mean by {phrase.strip()!r}. Try {EXAMPLE}.")
+        return parse_day(phrase, today, past=True, example=EXAMPLE)
+    except WhenError as error:
+        raise UserError(str(error)) from None
 
 
 def parse_log(text: str, today: date) -> tuple[date, int]:
     """The day and the minutes that "today 3h" (or "3h yesterday", "2026-12-01 2.5") says."""
     phrase = " ".join(text.split())
+    try:
+        parse_day(phrase, today)
+    except WhenError:
+        pass
+    else:
+        raise UserError(f"How many hours? For example: /hours {phrase} 3h.")
     match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
     if match is None:
         raise UserError(f"Say the day and the hours, like {EXAMPLE}.")
@@ -130,13 +102,18 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
         raise UserError("That's no time at all. Log the hours you worked, like /hours today 3h.")
     if minutes > MAX_DAY_MINUTES:
         raise UserError("There are only 24 hours in a day! Please check the number.")
+    check_day(day, today)
+    return day, minutes
+
+
+def check_day(day: date, today: date) -> None:
+    """Refuse a day that can't have been worked yet, or is too long ago to log here."""
     if day > today:
         raise UserError(f"{fmt_date(day)} hasn't happened yet: log hours once you've worked them.")
     if (today - day).days > MAX_DAYS_BACK:
         raise UserError(
             f"{fmt_date(day)} is too long ago to log here. Please ask your teacher to help."
         )
-    return day, minutes
 
 
 def _day(value: date) -> str:
@@ -153,7 +130,7 @@ def hours(ctx: Context, args: str) -> list[Reply]:
     if ctx.role != Role.STUDENT:
         number = args.strip().removeprefix("#")
         if number:
-            if not number.isdigit():
+            if not is_number(number):
                 raise UserError("Say which placement by its number, like /hours 7.")
             return [_placement_hours(ctx, placement_for(ctx, number))]
         return [_overview(ctx)]
@@ -185,12 +162,11 @@ def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> lis
             "You don't have a placement yet. Once an employer places you, log your hours "
             "here. Find one with /browse."
         )
+    chosen = [p for p in placements if _covers(p, day)]
     if placement_id is not None:
-        chosen = [p for p in placements if p.id == placement_id]
-        if not chosen:
+        if placement_id not in {p.id for p in placements}:
             raise UserError("I can't find that placement. Send /hours to see yours.")
-    else:
-        chosen = [p for p in placements if _covers(p, day)]
+        chosen = [p for p in chosen if p.id == placement_id]
     if not chosen:
         only = placements[0]
         raise UserError(
@@ -214,15 +190,16 @@ def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> lis
 
 @registry.action("hrp", roles=STUDENTS)
 def placement_chosen(ctx: Context, args: list[str]) -> list[Reply]:
-    if len(args) != 3 or not args[1].isdigit() or not args[2].isdigit():
+    if len(args) != 3 or not is_number(args[1], 8) or not is_number(args[2], 4):
         raise UserError("That button doesn't work any more. Send /hours to start again.")
     try:
         day = date(int(args[1][:4]), int(args[1][4:6]), int(args[1][6:]))
     except ValueError:
         raise UserError("That button doesn't work any more. Send /hours to start again.") from None
     minutes = int(args[2])
-    if not 0 < minutes <= MAX_DAY_MINUTES or day > local_today(ctx):
+    if not 0 < minutes <= MAX_DAY_MINUTES:
         raise UserError("That button doesn't work any more. Send /hours to start again.")
+    check_day(day, local_today(ctx))
     return _log(ctx, day, minutes, parse_id(args[0]))
 
 
@@ -250,11 +227,17 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
     over = _over_limit(ctx, placement, day, minutes)
     entry.over_limit = bool(over)
     ctx.session.flush()
-    _ask_supervisor(ctx, placement, entry, corrected=corrected)
+    asked = _ask_supervisor(ctx, placement, entry, corrected=corrected)
     where = f"{placement.interest.opportunity.title} at {placement.organisation.name}"
+    then = (
+        "Your supervisor will confirm them."
+        if asked
+        else "Nobody from the employer is on the bot yet to confirm them; your teacher can see "
+        "them."
+    )
     lines = [
         f"{'Corrected' if corrected else 'Logged'}: {hours_phrase(minutes)} on {_day(day)} "
-        f"for {where}. Your supervisor will confirm them."
+        f"for {where}. {then}"
     ]
     if over:
         lines.append(
@@ -267,27 +250,16 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
 
 def _over_limit(ctx: Context, placement: Placement, day: date, minutes: int) -> str | None:
     """Why these hours break the under-16 limits, or None when they don't (or don't apply)."""
-    student = ctx.person
-    if not student.under_16:
+    if not may_be_under_16(ctx.person):
         return None
     limits = ctx.timing.work_limits
-    if day.weekday() < 5 and minutes > limits.school_day_hours * 60:
+    on_day = minutes + _others(ctx, placement, day, day, day)
+    if day.weekday() < 5 and on_day > limits.school_day_hours * 60:
         return (
-            f"{hours_phrase(minutes)} on a school day is over the "
-            f"{limits.school_day_hours:g}h limit"
+            f"{hours_phrase(on_day)} on a school day is over the {limits.school_day_hours:g}h limit"
         )
     monday = day - timedelta(days=day.weekday())
-    others = ctx.session.scalar(
-        select(func.coalesce(func.sum(HoursEntry.minutes), 0))
-        .join(Placement, Placement.id == HoursEntry.placement_id)
-        .where(
-            Placement.student_id == student.id,
-            HoursEntry.work_date.between(monday, monday + timedelta(days=6)),
-            # The day being logged counts with its new amount, not the one it replaces.
-            ~((HoursEntry.placement_id == placement.id) & (HoursEntry.work_date == day)),
-        )
-    )
-    week = int(others or 0) + minutes
+    week = minutes + _others(ctx, placement, day, monday, monday + timedelta(days=6))
     if week > limits.school_week_hours * 60:
         return (
             f"{hours_phrase(week)} in the week of {fmt_date(monday)} is over the "
@@ -296,10 +268,36 @@ def _over_limit(ctx: Context, placement: Placement, day: date, minutes: int) -> 
     return None
 
 
+def may_be_under_16(student: Person) -> bool:
+    """Under 16, or under 18 without having said (they joined before the question was asked):
+    the limits apply until the student says otherwise."""
+    return bool(student.under_16) or (student.under_18 is True and student.under_16 is None)
+
+
+def _others(ctx: Context, placement: Placement, day: date, first: date, last: date) -> int:
+    """Minutes the student logged from ``first`` to ``last`` on every placement, but for
+    ``day`` on this one: it counts with its new amount, not the one it replaces."""
+    minutes = ctx.session.scalar(
+        select(func.coalesce(func.sum(HoursEntry.minutes), 0))
+        .join(Placement, Placement.id == HoursEntry.placement_id)
+        .where(
+            Placement.student_id == ctx.person.id,
+            HoursEntry.work_date.between(first, last),
+            ~((HoursEntry.placement_id == placement.id) & (HoursEntry.work_date == day)),
+        )
+    )
+    return int(minutes or 0)
+
+
+def _age_words(student: Person) -> str:
+    return "is under 16" if student.under_16 else "is under 18 and hasn't said if under 16"
+
+
 def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: str) -> None:
     student = ctx.person
     text = (
-        f"Please check: {student.name} ({cohort_label(student)}), who is under 16, logged "
+        f"Please check: {student.name} ({cohort_label(student)}), who {_age_words(student)}, "
+        "logged "
         f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
         f"{placement.organisation.name}: {over}. See /hours {placement.id}."
     )
@@ -330,8 +328,9 @@ def _reviewers(ctx: Context, placement: Placement) -> list[Person]:
 
 def _ask_supervisor(
     ctx: Context, placement: Placement, entry: HoursEntry, *, corrected: bool
-) -> None:
-    who = _employer_label(placement)
+) -> bool:
+    """Ask the supervisor (or, with none chosen, every member) to confirm; False if nobody."""
+    who = student_label(placement.student)
     verb = "corrected their hours to" if corrected else "logged"
     text = (
         f"{who} {verb} {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for "
@@ -343,7 +342,8 @@ def _ask_supervisor(
             Button("Query", f"hrq:{entry.id}:{entry.minutes}"),
         ),
     )
-    for member in _reviewers(ctx, placement):
+    reviewers = _reviewers(ctx, placement)
+    for member in reviewers:
         ctx.notify(
             member,
             text,
@@ -352,21 +352,21 @@ def _ask_supervisor(
             buttons=buttons,
             about=placement.student,
         )
-
-
-def _employer_label(placement: Placement) -> str:
-    student = placement.student
-    return student.first_name if student is not None and student.first_name else "The student"
+    return bool(reviewers)
 
 
 def _reviewable(ctx: Context, args: list[str]) -> HoursEntry:
     """The entry an employer's button names, if this member may still confirm or query it."""
-    if len(args) != 2 or not args[1].isdigit():
+    if len(args) != 2 or not is_number(args[1], 4):
         raise UserError("That button doesn't work any more. Send /hours to see the hours.")
     entry = ctx.session.get(HoursEntry, parse_id(args[0]))
     if entry is None or entry.placement.organisation_id != ctx.person.organisation_id:
         raise UserError("I can't find those hours: they may have been removed.")
     placement = entry.placement
+    if placement.student_id is None:
+        raise UserError(
+            "That student has left and their data was deleted, so there's nothing to answer."
+        )
     if placement.supervisor_id is not None and placement.supervisor_id != ctx.person.id:
         supervisor = placement.supervisor.name if placement.supervisor is not None else "another"
         raise UserError(f"Only the placement's supervisor, {supervisor}, can answer for these.")
@@ -392,9 +392,9 @@ def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
             f"{placement.organisation.name}.",
             kind="hours",
-            key=f"hours-confirmed:{entry.id}:{entry.minutes}",
+            key=f"hours-confirmed:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
         )
-    who = _employer_label(placement)
+    who = student_label(placement.student)
     return [
         Reply(
             f"Confirmed {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for {who}.",
@@ -409,7 +409,7 @@ def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog("hours_query", entry=entry.id, minutes=entry.minutes)
     return [
         Reply(
-            f"What would you like to ask {_employer_label(entry.placement)} about "
+            f"What would you like to ask {student_label(entry.placement.student)} about "
             f"the {hours_phrase(entry.minutes)} on {_day(entry.work_date)}? Type it now.",
             ((Button("Cancel", "hrx"),),),
         )
@@ -498,33 +498,54 @@ def _my_hours(ctx: Context) -> Reply:
 
 def _overview(ctx: Context) -> Reply:
     """Totals per student and per placement, for a teacher's school or an employer."""
-    placements = visible_placements(ctx)
+    placements, total = visible_placements(ctx)
     if not placements:
         return Reply("No placements yet, so no hours to show.")
-    totals = hours_totals(ctx, [p.id for p in placements])
+    ids = [p.id for p in placements]
+    totals = hours_totals(ctx, ids)
     over = dict(
         ctx.session.execute(
             select(HoursEntry.placement_id, func.count())
-            .where(
-                HoursEntry.placement_id.in_([p.id for p in placements]),
-                HoursEntry.over_limit.is_(True),
-            )
+            .where(HoursEntry.placement_id.in_(ids), HoursEntry.over_limit.is_(True))
             .group_by(HoursEntry.placement_id)
         ).all()
     )
-    by_student: dict[int | None, list[Placement]] = defaultdict(list)
+    # A student's total counts every placement, also those too old to be listed here.
+    per_student = dict(
+        ctx.session.execute(
+            select(Placement.student_id, func.sum(HoursEntry.minutes))
+            .join(HoursEntry, HoursEntry.placement_id == Placement.id)
+            .where(
+                scope(ctx),
+                Placement.student_id.in_({p.student_id for p in placements} - {None}),
+                HoursEntry.status == HoursStatus.CONFIRMED,
+            )
+            .group_by(Placement.student_id)
+        ).all()
+    )
+    # Students who deleted their data are no longer one person: each placement stands alone.
+    groups: dict[int | tuple[str, int], list[Placement]] = defaultdict(list)
     for p in placements:
-        by_student[p.student_id].append(p)
+        groups[p.student_id if p.student_id is not None else ("placement", p.id)].append(p)
     lines = ["Placement hours:"]
-    for group in by_student.values():
-        confirmed = sum(totals[p.id].get(HoursStatus.CONFIRMED, 0) for p in group)
+    for key, group in groups.items():
+        confirmed = (
+            int(per_student.get(key) or 0)
+            if isinstance(key, int)
+            else totals[group[0].id].get(HoursStatus.CONFIRMED, 0)
+        )
         lines += ["", f"{student_name(ctx, group[0])}: {hours_phrase(confirmed)} confirmed"]
         for p in group:
-            warning = f"; {over[p.id]} day(s) over the under-16 limit" if p.id in over else ""
+            days = over.get(p.id, 0)
+            warning = (
+                f"; {days} {'day' if days == 1 else 'days'} over the under-16 limit" if days else ""
+            )
             lines.append(
                 f"• #{p.id} {p.interest.opportunity.title} at {p.organisation.name}: "
                 f"{totals_phrase(totals[p.id], p.expected_hours)}{warning}"
             )
+    if total > len(placements):
+        lines += ["", f"(The {len(placements)} most recent placements of {total}.)"]
     lines += ["", "Each day's hours: /hours NUMBER."]
     return Reply("\n".join(lines))
 

@@ -28,13 +28,14 @@ from bot.core import (
     UserError,
 )
 from handlers.placements import create_placement, placement_card
-from handlers.present import STATUS_LABELS, headline, own_interest, parse_id
+from handlers.present import STATUS_LABELS, headline, is_number, own_interest, parse_id
 from handlers.reminders import fmt_moment, schedule_event_reminders
 from handlers.schools import (
     cohort_label,
     may_share,
     school_staff,
     staff_school,
+    student_label,
     student_school_id,
 )
 from handlers.when import find_when
@@ -83,13 +84,6 @@ def members_of(session: Session, organisation_id: int) -> list[Person]:
             .order_by(Person.id)
         )
     )
-
-
-def student_label(student: Person | None) -> str:
-    """How the employer sees the student: by first name only while sharing is allowed."""
-    if student is None or not may_share(student) or not student.first_name:
-        return "The student"
-    return student.first_name
 
 
 def match_notification(student: Person, opportunity: Opportunity, note: str | None) -> str:
@@ -531,7 +525,7 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
 @registry.command("place", roles=STAFF, help="mark one of your students placed: /place APPLICATION")
 def place(ctx: Context, args: str) -> list[Reply]:
     number = args.strip().removeprefix("#")
-    if not number.isdigit() or len(number) > 12:
+    if not is_number(number):
         raise UserError(
             "Say which application by its number, like /place 7 (the numbers are in /interested)."
         )

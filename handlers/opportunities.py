@@ -15,7 +15,15 @@ from sqlalchemy import select
 
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.invites import MAX_ORG_NAME, organisation_named
-from handlers.present import KIND_LABELS, card_text, clip, headline, local_today, parse_id
+from handlers.present import (
+    KIND_LABELS,
+    card_text,
+    clip,
+    headline,
+    is_number,
+    local_today,
+    parse_id,
+)
 from handlers.schools import all_staff, escape_like
 from storage.models import (
     AuditEntry,
@@ -442,7 +450,7 @@ def opportunity_arg(ctx: Context, text: str, usage: str) -> tuple[Opportunity, s
     """The opportunity a command names by its number ("12" or "#12"), and the rest."""
     first, _, rest = text.strip().partition(" ")
     number = first.removeprefix("#")
-    if not number.isdigit() or len(number) > 12:
+    if not is_number(number):
         raise UserError(f"Say which opportunity by its number: {usage}")
     opportunity = ctx.session.get(Opportunity, int(number))
     if opportunity is None:

@@ -13,13 +13,14 @@ import re
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.feedback import schedule_feedback
-from handlers.present import fmt_date, parse_id
-from handlers.schools import may_share, staff_school, student_school_id
-from handlers.when import WhenError, parse_when
+from handlers.present import fmt_date, is_number, parse_id
+from handlers.schools import staff_school, student_label, student_school_id
+from handlers.when import WhenError, parse_day
 from storage.models import (
     HoursEntry,
     HoursStatus,
@@ -59,7 +60,7 @@ def create_placement(ctx: Context, interest: Interest) -> Placement:
     )
     ctx.session.add(placement)
     ctx.session.flush()
-    schedule_feedback(ctx.session, placement, ctx.timing)
+    schedule_feedback(ctx.session, placement, ctx.timing, ctx.now)
     return placement
 
 
@@ -69,7 +70,7 @@ def student_name(ctx: Context, placement: Placement) -> str:
     if student is None:
         return "A former student"
     if ctx.person.role == Role.EMPLOYER:
-        return student.first_name if may_share(student) and student.first_name else "The student"
+        return student_label(student)
     return student.name or "The student"
 
 
@@ -140,27 +141,40 @@ def placement_card(ctx: Context, placement: Placement, *, note: str = "") -> Rep
 
 def placement_for(ctx: Context, raw_id: str | None) -> Placement:
     """The placement named, if this employer member or teacher may see and change it."""
-    placement = ctx.session.get(Placement, parse_id(raw_id))
-    allowed = placement is not None and (
-        placement.organisation_id == ctx.person.organisation_id
-        if ctx.person.role == Role.EMPLOYER
-        else placement.school_id == staff_school(ctx).id
-    )
-    if placement is None or not allowed:
-        raise UserError("I can't find that placement. Send /placements to see yours.")
+    missing = UserError("I can't find that placement. Send /placements to see yours.")
+    if raw_id is None or not is_number(raw_id):
+        raise missing
+    placement = ctx.session.scalar(select(Placement).where(Placement.id == int(raw_id), scope(ctx)))
+    if placement is None:
+        raise missing
     return placement
 
 
-def visible_placements(ctx: Context) -> list[Placement]:
+def scope(ctx: Context) -> ColumnElement[bool]:
     """The placements this person may see: their organisation's, or their school's."""
-    query = select(Placement).order_by(Placement.created_at.desc(), Placement.id.desc())
     if ctx.person.role == Role.EMPLOYER:
-        query = query.where(Placement.organisation_id == ctx.person.organisation_id)
-    elif ctx.person.role == Role.STUDENT:
-        query = query.where(Placement.student_id == ctx.person.id)
-    else:
-        query = query.where(Placement.school_id == staff_school(ctx).id)
-    return list(ctx.session.scalars(query.limit(MAX_LISTED)))
+        return Placement.organisation_id == ctx.person.organisation_id
+    return Placement.school_id == staff_school(ctx).id
+
+
+def visible_placements(ctx: Context) -> tuple[list[Placement], int]:
+    """The most recent placements this person may see (with what they show), and how many
+    there are in all."""
+    found = list(
+        ctx.session.scalars(
+            select(Placement)
+            .where(scope(ctx))
+            .options(
+                selectinload(Placement.interest).selectinload(Interest.opportunity),
+                selectinload(Placement.student),
+                selectinload(Placement.organisation),
+            )
+            .order_by(Placement.created_at.desc(), Placement.id.desc())
+            .limit(MAX_LISTED)
+        )
+    )
+    total = ctx.session.scalar(select(func.count()).select_from(Placement).where(scope(ctx)))
+    return found, int(total or 0)
 
 
 @registry.command(
@@ -172,10 +186,10 @@ def visible_placements(ctx: Context) -> list[Placement]:
 def placements(ctx: Context, args: str) -> list[Reply]:
     if args.strip():
         number = args.strip().removeprefix("#")
-        if not number.isdigit():
+        if not is_number(number):
             raise UserError("Say which placement by its number, like /placements 7.")
         return [placement_card(ctx, placement_for(ctx, number))]
-    found = visible_placements(ctx)
+    found, total = visible_placements(ctx)
     if not found:
         return [
             Reply(
@@ -191,6 +205,8 @@ def placements(ctx: Context, args: str) -> list[Reply]:
             f"{p.organisation.name}: {dates_phrase(p)}; "
             f"{totals_phrase(totals[p.id], p.expected_hours)}"
         )
+    if total > len(found):
+        lines.append(f"(The {len(found)} most recent of {total}.)")
     lines.append("Open one with /placements NUMBER to change its details.")
     numbers = [Button(f"#{p.id}", f"plo:{p.id}") for p in found[:8]]
     rows = tuple(tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4))
@@ -251,6 +267,8 @@ def supervisor_chosen(ctx: Context, args: list[str]) -> list[Reply]:
         or member.organisation_id != placement.organisation_id
     ):
         raise UserError(f"That person isn't a member of {placement.organisation.name} any more.")
+    if member.id == placement.supervisor_id:
+        return [placement_card(ctx, placement, note=f"{member.name} already supervises it.")]
     placement.supervisor_id = member.id
     placement.supervisor = member
     return _changed(ctx, placement, f"{member.name} now supervises this placement.")
@@ -265,7 +283,7 @@ def edit_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
         placement.start_date, placement.end_date = start, end
         return _changed(ctx, placement, f"Dates set: {dates_phrase(placement)}.")
     hours = text.strip().lower().removesuffix("hours").removesuffix("h").strip()
-    if not hours.isdigit() or not 0 < int(hours) <= MAX_EXPECTED_HOURS:
+    if not is_number(hours, 4) or not 0 < int(hours) <= MAX_EXPECTED_HOURS:
         raise UserError(f"Please send a whole number of hours, from 1 to {MAX_EXPECTED_HOURS}.")
     ctx.clear_state(DIALOG)
     placement.expected_hours = int(hours)
@@ -277,9 +295,10 @@ def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
     parts = _RANGE.split(text.strip())
     if len(parts) != 2 or not all(parts):
         raise UserError(f"Please send a start and an end date, like {DATES_EXAMPLE}.")
-    zone = ctx.person.zone
+    today = ctx.now.astimezone(ctx.person.zone).date()
     try:
-        start, end = (parse_when(part, ctx.now, zone).astimezone(zone).date() for part in parts)
+        start = parse_day(parts[0], today)
+        end = parse_day(parts[1], today, after=start)
     except WhenError as error:
         raise UserError(f"{error} For example: {DATES_EXAMPLE}.") from None
     if end < start:
@@ -291,7 +310,7 @@ def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
 
 def _changed(ctx: Context, placement: Placement, done: str) -> list[Reply]:
     placement.updated_at = ctx.now
-    schedule_feedback(ctx.session, placement, ctx.timing)
+    schedule_feedback(ctx.session, placement, ctx.timing, ctx.now)
     if placement.student is not None:
         supervisor = placement.supervisor.name if placement.supervisor is not None else None
         details = [f"Dates: {dates_phrase(placement)}"]

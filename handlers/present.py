@@ -121,9 +121,14 @@ def card_text(opportunity: Opportunity, today: date, max_text: int) -> str:
     return text
 
 
+def is_number(text: str, max_digits: int = 12) -> bool:
+    """Whether ``text`` is a plain number (ASCII digits: "²" or "٣" are digits to Python)."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 def parse_id(value: str | None) -> int:
     """A record id from a button payload; anything else is a stale or forged button."""
-    if value is None or not value.isdigit() or len(value) > 12:
+    if value is None or not is_number(value):
         raise UserError(STALE_BUTTON_TEXT)
     return int(value)
 

@@ -33,6 +33,7 @@ from handlers.present import (
     deadline_phrase,
     fmt_date,
     headline,
+    is_number,
     open_opportunity,
     parse_id,
 )
@@ -478,7 +479,7 @@ def remind(ctx: Context, args: str) -> list[Reply]:
     if not text:
         return [Reply(USAGE)]
     first, _, rest = text.partition(" ")
-    if first.isdigit():
+    if is_number(first):
         opportunity = open_opportunity(ctx, first, for_action=False)
         if not rest.strip():
             return [_ask_when(ctx, opportunity)]

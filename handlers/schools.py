@@ -26,6 +26,13 @@ def may_share(student: Person) -> bool:
     return not student.under_18 or student.guardian_consent_at is not None
 
 
+def student_label(student: Person | None) -> str:
+    """How an employer sees a student: by first name only, and only while sharing is allowed."""
+    if student is None or not may_share(student) or not student.first_name:
+        return "The student"
+    return student.first_name
+
+
 def only_school(session: Session) -> School | None:
     """The school, when the database holds exactly one (a single-school installation)."""
     if session.scalar(select(func.count()).select_from(School)) != 1:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.core import EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.opportunities import opportunity_arg
-from handlers.present import STATUS_LABELS, clip, fmt_when, headline, parse_id
+from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import cohort_label, school_cohorts, staff_school, student_school_id
 from storage.models import (
     AuditEntry,
@@ -177,7 +177,7 @@ def _describe(message: InterestMessage, interest: Interest) -> str:
 @registry.command("thread", roles=STAFF, help="read a student's conversation: /thread 7")
 def thread(ctx: Context, args: str) -> list[Reply]:
     number = args.strip().removeprefix("#")
-    if not number.isdigit():
+    if not is_number(number):
         raise UserError(
             "Say which application: /thread 7 (or tap a Conversation button in /interested)."
         )

@@ -267,6 +267,58 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
+DAY_EXAMPLES = "2026-12-01, 1 dec, today, yesterday or friday"
+
+
+def parse_day(
+    text: str,
+    today: date,
+    *,
+    after: date | None = None,
+    past: bool = False,
+    example: str = DAY_EXAMPLES,
+) -> date:
+    """The calendar day that ``text`` names: "2026-12-01", "1 dec", "today", "friday".
+
+    A date without a year, or a weekday, is the one nearest to ``today``; with ``after``, the
+    first on or after that day (the end of a range); with ``past``, the latest not after today
+    (a day already worked; "last friday" is before today). ``example`` ends the messages
+    of the ``WhenError`` raised for a phrase that names no day.
+    """
+    phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
+    phrase = phrase.removeprefix("on ")
+    strictly_before = phrase.startswith("last ")
+    phrase = phrase.removeprefix("last ").removeprefix("this ")
+    if phrase in ("today", "yesterday", "tomorrow"):
+        return today + timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[phrase])
+    if phrase in _WEEKDAYS:
+        back = (today.weekday() - _WEEKDAYS[phrase]) % 7 or (7 if strictly_before else 0)
+        latest = today - timedelta(days=back)
+        if past:
+            return latest
+        candidates = [latest, latest + timedelta(days=7)]
+    else:
+        try:
+            day = _calendar_date(phrase, today, text)
+        except WhenError:
+            raise WhenError(f"There's no such date as {text.strip()}. Try {example}.") from None
+        if day is None:
+            raise WhenError(f"I couldn't read {text.strip()!r} as a date. Try {example}.")
+        if _has_year(phrase):
+            return day
+        candidates = []
+        for year in (today.year - 1, today.year, today.year + 1):
+            try:
+                candidates.append(day.replace(year=year))
+            except ValueError:  # 29 February
+                continue
+    if past:
+        return max((c for c in candidates if c <= today), default=candidates[0])
+    if after is not None:
+        return min((c for c in candidates if c >= after), default=candidates[-1])
+    return min(candidates, key=lambda c: abs((c - today).days))
+
+
 def _calendar_date(phrase: str, today: date, text: str) -> date | None:
     if match := _ISO.fullmatch(phrase):
         year, month, day = (int(g) for g in match.groups())

@@ -161,7 +161,7 @@ def test_the_local_hour_follows_the_persons_time_zone_across_dst(world: World) -
         assert placement.student is not None
         placement.student.timezone = "America/New_York"
         placement.start_date, placement.end_date = date(2027, 3, 1), date(2027, 3, 26)
-        schedule_feedback(session, placement, TIMING)
+        schedule_feedback(session, placement, TIMING, world.clock.now)
     with world.factory() as session:
         due = {
             (r.stage.value, r.respondent_role.value): r.due_at

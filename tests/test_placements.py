@@ -140,7 +140,7 @@ def test_placing_a_student_records_the_listing_dates_and_the_member_as_superviso
 def test_the_employer_changes_dates_supervisor_and_expected_hours(world: World) -> None:
     pid = place(world, world.bob)
     world.maya.press("Dates")
-    world.maya.send("18 dec to 4 dec")
+    world.maya.send("2026-12-18 to 2026-12-04")
     assert "The end date is before the start date" in world.maya.text
     world.maya.send("next week")
     assert "Please send a start and an end date" in world.maya.text
@@ -330,7 +330,7 @@ def test_an_under_16_over_the_day_limit_is_logged_and_the_teacher_warned(world: 
     world.cat.send("/hours 2026-11-28 6h")
     assert "Careful" not in world.cat.text
     world.tina.send("/hours")
-    assert "1 day(s) over the under-16 limit" in world.tina.text
+    assert "10h waiting; 1 day over the under-16 limit" in world.tina.text
 
 
 def test_an_under_16_over_the_week_limit_warns_and_corrections_count_once(
