@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import (
     DIALOG,
@@ -500,15 +500,21 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
     who = student_label(interest.person)
+    by_teacher = ctx.person.role != Role.EMPLOYER
+    confirmed = (
+        f"your teacher confirmed your place for {title} at {organisation}"
+        if by_teacher
+        else f"{organisation} confirmed your place for {title}"
+    )
     _tell_student(
         ctx,
         interest,
         message,
-        f"Great news: {organisation} confirmed your place for {title}. Well done! "
+        f"Great news: {confirmed}. Well done! "
         "Log your hours as you go with /hours, for example /hours today 3h.",
-        reply=True,
+        # The student may write to the employer only once the employer has written to them.
+        reply=interest.employer_replied_at is not None,
     )
-    by_teacher = ctx.person.role != Role.EMPLOYER
     placer = f"{ctx.person.name or 'A teacher'} (the student's teacher)" if by_teacher else None
     _tell_members(
         ctx,
@@ -518,6 +524,8 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
         f"Set the dates and supervisor with /placements {placement.id}.",
         others_only=not by_teacher,
     )
+    if by_teacher and interest.person is not None:
+        who = interest.person.name or who
     done = f"Marked {who} as placed for {title}. I've told them the good news."
     return [placement_card(ctx, placement, note=done + " Please check the details:")]
 
@@ -546,15 +554,20 @@ def place(ctx: Context, args: str) -> list[Reply]:
             f"That application is {STATUS_LABELS[interest.status][0].lower()}, so it can't "
             "be marked placed."
         )
+    if not may_share(interest.person):
+        raise UserError(
+            f"{interest.person.name} is under 18 and their guardian's consent isn't on file "
+            "yet, so the employer can't know who they are. Record it first with /consent."
+        )
     return _place(ctx, interest)
 
 
-MAX_APPLICATIONS = 20
+# As many as the buttons to open them can show.
+MAX_APPLICATIONS = 12
 _ANSWER_STATE = {
     S.INTERESTED: "waiting for your answer",
     S.INVITED: "invited",
     S.PLACED: "placed",
-    S.DECLINED: "declined",
 }
 
 
@@ -575,6 +588,7 @@ def applications(ctx: Context, args: str) -> list[Reply]:
                 Interest.status.in_(tuple(_ANSWER_STATE)),
                 Interest.person_id.is_not(None),
             )
+            .options(selectinload(Interest.opportunity), selectinload(Interest.person))
             .order_by(Interest.updated_at.desc(), Interest.id.desc())
             .limit(MAX_APPLICATIONS)
         )
@@ -595,9 +609,8 @@ def applications(ctx: Context, args: str) -> list[Reply]:
             continue
         state = _ANSWER_STATE[interest.status]
         lines.append(f"• #{interest.id} {student_label(interest.person)}, {title}: {state}")
-        if interest.status != S.DECLINED:
-            buttons.append(Button(f"#{interest.id}", f"emo:{interest.id}"))
-    rows = tuple(tuple(buttons[i : i + 4]) for i in range(0, min(len(buttons), 12), 4))
+        buttons.append(Button(f"#{interest.id}", f"emo:{interest.id}"))
+    rows = tuple(tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4))
     if rows:
         lines.append("Tap a number to answer.")
     return [Reply("\n".join(lines), rows)]

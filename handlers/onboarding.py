@@ -196,10 +196,14 @@ AGE_BANDS = {"u16": "under 16", "u18": "16 or 17", "adult": "18 or over"}
 
 
 def age_band(person: Person) -> str | None:
+    """The band a student chose; None if never asked (or, from before the under-16 question,
+    only known to be under 18: /start asks again)."""
     if person.under_18 is None:
         return None
     if not person.under_18:
         return "adult"
+    if person.under_16 is None:
+        return None
     return "u16" if person.under_16 else "u18"
 
 
@@ -289,6 +293,8 @@ def _answer_age(ctx: Context, text: str) -> Any:
         return "adult"
     if word in ("under 16", "16 or 17"):
         return "u16" if word == "under 16" else "u18"
+    if word in ("yes", "y", "yeah", "yep", "under 18"):
+        raise UserError("Are you under 16, or 16 or 17? Tap one of the buttons, or type your age.")
     raise UserError("Please tap one of the buttons, or type your age.")
 
 

@@ -50,7 +50,8 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     if person.grade is not None:
         lines.append(f"Grade: {person.grade}")
     band = age_band(person)
-    lines.append(f"Age: {AGE_BANDS[band] if band is not None else 'not given'}")
+    known = "under 18" if person.under_18 else "not given"
+    lines.append(f"Age: {AGE_BANDS[band] if band is not None else known}")
     if person.under_18:
         consent = "on file" if person.guardian_consent_at else "not on file yet"
         lines.append(f"Guardian's consent: {consent}")

@@ -38,14 +38,12 @@ def _rows(world: World) -> list[tuple[str, str, str]]:
         )
 
 
-def _set_dates(world: World, start: date | None, end: date | None) -> int:
-    """Maya sets the placement's dates (none: the dates are cleared in the database)."""
+def _set_dates(world: World, start: date, end: date) -> None:
+    """Maya sets the placement's dates from its card."""
     pid = world.placement(world.bob).id
-    if start is not None and end is not None:
-        world.maya.press_payload(f"plc:{pid}:dates")
-        world.maya.send(f"{start.isoformat()} to {end.isoformat()}")
-        assert "Dates set" in world.maya.text, world.maya.text
-    return pid
+    world.maya.press_payload(f"plc:{pid}:dates")
+    world.maya.send(f"{start.isoformat()} to {end.isoformat()}")
+    assert "Dates set" in world.maya.text, world.maya.text
 
 
 def test_questions_go_out_once_at_their_local_hour_and_are_reminded_once(world: World) -> None:
@@ -187,3 +185,37 @@ def test_a_question_for_someone_who_left_is_skipped_not_sent(world: World) -> No
 def test_the_scheduler_has_the_feedback_job() -> None:
     assert "feedback.ask" in {job.id for job in jobs(Settings())}
     assert Settings(feedback_remind_days=5).timing().feedback_remind_after == timedelta(days=5)
+
+
+def test_dates_entered_after_the_end_ask_only_how_it_went_at_the_next_local_hour(
+    world: World,
+) -> None:
+    place(world, world.bob)
+    # 2 Dec, 15:00: the placement turns out to have run from 1 to 20 November.
+    _set_dates(world, date(2026, 11, 1), date(2026, 11, 20))
+    with world.factory() as session:
+        due = sorted((r.stage.value, r.due_at) for r in session.scalars(select(Feedback)))
+    assert due == [
+        ("end", datetime(2026, 12, 2, 16, 0, tzinfo=UTC)),
+        ("end", datetime(2026, 12, 2, 16, 0, tzinfo=UTC)),
+    ]
+    world.clock.now = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    _set_dates(world, date(2026, 11, 2), date(2026, 11, 20))
+    with world.factory() as session:
+        assert {r.due_at for r in session.scalars(select(Feedback))} == {
+            datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
+        }
+
+
+def test_an_employers_feedback_question_about_a_minor_without_consent_names_nobody(
+    world: World,
+) -> None:
+    place(world, world.cat)
+    with world.factory.begin() as session:
+        placement = session.scalars(select(Placement)).one()
+        assert placement.student is not None
+        placement.student.guardian_consent_at = None
+    world.clock.now = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    _ask(world)
+    ((text, _),) = inbox(world.factory, world.maya, "feedback")
+    assert text.startswith("The student is halfway through Software intern.")

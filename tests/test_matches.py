@@ -602,3 +602,11 @@ def test_an_employer_lists_applications_and_answers_a_missed_one(world: World) -
     assert "another organisation" in world.olga.text
     world.bob.press_payload(f"emo:{iid}")
     assert "Sorry, that is only for employers" in world.bob.text
+
+
+def test_matches_leaves_out_declined_applications(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Decline")
+    world.maya.press("Decline without a message")
+    world.maya.send("/matches")
+    assert "No applications yet" in world.maya.text

@@ -500,3 +500,15 @@ def test_an_abandoned_change_of_answers_does_not_swallow_later_text(
     assert _person(session_factory, ada).name == "Ada"
     ada.send("/start")
     assert "You're all set up, Ada" in ada.text
+
+
+def test_yes_to_under_18_asks_which_band(
+    core: Core, session_factory: sessionmaker[Session], school: int
+) -> None:
+    sam = Chat(core, "sam")
+    for text in ("/start", "Sam", "RIVER-11", "11", "yes"):
+        sam.send(text)
+    assert sam.text.startswith("Are you under 16, or 16 or 17?")
+    assert "Yes, under 16" in [b.label for b in sam.buttons]
+    sam.send("15")
+    assert _step(session_factory, sam) == "tags"

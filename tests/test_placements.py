@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing, WorkLimits
 from handlers import build_registry
+from handlers.feedback import ask_due_feedback
 from storage.models import (
     Account,
     Feedback,
@@ -18,11 +19,13 @@ from storage.models import (
     HoursStatus,
     Interest,
     InterestStatus,
+    Person,
     Placement,
     Role,
 )
 from tests.conftest import FakeClock
 from tests.helpers import (
+    APOLOGY,
     Chat,
     add_opportunity,
     add_school,
@@ -190,8 +193,13 @@ def test_a_teacher_marks_their_own_student_placed(world: World) -> None:
     world.tina.send("/place 999")
     assert "I can't find that application" in world.tina.text
     world.tina.send(f"/place {iid}")
-    assert "Marked Bob as placed for Software intern" in world.tina.text
+    assert "Marked Bob Smith as placed for Software intern" in world.tina.text
     assert "Supervisor: not chosen" in world.tina.text
+    text, buttons = last_message(world.factory, world.bob)
+    assert text.startswith(
+        "Great news: your teacher confirmed your place for Software intern at Acme Ltd."
+    )
+    assert buttons == []  # the employer hasn't written yet: nobody to reply to
     with world.factory() as session:
         assert session.get(Interest, iid).status == InterestStatus.PLACED  # type: ignore[union-attr]
     for member in (world.maya, world.raj):
@@ -415,3 +423,121 @@ def test_mydata_shows_placements_and_hours_and_forget_keeps_the_figures(world: W
         assert session.scalars(select(HoursEntry.minutes)).all() == [180]
         # Nobody is asked about a student who has left.
         assert session.scalars(select(Feedback)).all() == []
+
+
+def _person(world: World, chat: Chat) -> int:
+    with world.factory() as session:
+        return session.scalars(
+            select(Account.person_id).where(Account.external_id == chat.user)
+        ).one()
+
+
+def test_an_employer_never_sees_the_name_of_a_minor_without_consent(world: World) -> None:
+    place(world, world.cat)
+    with world.factory.begin() as session:
+        session.get(Person, _person(world, world.cat)).guardian_consent_at = None  # type: ignore[union-attr]
+    world.cat.send("/hours today 2h")
+    text, _ = last_message(world.factory, world.maya, "hours")
+    assert text == "The student logged 2h on Wed 2 Dec 2026 for Software intern. Is that right?"
+    world.maya.send("/placements")
+    assert "Cat" not in world.maya.text
+    # Their teacher still knows who it is.
+    world.tina.send("/hours")
+    assert "Cat Jones" in world.tina.text
+
+
+def test_a_teacher_cannot_place_a_minor_without_consent(core: Core, world: World) -> None:
+    dan = Chat(core, "dan", name="Dan")
+    onboard(dan, under_18=True)
+    dan.press_payload(f"int:{world.opportunity}")
+    dan.press("Send without a note")
+    with world.factory() as session:
+        iid = session.scalars(select(Interest.id)).one()
+    world.tina.send(f"/place {iid}")
+    assert "guardian's consent isn't on file yet" in world.tina.text
+    with world.factory() as session:
+        assert session.scalars(select(Placement)).all() == []
+
+
+def test_forget_removes_the_words_and_the_questions_about_the_student(world: World) -> None:
+    pid = place(world, world.bob)
+    world.bob.send("/hours today 6h")
+    _, buttons = last_message(world.factory, world.maya, "hours")
+    world.maya.press_payload(buttons[1].payload)
+    world.maya.send("Did you stay until 6, Bob Smith?")
+    world.clock.now = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    ask_due_feedback(world.factory, world.clock.now, Timing())
+    (_, rating), *_ = inbox(world.factory, world.bob, "feedback")
+    world.bob.press_payload(rating[3].payload)
+    world.bob.send("Loved it, thanks Maya!")
+    assert inbox(world.factory, world.maya, "feedback")  # Maya's question about Bob, queued
+    # Maya starts another query, then Bob leaves before she sends it.
+    world.bob.send("/hours yesterday 2h")
+    _, buttons = last_message(world.factory, world.maya, "hours")
+    world.maya.press_payload(buttons[1].payload)
+    world.bob.send("/forget")
+    world.bob.press("Yes, delete everything")
+    world.maya.send("Is that right, Bob Smith?")
+    assert "That student has left" in world.maya.text
+    with world.factory() as session:
+        assert session.scalars(select(HoursEntry.query)).all() == [None, None]
+        (answered,) = session.scalars(select(Feedback)).all()
+        assert (answered.rating, answered.comment) == (4, None)
+        assert session.get(Placement, pid).student_id is None  # type: ignore[union-attr]
+    assert inbox(world.factory, world.maya, "feedback") == []
+
+
+def test_the_school_day_limit_counts_every_placement(world: World) -> None:
+    place(world, world.cat)
+    second = add_opportunity(
+        world.factory, world.clock.now, title="Evening mentoring", deadline=date(2026, 12, 20)
+    )
+    world.cat.press_payload(f"int:{second}")
+    world.cat.press("Send without a note")
+    with world.factory() as session:
+        iid = session.scalars(select(Interest.id).where(Interest.opportunity_id == second)).one()
+    world.maya.press_payload(f"em:{iid}:inv")
+    world.maya.send("See you")
+    world.maya.press_payload(f"em:{iid}:pl")
+    world.cat.send("/hours today 2h")
+    world.cat.press("Software intern")
+    assert "Careful" not in world.cat.text
+    world.cat.send("/hours today 2h")
+    world.cat.press("Evening mentoring")
+    assert "Careful: 4h on a school day is over the 3h limit" in world.cat.text
+
+
+def test_students_who_never_said_if_under_16_get_the_limits(world: World) -> None:
+    place(world, world.cat)
+    with world.factory.begin() as session:
+        session.get(Person, _person(world, world.cat)).under_16 = None  # type: ignore[union-attr]
+    world.cat.send("/hours today 4h")
+    assert "Careful" in world.cat.text
+    text, _ = last_message(world.factory, world.tina, "hours-limit")
+    assert "who is under 18 and hasn't said if under 16" in text
+    world.cat.send("/mydata")
+    assert "Age: under 18" in world.cat.text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["hrp:{pid}:20200101:1440", "hrp:{pid}:20261120:180", "hrp:{pid}:20270101:60"],
+)
+def test_a_forged_choice_button_is_checked_like_typed_hours(world: World, payload: str) -> None:
+    pid = place(world, world.bob)
+    world.bob.press_payload(payload.format(pid=pid))
+    assert "Logged" not in world.bob.text
+    assert world.entries() == []
+
+
+@pytest.mark.parametrize("text", ["/placements ²", "/hours ²", "/place ²", "/placements 9" * 3])
+def test_odd_numbers_get_a_polite_answer(world: World, text: str) -> None:
+    world.tina.send(text)
+    assert world.tina.text != APOLOGY
+    assert "number" in world.tina.text or "can't find" in world.tina.text
+
+
+def test_the_hours_without_an_amount_are_asked_for(world: World) -> None:
+    place(world, world.bob)
+    world.bob.send("/hours 2026-12-01")
+    assert world.bob.text == "How many hours? For example: /hours 2026-12-01 3h."
