@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
+from handlers.digest import DAYS
 from handlers.feedback import forget_feedback
 from handlers.interest import ACTIVE, withdraw
 from handlers.onboarding import AGE_BANDS, age_band
@@ -23,6 +26,7 @@ from storage.models import (
     Placement,
     Reminder,
     ReminderStatus,
+    Role,
     SavedOpportunity,
 )
 from storage.tags import TAGS
@@ -58,6 +62,9 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
     lines.append(f"Time zone: {person.timezone}")
     lines.append(f"Language: {person.language or 'not given'}")
+    if person.role == Role.STUDENT:
+        digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"
+        lines.append(f"Weekly digest: {digest}")
     lines.append(f"First contact: {fmt_when(person.created_at, person)}")
     accounts = ctx.session.scalars(select(Account).where(Account.person_id == person.id)).all()
     lines.append(
@@ -76,6 +83,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
             note = f' — your note: "{interest.note}"' if interest.note else ""
             label = STATUS_LABELS[interest.status][0]
             lines.append(f"• {clip(headline(interest.opportunity), 80)}: {label}{note}")
+        lines += _conversation_lines(ctx, interests)
     saved = ctx.session.scalars(
         select(SavedOpportunity)
         .where(SavedOpportunity.person_id == person.id)
@@ -96,6 +104,27 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     lines += _placement_lines(ctx)
     lines += ["", "To delete all of this, send /forget."]
     return [Reply("\n".join(lines))]
+
+
+def _conversation_lines(ctx: Context, interests: Sequence[Interest]) -> list[str]:
+    """What the student and employers wrote to each other through the bot."""
+    by_id = {i.id: i for i in interests}
+    messages = ctx.session.scalars(
+        select(InterestMessage)
+        .where(InterestMessage.interest_id.in_(by_id), InterestMessage.text != "")
+        .order_by(InterestMessage.created_at, InterestMessage.id)
+    ).all()
+    if not messages:
+        return []
+    lines = ["", "Messages with employers:"]
+    for m in messages:
+        who = (
+            "You"
+            if m.from_role == Role.STUDENT
+            else by_id[m.interest_id].opportunity.organisation.name
+        )
+        lines.append(f"• {fmt_when(m.created_at, ctx.person)}, {who}: {clip(m.text, 200)}")
+    return lines
 
 
 def _placement_lines(ctx: Context) -> list[str]:

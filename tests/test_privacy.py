@@ -215,3 +215,25 @@ def test_a_teacher_forgetting_keeps_their_invites(
     tess.press_payload("fgy")
     counts = row_counts(session_factory)
     assert (counts["people"], counts["invite_codes"]) == (0, 2)
+
+
+def test_mydata_shows_the_digest_and_the_conversation_with_employers(
+    core: Core, world: World
+) -> None:
+    world.bob.send("/mydata")
+    assert "Weekly digest: off" in world.bob.text
+    assert "Messages with employers" not in world.bob.text
+    world.bob.send("/digest")
+    world.bob.press("Fri")
+    with world.factory() as session:
+        iid = session.scalars(
+            select(Interest.id).where(Interest.opportunity_id == world.internship)
+        ).one()
+    maya = Chat(core, "maya")
+    maya.press_payload(f"em:{iid}:ask")
+    maya.send("When can you start? <b>soon</b>")
+    world.bob.send("/mydata")
+    assert "Weekly digest: every Friday" in world.bob.text
+    assert (
+        "Messages with employers:\n• 23 Nov 2026 15:00, Acme Ltd: When can you start? <b>soon</b>"
+    ) in world.bob.text
