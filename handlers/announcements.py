@@ -3,7 +3,9 @@
 The announcement is stored as a draft once its text is written, so that every button names it
 by id (and is re-checked against it). Recipients are the students of the author's school that
 the audience describes, worked out when it is sent; each gets one outbox row on whatever
-platform they use, linked to the announcement for its delivery report.
+platform they use, linked to the announcement for its delivery report. Students in their quiet
+hours get it when those end, unless the teacher sends it as urgent (``"urgent": true`` in the
+audience, chosen in the preview, now or scheduled).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ MAX_TEXT = 2000
 MAX_AHEAD = timedelta(days=365)
 _WHEN = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})")
 A = AnnouncementStatus
+# The last part of a Send or Schedule button's payload that ignores quiet hours.
+URGENT = "urgent"
 
 
 # --- Who receives it --------------------------------------------------------------------------
@@ -100,6 +104,18 @@ def _students(count: int) -> str:
     return f"{count} student{'' if count == 1 else 's'}"
 
 
+def is_urgent(announcement: Announcement) -> bool:
+    """Whether the teacher chose to send it even to students in their quiet hours."""
+    return announcement.audience.get("urgent") is True
+
+
+def _mark_urgent(announcement: Announcement, urgent: bool) -> None:
+    # Only at the final step (send or schedule): choosing the audience rewrites the whole
+    # dict, so a flag set earlier would be lost; a new dict so the JSON change is saved.
+    if urgent:
+        announcement.audience = {**announcement.audience, "urgent": True}
+
+
 # --- Sending ----------------------------------------------------------------------------------
 
 
@@ -108,7 +124,8 @@ def send(
 ) -> int:
     """Queue the announcement for each recipient, once; returns how many students it targets.
 
-    Students in their quiet hours get it when those end (``quiet``; None sends at once).
+    Students in their quiet hours get it when those end (``quiet``; None sends at once), unless
+    the announcement is urgent.
     """
     people = recipients(session, announcement)
     text = f"Announcement from {announcement.school.name}:\n\n{announcement.text}"
@@ -119,7 +136,7 @@ def send(
             for person in people
         ],
         now=now,
-        quiet=quiet,
+        quiet=None if is_urgent(announcement) else quiet,
     )
     if written:
         session.execute(
@@ -311,14 +328,38 @@ def _preview(ctx: Context, announcement: Announcement) -> Reply:
             f"{heading}: nobody to send it to. Choose someone else?",
             _audience_question(announcement).buttons,
         )
-    return Reply(
-        f"{heading}. Here's what they'll read:\n\n"
-        f"Announcement from {announcement.school.name}:\n\n{announcement.text}",
-        (
-            (Button("Send now", f"ans:{aid}"), Button("Schedule", f"ansc:{aid}")),
-            (Button("Cancel", f"anx:{aid}"),),
-        ),
+    text = f"{heading}."
+    rows: list[tuple[Button, ...]] = [
+        (Button("Send now", f"ans:{aid}"), Button("Schedule", f"ansc:{aid}"))
+    ]
+    quiet = ctx.timing.quiet
+    # With no quiet hours configured there is nothing for urgency to override.
+    if quiet.enabled:
+        text += (
+            f" Anyone in their quiet hours ({quiet.start:%H:%M} to {quiet.end:%H:%M} their "
+            "time) gets it when those end, unless you send it as urgent."
+        )
+        rows += [
+            (Button("Send now, even in quiet hours", f"ans:{aid}:{URGENT}"),),
+            (Button("Schedule, even in quiet hours", f"ansc:{aid}:{URGENT}"),),
+        ]
+    rows.append((Button("Cancel", f"anx:{aid}"),))
+    text += (
+        "\n\nHere's what they'll read:\n\n"
+        f"Announcement from {announcement.school.name}:\n\n{announcement.text}"
     )
+    return Reply(text, tuple(rows))
+
+
+def _urgent_arg(args: list[str]) -> bool:
+    """Whether the pressed button (``ans:ID:urgent``, ``ansc:ID:urgent``) chose urgency."""
+    match args[1:]:
+        case []:
+            return False
+        case [word] if word == URGENT:
+            return True
+        case _:
+            raise UserError("That button is from an earlier question. Please use the one above.")
 
 
 @registry.action("ans", roles=STAFF)
@@ -326,7 +367,17 @@ def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
         raise UserError("Choose who should get it first.")
+    urgent = _urgent_arg(args)
+    _mark_urgent(announcement, urgent)
     count = send(ctx.session, announcement, ctx.now, ctx.timing.quiet)
+    if urgent:
+        return [
+            Reply(
+                f"Sent as urgent to {_students(count)}, even those in their quiet hours.",
+                ((Button("Delivery report", f"anr:{announcement.id}"),),),
+                replace=True,
+            )
+        ]
     waiting = ctx.session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
@@ -350,7 +401,7 @@ def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
         raise UserError("Choose who should get it first.")
-    ctx.start_dialog("announce_when", announcement=announcement.id)
+    ctx.start_dialog("announce_when", announcement=announcement.id, urgent=_urgent_arg(args))
     zone = person_zone(ctx.person).key
     return [
         Reply(
@@ -365,13 +416,17 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     announcement = _draft(ctx, str(dialog.get("announcement")))
     when = _parse_when(ctx, text)
     ctx.clear_state(DIALOG)
+    urgent = dialog.get("urgent") is True
+    _mark_urgent(announcement, urgent)
     announcement.status = A.SCHEDULED
     announcement.scheduled_for = when
     count = len(recipients(ctx.session, announcement))
+    as_urgent = " as urgent" if urgent else ""
+    even = ", even in their quiet hours" if urgent else ""
     return [
         Reply(
-            f"Scheduled for {fmt_when(when, ctx.person)}, to {_students(count)} as of now "
-            "(whoever fits the audience then gets it).",
+            f"Scheduled{as_urgent} for {fmt_when(when, ctx.person)}, to {_students(count)} "
+            f"as of now (whoever fits the audience then gets it{even}).",
             (
                 (Button("Cancel it", f"anx:{announcement.id}"),),
                 (Button("Delivery report", f"anr:{announcement.id}"),),
@@ -442,10 +497,11 @@ def delivery_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 def _state(ctx: Context, announcement: Announcement) -> str:
+    urgent = ", urgent" if is_urgent(announcement) else ""
     if announcement.status == A.SENT and announcement.sent_at is not None:
-        return f"sent {fmt_when(announcement.sent_at, ctx.person)}"
+        return f"sent {fmt_when(announcement.sent_at, ctx.person)}{urgent}"
     if announcement.status == A.SCHEDULED and announcement.scheduled_for is not None:
-        return f"scheduled for {fmt_when(announcement.scheduled_for, ctx.person)}"
+        return f"scheduled for {fmt_when(announcement.scheduled_for, ctx.person)}{urgent}"
     return announcement.status.value
 
 

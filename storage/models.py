@@ -490,7 +490,8 @@ class Announcement(Base):
 
     ``audience`` describes who (``{"type": "school"}``, ``{"type": "cohorts", "ids": [...]}``,
     ``{"type": "tag", "tag": ...}``, ``{"type": "opportunity", "id": ...}``), within the
-    author's school; the recipients are worked out when it is sent.
+    author's school; the recipients are worked out when it is sent. ``"urgent": true`` in it
+    sends it even to students in their quiet hours.
     """
 
     __tablename__ = "announcements"

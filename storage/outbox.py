@@ -24,8 +24,12 @@ class QuietHours:
     start: time = time(21, 0)
     end: time = time(8, 0)
 
+    @property
+    def enabled(self) -> bool:
+        return self.start != self.end
+
     def contains(self, local: time) -> bool:
-        if self.start == self.end:
+        if not self.enabled:
             return False
         if self.start < self.end:
             return self.start <= local < self.end

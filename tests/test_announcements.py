@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Core
+from bot.core import Core, Timing
 from handlers.announcements import send_due_announcements
 from handlers.invites import create_invite
 from handlers.schools import school_named
@@ -23,6 +23,7 @@ from storage.models import (
     Person,
     Role,
 )
+from storage.outbox import QuietHours
 from tests.conftest import FakeClock
 from tests.helpers import (
     Chat,
@@ -140,9 +141,18 @@ def test_everyone_at_the_school_gets_one_row_each_on_their_own_platform(world: W
     aid = write(world, world.tina)
     world.tina.press("Everyone at Riverside High")
     assert world.tina.text == (
-        "To 3 students (everyone at Riverside High). Here's what they'll read:\n\n"
+        "To 3 students (everyone at Riverside High). Anyone in their quiet hours (21:00 to "
+        "08:00 their time) gets it when those end, unless you send it as urgent.\n\n"
+        "Here's what they'll read:\n\n"
         f"Announcement from Riverside High:\n\n{MESSAGE}"
     )
+    assert [b.label for b in world.tina.buttons] == [
+        "Send now",
+        "Schedule",
+        "Send now, even in quiet hours",
+        "Schedule, even in quiet hours",
+        "Cancel",
+    ]
     assert world.rows() == []
     world.tina.press("Send now")
     assert world.tina.text == "Sent to 3 students."
@@ -184,6 +194,88 @@ def test_students_in_their_quiet_hours_get_it_when_they_end(world: World) -> Non
         )
     assert times["bob"] == datetime.fromisoformat("2026-11-23T23:00:00+00:00")
     assert times["ada"] == world.clock.now
+
+
+def _send_times(world: World, aid: int) -> set[datetime]:
+    """When the outbox rows of announcement ``aid`` are due to go."""
+    with world.factory() as session:
+        return set(
+            session.scalars(
+                select(OutboxMessage.next_attempt_at).where(OutboxMessage.announcement_id == aid)
+            )
+        )
+
+
+def test_an_urgent_announcement_goes_at_once_in_quiet_hours(world: World) -> None:
+    world.clock.now = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 22:00 in London
+    morning = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    normal = write(world, world.tina, "Fair moved to Monday.")
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Send now")
+    assert world.tina.text == "Sent to 3 students (3 will get it when their quiet hours end)."
+    assert _send_times(world, normal) == {morning}
+
+    urgent = write(world, world.tina, "School is closed tomorrow: snow.")
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Send now, even in quiet hours")
+    assert world.tina.text == "Sent as urgent to 3 students, even those in their quiet hours."
+    assert _send_times(world, urgent) == {world.clock.now}
+    assert len(world.rows()) == 6
+    assert world.announcements()[-1].audience == {"type": "school", "urgent": True}
+
+    world.tina.press("Delivery report")
+    assert world.tina.text.startswith(
+        f"Announcement #{urgent} to everyone at Riverside High, sent 23 Nov 2026 22:00, urgent.\n"
+        "Delivered: 0\nPending: 3"
+    )
+    world.tina.send("/delivery")
+    assert world.tina.text.splitlines()[1:] == [
+        f"#{urgent}, sent 23 Nov 2026 22:00, urgent: School is closed tomorrow: snow.",
+        f"#{normal}, sent 23 Nov 2026 22:00: Fair moved to Monday.",
+    ]
+    # A tampered urgency button sends nothing.
+    other = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press_payload(f"ans:{other}:loud")
+    assert "That button is from an earlier question" in world.tina.text
+    assert len(world.rows()) == 6
+
+
+def test_a_scheduled_urgent_announcement_goes_at_its_time_in_quiet_hours(world: World) -> None:
+    late = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 23:00 in London
+    normal = write(world, world.tina, "Reminder: fair on Friday.")
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    world.tina.send("2026-11-23 23:00")
+    assert world.tina.text.startswith("Scheduled for 23 Nov 2026 23:00, to 3 students as of now")
+    urgent = write(world, world.tina, "No buses tomorrow morning.")
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule, even in quiet hours")
+    world.tina.send("2026-11-23 23:00")
+    assert world.tina.text == (
+        "Scheduled as urgent for 23 Nov 2026 23:00, to 3 students as of now "
+        "(whoever fits the audience then gets it, even in their quiet hours)."
+    )
+    world.tina.press("Delivery report")
+    assert world.tina.text == (
+        f"Announcement #{urgent} to everyone at Riverside High, "
+        "scheduled for 23 Nov 2026 23:00, urgent."
+    )
+
+    with world.factory.begin() as session:
+        assert send_due_announcements(session, late, quiet=QuietHours()) == 2
+    assert _send_times(world, urgent) == {late}
+    assert _send_times(world, normal) == {datetime(2026, 11, 24, 8, 0, tzinfo=UTC)}
+
+
+def test_without_quiet_hours_there_is_no_urgent_choice(world: World) -> None:
+    never = Timing(quiet=QuietHours(time(0, 0), time(0, 0)))
+    core = Core(world.factory, world.core.registry, clock=world.clock, timing=never)
+    tina = Chat(core, "tina", name="Tina Teacher")
+    tina.send("/announce Fair on Friday.")
+    tina.press("Everyone at Riverside High")
+    assert tina.text.startswith("To 3 students (everyone at Riverside High).\n\nHere's what")
+    assert [b.label for b in tina.buttons] == ["Send now", "Schedule", "Cancel"]
 
 
 def test_choosing_classes(world: World) -> None:
