@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"], help="create or upgrade the schema")
 
-    commands.add_parser("run", help="serve every configured platform (Telegram) until stopped")
+    commands.add_parser(
+        "run",
+        help="serve Telegram and/or Slack (whichever has a token) with the scheduler and "
+        "the outbox senders, until stopped",
+    )
     commands.add_parser("demo", help="add the demo school, classes and employers")
 
     imports = commands.add_parser("import", help="import opportunities from CSV or JSON")
@@ -74,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # python-telegram-bot's future behaviour (retry_after as a timedelta), chosen now.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for line in setting_problems(error):
+            print(line, file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -119,6 +129,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return _report(app.session_factory, args)
     raise AssertionError(args.command)
+
+
+def setting_problems(error: ValidationError) -> list[str]:
+    """One line per invalid setting, named as it is set (OPPBOT_...), instead of a traceback."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    lines = []
+    for problem in error.errors(include_url=False):
+        # A rule across several settings (webhook mode) has no field and names them itself.
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["loc"]:
+            name = f"{prefix}{problem['loc'][0]}".upper()
+            lines.append(f"Invalid setting {name}: {message}.")
+        else:
+            lines.append(f"Invalid settings: {message}.")
+    return lines
 
 
 def _invite(

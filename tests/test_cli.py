@@ -83,3 +83,41 @@ def test_a_teacher_invite_for_a_school(database: str, capsys: pytest.CaptureFixt
     with app.session_factory() as session:
         tina = session.scalars(select(Person).where(Person.name == "Tina")).one()
         assert tina.school is not None and tina.school.name == "Riverside High"
+
+
+def test_invalid_settings_are_named_one_line_each(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPPBOT_TELEGRAM_MODE", "foo")
+    monkeypatch.setenv("OPPBOT_QUIET_START", "late")
+    assert main(["db", "upgrade"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    mode, quiet = captured.err.splitlines()  # no traceback, one line each
+    assert mode == "Invalid setting OPPBOT_TELEGRAM_MODE: Input should be 'polling' or 'webhook'."
+    assert quiet.startswith("Invalid setting OPPBOT_QUIET_START: Input should be in a valid time")
+    assert not Path(database.removeprefix("sqlite:///")).exists()  # nothing was started
+
+
+def test_webhook_mode_without_its_address_and_secret(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPPBOT_TELEGRAM_TOKEN", "123456:TEST-TOKEN")
+    monkeypatch.setenv("OPPBOT_TELEGRAM_MODE", "webhook")
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err == (
+        "Invalid settings: webhook mode needs OPPBOT_TELEGRAM_WEBHOOK_URL, "
+        "OPPBOT_TELEGRAM_WEBHOOK_SECRET.\n"
+    )
+
+
+def test_run_says_what_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    # argparse wraps the help to the terminal's width.
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "run serve Telegram and/or Slack (whichever has a token) with the scheduler and the "
+        "outbox senders, until stopped"
+    ) in help_text
