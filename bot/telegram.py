@@ -199,6 +199,8 @@ class TelegramAdapter:
         )
         self.application.add_handler(PTBTypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
+        # The menu each chat has been given by this process (None: the default one). A chat
+        # not in it yet may still have a menu from before a restart, so it is set once.
         self._menus: dict[int, Role | None] = {}
 
     @property
@@ -342,15 +344,28 @@ class TelegramAdapter:
         return replies
 
     async def _update_menu(self, chat_id: int, user_id: str) -> None:
-        """Teachers and employers get their own command menu in their chat with the bot."""
+        """Give the chat the command menu of the person's role when that role has changed.
+
+        Teachers, admins and employers get a menu of their own in their chat with the bot;
+        students and guests (after /forget, say) see the default one, the students' menu, so
+        their chat's own menu is deleted: an old teacher's menu never lingers.
+        """
         role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
-        if self._menus.get(chat_id, Role.STUDENT) == role or role is None:
+        menu = None if role in (None, Role.STUDENT) else role
+        if chat_id in self._menus and self._menus[chat_id] == menu:
             return
-        self._menus[chat_id] = role
+        scope = BotCommandScopeChat(chat_id)
         try:
-            await self.bot.set_my_commands(self._menu(role), scope=BotCommandScopeChat(chat_id))
+            if menu is None:
+                await self.bot.delete_my_commands(scope=scope)
+            else:
+                await self.bot.set_my_commands(self._menu(menu), scope=scope)
         except TelegramError:
-            log.warning("could not set the command menu for chat %s", chat_id, exc_info=True)
+            # Not recorded, so the next message from this chat tries again.
+            self._menus.pop(chat_id, None)
+            log.warning("could not update the command menu for chat %s", chat_id, exc_info=True)
+            return
+        self._menus[chat_id] = menu
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling a telegram update: %r", update, exc_info=context.error)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot
+from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.app import Runner, build
 from bot.config import Settings
@@ -281,7 +281,30 @@ async def test_non_text_messages_get_a_pointer(
     assert "only read text" in _outgoing(fake, 501)[0].params["text"]
 
 
-async def test_command_menus(
+def _menu_calls(fake: FakeTelegram, chat_id: int) -> list[str]:
+    """The accepted calls that set or deleted one chat's own command menu, in order."""
+    scope = {"type": "chat", "chat_id": chat_id}
+    return [
+        c.method
+        for c in fake.calls
+        if c.method in ("setMyCommands", "deleteMyCommands")
+        and c.params.get("scope") == scope
+        and c.accepted
+    ]
+
+
+def _set_role(factory: sessionmaker[Session], user_id: int, role: Role) -> None:
+    """Change the role of the person behind a Telegram account, as an admin would."""
+    with factory.begin() as session:
+        account = session.scalars(
+            select(Account).where(
+                Account.platform == "telegram", Account.external_id == str(user_id)
+            )
+        ).one()
+        account.person.role = role
+
+
+async def test_command_menus_follow_the_role(
     polling: TelegramAdapter, fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session]
 ) -> None:
     default = [c["command"] for c in fake.commands()]
@@ -296,6 +319,57 @@ async def test_command_menus(
     scope = {"type": "chat", "chat_id": 600}
     await _until(lambda: bool(fake.commands(scope)), "the teacher's menu")
     assert "invite" in [c["command"] for c in fake.commands(scope)]
+    # The role is the same: no further call, however many messages follow (those of one chat
+    # are handled in order, so once the second answer is in, the first is done).
+    await teacher.say("/help", "Here's what you can do")
+    await teacher.say("/help", "Here's what you can do")
+    assert _menu_calls(fake, 600) == ["setMyCommands"]
+
+    # A teacher who became a student sees the default menu again.
+    _set_role(session_factory, 600, Role.STUDENT)
+    await teacher.say("/help", "Here's what you can do")
+    await _until(lambda: len(_menu_calls(fake, 600)) == 2, "the menu reset")
+    assert _menu_calls(fake, 600) == ["setMyCommands", "deleteMyCommands"]
+    assert fake.commands(scope) == []
+
+    _set_role(session_factory, 600, Role.EMPLOYER)
+    await teacher.say("/help", "Here's what you can do")
+    await _until(lambda: len(_menu_calls(fake, 600)) == 3, "the employer's menu")
+    employer = [c["command"] for c in fake.commands(scope)]
+    assert "propose" in employer and "invite" not in employer
+
+    # After /forget they are nobody: their chat's own menu goes.
+    await teacher.say("/forget", "Sure?")
+    await teacher.press("Yes, delete everything", "everything I stored about you is deleted")
+    await _until(lambda: len(_menu_calls(fake, 600)) == 4, "the menu deleted")
+    assert _menu_calls(fake, 600)[-1] == "deleteMyCommands"
+    assert fake.commands(scope) == []
+    await teacher.say("/help", "Send /start")
+    await teacher.say("/help", "Send /start")
+    assert len(_menu_calls(fake, 600)) == 4
+
+
+async def test_a_menu_left_from_before_a_restart_is_reset_once(
+    fake: FakeTelegram, core: Core
+) -> None:
+    # An earlier process gave this chat a teacher's menu; its person has since gone.
+    scope = {"type": "chat", "chat_id": 700}
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        await bot.set_my_commands([BotCommand("invite", "invite")], scope=BotCommandScopeChat(700))
+    adapter = TelegramAdapter(core, _settings(fake))
+    await adapter.start()
+    try:
+        guest = TelegramUser(fake, 700, "Gus")
+        # A failed reset is tried again with the next message.
+        fake.fail("deleteMyCommands", "500")
+        await guest.say("/help", "Send /start")
+        await guest.say("/help", "Send /start")
+        await _until(lambda: fake.commands(scope) == [], "the old menu deleted")
+        await guest.say("/help", "Send /start")
+        await guest.say("/help", "Send /start")
+    finally:
+        await adapter.stop()
+    assert [c.status for c in fake.calls_to("deleteMyCommands")] == [500, 200]
 
 
 async def test_broadcast_with_429_403_and_500_arrives_exactly_once_within_the_limits(
@@ -391,7 +465,7 @@ def _queue_broadcast(
 
 SENDER_PROCESS = """
 import asyncio, sys
-from telegram import Bot
+from telegram import Bot, BotCommand, BotCommandScopeChat
 from bot.core import utcnow
 from bot.delivery import OutboxSender
 from bot.telegram import TelegramTransport
