@@ -107,7 +107,8 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, limit: int | None = None) -> str:
+        """The counts, then each skipped row (the first ``limit`` of them, if given)."""
         total = self.created + self.updated + self.unchanged
         rows = "row" if len(self.skipped) == 1 else "rows"
         lines = [
@@ -115,7 +116,10 @@ class ImportReport:
             f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged; "
             f"{len(self.skipped)} {rows} skipped"
         ]
-        lines += [f"row {number}: {reason}" for number, reason in self.skipped]
+        shown = self.skipped if limit is None else self.skipped[:limit]
+        lines += [f"row {number}: {reason}" for number, reason in shown]
+        if len(shown) < len(self.skipped):
+            lines.append(f"…and {len(self.skipped) - len(shown)} more skipped rows.")
         return "\n".join(lines)
 
 
@@ -142,36 +146,53 @@ def import_file(
 
     Raises ValueError, with a one-line message, if the file cannot be imported at all.
     """
-    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[_Row]]]] = {
-        ".json": (LISTINGS_SOURCE, "id", _json_rows),
-        ".csv": (CSV_SOURCE, "external_id", _csv_rows),
-    }
-    suffix = path.suffix.lower()
-    if suffix not in readers:
-        raise ValueError(f"cannot import {path.name}: use a .csv or .json file")
-    source, id_name, read = readers[suffix]
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path.name} is not UTF-8 text (byte {error.start}); save it as UTF-8"
-        ) from error
-    if "\x00" in text:
-        # UTF-16 without a byte-order mark decodes as UTF-8 full of NULs, which PostgreSQL refuses.
-        raise ValueError(f"{path.name} contains NUL bytes; save it as UTF-8 text")
-    report = ImportReport()
-    try:
-        parsed = read(text, report)
-    except ValueError as error:
-        raise ValueError(f"{path.name}: {error}") from error
-    rows = _last_wins(parsed, id_name, report)
+    source, rows, report = _read(path.name, data)
     for start in range(0, len(rows), BATCH_SIZE):
         with transaction(session_factory) as session:
             _store(session, source, rows[start : start + BATCH_SIZE], now, report)
     report.skipped.sort()
     return report
+
+
+def import_data(session: Session, filename: str, data: bytes, *, now: datetime) -> ImportReport:
+    """``import_file`` for a file sent to the bot: ``data`` named ``filename``, stored in
+    ``session`` (the caller's transaction: a file that fails halfway saves nothing)."""
+    source, rows, report = _read(filename, data)
+    for start in range(0, len(rows), BATCH_SIZE):
+        _store(session, source, rows[start : start + BATCH_SIZE], now, report)
+    report.skipped.sort()
+    return report
+
+
+def _read(filename: str, data: bytes) -> tuple[str, list[_Row], ImportReport]:
+    """The source, the valid rows and the report so far of the file ``filename``."""
+    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[_Row]]]] = {
+        ".json": (LISTINGS_SOURCE, "id", _json_rows),
+        ".csv": (CSV_SOURCE, "external_id", _csv_rows),
+    }
+    suffix = Path(filename).suffix.lower()
+    if suffix not in readers:
+        raise ValueError(f"cannot import {filename}: use a .csv or .json file")
+    source, id_name, read = readers[suffix]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{filename} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
+    if "\x00" in text:
+        # UTF-16 without a byte-order mark decodes as UTF-8 full of NULs, which PostgreSQL refuses.
+        raise ValueError(f"{filename} contains NUL bytes; save it as UTF-8 text")
+    report = ImportReport()
+    try:
+        parsed = read(text, report)
+    except ValueError as error:
+        raise ValueError(f"{filename}: {error}") from error
+    return source, _last_wins(parsed, id_name, report), report
 
 
 def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Row]:
