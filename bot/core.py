@@ -30,6 +30,8 @@ Clock = Callable[[], datetime]
 
 # Longest message the core reads; anything longer is refused rather than truncated.
 MAX_INPUT_CHARS = 2000
+# The largest file a person may send (listings to import); adapters refuse bigger ones unread.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 # Telegram's callback_data limit, the tightest of the platforms.
 MAX_PAYLOAD_BYTES = 64
 _PAYLOAD = re.compile(r"[a-z][a-z0-9_]*(?::[A-Za-z0-9_.+/-]+)*")
@@ -90,8 +92,18 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file: sent with a reply (a calendar export), or sent by a person (listings to import)."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
 class Incoming:
-    """One thing a person did on a platform: typed ``text`` or pressed a button (``payload``)."""
+    """One thing a person did on a platform: typed ``text``, pressed a button (``payload``)
+    or sent a ``file`` (its caption, if any, is not read)."""
 
     platform: str
     user_id: str
@@ -101,21 +113,13 @@ class Incoming:
     display_name: str = ""
     language: str | None = None
     event_id: str | None = None
+    file: Attachment | None = None
 
 
 @dataclass(frozen=True)
 class Button:
     label: str
     payload: str
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file sent with a reply (a calendar export); adapters upload it as a document."""
-
-    filename: str
-    content: bytes
-    mime: str
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,92 @@ class UserError(Exception):
         self.reply = Reply(text, buttons)
 
 
+@dataclass(frozen=True)
+class Field:
+    """One field of a ``Form``. ``kind`` tells an adapter how to ask for it: "text",
+    "long_text", "choice" (one of ``options``), "choices" (any of them), "date"
+    (YYYY-MM-DD), "number" (whole, within ``bounds``) or "url"."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    optional: bool = False
+    max_length: int | None = None
+    options: tuple[tuple[str, str], ...] = ()  # (value, label)
+    initial: str | None = None
+    bounds: tuple[int, int] | None = None
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """The fields a command takes all at once, one "name: value" line each.
+
+    A person may type them; an adapter may show them as a form (a Slack modal) and send the
+    answers as the same lines, so the command's handler reads one shape from everywhere. A
+    line that starts with a space, or with no "name:", continues the value above it (a
+    description of several paragraphs).
+    """
+
+    title: str  # at most 24 characters (Slack's limit for a modal's title)
+    submit: str
+    fields: tuple[Field, ...]
+
+    def write(self, values: Mapping[str, str]) -> str:
+        """The lines for ``values`` (blank ones left out), in the order of the fields."""
+        lines = []
+        for f in self.fields:
+            value = (values.get(f.name) or "").strip()
+            if value:
+                first, *more = value.splitlines()
+                lines.append(f"{f.name}: {first}")
+                lines.extend(f"  {line}" for line in more)
+        return "\n".join(lines)
+
+    def read(self, text: str) -> tuple[dict[str, str], list[str]]:
+        """The value given for each field, and the problems: unknown, repeated or missing
+        fields, worded for the person who wrote the lines."""
+        names = {f.name for f in self.fields}
+        values: dict[str, list[str]] = {}
+        problems: list[str] = []
+        current: str | None = None
+        for line in text.splitlines():
+            match = _FIELD_LINE.match(line)
+            if match is None:
+                if current is not None:
+                    values[current].append(line.strip())
+                elif line.strip():
+                    problems.append(f"Start each line with a field name: {line.strip()[:40]!r}")
+                continue
+            name = " ".join(match.group(1).lower().split())
+            if name not in names:
+                # Refused rather than read as more of the field above: a misspelt field name
+                # must never vanish into the description.
+                problems.append(
+                    f"I don't know the field {match.group(1).strip()!r} (to continue the line "
+                    "above, start this one with a space)."
+                )
+                continue
+            if name in values:
+                problems.append(f"{name} is given twice.")
+            current = name
+            values[name] = [match.group(2).strip()]
+        found = {name: "\n".join(lines).strip() for name, lines in values.items()}
+        for f in self.fields:
+            if not f.optional and not found.get(f.name):
+                problems.append(f"{f.name} is missing.")
+        return {name: value for name, value in found.items() if value}, problems
+
+
+# "name: value" at the very start of a line (an indented line continues the one above); a
+# web address on a line of its own is no field name.
+_FIELD_LINE = re.compile(r"([A-Za-z][A-Za-z ]{0,29}):(?!//)(.*)")
+
 CommandFunc = Callable[["Context", str], list[Reply]]
 ActionFunc = Callable[["Context", list[str]], list[Reply]]
 DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
 TextFunc = Callable[["Context", str], list[Reply] | None]
+FileFunc = Callable[["Context", Attachment], list[Reply]]
 
 
 @dataclass(frozen=True)
@@ -152,6 +238,8 @@ class Command:
     roles: Audience
     help: str
     aliases: tuple[str, ...] = ()
+    # The fields the command also takes all at once (see ``Form``), for adapters to ask for.
+    form: Form | None = None
 
 
 @dataclass(frozen=True)
@@ -178,13 +266,14 @@ class Registry:
     actions: dict[str, Action] = field(default_factory=dict)
     dialogs: dict[str, Dialog] = field(default_factory=dict)
     text_handlers: list[TextFunc] = field(default_factory=list)
+    file_handler: FileFunc | None = None
     _lookup: dict[str, Command] = field(default_factory=dict)
 
     def command(
-        self, name: str, *aliases: str, roles: Audience, help: str
+        self, name: str, *aliases: str, roles: Audience, help: str, form: Form | None = None
     ) -> Callable[[CommandFunc], CommandFunc]:
         def decorator(func: CommandFunc) -> CommandFunc:
-            self._add_command(Command(name, func, roles, help, aliases))
+            self._add_command(Command(name, func, roles, help, aliases, form))
             return func
 
         return decorator
@@ -222,6 +311,13 @@ class Registry:
         self.text_handlers.append(func)
         return func
 
+    def file(self, func: FileFunc) -> FileFunc:
+        """Register what to do with a file a person sends (anyone may send one: it checks)."""
+        if self.file_handler is not None:
+            raise ValueError("a file handler is registered twice")
+        self.file_handler = func
+        return func
+
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
@@ -230,6 +326,8 @@ class Registry:
         for name, dialog in other.dialogs.items():
             self.dialog(name, sticky=dialog.sticky, action=dialog.action)(dialog.func)
         self.text_handlers.extend(other.text_handlers)
+        if other.file_handler is not None:
+            self.file(other.file_handler)
 
     def _add_command(self, command: Command) -> None:
         for word in (command.name, *command.aliases):
@@ -329,6 +427,14 @@ def _printable(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) not in _UNPRINTABLE)
 
 
+def file_too_big(size: int) -> Reply:
+    """The refusal of a file over ``MAX_FILE_BYTES``; adapters send it without downloading."""
+    return Reply(
+        f"That file is too big for me ({size / 1024 / 1024:.1f} MB). "
+        f"Please send files of up to {MAX_FILE_BYTES // 1024 // 1024} MB."
+    )
+
+
 def role_label(roles: Audience) -> str:
     names = sorted(r.value for r in roles if r is not None)
     return " or ".join(f"{n}s" for n in names) or "people who have joined"
@@ -390,6 +496,11 @@ class Core:
             if len(payload) > MAX_PAYLOAD_BYTES or not _PAYLOAD.fullmatch(payload):
                 return STALE_BUTTON
             return None
+        if incoming.file is not None:
+            size = len(incoming.file.content)
+            if size > MAX_FILE_BYTES:
+                return file_too_big(size)
+            return None
         text = incoming.text or ""
         if len(text) > MAX_INPUT_CHARS:
             return Reply(
@@ -420,6 +531,8 @@ class Core:
         )
         if incoming.payload is not None:
             return self._press(ctx, incoming.payload)
+        if incoming.file is not None:
+            return self._file(ctx, incoming.file)
         return self._text(ctx, (incoming.text or "").strip())
 
     def _first_delivery(self, session: Session, incoming: Incoming, now: datetime) -> bool:
@@ -477,6 +590,12 @@ class Core:
             return [self._denied(ctx, action.roles)]
         self._close_waiting_dialog(ctx, pressed=name)
         return action.func(ctx, args)
+
+    def _file(self, ctx: Context, file: Attachment) -> list[Reply]:
+        if self.registry.file_handler is None:
+            return [Reply("I can't do anything with files. Send /help to see what I can do.")]
+        self._close_waiting_dialog(ctx)
+        return self.registry.file_handler(ctx, file)
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
         match = _COMMAND.fullmatch(text)
