@@ -1,7 +1,9 @@
 """Opportunities from the staff side: employers propose, teachers approve, publish, edit, close.
 
 Proposing and publishing share one form, asked one question at a time: an employer's
-proposal waits (pending) for a teacher's Approve; a teacher's own listing opens at once.
+proposal waits (pending) for a teacher's Approve; a teacher's own listing opens at once. A
+teacher may also publish in one message, "/publish" then a "field: value" line per field
+(``PUBLISH_FORM``, which Slack shows as a modal).
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
+from bot.core import (
+    DIALOG,
+    EMPLOYERS,
+    STAFF,
+    Button,
+    Context,
+    Field,
+    Form,
+    Registry,
+    Reply,
+    UserError,
+)
 from handlers.invites import MAX_ORG_NAME, organisation_named
 from handlers.present import (
     KIND_LABELS,
@@ -34,7 +47,7 @@ from storage.models import (
     Organisation,
     Person,
 )
-from storage.tags import derive_tags
+from storage.tags import TAGS, derive_tags, normalise_tag
 
 registry = Registry()
 
@@ -46,6 +59,8 @@ MAX_TITLE = 200
 MAX_LOCATION = 300
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
+MAX_URL = 1000
+MAX_SPOTS = 10_000
 MAX_LISTED = 10
 MAX_LISTED_NUMBERS = 20
 # Far enough for next summer's placements; further is almost certainly a typo.
@@ -74,32 +89,81 @@ def _text_answer(label: str, limit: int, *, minimum: int = 1) -> Callable[[Conte
     return parse
 
 
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
 def parse_kind(ctx: Context, text: str) -> Any:
-    wanted = _clean(text).lower().replace("-", " ")
+    # Case, spaces, hyphens and underscores never matter: "Co-op", "job_shadowing".
+    wanted = _squash(text)
     for kind, label in KIND_LABELS.items():
-        if wanted in (kind.value.replace("_", " "), label.lower()):
+        if wanted in (_squash(kind.value), _squash(label)):
             return kind.value
     raise UserError("Please tap one of the kinds above.")
+
+
+def _read_date(ctx: Context, value: str, label: str, how: str) -> str:
+    if not _DATE.fullmatch(value):
+        raise UserError(how)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value} isn't a date. Please type it as YYYY-MM-DD.") from None
+    today = local_today(ctx)
+    if day < today:
+        raise UserError(f"That {label} has passed. Please type a date from today on.")
+    if day > today + MAX_DEADLINE_AHEAD:
+        raise UserError("That's more than two years ahead. Please check the year.")
+    return day.isoformat()
 
 
 def parse_deadline(ctx: Context, text: str) -> Any:
     value = text.strip().lower()
     if value in _NONE:
         return None
-    if not _DATE.fullmatch(value):
+    return _read_date(
+        ctx,
+        value,
+        "deadline",
+        "Please type the deadline as YYYY-MM-DD (like 2027-03-31), or tap No deadline.",
+    )
+
+
+def _date_answer(label: str) -> Callable[[Context, str], Any]:
+    def parse(ctx: Context, text: str) -> Any:
+        how = f"Please type the {label} as YYYY-MM-DD (like 2027-03-31)."
+        return _read_date(ctx, text.strip(), label, how)
+
+    return parse
+
+
+def parse_spots(ctx: Context, text: str) -> Any:
+    value = text.strip()
+    if not is_number(value) or not 1 <= int(value) <= MAX_SPOTS:
         raise UserError(
-            "Please type the deadline as YYYY-MM-DD (like 2027-03-31), or tap No deadline."
+            f"Please type the number of places as a whole number from 1 to {MAX_SPOTS}."
         )
-    try:
-        deadline = date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{value} isn't a date. Please type it as YYYY-MM-DD.") from None
-    today = local_today(ctx)
-    if deadline < today:
-        raise UserError("That deadline has passed. Please type a date from today on.")
-    if deadline > today + MAX_DEADLINE_AHEAD:
-        raise UserError("That's more than two years ahead. Please check the year.")
-    return deadline.isoformat()
+    return int(value)
+
+
+def parse_url(ctx: Context, text: str) -> Any:
+    value = text.strip()
+    if not value.lower().startswith(("http://", "https://")) or len(value.split()) != 1:
+        raise UserError("Please type the web address in full, starting with https://")
+    if len(value) > MAX_URL:
+        raise UserError(f"Please keep the web address under {MAX_URL} characters.")
+    return value
+
+
+def parse_tags(ctx: Context, text: str) -> Any:
+    tags: list[str] = []
+    for part in filter(None, (p.strip() for p in re.split(r"[;,\n]", text))):
+        tag = normalise_tag(part)
+        if tag is None:
+            raise UserError(f"I don't know the field {part!r}. Choose from: {', '.join(TAGS)}.")
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def parse_paid(ctx: Context, text: str) -> Any:
@@ -131,7 +195,66 @@ PARSERS: dict[str, Callable[[Context, str], Any]] = {
     "deadline": parse_deadline,
     "paid": parse_paid,
     "remote": parse_remote,
+    "start": _date_answer("start date"),
+    "end": _date_answer("end date"),
+    "spots": parse_spots,
+    "url": parse_url,
+    "tags": parse_tags,
 }
+
+PUBLISH_FORM = Form(
+    "New opportunity",
+    "Publish",
+    (
+        Field("organisation", "Organisation", max_length=MAX_ORG_NAME, hint="Leeds Robotics Co"),
+        Field("title", "Title", max_length=MAX_TITLE, hint="Summer software internship"),
+        Field(
+            "kind",
+            "Kind",
+            "choice",
+            options=tuple((kind.value, label) for kind, label in KIND_LABELS.items()),
+        ),
+        Field(
+            "description",
+            "Description for students",
+            "long_text",
+            max_length=MAX_DESCRIPTION,
+            hint="What they'll do and learn, in a few sentences",
+        ),
+        Field("location", "Location", max_length=MAX_LOCATION, hint="A town, or an address"),
+        Field(
+            "remote",
+            "Can students take part remotely?",
+            "choice",
+            optional=True,
+            options=(("no", "In person"), ("yes", "Remote")),
+            initial="no",
+        ),
+        Field(
+            "paid",
+            "Is it paid?",
+            "choice",
+            optional=True,
+            options=(("yes", "Paid"), ("no", "Unpaid"), ("not sure", "Not sure")),
+            initial="not sure",
+        ),
+        Field("start", "Starts on", "date", optional=True),
+        Field("end", "Ends on", "date", optional=True),
+        Field("deadline", "Deadline to register interest", "date", optional=True),
+        Field("spots", "Places", "number", optional=True, bounds=(1, MAX_SPOTS)),
+        Field("url", "Web page", "url", optional=True, max_length=MAX_URL),
+        Field(
+            "tags",
+            "Fields of interest",
+            "choices",
+            optional=True,
+            options=tuple(TAGS.items()),
+            hint="Found from the title and description if left empty",
+        ),
+    ),
+)
+_REQUIRED = ", ".join(f.name for f in PUBLISH_FORM.fields if not f.optional)
+_OPTIONAL = ", ".join(f.name for f in PUBLISH_FORM.fields if f.optional)
 
 # Buttons answer these steps with the same words a person could type.
 _KIND_BUTTONS = tuple(Button(label, f"of:kind:{kind.value}") for kind, label in KIND_LABELS.items())
@@ -182,9 +305,58 @@ def propose(ctx: Context, args: str) -> list[Reply]:
     )
 
 
-@registry.command("publish", roles=STAFF, help="publish an opportunity for students")
+@registry.command(
+    "publish", roles=STAFF, help="publish an opportunity for students", form=PUBLISH_FORM
+)
 def publish(ctx: Context, args: str) -> list[Reply]:
+    if args:
+        return _publish_at_once(ctx, args)
     return _begin(ctx, "publish", {}, "Let's add an opportunity. Send /cancel to stop at any time.")
+
+
+def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
+    """Publish the opportunity of "/publish" then "field: value" lines; any problem with any
+    field refuses it whole, with every problem listed."""
+    given, problems = PUBLISH_FORM.read(args)
+    answers: Answers = {"remote": False, "paid": None, "deadline": None}
+    for f in PUBLISH_FORM.fields:
+        if f.name not in given:
+            continue
+        try:
+            answers[f.name] = PARSERS[f.name](ctx, given[f.name])
+        except UserError as refused:
+            # The dialog's wording ("tap one of the kinds above") speaks of its buttons.
+            choices = ", ".join(label.lower() for _, label in f.options)
+            problem = f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
+            problems.append(f"{f.name}: {problem}")
+    start, end = answers.get("start"), answers.get("end")
+    if start and end and end < start:
+        problems.append("end: The end date is before the start date.")
+    if problems:
+        raise UserError(
+            "Nothing was published. Please fix this and send it again:\n"
+            + "\n".join(f"• {problem}" for problem in problems)
+            + f"\n\nOne line per field: {_REQUIRED} (needed); {_OPTIONAL}. "
+            "Or send /publish alone and I'll ask one question at a time."
+        )
+    organisation = _organisation(ctx, "publish", answers)
+    if organisation.id is None:
+        organisation = organisation_named(ctx.session, organisation.name, ctx.now)
+    opportunity = _build(ctx, "publish", answers, organisation)
+    opportunity.start_date = date.fromisoformat(start) if start else None
+    opportunity.end_date = date.fromisoformat(end) if end else None
+    opportunity.spots = answers.get("spots")
+    opportunity.url = answers.get("url")
+    if answers.get("tags"):
+        opportunity.tags = [OpportunityTag(tag=tag) for tag in answers["tags"]]
+    opportunity.status = OpportunityStatus.OPEN
+    opportunity.published_at = ctx.now
+    ctx.session.add(opportunity)
+    ctx.session.flush()
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
+    return [
+        Reply(f"Published (#{opportunity.id}): students can find it with /browse now.\n\n{body}")
+    ]
 
 
 def _begin(ctx: Context, mode: str, answers: Answers, note: str) -> list[Reply]:

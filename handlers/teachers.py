@@ -12,7 +12,18 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
 
-from bot.core import EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
+from bot.core import (
+    EMPLOYERS,
+    MAX_FILE_BYTES,
+    STAFF,
+    Attachment,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    UserError,
+)
+from handlers.imports import import_data
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import cohort_label, school_cohorts, staff_school, student_school_id
@@ -31,6 +42,8 @@ registry = Registry()
 
 MAX_COHORT_NAME = 100
 MAX_LISTED = 30
+# Bad rows shown after an import; the rest are counted (a file may have thousands).
+MAX_BAD_ROWS = 10
 # Like invite codes: no 0/O or 1/I, because join codes are read aloud and copied from a board.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ZONES = {zone.lower(): zone for zone in available_timezones()}
@@ -239,11 +252,34 @@ def timezone(ctx: Context, args: str) -> list[Reply]:
     return [Reply(f"Done: times are in {zone} for you now.")]
 
 
-@registry.command("import", roles=STAFF, help="import listings (from the command line)")
+@registry.command("import", roles=STAFF, help="import listings: send me a .csv or .json file")
 def import_command(ctx: Context, args: str) -> list[Reply]:
     return [
         Reply(
-            "Importing a file is done on the server, from the command line: "
-            "oppbot import listings.csv (CSV or JSON). Or add one here with /publish."
+            "Send me the file here: a .csv (with columns external_id, title, organisation and "
+            f"any others) or a .json listings file, up to {MAX_FILE_BYTES // 1024 // 1024} MB. "
+            "Importing it again later updates the same opportunities."
         )
     ]
+
+
+@registry.file
+def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
+    if ctx.role not in STAFF:
+        raise UserError(
+            "Thanks, but only teachers can import listings, so I haven't done anything with "
+            "that file. Send /help to see what you can do."
+        )
+    try:
+        report = import_data(ctx.session, file.filename, file.content, now=ctx.now)
+    except ValueError as error:
+        raise UserError(f"I couldn't import that file: {error}.") from error
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=ctx.person.id,
+            action="listings_imported",
+            detail={"file": file.filename[:200], "created": report.created},
+        )
+    )
+    return [Reply(f"Imported {file.filename}: {report.summary(limit=MAX_BAD_ROWS)}")]

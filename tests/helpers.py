@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Button, Core, Incoming, Reply
+from bot.core import Attachment, Button, Core, Incoming, Reply
 from handlers.invites import create_invite
 from storage.models import (
     Account,
@@ -40,7 +40,7 @@ class Chat:
         self.name = name or user.title()
         self.replies: list[Reply] = []
 
-    def _incoming(self, **kwargs: str | None) -> Incoming:
+    def _incoming(self, **kwargs: str | Attachment | None) -> Incoming:
         return Incoming(
             platform=self.platform,
             user_id=self.user,
@@ -52,6 +52,10 @@ class Chat:
 
     def send(self, text: str) -> list[Reply]:
         self.replies = self.core.handle(self._incoming(text=text))
+        return self.replies
+
+    def send_file(self, filename: str, content: bytes, mime: str = "text/csv") -> list[Reply]:
+        self.replies = self.core.handle(self._incoming(file=Attachment(filename, content, mime)))
         return self.replies
 
     def press_payload(self, payload: str) -> list[Reply]:

@@ -390,9 +390,9 @@ def test_interested_and_thread_show_only_the_teachers_own_students(world: World)
     assert "Say which application" in world.tina.text
 
 
-def test_import_is_done_from_the_command_line(world: World) -> None:
+def test_import_asks_for_the_file(world: World) -> None:
     world.tina.send("/import")
-    assert "oppbot import listings.csv" in world.tina.text
+    assert "Send me the file here: a .csv" in world.tina.text
 
 
 def test_a_teacher_invites_a_colleague_to_their_own_school(world: World) -> None:

@@ -1,0 +1,254 @@
+"""Teachers publish a whole opportunity in one message and import listings files they send."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Field, Form, Incoming
+from storage.models import AuditEntry, Opportunity, OpportunityKind, OpportunityStatus, Role
+from tests.conftest import FakeClock
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    join_with_invite,
+    make_employer,
+    onboard,
+    row_counts,
+)
+
+LISTING = """/publish
+organisation: Leeds Robotics Co
+title: Robot lab summer internship
+kind: Co-op placement
+description: Build and test warehouse robots with our engineering team.
+  Lunch is on us & <b>free</b>.
+location: Leeds
+remote: no
+paid: yes
+start: 2027-07-01
+end: 2027-08-31
+deadline: 2027-03-31
+spots: 4
+url: https://example.org/robots
+tags: engineering, Technology & IT"""
+
+CSV = (
+    b"external_id,title,organisation,deadline,spots\n"
+    b"r1,Robot lab,Leeds Robotics Co,2027-03-31,2\n"
+    b"r2,Design studio,Pixel Ltd,31/03/2027,3\n"
+    b"r3,Hospital day,NHS Leeds,,many\n"
+    b"r4,Bakery shadowing,Bread & Co,,\n"
+)
+
+
+@pytest.fixture
+def tina(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+    add_school(session_factory, clock.now)
+    teacher = Chat(core, "tina", name="Tina Teacher")
+    join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    return teacher
+
+
+def _opportunities(session_factory: sessionmaker[Session]) -> list[Opportunity]:
+    with session_factory() as session:
+        found = session.scalars(select(Opportunity).order_by(Opportunity.id)).all()
+        for opportunity in found:
+            _ = opportunity.organisation.name, opportunity.tag_names
+        return list(found)
+
+
+def test_a_whole_opportunity_in_one_message_is_published(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    tina.send(LISTING)
+    (published,) = _opportunities(session_factory)
+    assert tina.text.startswith(f"Published (#{published.id}): students can find it")
+    assert "Robot lab summer internship — Leeds Robotics Co" in tina.text
+    assert published.organisation.name == "Leeds Robotics Co"
+    assert published.kind == OpportunityKind.COOP
+    assert published.description == (
+        "Build and test warehouse robots with our engineering team.\nLunch is on us & <b>free</b>."
+    )
+    assert (published.location, published.remote, published.paid) == ("Leeds", False, True)
+    assert (published.start_date, published.end_date, published.deadline) == (
+        date(2027, 7, 1),
+        date(2027, 8, 31),
+        date(2027, 3, 31),
+    )
+    assert (published.spots, published.url) == (4, "https://example.org/robots")
+    assert published.tag_names == ["engineering", "technology"]
+    assert published.status == OpportunityStatus.OPEN
+    assert published.published_at == clock.now
+
+
+def test_only_the_needed_fields_and_the_rest_defaults(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    tina.send(
+        "/publish\norganisation: Acme Ltd\ntitle: Software taster day\nkind: job_shadowing\n"
+        "description: A day with our software developers.\nlocation: Bradford"
+    )
+    (published,) = _opportunities(session_factory)
+    assert published.kind == OpportunityKind.JOB_SHADOWING
+    assert (published.remote, published.paid, published.deadline) == (False, None, None)
+    assert published.tag_names == ["technology"]  # derived from the title, as in the dialog
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("deadline: 2027-03-31", "deadline: 2026-11-01"), "• deadline: That deadline has passed"),
+        (("deadline: 2027-03-31", "deadline: 31/03/2027"), "• deadline: Please type the deadline"),
+        (("end: 2027-08-31", "end: 2027-06-30"), "• end: The end date is before the start date."),
+        (("kind: Co-op placement", "kind: rocket"), "• kind: use one of: internship, job"),
+        (("spots: 4", "spots: lots"), "• spots: Please type the number of places"),
+        (("url: https://example.org/robots", "url: example.org"), "• url: Please type the web"),
+        (("tags: engineering, Technology & IT", "tags: robots"), "I don't know the field 'robots'"),
+        (("title: Robot lab summer internship\n", ""), "• title is missing."),
+        (("location: Leeds", "locaton: Leeds"), "I don't know the field 'locaton'"),
+        (("spots: 4", "spots: 4\nspots: 5"), "• spots is given twice."),
+    ],
+)
+def test_any_bad_field_refuses_the_whole_opportunity(
+    tina: Chat, session_factory: sessionmaker[Session], change: tuple[str, str], expected: str
+) -> None:
+    before = row_counts(session_factory)
+    old, new = change
+    assert old in LISTING
+    tina.send(LISTING.replace(old, new))
+    assert tina.text.startswith("Nothing was published. Please fix this and send it again:")
+    assert expected in tina.text
+    assert "Or send /publish alone" in tina.text
+    assert row_counts(session_factory) == before
+
+
+def test_every_problem_is_listed_at_once(tina: Chat) -> None:
+    tina.send("/publish\ntitle: AI\nkind: rocket")
+    problems = [line for line in tina.text.splitlines() if line.startswith("• ")]
+    assert problems == [
+        "• organisation is missing.",
+        "• description is missing.",
+        "• location is missing.",
+        "• title: Please type the title (at least 3 characters).",
+        "• kind: use one of: internship, job shadowing, co-op placement, mentoring, "
+        "site visit, event.",
+    ]
+
+
+def test_publishing_at_once_is_for_teachers(
+    core: Core, tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_opportunity(session_factory, clock.now)  # and its employer, Acme Ltd
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    maya = Chat(core, "maya", name="Maya Jones")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    before = row_counts(session_factory)
+    for chat in (bob, maya):
+        chat.send(LISTING)
+        assert "Sorry, that is only for admins or teachers" in chat.text
+    assert row_counts(session_factory)["opportunities"] == before["opportunities"]
+
+
+def test_a_form_writes_the_lines_it_reads() -> None:
+    form = Form(
+        "Test",
+        "Send",
+        (Field("title", "Title"), Field("about", "About", "long_text", optional=True)),
+    )
+    text = form.write({"title": " Robot lab ", "about": "Line one\n\nNote: line three\n"})
+    assert text == "title: Robot lab\nabout: Line one\n  \n  Note: line three"
+    assert form.read(text) == ({"title": "Robot lab", "about": "Line one\n\nNote: line three"}, [])
+    # A web address on a line of its own is part of the value, not a field called "https".
+    assert form.read("title: Lab\nhttps://example.org")[0] == {"title": "Lab\nhttps://example.org"}
+
+
+def test_a_teacher_imports_a_csv_file_sent_to_the_bot(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    tina.send_file("listings.csv", CSV)
+    assert tina.text.splitlines() == [
+        "Imported listings.csv: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
+        "row 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)",
+        "row 4: spots 'many' is not a whole number",
+    ]
+    assert [o.title for o in _opportunities(session_factory)] == ["Robot lab", "Bakery shadowing"]
+    tina.send_file("listings.csv", CSV)
+    assert "0 created, 0 updated, 2 unchanged" in tina.text
+    with session_factory() as session:
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "listings_imported")
+        ).all()
+    assert [a.detail["created"] for a in audit] == [2, 0]
+
+
+def test_a_json_listings_file_imports_and_many_bad_rows_are_summed_up(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    listings = [
+        {"id": "j1", "company_name": "Acme", "title": "Data intern", "active": True},
+        *({"id": f"bad{n}", "title": "No company"} for n in range(12)),
+    ]
+    tina.send_file("jobs.JSON", json.dumps(listings).encode(), "application/json")
+    lines = tina.text.splitlines()
+    assert lines[0].endswith("1 opportunity: 1 created, 0 updated, 0 unchanged; 12 rows skipped")
+    assert lines[1] == "row 2: has no company_name"
+    assert len(lines) == 1 + 10 + 1 and lines[-1] == "…and 2 more skipped rows."
+    assert [o.title for o in _opportunities(session_factory)] == ["Data intern"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "expected"),
+    [
+        ("photo.png", b"\x89PNG", "I couldn't import that file: cannot import photo.png: use a"),
+        ("x.csv", b"title,organisation\n", "missing required column 'external_id'."),
+        ("x.csv", "é".encode("latin-1"), "x.csv is not UTF-8 text"),
+        ("x.json", b"{", "x.json: not valid JSON"),
+    ],
+)
+def test_a_file_that_cannot_be_imported_is_explained(
+    tina: Chat, session_factory: sessionmaker[Session], filename: str, content: bytes, expected: str
+) -> None:
+    before = row_counts(session_factory)
+    tina.send_file(filename, content)
+    assert expected in tina.text
+    assert row_counts(session_factory) == before
+
+
+def test_students_and_employers_cannot_import(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now)
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    maya = Chat(core, "maya", name="Maya Jones")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    guest = Chat(core, "guest")
+    before = row_counts(session_factory)["opportunities"]
+    for chat in (bob, maya, guest):
+        chat.send_file("listings.csv", CSV)
+        assert "only teachers can import listings" in chat.text
+    assert row_counts(session_factory)["opportunities"] == before
+
+
+def test_a_file_sent_twice_as_one_event_imports_once(
+    tina: Chat, core: Core, session_factory: sessionmaker[Session]
+) -> None:
+    incoming = Incoming(
+        "console", "tina", "chat-tina", event_id="ev-1", file=Attachment("a.csv", CSV, "text/csv")
+    )
+    assert "2 created" in core.handle(incoming)[0].text
+    assert core.handle(incoming) == []
+    assert len(_opportunities(session_factory)) == 2
+
+
+def test_a_file_too_big_is_refused_unread(tina: Chat) -> None:
+    tina.send_file("big.csv", b"x" * (MAX_FILE_BYTES + 1))
+    assert tina.text == ("That file is too big for me (5.0 MB). Please send files of up to 5 MB.")
