@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-# Longest message the core reads; anything longer is refused rather than truncated.
-MAX_INPUT_CHARS = 2000
+# Longest message the core reads; anything longer is refused rather than truncated. Room for a
+# whole opportunity in one message (a 2,000-character description and every other field).
+MAX_INPUT_CHARS = 5000
 # The largest file a person may send (listings to import); adapters refuse bigger ones unread.
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # Telegram's callback_data limit, the tightest of the platforms.
@@ -182,7 +183,7 @@ class Form:
             if value:
                 first, *more = value.splitlines()
                 lines.append(f"{f.name}: {first}")
-                lines.extend(f"  {line}" for line in more)
+                lines.extend(f" {line}" for line in more)
         return "\n".join(lines)
 
     def read(self, text: str) -> tuple[dict[str, str], list[str]]:

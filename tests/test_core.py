@@ -145,7 +145,7 @@ def test_a_guest_pressing_a_student_button_is_sent_to_start(
 
 
 BAD_TEXT = [
-    ("x" * 2001, "That message is too long for me (2,001 characters). Please keep it under 2,000."),
+    ("x" * 5001, "That message is too long for me (5,001 characters). Please keep it under 5,000."),
     ("hello\x00world", "invisible control characters"),
     ("\x1b[31mred", "invisible control characters"),
     ("/browse\x07", "invisible control characters"),

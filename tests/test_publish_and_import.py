@@ -87,6 +87,21 @@ def test_a_whole_opportunity_in_one_message_is_published(
     assert published.published_at == clock.now
 
 
+def test_a_listing_with_the_longest_description_fits_in_one_message(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    description = ("Robots all day. " * 125).strip()
+    long = LISTING.replace(
+        "description: Build and test warehouse robots with our engineering team.\n"
+        "  Lunch is on us & <b>free</b>.",
+        f"description: {description}",
+    )
+    assert len(description) == 1999 and len(long) > 2000
+    tina.send(long)
+    assert "Published" in tina.text
+    assert _opportunities(session_factory)[0].description == description
+
+
 def test_only_the_needed_fields_and_the_rest_defaults(
     tina: Chat, session_factory: sessionmaker[Session]
 ) -> None:
@@ -163,7 +178,7 @@ def test_a_form_writes_the_lines_it_reads() -> None:
         (Field("title", "Title"), Field("about", "About", "long_text", optional=True)),
     )
     text = form.write({"title": " Robot lab ", "about": "Line one\n\nNote: line three\n"})
-    assert text == "title: Robot lab\nabout: Line one\n  \n  Note: line three"
+    assert text == "title: Robot lab\nabout: Line one\n \n Note: line three"
     assert form.read(text) == ({"title": "Robot lab", "about": "Line one\n\nNote: line three"}, [])
     # A web address on a line of its own is part of the value, not a field called "https".
     assert form.read("title: Lab\nhttps://example.org")[0] == {"title": "Lab\nhttps://example.org"}
