@@ -417,7 +417,10 @@ def plain(value: float, places: int = 1) -> str:
 
 
 def fmt_duration(hours: float) -> str:
-    """A reply time as people say it: hours within a day, days after that."""
+    """A reply time as people say it: minutes within an hour, hours within a day, then days."""
+    if hours < 1:
+        minutes = round(hours * 60)
+        return "under a minute" if minutes < 1 else f"{minutes} minute{'' if minutes == 1 else 's'}"
     if hours < 24:
         shown = plain(hours)
         return f"{shown} hour{'' if shown == '1' else 's'}"

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
 from handlers.chart import HEIGHT, WIDTH
-from handlers.figures import Period, Scope, compute, parse_period
+from handlers.figures import Period, Scope, compute, fmt_duration, parse_period
 from handlers.partnership import build_report
 from storage.models import (
     Account,
@@ -883,3 +883,19 @@ def test_oppbot_report_as_markdown_for_one_employer(
     assert capsys.readouterr().err == "No employer called Nobody.\n"
     assert main(["report", "--school", "Hillcrest", "--period", "soon"]) == 2
     assert capsys.readouterr().err.startswith("I don't understand that period.")
+
+
+@pytest.mark.parametrize(
+    ("hours", "said"),
+    [
+        (0.001, "under a minute"),
+        (1 / 60, "1 minute"),
+        (0.5, "30 minutes"),
+        (1, "1 hour"),
+        (7.5, "7.5 hours"),
+        (24, "1 day"),
+        (60, "2.5 days"),
+    ],
+)
+def test_reply_times_read_as_people_say_them(hours: float, said: str) -> None:
+    assert fmt_duration(hours) == said
