@@ -14,7 +14,13 @@ Block Kit sections of escaped mrkdwn with the plain text as the notification fal
 Two Slack-only front doors lead into the same core flows: ``/announce`` (or ``/oppbot
 announce``) opens a modal whose text becomes "/announce TEXT", and a teacher's post in the
 announcements channel gets a "Send to students" button, visible to them alone, that does the same
-with the post's text.
+with the post's text. A command with a ``Form`` (``/publish``) opens it as a modal of input
+blocks, whose answers reach the core as the form's "field: value" lines. Errors in either come
+back in the DM, like every other answer.
+
+A file shared in the DM (a teacher's listings to import) is downloaded from its ``url_private``
+with the bot token, which is only ever sent to Slack's file server (or the configured Web API
+address), and reaches the core as ``Incoming.file``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -40,7 +47,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
-from bot.core import Button, Capabilities, Core, Incoming, Registry, Reply
+from bot.core import (
+    MAX_FILE_BYTES,
+    Attachment,
+    Button,
+    Capabilities,
+    Core,
+    Field,
+    Form,
+    Incoming,
+    Registry,
+    Reply,
+    file_too_big,
+)
 from bot.delivery import Buttons, Outcome, Result
 from storage.db import transaction
 from storage.models import ProcessedEvent
@@ -56,6 +75,14 @@ MAX_SECTION_TEXT = 3000
 MAX_BLOCKS = 50
 MAX_ACTIONS = 25
 MAX_BUTTON_TEXT = 75
+MAX_MODAL_TITLE = 24
+MAX_LABEL = 2000
+MAX_PLACEHOLDER = 150
+MAX_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+# Radio buttons show every choice at once; a longer list reads better as a menu.
+MAX_RADIO_OPTIONS = 5
 # Several sections make one message, but a reader scrolls past a wall of text: longer replies
 # continue in a further message. Far below Slack's 40,000-character message limit.
 SECTIONS_PER_MESSAGE = 4
@@ -70,7 +97,9 @@ ANNOUNCE = "announce"
 MODAL_PREFIX = "oppbot_modal:"
 FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
 FORWARDED = "Choose who gets it in our direct messages."
-TEXT_ONLY = "I can only read text messages for now. Send /help to see what I can do."
+NOT_DOWNLOADED = "I couldn't fetch that file from Slack. Please try sending it again."
+# Where Slack serves files shared with the bot; the bot token is sent nowhere else.
+SLACK_FILES = ("https", "files.slack.com")
 ANSWERED_IN_DM = "I've answered you in our direct messages (under Apps in the sidebar)."
 # Errors that mean the person can no longer be written to in that channel.
 UNREACHABLE_ERRORS = frozenset(
@@ -149,7 +178,10 @@ class Renderer:
             reverse=True,
         )
         names = "|".join(re.escape(w) for w in words if re.fullmatch(r"\w+", w))
-        self._commands = re.compile(rf"(?<![\w/])/({names})\b", re.IGNORECASE) if names else None
+        # Only a command word on its own: never "/b" in "</b>" or "/browse" inside a web address.
+        self._commands = (
+            re.compile(rf"(?<![^\s(\"'“‘])/({names})\b", re.IGNORECASE) if names else None
+        )
         self.slash_command = slash_command
 
     def wording(self, text: str) -> str:
@@ -292,6 +324,86 @@ class Modal:
         }
 
 
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit]}
+
+
+def form_view(command: str, form: Form) -> dict[str, Any]:
+    """The modal that asks for ``form``'s fields, one input block each."""
+    return {
+        "type": "modal",
+        "callback_id": f"{MODAL_PREFIX}{command}",
+        "title": _plain(form.title, MAX_MODAL_TITLE),
+        "submit": _plain(form.submit, MAX_MODAL_TITLE),
+        "close": _plain("Cancel", MAX_MODAL_TITLE),
+        "blocks": [_input_block(f) for f in form.fields],
+    }
+
+
+def _input_block(f: Field) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": f.name,
+        "optional": f.optional,
+        "label": _plain(f.label, MAX_LABEL),
+        "element": _element(f),
+    }
+    if f.hint and "placeholder" not in block["element"]:
+        block["hint"] = _plain(f.hint, MAX_LABEL)
+    return block
+
+
+def _element(f: Field) -> dict[str, Any]:
+    element: dict[str, Any] = {"action_id": f.name}
+    if f.kind in ("choice", "choices"):
+        options = [
+            {"text": _plain(label, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
+            for value, label in f.options[:MAX_OPTIONS]
+        ]
+        if f.kind == "choices":
+            element["type"] = "multi_static_select"
+        else:
+            radio = len(options) <= MAX_RADIO_OPTIONS
+            element["type"] = "radio_buttons" if radio else "static_select"
+        element["options"] = options
+        initial = [o for o in options if o["value"] == f.initial]
+        if initial:
+            element["initial_option"] = initial[0]
+    elif f.kind == "date":
+        element["type"] = "datepicker"
+    elif f.kind == "number":
+        element.update(type="number_input", is_decimal_allowed=False)
+        if f.bounds is not None:
+            element.update(min_value=str(f.bounds[0]), max_value=str(f.bounds[1]))
+    elif f.kind == "url":
+        element["type"] = "url_text_input"
+    else:
+        element["type"] = "plain_text_input"
+        element["multiline"] = f.kind == "long_text"
+        if f.max_length is not None:
+            element["max_length"] = f.max_length
+    if f.hint and element["type"] not in ("radio_buttons", "multi_static_select"):
+        element["placeholder"] = _plain(f.hint, MAX_PLACEHOLDER)
+    return element
+
+
+def submitted(values: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """A submitted view's answers by block id, as the text a person would type for them."""
+    answers: dict[str, str] = {}
+    for block_id, elements in values.items():
+        for state in elements.values():
+            if "selected_options" in state:
+                answer = ", ".join(o["value"] for o in state["selected_options"] or [])
+            elif "selected_option" in state:
+                answer = (state["selected_option"] or {}).get("value") or ""
+            elif "selected_date" in state:
+                answer = state["selected_date"] or ""
+            else:
+                answer = state.get("value") or ""
+            answers[block_id] = answer
+    return answers
+
+
 MODALS = {
     ANNOUNCE: Modal(
         "New announcement",
@@ -423,7 +535,7 @@ class SlackAdapter:
             if subtype is None and announcements and event.get("channel") == announcements:
                 self._later(event["user"], self._offer_forward(event, body["event_id"]))
         elif subtype == "file_share":
-            self._later(event["user"], self._say(event["channel"], Reply(TEXT_ONLY)))
+            self._later(event["user"], self._files(event, body["event_id"]))
         elif subtype is None:
             self._later(event["user"], self._message(event, body["event_id"]))
 
@@ -435,7 +547,9 @@ class SlackAdapter:
     async def _on_modal(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()  # closes the modal; the answer comes in the DM
         command = view["callback_id"].removeprefix(MODAL_PREFIX)
-        text = view["state"]["values"]["text"]["text"].get("value") or ""
+        answers = submitted(view["state"]["values"])
+        form = self._form(command)
+        text = form.write(answers) if form is not None else answers.get("text", "")
         user = body["user"]["id"]
         self._later(user, self._run(user, f"view:{view['id']}", f"/{command} {text}"))
 
@@ -478,11 +592,12 @@ class SlackAdapter:
     async def _command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user = command["user_id"]
         text = command_text(command["command"], command.get("text") or "")
-        name = text.removeprefix("/")
-        modal = MODALS.get(name)
+        name = text.removeprefix("/").lower()
+        modal, form = MODALS.get(name), self._form(name)
+        view = modal.view(name) if modal else form_view(name, form) if form else None
         # A trigger id opens a modal only within 3 seconds: this comes first.
-        if modal is not None and await self._may_run(user, name):
-            await self.client.views_open(trigger_id=command["trigger_id"], view=modal.view(name))
+        if view is not None and await self._may_run(user, name):
+            await self.client.views_open(trigger_id=command["trigger_id"], view=view)
             return
         channel = await self._run(user, f"command:{command['trigger_id']}", text)
         if command.get("channel_id") != channel:
@@ -494,6 +609,11 @@ class SlackAdapter:
         for reply in await self._handle(user, channel, event_id, text=text):
             await self._say(channel, reply)
         return channel
+
+    def _form(self, command: str) -> Form | None:
+        """The form of ``command`` if it has one (and is the command's own name)."""
+        registered = self.core.registry.commands.get(command)
+        return registered.form if registered is not None else None
 
     async def _may_run(self, user: str, command: str) -> bool:
         """Whether ``user``'s role may run ``command`` (so that nobody fills in a modal only
@@ -585,7 +705,67 @@ class SlackAdapter:
         ]
         await self.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
 
-    async def _handle(self, user: str, channel: str, event_id: str, **what: str) -> list[Reply]:
+    async def _files(self, event: dict[str, Any], event_id: str) -> None:
+        """Each file shared in the DM reaches the core on its own (a retried event: none)."""
+        user, channel = event["user"], event["channel"]
+        self._dms[user] = channel
+        for shared in event.get("files") or []:
+            size = int(shared.get("size") or 0)
+            if size > MAX_FILE_BYTES:
+                await self._say(channel, file_too_big(size))
+                continue
+            content = await self._download(shared)
+            if content is None:
+                await self._say(channel, Reply(NOT_DOWNLOADED))
+                continue
+            file = Attachment(
+                shared.get("name") or "file",
+                content,
+                shared.get("mimetype") or "application/octet-stream",
+            )
+            file_event = f"event:{event_id}:{shared.get('id', '')}"
+            for reply in await self._handle(user, channel, file_event, file=file):
+                await self._say(channel, reply)
+
+    async def _download(self, shared: dict[str, Any]) -> bytes | None:
+        """A shared file's bytes (a little over ``MAX_FILE_BYTES`` at most), or None."""
+        url = shared.get("url_private_download") or shared.get("url_private") or ""
+        target, api = urlsplit(url), urlsplit(self.settings.slack_api_url)
+        if (target.scheme, target.hostname) != SLACK_FILES and (target.scheme, target.netloc) != (
+            api.scheme,
+            api.netloc,
+        ):
+            log.warning("not downloading a shared file from %r: not Slack's", url)
+            return None
+        session = self.client.session
+        assert session is not None, "start() the adapter first"
+        token = self.settings.slack_bot_token
+        content = bytearray()
+        try:
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+                # Without files:read Slack answers with its login page, not an error.
+                if response.status != 200 or (
+                    response.content_type == "text/html" and shared.get("filetype") != "html"
+                ):
+                    log.error(
+                        "could not download %s (HTTP %s, %s): has the app the files:read scope?",
+                        shared.get("id"),
+                        response.status,
+                        response.content_type,
+                    )
+                    return None
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    content += chunk
+                    if len(content) > MAX_FILE_BYTES:
+                        break  # the core refuses it; the rest need not be read
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("could not download %s: %s", shared.get("id"), error)
+            return None
+        return bytes(content)
+
+    async def _handle(
+        self, user: str, channel: str, event_id: str, **what: str | Attachment
+    ) -> list[Reply]:
         profile = await self._profile(user)
         incoming = Incoming(
             platform=PLATFORM,

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.core import EVERYONE, Attachment, Button, Context, Core, Registry, Reply
+from bot.core import EVERYONE, MAX_FILE_BYTES, Attachment, Button, Context, Core, Registry, Reply
 from bot.delivery import OutboxSender, Outcome, Pacing
 from bot.slack import (
     ANNOUNCE,
@@ -44,6 +44,8 @@ from storage.models import (
     Interest,
     InterestStatus,
     InviteCode,
+    Opportunity,
+    OpportunityKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -359,10 +361,6 @@ async def test_bot_messages_edits_and_other_channels_are_ignored(
     await slack.idle()
     assert row_counts(session_factory) == before
     assert not fake.posted(dm)
-    upload = {**fake.message_event("U1", ""), "subtype": "file_share"}
-    await fake.event(upload)
-    await slack.idle()
-    assert "only read text" in fake.posted(dm)[0].section_text
 
 
 async def test_a_reply_with_a_file_uploads_it_into_the_dm(
@@ -566,6 +564,209 @@ async def test_send_to_students_from_the_announcements_channel(
     assert queued.endswith("Fair on Friday & <b>free pizza</b>")
 
 
+PUBLISHED = {
+    "organisation": "Leeds Robotics Co",
+    "title": "Robot lab summer internship",
+    "kind": "coop",
+    "description": "Build warehouse robots & <b>test</b> them.\n\nNote: bring lunch.",
+    "location": "Leeds",
+    "paid": "yes",
+    "deadline": "2027-03-31",
+    "spots": "3",
+    "tags": ["engineering", "technology"],
+}
+
+
+async def test_a_teacher_publishes_an_opportunity_from_the_modal(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/publish", channel="C0STAFF")
+    await slack.idle()
+    (opened,) = fake.calls_to("views.open")
+    assert opened.status == 200 and not fake.responses
+    ((view_id, view),) = fake.views.items()
+    assert view["callback_id"] == "oppbot_modal:publish"
+    assert view["title"]["text"] == "New opportunity" and view["submit"]["text"] == "Publish"
+    elements = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert list(elements) == [
+        "organisation",
+        "title",
+        "kind",
+        "description",
+        "location",
+        "remote",
+        "paid",
+        "start",
+        "end",
+        "deadline",
+        "spots",
+        "url",
+        "tags",
+    ]
+    assert {name: e["type"] for name, e in elements.items() if name != "organisation"} == {
+        "title": "plain_text_input",
+        "kind": "static_select",
+        "description": "plain_text_input",
+        "location": "plain_text_input",
+        "remote": "radio_buttons",
+        "paid": "radio_buttons",
+        "start": "datepicker",
+        "end": "datepicker",
+        "deadline": "datepicker",
+        "spots": "number_input",
+        "url": "url_text_input",
+        "tags": "multi_static_select",
+    }
+    assert [o["text"]["text"] for o in elements["kind"]["options"]][2] == "Co-op placement"
+    assert elements["description"]["multiline"] is True
+    assert elements["description"]["max_length"] == 2000
+    assert elements["remote"]["initial_option"]["text"]["text"] == "In person"
+    assert (elements["spots"]["min_value"], elements["spots"]["max_value"]) == ("1", "10000")
+    optional = {b["block_id"] for b in view["blocks"] if b["optional"]}
+    assert optional == {"remote", "paid", "start", "end", "deadline", "spots", "url", "tags"}
+
+    assert (await fake.submit_view("UT", view_id, PUBLISHED)).status == 200
+    await slack.idle()
+    with session_factory() as session:
+        published = session.scalars(select(Opportunity)).one()
+        assert published.organisation.name == "Leeds Robotics Co"
+        assert published.kind == OpportunityKind.COOP
+        assert published.description == PUBLISHED["description"]
+        assert (published.remote, published.paid, published.spots) == (False, True, 3)
+        assert published.deadline == date(2027, 3, 31)
+        assert published.tag_names == ["engineering", "technology"]
+    answer = fake.posted(dm)[-1].section_text
+    assert f"Published (#{published.id})" in answer
+    assert "&amp; &lt;b&gt;test&lt;/b&gt;" in answer
+
+
+async def test_a_bad_date_in_the_publish_modal_is_refused_in_the_dm(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "publish")  # "/oppbot publish" opens it too
+    await slack.idle()
+    ((view_id, _),) = fake.views.items()
+    before = row_counts(session_factory)["opportunities"]
+    values = {**PUBLISHED, "start": "2027-07-01", "end": "2027-06-01", "deadline": "2026-11-01"}
+    await fake.submit_view("UT", view_id, values)
+    await slack.idle()
+    refusal = fake.posted(dm)[-1].section_text
+    assert refusal.startswith("Nothing was published. Please fix this and send it again:")
+    assert "• deadline: That deadline has passed." in refusal
+    assert "• end: The end date is before the start date." in refusal
+    assert row_counts(session_factory)["opportunities"] == before
+
+
+async def test_a_student_cannot_open_the_publish_modal(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    await fake.slash("U1", "", command="/publish")
+    await slack.idle()
+    assert not fake.calls_to("views.open")
+    assert "only for admins or teachers" in fake.posted(dm)[-1].section_text
+
+
+LISTINGS_CSV = (
+    b"external_id,title,organisation,deadline\n"
+    b"r1,Robot lab,Leeds Robotics Co,2027-03-31\n"
+    b"r2,Design studio,Pixel Ltd,31/03/2027\n"
+    b"r3,Bakery shadowing,Bread & Co,\n"
+)
+
+
+async def test_a_teacher_imports_a_file_shared_in_the_dm_once(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    shared = fake.file_share("UT", "listings.csv", LISTINGS_CSV)
+    assert (await fake.event(shared, event_id="Ev0FILE")).status == 200
+    # Slack retries an event it thinks went unanswered: the rows are imported once.
+    assert (await fake.event(shared, event_id="Ev0FILE", retry_num=1)).status == 200
+    await slack.idle()
+    answers = [t for t in _texts(fake.posted(dm)) if "listings.csv" in t]
+    assert answers == [
+        "Imported listings.csv: 2 opportunities: 2 created, 0 updated, 0 unchanged; "
+        "1 row skipped\nrow 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)"
+    ]
+    with session_factory() as session:
+        titles = session.scalars(select(Opportunity.title).order_by(Opportunity.id)).all()
+    assert titles == ["Robot lab", "Bakery shadowing"]
+    assert {token for _, token in fake.downloads} == {BOT_TOKEN}
+
+
+async def test_a_students_file_is_refused_and_nothing_is_imported(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    before = row_counts(session_factory)["opportunities"]
+    await fake.event(fake.file_share("U1", "listings.csv", LISTINGS_CSV))
+    await slack.idle()
+    assert "only teachers can import listings" in fake.posted(dm)[-1].section_text
+    assert row_counts(session_factory)["opportunities"] == before
+
+
+async def test_files_too_big_or_not_on_slack_are_not_downloaded(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    big = fake.file_share("U1", "big.csv", b"x")
+    big["files"][0]["size"] = MAX_FILE_BYTES + 1
+    elsewhere = fake.file_share("U1", "listings.csv", LISTINGS_CSV)
+    for key in ("url_private", "url_private_download"):
+        elsewhere["files"][0][key] = "https://example.org/listings.csv"
+    await fake.event(big)
+    await fake.event(elsewhere)
+    await slack.idle()
+    assert _texts(fake.posted(dm)) == [
+        "That file is too big for me (5.0 MB). Please send files of up to 5 MB.",
+        "I couldn't fetch that file from Slack. Please try sending it again.",
+    ]
+    assert not fake.downloads
+
+
+async def test_a_file_that_slack_will_not_serve_is_not_imported(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    shared = fake.file_share("UT", "listings.csv", LISTINGS_CSV)
+    # Without the files:read scope Slack answers a download with its login page.
+    fake.shared.clear()
+    await fake.event(shared)
+    await slack.idle()
+    assert "couldn't fetch that file" in fake.posted(dm)[-1].section_text
+    assert row_counts(session_factory)["opportunities"] == 0
+
+
 def _slack_people(
     factory: sessionmaker[Session], fake: FakeSlack, clock: FakeClock, users: list[str]
 ) -> None:
@@ -741,7 +942,8 @@ def test_the_app_manifest_points_slack_at_the_adapter() -> None:
     # Any other slash command reaches the core as itself ("/report term" is /report term).
     registry = build_registry()
     assert all(registry.find(c.removeprefix("/")) is not None for c in commands[2:])
-    assert {"/report", "/objective", "/objectives", "/delivery"} <= set(commands)
+    assert {"/publish", "/report", "/objective", "/objectives", "/delivery"} <= set(commands)
+    assert re.search(r"^\s+- files:read\b", manifest, re.MULTILINE)
     urls = re.findall(r"^\s+(?:url|request_url): (\S+)", manifest, re.MULTILINE)
     assert len(urls) == len(commands) + 2
     assert all(u == f"https://YOUR-HOST{EVENTS_PATH}" for u in urls)

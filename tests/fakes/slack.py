@@ -6,7 +6,9 @@ The Web API half answers ``/api/<method>`` the way slack_sdk expects
 ``{"ok": false, "error": "channel_not_found"}``, 429 with a Retry-After header, or a 500. Every
 call is recorded with its whole body. It is as strict as Slack where our adapter could go wrong:
 Block Kit limits (50 blocks, 3,000 characters of section text, 25 elements per actions block,
-75 characters of button text, unique action ids), a known channel, a valid token.
+75 characters of button text, unique action ids, modal input blocks and their elements), a
+known channel, a valid token. Files people share in a DM are served at their ``url_private``
+on the fake, to the bot token only (anyone else gets Slack's login page, as Slack does).
 
 The other half plays Slack calling the bot. In HTTP mode it signs slash commands, button
 clicks (form body with a JSON ``payload``) and Events API callbacks (JSON) with the signing
@@ -47,6 +49,25 @@ MAX_ACTIONS = 25
 MAX_BUTTON_TEXT = 75
 MAX_ACTION_ID = 255
 MAX_BUTTON_VALUE = 2000
+MAX_MODAL_TITLE = 24
+MAX_LABEL = 2000
+MAX_PLACEHOLDER = 150
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_OPTIONS = {"static_select": 100, "multi_static_select": 100, "radio_buttons": 10}
+INPUT_ELEMENTS = frozenset(
+    {
+        "plain_text_input",
+        "url_text_input",
+        "number_input",
+        "datepicker",
+        "static_select",
+        "multi_static_select",
+        "radio_buttons",
+        "checkboxes",
+    }
+)
+LOGIN_PAGE = "<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
 
 
 @dataclass
@@ -160,6 +181,8 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self.home: dict[str, dict[str, Any]] = {}  # published App Home views by user
         self.files: dict[str, list[SharedFile]] = {}  # files shared, by channel
+        self.shared: dict[str, tuple[str, bytes]] = {}  # files people shared: id -> (mime, bytes)
+        self.downloads: list[tuple[str, str | None]] = []  # (file id, token) per download
         self._uploads: dict[str, SharedFile] = {}  # by file id, until completed
         self._dms: dict[str, str] = {}
         self._channels: set[str] = set()
@@ -183,6 +206,7 @@ class FakeSlack:
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket_mode)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -351,6 +375,26 @@ class FakeSlack:
         self.history.setdefault(channel, []).append(event)
         return event
 
+    def file_share(
+        self, user: str, name: str, content: bytes, *, mimetype: str = "text/csv"
+    ) -> dict[str, Any]:
+        """What Slack sends when ``user`` shares a file in their DM with the bot; the file is
+        served at its url_private from now on."""
+        file_id = f"F{next(self._ids):06d}"
+        self.shared[file_id] = (mimetype, content)
+        url = f"http://127.0.0.1:{self._port}/files-pri/{file_id}/{name}"
+        file = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1].lower(),
+            "size": len(content),
+            "url_private": url,
+            "url_private_download": f"{url}?download=1",
+        }
+        return {**self.message_event(user, ""), "subtype": "file_share", "files": [file]}
+
     async def dm_message(
         self, user: str, text: str, *, event_id: str | None = None, retry_num: int | None = None
     ) -> Delivered:
@@ -439,17 +483,23 @@ class FakeSlack:
                 return await self.interaction(payload)
         raise AssertionError(f"no ephemeral button {label!r} for {user}")
 
-    async def submit_view(self, user: str, view_id: str, values: dict[str, str]) -> Delivered:
-        """``user`` submits the open modal ``view_id`` with ``values`` by input block id."""
+    async def submit_view(
+        self, user: str, view_id: str, values: dict[str, str | list[str]]
+    ) -> Delivered:
+        """``user`` submits the open modal ``view_id`` with ``values`` by input block id: the
+        text typed, or the value of the option(s) chosen, or the date picked (YYYY-MM-DD). An
+        input left out keeps its initial option; Slack refuses to submit a required one empty."""
         view = self.views[view_id]
         state: dict[str, dict[str, Any]] = {}
         for block in view["blocks"]:
             if block["type"] == "input":
                 element = block["element"]
                 value = values.get(block["block_id"])
-                state[block["block_id"]] = {
-                    element["action_id"]: {"type": element["type"], "value": value}
-                }
+                if value is None and "initial_option" in element:
+                    value = element["initial_option"]["value"]
+                if not value and not block.get("optional"):
+                    raise AssertionError(f"Slack would not submit {block['block_id']} empty")
+                state[block["block_id"]] = {element["action_id"]: _element_state(element, value)}
         payload = {
             "type": "view_submission",
             "team": {"id": TEAM_ID, "domain": "school"},
@@ -515,6 +565,16 @@ class FakeSlack:
         if len(upload.content) != upload.length:
             return web.Response(status=400, text="length mismatch")
         return web.Response(text=f"OK - {upload.length}")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        self.downloads.append((file_id, token))
+        if file_id not in self.shared or token != self.token:
+            return web.Response(text=LOGIN_PAGE, content_type="text/html")
+        mimetype, content = self.shared[file_id]
+        return web.Response(body=content, content_type=mimetype)
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append((str(request.url), await request.json()))
@@ -703,6 +763,19 @@ _METHODS = {
 }
 
 
+def _element_state(element: dict[str, Any], value: str | list[str] | None) -> dict[str, Any]:
+    """The view state Slack sends for one input element holding ``value``."""
+    kind = element["type"]
+    options = {o["value"]: o for o in element.get("options") or []}
+    if kind in ("static_select", "radio_buttons"):
+        return {"type": kind, "selected_option": options[str(value)] if value else None}
+    if kind in ("multi_static_select", "checkboxes"):
+        return {"type": kind, "selected_options": [options[v] for v in value or []]}
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": value}
+    return {"type": kind, "value": value}
+
+
 def _retry_headers(retry_num: int | None) -> dict[str, str]:
     if retry_num is None:
         return {}
@@ -759,7 +832,41 @@ def _check_blocks(blocks: list[dict[str, Any]]) -> None:
                 if len(element.get("value") or "") > MAX_BUTTON_VALUE:
                     raise _ApiError("invalid_blocks")
                 action_ids.add(action_id)
-        elif kind not in ("input", "header", "context", "divider"):
+        elif kind == "input":
+            _check_input(block)
+        elif kind not in ("header", "context", "divider"):
+            raise _ApiError("invalid_blocks")
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        raise _ApiError("invalid_blocks")
+
+
+def _check_input(block: dict[str, Any]) -> None:
+    element = block.get("element") or {}
+    kind = element.get("type")
+    if kind not in INPUT_ELEMENTS or not element.get("action_id"):
+        raise _ApiError("invalid_blocks")
+    texts = [(block.get("label"), MAX_LABEL), (block.get("hint"), MAX_LABEL)]
+    texts.append((element.get("placeholder"), MAX_PLACEHOLDER))
+    if block.get("label") is None:
+        raise _ApiError("invalid_blocks")
+    options = element.get("options")
+    if kind in MAX_OPTIONS or kind == "checkboxes":
+        if not options or len(options) > MAX_OPTIONS.get(kind, 10):
+            raise _ApiError("invalid_blocks")
+        for option in options:
+            texts.append((option.get("text"), MAX_OPTION_TEXT))
+            if not 1 <= len(option.get("value") or "") <= MAX_OPTION_VALUE:
+                raise _ApiError("invalid_blocks")
+        initial = element.get("initial_option")
+        if initial is not None and initial not in options:
+            raise _ApiError("invalid_blocks")
+    elif options is not None:
+        raise _ApiError("invalid_blocks")
+    for text, limit in texts:
+        if text is not None and (
+            text.get("type") != "plain_text" or not 1 <= len(text.get("text") or "") <= limit
+        ):
             raise _ApiError("invalid_blocks")
 
 
@@ -767,5 +874,9 @@ def _view(params: dict[str, Any]) -> dict[str, Any]:
     view = params.get("view")
     if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
         raise _ApiError("invalid_arguments")
+    for name in ("title", "submit", "close"):
+        text = (view.get(name) or {}).get("text")
+        if text is not None and not 1 <= len(text) <= MAX_MODAL_TITLE:
+            raise _ApiError("invalid_arguments")
     _check_blocks(view.get("blocks") or [])
     return view
