@@ -5,7 +5,8 @@ twice (a webhook retry, a restart while polling) changes nothing the second time
 different chats are handled concurrently, those of one chat in order. The core runs in a
 worker thread so the event loop never waits on the database. Replies render as Telegram HTML
 with all text escaped; a pressed button is answered at once and, where the reply says so,
-its message is edited in place.
+its message is edited in place. A document (a teacher's listings to import) is fetched with
+getFile from the configured Bot API server and reaches the core as ``Incoming.file``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -33,7 +35,16 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, C
 from telegram.ext import TypeHandler as PTBTypeHandler
 
 from bot.config import Settings
-from bot.core import Button, Capabilities, Core, Incoming, Reply
+from bot.core import (
+    MAX_FILE_BYTES,
+    Attachment,
+    Button,
+    Capabilities,
+    Core,
+    Incoming,
+    Reply,
+    file_too_big,
+)
 from bot.delivery import Buttons, Outcome, Result
 from storage.models import Role
 
@@ -47,6 +58,7 @@ PRIVATE_ONLY = (
     "Message me directly: @{username}"
 )
 TEXT_ONLY = "I can only read text messages for now. Send /help to see what I can do."
+NOT_DOWNLOADED = "I couldn't fetch that file from Telegram. Please try sending it again."
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -194,6 +206,8 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(settings.telegram_token)
             .base_url(f"{settings.telegram_api_url.rstrip('/')}/bot")
+            # Files come from the same server as the API (a self-hosted one, or a test fake).
+            .base_file_url(f"{settings.telegram_api_url.rstrip('/')}/file/bot")
             .concurrent_updates(PerChatUpdateProcessor(concurrency))
             .build()
         )
@@ -257,7 +271,13 @@ class TelegramAdapter:
         if message.chat.type != ChatType.PRIVATE:
             await self._in_group(message)
             return
-        if message.text is None:
+        file = None
+        if message.document is not None:
+            file = await self._download(message.document)
+            if isinstance(file, Reply):
+                await self._reply(message.chat.id, file)
+                return
+        elif message.text is None:
             await message.reply_text(TEXT_ONLY)
             return
         incoming = Incoming(
@@ -268,11 +288,25 @@ class TelegramAdapter:
             display_name=user.full_name,
             language=user.language_code,
             event_id=str(update.update_id),
+            file=file,
         )
         replies = await self._handle(incoming)
         for reply in replies:
             await self._reply(message.chat.id, reply)
         await self._update_menu(message.chat.id, str(user.id))
+
+    async def _download(self, document: Document) -> Attachment | Reply:
+        """The document's bytes, or the reply that says why not (too big: not even fetched)."""
+        if (document.file_size or 0) > MAX_FILE_BYTES:
+            return file_too_big(document.file_size or 0)
+        try:
+            content = bytes(await (await document.get_file()).download_as_bytearray())
+        except TelegramError as error:
+            log.warning("could not download document %s: %s", document.file_id, error)
+            return Reply(NOT_DOWNLOADED)
+        return Attachment(
+            document.file_name or "file", content, document.mime_type or "application/octet-stream"
+        )
 
     async def _in_group(self, message: Message) -> None:
         """In a group, answer only commands addressed to us, and never with anyone's data."""

@@ -18,15 +18,30 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.app import Runner, build
 from bot.config import Settings
-from bot.core import Core, utcnow
+from bot.core import MAX_FILE_BYTES, Core, utcnow
 from bot.delivery import OutboxSender, Pacing, SenderLock
 from bot.telegram import TelegramAdapter, TelegramTransport, split_text, to_html
 from storage.db import make_engine, make_session_factory
-from storage.models import Account, Interest, OutboxMessage, OutboxStatus, Person, Role
+from storage.models import (
+    Account,
+    Interest,
+    Opportunity,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.telegram import Call, FakeTelegram
-from tests.helpers import Chat, add_opportunity, add_school, make_employer, onboard
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    join_with_invite,
+    make_employer,
+    onboard,
+)
 
 TOKEN = "123456:TEST-TOKEN"
 HOSTILE = "C++ & <Rust> *intern* _now_ <@U123>"
@@ -602,3 +617,52 @@ async def test_a_calendar_export_arrives_as_a_document(
     assert "Software intern" in ics
     # The text reply comes first, then the file.
     assert _outgoing(fake, 501)[-1].at <= call.at
+
+
+LISTINGS_CSV = (
+    b"external_id,title,organisation,deadline\n"
+    b"r1,Robot lab,Leeds Robotics Co,2027-03-31\n"
+    b"r2,Design studio,Pixel Ltd,31/03/2027\n"
+)
+
+
+async def test_a_teacher_imports_a_document_and_a_students_is_refused(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    join_with_invite(
+        session_factory, clock.now, Chat(core, "601", platform="telegram"), Role.TEACHER
+    )
+    onboard(Chat(core, "501", platform="telegram", name="Ada Lovelace"))
+    fake.push(fake.document_update(601, "listings.csv", LISTINGS_CSV))
+    fake.push(fake.document_update(501, "listings.csv", LISTINGS_CSV))
+    await _until(lambda: bool(_outgoing(fake, 601)) and bool(_outgoing(fake, 501)), "answers")
+    (imported,) = _outgoing(fake, 601)
+    assert imported.params["text"] == (
+        "Imported listings.csv: 1 opportunity: 1 created, 0 updated, 0 unchanged; "
+        "1 row skipped\nrow 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)"
+    )
+    (refused,) = _outgoing(fake, 501)
+    assert "only teachers can import listings" in refused.params["text"]
+    assert len(fake.downloads) == 2 and len(fake.calls_to("getFile")) == 2
+    with session_factory() as session:
+        titles = session.scalars(select(Opportunity.title)).all()
+    assert titles == ["Robot lab"]
+
+
+async def test_a_document_too_big_is_refused_without_fetching_it(
+    polling: TelegramAdapter, fake: FakeTelegram
+) -> None:
+    update = fake.document_update(501, "big.csv", b"x")
+    update["message"]["document"]["file_size"] = MAX_FILE_BYTES + 1
+    fake.push(update)
+    await _until(lambda: bool(_outgoing(fake, 501)), "a reply")
+    (refused,) = _outgoing(fake, 501)
+    assert refused.params["text"] == (
+        "That file is too big for me (5.0 MB). Please send files of up to 5 MB."
+    )
+    assert not fake.calls_to("getFile") and not fake.downloads

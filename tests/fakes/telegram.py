@@ -6,7 +6,8 @@ requests are ``POST /bot<token>/<method>`` with a form, multipart or JSON body, 
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": ..., "description": ...}``.
 
 Tests drive it from both ends: they push updates (served by ``getUpdates`` or posted to the
-webhook), read back every request in ``calls``, and inject the failures Telegram produces
+webhook; a document a person sends is served by ``getFile`` and ``/file/bot<token>/<path>``),
+read back every request in ``calls``, and inject the failures Telegram produces
 (429 with retry_after, 403 blocked, 500, a request that never answers, flood limits).
 
 It is as strict as Telegram where our adapter could get it wrong: message text must be 1-4096
@@ -253,6 +254,8 @@ class FakeTelegram:
         self.webhook_secret: str | None = None
         self.webhook_responses: list[int] = []  # 0 where the webhook gave no HTTP answer
         self.rate_limited = 0
+        self.downloads: list[str] = []  # file paths fetched from /file/bot<token>/
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._clock = clock
         self._methods: dict[str, tuple[str, Handler]] = {
             name.lower(): (name, handler)
@@ -264,6 +267,7 @@ class FakeTelegram:
                 ("getWebhookInfo", self._get_webhook_info),
                 ("sendMessage", self._send_message),
                 ("sendDocument", self._send_document),
+                ("getFile", self._get_file),
                 ("editMessageText", self._edit_message_text),
                 ("answerCallbackQuery", self._true),
                 ("setMyCommands", self._set_my_commands),
@@ -300,6 +304,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         # Handlers still running at stop() are cancelled first, so a short grace is enough.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -403,6 +408,24 @@ class FakeTelegram:
         if entities:
             message["entities"] = entities
         return {"update_id": self._next_update_id(update_id), "message": message}
+
+    def document_update(
+        self, user_id: int, filename: str, content: bytes, *, mime_type: str = "text/csv"
+    ) -> dict[str, Any]:
+        """An Update in which the user sent ``content`` as a document named ``filename``."""
+        update = self.message_update(user_id, "")
+        message = update["message"]
+        del message["text"]
+        file_id = f"doc-in-{user_id}-{message['message_id']}"
+        self._files[file_id] = (f"documents/file_{message['message_id']}.csv", content)
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": filename,
+            "mime_type": mime_type,
+            "file_size": len(content),
+        }
+        return update
 
     def callback_update(
         self,
@@ -644,6 +667,26 @@ class FakeTelegram:
             "file_size": len(upload.content),
         }
         return message
+
+    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self._files:
+            raise _bad_request("invalid file_id")
+        path, content = self._files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(content),
+            "file_path": path,
+        }
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        for file_path, content in self._files.values():
+            if file_path == path:
+                return web.Response(body=content)
+        return web.Response(status=404, text="Not Found")
 
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         text = _message_text(params)
