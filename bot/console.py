@@ -3,11 +3,13 @@
 Buttons are shown as numbered choices; typing a number (or a button's exact label) presses it.
 Standard input may be piped, one message a line, so that a session can be scripted. Messages
 that other people's actions queued for this console user (the outbox) are shown as they
-arrive, between turns.
+arrive, between turns. ``/import PATH`` sends the local file PATH, as a file sent on Telegram
+or Slack would be (only here: no other adapter reads the server's files).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -15,11 +17,12 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Attachment, Button, Core, Incoming, Reply
+from bot.core import MAX_FILE_BYTES, Attachment, Button, Core, Incoming, Reply, file_too_big
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
 
 PLATFORM = "console"
+_IMPORT = re.compile(r"/import\s+(.+)", re.IGNORECASE)
 
 
 class ConsoleChat:
@@ -53,16 +56,36 @@ class ConsoleChat:
 
     def say(self, text: str) -> None:
         button = self._button_for(text.strip())
+        file = None if button else self._file(text)
+        if isinstance(file, Reply):
+            self.show([file])
+            return
         incoming = Incoming(
             platform=PLATFORM,
             user_id=self.user_id,
             chat_id=self.user_id,
-            text=None if button else text,
+            text=None if button or file else text,
             payload=button.payload if button else None,
             display_name=self.name,
+            file=file,
         )
         self.show(self.core.handle(incoming))
         self.deliver()
+
+    @staticmethod
+    def _file(text: str) -> Attachment | Reply | None:
+        """The local file that "/import PATH" sends, or why it can't be sent."""
+        match = _IMPORT.fullmatch(text.strip())
+        if match is None:
+            return None
+        path = Path(match.group(1).strip()).expanduser()
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                return file_too_big(size)
+            return Attachment(path.name, path.read_bytes(), "application/octet-stream")
+        except OSError as error:
+            return Reply(f"I can't read {path}: {error.strerror or error}.")
 
     def _button_for(self, text: str) -> Button | None:
         for button in self.buttons:

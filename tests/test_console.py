@@ -15,7 +15,7 @@ from bot.console import ConsoleChat
 from bot.core import Core
 from storage.db import transaction
 from storage.demo import seed
-from storage.models import Interest, OutboxMessage, OutboxStatus
+from storage.models import Interest, Opportunity, OutboxMessage, OutboxStatus
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +102,21 @@ def test_oppbot_chat_command_with_piped_input(tmp_path: Path) -> None:
     assert "Welcome, Ada!" in result.stdout
     assert "Done! Acme Robotics will hear" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_import_path_sends_a_local_file(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    with transaction(session_factory) as session:
+        seed(session, clock.now)
+    listings = tmp_path / "listings.csv"
+    listings.write_text("external_id,title,organisation\nc1,Console lab,Acme Ltd\n")
+    tess, out = _chat(core, session_factory, "tess")  # the demo teacher
+    ada, ada_out = _chat(core, session_factory, "ada")
+    tess.run([f"/import {listings}", f"/import {tmp_path / 'missing.csv'}"])
+    ada.run([f"/import {listings}"])
+    assert "Imported listings.csv: 1 opportunity: 1 created" in out.getvalue()
+    assert f"I can't read {tmp_path / 'missing.csv'}: No such file or directory." in out.getvalue()
+    assert "only teachers can import listings" in ada_out.getvalue()
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).where(Opportunity.title == "Console lab")) == 1
