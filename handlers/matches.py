@@ -136,7 +136,8 @@ def notify_employers(ctx: Context, interest: Interest) -> None:
     # A renewed interest waits for a fresh answer (and may earn a fresh nudge).
     interest.employer_replied_at = None
     interest.nudged_at = None
-    if shared and interest.details_shared_at is None:
+    if shared:
+        # The employer's reply time runs from this notification, not an earlier one.
         interest.details_shared_at = ctx.now
     message = match_notification(student, opportunity, interest.note)
     for member in employer_members(ctx, opportunity):

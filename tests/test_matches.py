@@ -511,6 +511,8 @@ def test_a_renewed_interest_earns_a_fresh_nudge(world: World) -> None:
     world.bob.press("Withdraw 1")
     world.bob.press("Yes, withdraw")
     register(world, world.bob)
+    # The employer's reply time (for the partnership report) runs from the renewed notice.
+    assert world.interest().details_shared_at == world.clock.now
     world.clock.advance(days=2)
     assert nudge(world) == 0
     world.clock.advance(days=1)
