@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The console chat owns standard output; logs go to standard error.
         stream=sys.stderr,
     )
+    if args.command == "chat":
+        # The schema upgrade's progress lines would land in the middle of the conversation.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "db":
         upgrade(make_engine(settings.database_url))
         print("Database schema is up to date.")
