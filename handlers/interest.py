@@ -24,6 +24,7 @@ from handlers.present import (
     own_interest,
 )
 from handlers.reminders import sync_deadline_reminders
+from handlers.schools import student_school_id
 from storage.models import Interest, InterestStatus, Opportunity
 
 registry = Registry()
@@ -115,12 +116,16 @@ def register(ctx: Context, opportunity: Opportunity, note: str | None) -> list[R
     interest = _existing(ctx, opportunity)
     if interest is not None and interest.status != InterestStatus.WITHDRAWN:
         raise _already(interest)
+    # The school whose figures it counts in, even after the student deletes their data. Read
+    # first: loading the student's class would flush a new row before it is complete.
+    school_id = student_school_id(ctx.person)
     if interest is None:
         interest = Interest(
             person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now
         )
         ctx.session.add(interest)
     interest.status = InterestStatus.INTERESTED
+    interest.school_id = school_id
     interest.note = note or None
     interest.updated_at = ctx.now
     ctx.session.flush()

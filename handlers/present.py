@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.core import STALE_BUTTON_TEXT, Button, Context, Reply, UserError
+from handlers.schools import student_school_id
 from storage.models import (
     Interest,
     InterestStatus,
@@ -164,7 +165,7 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     """An opportunity's card with the buttons that fit this student's relation to it."""
     today = local_today(ctx)
     # Who opened the card is who the partnership reached, for its report.
-    record_view(ctx.session, ctx.person.id, opportunity.id, ctx.now)
+    record_view(ctx.session, ctx.person.id, opportunity.id, student_school_id(ctx.person), ctx.now)
     interest = ctx.session.scalar(
         select(Interest).where(
             Interest.person_id == ctx.person.id, Interest.opportunity_id == opportunity.id

@@ -356,6 +356,11 @@ class Interest(Base):
     opportunity_id: Mapped[int] = mapped_column(
         ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
     )
+    # The student's school when they registered (or renewed) it, kept after they delete their
+    # data so the school's figures stay whole, like a placement's.
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[InterestStatus] = mapped_column(
         _enum(InterestStatus, "interest_status"), default=InterestStatus.INTERESTED
     )
@@ -531,6 +536,10 @@ class OpportunityView(Base):
     )
     opportunity_id: Mapped[int] = mapped_column(
         ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    # The student's school at the time, kept after they delete their data (see Interest).
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
     )
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
 

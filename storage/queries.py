@@ -147,11 +147,19 @@ def browse_page(
     return [loaded[i] for i in ids], total
 
 
-def record_view(session: Session, person_id: int, opportunity_id: int, now: datetime) -> None:
-    """Note that a student opened a card; only the first time counts, so a repeat is a no-op."""
+def record_view(
+    session: Session, person_id: int, opportunity_id: int, school_id: int | None, now: datetime
+) -> None:
+    """Note that a student (of ``school_id``) opened a card; only the first time counts, so a
+    repeat is a no-op."""
     backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         backend.insert(OpportunityView)
-        .values(person_id=person_id, opportunity_id=opportunity_id, first_seen_at=now)
+        .values(
+            person_id=person_id,
+            opportunity_id=opportunity_id,
+            school_id=school_id,
+            first_seen_at=now,
+        )
         .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
     )

@@ -84,3 +84,38 @@ def test_interests_from_before_0003_count_as_shared_unless_consent_was_missing(
     assert shared == {1: True, 2: False, 3: True}
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM accounts")) == 3
+
+
+def test_existing_interests_take_their_student_s_school(engine: Engine) -> None:
+    """Interests from before 0004 count for their student's school in the report."""
+    command.downgrade(alembic_config(engine), "0003")
+    at = "2026-11-20 10:00:00+00:00"
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO schools (id, name, created_at) VALUES (1, 'Riverside', :at)",
+            "INSERT INTO cohorts (id, school_id, name, join_code, created_at)"
+            " VALUES (1, 1, 'Year 11', 'RIVER-11', :at)",
+            "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', :at)",
+            "INSERT INTO opportunities (id, organisation_id, kind, title, description,"
+            " location, remote, status, created_at, updated_at) VALUES"
+            " (1, 1, 'internship', 'Intern', '', '', false, 'open', :at, :at)",
+            # A student of a class, one without a class yet.
+            "INSERT INTO people (id, name, timezone, cohort_id, created_at)"
+            " VALUES (1, 'In a class', 'UTC', 1, :at)",
+            "INSERT INTO people (id, name, timezone, created_at)"
+            " VALUES (2, 'No class', 'UTC', :at)",
+        ):
+            conn.execute(text(statement), {"at": at})
+        # The third interest's student already deleted their data.
+        for iid, pid in ((1, 1), (2, 2), (3, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO interests (id, person_id, opportunity_id, status, created_at,"
+                    " updated_at) VALUES (:iid, :pid, 1, 'interested', :at, :at)"
+                ),
+                {"iid": iid, "pid": pid, "at": at},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        schools = dict(conn.execute(text("SELECT id, school_id FROM interests")).all())
+    assert schools == {1: 1, 2: None, 3: None}

@@ -1,4 +1,4 @@
-"""partnerships: placements, hours, feedback, objectives, card views
+"""partnerships: placements, hours, feedback, objectives, card views, interests' school
 
 Revision ID: 0004
 Revises: 0003
@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("opportunity_id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=True),
         sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["opportunity_id"],
@@ -67,6 +68,12 @@ def upgrade() -> None:
             ["person_id"],
             ["people.id"],
             name=op.f("fk_opportunity_views_person_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"],
+            ["schools.id"],
+            name=op.f("fk_opportunity_views_school_id_schools"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opportunity_views")),
@@ -86,6 +93,26 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_opportunity_views_person_id"), ["person_id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_opportunity_views_school_id"), ["school_id"], unique=False
+        )
+
+    with op.batch_alter_table("interests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("school_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_interests_school_id"), ["school_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_interests_school_id_schools"),
+            "schools",
+            ["school_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+    # Existing interests take their student's school now; those of students who already
+    # deleted their data have none to take.
+    op.execute(
+        "UPDATE interests SET school_id = (SELECT cohorts.school_id FROM people"
+        " JOIN cohorts ON cohorts.id = people.cohort_id WHERE people.id = interests.person_id)"
+    )
 
     op.create_table(
         "placements",
@@ -297,7 +324,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_placements_created_at"))
 
     op.drop_table("placements")
+    with op.batch_alter_table("interests", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_interests_school_id_schools"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_interests_school_id"))
+        batch_op.drop_column("school_id")
+
     with op.batch_alter_table("opportunity_views", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_opportunity_views_school_id"))
         batch_op.drop_index(batch_op.f("ix_opportunity_views_person_id"))
         batch_op.drop_index(batch_op.f("ix_opportunity_views_opportunity_id"))
         batch_op.drop_index(batch_op.f("ix_opportunity_views_first_seen_at"))
