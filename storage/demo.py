@@ -13,15 +13,27 @@ from sqlalchemy.orm import Session
 from storage.models import (
     Account,
     Cohort,
+    Feedback,
+    FeedbackStage,
+    FeedbackStatus,
+    HoursEntry,
+    HoursStatus,
+    Interest,
+    InterestMessage,
+    InterestStatus,
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
+    OpportunityView,
     Organisation,
     Person,
+    Placement,
     Role,
     School,
 )
+
+H = HoursStatus
 
 SCHOOL = "Riverside High"
 COHORT_CODES = {"Year 11": "RIVER-11", "Year 12": "RIVER-12"}
@@ -192,6 +204,8 @@ LISTINGS: list[
 # member who gets match notifications, and a teacher at the demo school.
 DEMO_EMPLOYER = ("maya", "Maya Okafor", "Acme Robotics")
 DEMO_TEACHER = ("tess", "Tess Morgan")
+# A student already on a placement at the demo employer.
+DEMO_PLACED_STUDENT = ("sam", "Sam Rivers")
 
 
 def seed(session: Session, now: datetime) -> bool:
@@ -199,17 +213,19 @@ def seed(session: Session, now: datetime) -> bool:
     if session.scalar(select(School.id).where(School.name == SCHOOL)) is not None:
         return False
     school = School(name=SCHOOL, created_at=now)
-    session.add_all(
+    cohorts = [
         Cohort(school=school, name=name, join_code=code, created_at=now)
         for name, code in COHORT_CODES.items()
-    )
+    ]
+    session.add_all(cohorts)
     organisations: dict[str, Organisation] = {}
+    opportunities: list[Opportunity] = []
     today = now.date()
     for n, (employer, title, kind, place, remote, paid, days, tags, min_age, text) in enumerate(
         LISTINGS
     ):
         org = organisations.setdefault(employer, Organisation(name=employer, created_at=now))
-        session.add(
+        opportunities.append(
             Opportunity(
                 organisation=org,
                 kind=kind,
@@ -228,19 +244,16 @@ def seed(session: Session, now: datetime) -> bool:
                 updated_at=now,
             )
         )
+    session.add_all(opportunities)
     user, name, employer = DEMO_EMPLOYER
-    _console_user(
-        session,
-        user,
-        Person(
-            name=name,
-            role=Role.EMPLOYER,
-            organisation=organisations[employer],
-            onboarded_at=now,
-            created_at=now,
-        ),
-        now,
+    maya = Person(
+        name=name,
+        role=Role.EMPLOYER,
+        organisation=organisations[employer],
+        onboarded_at=now,
+        created_at=now,
     )
+    _console_user(session, user, maya, now)
     user, name = DEMO_TEACHER
     _console_user(
         session,
@@ -248,7 +261,118 @@ def seed(session: Session, now: datetime) -> bool:
         Person(name=name, role=Role.TEACHER, school=school, onboarded_at=now, created_at=now),
         now,
     )
+    placed = next(o for o in opportunities if o.organisation.name == employer)
+    _placement_story(session, now, cohorts[0], placed, maya, opportunities)
     return True
+
+
+def _placement_story(
+    session: Session,
+    now: datetime,
+    cohort: Cohort,
+    opportunity: Opportunity,
+    supervisor: Person,
+    opportunities: list[Opportunity],
+) -> None:
+    """A student two weeks into a placement (`oppbot chat --as sam`): an application the
+    employer answered, hours logged and partly confirmed, and feedback at the midpoint, so
+    that /hours, /placements and /report have something to show."""
+    user, name = DEMO_PLACED_STUDENT
+    sam = Person(
+        name=name,
+        role=Role.STUDENT,
+        cohort=cohort,
+        grade=12,
+        under_18=False,
+        under_16=False,
+        timezone="Europe/London",
+        onboarded_at=now - timedelta(days=30),
+        created_at=now - timedelta(days=30),
+    )
+    _console_user(session, user, sam, now)
+    session.flush()
+    session.add_all(
+        OpportunityView(
+            person_id=sam.id,
+            opportunity_id=o.id,
+            school_id=cohort.school_id,
+            first_seen_at=now - timedelta(days=25),
+        )
+        for o in opportunities[:4]
+    )
+    applied = now - timedelta(days=21)
+    interest = Interest(
+        person=sam,
+        opportunity=opportunity,
+        school_id=cohort.school_id,
+        status=InterestStatus.PLACED,
+        note="I have built two robots for the school science fair.",
+        details_shared_at=applied,
+        employer_replied_at=applied + timedelta(days=1, hours=3),
+        created_at=applied,
+        updated_at=now - timedelta(days=15),
+    )
+    session.add(interest)
+    session.flush()
+    for kind, text, days_ago in (
+        ("invite", "Could you come in for a chat on Monday at 10?", 20),
+        ("reply", "Yes please, see you on Monday!", 20),
+        ("placed", "", 15),
+    ):
+        session.add(
+            InterestMessage(
+                interest_id=interest.id,
+                sender=supervisor if kind != "reply" else sam,
+                from_role=Role.STUDENT if kind == "reply" else Role.EMPLOYER,
+                kind=kind,
+                text=text,
+                created_at=now - timedelta(days=days_ago),
+            )
+        )
+    today = now.date()
+    placement = Placement(
+        interest=interest,
+        student=sam,
+        organisation=opportunity.organisation,
+        school_id=cohort.school_id,
+        supervisor=supervisor,
+        start_date=today - timedelta(days=14),
+        end_date=today + timedelta(days=7),
+        expected_hours=40,
+        created_at=now - timedelta(days=15),
+        updated_at=now - timedelta(days=15),
+    )
+    session.add(placement)
+    for days_ago, hours, status in (
+        (13, 3, H.CONFIRMED),
+        (12, 3, H.CONFIRMED),
+        (6, 4, H.CONFIRMED),
+        (5, 3, H.PENDING),
+    ):
+        session.add(
+            HoursEntry(
+                placement=placement,
+                work_date=today - timedelta(days=days_ago),
+                minutes=hours * 60,
+                status=status,
+                logged_at=now - timedelta(days=days_ago),
+                reviewed_at=now - timedelta(days=days_ago - 1) if status == H.CONFIRMED else None,
+            )
+        )
+    session.add(
+        Feedback(
+            placement=placement,
+            stage=FeedbackStage.MIDPOINT,
+            respondent_role=Role.STUDENT,
+            respondent=sam,
+            status=FeedbackStatus.ANSWERED,
+            due_at=now - timedelta(days=4),
+            asked_at=now - timedelta(days=4),
+            answered_at=now - timedelta(days=4),
+            rating=5,
+            comment="Everyone is friendly and I soldered my first circuit board!",
+        )
+    )
 
 
 def _console_user(session: Session, user: str, person: Person, now: datetime) -> None:

@@ -57,7 +57,8 @@ def test_student_journey_and_employer_notification(
     assert "Interest sent." in transcript
 
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Interest)) == 1
+        # Ada's, beside the demo's placed student's.
+        assert session.scalar(select(func.count()).select_from(Interest)) == 2
         pending = session.scalars(select(OutboxMessage)).one()
         assert pending.status == OutboxStatus.PENDING
 
@@ -75,6 +76,22 @@ def test_student_journey_and_employer_notification(
     again, again_out = _chat(core, session_factory, "maya")
     again.run([])
     assert "[message]" not in again_out.getvalue()
+
+
+def test_the_demo_has_a_placement_to_show(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        seed(session, clock.now)
+    sam, sam_out = _chat(core, session_factory, "sam")
+    sam.run(["/hours"])
+    assert "10h confirmed of 40h expected, 3h waiting" in sam_out.getvalue()
+    tess, tess_out = _chat(core, session_factory, "tess")
+    tess.run(["/report", "/hours"])
+    report = tess_out.getvalue()
+    assert "• Placements: 1 (up 1)" in report
+    assert "• Feedback from students: 5.0 of 5 (1 answer)" in report
+    assert "Sam Rivers: 10h confirmed" in report
 
 
 def test_numbers_beyond_the_buttons_are_text(
