@@ -22,7 +22,13 @@ from handlers.chart import render
 from handlers.figures import Scope, parse_period
 from handlers.imports import import_file
 from handlers.invites import create_invite, organisation_named
-from handlers.partnership import build_report, chart_data, report_csv, report_markdown
+from handlers.partnership import (
+    build_report,
+    chart_data,
+    report_csv,
+    report_markdown,
+    school_zone,
+)
 from handlers.schools import only_school, school_named
 from storage.db import make_engine, transaction, upgrade
 from storage.demo import seed
@@ -68,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--period",
         default="",
-        help="30d, week, month, term (the default: 90 days), year, or 'YYYY-MM-DD YYYY-MM-DD'",
+        help="30d, week, month, term (the default: 90 days), year, 'this month', 'last month', "
+        "'last week', or 'YYYY-MM-DD YYYY-MM-DD'; days as the school's first teacher lives them",
     )
     report.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown or CSV")
     report.add_argument("--chart", type=Path, metavar="FILE", help="also write the chart (PNG)")
@@ -175,11 +182,6 @@ def _invite(
 
 def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
     with factory() as session:
-        try:
-            period = parse_period(args.period, utcnow().date())
-        except UserError as error:
-            print(error.reply.text, file=sys.stderr)
-            return 2
         school = _named(session, School, args.school) if args.school else only_school(session)
         if school is None:
             names = ", ".join(session.scalars(select(School.name).order_by(School.name)))
@@ -193,12 +195,25 @@ def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
         if args.employer and employer is None:
             print(f"No employer called {args.employer}.", file=sys.stderr)
             return 2
+        # The school's days, as its teachers see them in the chat.
+        zone = school_zone(session, school.id)
+        try:
+            period = parse_period(args.period, utcnow().astimezone(zone).date(), zone)
+        except UserError as error:
+            print(error.reply.text, file=sys.stderr)
+            return 2
         scope = Scope(school.id, employer.id if employer else None)
         title = f"{school.name}, {employer.name}" if employer else school.name
         built = build_report(session, scope, title, period)
         print(report_csv(built) if args.format == "csv" else report_markdown(built), end="")
         if args.chart is not None:
-            args.chart.write_bytes(render(chart_data(built)))
+            try:
+                args.chart.write_bytes(render(chart_data(built)))
+            except OSError as error:
+                print(
+                    f"Couldn't write the chart to {args.chart}: {error.strerror}.", file=sys.stderr
+                )
+                return 2
             # Standard output holds the report, which may be piped into a file.
             print(f"Chart written to {args.chart}", file=sys.stderr)
     return 0

@@ -43,6 +43,8 @@ class ChartData:
     funnel: Sequence[tuple[str, int]]
     # (employer, median reply time in hours, or None without replies), in display order.
     reply_times: Sequence[tuple[str, float | None]]
+    # Employers of the report left out of ``reply_times``.
+    more: int = 0
 
 
 def render(data: ChartData) -> bytes:
@@ -57,7 +59,7 @@ def render(data: ChartData) -> bytes:
     draw.line((MARGIN, 80, WIDTH - MARGIN, 80), fill=RULE, width=1)
     draw.line((SPLIT, PANEL_TOP, SPLIT, HEIGHT - MARGIN), fill=RULE, width=1)
     _funnel(draw, data.funnel, MARGIN, SPLIT - MARGIN)
-    _reply_times(draw, data.reply_times, SPLIT + MARGIN, WIDTH - MARGIN)
+    _reply_times(draw, data.reply_times, data.more, SPLIT + MARGIN, WIDTH - MARGIN)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -96,7 +98,11 @@ def _funnel(
 
 
 def _reply_times(
-    draw: ImageDraw.ImageDraw, rows: Sequence[tuple[str, float | None]], left: int, right: int
+    draw: ImageDraw.ImageDraw,
+    rows: Sequence[tuple[str, float | None]],
+    left_out: int,
+    left: int,
+    right: int,
 ) -> None:
     draw.text((left, PANEL_TOP), "Median reply time per employer", fill=INK, font=_font(16))
     top = PANEL_TOP + 36
@@ -104,7 +110,8 @@ def _reply_times(
         draw.text((left, top), "No employers with figures yet.", fill=MUTED, font=_font(14))
         return
     room = (HEIGHT - MARGIN - top) // ROW
-    shown = list(rows) if len(rows) <= room else list(rows[: room - 1])
+    # The last row says how many are left out, if any are.
+    shown = list(rows[: room - 1]) if left_out or len(rows) > room else list(rows)
     names_width = 150
     value_width = 80
     bar_left = left + names_width + 8
@@ -119,9 +126,9 @@ def _reply_times(
         width = max(round(bar_span * hours / longest), 2) if longest else 2
         draw.rectangle((bar_left, y + 4, bar_left + width, y + ROW - 6), fill=REPLY)
         draw.text((bar_left + width + 6, y + 3), fmt_duration(hours), fill=INK, font=_font(14))
-    if len(shown) < len(rows):
+    more = len(rows) - len(shown) + left_out
+    if more:
         y = top + len(shown) * ROW
-        more = len(rows) - len(shown)
         draw.text((left, y + 3), f"…and {more} more in the report", fill=MUTED, font=_font(14))
 
 

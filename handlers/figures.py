@@ -5,7 +5,8 @@ comes from a handful of aggregate queries grouped by organisation, whatever the 
 employers; each query aggregates several periods at once (a CASE per period), so the current
 period, the previous one and any objective's window cost no more queries than one period.
 
-Dates are inclusive and a day runs from midnight to midnight UTC.
+Dates are inclusive and a day runs from midnight to midnight in the period's time zone (the
+viewer's), so "today" in the report is the day the viewer is living.
 """
 
 from __future__ import annotations
@@ -14,36 +15,40 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from bot.core import UserError
 from storage.models import (
-    Cohort,
     Feedback,
     HoursEntry,
     HoursStatus,
     Interest,
     InterestMessage,
+    InterestStatus,
     Opportunity,
     OpportunityView,
-    Person,
     Placement,
     Role,
 )
 
 DEFAULT_DAYS = 90
+# A bare "week" or "month" is the last 7 or 30 days; "this month" and "last month" follow the
+# calendar (see ``parse_period``).
 NAMED_PERIODS = {"week": 7, "month": 30, "term": 90, "year": 365}
 # Long enough for any school's history; with the earliest year, the previous period's dates
 # never fall off the calendar.
 MAX_DAYS = 3660
 EARLIEST_YEAR = 2000
+# Far enough for a period planned ahead; no further, so no date runs off the calendar.
+MAX_REPORT_AHEAD = timedelta(days=366)
 PERIOD_EXAMPLE = (
-    "Say the period like 30d, week, month, term, year, or two dates: 2026-09-01 2026-12-20."
+    "Say the period like 30d, week, this month, last month, term, year, "
+    "or two dates: 2026-09-01 2026-12-20."
 )
 _DAYS = re.compile(r"(\d{1,5}) ?(?:d|days?)")
 _DATES = re.compile(r"(\d{4}-\d{2}-\d{2}) ?(?:\.\.|to| ) ?(\d{4}-\d{2}-\d{2})")
@@ -51,14 +56,15 @@ _DATES = re.compile(r"(\d{4}-\d{2}-\d{2}) ?(?:\.\.|to| ) ?(\d{4}-\d{2}-\d{2})")
 
 @dataclass(frozen=True)
 class Period:
-    """The days from ``start`` to ``end``, both included."""
+    """The days from ``start`` to ``end``, both included, as lived in ``zone``."""
 
     start: date
     end: date
+    zone: tzinfo = UTC
 
     @classmethod
-    def last(cls, days: int, today: date) -> Period:
-        return cls(today - timedelta(days=days - 1), today)
+    def last(cls, days: int, today: date, zone: tzinfo = UTC) -> Period:
+        return cls(today - timedelta(days=days - 1), today, zone)
 
     @property
     def days(self) -> int:
@@ -67,46 +73,90 @@ class Period:
     @property
     def previous(self) -> Period:
         """The period of the same length just before this one."""
-        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+        return Period(
+            self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.zone
+        )
 
     @property
     def start_at(self) -> datetime:
-        return datetime.combine(self.start, time(), UTC)
+        return _midnight(self.start, self.zone)
 
     @property
     def end_at(self) -> datetime:
         """The first moment after the period."""
-        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+        return _midnight(self.end + timedelta(days=1), self.zone)
 
 
-def parse_period(text: str, today: date) -> Period:
-    """A period as people type it: nothing (this term), 30d, 30 days, week, month, term, year,
-    or two dates (``2026-09-01 2026-12-20`` or ``2026-09-01..2026-12-20``)."""
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """The moment ``day`` begins in ``zone``, in UTC like every stored timestamp."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def days_text(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
+
+
+def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
+    """A period as people type it: nothing (this term), 30d, 30 days, week, month, term, year
+    (the last 7, 30, 90 or 365 days), this week, this month, this year (the calendar week
+    from Monday, month or year to today), last week, last month, last year (the previous
+    calendar one), or two dates (``2026-09-01 2026-12-20`` or ``2026-09-01..2026-12-20``).
+    ``today`` is the viewer's date in ``zone``."""
     words = " ".join(text.lower().split())
+    if calendar := _calendar(words, today):
+        return Period(*calendar, zone)
+    if words == "last term":
+        # Terms differ from school to school; the bot doesn't know this school's dates.
+        raise UserError(
+            "I don't know your term dates. Give them, like 2026-09-01 2026-12-20, "
+            "or say term for the last 90 days."
+        )
     words = words.removeprefix("this ").removeprefix("last ")
     if not words:
-        return Period.last(DEFAULT_DAYS, today)
+        return Period.last(DEFAULT_DAYS, today, zone)
     if words in NAMED_PERIODS:
-        return Period.last(NAMED_PERIODS[words], today)
+        return Period.last(NAMED_PERIODS[words], today, zone)
     if days := _DAYS.fullmatch(words):
         count = int(days[1])
         if not 1 <= count <= MAX_DAYS:
             raise UserError(f"Please choose between 1 and {MAX_DAYS} days.")
-        return Period.last(count, today)
+        return Period.last(count, today, zone)
     dates = _DATES.fullmatch(words)
     if dates is None:
         raise UserError(f"I don't understand that period. {PERIOD_EXAMPLE}")
     try:
-        period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]))
+        period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]), zone)
     except ValueError:
         raise UserError(f"That isn't a real date. {PERIOD_EXAMPLE}") from None
     if period.end < period.start:
         raise UserError("The period ends before it starts. Put the earlier date first.")
+    if period.end > today + MAX_REPORT_AHEAD:
+        raise UserError("That period ends more than a year from now. Please choose nearer dates.")
     if period.days > MAX_DAYS:
         raise UserError(f"Please choose a period of at most {MAX_DAYS} days.")
     if period.start.year < EARLIEST_YEAR:
         raise UserError(f"Please choose dates from {EARLIEST_YEAR} on.")
     return period
+
+
+def _calendar(words: str, today: date) -> tuple[date, date] | None:
+    """The calendar week, month or year people mean by "this ..." or "last ..."."""
+    match words:
+        case "this week":
+            return today - timedelta(days=today.weekday()), today
+        case "last week":
+            monday = today - timedelta(days=today.weekday() + 7)
+            return monday, monday + timedelta(days=6)
+        case "this month":
+            return today.replace(day=1), today
+        case "last month":
+            end = today.replace(day=1) - timedelta(days=1)
+            return end.replace(day=1), end
+        case "this year":
+            return today.replace(month=1, day=1), today
+        case "last year":
+            return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,8 +184,9 @@ class Figures:
     published: int = 0
     reached: int = 0
     interests: int = 0
-    # Interests whose details reached the employer, and how many of those the employer answered.
-    shared: int = 0
+    # Interests whose details reached the employer and that were answered or still can be (not
+    # withdrawn, nor of a student who deleted their data), and how many the employer answered.
+    answerable: int = 0
     replied: int = 0
     reply_hours: list[float] = field(default_factory=list)
     invitations: int = 0
@@ -151,7 +202,7 @@ class Figures:
     @property
     def reply_rate(self) -> float | None:
         """The share of interests the employer answered, in percent."""
-        return 100 * self.replied / self.shared if self.shared else None
+        return 100 * self.replied / self.answerable if self.answerable else None
 
     @property
     def median_reply_hours(self) -> float | None:
@@ -174,17 +225,22 @@ class Figures:
                 return float(getattr(self, metric))
 
     @property
-    def empty(self) -> bool:
-        return not (
-            self.published
-            or self.reached
-            or self.interests
-            or self.invitations
-            or self.placements
-            or self.minutes
-            or self.student_rating.count
-            or self.supervisor_rating.count
+    def activity(self) -> int:
+        """How much happened with students, publishing aside: what earns an employer its own
+        lines in a school's report, and its place in the chart."""
+        return (
+            self.reached
+            + self.interests
+            + self.invitations
+            + self.placements
+            + (1 if self.minutes else 0)
+            + self.student_rating.count
+            + self.supervisor_rating.count
         )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.published or self.activity)
 
     def add(self, other: Figures) -> None:
         """Fold ``other`` into these figures, all but the students reached: one student may
@@ -200,7 +256,15 @@ class Figures:
             mine.count += theirs.count
 
 
-_ADDITIVE = ("published", "interests", "shared", "replied", "invitations", "placements", "minutes")
+_ADDITIVE = (
+    "published",
+    "interests",
+    "answerable",
+    "replied",
+    "invitations",
+    "placements",
+    "minutes",
+)
 
 
 @dataclass
@@ -222,7 +286,7 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         return []
     low = min(p.start for p in periods)
     high = max(p.end for p in periods)
-    bounds = Period(low, high)
+    bounds = Period(low, high, periods[0].zone)
     result = [Breakdown() for _ in periods]
 
     def rows(query: Select[Any]) -> list[tuple[Any, ...]]:
@@ -251,15 +315,15 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         else []
     )
 
-    def students_of_school(query: Select[Any], person: ColumnElement[Any]) -> Select[Any]:
-        """Only the scope's school's students (everyone's, for a scope of every school)."""
+    def students_of_school(query: Select[Any], school: ColumnElement[Any]) -> Select[Any]:
+        """Only the scope's school's students (everyone's, for a scope of every school).
+
+        The school is the one stored on the row when it was written, so a student who deletes
+        their data still counts for it, as their placements, hours and feedback do.
+        """
         if scope.school_id is None:
             return query
-        return (
-            query.join(Person, Person.id == person)
-            .join(Cohort, Cohort.id == Person.cohort_id)
-            .where(Cohort.school_id == scope.school_id)
-        )
+        return query.where(school == scope.school_id)
 
     # Opportunities are shared by every school, so a school sees all of them.
     published = select(Opportunity.organisation_id, *counts(Opportunity.published_at)).where(
@@ -276,7 +340,7 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         .select_from(OpportunityView)
         .join(Opportunity, Opportunity.id == OpportunityView.opportunity_id)
         .where(within(OpportunityView.first_seen_at), *org_filter),
-        OpportunityView.person_id,
+        OpportunityView.school_id,
     )
     viewers = counts(OpportunityView.first_seen_at, viewer)
     for org_id, *values in rows(
@@ -293,12 +357,18 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
 
     shared = Interest.details_shared_at.is_not(None)
     replied = and_(shared, Interest.employer_replied_at.is_not(None))
+    # An interest withdrawn, or whose student deleted their data, can no longer be answered:
+    # counted against the employer only if they answered it in time.
+    answerable = or_(
+        replied,
+        and_(shared, Interest.status != InterestStatus.WITHDRAWN, Interest.person_id.is_not(None)),
+    )
     interest_columns: list[Any] = []
     for p in periods:
         created = during(Interest.created_at, p)
         interest_columns += [
             func.count(case((created, literal(1)))),
-            func.count(case((and_(created, shared), literal(1)))),
+            func.count(case((and_(created, answerable), literal(1)))),
             func.count(case((and_(created, replied), literal(1)))),
         ]
     interests = students_of_school(
@@ -306,12 +376,12 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         .select_from(Interest)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
         .where(within(Interest.created_at), *org_filter),
-        Interest.person_id,
+        Interest.school_id,
     )
     for org_id, *values in rows(interests.group_by(Opportunity.organisation_id)):
         for i in range(len(periods)):
             figures = put(org_id, i)
-            figures.interests, figures.shared, figures.replied = values[3 * i : 3 * i + 3]
+            figures.interests, figures.answerable, figures.replied = values[3 * i : 3 * i + 3]
 
     # A median needs the values themselves; timestamps are subtracted here, the same on
     # every backend.
@@ -325,7 +395,7 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         .select_from(Interest)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
         .where(within(Interest.created_at), replied, *org_filter),
-        Interest.person_id,
+        Interest.school_id,
     )
     for org_id, created_at, shared_at, replied_at in rows(reply_times):
         hours = (replied_at - shared_at).total_seconds() / 3600
@@ -342,7 +412,7 @@ def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[B
         .join(Interest, Interest.id == InterestMessage.interest_id)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
         .where(InterestMessage.kind == "invite", within(InterestMessage.created_at), *org_filter),
-        Interest.person_id,
+        Interest.school_id,
     )
     for org_id, *values in rows(invitations.group_by(Opportunity.organisation_id)):
         for i, n in enumerate(values):

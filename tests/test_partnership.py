@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +19,16 @@ from bot.cli import main
 from bot.config import Settings
 from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
-from handlers.chart import HEIGHT, WIDTH
-from handlers.figures import Period, Scope, compute, fmt_duration, parse_period
-from handlers.partnership import build_report
+from handlers.chart import HEIGHT, WIDTH, render
+from handlers.figures import Breakdown, Figures, Period, Scope, compute, fmt_duration, parse_period
+from handlers.partnership import (
+    Report,
+    _pack,
+    build_report,
+    chart_data,
+    figure_lines,
+    progress_line,
+)
 from storage.models import (
     Account,
     Cohort,
@@ -45,7 +52,7 @@ from storage.models import (
     School,
 )
 from tests.conftest import FakeClock
-from tests.helpers import Chat
+from tests.helpers import Chat, add_opportunity, add_school, onboard
 
 # The period the figures are checked over, and the one before it (20 days each).
 PERIOD = "2026-11-01 2026-11-20"
@@ -129,9 +136,16 @@ def build_data(factory: sessionmaker[Session]) -> Ids:
         o4 = opportunity(civic, "Volunteer", at(9, 1))  # outside
         s.flush()
 
+        school_of = {r11.id: riverside.id, h10.id: hillcrest.id}
+
         def view(who: str | None, opp: Opportunity, when: datetime) -> None:
             pid = people[who].id if who else None
-            s.add(OpportunityView(person_id=pid, opportunity_id=opp.id, first_seen_at=when))
+            school = school_of[people[who].cohort_id] if who else None  # type: ignore[index]
+            s.add(
+                OpportunityView(
+                    person_id=pid, opportunity_id=opp.id, school_id=school, first_seen_at=when
+                )
+            )
 
         view("Ada", o1, at(11, 2))  # Acme now
         view("Ada", o3, at(11, 4))  # Bright now; Ada is one student reached overall
@@ -155,6 +169,7 @@ def build_data(factory: sessionmaker[Session]) -> Ids:
             row = Interest(
                 person_id=people[who].id,
                 opportunity_id=opp.id,
+                school_id=school_of[people[who].cohort_id],  # type: ignore[index]
                 status=InterestStatus.INTERESTED,
                 created_at=when,
                 updated_at=when,
@@ -296,7 +311,15 @@ TODAY = date(2026, 11, 23)
         ("term", date(2026, 8, 26), TODAY),
         ("this term", date(2026, 8, 26), TODAY),
         ("week", date(2026, 11, 17), TODAY),
-        ("last month", date(2026, 10, 25), TODAY),
+        ("month", date(2026, 10, 25), TODAY),
+        ("last 30 days", date(2026, 10, 25), TODAY),
+        # "this" and "last" week, month and year follow the calendar (TODAY is a Monday).
+        ("last month", date(2026, 10, 1), date(2026, 10, 31)),
+        ("this month", date(2026, 11, 1), TODAY),
+        ("last week", date(2026, 11, 16), date(2026, 11, 22)),
+        ("this week", TODAY, TODAY),
+        ("this year", date(2026, 1, 1), TODAY),
+        ("last year", date(2025, 1, 1), date(2025, 12, 31)),
         ("Year", date(2025, 11, 24), TODAY),
         ("30d", date(2026, 10, 25), TODAY),
         ("30 days", date(2026, 10, 25), TODAY),
@@ -309,6 +332,17 @@ TODAY = date(2026, 11, 23)
 )
 def test_periods_people_type(text: str, start: date, end: date) -> None:
     assert parse_period(text, TODAY) == Period(start, end)
+
+
+def test_calendar_periods_on_other_days() -> None:
+    sunday = date(2026, 11, 29)
+    assert parse_period("this week", sunday) == Period(date(2026, 11, 23), sunday)
+    assert parse_period("last week", sunday) == Period(date(2026, 11, 16), date(2026, 11, 22))
+    january = date(2027, 1, 1)
+    assert parse_period("last month", january) == Period(date(2026, 12, 1), date(2026, 12, 31))
+    assert parse_period("this month", january) == Period(january, january)
+    march = date(2028, 3, 10)
+    assert parse_period("last month", march) == Period(date(2028, 2, 1), date(2028, 2, 29))
 
 
 def test_the_previous_period_is_as_long_and_just_before() -> None:
@@ -331,6 +365,9 @@ def test_the_previous_period_is_as_long_and_just_before() -> None:
         ("2026-09-30 2026-09-01", "The period ends before it starts."),
         ("1999-01-01 1999-02-01", "Please choose dates from 2000 on."),
         ("2000-01-01 2026-01-01", "Please choose a period of at most 3660 days."),
+        ("9999-12-30 9999-12-31", "That period ends more than a year from now."),
+        ("2026-11-01 2027-11-25", "That period ends more than a year from now."),
+        ("last term", "I don't know your term dates."),
     ],
 )
 def test_a_period_that_makes_no_sense_is_refused_with_an_example(text: str, says: str) -> None:
@@ -353,20 +390,20 @@ def test_every_figure_for_a_school(session_factory: sessionmaker[Session], ids: 
     assert set(now.employers) == set(before.employers) == {acme, bright}
 
     a = now.of(acme)
-    assert (a.published, a.reached, a.interests, a.shared, a.replied) == (1, 2, 3, 2, 2)
+    assert (a.published, a.reached, a.interests, a.answerable, a.replied) == (1, 2, 3, 2, 2)
     assert (a.reply_rate, a.median_reply_hours) == (100, 15)
     assert (a.invitations, a.placements, a.minutes, a.hours) == (1, 1, 420, 7)
     assert (a.student_rating.value, a.student_rating.count) == (4.5, 2)
     assert (a.supervisor_rating.value, a.supervisor_rating.count) == (3.5, 2)
 
     b = now.of(bright)
-    assert (b.published, b.reached, b.interests, b.shared, b.replied) == (1, 1, 1, 1, 0)
+    assert (b.published, b.reached, b.interests, b.answerable, b.replied) == (1, 1, 1, 1, 0)
     assert (b.reply_rate, b.median_reply_hours) == (0, None)
     assert (b.invitations, b.placements, b.minutes) == (1, 1, 30)
     assert (b.student_rating.value, b.supervisor_rating.value) == (None, None)
 
     o = now.overall
-    assert (o.published, o.reached, o.interests, o.shared, o.replied) == (2, 2, 4, 3, 2)
+    assert (o.published, o.reached, o.interests, o.answerable, o.replied) == (2, 2, 4, 3, 2)
     assert o.reply_rate == pytest.approx(200 / 3)
     assert o.median_reply_hours == 15
     assert (o.invitations, o.placements, o.minutes, o.hours) == (2, 2, 450, 7.5)
@@ -414,7 +451,7 @@ def test_an_employer_s_figures_cover_every_school_and_no_one_else(
     o = now.overall
     # Dee at Hillcrest counts: her view, interest (2 hours to answer), invitation, placement,
     # 200 minutes and her rating of 1.
-    assert (o.published, o.reached, o.interests, o.shared, o.replied) == (1, 3, 4, 3, 3)
+    assert (o.published, o.reached, o.interests, o.answerable, o.replied) == (1, 3, 4, 3, 3)
     assert (o.reply_rate, o.median_reply_hours) == (100, 6)
     assert (o.invitations, o.placements, o.minutes) == (2, 2, 620)
     assert o.student_rating.value == pytest.approx(10 / 3)
@@ -454,7 +491,10 @@ def test_the_report_takes_the_same_few_queries_however_many_employers(
             s.flush()
             s.add(
                 OpportunityView(
-                    person_id=ids.people["Ada"], opportunity_id=opp.id, first_seen_at=at(11, 2)
+                    person_id=ids.people["Ada"],
+                    opportunity_id=opp.id,
+                    school_id=riverside,
+                    first_seen_at=at(11, 2),
                 )
             )
             s.add(
@@ -646,12 +686,14 @@ def add_in_window(factory: sessionmaker[Session], ids: Ids) -> None:
         ada = Interest(
             person_id=ids.people["Ada"],
             opportunity_id=acme_opp,
+            school_id=ids.schools["Riverside High"],
             created_at=at(11, 24),
             updated_at=at(11, 24),
         )
         cal = Interest(
             person_id=ids.people["Cal"],
             opportunity_id=bright_opp,
+            school_id=ids.schools["Riverside High"],
             created_at=at(11, 24),
             updated_at=at(11, 24),
             details_shared_at=at(11, 24),
@@ -660,6 +702,7 @@ def add_in_window(factory: sessionmaker[Session], ids: Ids) -> None:
         eli = Interest(
             person_id=ids.people["Eli"],
             opportunity_id=acme_opp,
+            school_id=ids.schools["Hillcrest"],
             created_at=at(11, 24),
             updated_at=at(11, 24),
         )
@@ -899,3 +942,366 @@ def test_oppbot_report_as_markdown_for_one_employer(
 )
 def test_reply_times_read_as_people_say_them(hours: float, said: str) -> None:
     assert fmt_duration(hours) == said
+
+
+# --- Review fixes -----------------------------------------------------------------------------
+
+
+def test_a_period_far_in_the_future_is_refused(core: Core, ids: Ids) -> None:
+    tina = Chat(core, "tina")
+    tina.send("/report 9999-12-30 9999-12-31")
+    assert tina.text == "That period ends more than a year from now. Please choose nearer dates."
+
+
+def test_the_cli_refuses_a_period_far_in_the_future(
+    cli_database: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["report", "--school", "Riverside High", "--period", "9999-12-30 9999-12-31"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "That period ends more than a year from now. Please choose nearer dates.\n"
+    )
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_kept_as_text(
+    cli_database: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ['=HYPERLINK("http://x.example","x")', "+1", "-2", "@SUM(A1)", "\tTab", "\rReturn"]
+    with cli_database.begin() as s:
+        for name in names:
+            s.add(
+                Opportunity(
+                    organisation=Organisation(name=name, created_at=at(1, 1)),
+                    kind=OpportunityKind.EVENT,
+                    title="Open day",
+                    published_at=at(11, 2),
+                    created_at=at(11, 2),
+                    updated_at=at(11, 2),
+                )
+            )
+    args = ["report", "--school", "Riverside High", "--period", PERIOD, "--format", "csv"]
+    assert main(args) == 0
+    employers = [r["employer"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    assert sorted(employers) == sorted(
+        ["All employers", "Acme Ltd", "Bright Labs", *("'" + name for name in names)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ("reply_days 48 hours", "Median reply time: not measured yet, target within 2 days"),
+        ("reply_days 2 days", "Median reply time: not measured yet, target within 2 days"),
+        ("reply_days 36h", "Median reply time: not measured yet, target within 1.5 days"),
+        ("reply within 3 days", "Median reply time: not measured yet, target within 3 days"),
+        ("reply time 4 days", "Median reply time: not measured yet, target within 4 days"),
+        ("Reply-time 12 hours", "Median reply time: not measured yet, target within 12 hours"),
+        ("reply rate 80%", "Reply rate: not measured yet, target 80%"),
+        ("reply_rate 75 percent", "Reply rate: not measured yet, target 75%"),
+        ("hours 200 hours", "Hours confirmed: 0 of 200 hours"),
+        ("hours 7.5", "Hours confirmed: 0 of 7.5 hours"),
+        ("placements 5 for Made by Hand", "Placements, Made by Hand: 0 of 5 by 21 Feb 2027"),
+        (
+            "placements 5 for made by hand by 2027-01-31",
+            "Placements, Made by Hand: 0 of 5 by 31 Jan 2027",
+        ),
+    ],
+)
+def test_objectives_as_people_say_them(
+    core: Core, session_factory: sessionmaker[Session], args: str, says: str
+) -> None:
+    build_data(session_factory)
+    with session_factory.begin() as s:
+        s.add(Organisation(name="Made by Hand", created_at=at(1, 1)))
+    tina = Chat(core, "tina")
+    tina.send(f"/objective {args}")
+    assert tina.text.startswith("Objective set"), tina.text
+    assert says in tina.text, tina.text
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ("reply_rate 80 days", "Reply rate isn't measured in days. Try /objective reply_rate 80%."),
+        ("placements 10%", "Placements isn't measured in %. Try /objective placements 10."),
+        ("student_rating 4 hours", "Feedback from students isn't measured in hours."),
+        ("reply_days 2 hours", "For median reply time, choose a target from 2.4 hours to 365 days"),
+        ("hours 1000001", "For hours confirmed, choose a target from 1 hour to 1000000 hours."),
+        ("placements -1", "For placements, choose a target from 1 to 10000."),
+        ("placements 99999999999", "For placements, choose a target from 1 to 10000."),
+        (
+            "placements 2.5",
+            "For placements, please give a whole number, like /objective placements",
+        ),
+        ("placements 5 by next week", "Set an objective like"),
+    ],
+)
+def test_an_objective_in_the_wrong_unit_or_out_of_range_says_why(
+    core: Core, session_factory: sessionmaker[Session], ids: Ids, args: str, says: str
+) -> None:
+    tina = Chat(core, "tina")
+    tina.send(f"/objective {args}")
+    assert tina.text.startswith(says), tina.text
+    assert objective_count(session_factory) == 0
+
+
+def test_report_and_objectives_follow_the_viewer_s_day(
+    session_factory: sessionmaker[Session], ids: Ids
+) -> None:
+    # 03:00 UTC on the 24th is still the evening of the 23rd in Los Angeles.
+    clock = FakeClock(datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    core = Core(session_factory, build_registry(), clock=clock)
+    riverside = ids.schools["Riverside High"]
+    with session_factory.begin() as s:
+        tina = s.get(Person, ids.people["Tina"])
+        assert tina is not None
+        tina.timezone = "America/Los_Angeles"
+        o2 = s.scalar(select(Opportunity.id).where(Opportunity.title == "Design intern"))
+        for who, when in (
+            ("Ada", datetime(2026, 11, 24, 2, 0, tzinfo=UTC)),  # 23 Nov, 18:00 there
+            ("Ben", datetime(2026, 11, 23, 7, 30, tzinfo=UTC)),  # 22 Nov, 23:30 there
+        ):
+            s.add(
+                Interest(
+                    person_id=ids.people[who],
+                    opportunity_id=o2,
+                    school_id=riverside,
+                    created_at=when,
+                    updated_at=when,
+                )
+            )
+    chat = Chat(core, "tina")
+    chat.send("/report 1d")
+    assert chat.text.startswith(
+        "Partnership report for Riverside High, 23 Nov 2026 to 23 Nov 2026 (1 day). "
+        "In brackets: the change since the day before."
+    )
+    assert "• Interests registered: 1 (no change)" in chat.text
+    # Monday there, so this week is one day long.
+    chat.send("/report this week")
+    assert "23 Nov 2026 to 23 Nov 2026 (1 day)" in chat.text
+    chat.send("/objective interests 5")
+    assert chat.text.startswith("Objective set, from 23 Nov 2026 to 21 Feb 2027.")
+    assert "Interests registered: 1 of 5" in chat.text
+
+
+def test_the_cli_reports_in_the_school_s_time_zone(
+    cli_database: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.cli.utcnow", lambda: datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    with cli_database.begin() as s:
+        for tina in s.scalars(select(Person).where(Person.name == "Tina")):
+            tina.timezone = "America/Los_Angeles"
+    assert main(["report", "--school", "Riverside High", "--period", "1d"]) == 0
+    assert "23 Nov 2026 to 23 Nov 2026 (1 day). In brackets: the day before" in (
+        capsys.readouterr().out
+    )
+    # Hillcrest's teacher lives in UTC, where it is the 24th already.
+    assert main(["report", "--school", "Hillcrest", "--period", "1d"]) == 0
+    assert "24 Nov 2026 to 24 Nov 2026 (1 day)" in capsys.readouterr().out
+
+
+def test_the_reply_rate_counts_only_interests_that_can_still_be_answered(
+    session_factory: sessionmaker[Session], ids: Ids
+) -> None:
+    with session_factory.begin() as s:
+        # Bright never answered Ada, who then withdrew; Acme answered Ben before he did.
+        for key in ("ada-o3", "ben-o1"):
+            row = s.get(Interest, ids.interests[key])
+            assert row is not None
+            row.status = InterestStatus.WITHDRAWN
+    period = parse_period(PERIOD, TODAY)
+    with session_factory() as session:
+        [now] = compute(session, Scope(school_id=ids.schools["Riverside High"]), [period])
+    bright, acme = now.of(ids.orgs["Bright Labs"]), now.of(ids.orgs["Acme Ltd"])
+    assert (bright.answerable, bright.replied, bright.reply_rate) == (0, 0, None)
+    assert (acme.answerable, acme.replied, acme.reply_rate) == (2, 2, 100)
+    assert now.overall.reply_rate == 100
+
+
+def test_a_student_who_deletes_their_data_still_counts_for_their_school(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now)
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    bob.press_payload(f"opp:{opportunity}")
+    bob.press("I'm interested")
+    bob.press("Send without a note")
+    with session_factory() as session:
+        school = session.scalar(select(School.id))
+        view = session.scalars(select(OpportunityView)).one()
+        interest = session.scalars(select(Interest)).one()
+        assert view.school_id == interest.school_id == school is not None
+    bob.send("/forget")
+    bob.press("Yes, delete everything")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+        [now] = compute(session, Scope(school_id=school), [Period.last(1, clock.now.date())])
+    assert (now.overall.reached, now.overall.interests) == (1, 1)
+    # Withdrawn by leaving, unanswered: nothing the employer can still answer.
+    assert now.overall.reply_rate is None
+
+
+def test_an_objective_is_judged_as_it_is_shown() -> None:
+    def line(metric: str, target: float, value: float) -> str:
+        return progress_line(Objective(metric=metric, target=target), value)
+
+    assert line("reply_days", 3, 3.04) == (
+        "Median reply time: 3 days, target within 3 days: on track"
+    )
+    assert line("reply_days", 3, 3.06) == (
+        "Median reply time: 3.1 days, target within 3 days: behind"
+    )
+    assert line("reply_rate", 80, 79.6) == "Reply rate: 80%, target 80%: on track"
+    assert line("reply_rate", 80, 79.4) == "Reply rate: 79%, target 80%: behind"
+    assert line("student_rating", 4, 3.96) == (
+        "Feedback from students: 4.0 of 5, target 4.0 of 5: on track"
+    )
+
+
+def test_a_change_is_judged_as_it_is_shown() -> None:
+    def hours_line(now: int, before: int) -> str:
+        [line] = [
+            text
+            for text in figure_lines(Figures(minutes=now), Figures(minutes=before))
+            if "Hours" in text
+        ]
+        return line
+
+    assert hours_line(619, 620) == "• Hours confirmed: 10.3 (no change)"
+    assert hours_line(618, 600) == "• Hours confirmed: 10.3 (up 0.3)"
+    assert hours_line(600, 621) == "• Hours confirmed: 10 (down 0.3)"
+
+
+def test_employers_without_the_school_s_students_share_one_line(
+    core: Core, session_factory: sessionmaker[Session], ids: Ids
+) -> None:
+    with session_factory.begin() as s:
+        for n in range(5):
+            org = Organisation(name=f"Company {n}", created_at=at(1, 1))
+            for day in (2, 3) if n == 0 else (2,):
+                s.add(
+                    Opportunity(
+                        organisation=org,
+                        kind=OpportunityKind.EVENT,
+                        title="Open day",
+                        published_at=at(11, day),
+                        created_at=at(11, day),
+                        updated_at=at(11, day),
+                    )
+                )
+            s.flush()
+            if n == 4:
+                # Seen by a Hillcrest student only: nothing Riverside's students did.
+                opp = s.scalars(select(Opportunity).where(Opportunity.organisation == org)).one()
+                s.add(
+                    OpportunityView(
+                        person_id=ids.people["Dee"],
+                        opportunity_id=opp.id,
+                        school_id=ids.schools["Hillcrest"],
+                        first_seen_at=at(11, 4),
+                    )
+                )
+    tina = Chat(core, "tina")
+    [reply] = tina.send(f"/report {PERIOD}")
+    overall = TINA_REPORT.split("\n\nAcme Ltd")[0].replace(
+        "Opportunities published: 2 (up 1)", "Opportunities published: 8 (up 7)"
+    )
+    assert reply.text == (
+        overall
+        + "\n\nAcme Ltd"
+        + TINA_REPORT.split("\n\nAcme Ltd")[1]
+        + "\n\n5 other employers published 6 opportunities (up 6), with no students' activity yet."
+    )
+    tom = Chat(core, "tom")
+    tom.send(f"/report {PERIOD}")
+    assert "\n\nCompany 4\n• Opportunities published: 1 (up 1)\n• Students reached: 1" in tom.text
+    # Bright Labs published, but no Hillcrest student did anything with it.
+    assert "\n\n5 other employers published 6 opportunities (up 6)" in tom.text
+
+
+def test_the_chart_names_the_busiest_employers_and_counts_the_rest() -> None:
+    period = parse_period(PERIOD, TODAY)
+    employers = [(f"Employer {n}", Figures(reached=n + 1), Figures()) for n in range(11)]
+    report = Report(
+        title="Riverside High",
+        period=period,
+        now=Breakdown(),
+        before=Breakdown(),
+        employers=employers,
+        quiet=[],
+        objectives=[],
+        single=False,
+    )
+    data = chart_data(report)
+    assert [name for name, _ in data.reply_times] == [f"Employer {n}" for n in range(3, 11)]
+    assert data.more == 3
+    assert png_size(render(data)) == (WIDTH, HEIGHT)
+    # Leaving employers out costs the chart a line saying so.
+    assert render(data) != render(replace(data, more=0))
+
+
+def test_a_block_too_long_for_one_message_goes_on_at_a_line_s_end(
+    session_factory: sessionmaker[Session], clock: FakeClock, ids: Ids
+) -> None:
+    narrow = Core(
+        session_factory,
+        build_registry(),
+        clock=clock,
+        capabilities={"console": Capabilities(max_text=150)},
+    )
+    replies = Chat(narrow, "tina").send(f"/report {PERIOD}")
+    assert all(len(r.text) <= 150 for r in replies)
+    sent = [line for r in replies for line in r.text.split("\n") if line]
+    assert sent == [line for line in TINA_REPORT.split("\n") if line]
+    # A single line longer than a message is cut, but nothing of it is lost.
+    assert _pack(["a\n" + "x" * 25, "b"], 10) == ["a", "x" * 10, "x" * 10, "xxxxx\n\nb"]
+
+
+def test_objectives_beyond_the_list_are_counted(
+    core: Core, session_factory: sessionmaker[Session], ids: Ids
+) -> None:
+    with session_factory.begin() as s:
+        for n in range(22):
+            s.add(
+                Objective(
+                    school_id=ids.schools["Riverside High"],
+                    metric="placements",
+                    target=n + 1,
+                    starts_on=TODAY,
+                    ends_on=TODAY + timedelta(days=n + 1),
+                    created_at=at(11, 23),
+                )
+            )
+    tina = Chat(core, "tina")
+    tina.send("/objectives")
+    assert len(tina.buttons) == 20
+    assert tina.text.endswith("\n…and 2 more, ending sooner. Remove some to see them.")
+
+
+def test_a_report_of_one_day_and_an_empty_year_read_well(core: Core, ids: Ids) -> None:
+    tina = Chat(core, "tina")
+    tina.send("/report 2026-11-20 2026-11-20")
+    assert tina.text.startswith(
+        "Partnership report for Riverside High, 20 Nov 2026 to 20 Nov 2026 (1 day). "
+        "In brackets: the change since the day before."
+    )
+    tina.send("/report 2001-01-01 2001-12-31")
+    assert tina.text == (
+        "Nothing to report for Riverside High from 1 Jan 2001 to 31 Dec 2001, nor in the 365 "
+        "days before: no opportunities, views or interests yet."
+    )
+
+
+def test_the_cli_says_in_one_line_when_the_chart_cannot_be_written(
+    cli_database: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "missing" / "chart.png"
+    args = ["report", "--school", "Riverside High", "--period", PERIOD, "--chart", str(chart)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"Couldn't write the chart to {chart}: No such file or directory.\n"
