@@ -187,9 +187,12 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     # Messages about this person that have not gone out yet must never go out.
     ctx.session.execute(delete(OutboxMessage).where(OutboxMessage.about_person_id == person.id))
     interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
-    # The conversations with employers were about this student: they go too.
+    # The conversations with employers were about this student: their words go. What happened
+    # (an invitation, a placement, and when) stays for the partnership's figures.
     ctx.session.execute(
-        delete(InterestMessage).where(InterestMessage.interest_id.in_([i.id for i in interests]))
+        update(InterestMessage)
+        .where(InterestMessage.interest_id.in_([i.id for i in interests]))
+        .values(text="")
     )
     # Placement figures stay for the partnership's report, without a word that names anyone.
     placement_ids = list(

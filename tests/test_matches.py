@@ -421,15 +421,19 @@ def test_a_minor_without_consent_gets_no_buttons_and_the_teacher_follows_up(
     assert inbox(world.factory, world.ada) == []
 
 
-def test_forgetting_deletes_the_conversation(world: World) -> None:
+def test_forgetting_deletes_the_conversation_but_not_what_happened(world: World) -> None:
     iid = register(world, world.bob)
-    answer(world, world.maya, "Ask a question", "Why us?")
+    answer(world, world.maya, "Invite", "Come on Monday, Bob")
     world.bob.press_payload(f"sr:{iid}")
     world.bob.send("Because of your robots.")
     assert len(world.messages()) == 2
     world.bob.send("/forget")
     world.bob.press("Yes, delete everything")
-    assert world.messages() == []
+    # The partnership report still counts the invitation; nothing says who it was for.
+    assert world.messages() == [(Role.EMPLOYER, "invite", ""), (Role.STUDENT, "reply", "")]
+    with world.factory() as session:
+        senders = select(InterestMessage.from_person_id).order_by(InterestMessage.id)
+        assert session.scalars(senders).all()[1] is None
     assert world.interest().person_id is None
 
 
