@@ -105,11 +105,12 @@ def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[
                 ),
             )
         )
-    return (
-        select(Opportunity.id)
-        .join(Organisation, Organisation.id == Opportunity.organisation_id)
-        .where(and_(*conditions))
-    )
+    query = select(Opportunity.id)
+    if filters.text:
+        # Only a search looks at the employer's name; without one the join would cost a
+        # lookup for every open opportunity.
+        query = query.join(Organisation, Organisation.id == Opportunity.organisation_id)
+    return query.where(and_(*conditions))
 
 
 def browse_page(
