@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import time
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -954,3 +955,21 @@ def test_the_app_manifest_points_slack_at_the_adapter() -> None:
         "app_home_opened",
         "message",
     }
+
+
+async def test_a_teachers_report_comes_with_its_chart(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title="Robot builder")
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "report 30d")
+    await slack.idle()
+    report = fake.posted(dm)[-1].section_text
+    assert report.startswith("Partnership report for Riverside High")
+    assert "1 other employer published 1 opportunity" in report
+    (chart,) = fake.files[dm]
+    assert chart.filename == "partnership-report.png"
+    assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", chart.content[16:24])
+    assert (width, height) == (900, 520)
