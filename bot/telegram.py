@@ -347,11 +347,12 @@ class TelegramAdapter:
             await _patiently(lambda: send_text(self.bot, chat_id, reply.text, reply.buttons))
         if reply.file is not None:
             file = reply.file
-            await _patiently(
-                lambda: self.bot.send_document(
-                    chat_id=chat_id, document=InputFile(file.content, filename=file.filename)
-                )
-            )
+            upload = InputFile(file.content, filename=file.filename)
+            # A chart is for looking at: as a photo it shows in the chat, a document would not.
+            if file.mime.startswith("image/"):
+                await _patiently(lambda: self.bot.send_photo(chat_id=chat_id, photo=upload))
+            else:
+                await _patiently(lambda: self.bot.send_document(chat_id=chat_id, document=upload))
 
     async def _edit(self, chat_id: int, message_id: int, reply: Reply) -> bool:
         """Edit the pressed message in place; False if it cannot be (too long, too old)."""

@@ -619,6 +619,27 @@ async def test_a_calendar_export_arrives_as_a_document(
     assert _outgoing(fake, 501)[-1].at <= call.at
 
 
+async def test_a_teachers_report_chart_arrives_as_a_photo(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    join_with_invite(
+        session_factory, clock.now, Chat(core, "601", platform="telegram"), Role.TEACHER
+    )
+    fake.push(fake.message_update(601, "/report"))
+    await _until(lambda: bool(fake.calls_to("sendPhoto")), "the report's chart")
+    (call,) = fake.calls_to("sendPhoto")
+    assert call.accepted and call.params["chat_id"] == 601
+    assert call.params["photo"].content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert not fake.calls_to("sendDocument")
+    assert _outgoing(fake, 601)[-1].params["text"].startswith("Partnership report for")
+
+
 LISTINGS_CSV = (
     b"external_id,title,organisation,deadline\n"
     b"r1,Robot lab,Leeds Robotics Co,2027-03-31\n"

@@ -267,6 +267,7 @@ class FakeTelegram:
                 ("getWebhookInfo", self._get_webhook_info),
                 ("sendMessage", self._send_message),
                 ("sendDocument", self._send_document),
+                ("sendPhoto", self._send_photo),
                 ("getFile", self._get_file),
                 ("editMessageText", self._edit_message_text),
                 ("answerCallbackQuery", self._true),
@@ -666,6 +667,25 @@ class FakeTelegram:
             "file_name": upload.filename,
             "file_size": len(upload.content),
         }
+        return message
+
+    async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _int_param(params, "chat_id", "chat not found")
+        upload = params.get("photo")
+        if not isinstance(upload, Upload) or not upload.content:
+            raise _bad_request("there is no photo in the request")
+        self._check_limits(chat_id)
+        message = self._bot_message(chat_id, self._next_message_id(chat_id), "", None)
+        del message["text"]
+        message["photo"] = [
+            {
+                "file_id": f"photo-{chat_id}-{message['message_id']}",
+                "file_unique_id": f"p{chat_id}{message['message_id']}",
+                "width": 900,
+                "height": 520,
+                "file_size": len(upload.content),
+            }
+        ]
         return message
 
     async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
