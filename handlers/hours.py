@@ -37,7 +37,7 @@ from handlers.placements import (
     visible_placements,
 )
 from handlers.present import clip, fmt_date, is_number, local_today, parse_id
-from handlers.schools import cohort_label, school_staff, student_label
+from handlers.schools import cohort_label, members_of, school_staff, student_label
 from handlers.when import WhenError, parse_day
 from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
 
@@ -314,16 +314,7 @@ def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: 
 def _reviewers(ctx: Context, placement: Placement) -> list[Person]:
     if placement.supervisor is not None:
         return [placement.supervisor]
-    return list(
-        ctx.session.scalars(
-            select(Person)
-            .where(
-                Person.organisation_id == placement.organisation_id,
-                Person.role == Role.EMPLOYER,
-            )
-            .order_by(Person.id)
-        )
-    )
+    return members_of(ctx.session, placement.organisation_id)
 
 
 def _ask_supervisor(
@@ -377,13 +368,19 @@ def _reviewable(ctx: Context, args: list[str]) -> HoursEntry:
     return entry
 
 
+def _answered(
+    ctx: Context, entry: HoursEntry, status: HoursStatus, query: str | None = None
+) -> None:
+    entry.status = status
+    entry.query = query
+    entry.reviewed_by_id = ctx.person.id
+    entry.reviewed_at = ctx.now
+
+
 @registry.action("hrc", roles=EMPLOYERS)
 def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     entry = _reviewable(ctx, args)
-    entry.status = HoursStatus.CONFIRMED
-    entry.query = None
-    entry.reviewed_by_id = ctx.person.id
-    entry.reviewed_at = ctx.now
+    _answered(ctx, entry, HoursStatus.CONFIRMED)
     placement = entry.placement
     if placement.student is not None:
         ctx.notify(
@@ -428,10 +425,7 @@ def query_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     if len(question) > MAX_QUERY:
         raise UserError(f"Please keep your question under {MAX_QUERY} characters.")
     ctx.clear_state(DIALOG)
-    entry.status = HoursStatus.QUERIED
-    entry.query = question
-    entry.reviewed_by_id = ctx.person.id
-    entry.reviewed_at = ctx.now
+    _answered(ctx, entry, HoursStatus.QUERIED, question)
     placement = entry.placement
     if placement.student is not None:
         ctx.notify(

@@ -33,6 +33,7 @@ from handlers.reminders import fmt_moment, schedule_event_reminders
 from handlers.schools import (
     cohort_label,
     may_share,
+    members_of,
     school_staff,
     staff_school,
     student_label,
@@ -74,16 +75,6 @@ KINDS = {"inv": "invite", "ask": "question", "msg": "message"}
 
 def employer_members(ctx: Context, opportunity: Opportunity) -> list[Person]:
     return members_of(ctx.session, opportunity.organisation_id)
-
-
-def members_of(session: Session, organisation_id: int) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person)
-            .where(Person.organisation_id == organisation_id, Person.role == Role.EMPLOYER)
-            .order_by(Person.id)
-        )
-    )
 
 
 def match_notification(student: Person, opportunity: Opportunity, note: str | None) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.feedback import schedule_feedback
 from handlers.present import fmt_date, is_number, parse_id
-from handlers.schools import staff_school, student_label, student_school_id
+from handlers.schools import members_of, staff_school, student_label, student_school_id
 from handlers.when import WhenError, parse_day
 from storage.models import (
     HoursEntry,
@@ -218,19 +218,6 @@ def placement_opened(ctx: Context, args: list[str]) -> list[Reply]:
     return [placement_card(ctx, placement_for(ctx, args[0] if args else None))]
 
 
-def _members(ctx: Context, placement: Placement) -> list[Person]:
-    return list(
-        ctx.session.scalars(
-            select(Person)
-            .where(
-                Person.organisation_id == placement.organisation_id,
-                Person.role == Role.EMPLOYER,
-            )
-            .order_by(Person.name, Person.id)
-        )
-    )
-
-
 @registry.action("plc", roles=STAFF | EMPLOYERS)
 def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in ("dates", "sup", "hours"):
@@ -238,7 +225,7 @@ def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     placement = placement_for(ctx, args[0])
     cancel = (Button("Cancel", f"plo:{placement.id}"),)
     if args[1] == "sup":
-        members = _members(ctx, placement)
+        members = members_of(ctx.session, placement.organisation_id)
         if not members:
             raise UserError(
                 f"{placement.organisation.name} has no members on the bot yet: invite one "

@@ -1,4 +1,4 @@
-"""Who belongs to which school, and what may be shared about a student.
+"""Who belongs to which school or employer, and what may be shared about a student.
 
 Shared by the employer, consent, teacher and announcement handlers, so that each asks the same
 question the same way.
@@ -86,6 +86,17 @@ def school_staff(session: Session, school_id: int | None) -> list[Person]:
         session.scalars(
             select(Person)
             .where(Person.role.in_(STAFF_ROLES), Person.school_id == school_id)
+            .order_by(Person.id)
+        )
+    )
+
+
+def members_of(session: Session, organisation_id: int) -> list[Person]:
+    """The members of an employer (the people its match notifications and hours go to)."""
+    return list(
+        session.scalars(
+            select(Person)
+            .where(Person.organisation_id == organisation_id, Person.role == Role.EMPLOYER)
             .order_by(Person.id)
         )
     )
