@@ -190,16 +190,7 @@ def ask_due_feedback(
                     continue
                 row.status = FeedbackStatus.ASKED
                 row.asked_at = now
-                messages.append(
-                    Outgoing(
-                        row.respondent,
-                        _question(row),
-                        "feedback",
-                        _key("feedback", row),
-                        _rating_buttons(row),
-                        about=row.placement.student,
-                    )
-                )
+                messages.append(_message(row, row.respondent, "feedback"))
             asked += len(_send(session, messages, now, timing))
         if len(due) < batch:
             break
@@ -224,23 +215,24 @@ def ask_due_feedback(
                 if row.respondent is None:
                     continue
                 messages.append(
-                    Outgoing(
-                        row.respondent,
-                        "A gentle reminder: " + _question(row),
-                        "feedback",
-                        _key("feedback-reminder", row),
-                        _rating_buttons(row),
-                        about=row.placement.student,
-                    )
+                    _message(row, row.respondent, "feedback-reminder", "A gentle reminder: ")
                 )
             reminded += len(_send(session, messages, now, timing))
         if len(late) < batch:
             return Asked(asked, reminded)
 
 
-def _key(kind: str, row: Feedback) -> str:
-    # By what the question is, not by row id: SQLite may hand a deleted row's id out again.
-    return f"{kind}:{row.placement_id}:{row.stage.value}:{row.respondent_role.value}"
+def _message(row: Feedback, respondent: Person, kind: str, prefix: str = "") -> Outgoing:
+    # Keyed by what the question is, not by row id: SQLite may hand a deleted row's id out again.
+    key = f"{kind}:{row.placement_id}:{row.stage.value}:{row.respondent_role.value}"
+    return Outgoing(
+        respondent,
+        prefix + _question(row),
+        "feedback",
+        key,
+        _rating_buttons(row),
+        about=row.placement.student,
+    )
 
 
 def _send(session: Session, messages: list[Outgoing], now: datetime, timing: Timing) -> set[str]:
