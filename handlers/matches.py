@@ -529,7 +529,16 @@ def place(ctx: Context, args: str) -> list[Reply]:
         raise UserError(
             "Say which application by its number, like /place 7 (the numbers are in /interested)."
         )
-    interest = ctx.session.get(Interest, int(number))
+    return _teacher_places(ctx, int(number))
+
+
+@registry.action("tpl", roles=STAFF)
+def place_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return _teacher_places(ctx, parse_id(args[0] if args else None))
+
+
+def _teacher_places(ctx: Context, interest_id: int) -> list[Reply]:
+    interest = ctx.session.get(Interest, interest_id)
     school = staff_school(ctx)
     if (
         interest is None

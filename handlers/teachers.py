@@ -26,12 +26,19 @@ from bot.core import (
 from handlers.imports import import_data
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
-from handlers.schools import cohort_label, school_cohorts, staff_school, student_school_id
+from handlers.schools import (
+    cohort_label,
+    may_share,
+    school_cohorts,
+    staff_school,
+    student_school_id,
+)
 from storage.models import (
     AuditEntry,
     Cohort,
     Interest,
     InterestMessage,
+    InterestStatus,
     InviteCode,
     Person,
     Role,
@@ -39,6 +46,9 @@ from storage.models import (
 )
 
 registry = Registry()
+
+# A teacher may record a placement the employer arranged with the student outside the bot.
+PLACEABLE = (InterestStatus.INTERESTED, InterestStatus.INVITED)
 
 MAX_COHORT_NAME = 100
 MAX_LISTED = 30
@@ -156,11 +166,16 @@ def interested(ctx: Context, args: str) -> list[Reply]:
         student = interest.person
         assert student is not None
         line = f"\n{n}. {student.name} ({cohort_label(student)}): "
-        line += STATUS_LABELS[interest.status][0].lower()
+        line += f"{STATUS_LABELS[interest.status][0].lower()}, application #{interest.id}"
         message = last.get(interest.id)
+        row = []
         if message is not None:
             line += f"\n   Last message: {clip(_describe(message, interest), 100)}"
-            buttons.append((Button(f"Conversation {n}", f"th:{interest.id}"),))
+            row.append(Button(f"Conversation {n}", f"th:{interest.id}"))
+        if interest.status in PLACEABLE and may_share(student):
+            row.append(Button(f"Mark {n} placed", f"tpl:{interest.id}"))
+        if row:
+            buttons.append(tuple(row))
         lines.append(line)
     if len(interests) > MAX_LISTED:
         lines.append(f"\n…and {len(interests) - MAX_LISTED} more.")

@@ -541,3 +541,20 @@ def test_the_hours_without_an_amount_are_asked_for(world: World) -> None:
     place(world, world.bob)
     world.bob.send("/hours 2026-12-01")
     assert world.bob.text == "How many hours? For example: /hours 2026-12-01 3h."
+
+
+def test_interested_offers_a_teacher_to_mark_a_student_placed(core: Core, world: World) -> None:
+    world.bob.press_payload(f"int:{world.opportunity}")
+    world.bob.press("Send without a note")
+    dan = Chat(core, "dan", name="Dan")
+    onboard(dan, under_18=True)  # no guardian's consent: nobody may place him yet
+    dan.press_payload(f"int:{world.opportunity}")
+    dan.press("Send without a note")
+    world.tina.send(f"/interested {world.opportunity}")
+    assert [b.label for b in world.tina.buttons] == ["Mark 1 placed"]
+    world.tina.press("Mark 1 placed")
+    assert "Marked Bob Smith as placed for Software intern" in world.tina.text
+    world.tina.press_payload("tpl:99999")
+    assert "I can't find that application" in world.tina.text
+    world.bob.press_payload("tpl:1")
+    assert "Sorry, that is only for" in world.bob.text

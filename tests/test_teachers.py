@@ -15,6 +15,7 @@ from handlers.schools import school_named
 from storage.models import (
     AuditEntry,
     Cohort,
+    Interest,
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
@@ -365,13 +366,23 @@ def test_interested_and_thread_show_only_the_teachers_own_students(world: World)
     world.bob.send("Yes please!")
 
     world.tina.send(f"/interested {world.opportunity}")
+    with world.factory() as session:
+        ada_iid = session.scalars(
+            select(Interest.id)
+            .join(Person, Person.id == Interest.person_id)
+            .where(Person.name == "Ada Lovelace")
+        ).one()
     assert world.tina.text == (
         f"Your students interested in #{world.opportunity} Software intern — Acme Ltd:\n"
-        "\n1. Bob Smith (Year 11): invited\n"
+        f"\n1. Bob Smith (Year 11): invited, application #{iid}\n"
         "   Last message: Bob replied: Yes please!\n"
-        "\n2. Ada Lovelace (Year 11): interest sent"
+        f"\n2. Ada Lovelace (Year 11): interest sent, application #{ada_iid}"
     )
-    assert [(b.label, b.payload) for b in world.tina.buttons] == [("Conversation 1", f"th:{iid}")]
+    assert [(b.label, b.payload) for b in world.tina.buttons] == [
+        ("Conversation 1", f"th:{iid}"),
+        ("Mark 1 placed", f"tpl:{iid}"),
+        ("Mark 2 placed", f"tpl:{ada_iid}"),
+    ]
     world.tina.press("Conversation 1")
     assert world.tina.text == (
         "Bob Smith (Year 11) and Software intern — Acme Ltd: invited.\n"
