@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,8 +80,13 @@ def test_student_journey_and_employer_notification(
 
 
 def test_the_demo_has_a_placement_to_show(
-    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the console saves the report's chart where it runs
     with transaction(session_factory) as session:
         seed(session, clock.now)
     sam, sam_out = _chat(core, session_factory, "sam")
@@ -92,6 +98,7 @@ def test_the_demo_has_a_placement_to_show(
     assert "• Placements: 1 (up 1)" in report
     assert "• Feedback from students: 5.0 of 5 (1 answer)" in report
     assert "Sam Rivers: 10h confirmed" in report
+    assert (tmp_path / "partnership-report.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_numbers_beyond_the_buttons_are_text(
