@@ -45,6 +45,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -296,6 +297,23 @@ def _squash(text: str) -> str:
     return re.sub(r"[^a-z]", "", text.lower())
 
 
+def _unprintable(value: object) -> bool:
+    """Whether ``value`` (text, or a list of texts) has control characters or lone surrogates:
+    never meant, shown to students as garbage, and PostgreSQL cannot store NUL or a surrogate
+    at all (a JSON file can spell both as escapes, ``\\u0000``)."""
+    texts = value if isinstance(value, list) else [value]
+    return any(
+        unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t"
+        for text in texts
+        if isinstance(text, str)
+        for ch in text
+    )
+
+
+def _unprintable_problem(names: list[str]) -> str:
+    return f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} control characters in it"
+
+
 # JSON listings
 
 
@@ -317,9 +335,16 @@ def _json_rows(text: str, report: ImportReport) -> list[_Row]:
     return rows
 
 
+# The keys of a listing that are read (others are ignored, whatever they hold).
+_JSON_READ = ("id", "company_name", "title", "locations", "terms", "sponsorship", "url")
+
+
 def _listing(number: int, record: object) -> _Row:
     if not isinstance(record, dict):
         raise _Bad(f"is not a JSON object: {_clip(json.dumps(record), 60)}")
+    unprintable = [key for key in _JSON_READ if _unprintable(record.get(key))]
+    if unprintable:
+        raise _Bad(_unprintable_problem(unprintable))
     raw_id = record.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip():
         raise _Bad("has no id")
@@ -585,6 +610,11 @@ def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
             f"has {len(cells)} values but the header names {len(columns)} columns "
             "(a value with a comma in it needs quotes)"
         )
+    unprintable = [
+        name for name, cell in zip(columns, cells, strict=False) if name and _unprintable(cell)
+    ]
+    if unprintable:
+        raise _Bad(_unprintable_problem(unprintable))
     # Stray spaces and line breaks are spreadsheet noise everywhere but in the description.
     raw = {
         name: cell.strip() if name == "description" else _clean(cell)

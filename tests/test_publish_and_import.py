@@ -267,3 +267,29 @@ def test_a_file_sent_twice_as_one_event_imports_once(
 def test_a_file_too_big_is_refused_unread(tina: Chat) -> None:
     tina.send_file("big.csv", b"x" * (MAX_FILE_BYTES + 1))
     assert tina.text == ("That file is too big for me (5.0 MB). Please send files of up to 5 MB.")
+
+
+def test_rows_with_control_characters_are_skipped_not_a_crash(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    # JSON spells NUL and lone surrogates as escapes, past the file's own NUL check; neither
+    # can be stored (PostgreSQL refuses NUL, no database encodes a lone surrogate).
+    listings = [
+        {"id": "ok", "company_name": "Acme", "title": "Data intern", "active": True},
+        {"id": "nul", "company_name": "Acme\u0000", "title": "Data intern", "active": True},
+        {"id": "sur", "company_name": "Acme", "title": "Data \ud800", "locations": ["\x1b[31m"]},
+        {"id": "other", "company_name": "Acme", "title": "Ignored", "notes": "\u0000"},
+    ]
+    tina.send_file("jobs.json", json.dumps(listings).encode(), "application/json")
+    assert tina.text.splitlines() == [
+        "Imported jobs.json: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
+        "row 2: company_name has control characters in it",
+        "row 3: title, locations have control characters in it",
+    ]
+    tina.send_file("a.csv", b"external_id,title,organisation\nx,Ti\x07tle,Org\ny,Title,Org\n")
+    assert tina.text.splitlines()[1:] == ["row 2: title has control characters in it"]
+    assert sorted(o.external_id or "" for o in _opportunities(session_factory)) == [
+        "ok",
+        "other",
+        "y",
+    ]
