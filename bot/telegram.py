@@ -300,7 +300,15 @@ class TelegramAdapter:
         if (document.file_size or 0) > MAX_FILE_BYTES:
             return file_too_big(document.file_size or 0)
         try:
-            content = bytes(await (await document.get_file()).download_as_bytearray())
+            found = await document.get_file()
+            # python-telegram-bot reads a file_path that names a file on this machine from the
+            # disk (for a local-mode server): only the configured server's files are fetched.
+            if not (found.file_path or "").startswith(f"{self.bot.base_file_url}/"):
+                log.warning("not downloading %s from %r", document.file_id, found.file_path)
+                return Reply(NOT_DOWNLOADED)
+            if (found.file_size or 0) > MAX_FILE_BYTES:
+                return file_too_big(found.file_size or 0)
+            content = bytes(await found.download_as_bytearray())
         except TelegramError as error:
             log.warning("could not download document %s: %s", document.file_id, error)
             return Reply(NOT_DOWNLOADED)

@@ -20,7 +20,7 @@ from bot.app import Runner, build
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Core, utcnow
 from bot.delivery import OutboxSender, Pacing, SenderLock
-from bot.telegram import TelegramAdapter, TelegramTransport, split_text, to_html
+from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
 from storage.db import make_engine, make_session_factory
 from storage.models import (
     Account,
@@ -41,6 +41,7 @@ from tests.helpers import (
     join_with_invite,
     make_employer,
     onboard,
+    row_counts,
 )
 
 TOKEN = "123456:TEST-TOKEN"
@@ -687,3 +688,40 @@ async def test_a_document_too_big_is_refused_without_fetching_it(
         "That file is too big for me (5.0 MB). Please send files of up to 5 MB."
     )
     assert not fake.calls_to("getFile") and not fake.downloads
+
+
+async def test_a_document_is_never_read_from_this_machines_disk(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    # A Bot API server answering getFile with a path that exists here would make
+    # python-telegram-bot read that file from the disk instead of downloading it.
+    secret = tmp_path / "secret.csv"
+    secret.write_bytes(b"external_id,title,organisation\ns1,Server secret,Local Disk Ltd\n")
+    add_school(session_factory, clock.now)
+    join_with_invite(
+        session_factory, clock.now, Chat(core, "601", platform="telegram"), Role.TEACHER
+    )
+    update = fake.document_update(601, "listings.csv", LISTINGS_CSV)
+    file_id = update["message"]["document"]["file_id"]
+    fake._files[file_id] = (str(secret), LISTINGS_CSV)
+    fake.push(update)
+    await _until(lambda: bool(_outgoing(fake, 601)), "a reply")
+    (refused,) = _outgoing(fake, 601)
+    assert refused.params["text"] == NOT_DOWNLOADED
+    assert row_counts(session_factory)["opportunities"] == 0
+
+
+async def test_a_document_whose_size_only_getfile_tells_is_refused_unfetched(
+    polling: TelegramAdapter, fake: FakeTelegram
+) -> None:
+    update = fake.document_update(501, "big.csv", b"x" * (MAX_FILE_BYTES + 1))
+    del update["message"]["document"]["file_size"]
+    fake.push(update)
+    await _until(lambda: bool(_outgoing(fake, 501)), "a reply")
+    assert _outgoing(fake, 501)[0].params["text"].startswith("That file is too big for me")
+    assert fake.calls_to("getFile") and not fake.downloads
