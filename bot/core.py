@@ -9,6 +9,7 @@ message arrive as ``Capabilities``.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -430,8 +431,10 @@ def _printable(text: str) -> str:
 
 def file_too_big(size: int) -> Reply:
     """The refusal of a file over ``MAX_FILE_BYTES``; adapters send it without downloading."""
+    # Rounded up: a file just over the limit must not read as "5.0 MB" against "up to 5 MB".
+    megabytes = math.ceil(size * 10 / 1024 / 1024) / 10
     return Reply(
-        f"That file is too big for me ({size / 1024 / 1024:.1f} MB). "
+        f"That file is too big for me ({megabytes:.1f} MB). "
         f"Please send files of up to {MAX_FILE_BYTES // 1024 // 1024} MB."
     )
 

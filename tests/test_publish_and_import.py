@@ -266,7 +266,7 @@ def test_a_file_sent_twice_as_one_event_imports_once(
 
 def test_a_file_too_big_is_refused_unread(tina: Chat) -> None:
     tina.send_file("big.csv", b"x" * (MAX_FILE_BYTES + 1))
-    assert tina.text == ("That file is too big for me (5.0 MB). Please send files of up to 5 MB.")
+    assert tina.text == ("That file is too big for me (5.1 MB). Please send files of up to 5 MB.")
 
 
 def test_rows_with_control_characters_are_skipped_not_a_crash(

@@ -748,7 +748,7 @@ async def test_files_too_big_or_not_on_slack_are_not_downloaded(
     await fake.event(elsewhere)
     await slack.idle()
     assert _texts(fake.posted(dm)) == [
-        "That file is too big for me (5.0 MB). Please send files of up to 5 MB.",
+        "That file is too big for me (5.1 MB). Please send files of up to 5 MB.",
         "I couldn't fetch that file from Slack. Please try sending it again.",
     ]
     assert not fake.downloads

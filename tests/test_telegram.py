@@ -685,7 +685,7 @@ async def test_a_document_too_big_is_refused_without_fetching_it(
     await _until(lambda: bool(_outgoing(fake, 501)), "a reply")
     (refused,) = _outgoing(fake, 501)
     assert refused.params["text"] == (
-        "That file is too big for me (5.0 MB). Please send files of up to 5 MB."
+        "That file is too big for me (5.1 MB). Please send files of up to 5 MB."
     )
     assert not fake.calls_to("getFile") and not fake.downloads
 
