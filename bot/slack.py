@@ -730,11 +730,7 @@ class SlackAdapter:
     async def _download(self, shared: dict[str, Any]) -> bytes | None:
         """A shared file's bytes (a little over ``MAX_FILE_BYTES`` at most), or None."""
         url = shared.get("url_private_download") or shared.get("url_private") or ""
-        target, api = urlsplit(url), urlsplit(self.settings.slack_api_url)
-        if (target.scheme, target.hostname) != SLACK_FILES and (target.scheme, target.netloc) != (
-            api.scheme,
-            api.netloc,
-        ):
+        if not self._slacks(url):
             log.warning("not downloading a shared file from %r: not Slack's", url)
             return None
         session = self.client.session
@@ -743,6 +739,11 @@ class SlackAdapter:
         content = bytearray()
         try:
             async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+                # aiohttp drops the token when a redirect leaves the host; what another host
+                # serves is not the file that was shared.
+                if not self._slacks(str(response.url)):
+                    log.warning("not downloading %s: redirected away from Slack", shared.get("id"))
+                    return None
                 # Without files:read Slack answers with its login page, not an error.
                 if response.status != 200 or (
                     response.content_type == "text/html" and shared.get("filetype") != "html"
@@ -762,6 +763,15 @@ class SlackAdapter:
             log.warning("could not download %s: %s", shared.get("id"), error)
             return None
         return bytes(content)
+
+    def _slacks(self, url: str) -> bool:
+        """Whether ``url`` is on Slack's file server or the configured Web API's host: the only
+        places the bot token is sent."""
+        target, api = urlsplit(url), urlsplit(self.settings.slack_api_url)
+        return (target.scheme, target.hostname) == SLACK_FILES or (
+            target.scheme,
+            target.netloc,
+        ) == (api.scheme, api.netloc)
 
     async def _handle(
         self, user: str, channel: str, event_id: str, **what: str | Attachment

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -973,3 +974,32 @@ async def test_a_teachers_report_comes_with_its_chart(
     assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", chart.content[16:24])
     assert (width, height) == (900, 520)
+
+
+async def test_a_shared_file_redirected_away_from_slack_is_not_imported(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    elsewhere: list[str | None] = []
+
+    async def serve(request: web.Request) -> web.Response:
+        elsewhere.append(request.headers.get("Authorization"))
+        return web.Response(body=LISTINGS_CSV, content_type="text/csv")
+
+    app = web.Application()
+    app.router.add_get("/listings.csv", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        add_school(session_factory, clock.now)
+        dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+        shared = fake.file_share("UT", "listings.csv", LISTINGS_CSV)
+        port = runner.addresses[0][1]
+        fake.redirects[shared["files"][0]["id"]] = f"http://127.0.0.1:{port}/listings.csv"
+        await fake.event(shared)
+        await slack.idle()
+    finally:
+        await runner.cleanup()
+    assert "couldn't fetch that file" in fake.posted(dm)[-1].section_text
+    assert elsewhere == [None]  # the token stayed with Slack
+    assert row_counts(session_factory)["opportunities"] == 0

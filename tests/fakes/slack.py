@@ -182,6 +182,7 @@ class FakeSlack:
         self.home: dict[str, dict[str, Any]] = {}  # published App Home views by user
         self.files: dict[str, list[SharedFile]] = {}  # files shared, by channel
         self.shared: dict[str, tuple[str, bytes]] = {}  # files people shared: id -> (mime, bytes)
+        self.redirects: dict[str, str] = {}  # shared files answered with a redirect: id -> where
         self.downloads: list[tuple[str, str | None]] = []  # (file id, token) per download
         self._uploads: dict[str, SharedFile] = {}  # by file id, until completed
         self._dms: dict[str, str] = {}
@@ -571,6 +572,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         self.downloads.append((file_id, token))
+        if file_id in self.redirects:
+            raise web.HTTPFound(self.redirects[file_id])
         if file_id not in self.shared or token != self.token:
             return web.Response(text=LOGIN_PAGE, content_type="text/html")
         mimetype, content = self.shared[file_id]
