@@ -18,7 +18,7 @@ header never silently drops a field.
 - `title` (required): up to 200 characters.
 - `organisation` (required): the employer, up to 200 characters; created if it is new.
 - `kind`: internship (the default), job shadowing, co-op, mentoring, site visit or event.
-- `description`: free text.
+- `description`: free text, up to 10,000 characters.
 - `location`: up to 300 characters.
 - `remote`: yes or no (also true/false, 1/0); blank means no.
 - `paid`: yes or no (also true/false, 1/0); blank means not stated.
@@ -76,6 +76,8 @@ MAX_TITLE = 200
 MAX_ORGANISATION = 200
 MAX_LOCATION = 300
 MAX_URL = 1000
+# Far more than a card shows (it is clipped to the platform's message), but bounded.
+MAX_DESCRIPTION = 10_000
 MAX_SPOTS = 10_000
 AGES = (10, 25)
 GRADES = (1, 13)
@@ -534,17 +536,13 @@ def _url(name: str, value: str) -> str | None:
     return value
 
 
-def _text(name: str, value: str) -> str:
-    return value
-
-
 # Every CSV column and how its text becomes a value, in the order problems are reported.
 _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "external_id": _required(MAX_EXTERNAL_ID),
     "title": _required(MAX_TITLE),
     "organisation": _required(MAX_ORGANISATION),
     "kind": _kind,
-    "description": _text,
+    "description": _optional(MAX_DESCRIPTION),
     "location": _optional(MAX_LOCATION),
     "remote": _flag,
     "paid": _flag,

@@ -269,6 +269,20 @@ def test_csv_header_may_use_semicolons_any_order_and_only_required_columns(
     assert opportunity(session_factory, "B-1").title == "Café tour"
 
 
+def test_an_over_long_description_is_a_bad_row(
+    session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "external_id,title,organisation,description",
+        "L-1,Long one,Acme," + "x" * 10_001,
+        "L-2,Short one,Acme," + "x" * 10_000,
+    )
+    report = import_file(session_factory, path, now=clock.now)
+    assert report.created == 1
+    assert report.skipped == [(2, "description is 10001 characters long; the limit is 10000")]
+
+
 def test_json_records_that_are_not_listings_are_skipped(
     session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
 ) -> None:
