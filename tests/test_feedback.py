@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +12,20 @@ from bot.config import Settings
 from bot.core import Timing
 from bot.scheduler import jobs
 from handlers.feedback import ask_due_feedback, schedule_feedback
-from storage.models import Feedback, FeedbackStage, FeedbackStatus, Placement, Role
+from storage.db import make_engine, make_session_factory, transaction
+from storage.models import (
+    Account,
+    Feedback,
+    FeedbackStage,
+    FeedbackStatus,
+    Interest,
+    InterestStatus,
+    Opportunity,
+    OutboxMessage,
+    Person,
+    Placement,
+    Role,
+)
 from tests.conftest import FakeClock
 from tests.helpers import inbox, row_counts
 from tests.test_placements import START, World, place
@@ -219,3 +233,76 @@ def test_an_employers_feedback_question_about_a_minor_without_consent_names_nobo
     _ask(world)
     ((text, _),) = inbox(world.factory, world.maya, "feedback")
     assert text.startswith("The student is halfway through Software intern.")
+
+
+def test_two_workers_ask_each_question_exactly_once(db_url: str, world: World) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL; SQLite supports one process")
+    now = world.clock.now
+    with transaction(world.factory) as session:
+        maya = session.scalars(select(Account).where(Account.external_id == "maya")).one().person
+        opportunity = session.get(Opportunity, world.opportunity)
+        assert opportunity is not None
+        for n in range(60):
+            student = Person(name=f"Student {n}", role=Role.STUDENT, created_at=now)
+            session.add(
+                Account(
+                    person=student,
+                    platform="console",
+                    external_id=f"s{n}",
+                    chat_id=f"s{n}",
+                    last_seen_at=now,
+                    created_at=now,
+                )
+            )
+            interest = Interest(
+                person=student,
+                opportunity=opportunity,
+                status=InterestStatus.PLACED,
+                created_at=now,
+                updated_at=now,
+            )
+            placement = Placement(
+                interest=interest,
+                student=student,
+                organisation=opportunity.organisation,
+                supervisor=maya,
+                created_at=now,
+                updated_at=now,
+            )
+            for role, person in ((Role.STUDENT, student), (Role.EMPLOYER, maya)):
+                session.add(
+                    Feedback(
+                        placement=placement,
+                        stage=FeedbackStage.END,
+                        respondent_role=role,
+                        respondent=person,
+                        status=FeedbackStatus.WAITING,
+                        due_at=now - timedelta(minutes=1),
+                    )
+                )
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        engine = make_engine(db_url)
+        try:
+            barrier.wait()
+            asked = ask_due_feedback(make_session_factory(engine), now, TIMING, batch=10)
+            results.append(asked.asked)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 120
+    with world.factory() as session:
+        keys = session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.kind == "feedback")
+        ).all()
+        statuses = session.scalars(select(Feedback.status).distinct()).all()
+    assert len(keys) == len(set(keys)) == 120
+    assert statuses == [FeedbackStatus.ASKED]
