@@ -70,13 +70,18 @@ def insert_new(
     """
     if not rows:
         return []
-    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        backend.insert(table)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=[unique])
         .returning(table.c[unique])
     )
     return list(session.scalars(statement, list(rows)))
+
+
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for the session's backend, which can skip rows that would conflict."""
+    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return backend.insert(table)
 
 
 def try_job_lock(session: Session, name: str) -> bool:

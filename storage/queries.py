@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from storage.db import dialect_insert
 from storage.models import (
     Opportunity,
     OpportunityKind,
@@ -153,9 +153,8 @@ def record_view(
 ) -> None:
     """Note that a student (of ``school_id``) opened a card; only the first time counts, so a
     repeat is a no-op."""
-    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
-        backend.insert(OpportunityView)
+        dialect_insert(session, OpportunityView.__table__)
         .values(
             person_id=person_id,
             opportunity_id=opportunity_id,
