@@ -18,12 +18,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import transaction
-from storage.models import Account, ConversationState, Person, ProcessedEvent, Role
+from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import QuietHours, enqueue
+from storage.queries import first_delivery
 
 log = logging.getLogger(__name__)
 
@@ -519,7 +519,9 @@ class Core:
 
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
         now = self.clock()
-        if incoming.event_id is not None and not self._first_delivery(session, incoming, now):
+        if incoming.event_id is not None and not first_delivery(
+            session, incoming.platform, incoming.event_id, now
+        ):
             log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
             return []
         account = self._account(session, incoming, now)
@@ -539,18 +541,10 @@ class Core:
             return self._file(ctx, incoming.file)
         return self._text(ctx, (incoming.text or "").strip())
 
-    def _first_delivery(self, session: Session, incoming: Incoming, now: datetime) -> bool:
-        assert incoming.event_id is not None
-        try:
-            with session.begin_nested():
-                session.add(
-                    ProcessedEvent(
-                        platform=incoming.platform, event_id=incoming.event_id, processed_at=now
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+    def first_delivery(self, platform: str, event_id: str) -> bool:
+        """Record an event an adapter handles without the core; False for a redelivery."""
+        with transaction(self.session_factory) as session:
+            return first_delivery(session, platform, event_id, self.clock())
 
     def _account(self, session: Session, incoming: Incoming, now: datetime) -> Account:
         account = session.scalars(

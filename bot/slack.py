@@ -44,7 +44,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.core import (
@@ -61,8 +60,6 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
-from storage.db import transaction
-from storage.models import ProcessedEvent
 
 log = logging.getLogger(__name__)
 
@@ -629,7 +626,7 @@ class SlackAdapter:
             return
         # The core never sees this event, so the adapter records it: a retried delivery, here
         # or in another process, offers the button once.
-        if not await asyncio.to_thread(self._first_delivery, f"offer:{event_id}"):
+        if not await asyncio.to_thread(self.core.first_delivery, PLATFORM, f"offer:{event_id}"):
             return
         button = {
             "type": "button",
@@ -646,18 +643,6 @@ class SlackAdapter:
                 {"type": "actions", "elements": [button]},
             ],
         )
-
-    def _first_delivery(self, event_id: str) -> bool:
-        try:
-            with transaction(self.core.session_factory) as session:
-                session.add(
-                    ProcessedEvent(
-                        platform=PLATFORM, event_id=event_id, processed_at=self.core.clock()
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
 
     async def _forward(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from storage.db import dialect_insert
@@ -17,6 +18,7 @@ from storage.models import (
     OpportunityView,
     Organisation,
     Person,
+    ProcessedEvent,
     Role,
 )
 
@@ -163,3 +165,13 @@ def record_view(
         )
         .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
     )
+
+
+def first_delivery(session: Session, platform: str, event_id: str, now: datetime) -> bool:
+    """Record a platform event as handled; False if it already was (a redelivery)."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(platform=platform, event_id=event_id, processed_at=now))
+    except IntegrityError:
+        return False
+    return True
