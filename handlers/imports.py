@@ -63,7 +63,7 @@ from storage.models import (
     OpportunityTag,
     Organisation,
 )
-from storage.tags import TAGS, derive_tags, normalise_tag
+from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
 
 # Constant sources, so that a re-import finds what the previous one created.
 LISTINGS_SOURCE = "listings"
@@ -516,14 +516,10 @@ def _status(name: str, value: str) -> OpportunityStatus:
 
 
 def _tags(name: str, value: str) -> list[str]:
-    tags: list[str] = []
-    for part in filter(None, (part.strip() for part in re.split(r"[;,]", value))):
-        tag = normalise_tag(part)
-        if tag is None:
-            raise _Bad(f"tag {part!r} is not known (use: {', '.join(TAGS)})")
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+    try:
+        return known_tags(re.split(r"[;,]", value))
+    except UnknownTag as unknown:
+        raise _Bad(f"tag {unknown.part!r} is not known (use: {', '.join(TAGS)})") from None
 
 
 def _url(name: str, value: str) -> str | None:

@@ -27,6 +27,7 @@ from bot.core import (
     Reply,
     UserError,
 )
+from handlers.imports import MAX_SPOTS, MAX_URL
 from handlers.invites import MAX_ORG_NAME, organisation_named
 from handlers.present import (
     KIND_LABELS,
@@ -47,7 +48,7 @@ from storage.models import (
     Organisation,
     Person,
 )
-from storage.tags import TAGS, derive_tags, normalise_tag
+from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
 
 registry = Registry()
 
@@ -59,8 +60,6 @@ MAX_TITLE = 200
 MAX_LOCATION = 300
 MAX_DESCRIPTION = 2000
 MAX_REASON = 500
-MAX_URL = 1000
-MAX_SPOTS = 10_000
 MAX_LISTED = 10
 MAX_LISTED_NUMBERS = 20
 # Far enough for next summer's placements; further is almost certainly a typo.
@@ -156,14 +155,12 @@ def parse_url(ctx: Context, text: str) -> Any:
 
 
 def parse_tags(ctx: Context, text: str) -> Any:
-    tags: list[str] = []
-    for part in filter(None, (p.strip() for p in re.split(r"[;,\n]", text))):
-        tag = normalise_tag(part)
-        if tag is None:
-            raise UserError(f"I don't know the field {part!r}. Choose from: {', '.join(TAGS)}.")
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+    try:
+        return known_tags(re.split(r"[;,\n]", text))
+    except UnknownTag as unknown:
+        raise UserError(
+            f"I don't know the field {unknown.part!r}. Choose from: {', '.join(TAGS)}."
+        ) from None
 
 
 def parse_paid(ctx: Context, text: str) -> Any:

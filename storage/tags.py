@@ -7,6 +7,7 @@ carry no tags; ``derive_tags`` finds them from words in the title.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 TAGS: dict[str, str] = {
     "technology": "Technology & IT",
@@ -100,6 +101,29 @@ def derive_tags(*texts: str) -> list[str]:
     """Tags whose keywords occur as whole words in any of ``texts``, in vocabulary order."""
     joined = " ".join(texts)
     return [tag for tag, pattern in _PATTERNS.items() if pattern.search(joined)]
+
+
+class UnknownTag(ValueError):
+    """A word in a list of fields that is no field; ``part`` is that word."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
+def known_tags(parts: Iterable[str]) -> list[str]:
+    """The tags that ``parts`` (keys or labels; blanks skipped) mean, in order and once each.
+
+    Raises ``UnknownTag`` for the first part that names no field.
+    """
+    tags: list[str] = []
+    for part in filter(None, (p.strip() for p in parts)):
+        tag = normalise_tag(part)
+        if tag is None:
+            raise UnknownTag(part)
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def normalise_tag(value: str) -> str | None:
