@@ -142,8 +142,17 @@ class _Bad(Exception):
     """A problem with one row or one value, worded for the person who wrote the file."""
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The school an import is for: it owns what the import creates, and only what it owns
+    (or, with ``claim``, what no school owns yet) is updated; other rows are skipped."""
+
+    school_id: int | None = None
+    claim: bool = False
+
+
 def import_file(
-    session_factory: sessionmaker[Session], path: Path, *, now: datetime
+    session_factory: sessionmaker[Session], path: Path, *, now: datetime, owner: Owner = Owner()
 ) -> ImportReport:
     """Create or update the opportunities in ``path`` (.json or .csv) and report what happened.
 
@@ -156,17 +165,19 @@ def import_file(
     source, rows, report = _read(path.name, data)
     for start in range(0, len(rows), BATCH_SIZE):
         with transaction(session_factory) as session:
-            _store(session, source, rows[start : start + BATCH_SIZE], now, report)
+            _store(session, source, rows[start : start + BATCH_SIZE], now, report, owner)
     report.skipped.sort()
     return report
 
 
-def import_data(session: Session, filename: str, data: bytes, *, now: datetime) -> ImportReport:
+def import_data(
+    session: Session, filename: str, data: bytes, *, now: datetime, owner: Owner
+) -> ImportReport:
     """``import_file`` for a file sent to the bot: ``data`` named ``filename``, stored in
     ``session`` (the caller's transaction: a file that fails halfway saves nothing)."""
     source, rows, report = _read(filename, data)
     for start in range(0, len(rows), BATCH_SIZE):
-        _store(session, source, rows[start : start + BATCH_SIZE], now, report)
+        _store(session, source, rows[start : start + BATCH_SIZE], now, report, owner)
     report.skipped.sort()
     return report
 
@@ -215,7 +226,12 @@ def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Ro
 
 
 def _store(
-    session: Session, source: str, rows: list[_Row], now: datetime, report: ImportReport
+    session: Session,
+    source: str,
+    rows: list[_Row],
+    now: datetime,
+    report: ImportReport,
+    owner: Owner,
 ) -> None:
     organisation_ids = _organisation_ids(session, {row.organisation for row in rows}, now)
     existing = {
@@ -237,6 +253,7 @@ def _store(
                 source=source,
                 external_id=row.external_id,
                 tags=[OpportunityTag(tag=tag) for tag in row.tags],
+                owner_school_id=owner.school_id,
                 created_at=now,
                 updated_at=now,
                 **values,
@@ -244,7 +261,13 @@ def _store(
             _publish(opportunity, now)
             session.add(opportunity)
             report.created += 1
-        elif _update(opportunity, values, row.tags):
+        elif opportunity.owner_school_id != owner.school_id and not (
+            owner.claim and opportunity.owner_school_id is None
+        ):
+            report.skipped.append(
+                (row.number, f"{row.external_id!r} is another school's listing, left unchanged")
+            )
+        elif _update(opportunity, {**values, "owner_school_id": owner.school_id}, row.tags):
             opportunity.updated_at = now
             _publish(opportunity, now)
             report.updated += 1

@@ -23,12 +23,13 @@ from bot.core import (
     Reply,
     UserError,
 )
-from handlers.imports import import_data
+from handlers.imports import Owner, import_data
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import (
     cohort_label,
     may_share,
+    only_school,
     school_cohorts,
     staff_school,
     student_school_id,
@@ -285,8 +286,11 @@ def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
             "Thanks, but only teachers can import listings, so I haven't done anything with "
             "that file. Send /help to see what you can do."
         )
+    school = staff_school(ctx)
+    # Listings no school owns are the school's only where it is the only one (see owns()).
+    owner = Owner(school.id, claim=only_school(ctx.session) is school)
     try:
-        report = import_data(ctx.session, file.filename, file.content, now=ctx.now)
+        report = import_data(ctx.session, file.filename, file.content, now=ctx.now, owner=owner)
     except ValueError as error:
         raise UserError(f"I couldn't import that file: {error}.") from error
     ctx.session.add(

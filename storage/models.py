@@ -135,6 +135,12 @@ class FeedbackStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class MembershipStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 class AnnouncementStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -208,6 +214,7 @@ class Person(Base):
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
     # A teacher's school (from their invite code); students belong to one through their cohort.
+    # An employer member's is the school whose teacher invited them: their proposals go there.
     school_id: Mapped[int | None] = mapped_column(
         ForeignKey("schools.id", ondelete="SET NULL"), index=True
     )
@@ -316,11 +323,17 @@ class Opportunity(Base):
     source: Mapped[str | None] = mapped_column(String(50))
     external_id: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The school whose staff may change it: the one that published (or imported) it, or that
+    # approved the employer's proposal. A pending proposal's is the proposer's school, if any.
+    owner_school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
+    )
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     organisation: Mapped[Organisation] = relationship()
+    owner_school: Mapped[School | None] = relationship()
     tags: Mapped[list[OpportunityTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="OpportunityTag.tag"
     )
@@ -710,6 +723,33 @@ class InviteCode(Base):
     created_at: Mapped[datetime]
 
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class MembershipRequest(Base):
+    """Someone redeemed an employer invite for an organisation that already has members.
+
+    They become a member only when one of those members approves: a teacher alone cannot let
+    a stranger see an organisation's applicants.
+    """
+
+    __tablename__ = "membership_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invite_codes.id", ondelete="CASCADE"))
+    status: Mapped[MembershipStatus] = mapped_column(
+        _enum(MembershipStatus, "membership_status"), default=MembershipStatus.PENDING
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    invite: Mapped[InviteCode] = relationship()
 
 
 class AuditEntry(Base):
