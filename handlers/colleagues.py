@@ -183,6 +183,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
         ctx,
         f"{me} approved {person.name} as a member of {organisation.name}.",
         f"membership-approved:{request.id}",
+        besides=person.id,
     )
     return [Reply(f"Approved: {person.name} is now a member of {organisation.name}.", replace=True)]
 
