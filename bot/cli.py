@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import logs
 from bot.app import build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
@@ -95,14 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in setting_problems(error):
             print(line, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        # The console chat owns standard output; logs go to standard error.
-        stream=sys.stderr,
-    )
-    if args.command == "chat":
-        # The schema upgrade's progress lines would land in the middle of the conversation.
+    logs.configure(settings)
+    if args.command not in ("db", "run"):
+        # The schema upgrade's progress lines would land in the middle of the conversation,
+        # or beside a report or an import summary.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "db":
         upgrade(make_engine(settings.database_url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
@@ -69,6 +70,14 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     digest_poll_seconds: float = Field(default=300.0, gt=0)
     reconcile_minutes: float = Field(default=15.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return level
 
     @field_validator("reminder_offsets_days", mode="before")
     @classmethod

@@ -483,12 +483,12 @@ class Core:
                 except UserError as refused:
                     return [refused.reply]
         except Exception:
+            # What the person wrote stays out of the log; the event and our own payload are
+            # enough to find the update.
             log.exception(
-                "failed to handle %s update from %s (event %s, text %r, payload %r)",
+                "failed to handle %s update (event %s, payload %r)",
                 incoming.platform,
-                incoming.user_id,
                 incoming.event_id,
-                (incoming.text or "")[:80],
                 incoming.payload,
             )
             return [Reply("Sorry, something went wrong on our side. Please try again in a moment.")]

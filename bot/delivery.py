@@ -370,9 +370,8 @@ class OutboxSender:
         self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), until)
         if now - self._chat_last.get(chat_id, 0.0) > self.pacing.chat_gap:
             self._paused_until = max(self._paused_until, until)
-        log.warning(
-            "%s asked us to wait %.1fs (chat %s)", self.transport.platform, seconds, chat_id
-        )
+        log.warning("%s asked us to wait %.1fs", self.transport.platform, seconds)
+        log.debug("waiting on chat %s", chat_id)
 
     def _record(self, row: Due, result: Result) -> None:
         now = self.clock()

@@ -569,7 +569,7 @@ class SlackAdapter:
             async with lock, self._concurrency:
                 await work
         except Exception:
-            log.exception("failed to answer a slack request from %s", user_id)
+            log.exception("failed to answer a slack request")
         finally:
             self._waiting[user_id] -= 1
             if not self._waiting[user_id]:
@@ -716,7 +716,7 @@ class SlackAdapter:
         """A shared file's bytes (a little over ``MAX_FILE_BYTES`` at most), or None."""
         url = shared.get("url_private_download") or shared.get("url_private") or ""
         if not self._slacks(url):
-            log.warning("not downloading a shared file from %r: not Slack's", url)
+            log.warning("not downloading shared file %s: not on Slack's hosts", shared.get("id"))
             return None
         session = self.client.session
         assert session is not None, "start() the adapter first"
@@ -813,7 +813,7 @@ class SlackAdapter:
                 channel=channel, ts=ts, text=messages[0].text, blocks=messages[0].blocks
             )
         except SlackApiError as error:
-            log.info("could not update message %s in %s: %s", ts, channel, error)
+            log.info("could not update message %s: %s", ts, error)
             return False
         return True
 
@@ -830,7 +830,7 @@ class SlackAdapter:
             try:
                 response = await self.client.users_info(user=user, include_locale=True)
             except SlackApiError as error:
-                log.warning("users.info failed for %s: %s", user, error)
+                log.warning("users.info failed: %s", error)
                 return Profile("", None)
             info = response["user"]
             profile = info.get("profile") or {}

@@ -304,7 +304,7 @@ class TelegramAdapter:
             # python-telegram-bot reads a file_path that names a file on this machine from the
             # disk (for a local-mode server): only the configured server's files are fetched.
             if not (found.file_path or "").startswith(f"{self.bot.base_file_url}/"):
-                log.warning("not downloading %s from %r", document.file_id, found.file_path)
+                log.warning("not downloading %s: not on the configured server", document.file_id)
                 return Reply(NOT_DOWNLOADED)
             if (found.file_size or 0) > MAX_FILE_BYTES:
                 return file_too_big(found.file_size or 0)
@@ -406,9 +406,11 @@ class TelegramAdapter:
         except TelegramError:
             # Not recorded, so the next message from this chat tries again.
             self._menus.pop(chat_id, None)
-            log.warning("could not update the command menu for chat %s", chat_id, exc_info=True)
+            log.warning("could not update a chat's command menu", exc_info=True)
             return
         self._menus[chat_id] = menu
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("error while handling a telegram update: %r", update, exc_info=context.error)
+        # The update itself holds what the person wrote: only its id goes to the log.
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("error while handling telegram update %s", update_id, exc_info=context.error)

@@ -23,8 +23,10 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     """An engine with the settings oppbot relies on for the given backend.
 
     SQLite gets WAL (readers never block the one writer), enforced foreign keys and a busy
-    timeout, so the console, the scheduler and an adapter can share one file.
+    timeout, so the console, the scheduler and an adapter can share one file. A database error
+    never quotes the statement's parameters (what people wrote) into a log.
     """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)

@@ -3,6 +3,7 @@ an injectable clock, and the core wired with every handler."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import logs
 from bot.core import Core
 from handlers import build_registry
 from storage.db import make_engine, make_session_factory, upgrade
@@ -37,6 +39,20 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Logging as ``oppbot`` sets it up (tests call the CLI in-process) ends with the test."""
+    root = logging.getLogger()
+    level = root.level
+    levels = {name: logging.getLogger(name).level for name in (*logs.QUIETED, "alembic")}
+    yield
+    for handler in [h for h in root.handlers if isinstance(h, logs.Handler)]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
 
 
 @pytest.fixture(scope="session")

@@ -241,6 +241,19 @@ def test_a_redelivered_text_message_is_skipped(core: Core) -> None:
     assert core.handle(message) == []
 
 
+def test_a_handled_event_id_is_remembered_for_days_not_forever(
+    core: Core, clock: FakeClock
+) -> None:
+    message = _incoming("upd-42", text="/help")
+    assert core.handle(message) != []
+    clock.advance(days=2, hours=23)
+    assert core.handle(message) == [], "a redelivery within the window is skipped"
+    # Telegram numbers updates afresh after a quiet week: the id now names a new update.
+    clock.advance(hours=2)
+    assert core.handle(message) != []
+    assert core.handle(message) == [], "and that one is remembered in turn"
+
+
 def test_an_unexpected_error_is_logged_apologised_for_and_rolled_back(
     core: Core,
     session_factory: sessionmaker[Session],
@@ -265,7 +278,8 @@ def test_an_unexpected_error_is_logged_apologised_for_and_rolled_back(
         assert core.handle(press) == [Reply(APOLOGY)]
     assert row_counts(session_factory) == before
     (record,) = [r for r in caplog.records if r.name == "bot.core"]
-    assert "failed to handle telegram update from ada (event upd-9" in record.getMessage()
+    assert "failed to handle telegram update (event upd-9" in record.getMessage()
+    assert "ada" not in record.getMessage()
     assert f"payload 'sv:{oid}'" in record.getMessage()
     assert record.exc_info is not None and "disk on fire" in str(record.exc_info[1])
 
