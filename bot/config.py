@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     digest_poll_seconds: float = Field(default=300.0, gt=0)
     reconcile_minutes: float = Field(default=15.0, gt=0)
+    # Handled Telegram update and Slack event ids are remembered this many days, to skip
+    # redeliveries; under a week, after which Telegram may number its updates afresh.
+    handled_events_days: int = Field(default=3, ge=1, le=6)
 
     @field_validator("log_level")
     @classmethod
@@ -103,6 +106,7 @@ class Settings(BaseSettings):
             feedback_at=self.feedback_time,
             feedback_remind_after=timedelta(days=self.feedback_remind_days),
             work_limits=WorkLimits(self.under16_school_day_hours, self.under16_school_week_hours),
+            events_kept=timedelta(days=self.handled_events_days),
         )
 
     @model_validator(mode="after")

@@ -91,6 +91,9 @@ class Timing:
     feedback_at: time = time(16, 0)
     feedback_remind_after: timedelta = timedelta(days=3)
     work_limits: WorkLimits = field(default_factory=WorkLimits)
+    # Handled platform event ids are remembered this long to skip redeliveries (which come
+    # within a day); not longer, since Telegram may reuse update ids after a quiet week.
+    events_kept: timedelta = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -520,7 +523,7 @@ class Core:
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
         now = self.clock()
         if incoming.event_id is not None and not first_delivery(
-            session, incoming.platform, incoming.event_id, now
+            session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
         ):
             log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
             return []
@@ -544,7 +547,9 @@ class Core:
     def first_delivery(self, platform: str, event_id: str) -> bool:
         """Record an event an adapter handles without the core; False for a redelivery."""
         with transaction(self.session_factory) as session:
-            return first_delivery(session, platform, event_id, self.clock())
+            return first_delivery(
+                session, platform, event_id, self.clock(), kept=self.timing.events_kept
+            )
 
     def _account(self, session: Session, incoming: Incoming, now: datetime) -> Account:
         account = session.scalars(

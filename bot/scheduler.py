@@ -31,6 +31,7 @@ from handlers.feedback import ask_due_feedback
 from handlers.matches import nudge_unanswered
 from handlers.reminders import queue_due_reminders, reconcile_all
 from storage.db import transaction
+from storage.queries import forget_handled_events
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ def send_scheduled_announcements(
         return send_due_announcements(session, now, quiet=timing.quiet)
 
 
+def forget_old_events(session_factory: sessionmaker[Session], now: datetime, timing: Timing) -> int:
+    with transaction(session_factory) as session:
+        return forget_handled_events(session, now - timing.events_kept)
+
+
 def jobs(settings: Settings) -> tuple[Job, ...]:
     return (
         Job("reminders.queue", queue_due_reminders, settings.reminder_poll_seconds),
@@ -66,6 +72,8 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
             partial(nudge_unanswered, after=timedelta(days=settings.employer_nudge_days)),
             settings.digest_poll_seconds,
         ),
+        # Housekeeping: the record of handled event ids stays a few days long.
+        Job("events.forget", forget_old_events, settings.reconcile_minutes * 60),
     )
 
 

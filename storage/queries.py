@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import CursorResult, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -167,11 +168,34 @@ def record_view(
     )
 
 
-def first_delivery(session: Session, platform: str, event_id: str, now: datetime) -> bool:
-    """Record a platform event as handled; False if it already was (a redelivery)."""
+def first_delivery(
+    session: Session, platform: str, event_id: str, now: datetime, *, kept: timedelta
+) -> bool:
+    """Record a platform event as handled; False if it already was (a redelivery).
+
+    An id handled more than ``kept`` ago is a new event: Telegram numbers updates afresh
+    after a week without any, and no platform redelivers an event days later.
+    """
     try:
         with session.begin_nested():
             session.add(ProcessedEvent(platform=platform, event_id=event_id, processed_at=now))
     except IntegrityError:
-        return False
+        # One UPDATE, so that of two deliveries of a reused id only one takes it.
+        renewed = session.scalar(
+            update(ProcessedEvent)
+            .where(
+                ProcessedEvent.platform == platform,
+                ProcessedEvent.event_id == event_id,
+                ProcessedEvent.processed_at < now - kept,
+            )
+            .values(processed_at=now)
+            .returning(ProcessedEvent.event_id)
+        )
+        return renewed is not None
     return True
+
+
+def forget_handled_events(session: Session, before: datetime) -> int:
+    """Forget the events handled before ``before``; returns how many."""
+    result = session.execute(delete(ProcessedEvent).where(ProcessedEvent.processed_at < before))
+    return cast("CursorResult[Any]", result).rowcount

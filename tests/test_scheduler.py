@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -13,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.core import Core
-from bot.scheduler import build_scheduler
-from storage.models import OutboxMessage, Reminder, ReminderStatus
+from bot.core import Core, Incoming
+from bot.scheduler import build_scheduler, jobs
+from storage.models import OutboxMessage, ProcessedEvent, Reminder, ReminderStatus
 from storage.outbox import QuietHours
 from tests.conftest import FakeClock
 from tests.helpers import Chat, add_school, onboard
@@ -27,6 +28,7 @@ JOB_IDS = {
     "announcements.send",
     "employers.nudge",
     "feedback.ask",
+    "events.forget",
 }
 
 
@@ -76,7 +78,24 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "announcements.send": timedelta(seconds=20),
         "employers.nudge": timedelta(minutes=2),
         "feedback.ask": timedelta(minutes=2),
+        "events.forget": timedelta(minutes=10),
     }
+
+
+def test_handled_event_ids_older_than_the_window_are_forgotten(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    settings = Settings(_env_file=None, handled_events_days=2)
+    core.timing = settings.timing()
+    old = Incoming(platform="telegram", user_id="ada", chat_id="ada", event_id="7", text="/help")
+    core.handle(old)
+    clock.advance(days=1)
+    core.handle(replace(old, event_id="8"))
+    clock.advance(days=1, minutes=1)
+    (forget,) = [job for job in jobs(settings) if job.id == "events.forget"]
+    assert forget.func(session_factory, clock(), settings.timing()) == 1
+    with session_factory() as session:
+        assert session.scalars(select(ProcessedEvent.event_id)).all() == ["8"]
 
 
 async def test_every_job_runs_at_start_with_the_injected_time(

@@ -269,6 +269,39 @@ async def test_webhook_checks_the_secret_and_applies_a_duplicate_once(
     assert sum("Done!" in c.params["text"] for c in _outgoing(fake, 501)) == 1
 
 
+async def test_an_update_id_reused_after_days_is_a_new_update(
+    fake: FakeTelegram, core: Core, clock: FakeClock
+) -> None:
+    adapter = TelegramAdapter(core, _webhook_settings(fake))
+    await adapter.start()
+
+    async def post(update_id: int, text: str) -> None:
+        update = fake.message_update(501, text, update_id=update_id)
+        assert await fake.post_to_webhook(update) == 200
+
+    def answers() -> list[str]:
+        return [c.params["text"] for c in _outgoing(fake, 501)]
+
+    try:
+        await post(77, "/help")
+        await _until(lambda: len(answers()) == 1, "the answer")
+        clock.advance(days=1)
+        await post(77, "/help")
+        # One chat's updates are handled in order: once 78 is answered, 77 was handled.
+        await post(78, "/mydata")
+        await _until(lambda: len(answers()) == 2, "the answer to the next update")
+        # Telegram went quiet for a week and numbers its updates from an earlier id again.
+        clock.advance(days=6)
+        await post(77, "/start")
+        await _until(lambda: len(answers()) == 3, "the answer to the new update")
+    finally:
+        await adapter.stop()
+    help_answer, mydata_answer, start_answer = answers()
+    assert "/help" in help_answer
+    assert "Everything I store" in mydata_answer, "the redelivery was skipped"
+    assert "What's your name?" in start_answer
+
+
 async def test_groups_get_no_data_and_only_addressed_commands(
     polling: TelegramAdapter, fake: FakeTelegram, session_factory: sessionmaker[Session]
 ) -> None:
