@@ -37,7 +37,7 @@ from handlers.present import (
     open_opportunity,
     parse_id,
 )
-from handlers.when import EXAMPLES, WhenError, parse_when
+from handlers.when import EXAMPLES, WhenError, parse_when, starts_with_a_moment
 from storage.db import insert_new, transaction, try_job_lock
 from storage.models import (
     Interest,
@@ -479,7 +479,8 @@ def remind(ctx: Context, args: str) -> list[Reply]:
     if not text:
         return [Reply(USAGE)]
     first, _, rest = text.partition(" ")
-    if is_number(first):
+    # "/remind 3 dec to call Acme" starts with a number too: the day's, not an opportunity's.
+    if is_number(first) and not starts_with_a_moment(text):
         opportunity = open_opportunity(ctx, first, for_action=False)
         if not rest.strip():
             return [_ask_when(ctx, opportunity)]

@@ -105,10 +105,17 @@ _DAY_MONTH = re.compile(rf"{_ordinal}\s+({_month})\.?(?:\s+(\d{{4}}))?")
 _MONTH_DAY = re.compile(rf"({_month})\.?\s+{_ordinal}(?:\s+(\d{{4}}))?")
 _WEEKDAY = re.compile(r"(?:(next|this)\s+)?(" + "|".join(_WEEKDAYS) + r")")
 _BARE_HOUR = re.compile(r"(.*?)\s*\b(\d{1,2})\b\s*(.*)")
+_DAY_OR_HOUR_FIRST = re.compile(rf"\d{{1,2}}\s+(?:{_month}|[ap]\.?m)\b")
 
 
 class WhenError(ValueError):
     """The phrase names no definite moment; the message says why, for the person."""
+
+
+def starts_with_a_moment(text: str) -> bool:
+    """Whether the number ``text`` starts with is a day of a month or an hour ("31 feb",
+    "3 dec to call Acme", "5 pm"), not a count or the number of something."""
+    return _DAY_OR_HOUR_FIRST.match(" ".join(text.lower().split())) is not None
 
 
 def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time(9, 0)) -> datetime:

@@ -560,6 +560,28 @@ def test_remind_about_an_opportunity_by_its_number(
     assert message.buttons == [[["View it", f"opp:{opportunity}"]]]
 
 
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/remind 3 dec to call Acme", "I'll remind you on Thu 3 Dec at 09:00."),
+        ("/remind 3 Dec. 5pm to call Acme", "I'll remind you on Thu 3 Dec at 17:00."),
+        ("/remind 5 pm to call Acme", "I'll remind you on Mon 23 Nov at 17:00."),
+        ("/remind 1 jan to call Acme", "I'll remind you on Fri 1 Jan 2027 at 09:00."),
+    ],
+)
+def test_a_number_that_starts_a_date_or_a_time_is_not_an_opportunity(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock, text: str, answer: str
+) -> None:
+    # Opportunities numbered 1 to 5 exist, so each of these numbers could also be one.
+    while add_opportunity(session_factory, clock.now, title="Another listing") < 5:
+        pass
+    ada.send(text)
+    assert ada.text == answer
+    with session_factory() as session:
+        (reminder,) = session.scalars(select(Reminder)).all()
+        assert (reminder.text, reminder.opportunity_id) == ("call Acme", None)
+
+
 def test_remind_me_on_a_card_asks_when(
     ada: Chat, opportunity: int, session_factory: sessionmaker[Session]
 ) -> None:
@@ -598,6 +620,9 @@ def test_the_question_can_be_cancelled(ada: Chat, opportunity: int) -> None:
         ("/remind 2028-01-01 to call", "up to a year ahead"),
         ("/remind blah to call", 'I didn\'t understand "blah"'),
         ("/remind 99999 tomorrow", "no longer available"),
+        ("/remind 31 feb to call Acme", "There's no such date as 31 feb."),
+        ("/remind 31 February 5pm to call Acme", "There's no such date as 31 February 5pm."),
+        ("/remind 31 apr to call Acme", "There's no such date as 31 apr."),
         ("/remind tomorrow 5pm to " + "x" * 201, "under 200 characters"),
     ],
 )
