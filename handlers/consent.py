@@ -327,7 +327,8 @@ def consent_state(student: Person, confirmation: GuardianCode | None) -> str:
     if confirmation is None:
         return f"{state}, recorded by the school"
     if confirmation.guardian_name is None:
-        return f"{state}, confirmed by a guardian who has since deleted their details"
+        # Used before names were asked, or the guardian has since deleted their details.
+        return f"{state}, confirmed by a guardian through the bot (no name on record)"
     return (
         f"{state}, confirmed by {confirmation.guardian_name} ({confirmation.guardian_relationship})"
     )

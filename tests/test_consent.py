@@ -343,7 +343,7 @@ def test_a_guardian_sees_and_deletes_what_they_gave(world: World) -> None:
             None,
         )
     world.tina.send("/consent ada")
-    assert "confirmed by a guardian who has since deleted their details" in world.tina.text
+    assert "confirmed by a guardian through the bot (no name on record)" in world.tina.text
     assert world.student(world.ada).guardian_consent_at is not None
 
 
