@@ -1,7 +1,7 @@
 """guardian consent: who confirmed it, and students' family names
 
-Revision ID: 0005_guardian_consent
-Revises: 0004
+Revision ID: 0006_guardian_consent
+Revises: 0005_tenancy
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_guardian_consent"
-down_revision: str | None = "0004"
+revision: str = "0006_guardian_consent"
+down_revision: str | None = "0005_tenancy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
