@@ -4,24 +4,42 @@ Until consent is on file, employers hear only that a student is interested. A te
 consent the school holds ("Consent on file"), or the guardian confirms it through the bot with a
 one-time code the student passes on. Either way every change is audited, and applications the
 employer has not seen yet are sent with the student's details as soon as consent arrives.
+
+A code works once, for 14 days, and only from an account that is nobody's student, teacher or
+employer (a guardian of a sibling is fine), so a classmate, the student's second account or an
+employer holding it can't consent. The guardian says who they are before confirming, and the
+student's teachers see it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from bot.core import EVERYONE, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.core import (
+    DIALOG,
+    EVERYONE,
+    STAFF,
+    STUDENTS,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    UserError,
+)
 from handlers.invites import new_code
 from handlers.matches import share_pending
 from handlers.onboarding import normalise_code
 from handlers.present import fmt_date, parse_id
 from handlers.schools import (
-    cohort_label,
     escape_like,
     school_staff,
+    staff_label,
+    staff_labels,
     staff_school,
     student_school_id,
 )
@@ -32,6 +50,20 @@ registry = Registry()
 CODE_LIFETIME = timedelta(days=14)
 MAX_LISTED = 10
 _GUARDIAN_CODE = re.compile(r"G-[A-Z0-9]{4}-[A-Z0-9]{4}")
+GUARDIAN_DIALOG = "guardian_consent"
+MAX_GUARDIAN_NAME = 100
+MAX_RELATIONSHIP = 40
+RELATIONSHIPS = ("mother", "father", "parent", "carer", "guardian")
+_WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
+# The same refusals whatever the student: they say nothing about who the code is for.
+NOT_A_GUARDIAN_ACCOUNT = (
+    "A guardian's code works only from the parent's or guardian's own account, not from a "
+    "student's, teacher's or employer's. Please pass it on to them."
+)
+NO_LONGER_WORKS = (
+    f"That code no longer works: each code works once, for {CODE_LIFETIME.days} days. "
+    "The student can get a new one with /guardian."
+)
 
 
 def _audit(ctx: Context, student: Person, action: str, via: str) -> None:
@@ -115,7 +147,14 @@ def guardian(ctx: Context, args: str) -> list[Reply]:
 def consent(ctx: Context, args: str) -> list[Reply]:
     code = normalise_code(args)
     if _GUARDIAN_CODE.fullmatch(code):
-        return [_guardian_question(ctx, _usable_code(ctx, code))]
+        row = _usable_code(ctx, code)
+        ctx.start_dialog(GUARDIAN_DIALOG, code=row.code, step="name")
+        return [
+            Reply(
+                "Thank you. Before you confirm: what's your full name? The student's teachers "
+                "will see it with your confirmation."
+            )
+        ]
     if ctx.role in STAFF:
         return [_consent_list(ctx, args.strip())]
     if args:
@@ -129,57 +168,170 @@ def consent(ctx: Context, args: str) -> list[Reply]:
 
 
 def _usable_code(ctx: Context, code: str) -> GuardianCode:
+    """The code, if this account may use it now; every refusal is the same for any student."""
+    # Checked first, so that a student, teacher or employer learns nothing about the code.
+    if ctx.role is not None:
+        raise UserError(NOT_A_GUARDIAN_ACCOUNT)
     row = ctx.session.scalar(select(GuardianCode).where(GuardianCode.code == code))
     if row is None:
         raise UserError("That code doesn't match anything. Check it and try again.")
-    if row.student_id == ctx.person.id:
-        raise UserError("This code is for your parent or guardian: please pass it on to them.")
-    if row.used_at is not None or row.student.guardian_consent_at is not None:
-        raise UserError("Thank you, but consent for this student is already on file.")
-    if row.expires_at <= ctx.now:
-        raise UserError("That code has expired. The student can get a new one with /guardian.")
+    if (
+        row.used_at is not None
+        or row.expires_at <= ctx.now
+        or row.student.guardian_consent_at is not None
+    ):
+        raise UserError(NO_LONGER_WORKS)
     return row
 
 
-def _guardian_question(ctx: Context, code: GuardianCode) -> Reply:
-    student = code.student
-    name = student.first_name or "the student"
-    school = student.cohort.school.name if student.cohort is not None else "their school"
+def _words(text: str, limit: int, refusal: str) -> str:
+    clean = " ".join(text.split())
+    if not 0 < len(clean) <= limit or not _WORDS.fullmatch(clean):
+        raise UserError(f"{refusal} (up to {limit} letters).")
+    return clean
+
+
+def _relationship_question(name: str, student: Person) -> Reply:
+    buttons = [Button(word.capitalize(), f"gc:rel:{word}") for word in RELATIONSHIPS]
     return Reply(
-        f"Please confirm: as {name}'s parent or guardian, you agree that {school} may share "
-        f"{name}'s first name, class, chosen fields and notes with the employers {name} "
-        "registers interest in. Nothing else is shared, and consent can be withdrawn at any "
-        "time through the school.",
-        ((Button("I confirm", f"gcy:{code.code}"), Button("Cancel", "gcn")),),
+        f"Thank you, {name}. How are you related to {student.first_name or 'the student'}? "
+        "Tap one, or type it (like grandmother).",
+        (tuple(buttons[:3]), tuple(buttons[3:])),
     )
 
 
-@registry.action("gcy", roles=EVERYONE)
-def guardian_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
-    code = _usable_code(ctx, normalise_code(args[0] if args else ""))
+def _confirm_question(ctx: Context, code: GuardianCode, name: str, relationship: str) -> Reply:
     student = code.student
-    code.used_at = ctx.now
+    first = student.first_name or "the student"
+    school = student.cohort.school.name if student.cohort is not None else "their school"
+    return Reply(
+        f"Please confirm: as {first}'s {relationship}, you, {name}, agree that {school} may "
+        f"share {first}'s first name, class, chosen fields and notes with the employers "
+        f"{first} registers interest in. Nothing else is shared, and consent can be withdrawn "
+        f"at any time through the school. {school}'s teachers will see your name, that you "
+        f"are {first}'s {relationship}, and when you confirmed.",
+        ((Button("I confirm", "gc:yes"), Button("Cancel", "gc:no")),),
+    )
+
+
+def _guardian_dialog(ctx: Context) -> dict[str, Any]:
+    dialog = ctx.state(DIALOG)
+    if dialog is None or dialog.get("name") != GUARDIAN_DIALOG:
+        raise UserError(
+            "That button is from an earlier conversation. Send /consent with the code again."
+        )
+    return dialog
+
+
+@registry.dialog(GUARDIAN_DIALOG, action="gc")
+def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    code = _usable_code(ctx, dialog.get("code", ""))
+    if dialog.get("step") == "name":
+        name = _words(text, MAX_GUARDIAN_NAME, "Please type just your name, like Jane Patel")
+        ctx.start_dialog(GUARDIAN_DIALOG, code=code.code, guardian=name, step="relationship")
+        return [_relationship_question(name, code.student)]
+    if dialog.get("step") == "relationship":
+        relationship = _words(
+            text, MAX_RELATIONSHIP, "Please type just how you're related, like grandmother"
+        ).lower()
+        return [_confirm_step(ctx, code, dialog["guardian"], relationship)]
+    return [_confirm_question(ctx, code, dialog["guardian"], dialog["relationship"])]
+
+
+def _confirm_step(ctx: Context, code: GuardianCode, name: str, relationship: str) -> Reply:
+    ctx.start_dialog(
+        GUARDIAN_DIALOG, code=code.code, guardian=name, relationship=relationship, step="confirm"
+    )
+    return _confirm_question(ctx, code, name, relationship)
+
+
+@registry.action("gc", roles=EVERYONE)
+def guardian_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if args == ["no"]:
+        ctx.clear_state(DIALOG)
+        return [Reply("OK, nothing was recorded.", replace=True)]
+    dialog = _guardian_dialog(ctx)
+    code = _usable_code(ctx, dialog.get("code", ""))
+    match args, dialog.get("step"):
+        case ["rel", word], "relationship" if word in RELATIONSHIPS:
+            return [_confirm_step(ctx, code, dialog["guardian"], word)]
+        case ["yes"], "confirm":
+            return _confirmed(ctx, code, dialog["guardian"], dialog["relationship"])
+    raise UserError("That button is from an earlier question. Please answer the one above.")
+
+
+def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -> list[Reply]:
+    # Claimed in one statement, so two people pressing at once can't both use the code.
+    claimed = ctx.session.execute(
+        update(GuardianCode)
+        .where(GuardianCode.id == code.id, GuardianCode.used_at.is_(None))
+        .values(
+            used_at=ctx.now,
+            used_by_id=ctx.person.id,
+            guardian_name=name,
+            guardian_relationship=relationship,
+        )
+    )
+    if claimed.rowcount != 1:
+        raise UserError(NO_LONGER_WORKS)
+    ctx.clear_state(DIALOG)
+    student = code.student
     record_consent(ctx, student, via="guardian")
     ctx.notify(
         student,
-        "Your guardian confirmed their consent. From now on, employers see your first name, "
-        "class, fields and notes when you register interest.",
+        f"{name} ({relationship}) confirmed your guardian's consent. From now on, employers see "
+        "your first name, class, fields and notes when you register interest. If that isn't "
+        "your parent or guardian, tell your teacher, or withdraw it with /guardian.",
         kind="consent",
         key=f"consent:{code.id}:student",
     )
     _tell_teachers(
         ctx,
         student,
-        f"{student.name} ({cohort_label(student)}): a guardian confirmed consent through the "
-        "bot with the student's code. Please check it matches your records.",
+        f"{staff_label(ctx.session, student)}: {name} ({relationship}) confirmed a guardian's "
+        "consent through the bot with the student's code. Please check it matches your records.",
         key=f"consent:{code.id}",
     )
-    return [Reply(f"Thank you! Consent is recorded, and {student.first_name}'s school is told.")]
+    return [
+        Reply(
+            f"Thank you, {name}! Consent is recorded, and {student.first_name}'s school is told.",
+            replace=True,
+        )
+    ]
 
 
-@registry.action("gcn", roles=EVERYONE)
-def guardian_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, nothing was recorded.", replace=True)]
+def confirmations(ctx: Context, students: Iterable[Person]) -> dict[int, GuardianCode]:
+    """The used code behind each student's consent on file, where a guardian confirmed it."""
+    since = {s.id: s.guardian_consent_at for s in students if s.guardian_consent_at is not None}
+    found: dict[int, GuardianCode] = {}
+    if since:
+        for code in ctx.session.scalars(
+            select(GuardianCode)
+            .where(GuardianCode.student_id.in_(since), GuardianCode.used_at.is_not(None))
+            .order_by(GuardianCode.used_at, GuardianCode.id)
+        ):
+            # A code used before consent was withdrawn and recorded again is not the reason.
+            assert code.used_at is not None
+            if code.used_at >= since[code.student_id]:
+                found[code.student_id] = code
+    return found
+
+
+def consent_state(student: Person, confirmation: GuardianCode | None) -> str:
+    """Where a student's consent stands, for staff: who confirmed it, and when."""
+    if not student.under_18:
+        return "18 or over, no consent needed"
+    if student.guardian_consent_at is None:
+        return "no consent yet"
+    state = f"consent on file since {fmt_date(student.guardian_consent_at.date())}"
+    if confirmation is None:
+        return f"{state}, recorded by the school"
+    if confirmation.guardian_name is None:
+        # Used before names were asked, or the guardian has since deleted their details.
+        return f"{state}, confirmed by a guardian through the bot (no name on record)"
+    return (
+        f"{state}, confirmed by {confirmation.guardian_name} ({confirmation.guardian_relationship})"
+    )
 
 
 def _school_students(ctx: Context, name: str) -> list[Person]:
@@ -188,11 +340,13 @@ def _school_students(ctx: Context, name: str) -> list[Person]:
         select(Person)
         .join(Cohort, Cohort.id == Person.cohort_id)
         .where(Cohort.school_id == school.id, Person.role == Role.STUDENT)
-        .order_by(Person.name, Person.id)
+        .order_by(Person.name, func.coalesce(Person.family_name, ""), Person.id)
         .limit(MAX_LISTED + 1)
     )
     if name:
-        query = query.where(Person.name.ilike(f"%{escape_like(name)}%", escape="\\"))
+        # "uma", "shah" or "uma shah" all find Uma Shah.
+        full = Person.name + " " + func.coalesce(Person.family_name, "")
+        query = query.where(full.ilike(f"%{escape_like(' '.join(name.split()))}%", escape="\\"))
     else:
         query = query.where(Person.under_18.is_(True), Person.guardian_consent_at.is_(None))
     return list(ctx.session.scalars(query))
@@ -209,17 +363,17 @@ def _consent_list(ctx: Context, name: str) -> Reply:
         if name
         else "Students under 18 without a guardian's consent on file:"
     )
+    listed = students[:MAX_LISTED]
+    labels = staff_labels(ctx.session, listed)
+    confirmed = confirmations(ctx, listed)
     lines, buttons = [title], []
-    for n, student in enumerate(students[:MAX_LISTED], start=1):
-        if not student.under_18:
-            state = "18 or over, no consent needed"
-        elif student.guardian_consent_at is not None:
-            state = f"consent on file since {fmt_date(student.guardian_consent_at.date())}"
+    for n, student in enumerate(listed, start=1):
+        if student.under_18 and student.guardian_consent_at is not None:
             buttons.append((Button(f"{n}: Withdraw consent", f"cw:{student.id}"),))
-        else:
-            state = "no consent yet"
+        elif student.under_18:
             buttons.append((Button(f"{n}: Consent on file", f"cf:{student.id}"),))
-        lines.append(f"{n}. {student.name} ({cohort_label(student)}): {state}")
+        state = consent_state(student, confirmed.get(student.id))
+        lines.append(f"{n}. {labels[student.id]}: {state}")
     if len(students) > MAX_LISTED:
         lines.append(f"More than {MAX_LISTED}: add more of the name to narrow it down.")
     return Reply("\n".join(lines), tuple(buttons))
@@ -237,10 +391,12 @@ def _school_student(ctx: Context, raw_id: str | None) -> Person:
 @registry.action("cf", roles=STAFF)
 def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
     student = _school_student(ctx, args[0] if args else None)
+    label = staff_label(ctx.session, student)
     if not student.under_18:
-        raise UserError(f"{student.name} is 18 or over, so no guardian's consent is needed.")
+        raise UserError(f"{label} is 18 or over, so no guardian's consent is needed.")
     if student.guardian_consent_at is not None:
-        raise UserError(f"Consent for {student.name} is already on file.")
+        state = consent_state(student, confirmations(ctx, [student]).get(student.id))
+        raise UserError(f"{label}: {state}.")
     shared = record_consent(ctx, student, via="teacher")
     ctx.notify(
         student,
@@ -249,7 +405,7 @@ def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
         kind="consent",
         key=f"consent:{student.id}:{ctx.now.isoformat()}",
     )
-    return [Reply(f"Consent on file for {student.name}.{_shared_note(shared)}")]
+    return [Reply(f"Consent on file for {label}.{_shared_note(shared)}")]
 
 
 # --- Withdrawing consent ---------------------------------------------------------------------
@@ -270,7 +426,7 @@ def _withdrawable(ctx: Context, raw_id: str | None) -> Person:
 @registry.action("cw", roles=STUDENTS | STAFF)
 def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     student = _withdrawable(ctx, args[0] if args else None)
-    whose = "your" if student.id == ctx.person.id else f"{student.name}'s"
+    whose = "your" if student.id == ctx.person.id else f"{staff_label(ctx.session, student)}'s"
     return [
         Reply(
             f"Withdraw {whose} guardian's consent? Employers will hear nothing identifying "
@@ -301,7 +457,7 @@ def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
         _tell_teachers(
             ctx,
             student,
-            f"{student.name} ({cohort_label(student)}) withdrew their guardian's consent. "
+            f"{staff_label(ctx.session, student)} withdrew their guardian's consent. "
             "Employers will hear nothing identifying about new applications.",
             key=key,
         )
@@ -314,5 +470,5 @@ def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
             kind="consent",
             key=key,
         )
-        done = f"Consent withdrawn for {student.name}."
+        done = f"Consent withdrawn for {staff_label(ctx.session, student)}."
     return [Reply(done, replace=True)]

@@ -37,7 +37,7 @@ from handlers.placements import (
     visible_placements,
 )
 from handlers.present import clip, fmt_date, is_number, local_today, parse_id
-from handlers.schools import cohort_label, members_of, school_staff, student_label
+from handlers.schools import members_of, school_staff, staff_label, student_label
 from handlers.when import WhenError, parse_day
 from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
 
@@ -296,7 +296,7 @@ def _age_words(student: Person) -> str:
 def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: str) -> None:
     student = ctx.person
     text = (
-        f"Please check: {student.name} ({cohort_label(student)}), who {_age_words(student)}, "
+        f"Please check: {staff_label(ctx.session, student)}, who {_age_words(student)}, "
         "logged "
         f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
         f"{placement.organisation.name}: {over}. See /hours {placement.id}."

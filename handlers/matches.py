@@ -31,10 +31,10 @@ from handlers.placements import create_placement, placement_card
 from handlers.present import STATUS_LABELS, headline, is_number, own_interest, parse_id
 from handlers.reminders import fmt_moment, schedule_event_reminders
 from handlers.schools import (
-    cohort_label,
     may_share,
     members_of,
     school_staff,
+    staff_label,
     staff_school,
     student_label,
     student_school_id,
@@ -148,7 +148,7 @@ def _ask_teachers_for_consent(ctx: Context, interest: Interest) -> None:
     student = ctx.person
     organisation = interest.opportunity.organisation.name
     text = (
-        f"{student.name} ({cohort_label(student)}) registered interest in "
+        f"{staff_label(ctx.session, student)} registered interest in "
         f"{headline(interest.opportunity)}. A guardian's consent isn't on file, so "
         f"{organisation} only knows that a student is interested. Please follow up: once "
         f"consent is on file, I'll send {organisation} {student.first_name}'s details."
@@ -517,7 +517,7 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
         others_only=not by_teacher,
     )
     if by_teacher and interest.person is not None:
-        who = interest.person.name or who
+        who = staff_label(ctx.session, interest.person)
     done = f"Marked {who} as placed for {title}. I've told them the good news."
     return [placement_card(ctx, placement, note=done + " Please check the details:")]
 
@@ -548,7 +548,8 @@ def _teacher_places(ctx: Context, interest_id: int) -> list[Reply]:
         raise UserError("I can't find that application among your students'.")
     if interest.status == S.PLACED:
         raise UserError(
-            f"{interest.person.name} already has a place: see /placements to change it."
+            f"{staff_label(ctx.session, interest.person)} already has a place: see /placements "
+            "to change it."
         )
     if interest.status not in (S.INTERESTED, S.INVITED):
         raise UserError(
@@ -557,7 +558,8 @@ def _teacher_places(ctx: Context, interest_id: int) -> list[Reply]:
         )
     if not may_share(interest.person):
         raise UserError(
-            f"{interest.person.name} is under 18 and their guardian's consent isn't on file "
+            f"{staff_label(ctx.session, interest.person)} is under 18 and their guardian's "
+            "consent isn't on file "
             "yet, so the employer can't know who they are. Record it first with /consent."
         )
     return _place(ctx, interest)

@@ -21,7 +21,7 @@ from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
 
-STEPS = ("name", "cohort", "grade", "age", "tags", "timezone")
+STEPS = ("name", "family", "cohort", "grade", "age", "tags", "timezone")
 MAX_NAME = 60
 GRADES = range(1, 14)
 COMMON_ZONES = (
@@ -105,6 +105,15 @@ def start(ctx: Context, args: str) -> list[Reply]:
                 "Send /help to see what you can do."
             )
         ]
+    if person.onboarded_at is not None and person.family_name is None:
+        # A student from before the question: only what is missing is asked.
+        known = {**_current(ctx), "name": person.name, "tags": person.tag_names}
+        return begin(
+            ctx,
+            known,
+            note="One thing I don't know yet: your family name. It helps your teachers tell "
+            "you apart from classmates with the same first name.",
+        )
     if person.onboarded_at is not None:
         return [
             Reply(
@@ -152,6 +161,7 @@ def _current(ctx: Context) -> dict[str, Any]:
     if person.onboarded_at is None:
         return {}
     known = {
+        "family": person.family_name,
         "cohort": person.cohort_id,
         "grade": person.grade,
         "age": age_band(person),
@@ -167,13 +177,52 @@ def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]
     return ((Button(f"Keep {label}"[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
 
 
+def _known_first_name(ctx: Context) -> str | None:
+    """The first name the bot already has: the student's own, or the platform's display name's
+    first word (the rest of it is offered as the family name)."""
+    person = ctx.person
+    if person.family_name is not None:
+        known = person.name
+    else:
+        words = (person.name or ctx.incoming.display_name).split()
+        known = words[0] if words else ""
+    return known if _valid_name(known) else None
+
+
+def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
+    """A family name to offer as a button: what followed the first name, if anything did."""
+    first = answers.get("name", "")
+    words = first.split()
+    if len(words) > 1:
+        return words[-1]
+    if ctx.person.family_name is not None:
+        return None
+    given = (ctx.person.name or ctx.incoming.display_name).split()
+    if len(given) > 1 and given[0].casefold() == first.casefold():
+        rest = " ".join(given[1:])
+        return rest if _valid_name(rest) else None
+    return None
+
+
 def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
-    known = ctx.person.name or ctx.incoming.display_name
-    if known and _valid_name(known):
+    known = _known_first_name(ctx)
+    if known:
         label = f"I'm {known}"[: ctx.caps.max_button_label]
         buttons = ((Button(label, "onb:name"),),)
-    return Reply("What's your name?", buttons)
+    return Reply("What's your first name?", buttons)
+
+
+def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
+    suggestion = _family_suggestion(ctx, answers)
+    offer = (
+        ((Button(suggestion[: ctx.caps.max_button_label], "onb:family"),),) if suggestion else ()
+    )
+    return Reply(
+        "And your family name? Just its first letter is fine (like P). Your teachers see it, "
+        "so they can tell you apart from classmates with the same first name; employers don't.",
+        (*offer, *_keep(ctx, "family", ctx.person.family_name or "")),
+    )
 
 
 def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
@@ -252,6 +301,7 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
 
 QUESTIONS: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
     "name": _ask_name,
+    "family": _ask_family,
     "cohort": _ask_cohort,
     "grade": _ask_grade,
     "age": _ask_age,
@@ -271,6 +321,17 @@ def _answer_name(ctx: Context, text: str) -> Any:
     if not _valid_name(name):
         raise UserError("Please type just your name, with letters (for example: Sam Patel).")
     return name
+
+
+def _answer_family(ctx: Context, text: str) -> Any:
+    family = " ".join(text.split()).rstrip(".")
+    if len(family) > MAX_NAME:
+        raise UserError(f"That's a long name! Please keep it under {MAX_NAME} characters.")
+    if not _valid_name(family):
+        raise UserError(
+            "Please type your family name, or just its first letter (for example: Patel, or P)."
+        )
+    return family.upper() if len(family) == 1 else family
 
 
 def _answer_cohort(ctx: Context, text: str) -> Any:
@@ -335,6 +396,7 @@ def _answer_timezone(ctx: Context, text: str) -> Any:
 
 ANSWERS: dict[str, Callable[[Context, str], Any]] = {
     "name": _answer_name,
+    "family": _answer_family,
     "cohort": _answer_cohort,
     "grade": _answer_grade,
     "age": _answer_age,
@@ -371,8 +433,10 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return begin(ctx, {"picked": ctx.person.tag_names}, note="Let's update your answers.")
     answers = _answers(ctx)
     match args:
-        case ["name"] if ctx.person.name or ctx.incoming.display_name:
-            answers["name"] = _answer_name(ctx, ctx.person.name or ctx.incoming.display_name)
+        case ["name"] if (known := _known_first_name(ctx)) is not None:
+            answers["name"] = known
+        case ["family"] if (suggestion := _family_suggestion(ctx, answers)) is not None:
+            answers["family"] = _answer_family(ctx, suggestion)
         case ["keep", step] if step in _current(ctx):
             answers[step] = _current(ctx)[step]
         case ["grade", value] if value.isdigit() and int(value) in GRADES:
@@ -408,7 +472,12 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             ctx, note="That class no longer exists. Please ask your teacher for a new code."
         )
     first_time = person.onboarded_at is None
-    person.name = answers["name"]
+    name, family = answers["name"], answers["family"]
+    # "Ada Lovelace" typed as the first name and then "Lovelace": the name is Ada.
+    if name.casefold().endswith(" " + family.casefold()):
+        name = name[: -len(family) - 1]
+    person.name = name
+    person.family_name = family
     person.cohort_id = cohort.id
     person.grade = answers["grade"]
     # A yes or no from before the question asked about under-16s means "under 18" or "adult".

@@ -19,7 +19,13 @@ from sqlalchemy.orm import selectinload
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
 from handlers.feedback import schedule_feedback
 from handlers.present import fmt_date, is_number, parse_id
-from handlers.schools import members_of, staff_school, student_label, student_school_id
+from handlers.schools import (
+    members_of,
+    staff_label,
+    staff_school,
+    student_label,
+    student_school_id,
+)
 from handlers.when import WhenError, parse_day
 from storage.models import (
     HoursEntry,
@@ -71,7 +77,7 @@ def student_name(ctx: Context, placement: Placement) -> str:
         return "A former student"
     if ctx.person.role == Role.EMPLOYER:
         return student_label(student)
-    return student.name or "The student"
+    return staff_label(ctx.session, student)
 
 
 def dates_phrase(placement: Placement) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
+from handlers.consent import confirmations
 from handlers.digest import DAYS
 from handlers.feedback import forget_feedback
 from handlers.interest import ACTIVE, withdraw
@@ -18,6 +19,7 @@ from storage.models import (
     Account,
     AuditEntry,
     Feedback,
+    GuardianCode,
     HoursEntry,
     Interest,
     InterestMessage,
@@ -43,8 +45,10 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         "Everything I store about you:",
         "",
         f"Name: {person.name or 'not given'}",
-        f"Role: {person.role.value if person.role else 'not joined yet'}",
     ]
+    if person.family_name is not None:
+        lines.append(f"Family name: {person.family_name}")
+    lines.append(f"Role: {person.role.value if person.role else 'not joined yet'}")
     if person.cohort is not None:
         lines.append(f"Class: {person.cohort.name}, {person.cohort.school.name}")
     if person.organisation is not None:
@@ -57,8 +61,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     known = "under 18" if person.under_18 else "not given"
     lines.append(f"Age: {AGE_BANDS[band] if band is not None else known}")
     if person.under_18:
-        consent = "on file" if person.guardian_consent_at else "not on file yet"
-        lines.append(f"Guardian's consent: {consent}")
+        lines.append(f"Guardian's consent: {_consent_phrase(ctx)}")
     lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
     lines.append(f"Time zone: {person.timezone}")
     lines.append(f"Language: {person.language or 'not given'}")
@@ -102,8 +105,41 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
             f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
         ]
     lines += _placement_lines(ctx)
+    lines += _guardian_lines(ctx)
     lines += ["", "To delete all of this, send /forget."]
     return [Reply("\n".join(lines))]
+
+
+def _consent_phrase(ctx: Context) -> str:
+    person = ctx.person
+    if person.guardian_consent_at is None:
+        return "not on file yet"
+    phrase = f"on file since {fmt_when(person.guardian_consent_at, person)}"
+    code = confirmations(ctx, [person]).get(person.id)
+    if code is not None and code.guardian_name is not None:
+        phrase += f", confirmed by {code.guardian_name} ({code.guardian_relationship})"
+    return phrase
+
+
+def _guardian_lines(ctx: Context) -> list[str]:
+    """What a guardian told the bot when they confirmed a student's consent."""
+    codes = ctx.session.scalars(
+        select(GuardianCode)
+        .where(GuardianCode.used_by_id == ctx.person.id)
+        .order_by(GuardianCode.used_at, GuardianCode.id)
+    ).all()
+    if not codes:
+        return []
+    lines = ["", "Consent you confirmed as a guardian:"]
+    for code in codes:
+        assert code.used_at is not None
+        student = code.student
+        school = f" at {student.cohort.school.name}" if student.cohort is not None else ""
+        lines.append(
+            f"• {student.first_name or 'A student'}{school}, {fmt_when(code.used_at, ctx.person)}"
+            f": you gave your name as {code.guardian_name} ({code.guardian_relationship})"
+        )
+    return lines
 
 
 def _conversation_lines(ctx: Context, interests: Sequence[Interest]) -> list[str]:
@@ -186,6 +222,13 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     person = ctx.person
     # Messages about this person that have not gone out yet must never go out.
     ctx.session.execute(delete(OutboxMessage).where(OutboxMessage.about_person_id == person.id))
+    # A guardian's name and relationship go; the consent they confirmed stays on file for the
+    # student (the school withdraws it if it must), shown as confirmed by a guardian.
+    ctx.session.execute(
+        update(GuardianCode)
+        .where(GuardianCode.used_by_id == person.id)
+        .values(guardian_name=None, guardian_relationship=None)
+    )
     interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
     # The conversations with employers were about this student: their words go. What happened
     # (an invitation, a placement, and when) stays for the partnership's figures.

@@ -6,6 +6,8 @@ question the same way.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -31,6 +33,48 @@ def student_label(student: Person | None) -> str:
     if student is None or not may_share(student) or not student.first_name:
         return "The student"
     return student.first_name
+
+
+def _full_name(name: str, family: str | None) -> str:
+    if not family:
+        return name
+    # An initial reads as one: "Uma S."
+    return f"{name} {family}." if len(family) == 1 else f"{name} {family}"
+
+
+def full_name(person: Person) -> str:
+    """A student's first and family name, as their school knows them (never for employers)."""
+    return _full_name(person.name, person.family_name)
+
+
+def staff_labels(session: Session, students: Iterable[Person]) -> dict[int, str]:
+    """How staff see each student, by id: full name and class, and the student number too
+    when a classmate has the same name, so that no two students read alike."""
+    students = list(students)
+    cohorts = {s.cohort_id for s in students} - {None}
+    namesakes: Counter[tuple[int | None, str]] = Counter()
+    if cohorts:
+        for cohort_id, name, family in session.execute(
+            select(Person.cohort_id, Person.name, Person.family_name).where(
+                Person.cohort_id.in_(cohorts), Person.role == Role.STUDENT
+            )
+        ):
+            namesakes[(cohort_id, _full_name(name, family).casefold())] += 1
+    labels = {}
+    for student in students:
+        name = full_name(student) or "A student"
+        number = (
+            f", student #{student.id}"
+            if namesakes[(student.cohort_id, name.casefold())] > 1
+            else ""
+        )
+        labels[student.id] = f"{name} ({cohort_label(student)}{number})"
+    return labels
+
+
+def staff_label(session: Session, student: Person) -> str:
+    """One student as staff see them: see ``staff_labels``."""
+    return staff_labels(session, [student])[student.id]
 
 
 def only_school(session: Session) -> School | None:

@@ -27,10 +27,11 @@ from handlers.imports import Owner, import_data
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import (
-    cohort_label,
     may_share,
     only_school,
     school_cohorts,
+    staff_label,
+    staff_labels,
     staff_school,
     student_school_id,
 )
@@ -163,10 +164,12 @@ def interested(ctx: Context, args: str) -> list[Reply]:
     last = _last_messages(ctx, [i.id for i in interests])
     lines = [f"Your students interested in #{opportunity.id} {headline(opportunity)}:"]
     buttons = []
-    for n, interest in enumerate(interests[:MAX_LISTED], start=1):
+    listed = interests[:MAX_LISTED]
+    labels = staff_labels(ctx.session, [i.person for i in listed if i.person is not None])
+    for n, interest in enumerate(listed, start=1):
         student = interest.person
         assert student is not None
-        line = f"\n{n}. {student.name} ({cohort_label(student)}): "
+        line = f"\n{n}. {labels[student.id]}: "
         line += f"{STATUS_LABELS[interest.status][0].lower()}, application #{interest.id}"
         message = last.get(interest.id)
         row = []
@@ -229,7 +232,7 @@ def _thread(ctx: Context, raw_id: str | None) -> Reply:
         raise UserError("I can't find that application among your school's students.")
     student = interest.person
     lines = [
-        f"{student.name} ({cohort_label(student)}) and {headline(interest.opportunity)}: "
+        f"{staff_label(ctx.session, student)} and {headline(interest.opportunity)}: "
         f"{STATUS_LABELS[interest.status][0].lower()}."
     ]
     if interest.note:

@@ -205,7 +205,7 @@ LISTINGS: list[
 DEMO_EMPLOYER = ("maya", "Maya Okafor", "Acme Robotics")
 DEMO_TEACHER = ("tess", "Tess Morgan")
 # A student already on a placement at the demo employer.
-DEMO_PLACED_STUDENT = ("sam", "Sam Rivers")
+DEMO_PLACED_STUDENT = ("sam", "Sam", "Rivers")
 
 
 def seed(session: Session, now: datetime) -> bool:
@@ -279,9 +279,10 @@ def _placement_story(
     """A student two weeks into a placement (`oppbot chat --as sam`): an application the
     employer answered, hours logged and partly confirmed, and feedback at the midpoint, so
     that /hours, /placements and /report have something to show."""
-    user, name = DEMO_PLACED_STUDENT
+    user, name, family_name = DEMO_PLACED_STUDENT
     sam = Person(
         name=name,
+        family_name=family_name,
         role=Role.STUDENT,
         cohort=cohort,
         grade=12,

@@ -203,7 +203,11 @@ class Person(Base):
     __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The name a person goes by (a student's first name; employers see no more of it).
     name: Mapped[str] = mapped_column(String(100), default="")
+    # A student's family name or its initial, so that staff can tell namesakes apart; None for
+    # students who joined before it was asked.
+    family_name: Mapped[str | None] = mapped_column(String(60))
     role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
     language: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -417,7 +421,11 @@ class InterestMessage(Base):
 
 
 class GuardianCode(Base):
-    """A one-time code a student passes to a guardian, who confirms consent with it."""
+    """A one-time code a student passes to a guardian, who confirms consent with it.
+
+    Once used, it is the record of who confirmed: the account that used it and the name and
+    relationship the guardian gave, which the student's teachers see.
+    """
 
     __tablename__ = "guardian_codes"
 
@@ -426,9 +434,14 @@ class GuardianCode(Base):
     student_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    guardian_name: Mapped[str | None] = mapped_column(String(100))
+    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
 
-    student: Mapped[Person] = relationship()
+    student: Mapped[Person] = relationship(foreign_keys=[student_id])
 
 
 class SavedOpportunity(Base):

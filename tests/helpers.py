@@ -141,10 +141,17 @@ def onboard(
     under_16: bool = False,
     tags: tuple[str, ...] = ("Technology & IT",),
     zone: str = "London",
+    family: str | None = None,
 ) -> None:
-    """Take ``chat`` through /start with the given answers."""
+    """Take ``chat`` through /start with the given answers.
+
+    The first name is the first word of the chat's name, the family name the rest of it (or
+    the initial of the user id, for a one-word name) unless ``family`` says otherwise.
+    """
+    first, _, rest = chat.name.partition(" ")
     chat.send("/start")
-    chat.send(chat.name)
+    chat.send(first)
+    chat.send(family or rest or chat.user[0])
     chat.send(code)
     chat.send(grade)
     chat.press("No" if not under_18 else "under 16" if under_16 else "16 or 17")

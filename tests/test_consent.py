@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
+from handlers.consent import NO_LONGER_WORKS, NOT_A_GUARDIAN_ACCOUNT
 from handlers.invites import create_invite
 from handlers.schools import school_named
 from storage.models import AuditEntry, GuardianCode, Interest, Person, Role
@@ -114,6 +115,19 @@ def test_nothing_identifying_reaches_the_employer_before_consent(world: World) -
     assert all(buttons == [] for _, buttons in inbox(world.factory, world.maya))
 
 
+def confirm(world: World, chat: Chat, code: str, name: str, relationship: str) -> None:
+    """``chat`` goes through the guardian's questions with ``code``, up to "I confirm"."""
+    chat.send(f"/consent {code}")
+    assert "what's your full name?" in chat.text, chat.text
+    chat.send(name)
+    assert "How are you related to Ada?" in chat.text
+    if relationship in [b.label for b in chat.buttons]:
+        chat.press(relationship)
+    else:
+        chat.send(relationship)
+    chat.press("I confirm")
+
+
 def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     world: World,
 ) -> None:
@@ -122,12 +136,28 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     assert code.startswith("G-")
     world.clock.advance(days=1)
     world.gwen.send(f"/consent {code.lower()}")
+    assert "what's your full name?" in world.gwen.text
+    world.gwen.send("Gwen   Lovelace")
+    assert "How are you related to Ada?" in world.gwen.text
+    assert [b.label for b in world.gwen.buttons] == [
+        "Mother",
+        "Father",
+        "Parent",
+        "Carer",
+        "Guardian",
+    ]
+    world.gwen.press("Mother")
     assert world.gwen.text.startswith(
-        "Please confirm: as Ada's parent or guardian, you agree that Riverside High may share "
-        "Ada's first name, class, chosen fields and notes"
+        "Please confirm: as Ada's mother, you, Gwen Lovelace, agree that Riverside High may "
+        "share Ada's first name, class, chosen fields and notes with the employers Ada "
+        "registers interest in."
     )
+    assert "Riverside High's teachers will see your name" in world.gwen.text
+    assert world.student(world.ada).guardian_consent_at is None
     world.gwen.press("I confirm")
-    assert world.gwen.text == "Thank you! Consent is recorded, and Ada's school is told."
+    assert world.gwen.text == (
+        "Thank you, Gwen Lovelace! Consent is recorded, and Ada's school is told."
+    )
 
     ada = world.student(world.ada)
     assert ada.guardian_consent_at == world.clock.now
@@ -140,53 +170,212 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
         "Interested in: Technology & IT\nTheir note: I love robots"
     )
     assert [b.label for b in buttons] == ["Invite", "Ask a question", "Decline"]
-    assert "Your guardian confirmed their consent" in last_message(world.factory, world.ada)[0]
-    assert (
-        "a guardian confirmed consent through the bot"
-        in (last_message(world.factory, world.tina, "consent")[0])
+    assert last_message(world.factory, world.ada)[0].startswith(
+        "Gwen Lovelace (mother) confirmed your guardian's consent."
+    )
+    assert last_message(world.factory, world.tina, "consent")[0].startswith(
+        "Ada Lovelace (Year 11): Gwen Lovelace (mother) confirmed a guardian's consent through "
+        "the bot with the student's code."
     )
     assert inbox(world.factory, world.tom) == []
     gwen = person_id(world.factory, world.gwen)
     assert world.audit() == [("consent_given", gwen, ada.id, {"via": "guardian"})]
+    with world.factory() as session:
+        used = session.scalars(select(GuardianCode).where(GuardianCode.code == code)).one()
+        assert (used.used_by_id, used.guardian_name, used.guardian_relationship) == (
+            gwen,
+            "Gwen Lovelace",
+            "mother",
+        )
 
-    # The code works once; consent given again changes nothing.
+    # The teachers see who confirmed, and when.
+    world.tina.send("/consent lovelace")
+    assert world.tina.text == (
+        "Students like 'lovelace':\n1. Ada Lovelace (Year 11): consent on file since "
+        "24 Nov 2026, confirmed by Gwen Lovelace (mother)"
+    )
+
+    # The code works once: its buttons and the code itself change nothing any more.
     before = row_counts(world.factory)
-    world.gwen.press_payload(f"gcy:{code}")
-    assert "consent for this student is already on file" in world.gwen.text
+    world.gwen.press_payload("gc:yes")
+    assert "That button is from an earlier conversation" in world.gwen.text
+    world.gwen.send(f"/consent {code}")
+    assert world.gwen.text == NO_LONGER_WORKS
     assert row_counts(world.factory)["outbox"] == before["outbox"]
     assert len(world.audit()) == 1
 
 
-def test_a_student_cannot_confirm_their_own_code(world: World) -> None:
-    code = guardian_code(world)
-    world.ada.send(f"/consent {code}")
-    assert "This code is for your parent or guardian" in world.ada.text
-    world.ada.press_payload(f"gcy:{code}")
-    assert "This code is for your parent or guardian" in world.ada.text
-    assert world.student(world.ada).guardian_consent_at is None
+def _classmate(world: World) -> Chat:
+    cal = Chat(world.core, "cal", name="Cal Jones")
+    onboard(cal)
+    return cal
+
+
+def _second_account(world: World) -> Chat:
+    # Ada again, on Slack, in her own class under her own name.
+    second = Chat(world.core, "U-ADA", platform="slack", name="Ada Lovelace")
+    onboard(second)
+    return second
 
 
 @pytest.mark.parametrize(
-    ("arrange", "expected"),
-    [
-        ("expired", "That code has expired"),
-        ("replaced", "That code has expired"),
-        ("unknown", "That code doesn't match anything"),
-    ],
+    "who",
+    ["the student", "a classmate", "the student's second account", "a teacher", "an employer"],
 )
-def test_unusable_codes_are_refused(world: World, arrange: str, expected: str) -> None:
+def test_only_a_guardians_account_may_use_the_code(world: World, who: str) -> None:
+    register(world, world.ada)
     code = guardian_code(world)
+    chat = {
+        "the student": lambda: world.ada,
+        "a classmate": lambda: _classmate(world),
+        "the student's second account": lambda: _second_account(world),
+        "a teacher": lambda: world.tina,
+        "an employer": lambda: world.maya,
+    }[who]()
+    before = row_counts(world.factory)
+    shared_before = inbox(world.factory, world.maya)
+    chat.send(f"/consent {code}")
+    assert chat.text == NOT_A_GUARDIAN_ACCOUNT
+    for payload in ("gc:rel:mother", "gc:yes"):
+        chat.press_payload(payload)
+        assert "Ada" not in chat.text and "Lovelace" not in chat.text
+    assert world.student(world.ada).guardian_consent_at is None
+    after = row_counts(world.factory)
+    assert {**after, "processed_events": 0} == {**before, "processed_events": 0}
+    assert inbox(world.factory, world.maya) == shared_before
+    # The code still works for the guardian.
+    confirm(world, world.gwen, code, "Gwen Lovelace", "Mother")
+    assert world.student(world.ada).guardian_consent_at is not None
+
+
+def test_a_guest_who_joins_halfway_can_no_longer_confirm(world: World) -> None:
+    code = guardian_code(world)
+    cal = Chat(world.core, "cal", name="Cal Jones")
+    cal.send(f"/consent {code}")
+    cal.send("Carol Jones")
+    cal.press("Parent")
+    assert "Please confirm" in cal.text
+    with world.factory.begin() as session:
+        person = session.get(Person, person_id(world.factory, cal))
+        assert person is not None
+        person.role = Role.STUDENT
+    cal.press("I confirm")
+    assert cal.text == NOT_A_GUARDIAN_ACCOUNT
+    assert world.student(world.ada).guardian_consent_at is None
+
+
+@pytest.mark.parametrize("arrange", ["expired", "expired midway", "replaced", "used", "unknown"])
+def test_unusable_codes_are_refused(world: World, arrange: str) -> None:
+    code = guardian_code(world)
+    expected = NO_LONGER_WORKS
     if arrange == "expired":
-        world.clock.advance(days=15)
+        world.clock.advance(days=14)
     elif arrange == "replaced":
         guardian_code(world)
-    else:
+    elif arrange == "used":
+        confirm(world, Chat(world.core, "gus", name="Gus"), code, "Gus Lovelace", "Father")
+        world.tina.press_payload(f"cw:{person_id(world.factory, world.ada)}")
+        world.tina.press("Yes, withdraw consent")
+    elif arrange == "unknown":
         code = "G-AAAA-AAAA"
-    world.gwen.send(f"/consent {code}")
-    assert expected in world.gwen.text
-    world.gwen.press_payload(f"gcy:{code}")
-    assert expected in world.gwen.text
+        expected = "That code doesn't match anything. Check it and try again."
+    if arrange == "expired midway":
+        world.gwen.send(f"/consent {code}")
+        world.gwen.send("Gwen Lovelace")
+        world.clock.advance(days=15)
+        world.gwen.press("Mother")
+    else:
+        world.gwen.send(f"/consent {code}")
+    assert world.gwen.text == expected
+    assert "Ada" not in world.gwen.text
+    world.gwen.press_payload("gc:yes")
     assert world.student(world.ada).guardian_consent_at is None
+
+
+def test_a_guardian_may_confirm_for_siblings(world: World) -> None:
+    code = guardian_code(world)
+    confirm(world, world.gwen, code, "Gwen Lovelace", "Mother")
+    ben = Chat(world.core, "ben", name="Ben Lovelace")
+    onboard(ben)
+    ben.send("/guardian")
+    line = next(li for li in ben.text.splitlines() if li.startswith("/consent "))
+    world.gwen.send(line)
+    world.gwen.send("Gwen Lovelace")
+    assert "How are you related to Ben?" in world.gwen.text
+    world.gwen.send("step-mother")
+    assert "Please confirm: as Ben's step-mother, you, Gwen Lovelace" in world.gwen.text
+    world.gwen.press("I confirm")
+    assert world.student(ben).guardian_consent_at == world.clock.now
+
+
+def test_the_guardians_answers_are_checked(world: World) -> None:
+    code = guardian_code(world)
+    world.gwen.send(f"/consent {code}")
+    world.gwen.send("<b>Gwen</b> 123")
+    assert "Please type just your name, like Jane Patel" in world.gwen.text
+    world.gwen.send("Gwen Lovelace")
+    world.gwen.send("x" * 41)
+    assert "Please type just how you're related" in world.gwen.text
+    world.gwen.send("Grandmother")
+    assert "as Ada's grandmother, you, Gwen Lovelace" in world.gwen.text
+    world.gwen.press("Cancel")
+    assert world.gwen.text == "OK, nothing was recorded."
+    world.gwen.press_payload("gc:yes")
+    assert "That button is from an earlier conversation" in world.gwen.text
+    assert world.student(world.ada).guardian_consent_at is None
+
+
+def test_a_guardian_sees_and_deletes_what_they_gave(world: World) -> None:
+    code = guardian_code(world)
+    confirm(world, world.gwen, code, "Gwen Lovelace", "Mother")
+    world.gwen.send("/mydata")
+    assert "Consent you confirmed as a guardian:" in world.gwen.text
+    assert "you gave your name as Gwen Lovelace (mother)" in world.gwen.text
+    world.ada.send("/mydata")
+    assert "confirmed by Gwen Lovelace (mother)" in world.ada.text
+    world.gwen.send("/forget")
+    world.gwen.press("Yes, delete everything")
+    with world.factory() as session:
+        used = session.scalars(select(GuardianCode).where(GuardianCode.code == code)).one()
+        assert (used.used_by_id, used.guardian_name, used.guardian_relationship) == (
+            None,
+            None,
+            None,
+        )
+    world.tina.send("/consent ada")
+    assert "confirmed by a guardian through the bot (no name on record)" in world.tina.text
+    assert world.student(world.ada).guardian_consent_at is not None
+
+
+def test_students_with_the_same_first_name_are_told_apart(world: World) -> None:
+    umas = [Chat(world.core, f"uma{n}", name="Uma") for n in range(3)]
+    for chat, family in zip(umas, ("Shah", "Shah", "Patel"), strict=True):
+        onboard(chat, family=family)
+    ids = [person_id(world.factory, chat) for chat in umas]
+    world.tina.send("/consent uma")
+    assert world.tina.text == (
+        "Students like 'uma':\n"
+        "1. Uma Patel (Year 11): no consent yet\n"
+        f"2. Uma Shah (Year 11, student #{ids[0]}): no consent yet\n"
+        f"3. Uma Shah (Year 11, student #{ids[1]}): no consent yet"
+    )
+    # Each button acts on the student of its line.
+    world.tina.press("3: Consent on file")
+    assert world.tina.text == f"Consent on file for Uma Shah (Year 11, student #{ids[1]})."
+    assert [world.student(chat).guardian_consent_at is not None for chat in umas] == [
+        False,
+        True,
+        False,
+    ]
+    world.tina.send("/consent uma patel")
+    assert world.tina.text.startswith("Students like 'uma patel':\n1. Uma Patel (Year 11)")
+    world.tina.press("1: Consent on file")
+    assert world.tina.text == "Consent on file for Uma Patel (Year 11)."
+    assert world.student(umas[2]).guardian_consent_at is not None
+    assert world.student(umas[0]).guardian_consent_at is None
+    # Employers still see only a first name, and only with consent.
+    register(world, umas[0])
+    assert "Shah" not in employer_texts(world) and "Uma" not in employer_texts(world)
 
 
 def test_consent_needs_a_code_that_looks_like_one(world: World) -> None:
@@ -206,8 +395,8 @@ def test_the_teacher_records_consent_from_the_follow_up(world: World) -> None:
     assert text.startswith("Ada Lovelace (Year 11) registered interest in Software intern")
     world.tina.press_payload(buttons[0].payload)
     assert world.tina.text == (
-        "Consent on file for Ada Lovelace. I've sent the student's details to the employer for "
-        "1 waiting application."
+        "Consent on file for Ada Lovelace (Year 11). I've sent the student's details to the "
+        "employer for 1 waiting application."
     )
     ada = world.student(world.ada)
     assert ada.guardian_consent_at == world.clock.now
@@ -221,7 +410,9 @@ def test_the_teacher_records_consent_from_the_follow_up(world: World) -> None:
     tina = person_id(world.factory, world.tina)
     assert world.audit() == [("consent_given", tina, ada.id, {"via": "teacher"})]
     world.tina.press_payload(buttons[0].payload)
-    assert "Consent for Ada Lovelace is already on file" in world.tina.text
+    assert world.tina.text == (
+        "Ada Lovelace (Year 11): consent on file since 23 Nov 2026, recorded by the school."
+    )
 
     # From now on Ada is introduced at once.
     other = add_opportunity(world.factory, world.clock.now, title="Robot lab tour")
@@ -249,7 +440,7 @@ def test_the_teacher_lists_and_finds_students(world: World) -> None:
     world.tina.send("/consent")
     assert world.tina.text == "Every student under 18 at your school has consent on file."
     world.tina.send("/consent ada")
-    assert "consent on file since 23 Nov 2026" in world.tina.text
+    assert "consent on file since 23 Nov 2026, recorded by the school" in world.tina.text
     assert [b.label for b in world.tina.buttons] == ["1: Withdraw consent"]
 
 
@@ -311,9 +502,9 @@ def test_the_teacher_withdraws_consent(world: World) -> None:
     assert world.student(world.ada).guardian_consent_at is not None
     world.tina.send("/consent ada")
     world.tina.press("Withdraw consent")
-    assert "Withdraw Ada Lovelace's guardian's consent?" in world.tina.text
+    assert "Withdraw Ada Lovelace (Year 11)'s guardian's consent?" in world.tina.text
     world.tina.press("Yes, withdraw consent")
-    assert world.tina.text == "Consent withdrawn for Ada Lovelace."
+    assert world.tina.text == "Consent withdrawn for Ada Lovelace (Year 11)."
     assert (
         "Your school withdrew your guardian's consent"
         in (last_message(world.factory, world.ada)[0])

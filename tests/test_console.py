@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 JOURNEY = [
     "/start",
-    "Ada Lovelace",
+    "Ada Lovelace",  # the whole name at the first name question: the family name is offered
+    "1",  # "Lovelace", pressed by its number
     "river-11",  # codes are case-insensitive
     "11",  # the grade as text, though "11" is also a button label
     "3",  # "No, I'm 18 or over", pressed by its number
@@ -97,7 +98,7 @@ def test_the_demo_has_a_placement_to_show(
     report = tess_out.getvalue()
     assert "• Placements: 1 (up 1)" in report
     assert "• Feedback from students: 5.0 of 5 (1 answer)" in report
-    assert "Sam Rivers: 10h confirmed" in report
+    assert "Sam Rivers (Year 11): 10h confirmed" in report
     assert (tmp_path / "partnership-report.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -205,8 +205,8 @@ def test_a_control_character_in_a_display_name_is_dropped(
 ) -> None:
     eve = Chat(core, "eve", name="Eve\x00\x1b Adams")
     eve.send("/start")
-    assert "What's your name?" in eve.text
-    assert eve.button("I'm Eve Adams").payload == "onb:name"
+    assert "What's your first name?" in eve.text
+    assert eve.button("I'm Eve").payload == "onb:name"
     with session_factory() as session:
         account = session.scalars(select(Account).where(Account.external_id == "eve")).one()
         assert account.display_name == "Eve Adams"

@@ -408,7 +408,7 @@ def test_a_minor_without_consent_gets_no_buttons_and_the_teacher_follows_up(
     assert world.interest().details_shared_at is None
     text, buttons = last_message(world.factory, world.tina)
     assert text == (
-        "Ada (Year 11) registered interest in Software intern — Acme Ltd. A guardian's consent "
+        "Ada A. (Year 11) registered interest in Software intern — Acme Ltd. A guardian's consent "
         "isn't on file, so Acme Ltd only knows that a student is interested. Please follow up: "
         "once consent is on file, I'll send Acme Ltd Ada's details."
     )

@@ -54,8 +54,10 @@ def test_full_onboarding_makes_a_student_and_audits_it(
 ) -> None:
     ada = Chat(core, "ada", name="Ada Lovelace")
     ada.send("/start")
-    assert "What's your name?" in ada.text
-    ada.press("I'm Ada Lovelace")
+    assert "What's your first name?" in ada.text
+    ada.press("I'm Ada")
+    assert "And your family name? Just its first letter is fine" in ada.text
+    ada.press("Lovelace")
     assert "class join code" in ada.text
     ada.send("river-11")
     assert "Which grade" in ada.text
@@ -75,7 +77,7 @@ def test_full_onboarding_makes_a_student_and_audits_it(
 
     person = _person(session_factory, ada)
     assert person.role == Role.STUDENT
-    assert person.name == "Ada Lovelace"
+    assert (person.name, person.family_name) == ("Ada", "Lovelace")
     assert person.cohort_id == school
     assert person.grade == 12
     assert person.under_18 is False
@@ -94,14 +96,16 @@ def test_full_onboarding_makes_a_student_and_audits_it(
     [
         ([], "R2-D2 <script>", "Please type just your name", "name"),
         ([], "x" * 61, "keep it under 60 characters", "name"),
-        (["Ada"], "no spaces allowed!", "Join codes are 3 to 32 letters", "cohort"),
-        (["Ada"], "NOPE-99", "doesn't match any class", "cohort"),
-        (["Ada", "RIVER-11"], "99", "number from 1 to 13", "grade"),
-        (["Ada", "RIVER-11"], "eleven", "number from 1 to 13", "grade"),
-        (["Ada", "RIVER-11"], "²", "number from 1 to 13", "grade"),
-        (["Ada", "RIVER-11", "11"], "maybe", "tap one of the buttons", "age"),
-        (["Ada", "RIVER-11", "11", "15"], "pizza", "tap the fields", "tags"),
-        (["Ada", "RIVER-11", "11", "15"], "technology, pizza", "tap the fields", "tags"),
+        (["Ada"], "R2-D2", "Please type your family name, or just its first letter", "family"),
+        (["Ada"], "L" * 61, "keep it under 60 characters", "family"),
+        (["Ada", "L"], "no spaces allowed!", "Join codes are 3 to 32 letters", "cohort"),
+        (["Ada", "L"], "NOPE-99", "doesn't match any class", "cohort"),
+        (["Ada", "L", "RIVER-11"], "99", "number from 1 to 13", "grade"),
+        (["Ada", "L", "RIVER-11"], "eleven", "number from 1 to 13", "grade"),
+        (["Ada", "L", "RIVER-11"], "²", "number from 1 to 13", "grade"),
+        (["Ada", "L", "RIVER-11", "11"], "maybe", "tap one of the buttons", "age"),
+        (["Ada", "L", "RIVER-11", "11", "15"], "pizza", "tap the fields", "tags"),
+        (["Ada", "L", "RIVER-11", "11", "15"], "technology, pizza", "tap the fields", "tags"),
     ],
 )
 def test_an_invalid_answer_is_explained_and_does_not_advance(
@@ -132,7 +136,7 @@ def test_a_time_zone_may_be_typed_as_its_city(
     core: Core, session_factory: sessionmaker[Session], school: int, typed: str, zone: str
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "9", "14", "skip", typed):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "9", "14", "skip", typed):
         sam.send(text)
     assert "Welcome, Sam!" in sam.text
     assert _person(session_factory, sam).timezone == zone
@@ -142,7 +146,7 @@ def test_unknown_time_zone_is_refused_then_a_typed_zone_is_taken(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "9", "14"):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "9", "14"):
         sam.send(text)
     sam.press("Skip for now")
     sam.send("Mars/Olympus_Mons")
@@ -161,6 +165,7 @@ def test_interrupted_onboarding_resumes_at_the_same_step(
     sam = Chat(core, "sam")
     sam.send("/start")
     sam.send("Sam Patel")
+    sam.send("Patel")
     sam.send("RIVER-11")
     sam.send("/help")
     assert "/start" in sam.text
@@ -185,14 +190,14 @@ def test_cancelled_onboarding_starts_over(
     assert "OK, stopped" in sam.text
     assert _step(session_factory, sam) is None
     sam.send("/start")
-    assert "What's your name?" in sam.text
+    assert "What's your first name?" in sam.text
 
 
 def test_tags_toggle_on_and_off(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "11", "no"):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "11", "no"):
         sam.send(text)
     sam.press("Engineering")
     assert sam.replies[0].replace is True
@@ -211,7 +216,7 @@ def test_fields_and_done_may_be_typed(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "11", "no"):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "11", "no"):
         sam.send(text)
     sam.send("Engineering, health & care and education")
     assert sam.button("Done").label == "Done (3 chosen)"
@@ -227,7 +232,7 @@ def test_a_refused_answer_comes_with_the_question_buttons(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "11", "no"):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "11", "no"):
         sam.send(text)
     sam.send("pizza")
     assert "tap the fields" in sam.text
@@ -248,8 +253,9 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     ada.send("/start")
     assert "You're all set up, Ada" in ada.text
     ada.press("Change my answers")
-    assert "What's your name?" in ada.text
+    assert "What's your first name?" in ada.text
     ada.press("I'm Ada")
+    ada.press("Keep A")
     ada.press("Keep Year 11")
     assert "Which grade" in ada.text
     ada.press("Keep grade 11")
@@ -267,6 +273,7 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     ada.send("/start")
     ada.press("Change my answers")
     ada.send("Ada King")
+    ada.press("King")
     ada.send("HILL-12")
     ada.send("12")
     ada.press("No, I'm 18 or over")
@@ -277,7 +284,8 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     assert "Your answers are updated." in ada.text
     assert "Year 12 (Hillside), grade 12" in ada.text
     person = _person(session_factory, ada)
-    assert (person.name, person.grade, person.under_18) == ("Ada King", 12, False)
+    assert (person.name, person.family_name, person.grade) == ("Ada", "King", 12)
+    assert person.under_18 is False
     assert (person.timezone, person.tag_names) == ("America/Chicago", ["science"])
     assert person.cohort_id != school
     # Changing answers is not a new role: one audit row, from the first time.
@@ -315,8 +323,9 @@ def test_start_or_join_with_a_class_code_skips_the_code_question(
     sam = Chat(core, "sam")
     sam.send(command)
     assert "joining Year 11" in sam.text
-    assert "What's your name?" in sam.text
+    assert "What's your first name?" in sam.text
     sam.send("Sam")
+    sam.send("Patel")
     assert "Which grade" in sam.text
     for text in ("8", "17"):
         sam.send(text)
@@ -334,7 +343,7 @@ def test_a_wrong_code_is_refused_and_nothing_is_stored(
     sam = Chat(core, "sam")
     sam.send(command)
     assert "code" in sam.text
-    assert "What's your name?" not in sam.text
+    assert "What's your first name?" not in sam.text
     assert row_counts(session_factory) == before
 
 
@@ -506,9 +515,51 @@ def test_yes_to_under_18_asks_which_band(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "RIVER-11", "11", "yes"):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "11", "yes"):
         sam.send(text)
     assert sam.text.startswith("Are you under 16, or 16 or 17?")
     assert "Yes, under 16" in [b.label for b in sam.buttons]
     sam.send("15")
     assert _step(session_factory, sam) == "tags"
+
+
+def test_onboarding_asks_for_the_family_name_or_its_initial(
+    core: Core, session_factory: sessionmaker[Session], school: int
+) -> None:
+    sam = Chat(core, "sam", name="Sam")
+    sam.send("/start")
+    sam.send("Sam")
+    assert "And your family name? Just its first letter is fine" in sam.text
+    assert sam.buttons == []  # nothing to suggest: the display name has no family name
+    assert _step(session_factory, sam) == "family"
+    sam.send("p.")
+    assert "class join code" in sam.text
+    for text in ("RIVER-11", "11", "15", "skip", "London"):
+        sam.send(text)
+    person = _person(session_factory, sam)
+    assert (person.name, person.family_name) == ("Sam", "P")
+    sam.send("/mydata")
+    assert "Name: Sam\nFamily name: P\n" in sam.text
+
+
+def test_a_student_from_before_the_question_is_asked_at_the_next_start(
+    core: Core, session_factory: sessionmaker[Session], school: int
+) -> None:
+    ada = Chat(core, "ada", name="Ada")
+    onboard(ada, family="Lovelace")
+    pid = person_id(session_factory, ada)
+    with session_factory.begin() as session:
+        person = session.get(Person, pid)
+        assert person is not None
+        # As stored before the question: the whole name in one field, no family name.
+        person.name, person.family_name = "Ada Lovelace", None
+    ada.send("/start")
+    assert "One thing I don't know yet: your family name." in ada.text
+    assert _step(session_factory, ada) == "family"
+    ada.press("Lovelace")
+    assert "Your answers are updated." in ada.text
+    person = _person(session_factory, ada)
+    assert (person.name, person.family_name, person.grade) == ("Ada", "Lovelace", 11)
+    assert person.tag_names == ["technology"]
+    ada.send("/start")
+    assert "You're all set up, Ada" in ada.text

@@ -193,7 +193,7 @@ def test_a_teacher_marks_their_own_student_placed(world: World) -> None:
     world.tina.send("/place 999")
     assert "I can't find that application" in world.tina.text
     world.tina.send(f"/place {iid}")
-    assert "Marked Bob Smith as placed for Software intern" in world.tina.text
+    assert "Marked Bob Smith (Year 11) as placed for Software intern" in world.tina.text
     assert "Supervisor: not chosen" in world.tina.text
     text, buttons = last_message(world.factory, world.bob)
     assert text.startswith(
@@ -258,7 +258,7 @@ def test_hours_are_logged_confirmed_and_shown_in_totals(world: World) -> None:
     assert "already confirmed by your supervisor" in world.bob.text
     world.bob.send("/log 2h 30m today")
     world.tina.send("/hours")
-    assert "Bob Smith: 3h confirmed" in world.tina.text
+    assert "Bob Smith (Year 11): 3h confirmed" in world.tina.text
     assert f"#{pid} Software intern at Acme Ltd: 3h confirmed, 2.5h waiting" in world.tina.text
     world.tina.send(f"/hours {pid}")
     assert "• Tue 1 Dec 2026: 3h, confirmed" in world.tina.text
@@ -553,7 +553,7 @@ def test_interested_offers_a_teacher_to_mark_a_student_placed(core: Core, world:
     world.tina.send(f"/interested {world.opportunity}")
     assert [b.label for b in world.tina.buttons] == ["Mark 1 placed"]
     world.tina.press("Mark 1 placed")
-    assert "Marked Bob Smith as placed for Software intern" in world.tina.text
+    assert "Marked Bob Smith (Year 11) as placed for Software intern" in world.tina.text
     world.tina.press_payload("tpl:99999")
     assert "I can't find that application" in world.tina.text
     world.bob.press_payload("tpl:1")

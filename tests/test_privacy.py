@@ -94,7 +94,8 @@ def test_mydata_shows_profile_interests_notes_and_saved(world: World) -> None:
     text = world.bob.text
     for line in (
         "Everything I store about you:",
-        "Name: Bob Smith",
+        "Name: Bob",
+        "Family name: Smith",
         "Role: student",
         "Class: Year 11, Riverside High",
         "Grade: 11",
@@ -192,7 +193,7 @@ def test_after_forgetting_writing_again_starts_fresh(world: World) -> None:
     world.bob.send("/mine")
     assert "You haven't joined yet" in world.bob.text
     world.bob.send("/start")
-    assert "What's your name?" in world.bob.text
+    assert "What's your first name?" in world.bob.text
 
 
 def test_a_guest_can_forget_too(core: Core, session_factory: sessionmaker[Session]) -> None:

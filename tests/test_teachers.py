@@ -374,7 +374,7 @@ def test_interested_and_thread_show_only_the_teachers_own_students(world: World)
         ada_iid = session.scalars(
             select(Interest.id)
             .join(Person, Person.id == Interest.person_id)
-            .where(Person.name == "Ada Lovelace")
+            .where(Person.name == "Ada", Person.family_name == "Lovelace")
         ).one()
     assert world.tina.text == (
         f"Your students interested in #{world.opportunity} Software intern — Acme Ltd:\n"
