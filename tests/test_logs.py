@@ -128,8 +128,9 @@ async def test_telegram_logs_carry_no_token_text_or_chat_id(
         await adapter.start()
         try:
             ada = TelegramUser(fake, STUDENT, "Ada")
-            await ada.say("/start", "What's your name?")
-            await ada.say("Ada Lovelace", "join code")
+            await ada.say("/start", "What's your first name?")
+            await ada.say("Ada", "family name")
+            await ada.say("Lovelace", "join code")
             await ada.say("RIVER-11", "Which grade")
             await ada.say("11", "under 18")
             await ada.press("No", "Which fields")

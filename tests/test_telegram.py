@@ -300,7 +300,7 @@ async def test_an_update_id_reused_after_days_is_a_new_update(
     help_answer, mydata_answer, start_answer = answers()
     assert "/help" in help_answer
     assert "Everything I store" in mydata_answer, "the redelivery was skipped"
-    assert "What's your name?" in start_answer
+    assert "What's your first name?" in start_answer
 
 
 async def test_groups_get_no_data_and_only_addressed_commands(
