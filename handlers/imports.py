@@ -2,7 +2,7 @@
 
 The file's extension chooses the format.
 
-**.json**: the listings format of `../shared/data/internship-listings.json`: an array of
+**.json**: the listings format of `tests/data/internship-listings-sample.json`: an array of
 objects with `id`, `company_name`, `title`, `locations`, `terms`, `sponsorship`, `active`,
 `is_visible`, `url` and `date_posted`. Each becomes an internship, open if it is both `active`
 and `is_visible`, with tags derived from its title.
