@@ -101,6 +101,11 @@ _KINDS: dict[str, OpportunityKind] = {
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A listing is three levels deep (the array, a listing, its locations); a deeper file is not
+# listings, and Python's parser would run out of stack on a hostile one (100,000 levels).
+MAX_JSON_DEPTH = 20
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass
@@ -319,7 +324,19 @@ def _unprintable_problem(names: list[str]) -> str:
 # JSON listings
 
 
+def _too_deep(text: str) -> bool:
+    """Whether the arrays and objects of JSON ``text`` nest deeper than ``MAX_JSON_DEPTH``."""
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
 def _json_rows(text: str, report: ImportReport) -> list[_Row]:
+    if _too_deep(text):
+        raise ValueError("it is nested too deeply to be a listings file (an array of objects)")
     try:
         records = json.loads(text)
     except json.JSONDecodeError as error:

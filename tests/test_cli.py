@@ -121,3 +121,18 @@ def test_run_says_what_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
         "run serve Telegram and/or Slack (whichever has a token) with the scheduler and the "
         "outbox senders, until stopped"
     ) in help_text
+
+
+def test_an_import_nested_too_deeply_is_refused_in_one_line(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = tmp_path / "deep.json"
+    hostile.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert main(["import", str(hostile)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "Import failed: deep.json: it is nested too deeply to be a listings file "
+        "(an array of objects)\n"
+    )
+    with build(Settings(database_url=database)).session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Opportunity)) == 0

@@ -362,3 +362,24 @@ def test_summary_wording() -> None:
     assert ImportReport(1, 0, 0, [(3, "title is missing")]).summary() == (
         "1 opportunity: 1 created, 0 updated, 0 unchanged; 1 row skipped\nrow 3: title is missing"
     )
+
+
+def test_only_real_nesting_counts_as_too_deep(
+    session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    # Brackets inside strings (escaped quotes too) are text; an ignored key may nest a little.
+    listing = {
+        "id": "deep-ok",
+        "company_name": 'Acme "[[[[" Ltd',
+        "title": "[" * 100 + " intern",
+        "extra": [[[[[[[[[[{"a": [[[]]]}]]]]]]]]]],
+    }
+    path = tmp_path / "listings.json"
+    path.write_text(json.dumps([listing]))
+    assert import_file(session_factory, path, now=clock.now).created == 1
+    listing["extra"] = [listing["extra"]] * 2
+    for _ in range(10):
+        listing["extra"] = [listing["extra"]]
+    path.write_text(json.dumps([listing]))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        import_file(session_factory, path, now=clock.now)

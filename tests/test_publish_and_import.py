@@ -225,6 +225,10 @@ def test_a_json_listings_file_imports_and_many_bad_rows_are_summed_up(
         ("x.csv", b"title,organisation\n", "missing required column 'external_id'."),
         ("x.csv", "é".encode("latin-1"), "x.csv is not UTF-8 text"),
         ("x.json", b"{", "x.json: not valid JSON"),
+        # A hostile file: deeper than any parser's recursion, and deep inside a listing.
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "deep.json: it is nested too deeply"),
+        ("deep.json", b'[{"id": [' + b"[" * 990 + b"]" * 990 + b"]}]", "nested too deeply"),
+        ("deep.json", b"[" + b"[" * 990 + b"]" * 990 + b"]", "nested too deeply"),
     ],
 )
 def test_a_file_that_cannot_be_imported_is_explained(
