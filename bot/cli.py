@@ -20,6 +20,7 @@ from bot.console import ConsoleChat
 from bot.core import UserError, utcnow
 from handlers.chart import render
 from handlers.figures import Scope, parse_period
+from handlers.import_jobs import run_imports
 from handlers.imports import import_file
 from handlers.invites import create_invite, organisation_named
 from handlers.partnership import (
@@ -115,8 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.demo:
             with transaction(app.session_factory) as session:
                 seed(session, utcnow())
+        timing = settings.timing()
         ConsoleChat(
-            app.core, app.session_factory, args.user, sys.stdout, echo=not sys.stdin.isatty()
+            app.core,
+            app.session_factory,
+            args.user,
+            sys.stdout,
+            echo=not sys.stdin.isatty(),
+            # No scheduler here: a big file sent with /import is imported between turns.
+            background=lambda: run_imports(app.session_factory, app.core.clock(), timing),
         ).run(sys.stdin)
         return 0
     if args.command == "demo":
@@ -126,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "import":
         try:
-            report = import_file(app.session_factory, args.file, now=utcnow())
+            report = import_file(
+                app.session_factory, args.file, now=utcnow(), progress=_import_progress
+            )
         except (OSError, ValueError) as error:
             print(f"Import failed: {error}", file=sys.stderr)
             return 1
@@ -139,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return _report(app.session_factory, args)
     raise AssertionError(args.command)
+
+
+def _import_progress(done: int, total: int) -> None:
+    # Standard error, as logs: standard output holds the summary.
+    print(f"{done:,} of {total:,} listings done so far…", file=sys.stderr)
 
 
 def setting_problems(error: ValidationError) -> list[str]:

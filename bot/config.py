@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     digest_poll_seconds: float = Field(default=300.0, gt=0)
     reconcile_minutes: float = Field(default=15.0, gt=0)
+    # How soon a big listings file sent to the bot starts importing in the background.
+    import_poll_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("reminder_offsets_days", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from bot.core import (
     Reply,
     UserError,
 )
-from handlers.imports import import_data
+from handlers.import_jobs import start_import
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import (
@@ -52,8 +52,6 @@ PLACEABLE = (InterestStatus.INTERESTED, InterestStatus.INVITED)
 
 MAX_COHORT_NAME = 100
 MAX_LISTED = 30
-# Bad rows shown after an import; the rest are counted (a file may have thousands).
-MAX_BAD_ROWS = 10
 # Like invite codes: no 0/O or 1/I, because join codes are read aloud and copied from a board.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ZONES = {zone.lower(): zone for zone in available_timezones()}
@@ -285,16 +283,4 @@ def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
             "Thanks, but only teachers can import listings, so I haven't done anything with "
             "that file. Send /help to see what you can do."
         )
-    try:
-        report = import_data(ctx.session, file.filename, file.content, now=ctx.now)
-    except ValueError as error:
-        raise UserError(f"I couldn't import that file: {error}.") from error
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now,
-            actor_id=ctx.person.id,
-            action="listings_imported",
-            detail={"file": file.filename[:200], "created": report.created},
-        )
-    )
-    return [Reply(f"Imported {file.filename}: {report.summary(limit=MAX_BAD_ROWS)}")]
+    return start_import(ctx, file)

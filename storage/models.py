@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -133,6 +134,12 @@ class FeedbackStatus(enum.StrEnum):
     ASKED = "asked"
     ANSWERED = "answered"
     SKIPPED = "skipped"
+
+
+class ImportStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class AnnouncementStatus(enum.StrEnum):
@@ -710,6 +717,37 @@ class InviteCode(Base):
     created_at: Mapped[datetime]
 
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class ImportJob(Base):
+    """A listings file a teacher sent, imported in short batches in the background.
+
+    ``total`` is the file's records (listings, or CSV rows), ``done`` how many of them are
+    through: each batch stores the valid rows among the next records and moves ``done`` in one
+    transaction, so a crash resumes where the last batch ended and no row is imported twice.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    # The importing school.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus, "import_status"), default=ImportStatus.PENDING, index=True
+    )
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    # The file as it was sent, until the job ends.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -27,6 +27,7 @@ JOB_IDS = {
     "announcements.send",
     "employers.nudge",
     "feedback.ask",
+    "imports.run",
 }
 
 
@@ -60,6 +61,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         reminder_poll_seconds=20,
         reconcile_minutes=10,
         digest_poll_seconds=120,
+        import_poll_seconds=3,
     )
     scheduler = build_scheduler(session_factory, clock, settings)
     jobs = {job.id: job for job in scheduler.get_jobs()}
@@ -76,6 +78,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "announcements.send": timedelta(seconds=20),
         "employers.nudge": timedelta(minutes=2),
         "feedback.ask": timedelta(minutes=2),
+        "imports.run": timedelta(seconds=3),
     }
 
 
