@@ -21,7 +21,7 @@ from bot.core import UserError, utcnow
 from handlers.chart import render
 from handlers.figures import Scope, parse_period
 from handlers.import_jobs import run_imports
-from handlers.imports import import_file
+from handlers.imports import Owner, import_file
 from handlers.invites import create_invite, organisation_named
 from handlers.partnership import (
     build_report,
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
     imports = commands.add_parser("import", help="import opportunities from CSV or JSON")
     imports.add_argument("file", type=Path)
+    imports.add_argument(
+        "--school", help="the school that owns the listings (needed when there are several)"
+    )
 
     invite = commands.add_parser("invite", help="make an invite code for a teacher or employer")
     invite.add_argument(
@@ -133,9 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Demo data added." if added else "Demo data is already there.")
         return 0
     if args.command == "import":
+        with app.session_factory() as session:
+            school = _school(session, args.school)
+            if isinstance(school, str):
+                print(school, file=sys.stderr)
+                return 2
+        # The operator may give a school the listings that no school owns yet.
+        owner = Owner(school.id, claim=True) if school is not None else Owner()
         try:
             report = import_file(
-                app.session_factory, args.file, now=utcnow(), progress=_import_progress
+                app.session_factory,
+                args.file,
+                now=utcnow(),
+                owner=owner,
+                progress=_import_progress,
             )
         except (OSError, ValueError) as error:
             print(f"Import failed: {error}", file=sys.stderr)
@@ -195,16 +209,26 @@ def _invite(
     return 0
 
 
+def _school(session: Session, name: str | None) -> School | str | None:
+    """The school ``--school`` names (or the only one), None if there are no schools yet, or
+    what is wrong."""
+    school = _named(session, School, name) if name else only_school(session)
+    names = ", ".join(session.scalars(select(School.name).order_by(School.name)))
+    if school is not None or not (name or names):
+        return school
+    return " ".join(
+        (
+            f"No school called {name}." if name else "Say which school.",
+            f"Choose one with --school: {names}." if names else "There are no schools yet.",
+        )
+    )
+
+
 def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
     with factory() as session:
-        school = _named(session, School, args.school) if args.school else only_school(session)
-        if school is None:
-            names = ", ".join(session.scalars(select(School.name).order_by(School.name)))
-            print(
-                f"No school called {args.school}." if args.school else "Say which school.",
-                f"Choose one with --school: {names}." if names else "There are no schools yet.",
-                file=sys.stderr,
-            )
+        school = _school(session, args.school)
+        if school is None or isinstance(school, str):
+            print(school or "There are no schools yet.", file=sys.stderr)
             return 2
         employer = _named(session, Organisation, args.employer) if args.employer else None
         if args.employer and employer is None:

@@ -24,12 +24,12 @@ from bot.core import Attachment, Context, Reply, Timing, UserError
 from handlers.imports import (
     BATCH_SIZE,
     ImportReport,
+    Owner,
     count_records,
     progress_due,
     read_listings,
     store_rows,
 )
-from handlers.schools import known_school
 from storage.db import transaction
 from storage.models import AuditEntry, ImportJob, ImportStatus, Person
 from storage.outbox import enqueue
@@ -41,25 +41,26 @@ MAX_BAD_ROWS = 10
 MAX_FILENAME = 200
 
 
-def start_import(ctx: Context, file: Attachment) -> list[Reply]:
-    """Import ``file`` now if it is small, or queue it as an import job and say so."""
+def start_import(ctx: Context, file: Attachment, owner: Owner) -> list[Reply]:
+    """Import ``file`` for ``owner`` now if it is small, or queue it as an import job and say
+    so."""
     # Only the file as a whole is checked here: reading every row of a big file takes seconds,
     # during which SQLite would be held for everyone else.
     try:
         total = count_records(file.filename, file.content)
     except ValueError as error:
         raise UserError(f"I couldn't import that file: {error}.") from error
-    school = known_school(ctx)
-    school_id = school.id if school is not None else None
     if total <= BATCH_SIZE:
         parsed = read_listings(file.filename, file.content)
-        store_rows(ctx.session, parsed, 0, ctx.now, parsed.report, school_id=school_id)
+        store_rows(ctx.session, parsed, 0, ctx.now, parsed.report, owner)
+        parsed.report.skipped.sort()
         _audit(ctx.session, ctx.now, ctx.person.id, file.filename, parsed.report.created)
         return [Reply(_summary(file.filename, parsed.report))]
     ctx.session.add(
         ImportJob(
             requested_by_id=ctx.person.id,
-            school_id=school_id,
+            school_id=owner.school_id,
+            claim_unowned=owner.claim,
             filename=_short(file.filename),
             status=ImportStatus.PENDING,
             total=total,
@@ -67,6 +68,7 @@ def start_import(ctx: Context, file: Attachment) -> list[Reply]:
             created=0,
             updated=0,
             unchanged=0,
+            skipped=[],
             payload=file.content,
             created_at=ctx.now,
             updated_at=ctx.now,
@@ -113,6 +115,7 @@ def import_batches(
         if job is None or job.status != ImportStatus.PENDING or job.payload is None:
             return
         filename, payload = job.filename, job.payload
+        owner = Owner(job.school_id, claim=job.claim_unowned)
     try:
         parsed = read_listings(filename, payload)
     except ValueError as error:
@@ -131,15 +134,22 @@ def import_batches(
                 return
             before = job.done
             counts = ImportReport()
-            job.done = store_rows(session, parsed, before, now, counts, school_id=job.school_id)
+            job.done = store_rows(session, parsed, before, now, counts, owner)
             job.created += counts.created
             job.updated += counts.updated
             job.unchanged += counts.unchanged
+            if counts.skipped:
+                # Reassigned, not appended to: a JSON column does not see changes in place.
+                job.skipped = [
+                    *job.skipped,
+                    *([number, reason] for number, reason in counts.skipped),
+                ]
             job.updated_at = now
             if job.done >= total:
-                report = ImportReport(
-                    job.created, job.updated, job.unchanged, sorted(parsed.report.skipped)
-                )
+                skipped = parsed.report.skipped + [
+                    (number, reason) for number, reason in job.skipped
+                ]
+                report = ImportReport(job.created, job.updated, job.unchanged, sorted(skipped))
                 _audit(session, now, job.requested_by_id, filename, job.created)
                 _finish(session, job, now, ImportStatus.DONE, _summary(filename, report))
             elif progress_due(before, job.done):

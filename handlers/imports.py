@@ -151,6 +151,15 @@ class _Bad(Exception):
     """A problem with one row or one value, worded for the person who wrote the file."""
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The school an import is for: it owns what the import creates, and only what it owns
+    (or, with ``claim``, what no school owns yet) is updated; other rows are skipped."""
+
+    school_id: int | None = None
+    claim: bool = False
+
+
 @dataclass
 class ParsedFile:
     """A file read and checked: its valid rows (one per id, in file order) and what was skipped.
@@ -178,6 +187,7 @@ def import_file(
     path: Path,
     *,
     now: datetime,
+    owner: Owner = Owner(),
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Create or update the opportunities in ``path`` (.json or .csv) and report what happened.
@@ -194,7 +204,7 @@ def import_file(
     done = 0
     while done < parsed.records:
         with transaction(session_factory) as session:
-            end = store_rows(session, parsed, done, now, parsed.report, school_id=None)
+            end = store_rows(session, parsed, done, now, parsed.report, owner)
         if progress is not None and end < parsed.records and progress_due(done, end):
             progress(end, parsed.records)
         done = end
@@ -298,13 +308,13 @@ def store_rows(
     start: int,
     now: datetime,
     report: ImportReport,
-    *,
-    school_id: int | None,
+    owner: Owner,
 ) -> int:
     """Store the valid rows among the ``BATCH_SIZE`` records after the first ``start``,
     counting into ``report``; returns how many records are done then.
 
-    ``school_id`` is the importing school (None from the command line).
+    What it creates is ``owner``'s; a row whose listing ``owner`` may not change is skipped
+    (see ``Owner``).
     """
     end = min(start + BATCH_SIZE, parsed.records)
     source = parsed.source
@@ -331,6 +341,7 @@ def store_rows(
                 source=source,
                 external_id=row.external_id,
                 tags=[OpportunityTag(tag=tag) for tag in row.tags],
+                owner_school_id=owner.school_id,
                 created_at=now,
                 updated_at=now,
                 **values,
@@ -338,7 +349,13 @@ def store_rows(
             _publish(opportunity, now)
             session.add(opportunity)
             report.created += 1
-        elif _update(opportunity, values, row.tags):
+        elif opportunity.owner_school_id != owner.school_id and not (
+            owner.claim and opportunity.owner_school_id is None
+        ):
+            report.skipped.append(
+                (row.number, f"{row.external_id!r} is another school's listing, left unchanged")
+            )
+        elif _update(opportunity, {**values, "owner_school_id": owner.school_id}, row.tags):
             opportunity.updated_at = now
             _publish(opportunity, now)
             report.updated += 1

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import DIALOG, EVERYONE, STAFF, Context, Registry, Reply, UserError
+from handlers.colleagues import request_membership, waiting_request
 from handlers.onboarding import begin, normalise_code
-from handlers.schools import STAFF_ROLES, known_school, only_school
+from handlers.schools import STAFF_ROLES, known_school, members_of, only_school
 from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
 
 registry = Registry()
@@ -84,6 +85,14 @@ def join(ctx: Context, args: str) -> list[Reply]:
                 f"You're already set up as {invite.role.value}. Send /help to see what you can do."
             )
         ]
+    if waiting_request(ctx, invite) is not None:
+        assert invite.organisation is not None
+        return [
+            Reply(
+                f"Your request to join {invite.organisation.name} is waiting for one of its "
+                "members to confirm it. I'll tell you as soon as one answers."
+            )
+        ]
     if invite.revoked_at is not None or (invite.expires_at and invite.expires_at < ctx.now):
         raise UserError("That code has expired. Ask whoever gave it to you for a new one.")
     if invite.uses >= invite.max_uses:
@@ -95,12 +104,22 @@ def join(ctx: Context, args: str) -> list[Reply]:
             f"You're already set up as {person.role.value}. One account has one role: "
             "please ask your school coordinator if it needs to change."
         )
+    # A teacher at any school can write an employer's code; an organisation that has members
+    # decides itself who else sees its applicants. The operator's codes (the command line,
+    # with no creator) are trusted.
+    if (
+        invite.role == Role.EMPLOYER
+        and invite.organisation_id is not None
+        and invite.created_by_id is not None
+        and members_of(ctx.session, invite.organisation_id)
+    ):
+        return request_membership(ctx, invite)
     invite.uses += 1
     # A student onboarding left half-way must not go on asking a teacher for a class code.
     ctx.clear_state(DIALOG)
     person.role = invite.role
     person.organisation_id = invite.organisation_id
-    if invite.role in STAFF_ROLES:
+    if invite.role in STAFF_ROLES or invite.role == Role.EMPLOYER:
         school = only_school(ctx.session)
         person.school_id = invite.school_id or (school.id if school is not None else None)
     person.onboarded_at = ctx.now
@@ -130,6 +149,7 @@ def join(ctx: Context, args: str) -> list[Reply]:
 def invite(ctx: Context, args: str) -> list[Reply]:
     kind, _, rest = args.partition(" ")
     kind = kind.lower()
+    note = ""
     if kind == "teacher":
         # A colleague joins the inviting teacher's school.
         created = create_invite(
@@ -144,19 +164,27 @@ def invite(ctx: Context, args: str) -> list[Reply]:
         if len(rest.strip()) > MAX_ORG_NAME:
             raise UserError(f"Please keep the organisation's name under {MAX_ORG_NAME} characters.")
         organisation = organisation_named(ctx.session, rest, ctx.now)
+        # Their proposals will go to this school's teachers.
         created = create_invite(
             ctx.session,
             Role.EMPLOYER,
             now=ctx.now,
             organisation=organisation,
             created_by=ctx.person,
+            school=known_school(ctx),
         )
         whom = f"someone at {organisation.name}"
+        if members_of(ctx.session, organisation.id):
+            note = (
+                f"\n{organisation.name} already has members here: one of them confirms the "
+                "newcomer before they see anything."
+            )
     else:
         raise UserError("Say who it's for: /invite teacher, or /invite employer Acme Ltd")
     return [
         Reply(
             f"Here's a code for {whom}: {created.code}\n"
             f"They send /join {created.code} to me. It works once, for {INVITE_LIFETIME.days} days."
+            + note
         )
     ]

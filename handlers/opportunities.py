@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from bot.core import (
     DIALOG,
@@ -38,7 +38,14 @@ from handlers.present import (
     local_today,
     parse_id,
 )
-from handlers.schools import all_staff, escape_like
+from handlers.schools import (
+    all_staff,
+    escape_like,
+    known_school,
+    owns,
+    school_staff,
+    staff_school,
+)
 from storage.models import (
     AuditEntry,
     Opportunity,
@@ -47,6 +54,7 @@ from storage.models import (
     OpportunityTag,
     Organisation,
     Person,
+    School,
 )
 from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
 
@@ -420,6 +428,12 @@ def _organisation(ctx: Context, mode: str, answers: Answers) -> Organisation:
 
 def _build(ctx: Context, mode: str, answers: Answers, organisation: Organisation) -> Opportunity:
     deadline = answers["deadline"]
+    if mode == "publish":
+        school = known_school(ctx)
+        owner = school.id if school is not None else None
+    else:
+        # A proposal waits for the teachers of the school that invited the proposer.
+        owner = ctx.person.school_id
     return Opportunity(
         organisation=organisation,
         kind=OpportunityKind(answers["kind"]),
@@ -431,6 +445,7 @@ def _build(ctx: Context, mode: str, answers: Answers, organisation: Organisation
         remote=answers["remote"],
         tags=[OpportunityTag(tag=t) for t in derive_tags(answers["title"], answers["description"])],
         created_by_id=ctx.person.id,
+        owner_school_id=owner,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -460,7 +475,12 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
     ctx.session.flush()
     if mode == "publish":
         return [Reply(f"Published (#{opportunity.id}): students can find it with /browse now.")]
-    for teacher in all_staff(ctx.session):
+    reviewers = (
+        all_staff(ctx.session)
+        if opportunity.owner_school_id is None
+        else school_staff(ctx.session, opportunity.owner_school_id)
+    )
+    for teacher in reviewers:
         ctx.notify(
             teacher,
             f"{organisation.name} proposes a new opportunity (#{opportunity.id}):\n\n"
@@ -483,14 +503,26 @@ def _review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
     )
 
 
-def _proposal(ctx: Context, raw_id: str | None) -> Opportunity:
+def _for_school(school: School) -> ColumnElement[bool]:
+    """Proposals a school's staff decide on: its own, and those of employers no school invited
+    (the first school to decide owns the listing)."""
+    return Opportunity.owner_school_id.is_(None) | (Opportunity.owner_school_id == school.id)
+
+
+def _proposal(ctx: Context, raw_id: str | None) -> tuple[Opportunity, School]:
+    school = staff_school(ctx)
     opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
     if opportunity is None:
         raise UserError("That proposal no longer exists.")
     if opportunity.status != OpportunityStatus.PENDING:
         state = "approved" if opportunity.status == OpportunityStatus.OPEN else "dealt with"
         raise UserError(f"{opportunity.title} was already {state}. Send /pending for the rest.")
-    return opportunity
+    if opportunity.owner_school_id not in (None, school.id):
+        raise UserError(
+            f"{opportunity.title} was proposed to another school, so it's theirs to decide. "
+            "Send /pending for your school's proposals."
+        )
+    return opportunity, school
 
 
 def _tell_proposer(ctx: Context, opportunity: Opportunity, text: str, key: str) -> None:
@@ -515,7 +547,8 @@ def _audit(ctx: Context, opportunity: Opportunity, action: str, **detail: Any) -
 
 @registry.action("opa", roles=STAFF)
 def approve(ctx: Context, args: list[str]) -> list[Reply]:
-    opportunity = _proposal(ctx, args[0] if args else None)
+    opportunity, school = _proposal(ctx, args[0] if args else None)
+    opportunity.owner_school_id = school.id
     opportunity.status = OpportunityStatus.OPEN
     opportunity.published_at = ctx.now
     opportunity.updated_at = ctx.now
@@ -531,7 +564,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action("opr", roles=STAFF)
 def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    opportunity = _proposal(ctx, args[0] if args else None)
+    opportunity, _ = _proposal(ctx, args[0] if args else None)
     ctx.start_dialog(REJECT, opportunity=opportunity.id)
     return [
         Reply(
@@ -544,13 +577,14 @@ def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.dialog(REJECT)
 def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
-    opportunity = _proposal(ctx, str(dialog.get("opportunity")))
+    opportunity, school = _proposal(ctx, str(dialog.get("opportunity")))
     reason = text.strip()
     if len(reason) > MAX_REASON:
         raise UserError(f"Please keep the reason under {MAX_REASON} characters.")
     ctx.clear_state(DIALOG)
     # Back to a draft: never shown to students, and the record of what was proposed stays.
     opportunity.status = OpportunityStatus.DRAFT
+    opportunity.owner_school_id = school.id
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_rejected", reason=reason)
     _tell_proposer(
@@ -565,9 +599,10 @@ def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
 
 @registry.command("pending", roles=STAFF, help="proposals waiting for approval")
 def pending(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
     proposals = ctx.session.scalars(
         select(Opportunity)
-        .where(Opportunity.status == OpportunityStatus.PENDING)
+        .where(Opportunity.status == OpportunityStatus.PENDING, _for_school(school))
         .order_by(Opportunity.created_at, Opportunity.id)
         .limit(MAX_LISTED)
     ).all()
@@ -587,10 +622,14 @@ def pending(ctx: Context, args: str) -> list[Reply]:
     help="opportunities and their numbers: /listings robot",
 )
 def listings(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
     query = (
         select(Opportunity)
         .join(Organisation, Organisation.id == Opportunity.organisation_id)
-        .where(Opportunity.status.in_((OpportunityStatus.OPEN, OpportunityStatus.PENDING)))
+        .where(
+            (Opportunity.status == OpportunityStatus.OPEN)
+            | ((Opportunity.status == OpportunityStatus.PENDING) & _for_school(school))
+        )
         .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
         .limit(MAX_LISTED_NUMBERS)
     )
@@ -609,7 +648,8 @@ def listings(ctx: Context, args: str) -> list[Reply]:
         pending = (
             " (waiting for approval)" if opportunity.status == OpportunityStatus.PENDING else ""
         )
-        lines.append(f"#{opportunity.id} {clip(headline(opportunity), 80)}{pending}")
+        theirs = "" if owns(ctx.session, school, opportunity) else " (not your school's)"
+        lines.append(f"#{opportunity.id} {clip(headline(opportunity), 80)}{pending}{theirs}")
     if len(found) == MAX_LISTED_NUMBERS:
         lines.append("Add a word to narrow it down: /listings robot")
     return [Reply("\n".join(lines))]
@@ -627,9 +667,21 @@ def opportunity_arg(ctx: Context, text: str, usage: str) -> tuple[Opportunity, s
     return opportunity, rest.strip()
 
 
+def owned_opportunity(ctx: Context, text: str, usage: str) -> tuple[Opportunity, str]:
+    """``opportunity_arg`` for a change: only to a listing the teacher's school owns."""
+    school = staff_school(ctx)
+    opportunity, rest = opportunity_arg(ctx, text, usage)
+    if not owns(ctx.session, school, opportunity):
+        raise UserError(
+            f"Sorry, #{opportunity.id} {opportunity.title} isn't your school's listing, so I "
+            "haven't changed it: only the school that published or approved it can."
+        )
+    return opportunity, rest
+
+
 @registry.command("close", roles=STAFF, help="close an opportunity: /close 12")
 def close(ctx: Context, args: str) -> list[Reply]:
-    opportunity, _ = opportunity_arg(ctx, args, "/close 12")
+    opportunity, _ = owned_opportunity(ctx, args, "/close 12")
     if opportunity.status == OpportunityStatus.CLOSED:
         raise UserError(f"#{opportunity.id} {opportunity.title} is already closed.")
     opportunity.status = OpportunityStatus.CLOSED
@@ -644,7 +696,7 @@ EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "rem
 @registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 deadline 2027-03-31")
 def edit(ctx: Context, args: str) -> list[Reply]:
     usage = "/edit 12 deadline 2027-03-31 (fields: " + ", ".join(EDITABLE) + ")"
-    opportunity, rest = opportunity_arg(ctx, args, usage)
+    opportunity, rest = owned_opportunity(ctx, args, usage)
     field, _, value = rest.partition(" ")
     field = field.lower()
     if field not in EDITABLE or not value.strip():

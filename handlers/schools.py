@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import Context, UserError
-from storage.models import Cohort, Person, Role, School
+from storage.models import Cohort, Opportunity, Person, Role, School
 
 STAFF_ROLES = (Role.TEACHER, Role.ADMIN)
 
@@ -103,10 +103,21 @@ def members_of(session: Session, organisation_id: int) -> list[Person]:
 
 
 def all_staff(session: Session) -> list[Person]:
-    """Every teacher and coordinator: opportunities are shared by every school here."""
+    """Every teacher and coordinator (of every school)."""
     return list(
         session.scalars(select(Person).where(Person.role.in_(STAFF_ROLES)).order_by(Person.id))
     )
+
+
+def owns(session: Session, school: School, opportunity: Opportunity) -> bool:
+    """Whether ``school``'s staff may change ``opportunity``: it published or approved it.
+
+    A listing without an owner (imported before any school existed) becomes the school's
+    when it is the only one, as every other record of a one-school installation is.
+    """
+    if opportunity.owner_school_id is None and only_school(session) is school:
+        opportunity.owner_school_id = school.id
+    return opportunity.owner_school_id == school.id
 
 
 def school_cohorts(session: Session, school: School) -> list[Cohort]:

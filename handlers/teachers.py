@@ -24,11 +24,13 @@ from bot.core import (
     UserError,
 )
 from handlers.import_jobs import start_import
+from handlers.imports import Owner
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import (
     cohort_label,
     may_share,
+    only_school,
     school_cohorts,
     staff_school,
     student_school_id,
@@ -283,4 +285,6 @@ def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
             "Thanks, but only teachers can import listings, so I haven't done anything with "
             "that file. Send /help to see what you can do."
         )
-    return start_import(ctx, file)
+    school = staff_school(ctx)
+    # Listings no school owns are the school's only where it is the only one (see owns()).
+    return start_import(ctx, file, Owner(school.id, claim=only_school(ctx.session) is school))

@@ -239,6 +239,7 @@ def seed(session: Session, now: datetime) -> bool:
                 status=OpportunityStatus.OPEN,
                 min_age=min_age,
                 tags=[OpportunityTag(tag=t) for t in tags],
+                owner_school=school,
                 published_at=now - timedelta(hours=n),
                 created_at=now,
                 updated_at=now,
@@ -250,6 +251,7 @@ def seed(session: Session, now: datetime) -> bool:
         name=name,
         role=Role.EMPLOYER,
         organisation=organisations[employer],
+        school=school,
         onboarded_at=now,
         created_at=now,
     )

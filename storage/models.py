@@ -142,6 +142,12 @@ class ImportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class MembershipStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 class AnnouncementStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -215,6 +221,7 @@ class Person(Base):
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
     # A teacher's school (from their invite code); students belong to one through their cohort.
+    # An employer member's is the school whose teacher invited them: their proposals go there.
     school_id: Mapped[int | None] = mapped_column(
         ForeignKey("schools.id", ondelete="SET NULL"), index=True
     )
@@ -323,11 +330,17 @@ class Opportunity(Base):
     source: Mapped[str | None] = mapped_column(String(50))
     external_id: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The school whose staff may change it: the one that published (or imported) it, or that
+    # approved the employer's proposal. A pending proposal's is the proposer's school, if any.
+    owner_school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="SET NULL"), index=True
+    )
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     organisation: Mapped[Organisation] = relationship()
+    owner_school: Mapped[School | None] = relationship()
     tags: Mapped[list[OpportunityTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="OpportunityTag.tag"
     )
@@ -719,6 +732,33 @@ class InviteCode(Base):
     organisation: Mapped[Organisation | None] = relationship()
 
 
+class MembershipRequest(Base):
+    """Someone redeemed an employer invite for an organisation that already has members.
+
+    They become a member only when one of those members approves: a teacher alone cannot let
+    a stranger see an organisation's applicants.
+    """
+
+    __tablename__ = "membership_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invite_codes.id", ondelete="CASCADE"))
+    status: Mapped[MembershipStatus] = mapped_column(
+        _enum(MembershipStatus, "membership_status"), default=MembershipStatus.PENDING
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    invite: Mapped[InviteCode] = relationship()
+
+
 class ImportJob(Base):
     """A listings file a teacher sent, imported in short batches in the background.
 
@@ -733,8 +773,10 @@ class ImportJob(Base):
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL"), index=True
     )
-    # The importing school.
+    # The importing school: it owns what the import creates (handlers.imports.Owner).
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
+    # Whether listings no school owns yet become the school's (it was the only school).
+    claim_unowned: Mapped[bool] = mapped_column(Boolean, default=False)
     filename: Mapped[str] = mapped_column(String(200))
     status: Mapped[ImportStatus] = mapped_column(
         _enum(ImportStatus, "import_status"), default=ImportStatus.PENDING, index=True
@@ -744,6 +786,9 @@ class ImportJob(Base):
     created: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows the batches so far skipped (another school's listings), [row, reason], for the
+    # summary: the file's own bad rows are found again by reading it.
+    skipped: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
     # The file as it was sent, until the job ends.
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]

@@ -36,7 +36,7 @@ TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
 TEACHERS |= {"delivery", "objective", "objectives"}
 TEACHERS |= {"place", "placements", "hours"}
 EMPLOYERS = EVERYONES | {"propose", "timezone"}
-EMPLOYERS |= {"report", "placements", "hours", "matches"}
+EMPLOYERS |= {"report", "placements", "hours", "matches", "colleagues"}
 
 
 @pytest.fixture

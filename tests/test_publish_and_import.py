@@ -428,6 +428,21 @@ def test_a_big_file_sent_again_updates_in_the_background(
     assert len(_opportunities(session_factory)) == total
 
 
+def test_a_big_import_by_the_only_schools_teacher_claims_listings_no_school_owns(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    old = add_opportunity(session_factory, clock.now, source="csv", external_id="B3")
+    tina.send_file("big.csv", _big_csv(BATCH_SIZE + 1))
+    with session_factory() as session:
+        assert session.scalars(select(ImportJob.claim_unowned)).one() is True
+    assert run_imports(session_factory, clock.now, Timing()) == 1
+    assert "1 updated" in inbox(session_factory, tina, "import")[-1][0]
+    owners = {o.owner_school_id for o in _opportunities(session_factory)}
+    claimed = next(o for o in _opportunities(session_factory) if o.id == old)
+    assert claimed.title == "Role 3"
+    assert len(owners) == 1 and None not in owners
+
+
 def test_a_job_another_worker_holds_is_left_to_it(
     tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock, engine: Engine
 ) -> None:

@@ -57,8 +57,12 @@ class World:
 
 @pytest.fixture
 def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
-    add_school(session_factory, clock.now)
-    opportunity = add_opportunity(session_factory, clock.now, title="Software intern")
+    cohort = add_school(session_factory, clock.now)
+    with session_factory() as session:
+        riverside = session.get_one(Cohort, cohort).school_id
+    opportunity = add_opportunity(
+        session_factory, clock.now, title="Software intern", owner_school_id=riverside
+    )
     maya = Chat(core, "maya", name="Maya Jones")
     make_employer(session_factory, clock.now, maya, "Acme Ltd")
     tina = Chat(core, "tina", name="Tina Teacher")

@@ -1,7 +1,7 @@
 """import jobs: listings files imported in batches in the background
 
-Revision ID: 0005_import_jobs
-Revises: 0004
+Revision ID: 0006_import_jobs
+Revises: 0005_tenancy
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_import_jobs"
-down_revision: str | None = "0004"
+revision: str = "0006_import_jobs"
+down_revision: str | None = "0005_tenancy"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("requested_by_id", sa.Integer(), nullable=True),
         sa.Column("school_id", sa.Integer(), nullable=True),
+        sa.Column("claim_unowned", sa.Boolean(), nullable=False),
         sa.Column("filename", sa.String(length=200), nullable=False),
         sa.Column(
             "status",
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.Column("created", sa.Integer(), nullable=False),
         sa.Column("updated", sa.Integer(), nullable=False),
         sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.JSON(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
