@@ -1,18 +1,21 @@
 """Core latency: how long ``Core.handle()`` takes for the commands people use most.
 
-With the 6,000 shared real listings imported and 10,000 onboarded students, it times /browse
+With the 6,000 real listings imported and 10,000 onboarded students, it times /browse
 (first page), a filtered and searched page, opening a card and registering interest, and a
 teacher's partnership /report (with its chart): median and 99th percentile, and beside each
 the time of the bare queries the command needs (the floor), as a ratio.
 
-    .venv/bin/python -m bench.latency [--database-url URL] [--runs 300]
+    .venv/bin/python -m bench.latency --listings FILE [--database-url URL] [--runs 300]
 
-Without --database-url it uses a new SQLite file; with one, the database must be empty.
+FILE is the full ``internship-listings.json`` (6,000 listings; the tests carry a sample of it,
+see tests/data/README.md), or set OPPBOT_BENCH_LISTINGS to its path. Without --database-url it
+uses a new SQLite file; with one, the database must be empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -41,13 +44,36 @@ from storage.models import (
 )
 from storage.queries import BrowseFilters, browse_page
 
-LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "internship-listings.json"
+LISTINGS_VARIABLE = "OPPBOT_BENCH_LISTINGS"
 TARGET_MS = 20.0  # issue 6: /browse p99 under 20 ms on SQLite
 
 
-def populate(factory: sessionmaker[Session], students: int, platform: str = "bench") -> None:
-    """The shared listings, one school and ``students`` onboarded students on ``platform``."""
-    report = import_file(factory, LISTINGS, now=utcnow())
+def add_listings_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listings",
+        type=Path,
+        default=os.environ.get(LISTINGS_VARIABLE),
+        help=f"the full internship-listings.json (default: ${LISTINGS_VARIABLE})",
+    )
+
+
+def listings_file(given: Path | None, benchmark: str) -> Path:
+    """The listings file to load, or exit with one line saying what is missing."""
+    if given is None:
+        raise SystemExit(
+            f"{benchmark} needs the full internship-listings.json (6,000 listings): "
+            f"give --listings FILE or set {LISTINGS_VARIABLE}."
+        )
+    if not given.is_file():
+        raise SystemExit(f"{benchmark}: no listings file at {given}.")
+    return given
+
+
+def populate(
+    factory: sessionmaker[Session], listings: Path, students: int, platform: str = "bench"
+) -> None:
+    """The ``listings``, one school and ``students`` onboarded students on ``platform``."""
+    report = import_file(factory, listings, now=utcnow())
     print(f"imported: {report.summary().splitlines()[0]}")
     now = utcnow()
     with transaction(factory) as session:
@@ -109,11 +135,11 @@ def _time(action: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
-def measure(url: str, runs: int, students: int) -> None:
+def measure(url: str, listings: Path, runs: int, students: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
-    populate(factory, students)
+    populate(factory, listings, students)
     if engine.dialect.name == "postgresql":
         # What autovacuum does soon after a bulk load: without statistics the planner takes
         # the freshly imported tables for empty ones.
@@ -247,10 +273,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--students", type=int, default=10_000)
+    add_listings_argument(parser)
     args = parser.parse_args()
+    listings = listings_file(args.listings, "bench.latency")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        measure(url, args.runs, args.students)
+        measure(url, listings, args.runs, args.students)
 
 
 if __name__ == "__main__":

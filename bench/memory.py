@@ -1,10 +1,10 @@
 """Memory: peak resident set size of a real ``oppbot run`` process with the full data set.
 
-The database gets the 6,000 shared listings and 10,000 students (as in ``bench.latency``); then
+The database gets the 6,000 real listings and 10,000 students (as in ``bench.latency``); then
 ``oppbot run`` starts in webhook mode against the fake Bot API, 2,000 students send /browse,
 and the process's peak RSS (VmHWM) is read from /proc before it is stopped with SIGTERM.
 
-    .venv/bin/python -m bench.memory [--database-url URL]
+    .venv/bin/python -m bench.memory --listings FILE [--database-url URL]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import aiohttp
 from sqlalchemy import select
 
 from bench.inbound import SECRET, TOKEN, _free_port
-from bench.latency import populate
+from bench.latency import add_listings_argument, listings_file, populate
 from storage.db import make_engine, make_session_factory, upgrade
 from storage.models import Account
 from tests.fakes.telegram import FakeTelegram
@@ -37,11 +37,11 @@ def _peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-async def run(url: str) -> None:
+async def run(url: str, listings: Path) -> None:
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
-    populate(factory, 10_000, platform="telegram")
+    populate(factory, listings, 10_000, platform="telegram")
     with factory() as session:
         users = session.scalars(select(Account.external_id).limit(UPDATES)).all()
     engine.dispose()
@@ -92,10 +92,12 @@ async def run(url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    add_listings_argument(parser)
     args = parser.parse_args()
+    listings = listings_file(args.listings, "bench.memory")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        asyncio.run(run(url))
+        asyncio.run(run(url, listings))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from bot.console import ConsoleChat
 from bot.core import UserError, utcnow
 from handlers.chart import render
 from handlers.figures import Scope, parse_period
+from handlers.import_jobs import run_imports
 from handlers.imports import Owner, import_file
 from handlers.invites import create_invite, organisation_named
 from handlers.partnership import (
@@ -115,8 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.demo:
             with transaction(app.session_factory) as session:
                 seed(session, utcnow())
+        timing = settings.timing()
         ConsoleChat(
-            app.core, app.session_factory, args.user, sys.stdout, echo=not sys.stdin.isatty()
+            app.core,
+            app.session_factory,
+            args.user,
+            sys.stdout,
+            echo=not sys.stdin.isatty(),
+            # No scheduler here: a big file sent with /import is imported between turns.
+            background=lambda: run_imports(app.session_factory, app.core.clock(), timing),
         ).run(sys.stdin)
         return 0
     if args.command == "demo":
@@ -133,7 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The operator may give a school the listings that no school owns yet.
         owner = Owner(school.id, claim=True) if school is not None else Owner()
         try:
-            report = import_file(app.session_factory, args.file, now=utcnow(), owner=owner)
+            report = import_file(
+                app.session_factory,
+                args.file,
+                now=utcnow(),
+                owner=owner,
+                progress=_import_progress,
+            )
         except (OSError, ValueError) as error:
             print(f"Import failed: {error}", file=sys.stderr)
             return 1
@@ -146,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return _report(app.session_factory, args)
     raise AssertionError(args.command)
+
+
+def _import_progress(done: int, total: int) -> None:
+    # Standard error, as logs: standard output holds the summary.
+    print(f"{done:,} of {total:,} listings done so far…", file=sys.stderr)
 
 
 def setting_problems(error: ValidationError) -> list[str]:

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     digest_poll_seconds: float = Field(default=300.0, gt=0)
     reconcile_minutes: float = Field(default=15.0, gt=0)
+    # How soon a big listings file sent to the bot starts importing in the background.
+    import_poll_seconds: float = Field(default=5.0, gt=0)
     # Handled Telegram update and Slack event ids are remembered this many days, to skip
     # redeliveries; under a week, after which Telegram may number its updates afresh.
     handled_events_days: int = Field(default=3, ge=1, le=6)

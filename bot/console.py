@@ -10,7 +10,7 @@ or Slack would be (only here: no other adapter reads the server's files).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -36,8 +36,11 @@ class ConsoleChat:
         out: TextIO,
         *,
         echo: bool = False,
+        background: Callable[[], object] | None = None,
     ) -> None:
         self.core = core
+        # What `oppbot run` leaves to its scheduler and that a turn may start (a big import).
+        self.background = background
         self.session_factory = session_factory
         self.name = " ".join(user.split())
         self.user_id = self.name.lower()
@@ -70,6 +73,8 @@ class ConsoleChat:
             file=file,
         )
         self.show(self.core.handle(incoming))
+        if self.background is not None:
+            self.background()
         self.deliver()
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""APScheduler jobs: what moves due reminders, digests, nudges and announcements to the outbox.
+"""APScheduler jobs: what moves due reminders, digests, nudges and announcements to the outbox,
+and imports big listings files in the background.
 
 APScheduler only triggers. The jobs are defined here in code (fixed ids, ``replace_existing``)
 and hold nothing in memory: the truth is in our tables, so a restart loses nothing, and every
@@ -28,6 +29,7 @@ from bot.core import Clock, Timing
 from handlers.announcements import send_due_announcements
 from handlers.digest import send_digests
 from handlers.feedback import ask_due_feedback
+from handlers.import_jobs import run_imports
 from handlers.matches import nudge_unanswered
 from handlers.reminders import queue_due_reminders, reconcile_all
 from storage.db import transaction
@@ -74,6 +76,7 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         ),
         # Housekeeping: the record of handled event ids stays a few days long.
         Job("events.forget", forget_old_events, settings.reconcile_minutes * 60),
+        Job("imports.run", run_imports, settings.import_poll_seconds),
     )
 
 

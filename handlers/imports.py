@@ -2,7 +2,7 @@
 
 The file's extension chooses the format.
 
-**.json**: the listings format of `../shared/data/internship-listings.json`: an array of
+**.json**: the listings format of `tests/data/internship-listings-sample.json`: an array of
 objects with `id`, `company_name`, `title`, `locations`, `terms`, `sponsorship`, `active`,
 `is_visible`, `url` and `date_posted`. Each becomes an internship, open if it is both `active`
 and `is_visible`, with tags derived from its title.
@@ -45,7 +45,7 @@ import csv
 import io
 import json
 import re
-import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -69,7 +69,9 @@ from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
 LISTINGS_SOURCE = "listings"
 CSV_SOURCE = "csv"
 # One transaction per batch: the bot keeps serving (SQLite has one writer) during a long import.
-BATCH_SIZE = 500
+BATCH_SIZE = 250
+# How often a long import says how far it got.
+PROGRESS_EVERY = 10_000
 
 MAX_EXTERNAL_ID = 100
 MAX_TITLE = 200
@@ -101,6 +103,13 @@ _KINDS: dict[str, OpportunityKind] = {
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0"})
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Unicode's control characters (category Cc) but tab and line breaks, and lone surrogates (Cs).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A listing is three levels deep (the array, a listing, its locations); a deeper file is not
+# listings, and Python's parser would run out of stack on a hostile one (100,000 levels).
+MAX_JSON_DEPTH = 20
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass
@@ -151,47 +160,116 @@ class Owner:
     claim: bool = False
 
 
+@dataclass
+class ParsedFile:
+    """A file read and checked: its valid rows (one per id, in file order) and what was skipped.
+
+    A batch is a stretch of the file's records (``store_rows``), named by where it starts:
+    reading the same bytes again gives the same rows, so a batch can be stored later.
+    """
+
+    filename: str
+    source: str
+    # The number of the file's first record in the report (a CSV header is row 1).
+    first_number: int
+    records: int
+    rows: list[_Row]
+    report: ImportReport
+    # Each row's place among the records (1 for the first record), ascending.
+    positions: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.positions = [row.number - self.first_number + 1 for row in self.rows]
+
+
 def import_file(
-    session_factory: sessionmaker[Session], path: Path, *, now: datetime, owner: Owner = Owner()
+    session_factory: sessionmaker[Session],
+    path: Path,
+    *,
+    now: datetime,
+    owner: Owner = Owner(),
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Create or update the opportunities in ``path`` (.json or .csv) and report what happened.
 
-    Raises ValueError, with a one-line message, if the file cannot be imported at all.
+    Each batch of records is its own transaction; ``progress(done, records)`` is called every
+    ``PROGRESS_EVERY`` records (before the last batch). Raises ValueError, with a one-line
+    message, if the file cannot be imported at all.
     """
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
-    source, rows, report = _read(path.name, data)
-    for start in range(0, len(rows), BATCH_SIZE):
+    parsed = read_listings(path.name, data)
+    done = 0
+    while done < parsed.records:
         with transaction(session_factory) as session:
-            _store(session, source, rows[start : start + BATCH_SIZE], now, report, owner)
-    report.skipped.sort()
-    return report
+            end = store_rows(session, parsed, done, now, parsed.report, owner)
+        if progress is not None and end < parsed.records and progress_due(done, end):
+            progress(end, parsed.records)
+        done = end
+    parsed.report.skipped.sort()
+    return parsed.report
 
 
-def import_data(
-    session: Session, filename: str, data: bytes, *, now: datetime, owner: Owner
-) -> ImportReport:
-    """``import_file`` for a file sent to the bot: ``data`` named ``filename``, stored in
-    ``session`` (the caller's transaction: a file that fails halfway saves nothing)."""
-    source, rows, report = _read(filename, data)
-    for start in range(0, len(rows), BATCH_SIZE):
-        _store(session, source, rows[start : start + BATCH_SIZE], now, report, owner)
-    report.skipped.sort()
-    return report
+def progress_due(before: int, after: int) -> bool:
+    """Whether going from ``before`` records done to ``after`` passes a multiple of
+    PROGRESS_EVERY."""
+    return after // PROGRESS_EVERY > before // PROGRESS_EVERY
 
 
-def _read(filename: str, data: bytes) -> tuple[str, list[_Row], ImportReport]:
-    """The source, the valid rows and the report so far of the file ``filename``."""
-    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[_Row]]]] = {
-        ".json": (LISTINGS_SOURCE, "id", _json_rows),
-        ".csv": (CSV_SOURCE, "external_id", _csv_rows),
+# A record of the file (a listing, or a CSV row's cells) and its row number, to a row to
+# store, None for nothing (a blank CSV row), or _Bad.
+_Convert = Callable[[int, Any], "_Row | None"]
+
+
+@dataclass(frozen=True)
+class _Format:
+    source: str
+    id_name: str
+    first_number: int
+    # The file's records and how to convert each; ValueError if the whole file is unreadable.
+    split: Callable[[str], tuple[list[Any], _Convert]]
+
+
+def count_records(filename: str, data: bytes) -> int:
+    """How many records (listings, or CSV rows) the file has; ValueError if it can't be
+    imported. Quick: the whole file is checked, but not each record."""
+    return len(_split(filename, data)[1])
+
+
+def read_listings(filename: str, data: bytes) -> ParsedFile:
+    """The rows of the file ``filename`` holding ``data``; ValueError if it can't be imported."""
+    form, records, convert = _split(filename, data)
+    report = ImportReport()
+    rows = []
+    for number, record in enumerate(records, start=form.first_number):
+        try:
+            row = convert(number, record)
+        except _Bad as problem:
+            report.skipped.append((number, str(problem)))
+            continue
+        if row is not None:
+            rows.append(row)
+    return ParsedFile(
+        filename,
+        form.source,
+        form.first_number,
+        len(records),
+        _last_wins(rows, form.id_name, report),
+        report,
+    )
+
+
+def _split(filename: str, data: bytes) -> tuple[_Format, list[Any], _Convert]:
+    formats = {
+        ".json": _Format(LISTINGS_SOURCE, "id", 1, _json_split),
+        ".csv": _Format(CSV_SOURCE, "external_id", 2, _csv_split),
     }
     suffix = Path(filename).suffix.lower()
-    if suffix not in readers:
+    if suffix not in formats:
         raise ValueError(f"cannot import {filename}: use a .csv or .json file")
-    source, id_name, read = readers[suffix]
+    form = formats[suffix]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -201,12 +279,11 @@ def _read(filename: str, data: bytes) -> tuple[str, list[_Row], ImportReport]:
     if "\x00" in text:
         # UTF-16 without a byte-order mark decodes as UTF-8 full of NULs, which PostgreSQL refuses.
         raise ValueError(f"{filename} contains NUL bytes; save it as UTF-8 text")
-    report = ImportReport()
     try:
-        parsed = read(text, report)
+        records, convert = form.split(text)
     except ValueError as error:
         raise ValueError(f"{filename}: {error}") from error
-    return source, _last_wins(parsed, id_name, report), report
+    return form, records, convert
 
 
 def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Row]:
@@ -225,14 +302,25 @@ def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Ro
     return list(latest.values())
 
 
-def _store(
+def store_rows(
     session: Session,
-    source: str,
-    rows: list[_Row],
+    parsed: ParsedFile,
+    start: int,
     now: datetime,
     report: ImportReport,
     owner: Owner,
-) -> None:
+) -> int:
+    """Store the valid rows among the ``BATCH_SIZE`` records after the first ``start``,
+    counting into ``report``; returns how many records are done then.
+
+    What it creates is ``owner``'s; a row whose listing ``owner`` may not change is skipped
+    (see ``Owner``).
+    """
+    end = min(start + BATCH_SIZE, parsed.records)
+    source = parsed.source
+    rows = parsed.rows[bisect_right(parsed.positions, start) : bisect_right(parsed.positions, end)]
+    if not rows:
+        return end
     organisation_ids = _organisation_ids(session, {row.organisation for row in rows}, now)
     existing = {
         opportunity.external_id: opportunity
@@ -273,6 +361,7 @@ def _store(
             report.updated += 1
         else:
             report.unchanged += 1
+    return end
 
 
 def _organisation_ids(session: Session, names: set[str], now: datetime) -> dict[str, int]:
@@ -327,12 +416,7 @@ def _unprintable(value: object) -> bool:
     never meant, shown to students as garbage, and PostgreSQL cannot store NUL or a surrogate
     at all (a JSON file can spell both as escapes, ``\\u0000``)."""
     texts = value if isinstance(value, list) else [value]
-    return any(
-        unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t"
-        for text in texts
-        if isinstance(text, str)
-        for ch in text
-    )
+    return any(isinstance(text, str) and _CONTROL.search(text) for text in texts)
 
 
 def _unprintable_problem(names: list[str]) -> str:
@@ -342,7 +426,19 @@ def _unprintable_problem(names: list[str]) -> str:
 # JSON listings
 
 
-def _json_rows(text: str, report: ImportReport) -> list[_Row]:
+def _too_deep(text: str) -> bool:
+    """Whether the arrays and objects of JSON ``text`` nest deeper than ``MAX_JSON_DEPTH``."""
+    depth = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
+def _json_split(text: str) -> tuple[list[Any], _Convert]:
+    if _too_deep(text):
+        raise ValueError("it is nested too deeply to be a listings file (an array of objects)")
     try:
         records = json.loads(text)
     except json.JSONDecodeError as error:
@@ -351,13 +447,7 @@ def _json_rows(text: str, report: ImportReport) -> list[_Row]:
         ) from error
     if not isinstance(records, list):
         raise ValueError("expected a JSON array of listings")
-    rows = []
-    for number, record in enumerate(records, start=1):
-        try:
-            rows.append(_listing(number, record))
-        except _Bad as problem:
-            report.skipped.append((number, str(problem)))
-    return rows
+    return records, _listing
 
 
 # The keys of a listing that are read (others are ignored, whatever they hold).
@@ -579,28 +669,27 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
 CSV_COLUMNS = tuple(_CONVERTERS)
 
 
-def _csv_rows(text: str, report: ImportReport) -> list[_Row]:
+def _csv_split(text: str) -> tuple[list[Any], _Convert]:
     header_line = text.split("\n", 1)[0]
     # Spreadsheets in many locales save "CSV" with semicolons; the header tells which.
     delimiter = max(",;\t", key=header_line.count)
-    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = next(records, None)
+        header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
             raise ValueError("the file is empty: the first row must name the columns")
         columns = _columns(header)
-        rows = []
-        # Counting records, not lines, keeps numbers right when a quoted value spans lines.
-        for number, cells in enumerate(records, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            try:
-                rows.append(_csv_row(number, columns, cells))
-            except _Bad as problem:
-                report.skipped.append((number, str(problem)))
+        # Records, not lines, so that numbers stay right when a quoted value spans lines.
+        records = list(reader)
     except csv.Error as error:
-        raise ValueError(f"not readable as CSV (line {records.line_num}: {error})") from error
-    return rows
+        raise ValueError(f"not readable as CSV (line {reader.line_num}: {error})") from error
+
+    def convert(number: int, cells: list[str]) -> _Row | None:
+        if not any(cell.strip() for cell in cells):
+            return None
+        return _csv_row(number, columns, cells)
+
+    return records, convert
 
 
 def _columns(header: list[str]) -> list[str]:

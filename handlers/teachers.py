@@ -23,7 +23,8 @@ from bot.core import (
     Reply,
     UserError,
 )
-from handlers.imports import Owner, import_data
+from handlers.import_jobs import start_import
+from handlers.imports import Owner
 from handlers.opportunities import opportunity_arg
 from handlers.present import STATUS_LABELS, clip, fmt_when, headline, is_number, parse_id
 from handlers.schools import (
@@ -54,8 +55,6 @@ PLACEABLE = (InterestStatus.INTERESTED, InterestStatus.INVITED)
 
 MAX_COHORT_NAME = 100
 MAX_LISTED = 30
-# Bad rows shown after an import; the rest are counted (a file may have thousands).
-MAX_BAD_ROWS = 10
 # Like invite codes: no 0/O or 1/I, because join codes are read aloud and copied from a board.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ZONES = {zone.lower(): zone for zone in available_timezones()}
@@ -291,17 +290,4 @@ def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
         )
     school = staff_school(ctx)
     # Listings no school owns are the school's only where it is the only one (see owns()).
-    owner = Owner(school.id, claim=only_school(ctx.session) is school)
-    try:
-        report = import_data(ctx.session, file.filename, file.content, now=ctx.now, owner=owner)
-    except ValueError as error:
-        raise UserError(f"I couldn't import that file: {error}.") from error
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now,
-            actor_id=ctx.person.id,
-            action="listings_imported",
-            detail={"file": file.filename[:200], "created": report.created},
-        )
-    )
-    return [Reply(f"Imported {file.filename}: {report.summary(limit=MAX_BAD_ROWS)}")]
+    return start_import(ctx, file, Owner(school.id, claim=only_school(ctx.session) is school))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -133,6 +134,12 @@ class FeedbackStatus(enum.StrEnum):
     ASKED = "asked"
     ANSWERED = "answered"
     SKIPPED = "skipped"
+
+
+class ImportStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class MembershipStatus(enum.StrEnum):
@@ -763,6 +770,42 @@ class MembershipRequest(Base):
     organisation: Mapped[Organisation] = relationship()
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     invite: Mapped[InviteCode] = relationship()
+
+
+class ImportJob(Base):
+    """A listings file a teacher sent, imported in short batches in the background.
+
+    ``total`` is the file's records (listings, or CSV rows), ``done`` how many of them are
+    through: each batch stores the valid rows among the next records and moves ``done`` in one
+    transaction, so a crash resumes where the last batch ended and no row is imported twice.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    # The importing school: it owns what the import creates (handlers.imports.Owner).
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
+    # Whether listings no school owns yet become the school's (it was the only school).
+    claim_unowned: Mapped[bool] = mapped_column(Boolean, default=False)
+    filename: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus, "import_status"), default=ImportStatus.PENDING, index=True
+    )
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows the batches so far skipped (another school's listings), [row, reason], for the
+    # summary: the file's own bad rows are found again by reading it.
+    skipped: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    # The file as it was sent, until the job ends.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

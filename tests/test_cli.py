@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ from sqlalchemy import func, inspect, select
 from bot.app import build
 from bot.cli import main
 from bot.config import Settings
+from handlers import imports
+from handlers.imports import BATCH_SIZE
 from storage.db import make_engine
 from storage.models import AuditEntry, Opportunity, Person, Role
 from tests.helpers import Chat
@@ -121,3 +126,71 @@ def test_run_says_what_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
         "run serve Telegram and/or Slack (whichever has a token) with the scheduler and the "
         "outbox senders, until stopped"
     ) in help_text
+
+
+def test_an_import_nested_too_deeply_is_refused_in_one_line(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = tmp_path / "deep.json"
+    hostile.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert main(["import", str(hostile)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "Import failed: deep.json: it is nested too deeply to be a listings file "
+        "(an array of objects)\n"
+    )
+    with build(Settings(database_url=database)).session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Opportunity)) == 0
+
+
+def test_import_says_how_far_it_got_then_the_summary(
+    database: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 500)
+    rows = BATCH_SIZE * 4 + 1
+    listings = tmp_path / "many.csv"
+    listings.write_text(
+        "external_id,title,organisation\n"
+        + "".join(f"M{n},Role {n},Org {n % 5}\n" for n in range(rows))
+    )
+    assert main(["import", str(listings)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"500 of {rows:,} listings done so far…",
+        f"1,000 of {rows:,} listings done so far…",
+    ]
+    assert captured.out == (
+        f"{rows} opportunities: {rows} created, 0 updated, 0 unchanged; 0 rows skipped\n"
+    )
+    with build(Settings(database_url=database)).session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Opportunity)) == rows
+
+
+def test_the_console_imports_a_big_file_between_turns(tmp_path: Path) -> None:
+    rows = BATCH_SIZE + 1
+    listings = tmp_path / "many.csv"
+    listings.write_text(
+        "external_id,title,organisation\n"
+        + "".join(f"M{n},Role {n},Org {n % 5}\n" for n in range(rows))
+    )
+    env = {**os.environ, "OPPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--as", "tess", "--demo"],
+        input=f"/import {listings}\n/listings\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+        check=True,
+    )
+    turns = result.stdout.split("> ")
+    assert turns[1].splitlines()[1:] == [
+        f"Importing {rows} listings from many.csv. I'll tell you how it's going, and "
+        "what was imported when it's done.",
+        f"[message] Imported many.csv: {rows} opportunities: {rows} created, 0 updated, "
+        "0 unchanged; 0 rows skipped",
+    ]

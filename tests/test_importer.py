@@ -1,4 +1,4 @@
-"""The opportunity importer: the shared listings file, CSV rows good and bad, re-imports."""
+"""The opportunity importer: real listings, CSV rows good and bad, re-imports."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from storage.models import (
 )
 from tests.conftest import FakeClock
 
-LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "internship-listings.json"
+# Real listings, written by someone else (see tests/data/README.md).
+LISTINGS = Path(__file__).parent / "data" / "internship-listings-sample.json"
 
 HEADER = (
     "External ID,title,organisation,kind,description,location,remote,paid,start_date,end_date,"
@@ -55,54 +56,54 @@ def write_csv(tmp_path: Path, *lines: str, name: str = "opportunities.csv") -> P
     return path
 
 
-def test_shared_listings_import_then_reimport_changes_nothing(
+def test_real_listings_import_then_reimport_changes_nothing(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     first_import = clock.now
     report = import_file(session_factory, LISTINGS, now=clock.now)
 
-    assert (report.created, report.updated, report.unchanged) == (5998, 0, 0)
+    assert (report.created, report.updated, report.unchanged) == (302, 0, 0)
     # The file repeats two ids; the later listing of each is the one kept.
     assert report.skipped == [
         (
-            109,
-            "id '93daaebb-7a2b-49d3-ad4a-3f1af4aeb043' is repeated in row 110, "
+            7,
+            "id '93daaebb-7a2b-49d3-ad4a-3f1af4aeb043' is repeated in row 8, "
             "which was imported instead",
         ),
         (
-            300,
-            "id '9108e1a7-944c-437a-9eee-142aa4cc6784' is repeated in row 301, "
+            18,
+            "id '9108e1a7-944c-437a-9eee-142aa4cc6784' is repeated in row 19, "
             "which was imported instead",
         ),
     ]
     assert report.summary().splitlines()[0] == (
-        "5998 opportunities: 5998 created, 0 updated, 0 unchanged; 2 rows skipped"
+        "302 opportunities: 302 created, 0 updated, 0 unchanged; 2 rows skipped"
     )
-    assert count(session_factory, Opportunity) == 5998
-    # 1,382 distinct names in the file, 1,377 once stray tabs are removed, and one company
-    # appears only in a listing that a repeated id replaced.
-    assert count(session_factory, Organisation) == 1376
-    assert count(session_factory, OpportunityTag) == 8537
+    assert count(session_factory, Opportunity) == 302
+    # 235 distinct names in the file, and one company appears only in a listing that a
+    # repeated id replaced.
+    assert count(session_factory, Organisation) == 234
+    assert count(session_factory, OpportunityTag) == 425
     with session_factory() as session:
         by_status = select(Opportunity.status, func.count()).group_by(Opportunity.status)
         statuses = {status: n for status, n in session.execute(by_status)}
-        assert statuses == {OpportunityStatus.OPEN: 1037, OpportunityStatus.CLOSED: 4961}
-        assert session.scalar(select(func.count()).where(Opportunity.remote.is_(True))) == 766
+        assert statuses == {OpportunityStatus.OPEN: 45, OpportunityStatus.CLOSED: 257}
+        assert session.scalar(select(func.count()).where(Opportunity.remote.is_(True))) == 32
 
     records = json.loads(LISTINGS.read_text())
-    swe = opportunity(session_factory, records[16]["id"])
-    assert records[16]["title"] == "Software Engineer Intern "
-    assert swe.title == "Software Engineer Intern"
-    assert swe.tag_names == ["engineering", "technology"]
-    assert swe.kind == OpportunityKind.INTERNSHIP
-    assert swe.paid is None and swe.deadline is None
-    assert swe.published_at == datetime.fromtimestamp(records[16]["date_posted"], UTC)
-    assert swe.created_at == swe.updated_at == first_import
+    first = opportunity(session_factory, records[0]["id"])
+    assert records[0]["title"] == "Product Development Intern "
+    assert first.title == "Product Development Intern"
+    assert first.tag_names == ["business"]
+    assert first.kind == OpportunityKind.INTERNSHIP
+    assert first.paid is None and first.deadline is None
+    assert first.published_at == datetime.fromtimestamp(records[0]["date_posted"], UTC)
+    assert first.created_at == first.updated_at == first_import
+    assert first.description == "Terms: Summer 2024. Sponsorship: Does Not Offer Sponsorship."
 
-    assert records[57]["locations"] == ["Remote"]
-    spacex = opportunity(session_factory, records[57]["id"])
-    assert (spacex.organisation.name, spacex.location, spacex.remote) == ("SpaceX", "Remote", True)
-    assert spacex.description == "Terms: Fall 2023. Sponsorship: Offers Sponsorship."
+    assert records[45]["locations"] == ["Remote"]
+    remote = opportunity(session_factory, records[45]["id"])
+    assert (remote.organisation.name, remote.location, remote.remote) == ("WhatNot", "Remote", True)
 
     repeated = opportunity(session_factory, "93daaebb-7a2b-49d3-ad4a-3f1af4aeb043")
     assert (repeated.organisation.name, repeated.title) == (
@@ -121,12 +122,12 @@ def test_shared_listings_import_then_reimport_changes_nothing(
 
     clock.advance(days=1)
     again = import_file(session_factory, LISTINGS, now=clock.now)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 5998)
-    assert [number for number, _ in again.skipped] == [109, 300]
-    assert count(session_factory, Opportunity) == 5998
-    assert count(session_factory, Organisation) == 1376
-    assert count(session_factory, OpportunityTag) == 8537
-    assert opportunity(session_factory, records[16]["id"]).updated_at == first_import
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 302)
+    assert [number for number, _ in again.skipped] == [7, 18]
+    assert count(session_factory, Opportunity) == 302
+    assert count(session_factory, Organisation) == 234
+    assert count(session_factory, OpportunityTag) == 425
+    assert opportunity(session_factory, records[0]["id"]).updated_at == first_import
 
 
 def test_csv_imports_good_rows_and_reports_each_bad_row(
@@ -361,3 +362,24 @@ def test_summary_wording() -> None:
     assert ImportReport(1, 0, 0, [(3, "title is missing")]).summary() == (
         "1 opportunity: 1 created, 0 updated, 0 unchanged; 1 row skipped\nrow 3: title is missing"
     )
+
+
+def test_only_real_nesting_counts_as_too_deep(
+    session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    # Brackets inside strings (escaped quotes too) are text; an ignored key may nest a little.
+    listing = {
+        "id": "deep-ok",
+        "company_name": 'Acme "[[[[" Ltd',
+        "title": "[" * 100 + " intern",
+        "extra": [[[[[[[[[[{"a": [[[]]]}]]]]]]]]]],
+    }
+    path = tmp_path / "listings.json"
+    path.write_text(json.dumps([listing]))
+    assert import_file(session_factory, path, now=clock.now).created == 1
+    listing["extra"] = [listing["extra"]] * 2
+    for _ in range(10):
+        listing["extra"] = [listing["extra"]]
+    path.write_text(json.dumps([listing]))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        import_file(session_factory, path, now=clock.now)

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import MAX_FILE_BYTES, Attachment, Core, Field, Form, Incoming
-from storage.models import AuditEntry, Opportunity, OpportunityKind, OpportunityStatus, Role
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Field, Form, Incoming, Timing
+from handlers import import_jobs, imports
+from handlers.import_jobs import import_batches, run_imports
+from handlers.imports import BATCH_SIZE
+from storage.models import (
+    AuditEntry,
+    ImportJob,
+    ImportStatus,
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    Role,
+)
 from tests.conftest import FakeClock
 from tests.helpers import (
+    APOLOGY,
     Chat,
     add_opportunity,
     add_school,
+    inbox,
     join_with_invite,
     make_employer,
     onboard,
@@ -225,6 +239,10 @@ def test_a_json_listings_file_imports_and_many_bad_rows_are_summed_up(
         ("x.csv", b"title,organisation\n", "missing required column 'external_id'."),
         ("x.csv", "é".encode("latin-1"), "x.csv is not UTF-8 text"),
         ("x.json", b"{", "x.json: not valid JSON"),
+        # A hostile file: deeper than any parser's recursion, and deep inside a listing.
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000, "deep.json: it is nested too deeply"),
+        ("deep.json", b'[{"id": [' + b"[" * 990 + b"]" * 990 + b"]}]", "nested too deeply"),
+        ("deep.json", b"[" + b"[" * 990 + b"]" * 990 + b"]", "nested too deeply"),
     ],
 )
 def test_a_file_that_cannot_be_imported_is_explained(
@@ -293,3 +311,169 @@ def test_rows_with_control_characters_are_skipped_not_a_crash(
         "other",
         "y",
     ]
+
+
+def _big_csv(rows: int) -> bytes:
+    """``rows`` good rows, a bad one and a repeated id: more than one batch."""
+    lines = ["external_id,title,organisation,spots"]
+    lines += [f"B{n},Role {n},Org {n % 37},{n % 9 + 1}" for n in range(rows)]
+    lines += ["B-bad,Broken,Org 1,many", "B7,Role 7 again,Org 7,2"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _job(session_factory: sessionmaker[Session]) -> ImportJob:
+    with session_factory() as session:
+        return session.scalars(select(ImportJob)).one()
+
+
+def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
+    core: Core,
+    tina: Chat,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A progress message every 500 rows, instead of every 10,000, keeps the file small.
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 500)
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    total = BATCH_SIZE * 4 + 234
+    records = total + 2  # a bad row, and a row whose id comes again later
+
+    tina.send_file("big.csv", _big_csv(total))
+    # Answered at once: nothing imported inside the message's own transaction.
+    assert tina.text == (
+        f"Importing {records:,} listings from big.csv. "
+        "I'll tell you how it's going, and what was imported when it's done."
+    )
+    assert _opportunities(session_factory) == []
+    job = _job(session_factory)
+    assert (job.status, job.total, job.done) == (ImportStatus.PENDING, records, 0)
+
+    batches = import_batches(session_factory, job.id, clock.now)
+    assert next(batches) == (BATCH_SIZE, records)
+    # The first batch of rows but B7, which a later row replaces.
+    first = BATCH_SIZE - 1
+    assert len(_opportunities(session_factory)) == first
+    # Between two batches the database is free: another person's message goes through.
+    bob.send("/browse")
+    assert bob.text.startswith(f"{first} open opportunities")
+    tina.send("/listings")
+    assert tina.text != APOLOGY
+
+    # The process dies in the middle of the next batch, its rows written but not committed.
+    real_store = import_jobs.store_rows
+
+    def crash(*args: Any, **kwargs: Any) -> int:
+        real_store(*args, **kwargs)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(import_jobs, "store_rows", crash)
+    with pytest.raises(RuntimeError):
+        next(batches)
+    monkeypatch.setattr(import_jobs, "store_rows", real_store)
+    assert len(_opportunities(session_factory)) == first
+    assert _job(session_factory).done == BATCH_SIZE
+
+    # The scheduler's next run resumes where the last committed batch ended.
+    clock.advance(seconds=5)
+    assert run_imports(session_factory, clock.now, Timing()) == 1
+    imported = _opportunities(session_factory)
+    assert sorted(o.external_id or "" for o in imported) == sorted(f"B{n}" for n in range(total))
+    assert next(o for o in imported if o.external_id == "B7").title == "Role 7 again"
+    assert inbox(session_factory, tina, "import") == [
+        (f"500 of {records:,} listings from big.csv done so far…", []),
+        (f"1,000 of {records:,} listings from big.csv done so far…", []),
+        (
+            f"Imported big.csv: {total} opportunities: {total} created, 0 updated, 0 unchanged; "
+            "2 rows skipped\n"
+            "row 9: external_id 'B7' is repeated in row 1237, which was imported instead\n"
+            "row 1236: spots 'many' is not a whole number",
+            [],
+        ),
+    ]
+    job = _job(session_factory)
+    assert (job.status, job.done, job.created, job.payload) == (
+        ImportStatus.DONE,
+        records,
+        total,
+        None,
+    )
+    with session_factory() as session:
+        audit = session.scalars(select(AuditEntry)).all()
+    assert [(a.action, a.detail) for a in audit if a.action == "listings_imported"] == [
+        ("listings_imported", {"file": "big.csv", "created": total})
+    ]
+
+    # Done is done: another run, or the crashed worker's leftovers, change nothing.
+    assert run_imports(session_factory, clock.now, Timing()) == 0
+    assert list(batches) == []
+    assert len(inbox(session_factory, tina, "import")) == 3
+
+
+def test_a_big_file_sent_again_updates_in_the_background(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    total = BATCH_SIZE + 1
+    tina.send_file("big.csv", _big_csv(total))
+    run_imports(session_factory, clock.now, Timing())
+    tina.send_file("big.csv", _big_csv(total).replace(b"Role 3,", b"Role three,"))
+    assert tina.text.startswith(f"Importing {total + 2:,} listings from big.csv.")
+    clock.advance(minutes=1)
+    assert run_imports(session_factory, clock.now, Timing()) == 1
+    summary = inbox(session_factory, tina, "import")[-1][0]
+    assert summary.startswith(
+        f"Imported big.csv: {total} opportunities: 0 created, 1 updated, {total - 1} unchanged;"
+    )
+    assert len(_opportunities(session_factory)) == total
+
+
+def test_a_big_import_by_the_only_schools_teacher_claims_listings_no_school_owns(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    old = add_opportunity(session_factory, clock.now, source="csv", external_id="B3")
+    tina.send_file("big.csv", _big_csv(BATCH_SIZE + 1))
+    with session_factory() as session:
+        assert session.scalars(select(ImportJob.claim_unowned)).one() is True
+    assert run_imports(session_factory, clock.now, Timing()) == 1
+    assert "1 updated" in inbox(session_factory, tina, "import")[-1][0]
+    owners = {o.owner_school_id for o in _opportunities(session_factory)}
+    claimed = next(o for o in _opportunities(session_factory) if o.id == old)
+    assert claimed.title == "Role 3"
+    assert len(owners) == 1 and None not in owners
+
+
+def test_a_job_another_worker_holds_is_left_to_it(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one process, whose scheduler runs one import at a time")
+    tina.send_file("big.csv", _big_csv(BATCH_SIZE + 1))
+    job_id = _job(session_factory).id
+    with session_factory() as other, other.begin():
+        other.execute(select(ImportJob).where(ImportJob.id == job_id).with_for_update())
+        assert list(import_batches(session_factory, job_id, clock.now)) == []
+    assert list(import_batches(session_factory, job_id, clock.now)) == [
+        (BATCH_SIZE, BATCH_SIZE + 3),
+        (BATCH_SIZE + 3, BATCH_SIZE + 3),
+    ]
+
+
+def test_a_queued_file_the_importer_now_refuses_ends_the_job_with_the_reason(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    # Accepted by an earlier version of the importer, read after an upgrade that refuses it.
+    tina.send_file("big.csv", _big_csv(BATCH_SIZE + 1))
+    with session_factory.begin() as session:
+        session.scalars(select(ImportJob)).one().payload = b"external_id,title,organisation,x\n"
+    assert run_imports(session_factory, clock.now, Timing()) == 0
+    assert inbox(session_factory, tina, "import") == [
+        (
+            "I couldn't import that file: big.csv: unknown column 'x' (the columns are: "
+            f"{', '.join(imports.CSV_COLUMNS)}).",
+            [],
+        ),
+    ]
+    job = _job(session_factory)
+    assert (job.status, job.payload) == (ImportStatus.FAILED, None)
+    assert _opportunities(session_factory) == []

@@ -10,19 +10,22 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build
 from bot.cli import main
 from bot.config import Settings
-from bot.core import Core
+from bot.core import Core, Timing
+from handlers.import_jobs import run_imports
+from handlers.imports import BATCH_SIZE
 from handlers.invites import create_invite
 from handlers.schools import school_named
 from storage.db import alembic_config, upgrade
 from storage.models import (
     Account,
     AuditEntry,
+    ImportJob,
     Interest,
     MembershipRequest,
     MembershipStatus,
@@ -368,6 +371,54 @@ def test_a_teachers_import_is_their_schools_and_cannot_overwrite_another_schools
     assert world.opportunity(listing.id).description == "Real lab"
     world.tina.send_file("alpha.csv", (header + "ALPHA-1,Lab assistant,Alpha Labs,New\n").encode())
     assert "1 updated" in world.tina.text
+
+
+def test_a_big_import_in_the_background_is_the_schools_and_skips_other_schools_ids(
+    world: World,
+) -> None:
+    header = "external_id,title,organisation,description\n"
+    world.tina.send_file("alpha.csv", (header + "ALPHA-1,Lab assistant,Alpha Labs,Real\n").encode())
+    assert "1 created" in world.tina.text
+    # Imported before there were schools: with two schools, it is nobody's to claim.
+    old = add_opportunity(
+        world.factory, world.clock.now, title="Old import", source="csv", external_id="OLD-1"
+    )
+    before = world.opportunity(old).description
+    records = 2 * BATCH_SIZE + 10
+    rows = [f"H{n},Role {n},Org {n % 7},Desc" for n in range(records)]
+    # Neither in the first batch nor the last: the job has to remember the skips till the end.
+    rows[BATCH_SIZE + 4] = "ALPHA-1,Lab assistant,Alpha Labs,Apply at https://phish.example"
+    rows[BATCH_SIZE + 9] = "OLD-1,Old import,Acme Ltd,Changed"
+    world.tom.send_file("big.csv", (header + "\n".join(rows) + "\n").encode())
+    assert world.tom.text.startswith(f"Importing {records:,} listings from big.csv.")
+    with world.factory() as session:
+        job = session.scalars(select(ImportJob)).one()
+        assert (job.school_id, job.claim_unowned) == (world.hillside, False)
+
+    assert run_imports(world.factory, world.clock.now, Timing()) == 1
+    created = records - 2
+    assert inbox(world.factory, world.tom, "import") == [
+        (
+            f"Imported big.csv: {created} opportunities: {created} created, 0 updated, "
+            "0 unchanged; 2 rows skipped\n"
+            f"row {BATCH_SIZE + 6}: 'ALPHA-1' is another school's listing, left unchanged\n"
+            f"row {BATCH_SIZE + 11}: 'OLD-1' is another school's listing, left unchanged",
+            [],
+        )
+    ]
+    with world.factory() as session:
+        owners = session.execute(
+            select(Opportunity.owner_school_id, func.count())
+            .where(Opportunity.external_id.like("H%"))
+            .group_by(Opportunity.owner_school_id)
+        ).all()
+        alpha = session.scalars(select(Opportunity).where(Opportunity.external_id == "ALPHA-1"))
+        assert [(a.description, a.owner_school_id) for a in alpha] == [("Real", world.riverside)]
+    assert owners == [(world.hillside, created)]
+    assert (world.opportunity(old).description, world.opportunity(old).owner_school_id) == (
+        before,
+        None,
+    )
 
 
 def test_the_cli_imports_for_the_school_it_is_told(
