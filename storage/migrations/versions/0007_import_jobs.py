@@ -1,7 +1,7 @@
 """import jobs: listings files imported in batches in the background
 
-Revision ID: 0006_import_jobs
-Revises: 0005_tenancy
+Revision ID: 0007_import_jobs
+Revises: 0006_guardian_consent
 Create Date: 2026-12-02
 """
 
