@@ -52,7 +52,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -502,7 +502,7 @@ class SocketModeHandler(AsyncSocketModeHandler):
     """Bolt's Socket Mode handler, with the requests checked first: a malformed one is
     acknowledged (or Slack sends it again) and dropped with one log line."""
 
-    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         started = time.time()
         try:
             bolt_request = checked_request(
@@ -705,11 +705,11 @@ class SlackAdapter:
         await ack()
         self._later(click.user.id, self._forward(click, respond))
 
-    def _later(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
+    def _later(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
         """Do ``work`` after ``user_id``'s earlier requests (answers depend on their order)."""
         self._track(self._in_turn(user_id, work))
 
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+    def _track(self, work: Coroutine[Any, Any, object]) -> None:
         """Do ``work`` now, in a task ``idle()`` waits for; a failure is logged, not raised."""
 
         async def logged() -> None:
@@ -722,7 +722,7 @@ class SlackAdapter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _in_turn(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
+    async def _in_turn(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
         try:
