@@ -347,6 +347,11 @@ class Registry:
     def available_to(self, role: Role | None) -> list[Command]:
         return [c for c in self.commands.values() if role in c.roles]
 
+    def help_lines(self, role: Role | None) -> list[str]:
+        """One line per command ``role`` may use, in the core's wording: /help's list, and
+        what an adapter shows elsewhere (Slack's App Home), so that the two always agree."""
+        return [f"/{c.name} — {c.help}" for c in self.available_to(role)]
+
 
 @dataclass
 class Context:

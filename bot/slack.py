@@ -27,22 +27,34 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import hashlib
+import hmac
 import itertools
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -60,6 +72,19 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
+from bot.slack_input import (
+    BlockActions,
+    EventCallback,
+    HomeOpened,
+    Malformed,
+    MessageEvent,
+    Part,
+    SharedFile,
+    SlashCommand,
+    ViewState,
+    ViewSubmission,
+    read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +117,10 @@ FORWARD_ACTION = "forward_to_students"
 # The core's command that drafts an announcement ("/announce TEXT" goes straight to the audience).
 ANNOUNCE = "announce"
 MODAL_PREFIX = "oppbot_modal:"
+# Where a request's checked parts (``slack_input``) wait in Bolt's context for the listener.
+CHECKED = "oppbot_request"
+# How old a signed request may be, in seconds (Slack's advice).
+MAX_AGE = 5 * 60
 FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
 FORWARDED = "Choose who gets it in our direct messages."
 NOT_DOWNLOADED = "I couldn't fetch that file from Slack. Please try sending it again."
@@ -384,21 +413,13 @@ def _element(f: Field) -> dict[str, Any]:
     return element
 
 
-def submitted(values: dict[str, dict[str, Any]]) -> dict[str, str]:
+def submitted(state: ViewState) -> dict[str, str]:
     """A submitted view's answers by block id, as the text a person would type for them."""
-    answers: dict[str, str] = {}
-    for block_id, elements in values.items():
-        for state in elements.values():
-            if "selected_options" in state:
-                answer = ", ".join(o["value"] for o in state["selected_options"] or [])
-            elif "selected_option" in state:
-                answer = (state["selected_option"] or {}).get("value") or ""
-            elif "selected_date" in state:
-                answer = state["selected_date"] or ""
-            else:
-                answer = state.get("value") or ""
-            answers[block_id] = answer
-    return answers
+    return {
+        block_id: element.answer
+        for block_id, elements in state.values.items()
+        for element in elements.values()
+    }
 
 
 MODALS = {
@@ -414,6 +435,85 @@ MODALS = {
 class Profile:
     name: str
     language: str | None
+
+
+P = TypeVar("P", bound=Part)
+
+
+def signed(secret: str, body: bytes, timestamp: str, signature: str, now: float) -> bool:
+    """Whether Slack signed ``body``: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}"), at most
+    five minutes ago (an older request may be a recorded one played again). On the raw bytes,
+    so that what is not even text is refused as unsigned, without being read."""
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or abs(now - int(timestamp)) > MAX_AGE:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode(errors="replace"))
+
+
+class Refusals:
+    """Requests refused for their signature: anyone can send them, so they are counted and
+    reported in one line at most once a minute, never one line each."""
+
+    def __init__(
+        self, every: float = 60.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every = every
+        self.monotonic = monotonic
+        self.count = 0
+        self._reported_at: float | None = None
+
+    def note(self) -> None:
+        self.count += 1
+        now = self.monotonic()
+        if self._reported_at is None or now - self._reported_at >= self.every:
+            log.warning(
+                "refused %d Slack request(s) without a valid signature (one line a minute at most)",
+                self.count,
+            )
+            self.count, self._reported_at = 0, now
+
+
+def checked_request(
+    body: str | dict[str, Any], content_type: str | None = None, **options: Any
+) -> AsyncBoltRequest:
+    """Bolt's request for ``body`` (the raw text, or Socket Mode's payload), with its checked
+    parts in the context for the listeners; ``Malformed`` if any of it cannot be read."""
+    try:
+        payload = parse_body(body, content_type) if isinstance(body, str) else body
+        checked = read(payload)
+        return AsyncBoltRequest(body=body, context={CHECKED: checked}, **options)
+    except Malformed:
+        raise
+    except Exception as error:
+        # Not JSON or a form, or a part that only Bolt reads (authorizations, enterprise) is
+        # not what Slack sends: Bolt's reading fails with whatever the part made it raise.
+        raise Malformed(f"unreadable ({type(error).__name__})") from None
+
+
+def parsed(context: AsyncBoltContext, kind: type[P]) -> P:
+    """The checked request a listener was matched for (see ``slack_input``)."""
+    request = context[CHECKED]
+    assert isinstance(request, kind), f"{kind.__name__} expected, got {type(request).__name__}"
+    return request
+
+
+class SocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's Socket Mode handler, with the requests checked first: a malformed one is
+    acknowledged (or Slack sends it again) and dropped with one log line."""
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        started = time.time()
+        try:
+            bolt_request = checked_request(
+                req.payload, mode="socket_mode", headers=build_headers(req)
+            )
+        except Malformed as error:
+            log.warning("dropped a malformed Slack request: %s", error)
+            await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+            return
+        response = await self.app.async_dispatch(bolt_request)
+        await send_async_response(client, req, response, started)
 
 
 class SlackAdapter:
@@ -455,14 +555,18 @@ class SlackAdapter:
         self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
         self.app.action(FORWARD_ACTION)(self._on_forward)
         self.port: int | None = None  # the HTTP port, once listening
+        self.refusals = Refusals()
         self._concurrency = asyncio.Semaphore(concurrency)
+        # Who may open a modal is looked up here, not behind the core's work in the default
+        # pool: the modal's trigger expires 3 seconds after the command.
+        self._lookups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-lookup")
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._dms: dict[str, str] = {}
         self._profiles: dict[str, Profile] = {}
         self._runner: web.AppRunner | None = None
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: SocketModeHandler | None = None
 
     async def start(self) -> None:
         # One connection pool for every Web API call (the default is a session per call).
@@ -470,13 +574,12 @@ class SlackAdapter:
         # A wrong token fails here, at start, rather than on the first person's message.
         identity = await self.client.auth_test()
         if self.settings.slack_mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            self._socket = SocketModeHandler(self.app, self.settings.slack_app_token)
             await self._socket.connect_async()
         else:
-            server = AsyncSlackAppServer(
-                port=self.settings.slack_port, path=EVENTS_PATH, app=self.app
-            )
-            self._runner = web.AppRunner(server.web_app, access_log=None)
+            web_app = web.Application()
+            web_app.router.add_post(EVENTS_PATH, self._serve)
+            self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.settings.slack_listen, self.settings.slack_port)
             await site.start()
@@ -497,6 +600,7 @@ class SlackAdapter:
             await self._runner.cleanup()
             self._runner = None
         await self.idle()
+        self._lookups.shutdown()
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None
@@ -509,67 +613,121 @@ class SlackAdapter:
     def transport(self) -> SlackTransport:
         return SlackTransport(self.client, self.renderer)
 
+    async def _serve(self, request: web.Request) -> web.Response:
+        """The HTTP endpoint: the signature is checked on the raw bytes before anything reads
+        them, then the request is checked as a whole before Bolt dispatches it."""
+        body = await request.read()
+        if not signed(
+            self.settings.slack_signing_secret or "",
+            body,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+            time.time(),
+        ):
+            self.refusals.note()
+            return web.Response(status=401, text="invalid signature")
+        try:
+            bolt_request = checked_request(
+                body.decode(),
+                request.content_type,
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+        except UnicodeDecodeError:
+            log.warning("refused a malformed Slack request: not UTF-8")
+            return web.Response(status=400, text="malformed request")
+        except Malformed as error:
+            log.warning("refused a malformed Slack request: %s", error)
+            return web.Response(status=400, text="malformed request")
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
     # -- listeners: acknowledge, then schedule ------------------------------------------------
 
     async def _on_command(
-        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+        self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
+        command = parsed(context, SlashCommand)
         await ack()
-        self._later(command["user_id"], self._command(command, respond))
+        text = command_text(command.command, command.text)
+        name = text.removeprefix("/").lower()
+        modal, form = MODALS.get(name), self._form(name)
+        view = modal.view(name) if modal else form_view(name, form) if form else None
+        if view is None:
+            self._later(command.user_id, self._command(command, text, respond))
+        else:
+            # A trigger opens a modal only within 3 seconds: it cannot wait for this person's
+            # other requests to be answered.
+            self._track(self._open(command, text, view, respond))
 
-    async def _on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _on_button(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        click = parsed(context, BlockActions)
         await ack()
-        self._later(body["user"]["id"], self._button(body, action))
+        self._later(click.user.id, self._button(click))
 
-    async def _on_message(self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_message(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        callback = parsed(context, EventCallback)
+        event, user = callback.event, callback.event.user
         await ack()
+        assert isinstance(event, MessageEvent)
         # Only what people write; our own messages, edits and joins arrive as events too.
-        if event.get("bot_id") or "user" not in event:
+        if event.bot_id or user is None:
             return
-        subtype = event.get("subtype")
-        if event.get("channel_type") != "im":
+        if event.channel_type != "im":
             announcements = self.settings.slack_announce_channel
-            if subtype is None and announcements and event.get("channel") == announcements:
-                self._later(event["user"], self._offer_forward(event, body["event_id"]))
-        elif subtype == "file_share":
-            self._later(event["user"], self._files(event, body["event_id"]))
-        elif subtype is None:
-            self._later(event["user"], self._message(event, body["event_id"]))
+            if event.subtype is None and announcements and event.channel == announcements:
+                self._later(user, self._offer_forward(user, event, callback.event_id))
+        elif event.subtype == "file_share":
+            self._later(user, self._files(user, event, callback.event_id))
+        elif event.subtype is None:
+            self._later(user, self._message(user, event, callback.event_id))
 
-    async def _on_home_opened(self, ack: AsyncAck, event: dict[str, Any]) -> None:
+    async def _on_home_opened(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        event = parsed(context, EventCallback).event
         await ack()
-        if event.get("tab") == "home":
-            self._later(event["user"], self._home(event["user"]))
+        assert isinstance(event, HomeOpened)
+        if event.tab == "home":
+            self._later(event.user, self._home(event.user))
 
-    async def _on_modal(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def _on_modal(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        submission = parsed(context, ViewSubmission)
         await ack()  # closes the modal; the answer comes in the DM
-        command = view["callback_id"].removeprefix(MODAL_PREFIX)
-        answers = submitted(view["state"]["values"])
+        view, user = submission.view, submission.user.id
+        command = view.callback_id.removeprefix(MODAL_PREFIX)
+        answers = submitted(view.state)
         form = self._form(command)
         text = form.write(answers) if form is not None else answers.get("text", "")
-        user = body["user"]["id"]
-        self._later(user, self._run(user, f"view:{view['id']}", f"/{command} {text}"))
+        self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
 
     async def _on_forward(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
+        click = parsed(context, BlockActions)
         await ack()
-        self._later(body["user"]["id"], self._forward(body, action, respond))
+        self._later(click.user.id, self._forward(click, respond))
 
-    def _later(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(self._in_turn(user_id, work))
+    def _later(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
+        """Do ``work`` after ``user_id``'s earlier requests (answers depend on their order)."""
+        self._track(self._in_turn(user_id, work))
+
+    def _track(self, work: Coroutine[Any, Any, object]) -> None:
+        """Do ``work`` now, in a task ``idle()`` waits for; a failure is logged, not raised."""
+
+        async def logged() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("failed to answer a slack request")
+
+        task = asyncio.create_task(logged())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _in_turn(self, user_id: str, work: Coroutine[Any, Any, None]) -> None:
-        """One person's requests in the order they came (answers depend on it)."""
+    async def _in_turn(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
         try:
             async with lock, self._concurrency:
                 await work
-        except Exception:
-            log.exception("failed to answer a slack request")
         finally:
             self._waiting[user_id] -= 1
             if not self._waiting[user_id]:
@@ -577,27 +735,27 @@ class SlackAdapter:
 
     # -- the work -------------------------------------------------------------------------------
 
-    async def _message(self, event: dict[str, Any], event_id: str) -> None:
-        user, channel = event["user"], event["channel"]
-        self._dms[user] = channel
+    async def _message(self, user: str, event: MessageEvent, event_id: str) -> None:
+        self._dms[user] = event.channel
         replies = await self._handle(
-            user, channel, f"event:{event_id}", text=from_mrkdwn(event.get("text") or "")
+            user, event.channel, f"event:{event_id}", text=from_mrkdwn(event.text or "")
         )
         for reply in replies:
-            await self._say(channel, reply)
+            await self._say(event.channel, reply)
 
-    async def _command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
-        user = command["user_id"]
-        text = command_text(command["command"], command.get("text") or "")
-        name = text.removeprefix("/").lower()
-        modal, form = MODALS.get(name), self._form(name)
-        view = modal.view(name) if modal else form_view(name, form) if form else None
-        # A trigger id opens a modal only within 3 seconds: this comes first.
-        if view is not None and await self._may_run(user, name):
-            await self.client.views_open(trigger_id=command["trigger_id"], view=view)
-            return
-        channel = await self._run(user, f"command:{command['trigger_id']}", text)
-        if command.get("channel_id") != channel:
+    async def _open(
+        self, command: SlashCommand, text: str, view: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Open the command's modal, or run it in turn for someone who may not (the core
+        refuses it in its own words)."""
+        if await self._may_run(command.user_id, text.removeprefix("/").lower()):
+            await self.client.views_open(trigger_id=command.trigger_id, view=view)
+        else:
+            self._later(command.user_id, self._command(command, text, respond))
+
+    async def _command(self, command: SlashCommand, text: str, respond: AsyncRespond) -> None:
+        channel = await self._run(command.user_id, f"command:{command.trigger_id}", text)
+        if command.channel_id != channel:
             await respond(text=ANSWERED_IN_DM, response_type="ephemeral")
 
     async def _run(self, user: str, event_id: str, text: str) -> str:
@@ -616,12 +774,12 @@ class SlackAdapter:
         """Whether ``user``'s role may run ``command`` (so that nobody fills in a modal only
         to be refused); the core checks again when the command runs."""
         registered = self.core.registry.find(command)
-        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user)
+        loop = asyncio.get_running_loop()
+        role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
         return registered is not None and role in registered.roles
 
-    async def _offer_forward(self, event: dict[str, Any], event_id: str) -> None:
+    async def _offer_forward(self, user: str, event: MessageEvent, event_id: str) -> None:
         """Under a teacher's post in the announcements channel, a button only they can see."""
-        user = event["user"]
         if not await self._may_run(user, ANNOUNCE):
             return
         # The core never sees this event, so the adapter records it: a retried delivery, here
@@ -632,10 +790,10 @@ class SlackAdapter:
             "type": "button",
             "text": {"type": "plain_text", "text": "Send to students"},
             "action_id": FORWARD_ACTION,
-            "value": event["ts"],
+            "value": event.ts,
         }
         await self.client.chat_postEphemeral(
-            channel=event["channel"],
+            channel=event.channel,
             user=user,
             text=FORWARD_OFFER,
             blocks=[
@@ -644,29 +802,24 @@ class SlackAdapter:
             ],
         )
 
-    async def _forward(
-        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
+    async def _forward(self, click: BlockActions, respond: AsyncRespond) -> None:
+        ts = click.action.value
         history = await self.client.conversations_history(
-            channel=channel, latest=action["value"], inclusive=True, limit=1
+            channel=click.channel_id, latest=ts, inclusive=True, limit=1
         )
-        posts = [m for m in history["messages"] if m.get("ts") == action["value"]]
+        posts = [m for m in history["messages"] if m.get("ts") == ts]
         if not posts:
             await respond(text="That message is gone.", replace_original=True)
             return
         text = from_mrkdwn(posts[0].get("text") or "")
-        await self._run(body["user"]["id"], f"action:{body['trigger_id']}", f"/{ANNOUNCE} {text}")
+        await self._run(click.user.id, f"action:{click.trigger_id}", f"/{ANNOUNCE} {text}")
         await respond(text=FORWARDED, replace_original=True)
 
-    async def _button(self, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        container = body.get("container") or {}
-        where = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
-        ts = container.get("message_ts")
+    async def _button(self, click: BlockActions) -> None:
+        user, where, ts = click.user.id, click.channel_id, click.container.message_ts
         channel = where if where.startswith("D") else await self._dm(user)
         replies = await self._handle(
-            user, channel, f"action:{body['trigger_id']}", payload=str(action.get("value", ""))
+            user, channel, f"action:{click.trigger_id}", payload=click.action.value
         )
         for reply in replies:
             if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
@@ -674,49 +827,46 @@ class SlackAdapter:
             await self._say(channel, reply)
 
     async def _home(self, user: str) -> None:
-        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user)
-        lines = [
-            f"{SLASH_COMMAND} {c.name} — {c.help}" for c in self.core.registry.available_to(role)
-        ]
+        """The App Home tab: the commands this person may use, worded as the DM's /help."""
+        loop = asyncio.get_running_loop()
+        role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
         intro = (
             "Write to me in the Messages tab, or use these commands anywhere:"
             if role is not None
-            else f"You haven't joined yet. Use {SLASH_COMMAND} join with the invite code from "
-            f"your school, or {SLASH_COMMAND} start if you are a student."
+            else "You haven't joined yet. Use /join with the invite code from your school, "
+            "or /start if you are a student."
         )
+        text = self.renderer.wording("\n".join([intro, "", *self.core.registry.help_lines(role)]))
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
-            for piece in split_escaped("\n".join([intro, "", *lines]))
+            for piece in split_escaped(text)
         ]
         await self.client.views_publish(user_id=user, view={"type": "home", "blocks": blocks})
 
-    async def _files(self, event: dict[str, Any], event_id: str) -> None:
+    async def _files(self, user: str, event: MessageEvent, event_id: str) -> None:
         """Each file shared in the DM reaches the core on its own (a retried event: none)."""
-        user, channel = event["user"], event["channel"]
+        channel = event.channel
         self._dms[user] = channel
-        for shared in event.get("files") or []:
-            size = int(shared.get("size") or 0)
-            if size > MAX_FILE_BYTES:
-                await self._say(channel, file_too_big(size))
+        for shared in event.files:
+            if shared.size > MAX_FILE_BYTES:
+                await self._say(channel, file_too_big(shared.size))
                 continue
             content = await self._download(shared)
             if content is None:
                 await self._say(channel, Reply(NOT_DOWNLOADED))
                 continue
             file = Attachment(
-                shared.get("name") or "file",
-                content,
-                shared.get("mimetype") or "application/octet-stream",
+                shared.name or "file", content, shared.mimetype or "application/octet-stream"
             )
-            file_event = f"event:{event_id}:{shared.get('id', '')}"
+            file_event = f"event:{event_id}:{shared.id}"
             for reply in await self._handle(user, channel, file_event, file=file):
                 await self._say(channel, reply)
 
-    async def _download(self, shared: dict[str, Any]) -> bytes | None:
+    async def _download(self, shared: SharedFile) -> bytes | None:
         """A shared file's bytes (a little over ``MAX_FILE_BYTES`` at most), or None."""
-        url = shared.get("url_private_download") or shared.get("url_private") or ""
+        url = shared.url_private_download or shared.url_private
         if not self._slacks(url):
-            log.warning("not downloading shared file %s: not on Slack's hosts", shared.get("id"))
+            log.warning("not downloading shared file %s: not on Slack's hosts", shared.id)
             return None
         session = self.client.session
         assert session is not None, "start() the adapter first"
@@ -727,15 +877,15 @@ class SlackAdapter:
                 # aiohttp drops the token when a redirect leaves the host; what another host
                 # serves is not the file that was shared.
                 if not self._slacks(str(response.url)):
-                    log.warning("not downloading %s: redirected away from Slack", shared.get("id"))
+                    log.warning("not downloading %s: redirected away from Slack", shared.id)
                     return None
                 # Without files:read Slack answers with its login page, not an error.
                 if response.status != 200 or (
-                    response.content_type == "text/html" and shared.get("filetype") != "html"
+                    response.content_type == "text/html" and shared.filetype != "html"
                 ):
                     log.error(
                         "could not download %s (HTTP %s, %s): has the app the files:read scope?",
-                        shared.get("id"),
+                        shared.id,
                         response.status,
                         response.content_type,
                     )
@@ -745,7 +895,7 @@ class SlackAdapter:
                     if len(content) > MAX_FILE_BYTES:
                         break  # the core refuses it; the rest need not be read
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("could not download %s: %s", shared.get("id"), error)
+            log.warning("could not download %s: %s", shared.id, error)
             return None
         return bytes(content)
 

@@ -9,7 +9,7 @@ registry = Registry()
 
 @registry.command("help", "h", "commands", "menu", "?", roles=EVERYONE, help="what I can do")
 def help_command(ctx: Context, args: str) -> list[Reply]:
-    lines = [f"/{c.name} — {c.help}" for c in ctx.registry.available_to(ctx.role)]
+    lines = ctx.registry.help_lines(ctx.role)
     intro = (
         "Here's what you can do:"
         if ctx.role is not None

@@ -7,6 +7,7 @@ afterwards, so each test waits for ``adapter.idle()`` before it looks at what wa
 from __future__ import annotations
 
 import json
+import logging
 import re
 import struct
 import time
@@ -30,6 +31,7 @@ from bot.slack import (
     EVENTS_PATH,
     MAX_SECTION_TEXT,
     SLASH_COMMAND,
+    Refusals,
     Renderer,
     SlackAdapter,
     SlackTransport,
@@ -56,7 +58,14 @@ from storage.models import (
 )
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
-from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, Message, signature
+from tests.fakes.slack import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlack,
+    Message,
+    signature,
+)
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -1003,3 +1012,209 @@ async def test_a_shared_file_redirected_away_from_slack_is_not_imported(
     assert "couldn't fetch that file" in fake.posted(dm)[-1].section_text
     assert elsewhere == [None]  # the token stayed with Slack
     assert row_counts(session_factory)["opportunities"] == 0
+
+
+# -- what Slack (or anyone else) sends that the bot must refuse -------------------------------
+
+GARBAGE: list[tuple[bytes, str]] = [
+    (b'{"type": "event_callback", "event": {not json', "application/json"),
+    (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00user_id=\xc3", "application/x-www-form-urlencoded"),
+    (b"[1, 2, 3]", "application/json"),
+    (b"", "application/json"),
+]
+
+
+async def test_unsigned_garbage_is_refused_unread_with_one_quiet_log_line(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    session_factory: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    before = row_counts(session_factory)
+    answers = [
+        await fake.deliver(body, kind, secret=secret)
+        for body, kind in GARBAGE
+        for secret in (None, "forged")
+    ]
+    await slack.idle()
+    assert [a.status for a in answers] == [401] * len(GARBAGE) * 2
+    assert row_counts(session_factory) == before
+    assert not any(r.exc_info for r in caplog.records)  # no traceback
+    # However many arrive, they make one short line (until a minute has passed).
+    (line,) = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert line.levelno == logging.WARNING and "signature" in line.getMessage()
+    assert "not json" not in caplog.text
+
+
+def test_refused_signatures_are_counted_in_a_line_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seconds = iter([0.0, 1.0, 30.0, 59.0, 61.0, 62.0])
+    refusals = Refusals(every=60, monotonic=lambda: next(seconds))
+    caplog.set_level(logging.INFO, logger="bot.slack")
+    for _ in range(6):
+        refusals.note()
+    assert [r.getMessage().split(" Slack")[0] for r in caplog.records] == [
+        "refused 1",
+        "refused 4",  # the three since the first line, and this one
+    ]
+    assert refusals.count == 1
+
+
+def _click(fake: FakeSlack, user: str, channel: str) -> dict[str, Any]:
+    message = Message(channel=channel, ts="1790000000.000001", text="Pick one")
+    button = {"action_id": "oppbot.0.0", "text": {"type": "plain_text", "text": "1"}, "value": "1"}
+    return fake.click_payload(user, message, button)
+
+
+def _incomplete_requests(fake: FakeSlack, dm: str) -> list[tuple[str, dict[str, Any]]]:
+    """Signed requests with a part missing or of the wrong kind, as (Socket Mode type, payload);
+    each would have reached a listener that reads the part."""
+    command = fake.command_form("U1", "browse")
+    click = _click(fake, "U1", dm)
+    view = {
+        "type": "view_submission",
+        "team": {"id": "T0TEST"},
+        "user": {"id": "U1"},
+        "view": {"id": "V1", "callback_id": "oppbot_modal:announce", "state": {"values": {}}},
+    }
+    home = {"type": "app_home_opened", "user": "U1", "channel": dm, "tab": "home"}
+    event = json.loads(fake.event_body(fake.message_event("U1", "browse")))
+    without = [
+        ("slash_commands", {k: v for k, v in command.items() if k != "user_id"}),
+        ("slash_commands", {k: v for k, v in command.items() if k != "trigger_id"}),
+        ("slash_commands", {k: v for k, v in command.items() if k != "team_id"}),
+        ("interactive", {k: v for k, v in click.items() if k != "user"}),
+        ("interactive", {**click, "user": "U1"}),
+        ("interactive", {**click, "actions": []}),
+        ("interactive", {k: v for k, v in click.items() if k != "trigger_id"}),
+        ("interactive", {**view, "view": {k: v for k, v in view["view"].items() if k != "state"}}),
+        ("interactive", {**view, "view": {**view["view"], "state": {"values": ["x"]}}}),
+        ("interactive", {k: v for k, v in view.items() if k != "user"}),
+        ("events_api", {**event, "event": {k: v for k, v in home.items() if k != "user"}}),
+        ("events_api", {k: v for k, v in event.items() if k != "event_id"}),
+        ("events_api", {**event, "event": {**event["event"], "user": {"id": "U1"}}}),
+        (
+            "events_api",
+            {**event, "event": {**event["event"], "files": "x", "subtype": "file_share"}},
+        ),
+        ("events_api", {**event, "type": "nonsense"}),
+        # Parts that only Bolt reads are read safely too.
+        ("events_api", {**event, "authorizations": [5]}),
+        ("interactive", {**click, "enterprise": 5}),
+    ]
+    return without
+
+
+async def test_malformed_or_incomplete_signed_requests_get_400_and_one_log_line(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    before = row_counts(session_factory)
+    caplog.set_level(logging.DEBUG)
+    answers = [await fake.deliver(body, kind) for body, kind in GARBAGE]
+    for kind, payload in _incomplete_requests(fake, dm):
+        if kind == "slash_commands":
+            answers.append(
+                await fake.deliver(urlencode(payload), "application/x-www-form-urlencoded")
+            )
+        elif kind == "interactive":
+            answers.append(await fake.interaction(payload))
+        else:
+            answers.append(await fake.deliver(json.dumps(payload), "application/json"))
+    await slack.idle()
+    assert [a.status for a in answers] == [400] * len(answers)
+    assert not any(r.exc_info for r in caplog.records)
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == len(answers)
+    assert all(r.name == "bot.slack" and "\n" not in r.getMessage() for r in lines)
+    assert row_counts(session_factory) == before
+    assert not fake.posted() and not fake.calls_to("views.open")
+    # And the bot still answers a good one.
+    assert (await fake.dm_message("U1", "mine")).status == 200
+    await slack.idle()
+    assert fake.posted(dm)
+
+
+async def test_socket_mode_acknowledges_incomplete_requests_with_one_log_line(
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = _slack_student(core, fake)
+    settings = _settings(fake, slack_signing_secret=None, slack_app_token=APP_TOKEN)
+    adapter = SlackAdapter(core, settings)
+    await adapter.start()
+    before = row_counts(session_factory)
+    try:
+        caplog.set_level(logging.DEBUG)
+        requests = _incomplete_requests(fake, dm)
+        acks = [await fake.socket_request(kind, payload) for kind, payload in requests]
+        await adapter.idle()
+        assert all("envelope_id" in ack for ack in acks)  # Slack does not send them again
+        assert not any(r.exc_info for r in caplog.records)
+        lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert len(lines) == len(requests) and {r.name for r in lines} == {"bot.slack"}
+        assert row_counts(session_factory) == before and not fake.posted()
+        await fake.socket_request("slash_commands", fake.command_form("U1", "mine"))
+        await adapter.idle()
+    finally:
+        await adapter.stop()
+    assert fake.posted(dm)
+
+
+async def test_a_modal_opens_at_once_whatever_that_person_has_waiting(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    answered = len(fake.posted(dm))
+    # Slack is slow to take the answers: the teacher's requests queue up behind the first.
+    released = fake.hold("chat.postMessage")
+    try:
+        for period in ("30d", "week", "year"):
+            assert (await fake.slash("UT", f"report {period}")).status == 200
+        await fake.called("chat.postMessage", answered + 1)
+        assert (await fake.slash("UT", "", command="/announce")).status == 200
+        assert (await fake.slash("UT", "publish")).status == 200
+        # A trigger is valid for 3 seconds: both modals open while the first report waits.
+        await fake.called("views.open", 2)
+        assert len(fake.calls_to("chat.postMessage")) == answered + 1
+    finally:
+        released.set()
+    await slack.idle()
+    assert sorted(v["callback_id"] for v in fake.views.values()) == [
+        "oppbot_modal:announce",
+        "oppbot_modal:publish",
+    ]
+    # The chat answers keep their order.
+    reports = [re.findall(r"in the (\d+) days before", t) for t in _texts(fake.posted(dm))]
+    assert reports[answered:] == [["30"], ["7"], ["365"]]
+
+
+async def test_the_home_tab_and_the_dm_help_list_the_same_commands_in_slack_terms(
+    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.event({"type": "app_home_opened", "user": "UT", "channel": dm, "tab": "home"})
+    await fake.slash("UT", "help")
+    await slack.idle()
+    home = "\n".join(b["text"]["text"] for b in fake.home["UT"]["blocks"])
+    assert "/oppbot invite employer Acme Ltd" in home and "/oppbot place APPLICATION" in home
+    assert not re.search(r"(?<![\w/])/(?!oppbot )\w", home)  # no bare "/invite" left
+    help_text = fake.posted(dm)[-1].section_text
+    commands = [line for line in help_text.split("\n") if line.startswith(SLASH_COMMAND)]
+    assert len(commands) > 10
+    assert commands == [line for line in home.split("\n") if line.startswith(SLASH_COMMAND)]

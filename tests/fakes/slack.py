@@ -151,8 +151,9 @@ def encode(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def signature(secret: str, timestamp: str, body: str) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
+def signature(secret: str, timestamp: str, body: str | bytes) -> str:
+    raw = body.encode() if isinstance(body, str) else body
+    base = f"v0:{timestamp}:".encode() + raw
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
@@ -188,6 +189,8 @@ class FakeSlack:
         self._dms: dict[str, str] = {}
         self._channels: set[str] = set()
         self._failures: list[_Failure] = []
+        self._held: dict[str, asyncio.Event] = {}  # methods answered only once released
+        self._arrived = asyncio.Condition()  # notified on every Web API call
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._port = 0
@@ -299,11 +302,24 @@ class FakeSlack:
         ``kind``: "ratelimited" (429 with Retry-After), "500", or a Slack error code."""
         self._failures.append(_Failure(method, kind, times, channel, retry_after))
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Answer calls to ``method`` only once the returned event is set: a slow Slack, as
+        slow as the test wants it."""
+        released = self._held[method] = asyncio.Event()
+        return released
+
+    async def called(self, method: str, times: int = 1, *, timeout: float = 10) -> list[Call]:
+        """Wait until ``times`` calls to ``method`` have arrived (answered or not); the calls."""
+        async with self._arrived:
+            arrived = self._arrived.wait_for(lambda: len(self.calls_to(method)) >= times)
+            await asyncio.wait_for(arrived, timeout)
+        return self.calls_to(method)
+
     # -- Slack calling the bot --------------------------------------------------------------
 
     async def deliver(
         self,
-        body: str,
+        body: str | bytes,
         content_type: str,
         *,
         timestamp: int | None = None,
@@ -319,7 +335,8 @@ class FakeSlack:
         key = self.signing_secret if secret is ... else secret
         if key is not None:
             sent["X-Slack-Signature"] = signature(key, stamp, body)
-        async with self._session.post(self.request_url, data=body.encode(), headers=sent) as r:
+        raw = body.encode() if isinstance(body, str) else body
+        async with self._session.post(self.request_url, data=raw, headers=sent) as r:
             return Delivered(r.status, await r.text())
 
     async def url_verification(self, challenge: str) -> Delivered:
@@ -590,6 +607,10 @@ class FakeSlack:
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
         call = Call(method, params, token)
         self.calls.append(call)
+        async with self._arrived:
+            self._arrived.notify_all()
+        if method in self._held:
+            await self._held[method].wait()
         headers: dict[str, str] = {}
         try:
             handler = _METHODS.get(method)

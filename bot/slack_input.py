@@ -1,0 +1,192 @@
+"""What the Slack adapter reads from Slack's requests, checked before any of it is used.
+
+Every part a listener reads is declared here, with its type: a request that lacks one, or has
+one of another shape, is refused as a whole (HTTP 400, or acknowledged and dropped in Socket
+Mode) instead of failing halfway through its work. Parts nobody reads are ignored, so a field
+Slack adds tomorrow changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+# An id, a timestamp or a trigger: present and not empty (and never a number or an object).
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+# Longer than any reason pydantic gives for one part; the body itself is never quoted.
+MAX_REASON = 200
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ref(Part):
+    """A user, team or channel as interactions name them: ``{"id": ...}``."""
+
+    id: Id
+
+
+class SlashCommand(Part):
+    command: Annotated[str, StringConstraints(pattern=r"^/\S+$")]
+    text: str = ""
+    user_id: Id
+    team_id: Id
+    channel_id: str = ""
+    trigger_id: Id
+    response_url: Id
+
+
+class Action(Part):
+    action_id: Id
+    value: str = ""
+
+
+class Container(Part):
+    channel_id: str = ""
+    message_ts: str = ""
+
+
+class BlockActions(Part):
+    """A button pressed on one of the bot's messages."""
+
+    type: Literal["block_actions"]
+    user: Ref
+    team: Ref
+    trigger_id: Id
+    actions: Annotated[list[Action], Field(min_length=1)]
+    container: Container = Container()
+    channel: Ref
+
+    @property
+    def action(self) -> Action:
+        return self.actions[0]
+
+    @property
+    def channel_id(self) -> str:
+        return self.container.channel_id or self.channel.id
+
+
+class Option(Part):
+    value: str
+
+
+class ElementState(Part):
+    """One input's value in a submitted modal, whichever kind of input it is."""
+
+    value: str | None = None
+    selected_option: Option | None = None
+    selected_options: list[Option] | None = None
+    selected_date: str | None = None
+
+    @property
+    def answer(self) -> str:
+        """The text a person would type for it."""
+        if self.selected_options is not None:
+            return ", ".join(o.value for o in self.selected_options)
+        if self.selected_option is not None:
+            return self.selected_option.value
+        return self.selected_date or self.value or ""
+
+
+class ViewState(Part):
+    values: dict[str, dict[str, ElementState]]
+
+
+class View(Part):
+    id: Id
+    callback_id: Id
+    state: ViewState
+
+
+class ViewSubmission(Part):
+    type: Literal["view_submission"]
+    user: Ref
+    team: Ref
+    view: View
+
+
+class SharedFile(Part):
+    """A file shared in a DM, as the message event describes it (every part may be missing)."""
+
+    id: str = ""
+    name: str = ""
+    mimetype: str = ""
+    filetype: str = ""
+    size: Annotated[int, Field(ge=0)] = 0
+    url_private: str = ""
+    url_private_download: str = ""
+
+
+class MessageEvent(Part):
+    type: Literal["message"]
+    channel: Id
+    channel_type: str = ""
+    # Slack's own messages (edits, joins, deletions) come without a user.
+    user: Id | None = None
+    bot_id: str | None = None
+    subtype: str | None = None
+    text: str | None = None
+    ts: Id
+    files: list[SharedFile] = []
+
+
+class HomeOpened(Part):
+    type: Literal["app_home_opened"]
+    user: Id
+    tab: str = ""
+
+
+class EventCallback(Part):
+    type: Literal["event_callback"]
+    team_id: Id
+    event_id: Id
+    event: Annotated[MessageEvent | HomeOpened, Field(discriminator="type")]
+
+
+class UrlVerification(Part):
+    type: Literal["url_verification"]
+    challenge: Id
+
+
+class SslCheck(Part):
+    """Slack checking the certificate of a slash command's URL (Bolt answers it)."""
+
+    ssl_check: Literal["1"]
+
+
+Typed = Annotated[
+    BlockActions | ViewSubmission | EventCallback | UrlVerification, Field(discriminator="type")
+]
+Request = SlashCommand | SslCheck | BlockActions | ViewSubmission | EventCallback | UrlVerification
+_TYPED: TypeAdapter[BlockActions | ViewSubmission | EventCallback | UrlVerification] = TypeAdapter(
+    Typed
+)
+
+
+class Malformed(ValueError):
+    """A request that is not one the adapter can handle; the message says why, in one line."""
+
+
+def read(body: object) -> Request:
+    """The request ``body`` (a parsed JSON object or form) checked as the kind it says it is."""
+    if not isinstance(body, dict):
+        raise Malformed(f"the body is a {type(body).__name__}, not an object")
+    try:
+        if "command" in body:
+            return SlashCommand.model_validate(body)
+        if "ssl_check" in body:
+            return SslCheck.model_validate(body)
+        return _TYPED.validate_python(body)
+    except ValidationError as error:
+        raise Malformed(reason(error)) from None
+
+
+def reason(error: ValidationError) -> str:
+    """The first problem pydantic found, and where, without the value it found there."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the body"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    # Keys and tags come from the request: one line, however they are written.
+    return " ".join(f"{where}: {first['msg']}{more}".split())[:MAX_REASON]
