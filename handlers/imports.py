@@ -127,7 +127,7 @@ class ImportReport:
 
 
 @dataclass
-class _Row:
+class Row:
     """One valid opportunity from the file, ready to store."""
 
     number: int
@@ -182,9 +182,19 @@ def import_data(
     return report
 
 
-def _read(filename: str, data: bytes) -> tuple[str, list[_Row], ImportReport]:
+def read_listings(data: bytes) -> tuple[list[Row], ImportReport]:
+    """The valid listings of a JSON listings document, and the report of the rest: what a
+    listings source's URL serves is read exactly as an imported file.
+
+    Raises ValueError, with a one-line message, if it is not a listings document at all.
+    """
+    _, rows, report = _read("listings.json", data)
+    return rows, report
+
+
+def _read(filename: str, data: bytes) -> tuple[str, list[Row], ImportReport]:
     """The source, the valid rows and the report so far of the file ``filename``."""
-    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[_Row]]]] = {
+    readers: dict[str, tuple[str, str, Callable[[str, ImportReport], list[Row]]]] = {
         ".json": (LISTINGS_SOURCE, "id", _json_rows),
         ".csv": (CSV_SOURCE, "external_id", _csv_rows),
     }
@@ -209,8 +219,8 @@ def _read(filename: str, data: bytes) -> tuple[str, list[_Row], ImportReport]:
     return source, _last_wins(parsed, id_name, report), report
 
 
-def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Row]:
-    latest: dict[str, _Row] = {}
+def _last_wins(rows: list[Row], id_name: str, report: ImportReport) -> list[Row]:
+    latest: dict[str, Row] = {}
     for row in rows:
         earlier = latest.pop(row.external_id, None)
         if earlier is not None:
@@ -228,7 +238,7 @@ def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Ro
 def _store(
     session: Session,
     source: str,
-    rows: list[_Row],
+    rows: list[Row],
     now: datetime,
     report: ImportReport,
     owner: Owner,
@@ -342,7 +352,7 @@ def _unprintable_problem(names: list[str]) -> str:
 # JSON listings
 
 
-def _json_rows(text: str, report: ImportReport) -> list[_Row]:
+def _json_rows(text: str, report: ImportReport) -> list[Row]:
     try:
         records = json.loads(text)
     except json.JSONDecodeError as error:
@@ -364,7 +374,7 @@ def _json_rows(text: str, report: ImportReport) -> list[_Row]:
 _JSON_READ = ("id", "company_name", "title", "locations", "terms", "sponsorship", "url")
 
 
-def _listing(number: int, record: object) -> _Row:
+def _listing(number: int, record: object) -> Row:
     if not isinstance(record, dict):
         raise _Bad(f"is not a JSON object: {_clip(json.dumps(record), 60)}")
     unprintable = [key for key in _JSON_READ if _unprintable(record.get(key))]
@@ -411,7 +421,7 @@ def _listing(number: int, record: object) -> _Row:
     # Without a posting time, _publish stamps the first import's, and re-imports must keep it.
     if posted is not None:
         values["published_at"] = posted
-    return _Row(
+    return Row(
         number=number,
         external_id=external_id,
         organisation=organisation,
@@ -579,7 +589,7 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
 CSV_COLUMNS = tuple(_CONVERTERS)
 
 
-def _csv_rows(text: str, report: ImportReport) -> list[_Row]:
+def _csv_rows(text: str, report: ImportReport) -> list[Row]:
     header_line = text.split("\n", 1)[0]
     # Spreadsheets in many locales save "CSV" with semicolons; the header tells which.
     delimiter = max(",;\t", key=header_line.count)
@@ -621,7 +631,7 @@ def _columns(header: list[str]) -> list[str]:
     return columns
 
 
-def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
+def _csv_row(number: int, columns: list[str], cells: list[str]) -> Row:
     if len(cells) > len(columns):
         raise _Bad(
             f"has {len(cells)} values but the header names {len(columns)} columns "
@@ -656,4 +666,4 @@ def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
     external_id, organisation = values.pop("external_id"), values.pop("organisation")
     tags = values.pop("tags") or derive_tags(values["title"], values["description"])
     values["remote"] = bool(values["remote"])
-    return _Row(number, external_id, organisation, values, tags)
+    return Row(number, external_id, organisation, values, tags)

@@ -29,6 +29,8 @@ JOB_IDS = {
     "employers.nudge",
     "feedback.ask",
     "events.forget",
+    "sources.sync",
+    "listings.expire",
 }
 
 
@@ -62,6 +64,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         reminder_poll_seconds=20,
         reconcile_minutes=10,
         digest_poll_seconds=120,
+        sources_poll_seconds=90,
     )
     scheduler = build_scheduler(session_factory, clock, settings)
     jobs = {job.id: job for job in scheduler.get_jobs()}
@@ -79,6 +82,8 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "employers.nudge": timedelta(minutes=2),
         "feedback.ask": timedelta(minutes=2),
         "events.forget": timedelta(minutes=10),
+        "sources.sync": timedelta(seconds=90),
+        "listings.expire": timedelta(minutes=10),
     }
 
 
