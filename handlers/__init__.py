@@ -23,6 +23,7 @@ from handlers import (
     privacy,
     reminders,
     saved,
+    sources,
     teachers,
 )
 
@@ -43,6 +44,7 @@ MODULES = (
     colleagues,
     consent,
     opportunities,
+    sources,
     teachers,
     announcements,
     partnership,

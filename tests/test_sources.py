@@ -33,7 +33,15 @@ from storage.models import (
 from storage.outbox import QuietHours
 from tests.conftest import FakeClock
 from tests.fakes.jobboards import FakeJobBoards, serve
-from tests.helpers import Chat, add_opportunity, add_school, inbox, join_with_invite, onboard
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    inbox,
+    join_with_invite,
+    onboard,
+    row_counts,
+)
 
 EVERY = timedelta(hours=6)
 # No quiet hours: tests read the outbox at once, whatever the fake clock says.
@@ -756,3 +764,82 @@ def test_cli_adds_lists_syncs_and_removes_sources(
     boards.fail("lever", "beta", 404)
     assert main(["sources", "sync", "2"]) == 1
     assert "failed: the board was not found (404)" in capsys.readouterr().out
+
+
+# In chat
+
+
+def test_teachers_connect_and_look_after_sources_in_chat(
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    fetcher: Fetcher,
+    boards: FakeJobBoards,
+    core: Core,
+) -> None:
+    add_school(session_factory, clock.now)
+    teacher = Chat(core, "tess")
+    join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    teacher.send("/sources")
+    assert "No job boards are connected yet" in teacher.text
+    before = row_counts(session_factory)
+    for bad, problem in [
+        ("/sources add workday acme Acme Ltd", "don't know the provider"),
+        ("/sources add greenhouse acme", "the provider, the board and the employer"),
+        ("/sources add lever <b>x</b> Acme", "doesn't look like a Lever board"),
+        ("/sources frobnicate", "To connect a job board"),
+    ]:
+        teacher.send(bad)
+        assert problem in teacher.text, teacher.text
+    assert row_counts(session_factory) == before
+
+    boards.put("greenhouse", "acme", [greenhouse_job(1, "Intern A"), greenhouse_job(2, "Chef")])
+    teacher.send("/sources add greenhouse acme Acme Ltd")
+    assert "Connected #1 Acme Ltd on Greenhouse (acme)" in teacher.text
+    assert "not synced yet" in teacher.text
+    sync_due(session_factory, clock.now, Timing(), fetcher=fetcher, every=EVERY)
+    teacher.send("/sources")
+    assert "last run 23 Nov 2026 15:00: 1 created, 0 updated, 0 closed, 1 skipped" in teacher.text
+    assert "new postings open at once" in teacher.text
+
+    teacher.send("/sources filter 1 intern, chef")
+    assert "titles with: intern, chef" in teacher.text
+    teacher.press("Review first")
+    assert "wait in /pending" in teacher.text
+    sync_due(session_factory, clock.now, Timing(), fetcher=fetcher, every=EVERY)
+    chef = listings_of(session_factory, 1)["2"]
+    assert chef.status == OpportunityStatus.PENDING
+
+    teacher.press("Pause")
+    assert "paused (paused by Tess)" in teacher.text
+    teacher.press("Sync now")
+    assert "press Resume first" in teacher.text
+    teacher.send("/sources")
+    teacher.press("Resume")
+    assert "Resumed" in teacher.text and "active" in teacher.text
+
+    # Another school's teacher neither sees nor touches it; students can't at all.
+    add_school(session_factory, clock.now, school="Hill School", code="HILL-10")
+    other = Chat(core, "otto")
+    join_with_invite(session_factory, clock.now, other, Role.TEACHER)
+    with session_factory.begin() as session:
+        otto = session.scalars(select(Person).where(Person.name == "Otto")).one()
+        otto.school_id = 2
+    other.send("/sources")
+    assert "No job boards are connected yet" in other.text
+    other.press_payload("src:remove:1")
+    assert "can't find that source" in other.text
+    student = Chat(core, "ava")
+    onboard(student)
+    student.send("/sources")
+    assert "only for" in student.text
+
+    teacher.send("/sources")
+    teacher.press("Remove")
+    assert "Remove #1 Acme Ltd on Greenhouse (acme)?" in teacher.text
+    teacher.press("Keep it")
+    teacher.press("Remove")
+    teacher.press("Yes, remove it")
+    assert "Removed #1 Acme Ltd on Greenhouse (acme); 2 of its listings closed." in teacher.text
+    assert all(
+        o.status == OpportunityStatus.CLOSED for o in listings_of(session_factory, 1).values()
+    )
