@@ -843,3 +843,67 @@ def test_teachers_connect_and_look_after_sources_in_chat(
     assert all(
         o.status == OpportunityStatus.CLOSED for o in listings_of(session_factory, 1).values()
     )
+
+
+# Students report problems
+
+
+def test_two_students_reports_hide_a_listing_until_a_teacher_restores_or_closes_it(
+    session_factory: sessionmaker[Session], clock: FakeClock, core: Core
+) -> None:
+    add_school(session_factory, clock.now)
+    teacher = Chat(core, "tess")
+    join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    listing = add_opportunity(session_factory, clock.now, title="Robotics intern")
+    ava, ben, cyd = Chat(core, "ava"), Chat(core, "ben"), Chat(core, "cyd")
+    for chat in (ava, ben, cyd):
+        onboard(chat)
+    cyd.press_payload(f"sv:{listing}")
+
+    ava.press_payload(f"opp:{listing}")
+    ava.press("Report a problem")
+    assert "What's wrong with Robotics intern?" in ava.text
+    ava.press("The link is broken")
+    assert "Thank you" in ava.text and "if others find the same" in ava.text
+    ava.press_payload(f"rep:{listing}:closed")
+    assert "already reported" in ava.text
+    ben.press_payload(f"opp:{listing}")
+    assert "Robotics intern" in ben.text
+    ben.press_payload(f"rep:{listing}:bogus")
+    assert "doesn't work any more" in ben.text
+
+    # The second student's report hides it from everyone.
+    ben.press_payload(f"rep:{listing}:closed")
+    assert "hidden from students until a teacher checks it" in ben.text
+    cyd.send("/browse")
+    assert "no open opportunities" in cyd.text
+    (message,) = inbox(session_factory, teacher, "listing_reported")
+    assert "link broken: 1" in message[0] and "closed: 1" in message[0]
+    assert [b.label for b in message[1]] == ["Restore", "Close it"]
+
+    teacher.send("/pending")
+    assert f"Reported #{listing} (link broken: 1, closed: 1)" in teacher.text
+    assert "Proposal" not in teacher.text
+    teacher.press("Restore")
+    assert "Students can find it again" in teacher.text
+    cyd.send("/browse")
+    assert "Robotics intern" in cyd.text
+    teacher.press_payload(f"rpc:{listing}")
+    assert "already dealt with" in teacher.text
+
+    # Reported again by two students after the restore: hidden again, then closed; the
+    # student who saved it is told.
+    cyd.press_payload(f"rep:{listing}:duplicate")
+    ava.press_payload(f"rep:{listing}:closed")
+    assert "hidden" in ava.text
+    assert len(inbox(session_factory, teacher, "listing_reported")) == 2
+    teacher.send("/pending")
+    teacher.press("Close it")
+    assert "Closed: Robotics intern" in teacher.text
+    with session_factory() as session:
+        row = session.get(Opportunity, listing)
+        assert row is not None and row.status == OpportunityStatus.CLOSED
+    (told,) = inbox(session_factory, cyd, "listing_closed")
+    assert "Robotics intern — Acme Ltd" in told[0]
+    teacher.send("/pending")
+    assert "No proposals are waiting" in teacher.text

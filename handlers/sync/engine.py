@@ -249,6 +249,8 @@ def _apply(
                 Opportunity(
                     source=source.tag,
                     external_id=external_id,
+                    # The school that connected the board owns its listings.
+                    owner_school_id=source.school_id,
                     status=status,
                     published_at=now if status == OpportunityStatus.OPEN else None,
                     tags=[OpportunityTag(tag=tag) for tag in tags],
@@ -378,8 +380,8 @@ def tell_closed(
         Outgoing(
             person=people[pid],
             text=(
-                f"{by_id[oid].title} — {by_id[oid].organisation.name} has been taken down by "
-                "the employer, so it's closed now. Sorry! There's more to explore in /browse."
+                f"Sorry: {by_id[oid].title} — {by_id[oid].organisation.name}, which you saved "
+                "or applied to, has closed. There's more to explore in /browse."
             ),
             kind="listing_closed",
             key=f"listing-closed:{oid}:{pid}",
