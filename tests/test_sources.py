@@ -907,3 +907,27 @@ def test_two_students_reports_hide_a_listing_until_a_teacher_restores_or_closes_
     assert "Robotics intern — Acme Ltd" in told[0]
     teacher.send("/pending")
     assert "No proposals are waiting" in teacher.text
+
+
+def test_a_posting_back_on_the_board_reopens_unless_a_teacher_closed_it(
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    fetcher: Fetcher,
+    boards: FakeJobBoards,
+    core: Core,
+) -> None:
+    add_school(session_factory, clock.now)
+    teacher = Chat(core, "tess")
+    join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    both = [greenhouse_job(1, "Intern A"), greenhouse_job(2, "Intern B")]
+    boards.put("greenhouse", "acme", both)
+    source = connect(session_factory, clock, "greenhouse", "acme")
+    sync(session_factory, fetcher, clock, source)
+    teacher.send(f"/close {listings_of(session_factory, source)['1'].id}")
+    boards.put("greenhouse", "acme", [])
+    assert counts(sync(session_factory, fetcher, clock, source)) == (0, 0, 1, 0, 0)
+    boards.put("greenhouse", "acme", both)
+    assert counts(sync(session_factory, fetcher, clock, source)) == (0, 1, 0, 0, 0)
+    found = listings_of(session_factory, source)
+    assert found["1"].status == OpportunityStatus.CLOSED
+    assert found["2"].status == OpportunityStatus.OPEN

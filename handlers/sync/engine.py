@@ -29,6 +29,7 @@ from handlers.imports import MAX_ORGANISATION
 from handlers.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
 from storage.models import (
+    AuditEntry,
     Interest,
     InterestStatus,
     Opportunity,
@@ -232,6 +233,8 @@ def _apply(
         )
     }
     organisations = _organisations(session, source, wanted.values(), now)
+    new_status = OpportunityStatus.PENDING if source.review else OpportunityStatus.OPEN
+    reopen = _closed_by_sync(session, [o for k, o in existing.items() if k in wanted])
     for external_id, posting in wanted.items():
         values = _values(posting, organisations)
         if values is None:
@@ -243,7 +246,15 @@ def _apply(
             else derive_tags(posting.title, posting.description)
         )
         opportunity = existing.get(external_id)
-        if opportunity is None:
+        if opportunity is not None and opportunity.id in reopen:
+            # Back on the board after the sync closed it: open (or up for review) again.
+            _update(opportunity, values, tags)
+            opportunity.status = new_status
+            if new_status == OpportunityStatus.OPEN and opportunity.published_at is None:
+                opportunity.published_at = now
+            opportunity.updated_at = now
+            run.updated += 1
+        elif opportunity is None:
             status = OpportunityStatus.PENDING if source.review else OpportunityStatus.OPEN
             session.add(
                 Opportunity(
@@ -313,6 +324,19 @@ def _organisations(
             session.flush()
             ids[name] = organisation.id
     return ids
+
+
+def _closed_by_sync(session: Session, listed: list[Opportunity]) -> set[int]:
+    """Which of ``listed`` are closed, but not by a teacher (whose /close is audited)."""
+    closed = {o.id for o in listed if o.status == OpportunityStatus.CLOSED}
+    if not closed:
+        return set()
+    by_staff = session.scalars(
+        select(AuditEntry.subject_id).where(
+            AuditEntry.action == "opportunity_closed", AuditEntry.subject_id.in_(closed)
+        )
+    )
+    return closed - set(by_staff)
 
 
 def _values(posting: Posting, organisations: dict[str | None, int]) -> dict[str, object] | None:

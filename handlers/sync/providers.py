@@ -59,6 +59,8 @@ PROVIDERS = {
 PAGE_SIZE = 100
 # A board is a company's openings: a thousand pages of them is a provider gone wrong.
 MAX_PAGES = 50
+# One answer larger than this is not a job board (the shared listings file of 6,000 is under 4 MB).
+MAX_BYTES = 20 * 1024 * 1024
 SMARTRECRUITERS_JOBS = "https://jobs.smartrecruiters.com"
 
 
@@ -176,7 +178,7 @@ class _Http:
         for attempt in range(attempts):
             wait = self.fetcher.backoff * 2**attempt
             try:
-                response = self.client.get(url, params=params, headers=headers)
+                response, body = self._get(url, params, headers)
             except httpx.TimeoutException:
                 problem = "the board did not answer in time"
             except httpx.HTTPError as error:
@@ -187,7 +189,7 @@ class _Http:
                 if response.status_code < 300:
                     return _Answer(
                         response.status_code,
-                        response.content,
+                        body,
                         response.headers.get("ETag"),
                         response.headers.get("Last-Modified"),
                     )
@@ -200,6 +202,18 @@ class _Http:
             if attempt + 1 < attempts:
                 self.fetcher.sleep(min(wait, 60.0))
         raise FetchError(problem)
+
+    def _get(
+        self, url: str, params: dict[str, str | int] | None, headers: dict[str, str]
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read no further than ``MAX_BYTES``."""
+        with self.client.stream("GET", url, params=params, headers=headers) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise FetchError(f"the board's answer is over {MAX_BYTES // 1024 // 1024} MB")
+            return response, bytes(body)
 
     def json(self, url: str, params: dict[str, str | int] | None = None) -> Any:
         return _decode(self.get(url, params).body)
