@@ -800,6 +800,8 @@ def test_teachers_connect_and_look_after_sources_in_chat(
     teacher.send("/sources")
     assert "last run 23 Nov 2026 15:00: 1 created, 0 updated, 0 closed, 1 skipped" in teacher.text
     assert "new postings open at once" in teacher.text
+    # The school that connected the board owns its listings.
+    assert listings_of(session_factory, 1)["1"].owner_school_id == 1
 
     teacher.send("/sources filter 1 intern, chef")
     assert "titles with: intern, chef" in teacher.text
