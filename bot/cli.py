@@ -19,6 +19,7 @@ from bot.app import build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
 from bot.core import UserError, utcnow
+from bot.scheduler import board_fetcher
 from handlers.chart import render
 from handlers.figures import Scope, parse_period
 from handlers.import_jobs import run_imports
@@ -32,9 +33,19 @@ from handlers.partnership import (
     school_zone,
 )
 from handlers.schools import only_school, school_named
+from handlers.sync.engine import DEFAULT_FILTER, describe, sync_sources
+from handlers.sync.manage import (
+    SourceProblem,
+    add_source,
+    last_runs,
+    remove_source,
+    status_lines,
+    visible_sources,
+)
+from handlers.sync.providers import PROVIDERS
 from storage.db import make_engine, transaction, upgrade
 from storage.demo import seed
-from storage.models import Organisation, Role, School
+from storage.models import Organisation, Role, School, Source, SourceStatus
 
 Named = TypeVar("Named", School, Organisation)
 
@@ -72,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--organisation", help="the employer's organisation (for --role employer)")
     invite.add_argument("--school", help="the teacher's school (created if new)")
     invite.add_argument("--uses", type=int, default=1, help="how many people may use it")
+
+    sources = commands.add_parser("sources", help="employers' job boards synced as opportunities")
+    actions = sources.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="connect a job board")
+    add.add_argument("provider", help=", ".join(PROVIDERS))
+    add.add_argument("board", help="the board's name (for listings: the URL)")
+    add.add_argument("--organisation", help="the employer (needed but for listings)")
+    add.add_argument("--school", help="the school that owns its listings (created if new)")
+    add.add_argument(
+        "--filter",
+        dest="title_filter",
+        help=f"title words, comma-separated, or '*' for all (default: {DEFAULT_FILTER})",
+    )
+    add.add_argument(
+        "--review", action="store_true", help="new postings wait in /pending for a teacher"
+    )
+    actions.add_parser("list", help="the sources and their last runs")
+    sync = actions.add_parser("sync", help="sync now (every active source, or one)")
+    sync.add_argument("id", nargs="?", type=int)
+    remove = actions.add_parser("remove", help="disconnect a source and close its listings")
+    remove.add_argument("id", type=int)
 
     report = commands.add_parser("report", help="the partnership health report")
     report.add_argument("--school", help="the school (needed when there are several)")
@@ -159,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "report":
         return _report(app.session_factory, args)
+    if args.command == "sources":
+        return _sources(app.session_factory, settings, args)
     raise AssertionError(args.command)
 
 
@@ -218,6 +252,94 @@ def _school(session: Session, name: str | None) -> School | str | None:
             f"No school called {name}." if name else "Say which school.",
             f"Choose one with --school: {names}." if names else "There are no schools yet.",
         )
+    )
+
+
+def _sources(factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> int:
+    now = utcnow()
+    if args.action == "add":
+        try:
+            with transaction(factory) as session:
+                organisation = (
+                    organisation_named(session, args.organisation, now)
+                    if args.organisation
+                    else None
+                )
+                school = school_named(session, args.school, now) if args.school else None
+                source = add_source(
+                    session,
+                    args.provider,
+                    args.board,
+                    organisation=organisation,
+                    school=school,
+                    created_by=None,
+                    now=now,
+                    title_filter=args.title_filter,
+                    review=args.review,
+                )
+                print(f"Connected {describe(source)}. Sync it now: oppbot sources sync {source.id}")
+        except SourceProblem as problem:
+            print(problem, file=sys.stderr)
+            return 2
+        return 0
+    if args.action == "list":
+        with factory() as session:
+            found = visible_sources(session, None)
+            runs = last_runs(session, [source.id for source in found])
+            if not found:
+                print(
+                    "No sources yet. Connect one: oppbot sources add greenhouse BOARD "
+                    '--organisation "Acme Ltd"'
+                )
+            for source in found:
+                run = runs.get(source.id)
+                when = f"{run.finished_at:%Y-%m-%d %H:%M} UTC" if run is not None else None
+                print("\n    ".join(status_lines(source, run, when)))
+        return 0
+    if args.action == "sync":
+        with factory() as session:
+            if args.id is None:
+                ids = [
+                    s.id for s in visible_sources(session, None) if s.status == SourceStatus.ACTIVE
+                ]
+            elif session.get(Source, args.id) is None:
+                print(f"There's no source #{args.id}.", file=sys.stderr)
+                return 2
+            else:
+                ids = [args.id]
+        results = sync_sources(
+            factory,
+            board_fetcher(settings),
+            ids,
+            now=now,
+            every=settings.sources_every,
+            quiet=settings.timing().quiet,
+            progress=_progress_bar if sys.stdout.isatty() else None,
+        )
+        for result in results:
+            print(f"#{result.source_id}: {result.summary()}")
+        return 1 if any(result.errors for result in results) else 0
+    if args.action == "remove":
+        with transaction(factory) as session:
+            source = session.get(Source, args.id)
+            if source is None:
+                print(f"There's no source #{args.id}.", file=sys.stderr)
+                return 2
+            name = describe(source)
+            closed = remove_source(session, source, now=now, quiet=settings.timing().quiet)
+        print(f"Removed {name}; {closed} of its listings closed.")
+        return 0
+    raise AssertionError(args.action)
+
+
+def _progress_bar(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    end = "\n" if done >= total else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<20}",
+        end=end,
+        flush=True,
     )
 
 

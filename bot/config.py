@@ -84,6 +84,17 @@ class Settings(BaseSettings):
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return level
 
+    # Employers' job boards (sources): the providers' public API bases (tests use loopback
+    # fakes), how often each source is synced, how often due ones are looked for, and how
+    # long one request may take.
+    greenhouse_api_url: str = "https://boards-api.greenhouse.io"
+    lever_api_url: str = "https://api.lever.co"
+    ashby_api_url: str = "https://api.ashbyhq.com"
+    smartrecruiters_api_url: str = "https://api.smartrecruiters.com"
+    sources_sync_hours: float = Field(default=6.0, gt=0)
+    sources_poll_seconds: float = Field(default=60.0, gt=0)
+    sources_timeout_seconds: float = Field(default=20.0, gt=0)
+
     @field_validator("reminder_offsets_days", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -110,6 +121,10 @@ class Settings(BaseSettings):
             work_limits=WorkLimits(self.under16_school_day_hours, self.under16_school_week_hours),
             events_kept=timedelta(days=self.handled_events_days),
         )
+
+    @property
+    def sources_every(self) -> timedelta:
+        return timedelta(hours=self.sources_sync_hours)
 
     @model_validator(mode="after")
     def _webhook_complete(self) -> Settings:

@@ -32,6 +32,8 @@ from handlers.feedback import ask_due_feedback
 from handlers.import_jobs import run_imports
 from handlers.matches import nudge_unanswered
 from handlers.reminders import queue_due_reminders, reconcile_all
+from handlers.sync.engine import close_expired, sync_due
+from handlers.sync.providers import Endpoints, Fetcher
 from storage.db import transaction
 from storage.queries import forget_handled_events
 
@@ -59,6 +61,19 @@ def forget_old_events(session_factory: sessionmaker[Session], now: datetime, tim
         return forget_handled_events(session, now - timing.events_kept)
 
 
+def board_fetcher(settings: Settings) -> Fetcher:
+    """The job boards' client the settings describe."""
+    return Fetcher(
+        Endpoints(
+            greenhouse=settings.greenhouse_api_url,
+            lever=settings.lever_api_url,
+            ashby=settings.ashby_api_url,
+            smartrecruiters=settings.smartrecruiters_api_url,
+        ),
+        timeout=settings.sources_timeout_seconds,
+    )
+
+
 def jobs(settings: Settings) -> tuple[Job, ...]:
     return (
         Job("reminders.queue", queue_due_reminders, settings.reminder_poll_seconds),
@@ -77,6 +92,14 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         # Housekeeping: the record of handled event ids stays a few days long.
         Job("events.forget", forget_old_events, settings.reconcile_minutes * 60),
         Job("imports.run", run_imports, settings.import_poll_seconds),
+        # Each source is synced every few hours; a look each minute finds the due ones (and a
+        # teacher's "Sync now") soon enough.
+        Job(
+            "sources.sync",
+            partial(sync_due, fetcher=board_fetcher(settings), every=settings.sources_every),
+            settings.sources_poll_seconds,
+        ),
+        Job("listings.expire", close_expired, settings.reconcile_minutes * 60),
     )
 
 

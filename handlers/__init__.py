@@ -22,7 +22,9 @@ from handlers import (
     placements,
     privacy,
     reminders,
+    reports,
     saved,
+    sources,
     teachers,
 )
 
@@ -33,6 +35,7 @@ MODULES = (
     browse,
     interest,
     saved,
+    reports,
     reminders,
     digest,
     calendar,
@@ -43,6 +46,7 @@ MODULES = (
     colleagues,
     consent,
     opportunities,
+    sources,
     teachers,
     announcements,
     partnership,

@@ -136,7 +136,7 @@ class ImportReport:
 
 
 @dataclass
-class _Row:
+class Row:
     """One valid opportunity from the file, ready to store."""
 
     number: int
@@ -173,7 +173,7 @@ class ParsedFile:
     # The number of the file's first record in the report (a CSV header is row 1).
     first_number: int
     records: int
-    rows: list[_Row]
+    rows: list[Row]
     report: ImportReport
     # Each row's place among the records (1 for the first record), ascending.
     positions: list[int] = field(init=False)
@@ -220,7 +220,7 @@ def progress_due(before: int, after: int) -> bool:
 
 # A record of the file (a listing, or a CSV row's cells) and its row number, to a row to
 # store, None for nothing (a blank CSV row), or _Bad.
-_Convert = Callable[[int, Any], "_Row | None"]
+_Convert = Callable[[int, Any], "Row | None"]
 
 
 @dataclass(frozen=True)
@@ -286,8 +286,8 @@ def _split(filename: str, data: bytes) -> tuple[_Format, list[Any], _Convert]:
     return form, records, convert
 
 
-def _last_wins(rows: list[_Row], id_name: str, report: ImportReport) -> list[_Row]:
-    latest: dict[str, _Row] = {}
+def _last_wins(rows: list[Row], id_name: str, report: ImportReport) -> list[Row]:
+    latest: dict[str, Row] = {}
     for row in rows:
         earlier = latest.pop(row.external_id, None)
         if earlier is not None:
@@ -454,7 +454,7 @@ def _json_split(text: str) -> tuple[list[Any], _Convert]:
 _JSON_READ = ("id", "company_name", "title", "locations", "terms", "sponsorship", "url")
 
 
-def _listing(number: int, record: object) -> _Row:
+def _listing(number: int, record: object) -> Row:
     if not isinstance(record, dict):
         raise _Bad(f"is not a JSON object: {_clip(json.dumps(record), 60)}")
     unprintable = [key for key in _JSON_READ if _unprintable(record.get(key))]
@@ -501,7 +501,7 @@ def _listing(number: int, record: object) -> _Row:
     # Without a posting time, _publish stamps the first import's, and re-imports must keep it.
     if posted is not None:
         values["published_at"] = posted
-    return _Row(
+    return Row(
         number=number,
         external_id=external_id,
         organisation=organisation,
@@ -684,7 +684,7 @@ def _csv_split(text: str) -> tuple[list[Any], _Convert]:
     except csv.Error as error:
         raise ValueError(f"not readable as CSV (line {reader.line_num}: {error})") from error
 
-    def convert(number: int, cells: list[str]) -> _Row | None:
+    def convert(number: int, cells: list[str]) -> Row | None:
         if not any(cell.strip() for cell in cells):
             return None
         return _csv_row(number, columns, cells)
@@ -710,7 +710,7 @@ def _columns(header: list[str]) -> list[str]:
     return columns
 
 
-def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
+def _csv_row(number: int, columns: list[str], cells: list[str]) -> Row:
     if len(cells) > len(columns):
         raise _Bad(
             f"has {len(cells)} values but the header names {len(columns)} columns "
@@ -745,4 +745,4 @@ def _csv_row(number: int, columns: list[str], cells: list[str]) -> _Row:
     external_id, organisation = values.pop("external_id"), values.pop("organisation")
     tags = values.pop("tags") or derive_tags(values["title"], values["description"])
     values["remote"] = bool(values["remote"])
-    return _Row(number, external_id, organisation, values, tags)
+    return Row(number, external_id, organisation, values, tags)

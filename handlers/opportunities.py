@@ -38,6 +38,7 @@ from handlers.present import (
     local_today,
     parse_id,
 )
+from handlers.reports import reported_card, reported_ids
 from handlers.schools import (
     all_staff,
     escape_like,
@@ -597,22 +598,30 @@ def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
 
 
-@registry.command("pending", roles=STAFF, help="proposals waiting for approval")
+@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
 def pending(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
+    reported = reported_ids(ctx, school)[:MAX_LISTED]
     proposals = ctx.session.scalars(
         select(Opportunity)
-        .where(Opportunity.status == OpportunityStatus.PENDING, _for_school(school))
+        .where(
+            Opportunity.status == OpportunityStatus.PENDING,
+            _for_school(school),
+            Opportunity.id.not_in(reported),
+        )
         .order_by(Opportunity.created_at, Opportunity.id)
         .limit(MAX_LISTED)
     ).all()
-    if not proposals:
+    if not proposals and not reported:
         return [Reply("No proposals are waiting. Employers send them with /propose.")]
     today = local_today(ctx)
     room = ctx.caps.max_text - 100
     return [
-        Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
-        for o in proposals
+        *(reported_card(ctx, ctx.session.get_one(Opportunity, oid)) for oid in reported),
+        *(
+            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
+            for o in proposals
+        ),
     ]
 
 

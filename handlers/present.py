@@ -183,5 +183,9 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     )
     prefix = f"{note}\n\n" if note else ""
     body = card_text(opportunity, today, ctx.caps.max_text - len(prefix))
-    rows = ((first, save), (Button("Remind me", f"rmd:{oid}"), Button("« Back", "back")))
+    rows = (
+        (first, save),
+        (Button("Remind me", f"rmd:{oid}"), Button("Report a problem", f"rep:{oid}")),
+        (Button("« Back", "back"),),
+    )
     return Reply(prefix + body, rows, replace=replace)

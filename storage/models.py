@@ -148,6 +148,11 @@ class MembershipStatus(enum.StrEnum):
     DECLINED = "declined"
 
 
+class SourceStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
 class AnnouncementStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -819,3 +824,97 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Source(Base):
+    """An employer's public job board, synced into opportunities on a schedule.
+
+    Its opportunities carry ``source = "source:<id>"`` and the provider's posting id as
+    ``external_id``, so that the unique (source, external_id) makes every posting one row.
+    """
+
+    __tablename__ = "sources"
+    __table_args__ = (
+        UniqueConstraint("provider", "board"),
+        # Ids name the source's opportunities: SQLite must never hand a removed one out again.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # greenhouse, lever, ashby, smartrecruiters or listings (a URL serving the listings JSON).
+    provider: Mapped[str] = mapped_column(String(20))
+    # The board's token or company identifier; for listings, the URL.
+    board: Mapped[str] = mapped_column(String(1000))
+    # The employer the postings belong to; None for a listings URL naming each row's company.
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    # The school that connected it (None: connected from the command line for everyone).
+    school_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), index=True
+    )
+    # Comma-separated words a posting's title must contain one of ("*": every posting).
+    title_filter: Mapped[str] = mapped_column(Text)
+    # New postings wait in /pending for a teacher instead of opening at once.
+    review: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[SourceStatus] = mapped_column(
+        _enum(SourceStatus, "source_status"), default=SourceStatus.ACTIVE
+    )
+    # Failed runs in a row; the third pauses the source.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Validators of the last response, sent back so an unchanged board costs a 304.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_sync_at: Mapped[datetime] = mapped_column(index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation | None] = relationship()
+    school: Mapped[School | None] = relationship()
+
+    @property
+    def tag(self) -> str:
+        """The ``Opportunity.source`` of this source's opportunities."""
+        return f"source:{self.id}"
+
+
+class SourceRun(Base):
+    """One sync of a source and what it changed."""
+
+    __tablename__ = "source_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the run failed (worded for a teacher), or why postings were skipped.
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ListingReport(Base):
+    """A student's report that a listing is closed, broken, a duplicate or wrong.
+
+    Reports from two different students hide the listing (it goes back to pending) until a
+    teacher restores or closes it, which resolves them.
+    """
+
+    __tablename__ = "listing_reports"
+    __table_args__ = (UniqueConstraint("opportunity_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    # closed, link, duplicate or wrong.
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

@@ -386,9 +386,16 @@ def test_the_card_shows_the_facts_and_buttons(
     )
     assert [[b.label for b in row] for row in ada.replies[0].buttons] == [
         ["I'm interested", "Save"],
-        ["Remind me", "« Back"],
+        ["Remind me", "Report a problem"],
+        ["« Back"],
     ]
-    assert [b.payload for b in ada.buttons] == [f"int:{oid}", f"sv:{oid}", f"rmd:{oid}", "back"]
+    assert [b.payload for b in ada.buttons] == [
+        f"int:{oid}",
+        f"sv:{oid}",
+        f"rmd:{oid}",
+        f"rep:{oid}",
+        "back",
+    ]
 
 
 def test_a_card_for_a_missing_or_closed_opportunity_is_refused(

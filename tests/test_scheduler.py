@@ -30,6 +30,8 @@ JOB_IDS = {
     "feedback.ask",
     "events.forget",
     "imports.run",
+    "sources.sync",
+    "listings.expire",
 }
 
 
@@ -64,6 +66,7 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         reconcile_minutes=10,
         digest_poll_seconds=120,
         import_poll_seconds=3,
+        sources_poll_seconds=90,
     )
     scheduler = build_scheduler(session_factory, clock, settings)
     jobs = {job.id: job for job in scheduler.get_jobs()}
@@ -82,6 +85,8 @@ def test_jobs_have_fixed_ids_and_the_configured_intervals(
         "feedback.ask": timedelta(minutes=2),
         "events.forget": timedelta(minutes=10),
         "imports.run": timedelta(seconds=3),
+        "sources.sync": timedelta(seconds=90),
+        "listings.expire": timedelta(minutes=10),
     }
 
 
