@@ -16,12 +16,13 @@ from handlers import (
     interest,
     invites,
     matches,
+    objectives,
     onboarding,
     opportunities,
-    partnership,
     placements,
     privacy,
     reminders,
+    report,
     saved,
     teachers,
 )
@@ -45,7 +46,8 @@ MODULES = (
     opportunities,
     teachers,
     announcements,
-    partnership,
+    report,
+    objectives,
     privacy,
 )
 

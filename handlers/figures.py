@@ -209,7 +209,7 @@ class Figures:
         return statistics.median(self.reply_hours) if self.reply_hours else None
 
     def value(self, metric: str) -> float | None:
-        """The figure an objective's metric names (see ``handlers.partnership.METRICS``)."""
+        """The figure an objective's metric names (see ``handlers.objectives.METRICS``)."""
         match metric:
             case "reply_rate":
                 return self.reply_rate
@@ -583,6 +583,20 @@ def plain(value: float, places: int = 1) -> str:
     """``value`` rounded, without trailing zeros or an exponent: 7.5, 12, 100000."""
     text = f"{value:.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_hours(value: float) -> str:
+    shown = plain(value)
+    return f"{shown} hour{'' if shown == '1' else 's'}"
+
+
+def fmt_percent(value: float) -> str:
+    return f"{round(value)}%"
+
+
+def fmt_rating(value: float) -> str:
+    """A feedback rating, out of 5."""
+    return f"{value:.1f} of 5"
 
 
 def fmt_duration(hours: float) -> str:

@@ -21,14 +21,8 @@ from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
 from handlers.chart import HEIGHT, WIDTH, render
 from handlers.figures import Breakdown, Figures, Period, Scope, compute, fmt_duration, parse_period
-from handlers.partnership import (
-    Report,
-    _pack,
-    build_report,
-    chart_data,
-    figure_lines,
-    progress_line,
-)
+from handlers.objectives import progress_line
+from handlers.report import Report, _pack, build_report, chart_data, figure_lines
 from storage.models import (
     Account,
     Cohort,
