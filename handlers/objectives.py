@@ -28,7 +28,7 @@ from handlers.figures import (
     plain,
 )
 from handlers.present import fmt_date, local_today, parse_id, person_zone
-from handlers.schools import escape_like, staff_school
+from handlers.schools import staff_school
 from storage.models import Objective, Organisation
 
 registry = Registry()
@@ -268,7 +268,7 @@ def _employer(ctx: Context, name: str) -> Organisation:
         return exact
     similar = ctx.session.scalars(
         select(Organisation)
-        .where(Organisation.name.ilike(f"%{escape_like(clean)}%", escape="\\"))
+        .where(Organisation.name.icontains(clean, autoescape=True))
         .order_by(Organisation.name)
         .limit(6)
     ).all()
