@@ -25,13 +25,8 @@ from handlers.figures import Scope, parse_period
 from handlers.import_jobs import run_imports
 from handlers.imports import Owner, import_file
 from handlers.invites import create_invite, organisation_named
-from handlers.partnership import (
-    build_report,
-    chart_data,
-    report_csv,
-    report_markdown,
-    school_zone,
-)
+from handlers.report import build_report, chart_data, school_zone
+from handlers.report_export import report_csv, report_markdown
 from handlers.schools import only_school, school_named
 from handlers.sync.engine import DEFAULT_FILTER, describe, sync_sources
 from handlers.sync.manage import (

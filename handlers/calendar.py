@@ -1,8 +1,8 @@
 """/calendar: a student's deadlines, events and reminders as an iCalendar (.ics) file.
 
-Written by hand to RFC 5545 (it is small): CRLF line endings, lines folded at 75 octets,
-escaped text, a stable UID per item (so importing the file again updates instead of
-duplicating), DTSTAMP, and times in UTC; deadlines are all-day events.
+Written with the icalendar package (RFC 5545: escaping, folding, CRLF line ends): a stable UID per
+item (so importing the file again updates instead of duplicating), DTSTAMP, and times in UTC;
+deadlines are all-day events.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import icalendar
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -30,7 +31,6 @@ registry = Registry()
 
 PRODID = "-//oppbot//calendar export//EN"
 KINDS = ("deadline", "event", "reminder")
-MAX_OCTETS = 75
 
 
 @dataclass(frozen=True)
@@ -43,60 +43,54 @@ class Entry:
     url: str | None = None
 
 
-def escape(text: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11), with control characters dropped."""
-    text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+def clean(text: str) -> str:
+    """``text`` without control characters, which no calendar shows; line breaks stay.
+
+    icalendar reads a backslash followed by a capital N as a line break (its documented
+    shorthand), so such a pair in a title shows as one.
+    """
+    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
-def fold(line: str) -> list[str]:
-    """Split a content line into pieces of at most 75 octets, never inside a character."""
-    pieces: list[str] = []
-    current, size = "", 0
-    for ch in line:
-        width = len(ch.encode())
-        if size + width > MAX_OCTETS:
-            pieces.append(current)
-            # A continuation line starts with a space, which counts towards its 75 octets.
-            current, size = " ", 1
-        current += ch
-        size += width
-    pieces.append(current)
-    return pieces
-
-
-def _utc(value: datetime) -> str:
-    return f"{value.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+def event(entry: Entry, now: datetime) -> icalendar.Event:
+    """One entry as a VEVENT: a time in UTC, or a whole day for a date."""
+    vevent = icalendar.Event()
+    vevent.add("uid", entry.uid)
+    vevent.add("dtstamp", now.astimezone(UTC))
+    if isinstance(entry.start, datetime):
+        vevent.add("dtstart", entry.start.astimezone(UTC))
+    else:
+        vevent.add("dtstart", entry.start)
+        vevent.add("dtend", entry.start + timedelta(days=1))
+    vevent.add("summary", clean(entry.summary))
+    if entry.description:
+        vevent.add("description", clean(entry.description))
+    if entry.url and entry.url.isprintable() and " " not in entry.url:
+        vevent.add("url", entry.url)
+    return vevent
 
 
 def ics(entries: Iterable[Entry], now: datetime) -> bytes:
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "X-WR-CALNAME:oppbot",
-    ]
+    calendar = icalendar.Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", "oppbot")
     for entry in entries:
-        lines += ["BEGIN:VEVENT", f"UID:{entry.uid}", f"DTSTAMP:{_utc(now)}"]
-        if isinstance(entry.start, datetime):
-            lines.append(f"DTSTART:{_utc(entry.start)}")
-        else:
-            lines.append(f"DTSTART;VALUE=DATE:{entry.start:%Y%m%d}")
-            lines.append(f"DTEND;VALUE=DATE:{entry.start + timedelta(days=1):%Y%m%d}")
-        lines.append(f"SUMMARY:{escape(entry.summary)}")
-        if entry.description:
-            lines.append(f"DESCRIPTION:{escape(entry.description)}")
-        if entry.url and entry.url.isprintable() and " " not in entry.url:
-            lines.append(f"URL:{entry.url}")
-        lines.append("END:VEVENT")
-    lines.append("END:VCALENDAR")
-    return "".join(piece + "\r\n" for line in lines for piece in fold(line)).encode()
+        calendar.add_component(event(entry, now))
+    # In the order written: the calendar's header first, then each event's UID and times.
+    content: bytes = calendar.to_ical(sorted=False)
+    return content
 
 
 def entries_for(ctx: Context) -> list[Entry]:
     """Deadlines of what the student follows, their events, and their pending reminders."""
+    return [*_deadlines(ctx), *_events(ctx), *_reminders(ctx)]
+
+
+def _deadlines(ctx: Context) -> list[Entry]:
+    """The deadline of each open opportunity the student saved or registered interest in."""
     person_id = ctx.person.id
     entries = []
     opportunity_ids = {o for _, o in followed(ctx.session, Scope(frozenset({person_id})))}
@@ -121,8 +115,13 @@ def entries_for(ctx: Context) -> list[Entry]:
                 url=opportunity.url,
             )
         )
-    # One event per invitation: the time it was last given (a moved interview keeps the reminders
-    # already sent for the old time), while the student is still invited or placed.
+    return entries
+
+
+def _events(ctx: Context) -> list[Entry]:
+    """One event per invitation: the time it was last given (a moved interview keeps the
+    reminders already sent for the old time), while the student is still invited or placed."""
+    person_id = ctx.person.id
     events: dict[int | None, Reminder] = {}
     for reminder in ctx.session.scalars(
         select(Reminder)
@@ -136,6 +135,7 @@ def entries_for(ctx: Context) -> list[Entry]:
     ):
         events.setdefault(reminder.opportunity_id, reminder)
     attending = attending_pairs(ctx.session, {(person_id, o) for o in events})
+    entries = []
     for opportunity_id, reminder in sorted(events.items(), key=lambda e: e[1].event_at or ctx.now):
         event_at = reminder.event_at
         assert event_at is not None
@@ -149,24 +149,28 @@ def entries_for(ctx: Context) -> list[Entry]:
                 start=event_at,
             )
         )
-    for reminder in ctx.session.scalars(
-        select(Reminder)
-        .where(
-            Reminder.person_id == person_id,
-            Reminder.kind == ReminderKind.CUSTOM,
-            Reminder.status == ReminderStatus.PENDING,
-        )
-        .order_by(Reminder.due_at, Reminder.id)
-    ):
-        entries.append(
-            Entry(
-                kind="reminder",
-                uid=f"reminder-{reminder.id}@oppbot",
-                summary=f"Reminder: {reminder.text}",
-                start=reminder.due_at,
-            )
-        )
     return entries
+
+
+def _reminders(ctx: Context) -> list[Entry]:
+    """The reminders the student set themselves that are still to come."""
+    return [
+        Entry(
+            kind="reminder",
+            uid=f"reminder-{reminder.id}@oppbot",
+            summary=f"Reminder: {reminder.text}",
+            start=reminder.due_at,
+        )
+        for reminder in ctx.session.scalars(
+            select(Reminder)
+            .where(
+                Reminder.person_id == ctx.person.id,
+                Reminder.kind == ReminderKind.CUSTOM,
+                Reminder.status == ReminderStatus.PENDING,
+            )
+            .order_by(Reminder.due_at, Reminder.id)
+        )
+    ]
 
 
 def _count(n: int, noun: str) -> str:

@@ -36,7 +36,6 @@ from handlers.matches import share_pending
 from handlers.onboarding import normalise_code
 from handlers.present import fmt_date, parse_id
 from handlers.schools import (
-    escape_like,
     school_staff,
     staff_label,
     staff_labels,
@@ -346,7 +345,7 @@ def _school_students(ctx: Context, name: str) -> list[Person]:
     if name:
         # "uma", "shah" or "uma shah" all find Uma Shah.
         full = Person.name + " " + func.coalesce(Person.family_name, "")
-        query = query.where(full.ilike(f"%{escape_like(' '.join(name.split()))}%", escape="\\"))
+        query = query.where(full.icontains(" ".join(name.split()), autoescape=True))
     else:
         query = query.where(Person.under_18.is_(True), Person.guardian_consent_at.is_(None))
     return list(ctx.session.scalars(query))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import Select
 
 from bot.core import UserError
@@ -209,7 +209,7 @@ class Figures:
         return statistics.median(self.reply_hours) if self.reply_hours else None
 
     def value(self, metric: str) -> float | None:
-        """The figure an objective's metric names (see ``handlers.partnership.METRICS``)."""
+        """The figure an objective's metric names (see ``handlers.objectives.METRICS``)."""
         match metric:
             case "reply_rate":
                 return self.reply_rate
@@ -280,210 +280,323 @@ class Breakdown:
         return self.employers.get(organisation_id) or Figures()
 
 
+# A column as a query names it: a mapped attribute or any expression.
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+# A SELECT of any columns.
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def during(column: Column, period: Period) -> ColumnElement[bool]:
+    """Whether ``column`` falls in ``period``: a date by its day, a timestamp between the
+    midnights that begin and end the period in its time zone."""
+    if column.type.python_type is date:
+        return column.between(period.start, period.end)
+    return and_(column >= period.start_at, column < period.end_at)
+
+
+def span(periods: Sequence[Period]) -> Period:
+    """The one period covering all of ``periods`` (and any days between them)."""
+    return Period(min(p.start for p in periods), max(p.end for p in periods), periods[0].zone)
+
+
+def within(column: Column, periods: Sequence[Period]) -> ColumnElement[bool]:
+    """Whether ``column`` falls in the span of ``periods``: each query reads only those rows."""
+    return during(column, span(periods))
+
+
+def counts(
+    column: Column, periods: Sequence[Period], value: Column | None = None
+) -> list[ColumnElement[int]]:
+    """One count per period: rows (or distinct ``value``s) whose ``column`` falls in it."""
+    if value is None:
+        return [func.count(case((during(column, p), literal(1)))) for p in periods]
+    return [func.count(distinct(case((during(column, p), value)))) for p in periods]
+
+
+def students_of_school(query: AnySelect, school: Column, scope: Scope) -> AnySelect:
+    """Only the scope's school's students (everyone's, for a scope of every school).
+
+    The school is the one stored on the row when it was written, so a student who deletes
+    their data still counts for it, as their placements, hours and feedback do.
+    """
+    if scope.school_id is None:
+        return query
+    return query.where(school == scope.school_id)
+
+
+def of_employer(scope: Scope) -> list[ColumnElement[bool]]:
+    """Only the opportunities of the scope's employer (any, for a scope of every employer)."""
+    if scope.organisation_id is None:
+        return []
+    return [Opportunity.organisation_id == scope.organisation_id]
+
+
+def of_placements(scope: Scope) -> list[ColumnElement[bool]]:
+    """Only the placements of the scope's school and employer.
+
+    Placements keep their school and employer after the student deletes their data.
+    """
+    conditions = []
+    if scope.school_id is not None:
+        conditions.append(Placement.school_id == scope.school_id)
+    if scope.organisation_id is not None:
+        conditions.append(Placement.organisation_id == scope.organisation_id)
+    return conditions
+
+
+@dataclass
+class _Tally:
+    """The figures being computed: whose, over which periods, and the breakdowns so far (one
+    per period, in the periods' order)."""
+
+    session: Session
+    scope: Scope
+    periods: Sequence[Period]
+    result: list[Breakdown] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = [Breakdown() for _ in self.periods]
+
+    def rows(self, query: AnySelect) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.session.execute(query)]
+
+    def put(self, org_id: int, index: int) -> Figures:
+        """The figures of one employer in the period at ``index``, created on first use."""
+        return self.result[index].employers.setdefault(org_id, Figures())
+
+    def store(self, query: AnySelect, name: str) -> None:
+        """Rows of (organisation id, one number per period) into each employer's figure
+        ``name``."""
+        for org_id, *values in self.rows(query):
+            for i, n in enumerate(values):
+                setattr(self.put(org_id, i), name, int(n))
+
+
 def compute(session: Session, scope: Scope, periods: Sequence[Period]) -> list[Breakdown]:
     """The figures of ``scope`` for each of ``periods``, in the same order."""
     if not periods:
         return []
-    low = min(p.start for p in periods)
-    high = max(p.end for p in periods)
-    bounds = Period(low, high, periods[0].zone)
-    result = [Breakdown() for _ in periods]
+    tally = _Tally(session, scope, periods)
+    for metric in _METRICS:
+        metric(tally)
+    for breakdown in tally.result:
+        for figures in breakdown.employers.values():
+            breakdown.overall.add(figures)
+    return tally.result
 
-    def rows(query: Select[Any]) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in session.execute(query)]
 
-    def put(org_id: int, index: int) -> Figures:
-        return result[index].employers.setdefault(org_id, Figures())
-
-    def during(column: ColumnElement[Any], period: Period) -> ColumnElement[bool]:
-        if column.type.python_type is date:
-            return column.between(period.start, period.end)
-        return and_(column >= period.start_at, column < period.end_at)
-
-    def within(column: ColumnElement[Any]) -> ColumnElement[bool]:
-        return during(column, bounds)
-
-    def counts(column: ColumnElement[Any], value: ColumnElement[Any] | None = None) -> list[Any]:
-        """One count per period: rows (or distinct ``value``s) whose ``column`` falls in it."""
-        if value is None:
-            return [func.count(case((during(column, p), literal(1)))) for p in periods]
-        return [func.count(distinct(case((during(column, p), value)))) for p in periods]
-
-    org_filter = (
-        [Opportunity.organisation_id == scope.organisation_id]
-        if scope.organisation_id is not None
-        else []
+def published(tally: _Tally) -> None:
+    """Opportunities published, by their employer. Opportunities are shared by every school, so
+    a school sees all of them."""
+    query = select(Opportunity.organisation_id, *counts(Opportunity.published_at, tally.periods))
+    tally.store(
+        query.where(
+            within(Opportunity.published_at, tally.periods), *of_employer(tally.scope)
+        ).group_by(Opportunity.organisation_id),
+        "published",
     )
 
-    def students_of_school(query: Select[Any], school: ColumnElement[Any]) -> Select[Any]:
-        """Only the scope's school's students (everyone's, for a scope of every school).
 
-        The school is the one stored on the row when it was written, so a student who deletes
-        their data still counts for it, as their placements, hours and feedback do.
-        """
-        if scope.school_id is None:
-            return query
-        return query.where(school == scope.school_id)
-
-    # Opportunities are shared by every school, so a school sees all of them.
-    published = select(Opportunity.organisation_id, *counts(Opportunity.published_at)).where(
-        within(Opportunity.published_at), *org_filter
-    )
-    for org_id, *values in rows(published.group_by(Opportunity.organisation_id)):
-        for i, n in enumerate(values):
-            put(org_id, i).published = n
-
+def reached(tally: _Tally) -> None:
+    """Students who opened an employer's card, per employer and overall: one student who saw
+    two employers' cards is one student reached overall."""
     # A student who deleted their data keeps counting, once per card, under a key of their own.
     viewer = func.coalesce(OpportunityView.person_id, -OpportunityView.id)
     views = students_of_school(
         select()
         .select_from(OpportunityView)
         .join(Opportunity, Opportunity.id == OpportunityView.opportunity_id)
-        .where(within(OpportunityView.first_seen_at), *org_filter),
+        .where(within(OpportunityView.first_seen_at, tally.periods), *of_employer(tally.scope)),
         OpportunityView.school_id,
+        tally.scope,
     )
-    viewers = counts(OpportunityView.first_seen_at, viewer)
-    for org_id, *values in rows(
+    viewers = counts(OpportunityView.first_seen_at, tally.periods, viewer)
+    tally.store(
         views.add_columns(Opportunity.organisation_id, *viewers).group_by(
             Opportunity.organisation_id
-        )
-    ):
+        ),
+        "reached",
+    )
+    for values in tally.rows(views.add_columns(*viewers)):
         for i, n in enumerate(values):
-            put(org_id, i).reached = n
-    # One student who saw two employers' cards is one student reached overall.
-    for values in rows(views.add_columns(*viewers)):
-        for i, n in enumerate(values):
-            result[i].overall.reached = n
+            tally.result[i].overall.reached = n
 
-    shared = Interest.details_shared_at.is_not(None)
-    replied = and_(shared, Interest.employer_replied_at.is_not(None))
-    # An interest withdrawn, or whose student deleted their data, can no longer be answered:
-    # counted against the employer only if they answered it in time.
-    answerable = or_(
-        replied,
-        and_(shared, Interest.status != InterestStatus.WITHDRAWN, Interest.person_id.is_not(None)),
-    )
-    interest_columns: list[Any] = []
-    for p in periods:
-        created = during(Interest.created_at, p)
-        interest_columns += [
-            func.count(case((created, literal(1)))),
-            func.count(case((and_(created, answerable), literal(1)))),
-            func.count(case((and_(created, replied), literal(1)))),
-        ]
-    interests = students_of_school(
-        select(Opportunity.organisation_id, *interest_columns)
-        .select_from(Interest)
+
+def _interests_of_school(tally: _Tally, query: AnySelect) -> AnySelect:
+    """``query`` over the interests registered in the periods with the scope's employers, by
+    the scope's school's students."""
+    return students_of_school(
+        query.select_from(Interest)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-        .where(within(Interest.created_at), *org_filter),
+        .where(within(Interest.created_at, tally.periods), *of_employer(tally.scope)),
         Interest.school_id,
+        tally.scope,
     )
-    for org_id, *values in rows(interests.group_by(Opportunity.organisation_id)):
-        for i in range(len(periods)):
-            figures = put(org_id, i)
+
+
+# An interest whose details reached the employer and that the employer answered.
+_REPLIED = and_(Interest.details_shared_at.is_not(None), Interest.employer_replied_at.is_not(None))
+# An interest withdrawn, or whose student deleted their data, can no longer be answered:
+# counted against the employer only if they answered it in time.
+_ANSWERABLE = or_(
+    _REPLIED,
+    and_(
+        Interest.details_shared_at.is_not(None),
+        Interest.status != InterestStatus.WITHDRAWN,
+        Interest.person_id.is_not(None),
+    ),
+)
+
+
+def interests(tally: _Tally) -> None:
+    """Interests registered, and of them those the employer can answer and those answered: the
+    reply rate's share."""
+    columns: list[ColumnElement[int]] = []
+    for p in tally.periods:
+        created = during(Interest.created_at, p)
+        columns += [
+            func.count(case((created, literal(1)))),
+            func.count(case((and_(created, _ANSWERABLE), literal(1)))),
+            func.count(case((and_(created, _REPLIED), literal(1)))),
+        ]
+    query = _interests_of_school(tally, select(Opportunity.organisation_id, *columns))
+    for org_id, *values in tally.rows(query.group_by(Opportunity.organisation_id)):
+        for i in range(len(tally.periods)):
+            figures = tally.put(org_id, i)
             figures.interests, figures.answerable, figures.replied = values[3 * i : 3 * i + 3]
 
+
+def reply_times(tally: _Tally) -> None:
+    """How long each answered interest waited for the employer's reply, in hours, from the
+    moment its details reached them."""
     # A median needs the values themselves; timestamps are subtracted here, the same on
     # every backend.
-    reply_times = students_of_school(
+    query = _interests_of_school(
+        tally,
         select(
             Opportunity.organisation_id,
             Interest.created_at,
             Interest.details_shared_at,
             Interest.employer_replied_at,
-        )
-        .select_from(Interest)
-        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-        .where(within(Interest.created_at), replied, *org_filter),
-        Interest.school_id,
-    )
-    for org_id, created_at, shared_at, replied_at in rows(reply_times):
+        ),
+    ).where(_REPLIED)
+    for org_id, created_at, shared_at, replied_at in tally.rows(query):
         hours = (replied_at - shared_at).total_seconds() / 3600
-        for i, p in enumerate(periods):
+        for i, p in enumerate(tally.periods):
             if p.start_at <= created_at < p.end_at:
-                put(org_id, i).reply_hours.append(hours)
+                tally.put(org_id, i).reply_hours.append(hours)
 
-    invitations = students_of_school(
+
+def invitations(tally: _Tally) -> None:
+    """Interests the employer sent an invitation to, each counted once however many they sent."""
+    query = students_of_school(
         select(
             Opportunity.organisation_id,
-            *counts(InterestMessage.created_at, InterestMessage.interest_id),
+            *counts(InterestMessage.created_at, tally.periods, InterestMessage.interest_id),
         )
         .select_from(InterestMessage)
         .join(Interest, Interest.id == InterestMessage.interest_id)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-        .where(InterestMessage.kind == "invite", within(InterestMessage.created_at), *org_filter),
+        .where(
+            InterestMessage.kind == "invite",
+            within(InterestMessage.created_at, tally.periods),
+            *of_employer(tally.scope),
+        ),
         Interest.school_id,
+        tally.scope,
     )
-    for org_id, *values in rows(invitations.group_by(Opportunity.organisation_id)):
-        for i, n in enumerate(values):
-            put(org_id, i).invitations = n
+    tally.store(query.group_by(Opportunity.organisation_id), "invitations")
 
-    # Placements keep their school and employer after the student deletes their data.
-    placement_filter = []
-    if scope.school_id is not None:
-        placement_filter.append(Placement.school_id == scope.school_id)
-    if scope.organisation_id is not None:
-        placement_filter.append(Placement.organisation_id == scope.organisation_id)
-    placements = select(Placement.organisation_id, *counts(Placement.created_at)).where(
-        within(Placement.created_at), *placement_filter
+
+def placements(tally: _Tally) -> None:
+    """Placements made, by their employer."""
+    query = select(Placement.organisation_id, *counts(Placement.created_at, tally.periods)).where(
+        within(Placement.created_at, tally.periods), *of_placements(tally.scope)
     )
-    for org_id, *values in rows(placements.group_by(Placement.organisation_id)):
-        for i, n in enumerate(values):
-            put(org_id, i).placements = n
+    tally.store(query.group_by(Placement.organisation_id), "placements")
 
-    minutes = (
+
+def hours_confirmed(tally: _Tally) -> None:
+    """Minutes of placement work the supervisor confirmed, by the day the work was done."""
+    query = (
         select(
             Placement.organisation_id,
             *[
                 func.coalesce(
                     func.sum(case((during(HoursEntry.work_date, p), HoursEntry.minutes))), 0
                 )
-                for p in periods
+                for p in tally.periods
             ],
         )
         .select_from(HoursEntry)
         .join(Placement, Placement.id == HoursEntry.placement_id)
         .where(
             HoursEntry.status == HoursStatus.CONFIRMED,
-            within(HoursEntry.work_date),
-            *placement_filter,
+            within(HoursEntry.work_date, tally.periods),
+            *of_placements(tally.scope),
         )
     )
-    for org_id, *values in rows(minutes.group_by(Placement.organisation_id)):
-        for i, n in enumerate(values):
-            put(org_id, i).minutes = int(n)
+    tally.store(query.group_by(Placement.organisation_id), "minutes")
 
-    rating_columns: list[Any] = []
-    for p in periods:
+
+def ratings(tally: _Tally) -> None:
+    """The ratings students and supervisors gave in placements' feedback, as a sum and a count
+    each, by when they answered."""
+    columns: list[ColumnElement[int]] = []
+    for p in tally.periods:
         answered = during(Feedback.answered_at, p)
-        rating_columns += [
+        columns += [
             func.coalesce(func.sum(case((answered, Feedback.rating))), 0),
             func.count(case((answered, Feedback.rating))),
         ]
-    ratings = (
-        select(Placement.organisation_id, Feedback.respondent_role, *rating_columns)
+    query = (
+        select(Placement.organisation_id, Feedback.respondent_role, *columns)
         .select_from(Feedback)
         .join(Placement, Placement.id == Feedback.placement_id)
-        .where(Feedback.rating.is_not(None), within(Feedback.answered_at), *placement_filter)
+        .where(
+            Feedback.rating.is_not(None),
+            within(Feedback.answered_at, tally.periods),
+            *of_placements(tally.scope),
+        )
+        .group_by(Placement.organisation_id, Feedback.respondent_role)
     )
-    for org_id, role, *values in rows(
-        ratings.group_by(Placement.organisation_id, Feedback.respondent_role)
-    ):
-        for i in range(len(periods)):
-            figures = put(org_id, i)
+    for org_id, role, *values in tally.rows(query):
+        for i in range(len(tally.periods)):
+            figures = tally.put(org_id, i)
             mean = figures.student_rating if role == Role.STUDENT else figures.supervisor_rating
             mean.total, mean.count = int(values[2 * i]), values[2 * i + 1]
 
-    for breakdown in result:
-        for figures in breakdown.employers.values():
-            breakdown.overall.add(figures)
-    return result
+
+_METRICS: tuple[Callable[[_Tally], None], ...] = (
+    published,
+    reached,
+    interests,
+    reply_times,
+    invitations,
+    placements,
+    hours_confirmed,
+    ratings,
+)
 
 
 def plain(value: float, places: int = 1) -> str:
     """``value`` rounded, without trailing zeros or an exponent: 7.5, 12, 100000."""
     text = f"{value:.{places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_hours(value: float) -> str:
+    shown = plain(value)
+    return f"{shown} hour{'' if shown == '1' else 's'}"
+
+
+def fmt_percent(value: float) -> str:
+    return f"{round(value)}%"
+
+
+def fmt_rating(value: float) -> str:
+    """A feedback rating, out of 5."""
+    return f"{value:.1f} of 5"
 
 
 def fmt_duration(hours: float) -> str:

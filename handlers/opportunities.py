@@ -41,7 +41,6 @@ from handlers.present import (
 from handlers.reports import reported_card, reported_ids
 from handlers.schools import (
     all_staff,
-    escape_like,
     known_school,
     owns,
     school_staff,
@@ -644,10 +643,9 @@ def listings(ctx: Context, args: str) -> list[Reply]:
     )
     word = " ".join(args.split())
     if word:
-        pattern = f"%{escape_like(word)}%"
         query = query.where(
-            Opportunity.title.ilike(pattern, escape="\\")
-            | Organisation.name.ilike(pattern, escape="\\")
+            Opportunity.title.icontains(word, autoescape=True)
+            | Organisation.name.icontains(word, autoescape=True)
         )
     found = ctx.session.scalars(query).all()
     if not found:

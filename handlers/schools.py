@@ -172,10 +172,5 @@ def school_cohorts(session: Session, school: School) -> list[Cohort]:
     )
 
 
-def escape_like(text: str) -> str:
-    """``text`` matched literally by LIKE ... ESCAPE '\\' (a name with % or _ in it)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def cohort_label(student: Person) -> str:
     return student.cohort.name if student.cohort is not None else "no class"

@@ -40,11 +40,6 @@ class BrowseFilters:
         return any(v is not None for v in vars(self).values())
 
 
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
     """Why ``person`` may not take part in ``opportunity``, or None if they may."""
     if person.role != Role.STUDENT:
@@ -93,18 +88,17 @@ def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[
     if filters.paid is not None:
         conditions.append(Opportunity.paid.is_(filters.paid))
     if filters.where:
-        conditions.append(Opportunity.location.ilike(_like(filters.where), escape="\\"))
+        conditions.append(Opportunity.location.icontains(filters.where, autoescape=True))
     for word in (filters.text or "").split():
-        pattern = _like(word)
         conditions.append(
             or_(
-                Opportunity.title.ilike(pattern, escape="\\"),
-                Opportunity.description.ilike(pattern, escape="\\"),
-                Opportunity.location.ilike(pattern, escape="\\"),
-                Organisation.name.ilike(pattern, escape="\\"),
+                Opportunity.title.icontains(word, autoescape=True),
+                Opportunity.description.icontains(word, autoescape=True),
+                Opportunity.location.icontains(word, autoescape=True),
+                Organisation.name.icontains(word, autoescape=True),
                 exists().where(
                     OpportunityTag.opportunity_id == Opportunity.id,
-                    OpportunityTag.tag.ilike(pattern, escape="\\"),
+                    OpportunityTag.tag.icontains(word, autoescape=True),
                 ),
             )
         )

@@ -265,6 +265,27 @@ def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -
     assert "That search is too long" in ada.text
 
 
+def test_search_takes_percent_underscore_and_slash_literally(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    for title in (
+        "50% bursary",
+        "500 club helper",
+        "Data_base intern",
+        "Database intern",
+        "AI/ML taster",
+        "AIML taster",
+    ):
+        add_opportunity(session_factory, clock.now, title=title)
+    for search, expected in [
+        ("50%", ["50% bursary"]),
+        ("DATA_base", ["Data_base intern"]),
+        ("ai/ml", ["AI/ML taster"]),
+    ]:
+        ada.send(f"/search {search}")
+        assert titles(ada) == expected, search
+
+
 @pytest.mark.usefixtures("listings")
 def test_clearing_filters_shows_everything_again(ada: Chat) -> None:
     ada.send("/filter")

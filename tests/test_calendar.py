@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import ConsoleChat
 from bot.core import Core, Timing
-from handlers.calendar import escape, fold
+from handlers.calendar import Entry, ics
 from handlers.reminders import schedule_event_reminders
 from storage.db import transaction
 from storage.models import (
@@ -201,14 +201,16 @@ def test_an_empty_calendar_sends_no_file(ada: Chat) -> None:
     assert ada.text.startswith("Here's your calendar: 1 reminder.")
 
 
-def test_text_escaping_and_folding() -> None:
-    assert escape("a,b;c\\d\ne\x00f") == "a\\,b\\;c\\\\d\\nef"
-    line = "SUMMARY:" + "é" * 100
-    pieces = fold(line)
-    assert all(len(p.encode()) <= 75 for p in pieces)
-    assert all(p.startswith(" ") for p in pieces[1:])
-    assert pieces[0] + "".join(p[1:] for p in pieces[1:]) == line
-    assert fold("short") == ["short"]
+def test_text_is_escaped_folded_and_cleaned_of_control_characters() -> None:
+    summary = "a,b;c\\d\ne\x00f " + "é" * 100
+    content = ics(
+        [Entry("reminder", "reminder-1@oppbot", summary, utc(2026, 11, 24, 17, 0))],
+        utc(2026, 11, 23, 15, 0),
+    )
+    # ``unfold`` checks every physical line holds at most 75 octets.
+    assert "SUMMARY:a\\,b\\;c\\\\d\\nef " + "é" * 100 in unfold(content)
+    (event,) = icalendar.Calendar.from_ical(content).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "a,b;c\\d\nef " + "é" * 100
 
 
 def test_the_console_saves_the_file_in_the_current_directory(

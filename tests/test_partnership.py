@@ -21,14 +21,8 @@ from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
 from handlers.chart import HEIGHT, WIDTH, render
 from handlers.figures import Breakdown, Figures, Period, Scope, compute, fmt_duration, parse_period
-from handlers.partnership import (
-    Report,
-    _pack,
-    build_report,
-    chart_data,
-    figure_lines,
-    progress_line,
-)
+from handlers.objectives import progress_line
+from handlers.report import Report, _pack, build_report, chart_data, figure_lines
 from storage.models import (
     Account,
     Cohort,
@@ -812,6 +806,9 @@ def test_removing_an_objective_is_checked(
         ("placements 0", "For placements, choose a target from 1 to 10000."),
         ("placements 5 for Nobody Inc", "I don't know an employer called Nobody Inc."),
         ("placements 5 for L", "Which employer do you mean: Acme Ltd, Bright Labs?"),
+        # LIKE's wildcards are taken literally: "L_d" is not "Ltd", "%" not every name.
+        ("placements 5 for L_d", "I don't know an employer called L_d."),
+        ("placements 5 for %", "I don't know an employer called %."),
         ("placements 5 by 2026-11-01", "That date has passed."),
         ("placements 5 by 2030-01-01", "That's more than two years ahead."),
         ("placements 5 by 2027-02-30", "Please give the end date as YYYY-MM-DD"),

@@ -315,6 +315,17 @@ def test_close_and_edit(world: World) -> None:
     assert "Sorry, that is only for admins or teachers" in world.bob.text
 
 
+def test_listings_search_takes_percent_and_underscore_literally(world: World) -> None:
+    for title in ("50% bursary", "500 club helper", "Data_base intern", "Database intern"):
+        add_opportunity(world.factory, world.clock.now, title=title)
+    world.tina.send("/listings 50%")
+    assert "50% bursary" in world.tina.text
+    assert "500 club helper" not in world.tina.text
+    world.tina.send("/listings DATA_base")
+    assert "Data_base intern" in world.tina.text
+    assert "Database intern" not in world.tina.text
+
+
 def test_cohorts_get_fresh_join_codes(world: World) -> None:
     world.tina.send("/cohort")
     assert world.tina.text == (
