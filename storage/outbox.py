@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Interval, Row, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Interval,
+    Row,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.db import insert_new
@@ -245,7 +255,7 @@ def renew_claim(session: Session, row_id: int, *, owner: str, lease: float) -> b
         .values(claim_expires_at=until)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def release_claims(session: Session, *, owner: str, keep: Collection[int] = ()) -> int:
@@ -260,4 +270,4 @@ def release_claims(session: Session, *, owner: str, keep: Collection[int] = ()) 
         .values(claimed_by=None, claim_expires_at=None)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount
