@@ -160,11 +160,19 @@ class SenderLock:
 
     def release(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # a dead connection has nothing left to free
-                log.debug("closing the outbox sender lock connection failed", exc_info=True)
+        if conn is None:
+            return
+        try:
+            # The server frees a closed session's locks a moment after the close returns:
+            # unlocking first lets the next holder in at once.
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            conn.commit()
+        except Exception:  # a dead connection holds nothing any more
+            log.debug("unlocking the outbox sender lock failed", exc_info=True)
+        try:
+            conn.close()
+        except Exception:
+            log.debug("closing the outbox sender lock connection failed", exc_info=True)
 
 
 class OutboxSender:
