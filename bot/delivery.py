@@ -408,9 +408,10 @@ class OutboxSender:
     async def _deliver(self, row: Due) -> None:
         try:
             await self._admit()
-            # Waiting for the window may have outlasted the last look at the lock.
-            if not await self._still_sender():
-                return
+            # Waiting for the window may have outlasted the last look at the lock; and an
+            # outcome the database refused meanwhile is recorded before anything is sent.
+            if not await self._still_sender() or self._unrecorded:
+                return  # still claimed by us: sent on a later round, or given back
             try:
                 async with asyncio.timeout(self.lease / 2):
                     result = await self.transport.send(row.chat_id, row.text, row.buttons)

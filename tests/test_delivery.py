@@ -263,7 +263,7 @@ async def test_a_sent_message_the_database_cannot_record_is_recorded_before_any_
         _queue(session_factory, clock, person, f"m{n}")
     sender, transport, _ = _sender(session_factory, clock)
     events: list[str] = []
-    send, record, renew = transport.send, sender._record, sender._renew
+    send, record = transport.send, sender._record
     refusals = 5  # the database is away while chat 0's accepted message is recorded
 
     async def logged_send(chat_id: str, text: str, buttons: Buttons | None) -> Result:
@@ -279,10 +279,6 @@ async def test_a_sent_message_the_database_cannot_record_is_recorded_before_any_
         record(row, result)
         events.append(f"recorded {row.chat_id}")
 
-    def logged_renew(row_id: int) -> bool:
-        events.append("check")  # the last look at a row before it may be sent
-        return renew(row_id)
-
     class Unrecorded(dict[int, tuple[Due, Result]]):
         def __setitem__(self, row_id: int, outcome: tuple[Due, Result]) -> None:
             events.append("kept")  # the sender knows that the database refused
@@ -290,15 +286,14 @@ async def test_a_sent_message_the_database_cannot_record_is_recorded_before_any_
 
     monkeypatch.setattr(transport, "send", logged_send)
     monkeypatch.setattr(sender, "_record", flaky_record)
-    monkeypatch.setattr(sender, "_renew", logged_renew)
     monkeypatch.setattr(sender, "_unrecorded", Unrecorded())
     await sender.drain()
     assert sorted(chat for _, chat, _ in transport.delivered) == ["0", "1", "2"]  # each once
     assert _statuses(session_factory) == [OutboxStatus.SENT] * 3
     assert events.count("refused") == 5
-    # From then on, no other send was let through until chat 0's was recorded (one let
-    # through before was in flight: it may have gone out meanwhile).
-    assert "check" not in events[events.index("kept") : events.index("recorded 0")]
+    # From then on, nothing was sent until chat 0's message was recorded.
+    outage = events[events.index("kept") : events.index("recorded 0")]
+    assert not [event for event in outage if event.startswith("send")]
 
 
 async def test_the_sender_outlives_a_database_outage(
