@@ -1,7 +1,7 @@
 """outbox leases: which sender holds a row, and until when
 
-Revision ID: 0007_outbox_lease
-Revises: 0006_guardian_consent
+Revision ID: 0009_outbox_lease
+Revises: 0008_sources
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_outbox_lease"
-down_revision: str | None = "0006_guardian_consent"
+revision: str = "0009_outbox_lease"
+down_revision: str | None = "0008_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
