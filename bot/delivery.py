@@ -7,8 +7,14 @@ and a minimum gap per chat (about one a second). When the platform still answers
 waits exactly the time asked; only a 429 for a chat that was not just written to (so it cannot
 be the per-chat limit) pauses the whole stream, and only for that time.
 
-With several processes on one PostgreSQL database, one process per platform holds the sender
-role through an advisory lock; when it dies, its connection closes and another takes over.
+Each send is guarded twice. A sender claims the rows it is about to send (a lease with its name
+and an expiry, see ``storage.outbox.claim_due``) and renews the claim just before each send, so
+no two senders ever hold one row. And with several processes on one PostgreSQL database, one
+process per platform holds the sender role through an advisory lock, so that the platform sees
+one pace, not one per process: the holder re-checks the lock at least every ``lock_check``
+seconds before sending, and stops within that time once it is gone; a new holder waits that
+long before its first send. When the platform accepted a message but the database could not
+record it (an outage), the outcome is kept in memory and recorded before anything else is sent.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import asyncio
 import enum
 import logging
 import math
+import os
 import random
+import secrets
+import socket
 import time
 import zlib
 from collections import deque
@@ -31,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
+from storage.outbox import claim_due, release_claims, renew_claim
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +104,8 @@ class Due:
 
 
 MAX_ATTEMPTS = 12
-RECORD_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0, 10.0)
+# How often outcomes the database could not take are tried again while it is away.
+RECORD_RETRY_DELAY = 0.5
 MAX_BACKOFF = timedelta(minutes=30)
 
 
@@ -143,14 +154,25 @@ class SenderLock:
             self._conn.commit()
         except Exception:
             log.warning("lost the outbox sender lock connection", exc_info=True)
-            self._conn = None
+            self.release()
             return False
         return True
 
     def release(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+        try:
+            # The server frees a closed session's locks a moment after the close returns:
+            # unlocking first lets the next holder in at once.
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            conn.commit()
+        except Exception:  # a dead connection holds nothing any more
+            log.debug("unlocking the outbox sender lock failed", exc_info=True)
+        try:
             conn.close()
+        except Exception:
+            log.debug("closing the outbox sender lock connection failed", exc_info=True)
 
 
 class OutboxSender:
@@ -166,7 +188,9 @@ class OutboxSender:
         lock: SenderLock | None = None,
         poll_interval: float = 1.0,
         restart_delay: float = 5.0,
-        batch: int = 200,
+        batch: int = 50,
+        lease: float = 60.0,
+        lock_check: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -178,19 +202,35 @@ class OutboxSender:
         self.poll_interval = poll_interval
         self.restart_delay = restart_delay
         self.batch = batch
+        # A claim must outlast a send: the transport gets half of it before a send counts as
+        # failed, so the lease never runs out while the platform may still be answering.
+        self.lease = lease
+        self.lock_check = lock_check
         # Injectable so that tests can check the pacing on a fake timeline, never by sleeping.
         self.monotonic = monotonic
         self.sleep = sleep
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
-        self._in_flight: set[int] = set()
+        self._in_flight: dict[int, str] = {}  # row id -> chat id
         self._next_slot = 0.0
         self._chat_ready: dict[str, float] = {}
         self._chat_last: dict[str, float] = {}
         self._paused_until = 0.0
         self._gate = asyncio.Semaphore(pacing.max_in_flight)
         self._starts: deque[float] = deque()
-        self._unrecorded: set[int] = set()
+        # Outcomes the database could not take yet: row id -> (row, result).
+        self._unrecorded: dict[int, tuple[Due, Result]] = {}
+        self._recording = asyncio.Lock()
+        self._lock_valid_until = 0.0
+        self._lock_checking = asyncio.Lock()
+        self._lost = False
+        self._holds_claims = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def lost(self) -> bool:
+        """Whether the sender role was lost (the lock's connection died) since last taken."""
+        return self._lost
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll (new rows were just written)."""
@@ -214,39 +254,89 @@ class OutboxSender:
                 await self._release_lock()
                 await _wait(stop, self.restart_delay)
         await self._release_lock()
+        if self._unrecorded:
+            log.error(
+                "%s outbox sender stopped with %d sent messages not recorded (rows %s)",
+                self.transport.platform,
+                len(self._unrecorded),
+                sorted(self._unrecorded),
+            )
 
     async def _serve(self, stop: asyncio.Event) -> None:
         """Hold the sender role (if it can be had) and send until ``stop`` or the role is lost."""
-        if self.lock is not None and not await asyncio.to_thread(self.lock.try_acquire):
-            await _wait(stop, 5.0)
-            return
+        # What the platform already accepted is recorded before anything else happens, so that
+        # whoever sends next does not send it again.
+        while not await self._record_pending():
+            await _wait(stop, RECORD_RETRY_DELAY)
+            if stop.is_set():
+                return
+        if self.lock is not None:
+            if not await asyncio.to_thread(self.lock.try_acquire):
+                await self._release_claims()
+                await _wait(stop, self.poll_interval)
+                return
+            self._lost = False
+            self._lock_valid_until = 0.0
+            if self.lock.shared:
+                # The previous holder may go on sending for up to ``lock_check`` after losing
+                # the lock: starting later keeps the two from pacing over each other.
+                await _wait(stop, self.lock_check)
         log.info("%s outbox sender running", self.transport.platform)
         try:
-            while not stop.is_set():
-                if self.lock is not None and not await asyncio.to_thread(self.lock.held):
-                    return
+            while not stop.is_set() and await self._still_sender():
                 started = await self.drain_once()
                 if not started:
                     self._wake.clear()
                     await _wait(stop, self.poll_interval, self._wake)
         finally:
             await self.flush()
+            await self._release_claims()
+        if self._lost:
+            # Another process is probably taking over: let it, rather than race it.
+            await _wait(stop, self.poll_interval)
 
     async def _release_lock(self) -> None:
         if self.lock is not None:
             await asyncio.to_thread(self.lock.release)
 
+    async def _release_claims(self) -> None:
+        """Give back the rows claimed but not sent, so another sender need not wait for them."""
+        if not self._holds_claims:
+            return
+        try:
+            await asyncio.to_thread(self._release)
+        except Exception:  # the leases run out by themselves
+            log.warning("could not release the outbox claims", exc_info=True)
+            return
+        self._holds_claims = False
+
+    def _release(self) -> None:
+        with transaction(self.session_factory) as session:
+            # A sent but unrecorded row stays ours: given back, another sender would resend it.
+            release_claims(session, owner=self.owner, keep=self._unrecorded)
+
     async def drain_once(self) -> int:
         """Start sending every row that is due now; returns how many sends were started."""
-        due = await asyncio.to_thread(self._load_due)
+        if not await self._record_pending():
+            return 0
+        due = await asyncio.to_thread(self._claim_due)
         started = 0
         for row in due:
+            if self._lost:
+                break
             now = self.monotonic()
             if self._chat_ready.get(row.chat_id, 0.0) > now or row.id in self._in_flight:
-                continue
+                continue  # still claimed: sent on a later round, or given back at the end
             await self._take_slot(row.chat_id)
             await self._gate.acquire()
-            self._in_flight.add(row.id)
+            # Checked here rather than in the task: the database's answer takes a variable
+            # time, which must delay the pacing loop, not bunch up the sends after it.
+            if not await self._may_send(row):
+                self._gate.release()
+                if self._lost or self._unrecorded:
+                    break
+                continue
+            self._in_flight[row.id] = row.chat_id
             task = asyncio.create_task(self._deliver(row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -266,10 +356,12 @@ class OutboxSender:
             if started:
                 continue
             next_due = await asyncio.to_thread(self._next_due)
-            if next_due is None:
+            if next_due is None and not self._unrecorded:
                 return
-            # What is left waits for a retry time, a chat's gap or the platform's pause.
-            await self.sleep(max((next_due - self.clock()).total_seconds(), 0.05))
+            # What is left waits for a retry time, a chat's gap, the platform's pause, another
+            # sender's lease or the database.
+            wait = (next_due - self.clock()).total_seconds() if next_due is not None else 0.0
+            await self.sleep(max(wait, 0.05))
 
     async def _take_slot(self, chat_id: str) -> None:
         now = self.monotonic()
@@ -280,28 +372,26 @@ class OutboxSender:
             await self.sleep(slot - now)
         self._chat_last[chat_id] = self.monotonic()
 
-    def _load_due(self) -> list[Due]:
-        with self.session_factory() as session:
-            rows = session.execute(
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.account_id,
-                    Account.chat_id,
-                    OutboxMessage.text,
-                    OutboxMessage.buttons,
-                    OutboxMessage.attempts,
-                )
-                .join(Account, Account.id == OutboxMessage.account_id)
-                .where(
-                    Account.platform == self.transport.platform,
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.next_attempt_at <= self.clock(),
-                )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.batch + len(self._in_flight) + len(self._unrecorded))
-            ).all()
-        skip = self._in_flight | self._unrecorded
-        return [Due(*row) for row in rows if row.id not in skip][: self.batch]
+    def _claim_due(self) -> list[Due]:
+        now = self.monotonic()
+        # Computed before the claim: a row finished after this point is no longer pending.
+        skip_ids = set(self._in_flight) | set(self._unrecorded)
+        busy = {chat for chat, ready in self._chat_ready.items() if ready > now}
+        busy.update(self._in_flight.values())
+        with transaction(self.session_factory) as session:
+            rows = claim_due(
+                session,
+                platform=self.transport.platform,
+                owner=self.owner,
+                now=self.clock(),
+                lease=self.lease,
+                limit=self.batch,
+                skip_ids=skip_ids,
+                skip_chats=busy,
+            )
+        if rows:
+            self._holds_claims = True
+        return [Due(*row) for row in rows]
 
     def _next_due(self) -> datetime | None:
         with self.session_factory() as session:
@@ -311,15 +401,20 @@ class OutboxSender:
                 .where(
                     Account.platform == self.transport.platform,
                     OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.id.not_in(self._unrecorded),
+                    OutboxMessage.id.not_in(list(self._unrecorded)),
                 )
             )
 
     async def _deliver(self, row: Due) -> None:
         try:
+            await self._admit()
+            # Waiting for the window may have outlasted the last look at the lock; and an
+            # outcome the database refused meanwhile is recorded before anything is sent.
+            if not await self._still_sender() or self._unrecorded:
+                return  # still claimed by us: sent on a later round, or given back
             try:
-                await self._admit()
-                result = await self.transport.send(row.chat_id, row.text, row.buttons)
+                async with asyncio.timeout(self.lease / 2):
+                    result = await self.transport.send(row.chat_id, row.text, row.buttons)
             except Exception as error:  # a transport bug must not lose the message
                 log.exception(
                     "%s transport failed on outbox row %s", self.transport.platform, row.id
@@ -329,24 +424,79 @@ class OutboxSender:
                 self._respect_retry_after(row.chat_id, result.retry_after)
             await self._record_outcome(row, result)
         finally:
-            self._in_flight.discard(row.id)
+            self._in_flight.pop(row.id, None)
             self._gate.release()
 
-    async def _record_outcome(self, row: Due, result: Result) -> None:
-        """Record what happened, retrying when the database is briefly unavailable.
+    async def _may_send(self, row: Due) -> bool:
+        """Whether ``row`` may go out now: earlier outcomes recorded, still the sender, and
+        the row still ours (its lease renewed for the send)."""
+        if self._unrecorded and not await self._record_pending():
+            return False
+        if not await self._still_sender():
+            return False
+        try:
+            ours = await asyncio.to_thread(self._renew, row.id)
+        except Exception:
+            log.warning("could not renew the claim on outbox row %s", row.id, exc_info=True)
+            return False
+        if not ours:
+            log.info("outbox row %s is no longer ours; not sending it", row.id)
+        return ours
 
-        A message the platform accepted but we could not mark sent must not go out again
-        from this process, so it is remembered here; only a restart may resend it.
+    def _renew(self, row_id: int) -> bool:
+        with transaction(self.session_factory) as session:
+            return renew_claim(session, row_id, owner=self.owner, lease=self.lease)
+
+    async def _still_sender(self) -> bool:
+        """Whether this sender still holds the lock, looked at no more than ``lock_check`` ago.
+
+        A look counts from when it started, so no send goes out more than ``lock_check``
+        after the lock was last known to be held.
         """
-        for delay in RECORD_RETRY_DELAYS:
-            try:
-                await asyncio.to_thread(self._record, row, result)
-                return
-            except Exception:
-                log.warning("could not record outbox row %s; retrying", row.id, exc_info=True)
-                await self.sleep(delay)
-        log.error("gave up recording outbox row %s (%s)", row.id, result.outcome.value)
-        self._unrecorded.add(row.id)
+        if self.lock is None:
+            return True
+        async with self._lock_checking:
+            if self._lost:
+                return False
+            if self.monotonic() < self._lock_valid_until:
+                return True
+            started = self.monotonic()
+            if await asyncio.to_thread(self.lock.held):
+                self._lock_valid_until = started + self.lock_check
+                return True
+            self._lost = True
+            log.warning("%s outbox sender lost its lock; stopping", self.transport.platform)
+            return False
+
+    async def _record_outcome(self, row: Due, result: Result) -> None:
+        """Record what happened; if the database cannot take it now, keep it for later.
+
+        A message the platform accepted but we could not mark sent must not go out again:
+        it stays claimed by us and in memory, and ``_record_pending`` records it before this
+        sender sends anything else.
+        """
+        try:
+            await asyncio.to_thread(self._record, row, result)
+        except Exception:
+            log.warning(
+                "could not record outbox row %s (%s); will retry",
+                row.id,
+                result.outcome.value,
+                exc_info=True,
+            )
+            self._unrecorded[row.id] = (row, result)
+
+    async def _record_pending(self) -> bool:
+        """Record the outcomes waiting for the database; returns whether none is left."""
+        async with self._recording:
+            for row_id, (row, result) in list(self._unrecorded.items()):
+                try:
+                    await asyncio.to_thread(self._record, row, result)
+                except Exception:
+                    log.warning("could not record outbox row %s yet", row_id, exc_info=True)
+                    return False
+                del self._unrecorded[row_id]
+            return True
 
     async def _admit(self) -> None:
         """Hold a request back while the last second already saw ``window_cap`` of them.
@@ -379,6 +529,11 @@ class OutboxSender:
             message = session.get(OutboxMessage, row.id)
             if message is None or message.status != OutboxStatus.PENDING:
                 return
+            # What the platform accepted is the truth whoever holds the row; any other outcome
+            # belongs to the row's holder, if that is no longer us.
+            if result.outcome is not Outcome.SENT and message.claimed_by != self.owner:
+                return
+            message.claimed_by = message.claim_expires_at = None
             message.last_error = result.error or None
             # Being asked to wait is not the message's fault, so it does not use up an attempt.
             if result.outcome is not Outcome.RETRY_AFTER:

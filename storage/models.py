@@ -526,6 +526,10 @@ class OutboxMessage(Base):
     )
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # A lease: the sender that may send this row, until when (the database's clock). A sender
+    # sends only a row it holds, so two senders never send one message twice.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires_at: Mapped[datetime | None]
 
 
 class Announcement(Base):

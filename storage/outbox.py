@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Interval,
+    Row,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.db import insert_new
-from storage.models import Account, OutboxMessage, OutboxStatus, Person
+from storage.models import Account, OutboxMessage, OutboxStatus, Person, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -138,3 +149,125 @@ def enqueue_many(
         str(key)
         for key in insert_new(session, OutboxMessage.__table__, rows, unique="idempotency_key")
     }
+
+
+# Leases: a sender claims the rows it is about to send, for ``lease`` seconds, and sends a row
+# only after renewing its claim. A claim is taken only when the row is free or its lease has
+# run out, so no two senders (processes, or one that lost its lock and one that took over)
+# hold one row at the same time.
+
+
+def _lease_times(
+    session: Session, lease: float
+) -> tuple[ColumnElement[datetime], ColumnElement[datetime]]:
+    """Now and now + ``lease`` on the lease clock.
+
+    PostgreSQL's own clock, so that processes on machines whose clocks differ agree on when a
+    lease runs out; SQLite serves one process, whose clock is the only one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        now: ColumnElement[datetime] = func.clock_timestamp(type_=UTCDateTime)
+        return now, now + literal(timedelta(seconds=lease), Interval())
+    local = datetime.now(UTC)
+    return (
+        literal(local, UTCDateTime),
+        literal(local + timedelta(seconds=lease), UTCDateTime),
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    platform: str,
+    owner: str,
+    now: datetime,
+    lease: float,
+    limit: int,
+    skip_ids: Collection[int] = (),
+    skip_chats: Collection[str] = (),
+) -> list[Row[Any]]:
+    """Claim up to ``limit`` rows for ``platform`` that are due at ``now``, for ``owner``.
+
+    A row is taken when nobody holds it, its lease ran out, or ``owner`` holds it already (a
+    row claimed earlier but not sent yet; ``skip_ids`` are those being sent right now).
+    Returns (id, account_id, chat_id, text, buttons, attempts) in sending order.
+    On PostgreSQL rows another transaction is claiming are skipped, not waited for.
+    """
+    lease_now, until = _lease_times(session, lease)
+    candidates = (
+        select(OutboxMessage.id)
+        .join(Account, Account.id == OutboxMessage.account_id)
+        .where(
+            Account.platform == platform,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(
+                OutboxMessage.claimed_by.is_(None),
+                OutboxMessage.claimed_by == owner,
+                OutboxMessage.claim_expires_at <= lease_now,
+            ),
+            OutboxMessage.id.not_in(list(skip_ids)),
+            Account.chat_id.not_in(list(skip_chats)),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
+    )
+    ids = list(
+        session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(candidates))
+            .values(claimed_by=owner, claim_expires_at=until)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.account_id,
+                Account.chat_id,
+                OutboxMessage.text,
+                OutboxMessage.buttons,
+                OutboxMessage.attempts,
+            )
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
+    )
+
+
+def renew_claim(session: Session, row_id: int, *, owner: str, lease: float) -> bool:
+    """Whether ``owner`` still holds the pending row ``row_id``; if so its lease starts again."""
+    lease_now, until = _lease_times(session, lease)
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.claimed_by == owner,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claim_expires_at > lease_now,
+        )
+        .values(claim_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+def release_claims(session: Session, *, owner: str, keep: Collection[int] = ()) -> int:
+    """Give back the pending rows ``owner`` holds, except ``keep``; returns how many."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.claimed_by == owner,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.id.not_in(list(keep)),
+        )
+        .values(claimed_by=None, claim_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount

@@ -255,26 +255,45 @@ def test_only_one_process_holds_the_sender_role(engine: Engine) -> None:
             lock.release()
 
 
-async def test_an_outcome_that_cannot_be_recorded_is_retried_and_never_resent(
+async def test_a_sent_message_the_database_cannot_record_is_recorded_before_any_other_send(
     session_factory: sessionmaker[Session], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    people = _people(session_factory, clock, 2)
+    people = _people(session_factory, clock, 3)
     for n, person in enumerate(people):
         _queue(session_factory, clock, person, f"m{n}")
     sender, transport, _ = _sender(session_factory, clock)
-    record = sender._record
-    failures = {"0": 2, "1": 99}  # chat 0's database hiccup passes; chat 1's never does
+    events: list[str] = []
+    send, record = transport.send, sender._record
+    refusals = 5  # the database is away while chat 0's accepted message is recorded
+
+    async def logged_send(chat_id: str, text: str, buttons: Buttons | None) -> Result:
+        events.append(f"send {chat_id}")
+        return await send(chat_id, text, buttons)
 
     def flaky_record(row: Due, result: Result) -> None:
-        if failures[row.chat_id] > 0:
-            failures[row.chat_id] -= 1
-            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        nonlocal refusals
+        if row.chat_id == "0" and refusals > 0:
+            refusals -= 1
+            events.append("refused")
+            raise OperationalError("UPDATE outbox", {}, Exception("server closed the connection"))
         record(row, result)
+        events.append(f"recorded {row.chat_id}")
 
+    class Unrecorded(dict[int, tuple[Due, Result]]):
+        def __setitem__(self, row_id: int, outcome: tuple[Due, Result]) -> None:
+            events.append("kept")  # the sender knows that the database refused
+            super().__setitem__(row_id, outcome)
+
+    monkeypatch.setattr(transport, "send", logged_send)
     monkeypatch.setattr(sender, "_record", flaky_record)
+    monkeypatch.setattr(sender, "_unrecorded", Unrecorded())
     await sender.drain()
-    assert sorted(chat for _, chat, _ in transport.delivered) == ["0", "1"]  # each sent once
-    assert _statuses(session_factory) == [OutboxStatus.SENT, OutboxStatus.PENDING]
+    assert sorted(chat for _, chat, _ in transport.delivered) == ["0", "1", "2"]  # each once
+    assert _statuses(session_factory) == [OutboxStatus.SENT] * 3
+    assert events.count("refused") == 5
+    # From then on, nothing was sent until chat 0's message was recorded.
+    outage = events[events.index("kept") : events.index("recorded 0")]
+    assert not [event for event in outage if event.startswith("send")]
 
 
 async def test_the_sender_outlives_a_database_outage(
@@ -293,15 +312,15 @@ async def test_the_sender_outlives_a_database_outage(
         monotonic=timeline.monotonic,
         sleep=timeline.sleep,
     )
-    load_due = sender._load_due
+    load_due = sender._claim_due
     outages = iter([True, True])
 
-    def flaky_load_due() -> list[Due]:
+    def flaky_claim_due() -> list[Due]:
         if next(outages, False):
             raise OperationalError("SELECT outbox", {}, Exception("server closed the connection"))
         return load_due()
 
-    monkeypatch.setattr(sender, "_load_due", flaky_load_due)
+    monkeypatch.setattr(sender, "_claim_due", flaky_claim_due)
     stop = asyncio.Event()
     running = asyncio.create_task(sender.run(stop))
     for _ in range(500):

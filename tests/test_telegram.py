@@ -524,7 +524,8 @@ from storage.db import make_engine, make_session_factory
 async def main() -> None:
     factory = make_session_factory(make_engine(sys.argv[1]))
     async with Bot(sys.argv[3], base_url=sys.argv[2]) as bot:
-        await OutboxSender(factory, TelegramTransport(bot), clock=utcnow).drain()
+        # A short lease: what it holds when killed is soon free for the next sender.
+        await OutboxSender(factory, TelegramTransport(bot), clock=utcnow, lease=2.0).drain()
 
 asyncio.run(main())
 """
