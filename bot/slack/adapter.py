@@ -437,6 +437,7 @@ class SlackAdapter:
                 await self._say(channel, reply)
 
     async def _download(self, shared: SharedFile) -> bytes | None:
+        """The file's bytes, fetched in the adapter's connection pool, or None."""
         session = self.client.session
         assert session is not None, "start() the adapter first"
         token = self.client.token or ""
@@ -460,7 +461,8 @@ class SlackAdapter:
         return replies
 
     async def _say(self, channel: str, reply: Reply) -> None:
-        """Post in the person's DM, with the reply's file (a calendar export) after the text."""
+        """Post in the person's DM, with the reply's file (a calendar export) after the text.
+        The person is waiting: ``self.client`` waits out a rate limit and tries again."""
         for message in self.renderer.render(reply.text, reply.buttons):
             await post(self.client, channel, message)
         if reply.file is not None:
