@@ -46,6 +46,7 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
+from bot.ordering import InTurn
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -156,27 +157,19 @@ class TelegramTransport:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, strictly in order within one chat (answers depend on order)."""
+    """Concurrent across chats, strictly in order within one chat (answers depend on order);
+    python-telegram-bot bounds how many run at once."""
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
+        self._turns: InTurn[int] = InTurn()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             await coroutine
             return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
-        self._users[chat.id] = self._users.get(chat.id, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            self._users[chat.id] -= 1
-            if not self._users[chat.id]:
-                del self._users[chat.id], self._locks[chat.id]
+        await self._turns.run(chat.id, coroutine)
 
     async def initialize(self) -> None:
         """Nothing to set up: locks are made per chat as updates arrive."""

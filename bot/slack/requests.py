@@ -1,21 +1,39 @@
-"""What the Slack adapter reads from Slack's requests, checked before any of it is used.
+"""What the Slack adapter accepts from Slack: signed requests, checked before any of it is used.
 
-Every part a listener reads is declared here, with its type: a request that lacks one, or has
+Over HTTP the signature is checked first, on the raw bytes; requests refused for it are counted
+and reported in one line a minute at most (``Refusals``), since anyone can send them. Then every
+part a listener reads is checked as declared here, with its type: a request that lacks one, or has
 one of another shape, is refused as a whole (HTTP 400, or acknowledged and dropped in Socket
 Mode) instead of failing halfway through its work. Parts nobody reads are ignored, so a field
-Slack adds tomorrow changes nothing.
+Slack adds tomorrow changes nothing. The checked request waits in Bolt's context for the
+listener it was matched for (``parsed``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
+
+log = logging.getLogger(__name__)
 
 # An id, a timestamp or a trigger: present and not empty (and never a number or an object).
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 # Longer than any reason pydantic gives for one part; the body itself is never quoted.
 MAX_REASON = 200
+# Where a request's checked parts wait in Bolt's context for the listener.
+CHECKED = "oppbot_request"
+# How old a signed request may be, in seconds (Slack's advice).
+MAX_AGE = 5 * 60
 
 
 class Part(BaseModel):
@@ -190,3 +208,64 @@ def reason(error: ValidationError) -> str:
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     # Keys and tags come from the request: one line, however they are written.
     return " ".join(f"{where}: {first['msg']}{more}".split())[:MAX_REASON]
+
+
+P = TypeVar("P", bound=Part)
+
+
+def signed(secret: str, body: bytes, timestamp: str, signature: str, now: float) -> bool:
+    """Whether Slack signed ``body``: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}"), at most
+    five minutes ago (an older request may be a recorded one played again). On the raw bytes,
+    so that what is not even text is refused as unsigned, without being read."""
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or abs(now - int(timestamp)) > MAX_AGE:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode(errors="replace"))
+
+
+class Refusals:
+    """Requests refused for their signature: anyone can send them, so they are counted and
+    reported in one line at most once a minute, never one line each."""
+
+    def __init__(
+        self, every: float = 60.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every = every
+        self.monotonic = monotonic
+        self.count = 0
+        self._reported_at: float | None = None
+
+    def note(self) -> None:
+        self.count += 1
+        now = self.monotonic()
+        if self._reported_at is None or now - self._reported_at >= self.every:
+            log.warning(
+                "refused %d Slack request(s) without a valid signature (one line a minute at most)",
+                self.count,
+            )
+            self.count, self._reported_at = 0, now
+
+
+def checked_request(
+    body: str | dict[str, Any], content_type: str | None = None, **options: Any
+) -> AsyncBoltRequest:
+    """Bolt's request for ``body`` (the raw text, or Socket Mode's payload), with its checked
+    parts in the context for the listeners; ``Malformed`` if any of it cannot be read."""
+    try:
+        payload = parse_body(body, content_type) if isinstance(body, str) else body
+        checked = read(payload)
+        return AsyncBoltRequest(body=body, context={CHECKED: checked}, **options)
+    except Malformed:
+        raise
+    except Exception as error:
+        # Not JSON or a form, or a part that only Bolt reads (authorizations, enterprise) is
+        # not what Slack sends: Bolt's reading fails with whatever the part made it raise.
+        raise Malformed(f"unreadable ({type(error).__name__})") from None
+
+
+def parsed(context: AsyncBoltContext, kind: type[P]) -> P:
+    """The checked request a listener was matched for."""
+    request = context[CHECKED]
+    assert isinstance(request, kind), f"{kind.__name__} expected, got {type(request).__name__}"
+    return request

@@ -1,0 +1,508 @@
+"""The Slack adapter: slack-bolt's AsyncApp around the core, in HTTP mode or Socket Mode.
+
+Every request is acknowledged at once and the work runs after, in a task this adapter owns:
+Slack retries whatever is not acknowledged within 3 seconds, and a retried event must not be
+answered twice. Each event, slash command and button click reaches the core with a stable
+event id (the event's ``event_id``, the command's or click's ``trigger_id``), so a delivery that
+arrives twice, in this process or another, is applied once. Work for one person runs in order,
+different people concurrently (``bot.ordering``); the core runs in a worker thread.
+
+Everything the bot says goes to the person's direct message with the bot, whose channel id is
+their account's chat id: button clicks, dialogs and outbox messages all live there.
+
+Two Slack-only front doors lead into the same core flows: ``/announce`` (or ``/oppbot
+announce``) opens a modal whose text becomes "/announce TEXT", and a teacher's post in the
+announcements channel gets a "Send to students" button, visible to them alone, that does the same
+with the post's text. A command with a ``Form`` (``/publish``) opens it as a modal
+(``bot.slack.forms``). Errors in either come back in the DM, like every other answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.config import Settings
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, file_too_big
+from bot.ordering import InTurn
+from bot.slack.files import NOT_DOWNLOADED, download
+from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, submitted_text, view_for
+from bot.slack.render import (
+    ACTION_PREFIX,
+    CAPABILITIES,
+    Renderer,
+    command_text,
+    from_mrkdwn,
+    sections,
+)
+from bot.slack.requests import (
+    BlockActions,
+    EventCallback,
+    HomeOpened,
+    Malformed,
+    MessageEvent,
+    Refusals,
+    SharedFile,
+    SlashCommand,
+    ViewSubmission,
+    checked_request,
+    parsed,
+    signed,
+)
+from bot.slack.transport import PLATFORM, SlackTransport, post, web_client
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# The button offered under a teacher's post in the announcements channel; its value is the
+# post's ts (the text itself is read back when pressed, as it may have been edited since).
+FORWARD_ACTION = "forward_to_students"
+FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
+FORWARDED = "Choose who gets it in our direct messages."
+ANSWERED_IN_DM = "I've answered you in our direct messages (under Apps in the sidebar)."
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    language: str | None
+
+
+class SocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's Socket Mode handler, with the requests checked first: a malformed one is
+    acknowledged (or Slack sends it again) and dropped with one log line."""
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        started = time.time()
+        try:
+            bolt_request = checked_request(
+                req.payload, mode="socket_mode", headers=build_headers(req)
+            )
+        except Malformed as error:
+            log.warning("dropped a malformed Slack request: %s", error)
+            await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+            return
+        response = await self.app.async_dispatch(bolt_request)
+        await send_async_response(client, req, response, started)
+
+
+class SlackAdapter:
+    """slack-bolt's AsyncApp, served inside our own event loop."""
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        *,
+        on_handled: Callable[[], None] = lambda: None,
+        concurrency: int = 16,
+    ) -> None:
+        token = settings.slack_bot_token
+        if not token:
+            raise ValueError("OPPBOT_SLACK_BOT_TOKEN is not set")
+        if settings.slack_mode == "http" and not settings.slack_signing_secret:
+            raise ValueError("HTTP mode needs OPPBOT_SLACK_SIGNING_SECRET")
+        self.core = core
+        self.settings = settings
+        self.on_handled = on_handled
+        core.capabilities[PLATFORM] = CAPABILITIES
+        # Answers wait out a rate limit; the outbox's messages are paced by its sender instead.
+        self.client = web_client(token, settings.slack_api_url, wait_out_rate_limits=True)
+        self._outbox_client = web_client(token, settings.slack_api_url, wait_out_rate_limits=False)
+        self.renderer = Renderer(core.registry)
+        # process_before_response: each listener below only acknowledges and schedules its
+        # work, so the HTTP answer goes out as soon as it returns, and Bolt starts no
+        # untracked background tasks of its own.
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=True,
+            name="oppbot",
+        )
+        self.app.command(re.compile(r"^/"))(self._on_command)
+        self.app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}"))(self._on_button)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
+        self.app.action(FORWARD_ACTION)(self._on_forward)
+        self.port: int | None = None  # the HTTP port, once listening
+        self.refusals = Refusals()
+        self._turns: InTurn[str] = InTurn(concurrency)
+        # Who may open a modal is looked up here, not behind the core's work in the default
+        # pool: the modal's trigger expires 3 seconds after the command.
+        self._lookups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-lookup")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dms: dict[str, str] = {}
+        self._profiles: dict[str, Profile] = {}
+        self._runner: web.AppRunner | None = None
+        self._socket: SocketModeHandler | None = None
+
+    async def start(self) -> None:
+        # One connection pool for every Web API call (the default is a session per call).
+        self.client.session = self._outbox_client.session = aiohttp.ClientSession()
+        # A wrong token fails here, at start, rather than on the first person's message.
+        identity = await self.client.auth_test()
+        if self.settings.slack_mode == "socket":
+            self._socket = SocketModeHandler(self.app, self.settings.slack_app_token)
+            await self._socket.connect_async()
+        else:
+            web_app = web.Application()
+            web_app.router.add_post(EVENTS_PATH, self._serve)
+            self._runner = web.AppRunner(web_app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.settings.slack_listen, self.settings.slack_port)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
+        log.info(
+            "slack adapter running (%s mode) as %s in %s",
+            self.settings.slack_mode,
+            identity.get("user"),
+            identity.get("team"),
+        )
+
+    async def stop(self) -> None:
+        """Stop taking requests, finish the work already acknowledged, then close."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.idle()
+        self._lookups.shutdown()
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = self._outbox_client.session = None
+
+    async def idle(self) -> None:
+        """Wait until every acknowledged request has been handled and answered."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def transport(self) -> SlackTransport:
+        return SlackTransport(self._outbox_client, self.renderer)
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        """The HTTP endpoint: the signature is checked on the raw bytes before anything reads
+        them, then the request is checked as a whole before Bolt dispatches it."""
+        body = await request.read()
+        if not signed(
+            self.settings.slack_signing_secret or "",
+            body,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+            time.time(),
+        ):
+            self.refusals.note()
+            return web.Response(status=401, text="invalid signature")
+        try:
+            bolt_request = checked_request(
+                body.decode(),
+                request.content_type,
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+        except UnicodeDecodeError:
+            log.warning("refused a malformed Slack request: not UTF-8")
+            return web.Response(status=400, text="malformed request")
+        except Malformed as error:
+            log.warning("refused a malformed Slack request: %s", error)
+            return web.Response(status=400, text="malformed request")
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    # -- listeners: acknowledge, then schedule ------------------------------------------------
+
+    async def _on_command(
+        self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        command = parsed(context, SlashCommand)
+        await ack()
+        text = command_text(command.command, command.text)
+        name = text.removeprefix("/").lower()
+        view = view_for(name, self._form(name))
+        if view is None:
+            self._later(command.user_id, self._command(command, text, respond))
+        else:
+            # A trigger opens a modal only within 3 seconds: it cannot wait for this person's
+            # other requests to be answered.
+            self._track(self._open(command, text, view, respond))
+
+    async def _on_button(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        click = parsed(context, BlockActions)
+        await ack()
+        self._later(click.user.id, self._button(click))
+
+    async def _on_message(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        callback = parsed(context, EventCallback)
+        event, user = callback.event, callback.event.user
+        await ack()
+        assert isinstance(event, MessageEvent)
+        # Only what people write; our own messages, edits and joins arrive as events too.
+        if event.bot_id or user is None:
+            return
+        if event.channel_type != "im":
+            announcements = self.settings.slack_announce_channel
+            if event.subtype is None and announcements and event.channel == announcements:
+                self._later(user, self._offer_forward(user, event, callback.event_id))
+        elif event.subtype == "file_share":
+            self._later(user, self._files(user, event, callback.event_id))
+        elif event.subtype is None:
+            self._later(user, self._message(user, event, callback.event_id))
+
+    async def _on_home_opened(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        event = parsed(context, EventCallback).event
+        await ack()
+        assert isinstance(event, HomeOpened)
+        if event.tab == "home":
+            self._later(event.user, self._home(event.user))
+
+    async def _on_modal(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        submission = parsed(context, ViewSubmission)
+        await ack()  # closes the modal; the answer comes in the DM
+        view, user = submission.view, submission.user.id
+        command = view.callback_id.removeprefix(MODAL_PREFIX)
+        text = submitted_text(self._form(command), view.state)
+        self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+
+    async def _on_forward(
+        self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        click = parsed(context, BlockActions)
+        await ack()
+        self._later(click.user.id, self._forward(click, respond))
+
+    def _later(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
+        """Do ``work`` after ``user_id``'s earlier requests (answers depend on their order)."""
+        self._track(self._turns.run(user_id, work))
+
+    def _track(self, work: Coroutine[Any, Any, object]) -> None:
+        """Do ``work`` now, in a task ``idle()`` waits for; a failure is logged, not raised."""
+
+        async def logged() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("failed to answer a slack request")
+
+        task = asyncio.create_task(logged())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the work -------------------------------------------------------------------------------
+
+    async def _message(self, user: str, event: MessageEvent, event_id: str) -> None:
+        self._dms[user] = event.channel
+        replies = await self._handle(
+            user, event.channel, f"event:{event_id}", text=from_mrkdwn(event.text or "")
+        )
+        for reply in replies:
+            await self._say(event.channel, reply)
+
+    async def _open(
+        self, command: SlashCommand, text: str, view: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Open the command's modal, or run it in turn for someone who may not (the core
+        refuses it in its own words)."""
+        if await self._may_run(command.user_id, text.removeprefix("/").lower()):
+            await self.client.views_open(trigger_id=command.trigger_id, view=view)
+        else:
+            self._later(command.user_id, self._command(command, text, respond))
+
+    async def _command(self, command: SlashCommand, text: str, respond: AsyncRespond) -> None:
+        channel = await self._run(command.user_id, f"command:{command.trigger_id}", text)
+        if command.channel_id != channel:
+            await respond(text=ANSWERED_IN_DM, response_type="ephemeral")
+
+    async def _run(self, user: str, event_id: str, text: str) -> str:
+        """Run ``text`` for ``user``, answer in their DM, and return the DM's channel id."""
+        channel = await self._dm(user)
+        for reply in await self._handle(user, channel, event_id, text=text):
+            await self._say(channel, reply)
+        return channel
+
+    def _form(self, command: str) -> Form | None:
+        """The form of ``command`` if it has one (and is the command's own name)."""
+        registered = self.core.registry.commands.get(command)
+        return registered.form if registered is not None else None
+
+    async def _may_run(self, user: str, command: str) -> bool:
+        """Whether ``user``'s role may run ``command`` (so that nobody fills in a modal only
+        to be refused); the core checks again when the command runs."""
+        registered = self.core.registry.find(command)
+        loop = asyncio.get_running_loop()
+        role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
+        return registered is not None and role in registered.roles
+
+    async def _offer_forward(self, user: str, event: MessageEvent, event_id: str) -> None:
+        """Under a teacher's post in the announcements channel, a button only they can see."""
+        if not await self._may_run(user, ANNOUNCE):
+            return
+        # The core never sees this event, so the adapter records it: a retried delivery, here
+        # or in another process, offers the button once.
+        if not await asyncio.to_thread(self.core.first_delivery, PLATFORM, f"offer:{event_id}"):
+            return
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Send to students"},
+            "action_id": FORWARD_ACTION,
+            "value": event.ts,
+        }
+        await self.client.chat_postEphemeral(
+            channel=event.channel,
+            user=user,
+            text=FORWARD_OFFER,
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": FORWARD_OFFER}},
+                {"type": "actions", "elements": [button]},
+            ],
+        )
+
+    async def _forward(self, click: BlockActions, respond: AsyncRespond) -> None:
+        ts = click.action.value
+        history = await self.client.conversations_history(
+            channel=click.channel_id, latest=ts, inclusive=True, limit=1
+        )
+        posts = [m for m in history["messages"] if m.get("ts") == ts]
+        if not posts:
+            await respond(text="That message is gone.", replace_original=True)
+            return
+        text = from_mrkdwn(posts[0].get("text") or "")
+        await self._run(click.user.id, f"action:{click.trigger_id}", f"/{ANNOUNCE} {text}")
+        await respond(text=FORWARDED, replace_original=True)
+
+    async def _button(self, click: BlockActions) -> None:
+        user, where, ts = click.user.id, click.channel_id, click.container.message_ts
+        channel = where if where.startswith("D") else await self._dm(user)
+        replies = await self._handle(
+            user, channel, f"action:{click.trigger_id}", payload=click.action.value
+        )
+        for reply in replies:
+            if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
+                continue
+            await self._say(channel, reply)
+
+    async def _home(self, user: str) -> None:
+        """The App Home tab: the commands this person may use, worded as the DM's /help."""
+        loop = asyncio.get_running_loop()
+        role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
+        intro = (
+            "Write to me in the Messages tab, or use these commands anywhere:"
+            if role is not None
+            else "You haven't joined yet. Use /join with the invite code from your school, "
+            "or /start if you are a student."
+        )
+        text = self.renderer.wording("\n".join([intro, "", *self.core.registry.help_lines(role)]))
+        await self.client.views_publish(
+            user_id=user, view={"type": "home", "blocks": sections(text)}
+        )
+
+    async def _files(self, user: str, event: MessageEvent, event_id: str) -> None:
+        """Each file shared in the DM reaches the core on its own (a retried event: none)."""
+        channel = event.channel
+        self._dms[user] = channel
+        for shared in event.files:
+            if shared.size > MAX_FILE_BYTES:
+                await self._say(channel, file_too_big(shared.size))
+                continue
+            content = await self._download(shared)
+            if content is None:
+                await self._say(channel, Reply(NOT_DOWNLOADED))
+                continue
+            file = Attachment(
+                shared.name or "file", content, shared.mimetype or "application/octet-stream"
+            )
+            file_event = f"event:{event_id}:{shared.id}"
+            for reply in await self._handle(user, channel, file_event, file=file):
+                await self._say(channel, reply)
+
+    async def _download(self, shared: SharedFile) -> bytes | None:
+        """The file's bytes, fetched in the adapter's connection pool, or None."""
+        session = self.client.session
+        assert session is not None, "start() the adapter first"
+        token = self.client.token or ""
+        return await download(session, shared, token, self.settings.slack_api_url)
+
+    async def _handle(
+        self, user: str, channel: str, event_id: str, **what: str | Attachment
+    ) -> list[Reply]:
+        profile = await self._profile(user)
+        incoming = Incoming(
+            platform=PLATFORM,
+            user_id=user,
+            chat_id=channel,
+            display_name=profile.name,
+            language=profile.language,
+            event_id=event_id,
+            **what,  # type: ignore[arg-type]
+        )
+        replies = await asyncio.to_thread(self.core.handle, incoming)
+        self.on_handled()
+        return replies
+
+    async def _say(self, channel: str, reply: Reply) -> None:
+        """Post in the person's DM, with the reply's file (a calendar export) after the text.
+        The person is waiting: ``self.client`` waits out a rate limit and tries again."""
+        for message in self.renderer.render(reply.text, reply.buttons):
+            await post(self.client, channel, message)
+        if reply.file is not None:
+            file = reply.file
+            await self.client.files_upload_v2(
+                channel=channel, content=file.content, filename=file.filename, title=file.filename
+            )
+
+    async def _update(self, channel: str, ts: str, reply: Reply) -> bool:
+        """Replace the clicked message; False if it cannot be (too long, deleted)."""
+        messages = self.renderer.render(reply.text, reply.buttons)
+        if len(messages) != 1:
+            return False
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=messages[0].text, blocks=messages[0].blocks
+            )
+        except SlackApiError as error:
+            log.info("could not update message %s: %s", ts, error)
+            return False
+        return True
+
+    async def _dm(self, user: str) -> str:
+        """The id of the person's DM with the bot, where every answer goes."""
+        if user not in self._dms:
+            response = await self.client.conversations_open(users=user)
+            self._dms[user] = response["channel"]["id"]
+        return self._dms[user]
+
+    async def _profile(self, user: str) -> Profile:
+        """Name and language from users.info; the core uses them when it meets someone new."""
+        if user not in self._profiles:
+            try:
+                response = await self.client.users_info(user=user, include_locale=True)
+            except SlackApiError as error:
+                log.warning("users.info failed: %s", error)
+                return Profile("", None)
+            info = response["user"]
+            profile = info.get("profile") or {}
+            name = profile.get("real_name") or profile.get("display_name") or info.get("name")
+            locale = info.get("locale")
+            self._profiles[user] = Profile(name or "", locale.split("-")[0] if locale else None)
+        return self._profiles[user]
