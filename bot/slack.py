@@ -72,6 +72,7 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
+from bot.i18n import _, language
 from bot.slack_input import (
     BlockActions,
     EventCallback,
@@ -830,13 +831,18 @@ class SlackAdapter:
         """The App Home tab: the commands this person may use, worded as the DM's /help."""
         loop = asyncio.get_running_loop()
         role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
-        intro = (
-            "Write to me in the Messages tab, or use these commands anywhere:"
-            if role is not None
-            else "You haven't joined yet. Use /join with the invite code from your school, "
-            "or /start if you are a student."
-        )
-        text = self.renderer.wording("\n".join([intro, "", *self.core.registry.help_lines(role)]))
+        lang = await loop.run_in_executor(self._lookups, self.core.language_of, PLATFORM, user)
+        with language(lang):
+            intro = (
+                _("Write to me in the Messages tab, or use these commands anywhere:")
+                if role is not None
+                else _(
+                    "You haven't joined yet. Use /join with the invite code from your school, "
+                    "or /start if you are a student."
+                )
+            )
+            lines = self.core.registry.help_lines(role)
+        text = self.renderer.wording("\n".join([intro, "", *lines]))
         blocks = [
             {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
             for piece in split_escaped(text)
