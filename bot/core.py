@@ -138,8 +138,6 @@ class Reply:
     file: Attachment | None = None
 
 
-
-
 def stale_button() -> Reply:
     return Reply(_(STALE_BUTTON_TEXT))
 
