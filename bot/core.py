@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.i18n import N_, _, fmt_list, fmt_number, language, supported
+from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import transaction
 from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import QuietHours, enqueue
@@ -467,7 +467,10 @@ def role_label(roles: Audience) -> str:
     names = sorted(r.value for r in roles if r is not None)
     if not names:
         return _("people who have joined")
-    return fmt_list([_(_ROLE_NAMES[Role(n)]) for n in names], style="or")
+    label = _(_ROLE_NAMES[Role(names[0])])
+    for name in names[1:]:
+        label = _("{some} or {others}", some=label, others=_(_ROLE_NAMES[Role(name)]))
+    return label
 
 
 class Core:

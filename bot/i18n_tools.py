@@ -46,9 +46,7 @@ _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}")
 
 def extract() -> Catalog:
     """Every marked message of the code, as a template."""
-    template = Catalog(
-        domain=DOMAIN, project="oppbot", copyright_holder="oppbot", fuzzy=False
-    )
+    template = Catalog(domain=DOMAIN, project="oppbot", copyright_holder="oppbot", fuzzy=False)
     for folder in SOURCES:
         found = extract_from_dir(
             ROOT / folder,
