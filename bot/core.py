@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import transaction
 from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import QuietHours, enqueue
@@ -39,7 +40,7 @@ MAX_PAYLOAD_BYTES = 64
 _PAYLOAD = re.compile(r"[a-z][a-z0-9_]*(?::[A-Za-z0-9_.+/-]+)*")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
 DIALOG = "dialog"
-STALE_BUTTON_TEXT = "That button doesn't work any more. Send /help to see what you can do."
+STALE_BUTTON_TEXT = N_("That button doesn't work any more. Send /help to see what you can do.")
 
 Audience = frozenset[Role | None]
 GUESTS: Audience = frozenset({None})
@@ -137,7 +138,8 @@ class Reply:
     file: Attachment | None = None
 
 
-STALE_BUTTON = Reply(STALE_BUTTON_TEXT)
+def stale_button() -> Reply:
+    return Reply(_(STALE_BUTTON_TEXT))
 
 
 class UserError(Exception):
@@ -350,7 +352,10 @@ class Registry:
     def help_lines(self, role: Role | None) -> list[str]:
         """One line per command ``role`` may use, in the core's wording: /help's list, and
         what an adapter shows elsewhere (Slack's App Home), so that the two always agree."""
-        return [f"/{c.name} — {c.help}" for c in self.available_to(role)]
+        return [
+            _("{command} — {description}", command="/" + c.name, description=_(c.help))
+            for c in self.available_to(role)
+        ]
 
 
 @dataclass
@@ -442,14 +447,30 @@ def file_too_big(size: int) -> Reply:
     # Rounded up: a file just over the limit must not read as "5.0 MB" against "up to 5 MB".
     megabytes = math.ceil(size * 10 / 1024 / 1024) / 10
     return Reply(
-        f"That file is too big for me ({megabytes:.1f} MB). "
-        f"Please send files of up to {MAX_FILE_BYTES // 1024 // 1024} MB."
+        _(
+            "That file is too big for me ({size} MB). Please send files of up to {limit} MB.",
+            size=format(megabytes, ".1f"),
+            limit=MAX_FILE_BYTES // 1024 // 1024,
+        )
     )
+
+
+_ROLE_NAMES = {
+    Role.ADMIN: N_("admins"),
+    Role.EMPLOYER: N_("employers"),
+    Role.STUDENT: N_("students"),
+    Role.TEACHER: N_("teachers"),
+}
 
 
 def role_label(roles: Audience) -> str:
     names = sorted(r.value for r in roles if r is not None)
-    return " or ".join(f"{n}s" for n in names) or "people who have joined"
+    if not names:
+        return _("people who have joined")
+    label = _(_ROLE_NAMES[Role(names[0])])
+    for name in names[1:]:
+        label = _("{some} or {others}", some=label, others=_(_ROLE_NAMES[Role(name)]))
+    return label
 
 
 class Core:
@@ -479,7 +500,23 @@ class Core:
                 .where(Account.platform == platform, Account.external_id == user_id)
             )
 
+    def language_of(self, platform: str, user_id: str) -> str:
+        """The language we speak with the person behind a platform account."""
+        with self.session_factory() as session:
+            return supported(
+                session.scalar(
+                    select(Person.language)
+                    .join(Account, Account.person_id == Person.id)
+                    .where(Account.platform == platform, Account.external_id == user_id)
+                )
+            )
+
     def handle(self, incoming: Incoming) -> list[Reply]:
+        # The platform's language until the person is known (refusals of bad input, a crash).
+        with language(incoming.language):
+            return self._handle_safely(incoming)
+
+    def _handle_safely(self, incoming: Incoming) -> list[Reply]:
         refusal = self._check_input(incoming)
         if refusal is not None:
             return [refusal]
@@ -499,14 +536,16 @@ class Core:
                 incoming.event_id,
                 incoming.payload,
             )
-            return [Reply("Sorry, something went wrong on our side. Please try again in a moment.")]
+            return [
+                Reply(_("Sorry, something went wrong on our side. Please try again in a moment."))
+            ]
 
     def _check_input(self, incoming: Incoming) -> Reply | None:
         if incoming.payload is not None:
             payload = incoming.payload
             # A payload that matches is ASCII, so its length in characters is its size in bytes.
             if len(payload) > MAX_PAYLOAD_BYTES or not _PAYLOAD.fullmatch(payload):
-                return STALE_BUTTON
+                return stale_button()
             return None
         if incoming.file is not None:
             size = len(incoming.file.content)
@@ -516,13 +555,19 @@ class Core:
         text = incoming.text or ""
         if len(text) > MAX_INPUT_CHARS:
             return Reply(
-                f"That message is too long for me ({len(text):,} characters). "
-                f"Please keep it under {MAX_INPUT_CHARS:,}."
+                _(
+                    "That message is too long for me ({length} characters). "
+                    "Please keep it under {limit}.",
+                    length=fmt_number(len(text)),
+                    limit=fmt_number(MAX_INPUT_CHARS),
+                )
             )
         if _bad_characters(text):
-            return Reply("Your message has invisible control characters in it. Please retype it.")
+            return Reply(
+                _("Your message has invisible control characters in it. Please retype it.")
+            )
         if not text.strip():
-            return Reply("I didn't get any text there. Send /help to see what I can do.")
+            return Reply(_("I didn't get any text there. Send /help to see what I can do."))
         return None
 
     def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
@@ -533,6 +578,12 @@ class Core:
             log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
             return []
         account = self._account(session, incoming, now)
+        with language(account.person.language):
+            return self._dispatch(session, incoming, account, now)
+
+    def _dispatch(
+        self, session: Session, incoming: Incoming, account: Account, now: datetime
+    ) -> list[Reply]:
         ctx = Context(
             session=session,
             incoming=incoming,
@@ -566,7 +617,7 @@ class Core:
             display_name = _printable(incoming.display_name)
             person = Person(
                 name=display_name[:100].strip(),
-                language=incoming.language,
+                language=supported(incoming.language) if incoming.language else None,
                 created_at=now,
             )
             account = Account(
@@ -586,14 +637,14 @@ class Core:
         # Writing to us again means they can be reached again (they unblocked the bot).
         account.unreachable_at = None
         if incoming.language and not account.person.language:
-            account.person.language = incoming.language
+            account.person.language = supported(incoming.language)
         return account
 
     def _press(self, ctx: Context, payload: str) -> list[Reply]:
         name, *args = payload.split(":")
         action = self.registry.actions.get(name)
         if action is None:
-            return [STALE_BUTTON]
+            return [stale_button()]
         if ctx.role not in action.roles:
             return [self._denied(ctx, action.roles)]
         self._close_waiting_dialog(ctx, pressed=name)
@@ -601,7 +652,7 @@ class Core:
 
     def _file(self, ctx: Context, file: Attachment) -> list[Reply]:
         if self.registry.file_handler is None:
-            return [Reply("I can't do anything with files. Send /help to see what I can do.")]
+            return [Reply(_("I can't do anything with files. Send /help to see what I can do."))]
         self._close_waiting_dialog(ctx)
         return self.registry.file_handler(ctx, file)
 
@@ -610,7 +661,14 @@ class Core:
         if match:
             command = self.registry.find(match.group(1))
             if command is None:
-                return [Reply(f"I don't know /{match.group(1)}. Send /help to see what I can do.")]
+                return [
+                    Reply(
+                        _(
+                            "I don't know {command}. Send /help to see what I can do.",
+                            command="/" + match.group(1),
+                        )
+                    )
+                ]
             return self._run(ctx, command, (match.group(2) or "").strip())
         dialog = ctx.state(DIALOG)
         if dialog is not None and dialog.get("name") in self.registry.dialogs:
@@ -618,7 +676,7 @@ class Core:
         # Without a slash, a command's own name ("help") always works; an alias ("data",
         # "list") only when the text means nothing else here, so a search for "data" while
         # browsing stays a search.
-        word, _, rest = text.partition(" ")
+        word, _space, rest = text.partition(" ")
         command = self.registry.find(word)
         if command is not None and ctx.role not in command.roles:
             command = None
@@ -630,7 +688,7 @@ class Core:
                 return replies
         if command is not None:
             return self._run(ctx, command, rest.strip())
-        return [Reply("I'm not sure what you mean. Send /help to see what I can do.")]
+        return [Reply(_("I'm not sure what you mean. Send /help to see what I can do."))]
 
     def _run(self, ctx: Context, command: Command, args: str) -> list[Reply]:
         if ctx.role not in command.roles:
@@ -651,7 +709,10 @@ class Core:
 
     def _denied(self, ctx: Context, roles: Audience) -> Reply:
         if ctx.role is None:
-            return Reply("You haven't joined yet. Send /start to get set up first.")
+            return Reply(_("You haven't joined yet. Send /start to get set up first."))
         return Reply(
-            f"Sorry, that is only for {role_label(roles)}. Send /help to see what you can do."
+            _(
+                "Sorry, that is only for {people}. Send /help to see what you can do.",
+                people=role_label(roles),
+            )
         )

@@ -46,6 +46,7 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
+from bot.i18n import DEFAULT, LANGUAGES, _, language
 from bot.ordering import InTurn
 from storage.models import Role
 
@@ -208,7 +209,7 @@ class TelegramAdapter:
         self.application.add_error_handler(self._on_error)
         # The menu each chat has been given by this process (None: the default one). A chat
         # not in it yet may still have a menu from before a restart, so it is set once.
-        self._menus: dict[int, Role | None] = {}
+        self._menus: dict[int, tuple[Role | None, str]] = {}
 
     @property
     def bot(self) -> Any:
@@ -246,10 +247,21 @@ class TelegramAdapter:
         await self.application.shutdown()
 
     async def _set_default_menu(self) -> None:
-        await self.bot.set_my_commands(self._menu(Role.STUDENT), scope=BotCommandScopeDefault())
+        """The students' menu, described in English and, for people whose Telegram speaks
+        one of our other languages, in theirs; the commands are the same in every language."""
+        default = BotCommandScopeDefault()
+        await self.bot.set_my_commands(self._menu(Role.STUDENT, DEFAULT), scope=default)
+        for lang in LANGUAGES:
+            if lang != DEFAULT:
+                await self.bot.set_my_commands(
+                    self._menu(Role.STUDENT, lang), scope=default, language_code=lang
+                )
 
-    def _menu(self, role: Role | None) -> list[BotCommand]:
-        return [BotCommand(c.name, c.help[:256]) for c in self.core.registry.available_to(role)]
+    def _menu(self, role: Role | None, lang: str) -> list[BotCommand]:
+        with language(lang):
+            return [
+                BotCommand(c.name, _(c.help)[:256]) for c in self.core.registry.available_to(role)
+            ]
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
@@ -380,28 +392,33 @@ class TelegramAdapter:
         return replies
 
     async def _update_menu(self, chat_id: int, user_id: str) -> None:
-        """Give the chat the command menu of the person's role when that role has changed.
+        """Give the chat the command menu of the person's role and language when either has
+        changed.
 
-        Teachers, admins and employers get a menu of their own in their chat with the bot;
-        students and guests (after /forget, say) see the default one, the students' menu, so
-        their chat's own menu is deleted: an old teacher's menu never lingers.
+        Teachers, admins and employers get a menu of their own in their chat with the bot, in
+        the language they chose; so do students and guests who chose a language other than
+        English. The others see the default one, the students' menu in their Telegram's
+        language, so their chat's own menu is deleted: an old teacher's menu never lingers.
         """
         role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
+        lang = await asyncio.to_thread(self.core.language_of, PLATFORM, user_id)
         menu = None if role in (None, Role.STUDENT) else role
-        if chat_id in self._menus and self._menus[chat_id] == menu:
+        if menu is None and lang != DEFAULT:
+            menu = Role.STUDENT
+        if self._menus.get(chat_id) == (menu, lang):
             return
         scope = BotCommandScopeChat(chat_id)
         try:
             if menu is None:
                 await self.bot.delete_my_commands(scope=scope)
             else:
-                await self.bot.set_my_commands(self._menu(menu), scope=scope)
+                await self.bot.set_my_commands(self._menu(menu, lang), scope=scope)
         except TelegramError:
             # Not recorded, so the next message from this chat tries again.
             self._menus.pop(chat_id, None)
             log.warning("could not update a chat's command menu", exc_info=True)
             return
-        self._menus[chat_id] = menu
+        self._menus[chat_id] = (menu, lang)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The update itself holds what the person wrote: only its id goes to the log.

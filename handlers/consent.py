@@ -14,7 +14,7 @@ student's teachers see it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,8 @@ from bot.core import (
     Reply,
     UserError,
 )
+from bot.i18n import LANGUAGES, N_, _, _n, current, language, speaking_to
+from handlers.general import chosen_language, language_buttons
 from handlers.invites import new_code
 from handlers.matches import share_pending
 from handlers.onboarding import normalise_code
@@ -52,17 +54,28 @@ _GUARDIAN_CODE = re.compile(r"G-[A-Z0-9]{4}-[A-Z0-9]{4}")
 GUARDIAN_DIALOG = "guardian_consent"
 MAX_GUARDIAN_NAME = 100
 MAX_RELATIONSHIP = 40
-RELATIONSHIPS = ("mother", "father", "parent", "carer", "guardian")
+RELATIONSHIPS = {
+    "mother": N_("Mother"),
+    "father": N_("Father"),
+    "parent": N_("Parent"),
+    "carer": N_("Carer"),
+    "guardian": N_("Guardian"),
+}
 _WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
 # The same refusals whatever the student: they say nothing about who the code is for.
-NOT_A_GUARDIAN_ACCOUNT = (
+NOT_A_GUARDIAN_ACCOUNT = N_(
     "A guardian's code works only from the parent's or guardian's own account, not from a "
     "student's, teacher's or employer's. Please pass it on to them."
 )
-NO_LONGER_WORKS = (
-    f"That code no longer works: each code works once, for {CODE_LIFETIME.days} days. "
+NO_LONGER_WORKS = N_(
+    "That code no longer works: each code works once, for {days} days. "
     "The student can get a new one with /guardian."
 )
+LANGUAGE_QUESTION = N_("Which language would you like me to use?")
+
+
+def no_longer_works() -> str:
+    return _(NO_LONGER_WORKS, days=CODE_LIFETIME.days)
 
 
 def _audit(ctx: Context, student: Person, action: str, via: str) -> None:
@@ -77,10 +90,14 @@ def _audit(ctx: Context, student: Person, action: str, via: str) -> None:
     )
 
 
-def _tell_teachers(ctx: Context, student: Person, text: str, key: str) -> None:
+def _tell_teachers(ctx: Context, student: Person, text: Callable[[], str], key: str) -> None:
+    """Queue ``text()`` for each of the student's teachers, worded in the teacher's language."""
     for teacher in school_staff(ctx.session, student_school_id(student)):
         if teacher.id != ctx.person.id:
-            ctx.notify(teacher, text, kind="consent", key=f"{key}:{teacher.id}", about=student)
+            with speaking_to(teacher):
+                ctx.notify(
+                    teacher, text(), kind="consent", key=f"{key}:{teacher.id}", about=student
+                )
 
 
 def record_consent(ctx: Context, student: Person, *, via: str) -> int:
@@ -93,25 +110,30 @@ def record_consent(ctx: Context, student: Person, *, via: str) -> int:
 def _shared_note(shared: int) -> str:
     if shared == 0:
         return ""
-    plural = "application" if shared == 1 else "applications"
-    return f" I've sent the student's details to the employer for {shared} waiting {plural}."
+    return " " + _n(
+        "I've sent the student's details to the employer for {n} waiting application.",
+        "I've sent the student's details to the employer for {n} waiting applications.",
+        shared,
+    )
 
 
 # --- The student -----------------------------------------------------------------------------
 
 
-@registry.command("guardian", roles=STUDENTS, help="a code for your guardian's consent")
+@registry.command("guardian", roles=STUDENTS, help=N_("a code for your guardian's consent"))
 def guardian(ctx: Context, args: str) -> list[Reply]:
     student = ctx.person
     if not student.under_18:
-        return [Reply("You're 18 or over, so you don't need a guardian's consent.")]
+        return [Reply(_("You're 18 or over, so you don't need a guardian's consent."))]
     if student.guardian_consent_at is not None:
         return [
             Reply(
-                f"Your guardian's consent is on file (since "
-                f"{fmt_date(student.guardian_consent_at.date())}), so employers see your first "
-                "name, class, fields and notes when you register interest.",
-                ((Button("Withdraw consent", f"cw:{student.id}"),),),
+                _(
+                    "Your guardian's consent is on file (since {date}), so employers see your "
+                    "first name, class, fields and notes when you register interest.",
+                    date=fmt_date(student.guardian_consent_at.date()),
+                ),
+                ((Button(_("Withdraw consent"), f"cw:{student.id}"),),),
             )
         ]
     # Only the newest code works, so a code handed to the wrong person can be replaced.
@@ -129,10 +151,14 @@ def guardian(ctx: Context, args: str) -> list[Reply]:
     ctx.session.add(code)
     return [
         Reply(
-            "Ask your parent or guardian to send me this from their own account:\n\n"
-            f"/consent {code.code}\n\n"
-            f"It works once, for {CODE_LIFETIME.days} days. Until then employers only hear "
-            "that a student is interested, and your school follows up."
+            _(
+                "Ask your parent or guardian to send me this from their own account:\n\n"
+                "{command}\n\n"
+                "It works once, for {days} days. Until then employers only hear that a student "
+                "is interested, and your school follows up.",
+                command="/consent " + code.code,
+                days=CODE_LIFETIME.days,
+            )
         )
     ]
 
@@ -141,83 +167,122 @@ def guardian(ctx: Context, args: str) -> list[Reply]:
 
 
 @registry.command(
-    "consent", roles=EVERYONE, help="confirm a guardian's consent: /consent CODE (teachers: NAME)"
+    "consent",
+    roles=EVERYONE,
+    help=N_("confirm a guardian's consent: /consent CODE (teachers: NAME)"),
 )
 def consent(ctx: Context, args: str) -> list[Reply]:
     code = normalise_code(args)
     if _GUARDIAN_CODE.fullmatch(code):
         row = _usable_code(ctx, code)
-        ctx.start_dialog(GUARDIAN_DIALOG, code=row.code, step="name")
-        return [
-            Reply(
-                "Thank you. Before you confirm: what's your full name? The student's teachers "
-                "will see it with your confirmation."
-            )
-        ]
+        # Before anything else the guardian chooses the language the request is made in.
+        ctx.start_dialog(GUARDIAN_DIALOG, code=row.code, step="language")
+        return [_language_question()]
     if ctx.role in STAFF:
         return [_consent_list(ctx, args.strip())]
     if args:
         raise UserError(
-            "That doesn't look like a consent code. They look like G-ABCD-EFGH: "
-            "check it and try again."
+            _(
+                "That doesn't look like a consent code. They look like G-ABCD-EFGH: "
+                "check it and try again."
+            )
         )
     if ctx.role == Role.STUDENT:
-        return [Reply("Your guardian gives consent with a code: send /guardian to get one.")]
-    return [Reply("Send /consent followed by the code the student gave you: /consent G-ABCD-EFGH")]
+        return [Reply(_("Your guardian gives consent with a code: send /guardian to get one."))]
+    return [
+        Reply(_("Send /consent followed by the code the student gave you: /consent G-ABCD-EFGH"))
+    ]
+
+
+def _language_question() -> Reply:
+    """The question in the language we guessed first, then in each of the others."""
+    first = current()
+    lines = [_(LANGUAGE_QUESTION)]
+    for code in LANGUAGES:
+        # The pseudo-language is English underneath: no English line beside it.
+        if code != first and not (code == "en" and first not in LANGUAGES):
+            with language(code):
+                lines.append(_(LANGUAGE_QUESTION))
+    return Reply("\n".join(lines), language_buttons("gc:lang"))
+
+
+def _name_question() -> Reply:
+    return Reply(
+        _(
+            "Thank you. Before you confirm: what's your full name? The student's teachers "
+            "will see it with your confirmation."
+        )
+    )
 
 
 def _usable_code(ctx: Context, code: str) -> GuardianCode:
     """The code, if this account may use it now; every refusal is the same for any student."""
     # Checked first, so that a student, teacher or employer learns nothing about the code.
     if ctx.role is not None:
-        raise UserError(NOT_A_GUARDIAN_ACCOUNT)
+        raise UserError(_(NOT_A_GUARDIAN_ACCOUNT))
     row = ctx.session.scalar(select(GuardianCode).where(GuardianCode.code == code))
     if row is None:
-        raise UserError("That code doesn't match anything. Check it and try again.")
+        raise UserError(_("That code doesn't match anything. Check it and try again."))
     if (
         row.used_at is not None
         or row.expires_at <= ctx.now
         or row.student.guardian_consent_at is not None
     ):
-        raise UserError(NO_LONGER_WORKS)
+        raise UserError(no_longer_works())
     return row
 
 
 def _words(text: str, limit: int, refusal: str) -> str:
     clean = " ".join(text.split())
     if not 0 < len(clean) <= limit or not _WORDS.fullmatch(clean):
-        raise UserError(f"{refusal} (up to {limit} letters).")
+        raise UserError(_("{refusal} (up to {limit} letters).", refusal=refusal, limit=limit))
     return clean
 
 
 def _relationship_question(name: str, student: Person) -> Reply:
-    buttons = [Button(word.capitalize(), f"gc:rel:{word}") for word in RELATIONSHIPS]
+    buttons = [Button(_(label), f"gc:rel:{word}") for word, label in RELATIONSHIPS.items()]
     return Reply(
-        f"Thank you, {name}. How are you related to {student.first_name or 'the student'}? "
-        "Tap one, or type it (like grandmother).",
+        _(
+            "Thank you, {name}. How are you related to {student}? Tap one, or type it "
+            "(like grandmother).",
+            name=name,
+            student=student.first_name or _("the student"),
+        ),
         (tuple(buttons[:3]), tuple(buttons[3:])),
     )
 
 
 def _confirm_question(ctx: Context, code: GuardianCode, name: str, relationship: str) -> Reply:
     student = code.student
-    first = student.first_name or "the student"
-    school = student.cohort.school.name if student.cohort is not None else "their school"
+    first = student.first_name or _("the student")
+    school = student.cohort.school.name if student.cohort is not None else _("their school")
     return Reply(
-        f"Please confirm: as {first}'s {relationship}, you, {name}, agree that {school} may "
-        f"share {first}'s first name, class, chosen fields and notes with the employers "
-        f"{first} registers interest in. Nothing else is shared, and consent can be withdrawn "
-        f"at any time through the school. {school}'s teachers will see your name, that you "
-        f"are {first}'s {relationship}, and when you confirmed.",
-        ((Button("I confirm", "gc:yes"), Button("Cancel", "gc:no")),),
+        _(
+            "Please confirm: as {student}'s {relationship}, you, {name}, agree that {school} "
+            "may share {student}'s first name, class, chosen fields and notes with the "
+            "employers {student} registers interest in. Nothing else is shared, and consent "
+            "can be withdrawn at any time through the school. {school}'s teachers will see "
+            "your name, that you are {student}'s {relationship}, and when you confirmed.",
+            student=first,
+            relationship=_relationship(relationship),
+            name=name,
+            school=school,
+        ),
+        ((Button(_("I confirm"), "gc:yes"), Button(_("Cancel"), "gc:no")),),
     )
+
+
+def _relationship(word: str) -> str:
+    """A relationship in the guardian's language: a button's in lower case, a typed one as is."""
+    label = RELATIONSHIPS.get(word)
+    return _(label).lower() if label is not None else word
 
 
 def _guardian_dialog(ctx: Context) -> dict[str, Any]:
     dialog = ctx.state(DIALOG)
     if dialog is None or dialog.get("name") != GUARDIAN_DIALOG:
         raise UserError(
-            "That button is from an earlier conversation. Send /consent with the code again."
+            _("That button is from an earlier conversation. Send /consent with the code again.")
         )
     return dialog
 
@@ -225,16 +290,28 @@ def _guardian_dialog(ctx: Context) -> dict[str, Any]:
 @registry.dialog(GUARDIAN_DIALOG, action="gc")
 def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     code = _usable_code(ctx, dialog.get("code", ""))
+    if dialog.get("step") == "language":
+        chosen = chosen_language(text)
+        if chosen is None:
+            return [_language_question()]
+        return [_language_chosen(ctx, code, chosen)]
     if dialog.get("step") == "name":
-        name = _words(text, MAX_GUARDIAN_NAME, "Please type just your name, like Jane Patel")
+        name = _words(text, MAX_GUARDIAN_NAME, _("Please type just your name, like Jane Patel"))
         ctx.start_dialog(GUARDIAN_DIALOG, code=code.code, guardian=name, step="relationship")
         return [_relationship_question(name, code.student)]
     if dialog.get("step") == "relationship":
         relationship = _words(
-            text, MAX_RELATIONSHIP, "Please type just how you're related, like grandmother"
+            text, MAX_RELATIONSHIP, _("Please type just how you're related, like grandmother")
         ).lower()
         return [_confirm_step(ctx, code, dialog["guardian"], relationship)]
     return [_confirm_question(ctx, code, dialog["guardian"], dialog["relationship"])]
+
+
+def _language_chosen(ctx: Context, code: GuardianCode, chosen: str) -> Reply:
+    ctx.person.language = chosen
+    ctx.start_dialog(GUARDIAN_DIALOG, code=code.code, step="name")
+    with language(chosen):
+        return _name_question()
 
 
 def _confirm_step(ctx: Context, code: GuardianCode, name: str, relationship: str) -> Reply:
@@ -248,15 +325,17 @@ def _confirm_step(ctx: Context, code: GuardianCode, name: str, relationship: str
 def guardian_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["no"]:
         ctx.clear_state(DIALOG)
-        return [Reply("OK, nothing was recorded.", replace=True)]
+        return [Reply(_("OK, nothing was recorded."), replace=True)]
     dialog = _guardian_dialog(ctx)
     code = _usable_code(ctx, dialog.get("code", ""))
     match args, dialog.get("step"):
+        case ["lang", chosen], "language" if chosen in LANGUAGES:
+            return [_language_chosen(ctx, code, chosen)]
         case ["rel", word], "relationship" if word in RELATIONSHIPS:
             return [_confirm_step(ctx, code, dialog["guardian"], word)]
         case ["yes"], "confirm":
             return _confirmed(ctx, code, dialog["guardian"], dialog["relationship"])
-    raise UserError("That button is from an earlier question. Please answer the one above.")
+    raise UserError(_("That button is from an earlier question. Please answer the one above."))
 
 
 def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -> list[Reply]:
@@ -272,28 +351,43 @@ def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -
         )
     )
     if claimed.rowcount != 1:
-        raise UserError(NO_LONGER_WORKS)
+        raise UserError(no_longer_works())
     ctx.clear_state(DIALOG)
     student = code.student
     record_consent(ctx, student, via="guardian")
-    ctx.notify(
-        student,
-        f"{name} ({relationship}) confirmed your guardian's consent. From now on, employers see "
-        "your first name, class, fields and notes when you register interest. If that isn't "
-        "your parent or guardian, tell your teacher, or withdraw it with /guardian.",
-        kind="consent",
-        key=f"consent:{code.id}:student",
-    )
+    with speaking_to(student):
+        ctx.notify(
+            student,
+            _(
+                "{name} ({relationship}) confirmed your guardian's consent. From now on, "
+                "employers see your first name, class, fields and notes when you register "
+                "interest. If that isn't your parent or guardian, tell your teacher, or "
+                "withdraw it with /guardian.",
+                name=name,
+                relationship=_relationship(relationship),
+            ),
+            kind="consent",
+            key=f"consent:{code.id}:student",
+        )
     _tell_teachers(
         ctx,
         student,
-        f"{staff_label(ctx.session, student)}: {name} ({relationship}) confirmed a guardian's "
-        "consent through the bot with the student's code. Please check it matches your records.",
+        lambda: _(
+            "{student}: {name} ({relationship}) confirmed a guardian's consent through the bot "
+            "with the student's code. Please check it matches your records.",
+            student=staff_label(ctx.session, student),
+            name=name,
+            relationship=_relationship(relationship),
+        ),
         key=f"consent:{code.id}",
     )
     return [
         Reply(
-            f"Thank you, {name}! Consent is recorded, and {student.first_name}'s school is told.",
+            _(
+                "Thank you, {name}! Consent is recorded, and {student}'s school is told.",
+                name=name,
+                student=student.first_name,
+            ),
             replace=True,
         )
     ]
@@ -397,13 +491,16 @@ def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
         state = consent_state(student, confirmations(ctx, [student]).get(student.id))
         raise UserError(f"{label}: {state}.")
     shared = record_consent(ctx, student, via="teacher")
-    ctx.notify(
-        student,
-        "Your school has your guardian's consent on file. From now on, employers see your "
-        "first name, class, fields and notes when you register interest.",
-        kind="consent",
-        key=f"consent:{student.id}:{ctx.now.isoformat()}",
-    )
+    with speaking_to(student):
+        ctx.notify(
+            student,
+            _(
+                "Your school has your guardian's consent on file. From now on, employers see "
+                "your first name, class, fields and notes when you register interest."
+            ),
+            kind="consent",
+            key=f"consent:{student.id}:{ctx.now.isoformat()}",
+        )
     return [Reply(f"Consent on file for {label}.{_shared_note(shared)}")]
 
 
@@ -456,18 +553,27 @@ def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
         _tell_teachers(
             ctx,
             student,
-            f"{staff_label(ctx.session, student)} withdrew their guardian's consent. "
-            "Employers will hear nothing identifying about new applications.",
+            lambda: _(
+                "{student} withdrew their guardian's consent. Employers will hear nothing "
+                "identifying about new applications.",
+                student=staff_label(ctx.session, student),
+            ),
             key=key,
         )
-        done = "Consent withdrawn. Employers will hear nothing identifying about new applications."
+        done = _(
+            "Consent withdrawn. Employers will hear nothing identifying about new applications."
+        )
     else:
-        ctx.notify(
-            student,
-            "Your school withdrew your guardian's consent. Employers will hear nothing "
-            "identifying about your new applications. Ask your teacher if you have questions.",
-            kind="consent",
-            key=key,
-        )
-        done = f"Consent withdrawn for {staff_label(ctx.session, student)}."
+        with speaking_to(student):
+            ctx.notify(
+                student,
+                _(
+                    "Your school withdrew your guardian's consent. Employers will hear nothing "
+                    "identifying about your new applications. Ask your teacher if you have "
+                    "questions."
+                ),
+                kind="consent",
+                key=key,
+            )
+        done = _("Consent withdrawn for {student}.", student=staff_label(ctx.session, student))
     return [Reply(done, replace=True)]

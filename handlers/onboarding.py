@@ -16,6 +16,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _n
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.tags import TAGS, normalise_tag
 
@@ -75,11 +76,11 @@ def normalise_code(text: str) -> str:
 def find_cohort(ctx: Context, text: str) -> Cohort:
     code = normalise_code(text)
     if not _CODE.fullmatch(code):
-        raise UserError("Join codes are 3 to 32 letters, numbers or dashes, like RIVER-11.")
+        raise UserError(_("Join codes are 3 to 32 letters, numbers or dashes, like RIVER-11."))
     cohort = ctx.session.scalar(select(Cohort).where(Cohort.join_code == code))
     if cohort is None:
         raise UserError(
-            "That code doesn't match any class. Check it with your teacher and type it again."
+            _("That code doesn't match any class. Check it with your teacher and type it again.")
         )
     return cohort
 
@@ -91,18 +92,21 @@ def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = ""
 
 
 @registry.command(
-    "start", "join_class", "setup", roles=EVERYONE, help="set up or change my profile"
+    "start", "join_class", "setup", roles=EVERYONE, help=N_("set up or change my profile")
 )
 def start(ctx: Context, args: str) -> list[Reply]:
     dialog = ctx.state(DIALOG)
     if dialog is not None and dialog.get("name") in (NEWCOMER, RERUN):
-        return _next(ctx, note="Welcome back! Let's pick up where we left off.")
+        return _next(ctx, note=_("Welcome back! Let's pick up where we left off."))
     person = ctx.person
     if person.role in (Role.TEACHER, Role.EMPLOYER, Role.ADMIN):
         return [
             Reply(
-                f"You're set up as {person.role.value}, {person.first_name}. "
-                "Send /help to see what you can do."
+                _(
+                    "You're set up as {role}, {name}. Send /help to see what you can do.",
+                    role=_(ROLE_NAMES[person.role]),
+                    name=person.first_name,
+                )
             )
         ]
     if person.onboarded_at is not None and person.family_name is None:
@@ -111,30 +115,37 @@ def start(ctx: Context, args: str) -> list[Reply]:
         return begin(
             ctx,
             known,
-            note="One thing I don't know yet: your family name. It helps your teachers tell "
-            "you apart from classmates with the same first name.",
+            note=_(
+                "One thing I don't know yet: your family name. It helps your teachers tell "
+                "you apart from classmates with the same first name."
+            ),
         )
     if person.onboarded_at is not None:
         return [
             Reply(
-                f"You're all set up, {person.first_name}. Want to change your answers?",
+                _(
+                    "You're all set up, {name}. Want to change your answers?",
+                    name=person.first_name,
+                ),
                 (
-                    (Button("Change my answers", "onb:redo"),),
-                    (Button("Browse opportunities", "pg:0"),),
+                    (Button(_("Change my answers"), "onb:redo"),),
+                    (Button(_(BROWSE), "pg:0"),),
                 ),
             )
         ]
     if args:
         # "/start CODE" (a deep link with the class code) fills in the first real question.
         cohort = find_cohort(ctx, args)
-        return begin(ctx, {"cohort": cohort.id}, note=f"Hi! You're joining {cohort.name}.")
-    return begin(ctx, note="Hi! I'm oppbot. I find internships, job shadowing and more for you.")
+        return begin(
+            ctx, {"cohort": cohort.id}, note=_("Hi! You're joining {cohort}.", cohort=cohort.name)
+        )
+    return begin(ctx, note=_("Hi! I'm oppbot. I find internships, job shadowing and more for you."))
 
 
 def _answers(ctx: Context) -> dict[str, Any]:
     dialog = ctx.state(DIALOG)
     if dialog is None or dialog.get("name") not in (NEWCOMER, RERUN):
-        raise UserError("That button is from an earlier conversation. Send /start to set up.")
+        raise UserError(_("That button is from an earlier conversation. Send /start to set up."))
     return dict(dialog.get("answers", {}))
 
 
@@ -174,7 +185,8 @@ def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]
     """A "Keep" button when re-running onboarding and the person already has an answer."""
     if step not in _current(ctx):
         return ()
-    return ((Button(f"Keep {label}"[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
+    keep = _("Keep {answer}", answer=label)
+    return ((Button(keep[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
 
 
 def _known_first_name(ctx: Context) -> str | None:
@@ -208,9 +220,9 @@ def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     known = _known_first_name(ctx)
     if known:
-        label = f"I'm {known}"[: ctx.caps.max_button_label]
+        label = _("I'm {name}", name=known)[: ctx.caps.max_button_label]
         buttons = ((Button(label, "onb:name"),),)
-    return Reply("What's your first name?", buttons)
+    return Reply(_("What's your first name?"), buttons)
 
 
 def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
@@ -219,8 +231,11 @@ def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
         ((Button(suggestion[: ctx.caps.max_button_label], "onb:family"),),) if suggestion else ()
     )
     return Reply(
-        "And your family name? Just its first letter is fine (like P). Your teachers see it, "
-        "so they can tell you apart from classmates with the same first name; employers don't.",
+        _(
+            "And your family name? Just its first letter is fine (like P). Your teachers see "
+            "it, so they can tell you apart from classmates with the same first name; "
+            "employers don't."
+        ),
         (*offer, *_keep(ctx, "family", ctx.person.family_name or "")),
     )
 
@@ -228,20 +243,33 @@ def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
 def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
     cohort = ctx.person.cohort
     keep = _keep(ctx, "cohort", cohort.name) if cohort else ()
-    return Reply("What's your class join code? Your teacher has it (for example RIVER-11).", keep)
+    return Reply(
+        _("What's your class join code? Your teacher has it (for example RIVER-11)."), keep
+    )
 
 
 def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
     buttons = tuple(Button(str(g), f"onb:grade:{g}") for g in range(7, 14))
     return Reply(
-        "Which grade (or school year) are you in? Tap one or type a number from 1 to 13.",
-        (buttons[:4], buttons[4:], *_keep(ctx, "grade", f"grade {ctx.person.grade}")),
+        _("Which grade (or school year) are you in? Tap one or type a number from 1 to 13."),
+        (
+            buttons[:4],
+            buttons[4:],
+            *_keep(ctx, "grade", _("grade {grade}", grade=ctx.person.grade)),
+        ),
     )
 
 
 # How old a student is, as far as the rules need: under-16s may work only limited hours,
 # under-18s need a guardian's consent before their details reach an employer.
-AGE_BANDS = {"u16": "under 16", "u18": "16 or 17", "adult": "18 or over"}
+AGE_BANDS = {"u16": N_("under 16"), "u18": N_("16 or 17"), "adult": N_("18 or over")}
+ROLE_NAMES = {
+    Role.TEACHER: N_("teacher"),
+    Role.EMPLOYER: N_("employer"),
+    Role.ADMIN: N_("admin"),
+    Role.STUDENT: N_("student"),
+}
+BROWSE = N_("Browse opportunities")
 
 
 def age_band(person: Person) -> str | None:
@@ -258,14 +286,19 @@ def age_band(person: Person) -> str | None:
 
 def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
     band = age_band(ctx.person)
-    keep = _keep(ctx, "age", AGE_BANDS[band]) if band is not None else ()
+    keep = _keep(ctx, "age", _(AGE_BANDS[band])) if band is not None else ()
     return Reply(
-        "Are you under 18? (Some places are only open to adults; for under-18s we need a "
-        "guardian's consent before sharing your details with an employer, and under-16s may "
-        "work only limited hours.)",
+        _(
+            "Are you under 18? (Some places are only open to adults; for under-18s we need a "
+            "guardian's consent before sharing your details with an employer, and under-16s "
+            "may work only limited hours.)"
+        ),
         (
-            (Button("Yes, under 16", "onb:age:u16"), Button("Yes, 16 or 17", "onb:age:u18")),
-            (Button("No, I'm 18 or over", "onb:age:adult"),),
+            (
+                Button(_("Yes, under 16"), "onb:age:u16"),
+                Button(_("Yes, 16 or 17"), "onb:age:u18"),
+            ),
+            (Button(_("No, I'm 18 or over"), "onb:age:adult"),),
             *keep,
         ),
     )
@@ -274,13 +307,15 @@ def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
 def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
     chosen = set(answers.get("picked", []))
     buttons = [
-        Button(("✓ " if tag in chosen else "") + label, f"onb:tag:{tag}")
+        Button(("✓ " if tag in chosen else "") + _(label), f"onb:tag:{tag}")
         for tag, label in TAGS.items()
     ]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
-    done = f"Done ({len(chosen)} chosen)" if chosen else "Skip for now"
+    done = (
+        _n("Done ({n} chosen)", "Done ({n} chosen)", len(chosen)) if chosen else _("Skip for now")
+    )
     return Reply(
-        "Which fields interest you? Tap as many as you like, then Done.",
+        _("Which fields interest you? Tap as many as you like, then Done."),
         (*rows, (Button(done, "onb:tags_done"),)),
     )
 
@@ -290,8 +325,10 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
         Button(zone.split("/")[-1].replace("_", " "), f"onb:tz:{zone}") for zone in COMMON_ZONES
     ]
     return Reply(
-        "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
-        "(like Europe/Paris, or just Paris).",
+        _(
+            "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
+            "(like Europe/Paris, or just Paris)."
+        ),
         (
             *(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),
             *_keep(ctx, "timezone", ctx.person.timezone),
@@ -314,22 +351,28 @@ def _valid_name(text: str) -> bool:
     return 0 < len(text) <= MAX_NAME and bool(_NAME_CHARS.fullmatch(text))
 
 
+def _too_long() -> UserError:
+    return UserError(
+        _("That's a long name! Please keep it under {limit} characters.", limit=MAX_NAME)
+    )
+
+
 def _answer_name(ctx: Context, text: str) -> Any:
     name = " ".join(text.split())
     if len(name) > MAX_NAME:
-        raise UserError(f"That's a long name! Please keep it under {MAX_NAME} characters.")
+        raise _too_long()
     if not _valid_name(name):
-        raise UserError("Please type just your name, with letters (for example: Sam Patel).")
+        raise UserError(_("Please type just your name, with letters (for example: Sam Patel)."))
     return name
 
 
 def _answer_family(ctx: Context, text: str) -> Any:
     family = " ".join(text.split()).rstrip(".")
     if len(family) > MAX_NAME:
-        raise UserError(f"That's a long name! Please keep it under {MAX_NAME} characters.")
+        raise _too_long()
     if not _valid_name(family):
         raise UserError(
-            "Please type your family name, or just its first letter (for example: Patel, or P)."
+            _("Please type your family name, or just its first letter (for example: Patel, or P).")
         )
     return family.upper() if len(family) == 1 else family
 
@@ -341,7 +384,7 @@ def _answer_cohort(ctx: Context, text: str) -> Any:
 def _answer_grade(ctx: Context, text: str) -> Any:
     digits = re.sub(r"^(grade|year|yr)\s*", "", text.strip().lower())
     if not digits.isdecimal() or int(digits) not in GRADES:
-        raise UserError("Please type your grade as a number from 1 to 13, like 11.")
+        raise UserError(_("Please type your grade as a number from 1 to 13, like 11."))
     return int(digits)
 
 
@@ -355,13 +398,15 @@ def _answer_age(ctx: Context, text: str) -> Any:
     if word in ("under 16", "16 or 17"):
         return "u16" if word == "under 16" else "u18"
     if word in ("yes", "y", "yeah", "yep", "under 18"):
-        raise UserError("Are you under 16, or 16 or 17? Tap one of the buttons, or type your age.")
-    raise UserError("Please tap one of the buttons, or type your age.")
+        raise UserError(
+            _("Are you under 16, or 16 or 17? Tap one of the buttons, or type your age.")
+        )
+    raise UserError(_("Please tap one of the buttons, or type your age."))
 
 
 def _answer_tags(ctx: Context, text: str) -> Any:
     """Only reached for text that names no field and is not "done": see ``_tags_typed``."""
-    raise UserError("Please tap the fields that interest you (or type their names), then Done.")
+    raise UserError(_("Please tap the fields that interest you (or type their names), then Done."))
 
 
 def _tags_typed(ctx: Context, answers: dict[str, Any], text: str) -> list[Reply] | None:
@@ -389,7 +434,7 @@ def _answer_timezone(ctx: Context, text: str) -> Any:
     zone = _ZONES_BY_LOWER.get(wanted) or _ZONES_BY_CITY.get(wanted)
     if zone is None:
         raise UserError(
-            "I don't know that time zone. Type it like Europe/London, or a city like Paris."
+            _("I don't know that time zone. Type it like Europe/London, or a city like Paris.")
         )
     return zone
 
@@ -430,7 +475,7 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         if ctx.person.onboarded_at is None or ctx.person.role != Role.STUDENT:
             return start(ctx, "")
         # The fields chosen last time start ticked, so Done keeps them.
-        return begin(ctx, {"picked": ctx.person.tag_names}, note="Let's update your answers.")
+        return begin(ctx, {"picked": ctx.person.tag_names}, note=_("Let's update your answers."))
     answers = _answers(ctx)
     match args:
         case ["name"] if (known := _known_first_name(ctx)) is not None:
@@ -456,7 +501,9 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         case ["tz", zone] if zone in _ZONES_BY_LOWER.values():
             answers["timezone"] = zone
         case _:
-            raise UserError("That button is from an earlier question. Please answer the one above.")
+            raise UserError(
+                _("That button is from an earlier question. Please answer the one above.")
+            )
     _store(ctx, answers, None)
     return _next(ctx)
 
@@ -469,7 +516,7 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
         answers.pop("cohort")
         _store(ctx, answers, None)
         return _next(
-            ctx, note="That class no longer exists. Please ask your teacher for a new code."
+            ctx, note=_("That class no longer exists. Please ask your teacher for a new code.")
         )
     first_time = person.onboarded_at is None
     name, family = answers["name"], answers["family"]
@@ -499,13 +546,24 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
             )
         )
     ctx.clear_state(DIALOG)
-    fields = ", ".join(TAGS[t] for t in answers["tags"] if t in TAGS) or "none yet"
-    greeting = f"Welcome, {person.first_name}!" if first_time else "Your answers are updated."
+    labels = [_(TAGS[t]) for t in answers["tags"] if t in TAGS]
+    summary = _(
+        "You're in {cohort} ({school}), grade {grade}. Fields: {fields}. Time zone: {zone}.",
+        cohort=cohort.name,
+        school=cohort.school.name,
+        grade=person.grade,
+        fields=", ".join(labels) if labels else _("none yet"),
+        zone=person.timezone,
+    )
+    greeting = (
+        _("Welcome, {name}!", name=person.first_name)
+        if first_time
+        else _("Your answers are updated.")
+    )
+    next_steps = _("Send /browse to see opportunities, or /help for everything I can do.")
     return [
         Reply(
-            f"{greeting} You're in {cohort.name} ({cohort.school.name}), grade {person.grade}. "
-            f"Fields: {fields}. Time zone: {person.timezone}.\n\n"
-            "Send /browse to see opportunities, or /help for everything I can do.",
-            ((Button("Browse opportunities", "pg:0"),),),
+            f"{greeting} {summary}\n\n{next_steps}",
+            ((Button(_(BROWSE), "pg:0"),),),
         )
     ]

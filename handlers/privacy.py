@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
+from bot.i18n import language_name
 from handlers.consent import confirmations
 from handlers.digest import DAYS
 from handlers.feedback import forget_feedback
@@ -64,7 +65,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         lines.append(f"Guardian's consent: {_consent_phrase(ctx)}")
     lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
     lines.append(f"Time zone: {person.timezone}")
-    lines.append(f"Language: {person.language or 'not given'}")
+    lines.append(f"Language: {language_name(person.language)} (change it with /language)")
     if person.role == Role.STUDENT:
         digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"
         lines.append(f"Weekly digest: {digest}")

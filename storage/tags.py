@@ -9,17 +9,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+
+def N_(label: str) -> str:
+    """Marks a label for the catalogues (storage imports nothing of ours, so not bot.i18n's);
+    it is translated where it is shown, with ``_(TAGS[tag])``."""
+    return label
+
+
 TAGS: dict[str, str] = {
-    "technology": "Technology & IT",
-    "engineering": "Engineering",
-    "science": "Science & research",
-    "health": "Health & care",
-    "business": "Business & finance",
-    "creative": "Creative & media",
-    "trades": "Construction & trades",
-    "education": "Education",
-    "hospitality": "Hospitality & retail",
-    "public": "Public service",
+    "technology": N_("Technology & IT"),
+    "engineering": N_("Engineering"),
+    "science": N_("Science & research"),
+    "health": N_("Health & care"),
+    "business": N_("Business & finance"),
+    "creative": N_("Creative & media"),
+    "trades": N_("Construction & trades"),
+    "education": N_("Education"),
+    "hospitality": N_("Hospitality & retail"),
+    "public": N_("Public service"),
 }
 
 _KEYWORDS: dict[str, tuple[str, ...]] = {

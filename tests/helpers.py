@@ -33,11 +33,21 @@ _events = itertools.count(1)
 class Chat:
     """One person's chat with the core: send text, press buttons by their label."""
 
-    def __init__(self, core: Core, user: str, *, platform: str = "console", name: str = "") -> None:
+    def __init__(
+        self,
+        core: Core,
+        user: str,
+        *,
+        platform: str = "console",
+        name: str = "",
+        language: str | None = None,
+    ) -> None:
         self.core = core
         self.user = user
         self.platform = platform
         self.name = name or user.title()
+        # The platform's language code (Telegram's language_code, Slack's locale).
+        self.language = language
         self.replies: list[Reply] = []
 
     def _incoming(self, **kwargs: str | Attachment | None) -> Incoming:
@@ -46,6 +56,7 @@ class Chat:
             user_id=self.user,
             chat_id=f"chat-{self.user}",
             display_name=self.name,
+            language=self.language,
             event_id=f"evt-{next(_events)}",
             **kwargs,  # type: ignore[arg-type]
         )

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
-from handlers.consent import NO_LONGER_WORKS, NOT_A_GUARDIAN_ACCOUNT
+from bot.i18n import FSI, LANGUAGES, PDI, PSEUDO, _, language
+from handlers.consent import NOT_A_GUARDIAN_ACCOUNT, no_longer_works
 from handlers.invites import create_invite
 from handlers.schools import school_named
 from storage.models import AuditEntry, GuardianCode, Interest, Person, Role
@@ -27,6 +28,7 @@ from tests.helpers import (
     person_id,
     row_counts,
 )
+from tests.pseudo import leaks
 
 
 @dataclass
@@ -118,6 +120,8 @@ def test_nothing_identifying_reaches_the_employer_before_consent(world: World) -
 def confirm(world: World, chat: Chat, code: str, name: str, relationship: str) -> None:
     """``chat`` goes through the guardian's questions with ``code``, up to "I confirm"."""
     chat.send(f"/consent {code}")
+    assert "Which language would you like me to use?" in chat.text, chat.text
+    chat.press("English")
     assert "what's your full name?" in chat.text, chat.text
     chat.send(name)
     assert "How are you related to Ada?" in chat.text
@@ -136,6 +140,14 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     assert code.startswith("G-")
     world.clock.advance(days=1)
     world.gwen.send(f"/consent {code.lower()}")
+    assert [b.label for b in world.gwen.buttons] == [
+        "English",
+        "Español",
+        "العربية",
+        "Polski",
+        "Українська",
+    ]
+    world.gwen.press("English")
     assert "what's your full name?" in world.gwen.text
     world.gwen.send("Gwen   Lovelace")
     assert "How are you related to Ada?" in world.gwen.text
@@ -200,7 +212,7 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     world.gwen.press_payload("gc:yes")
     assert "That button is from an earlier conversation" in world.gwen.text
     world.gwen.send(f"/consent {code}")
-    assert world.gwen.text == NO_LONGER_WORKS
+    assert world.gwen.text == no_longer_works()
     assert row_counts(world.factory)["outbox"] == before["outbox"]
     assert len(world.audit()) == 1
 
@@ -252,6 +264,7 @@ def test_a_guest_who_joins_halfway_can_no_longer_confirm(world: World) -> None:
     code = guardian_code(world)
     cal = Chat(world.core, "cal", name="Cal Jones")
     cal.send(f"/consent {code}")
+    cal.press("English")
     cal.send("Carol Jones")
     cal.press("Parent")
     assert "Please confirm" in cal.text
@@ -267,7 +280,7 @@ def test_a_guest_who_joins_halfway_can_no_longer_confirm(world: World) -> None:
 @pytest.mark.parametrize("arrange", ["expired", "expired midway", "replaced", "used", "unknown"])
 def test_unusable_codes_are_refused(world: World, arrange: str) -> None:
     code = guardian_code(world)
-    expected = NO_LONGER_WORKS
+    expected = no_longer_works()
     if arrange == "expired":
         world.clock.advance(days=14)
     elif arrange == "replaced":
@@ -281,6 +294,7 @@ def test_unusable_codes_are_refused(world: World, arrange: str) -> None:
         expected = "That code doesn't match anything. Check it and try again."
     if arrange == "expired midway":
         world.gwen.send(f"/consent {code}")
+        world.gwen.press("English")
         world.gwen.send("Gwen Lovelace")
         world.clock.advance(days=15)
         world.gwen.press("Mother")
@@ -300,6 +314,7 @@ def test_a_guardian_may_confirm_for_siblings(world: World) -> None:
     ben.send("/guardian")
     line = next(li for li in ben.text.splitlines() if li.startswith("/consent "))
     world.gwen.send(line)
+    world.gwen.press("English")
     world.gwen.send("Gwen Lovelace")
     assert "How are you related to Ben?" in world.gwen.text
     world.gwen.send("step-mother")
@@ -311,6 +326,7 @@ def test_a_guardian_may_confirm_for_siblings(world: World) -> None:
 def test_the_guardians_answers_are_checked(world: World) -> None:
     code = guardian_code(world)
     world.gwen.send(f"/consent {code}")
+    world.gwen.send("English")
     world.gwen.send("<b>Gwen</b> 123")
     assert "Please type just your name, like Jane Patel" in world.gwen.text
     world.gwen.send("Gwen Lovelace")
@@ -539,3 +555,92 @@ def test_after_consent_is_withdrawn_the_relay_no_longer_names_the_student(world:
     assert last_message(world.factory, world.maya)[0] == (
         "The student replies about Software intern: Line followers, mostly."
     )
+
+
+def test_the_guardian_chooses_their_language_first_and_others_read_theirs(
+    world: World,
+) -> None:
+    register(world, world.ada, "I love robots")
+    code = guardian_code(world)
+    with world.factory.begin() as session:
+        tina = session.get(Person, person_id(world.factory, world.tina))
+        assert tina is not None
+        tina.language = "pl"
+    rosa = Chat(world.core, "rosa", name="Rosa Lovelace", language="es-ES")
+    rosa.send(f"/consent {code}")
+    # Asked first in the language Rosa's app speaks, then in each of the others.
+    lines = rosa.text.splitlines()
+    assert lines[0] == "¿En qué idioma quieres que te escriba?"
+    assert "Which language would you like me to use?" in lines
+    assert "بأي لغة تفضّل أن أتواصل معك؟" in lines
+    assert len(lines) == len(LANGUAGES)
+    rosa.press("العربية")
+    assert rosa.text.startswith("شكرًا لك. قبل التأكيد: ما اسمك الكامل؟")
+    rosa.send("Rosa Lovelace")
+    assert rosa.text.startswith(f"شكرًا لك يا {FSI}Rosa Lovelace{PDI}. ما صلتك بـ{FSI}Ada{PDI}؟")
+    assert [b.label for b in rosa.buttons] == [
+        "الأم",
+        "الأب",
+        "أحد الوالدين",
+        "مقدّم الرعاية",
+        "الوصي",
+    ]
+    rosa.press("الأم")
+    assert f"{FSI}Riverside High{PDI}" in rosa.text
+    assert f"بصفتك ({FSI}الأم{PDI}) لـ{FSI}Ada{PDI}" in rosa.text
+    rosa.press("أؤكد")
+    assert rosa.text == (
+        f"شكرًا لك يا {FSI}Rosa Lovelace{PDI}! تم تسجيل الموافقة، وأُبلغت مدرسة {FSI}Ada{PDI}."
+    )
+    # Ada and Tina read it in their own languages, whatever Rosa's.
+    assert last_message(world.factory, world.ada, "consent")[0].startswith(
+        "Rosa Lovelace (mother) confirmed your guardian's consent."
+    )
+    assert last_message(world.factory, world.tina, "consent")[0].startswith(
+        "Ada Lovelace (Year 11): Rosa Lovelace (matka) potwierdził(a) zgodę opiekuna"
+    )
+    # The guardian's choice stays with them.
+    rosa.send("/cancel")
+    assert rosa.text == "لا يوجد ما يمكن إلغاؤه. أرسل /help لترى ما يمكنني فعله."
+
+
+def test_the_guardians_journey_in_the_pseudo_language_lets_no_english_through(
+    world: World,
+) -> None:
+    code = guardian_code(world)
+    gus = Chat(world.core, "gus", name="Gus Lovelace", language=PSEUDO)
+    seen = []
+    for step in (
+        lambda: gus.send("/consent"),
+        lambda: gus.send("/consent NOT-A-CODE"),
+        lambda: gus.send("/consent G-AAAA-AAAA"),
+        lambda: gus.send(f"/consent {code}"),
+        lambda: gus.send("Esperanto"),
+        lambda: gus.press_payload(f"gc:lang:{PSEUDO}"),
+    ):
+        seen += step()
+    # The pseudo-language is no choice a person has: English is chosen, then swapped for it.
+    gus.send("English")
+    assert "what's your full name?" in gus.text
+    with world.factory.begin() as session:
+        person = session.get(Person, person_id(world.factory, gus))
+        assert person is not None
+        person.language = PSEUDO
+    for step in (
+        lambda: gus.send("<b>Gus</b> 1"),
+        lambda: gus.send("Gus Lovelace"),
+        lambda: gus.press_payload("gc:rel:father"),
+        lambda: gus.press_payload("gc:yes"),
+    ):
+        seen += step()
+    assert "Consent" not in "\n".join(r.text for r in seen)
+    typed = ("Gus Lovelace", "<b>Gus</b> 1", "Ada", "Riverside High", "G-ABCD-EFGH")
+    # The language question is asked in every language, each in its own words.
+    question = "Which language would you like me to use?"
+    others = []
+    for code in LANGUAGES:
+        with language(code):
+            others.append(_(question))
+    assert leaks(seen, allowed=(*typed, *LANGUAGES.values(), *others)) == []
+    with language(PSEUDO):
+        assert _(question) in seen[3].text

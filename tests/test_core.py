@@ -27,7 +27,7 @@ from tests.helpers import (
 
 _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 
-EVERYONES = {"help", "cancel", "start", "join", "mydata", "forget", "consent"}
+EVERYONES = {"help", "cancel", "language", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
 STUDENTS |= {"remind", "reminders", "digest", "calendar"}
 STUDENTS |= {"guardian", "hours"}

@@ -761,3 +761,17 @@ async def test_a_document_whose_size_only_getfile_tells_is_refused_unfetched(
     await _until(lambda: bool(_outgoing(fake, 501)), "a reply")
     assert _outgoing(fake, 501)[0].params["text"].startswith("That file is too big for me")
     assert fake.calls_to("getFile") and not fake.downloads
+
+
+async def test_command_menus_are_described_in_each_language(
+    polling: TelegramAdapter, fake: FakeTelegram
+) -> None:
+    # The same commands everywhere; only their descriptions are translated.
+    english = {c["command"]: c["description"] for c in fake.commands()}
+    spanish = {c["command"]: c["description"] for c in fake.commands(language_code="es")}
+    assert english.keys() == spanish.keys()
+    assert english["help"] == "what I can do"
+    assert spanish["help"] == "lo que puedo hacer"
+    assert {c["command"]: c["description"] for c in fake.commands(language_code="uk")}[
+        "start"
+    ] == "налаштувати або змінити мій профіль"

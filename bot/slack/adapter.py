@@ -45,6 +45,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, file_too_big
+from bot.i18n import _, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
 from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, submitted_text, view_for
@@ -406,13 +407,18 @@ class SlackAdapter:
         """The App Home tab: the commands this person may use, worded as the DM's /help."""
         loop = asyncio.get_running_loop()
         role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
-        intro = (
-            "Write to me in the Messages tab, or use these commands anywhere:"
-            if role is not None
-            else "You haven't joined yet. Use /join with the invite code from your school, "
-            "or /start if you are a student."
-        )
-        text = self.renderer.wording("\n".join([intro, "", *self.core.registry.help_lines(role)]))
+        lang = await loop.run_in_executor(self._lookups, self.core.language_of, PLATFORM, user)
+        with language(lang):
+            intro = (
+                _("Write to me in the Messages tab, or use these commands anywhere:")
+                if role is not None
+                else _(
+                    "You haven't joined yet. Use /join with the invite code from your school, "
+                    "or /start if you are a student."
+                )
+            )
+            lines = self.core.registry.help_lines(role)
+        text = self.renderer.wording("\n".join([intro, "", *lines]))
         await self.client.views_publish(
             user_id=user, view={"type": "home", "blocks": sections(text)}
         )
