@@ -16,6 +16,7 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
+from handlers.present import with_article
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.tags import TAGS, normalise_tag
 
@@ -101,7 +102,7 @@ def start(ctx: Context, args: str) -> list[Reply]:
     if person.role in (Role.TEACHER, Role.EMPLOYER, Role.ADMIN):
         return [
             Reply(
-                f"You're set up as {person.role.value}, {person.first_name}. "
+                f"You're set up as {with_article(person.role.value)}, {person.first_name}. "
                 "Send /help to see what you can do."
             )
         ]

@@ -76,6 +76,15 @@ def deadline_phrase(opportunity: Opportunity, today: date) -> str:
     return f"Apply by {fmt_date(opportunity.deadline)} ({when})"
 
 
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an": "a teacher", "an employer", "an admin".
+
+    By its first letter, which is right for the role and kind words it is used for (not for
+    words like "hour" or "user").
+    """
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -333,7 +333,7 @@ async def test_a_teacher_joins_and_works_through_the_slash_command(
     await fake.slash("UT", "invite employer Acme & Sons <Ltd>")
     await slack.idle()
     welcome, invite = fake.posted(dm)
-    assert "set up as teacher" in welcome.section_text
+    assert "set up as a teacher" in welcome.section_text
     assert "/oppbot help" in welcome.section_text
     assert "Acme &amp; Sons &lt;Ltd&gt;" in invite.section_text
     with session_factory() as session:
@@ -489,7 +489,7 @@ async def _slack_teacher(
     dm = fake.add_user("UT", "Tess Teacher")
     await fake.slash("UT", f"join {code}")
     await slack.idle()
-    assert "set up as teacher" in fake.posted(dm)[-1].section_text
+    assert "set up as a teacher" in fake.posted(dm)[-1].section_text
     return dm
 
 
