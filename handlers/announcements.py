@@ -22,6 +22,7 @@ from handlers.interest import ACTIVE
 from handlers.opportunities import opportunity_arg
 from handlers.present import clip, fmt_when, headline, is_number, parse_id, person_zone
 from handlers.schools import STAFF_ROLES, school_cohorts, staff_school
+from handlers.when import example_moment
 from storage.db import transaction
 from storage.models import (
     Announcement,
@@ -506,7 +507,8 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
 def _parse_when(ctx: Context, text: str) -> datetime:
     match = _WHEN.fullmatch(text.strip())
     if match is None:
-        raise UserError("Please type it as YYYY-MM-DD HH:MM, like 2026-12-01 09:00.")
+        today = ctx.now.astimezone(person_zone(ctx.person)).date()
+        raise UserError(f"Please type it as YYYY-MM-DD HH:MM, like {example_moment(today)}.")
     try:
         local = datetime.fromisoformat(f"{match[1]} {match[2]:0>5}")
     except ValueError:

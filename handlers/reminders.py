@@ -34,12 +34,13 @@ from handlers.present import (
     fmt_date,
     headline,
     is_number,
+    local_today,
     open_opportunity,
     parse_id,
     shown_at,
     stamp,
 )
-from handlers.when import EXAMPLES, WhenError, parse_when, starts_with_a_moment
+from handlers.when import WhenError, examples, parse_when, starts_with_a_moment
 from storage.db import insert_new, transaction, try_job_lock
 from storage.models import (
     Interest,
@@ -505,7 +506,8 @@ def remind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
     ctx.start_dialog("remind_when", opportunity=opportunity.id)
     return Reply(
-        f"When should I remind you about {headline(opportunity)}? For example: {EXAMPLES}.",
+        f"When should I remind you about {headline(opportunity)}? "
+        f"For example: {examples(local_today(ctx))}.",
         ((Button("Cancel", f"rmc:{opportunity.id}:{stamp(ctx.now)}"),),),
     )
 

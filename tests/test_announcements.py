@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -591,3 +592,42 @@ def test_a_teacher_without_a_school_cannot_announce(world: World) -> None:
     join_with_invite(world.factory, world.clock.now, tess, Role.TEACHER)
     tess.send("/announce")
     assert "You're not linked to a school yet" in tess.text
+
+
+def _dates(text: str) -> list[date]:
+    found = [date.fromisoformat(d) for d in re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)]
+    assert found, text
+    return found
+
+
+@pytest.mark.parametrize("today", [date(2027, 12, 30), date(2031, 6, 10)])
+def test_example_dates_in_prompts_are_worked_out_from_today(world: World, today: date) -> None:
+    """Whatever the day, an example of a time to choose is ahead of it, and one of a day
+    already worked is behind it, in the person's own time zone."""
+    with world.factory.begin() as session:
+        session.execute(
+            update(Person).where(Person.name == "Ada").values(timezone="Pacific/Auckland")
+        )
+    # 23:30 UTC is already the next day in Auckland.
+    world.clock.now = datetime.combine(today, time(23, 30), tzinfo=UTC)
+    ada_today = today + timedelta(days=1)
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    world.tina.send("soon")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/objective")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/objective placements 3 by soon")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/report soon")
+    assert all(d <= today for d in _dates(world.tina.text))
+    world.tina.press_payload(f"anx:{aid}")
+
+    oid = add_opportunity(world.factory, world.clock.now, title="Robotics club")
+    world.ada.press_payload(f"rmd:{oid}")
+    assert all(d > ada_today for d in _dates(world.ada.text))
+    world.ada.send("/remind sometime to call Acme")
+    assert all(d > ada_today for d in _dates(world.ada.text))
+    world.ada.send("/hours someday 3h")
+    assert all(d < ada_today for d in _dates(world.ada.text))
