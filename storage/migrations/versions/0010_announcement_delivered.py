@@ -1,7 +1,7 @@
 """announcement delivered: when the author was told how an announcement was delivered
 
-Revision ID: 0009_announcement_delivered
-Revises: 0008_sources
+Revision ID: 0010_announcement_delivered
+Revises: 0009_outbox_lease
 Create Date: 2026-12-10
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_announcement_delivered"
-down_revision: str | None = "0008_sources"
+revision: str = "0010_announcement_delivered"
+down_revision: str | None = "0009_outbox_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
