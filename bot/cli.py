@@ -25,6 +25,7 @@ from handlers.figures import Scope, parse_period
 from handlers.import_jobs import run_imports
 from handlers.imports import Owner, import_file
 from handlers.invites import create_invite, organisation_named
+from handlers.present import with_article
 from handlers.report import build_report, chart_data, school_zone
 from handlers.report_export import report_csv, report_markdown
 from handlers.schools import only_school, school_named
@@ -231,7 +232,7 @@ def _invite(
         code = create_invite(
             session, role, now=now, organisation=org, school=place, max_uses=uses
         ).code
-    print(f"Invite code for a {role.value}: {code} (they send /join {code} to the bot)")
+    print(f"Invite code for {with_article(role.value)}: {code} (they send /join {code} to the bot)")
     return 0
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.core import Clock, Timing
-from handlers.announcements import send_due_announcements
+from handlers.announcements import report_deliveries, send_due_announcements
 from handlers.digest import send_digests
 from handlers.feedback import ask_due_feedback
 from handlers.import_jobs import run_imports
@@ -81,6 +81,8 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         Job("digests.send", send_digests, settings.digest_poll_seconds),
         # Announcements are scheduled to the minute; looking as often as reminders is enough.
         Job("announcements.send", send_scheduled_announcements, settings.reminder_poll_seconds),
+        # The author hears soon after the last message of an announcement went (or failed).
+        Job("announcements.report", report_deliveries, settings.reminder_poll_seconds),
         # Feedback is asked at a local hour; a look every few minutes is on time enough.
         Job("feedback.ask", ask_due_feedback, settings.digest_poll_seconds),
         # A nudge is days late by design: looking as often as for digests is plenty.

@@ -15,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import DIALOG, STAFF, Button, Context, Registry, Reply, UserError
+from bot.core import DIALOG, STAFF, Button, Context, Registry, Reply, Timing, UserError
 from handlers.interest import ACTIVE
 from handlers.opportunities import opportunity_arg
 from handlers.present import clip, fmt_when, headline, is_number, parse_id, person_zone
-from handlers.schools import school_cohorts, staff_school
+from handlers.schools import STAFF_ROLES, school_cohorts, staff_school
+from handlers.when import example_moment
+from storage.db import transaction
 from storage.models import (
     Announcement,
     AnnouncementStatus,
@@ -34,7 +36,7 @@ from storage.models import (
     PersonTag,
     Role,
 )
-from storage.outbox import Outgoing, QuietHours, enqueue_many
+from storage.outbox import Outgoing, QuietHours, enqueue, enqueue_many
 from storage.tags import TAGS
 
 registry = Registry()
@@ -167,6 +169,76 @@ def send_due_announcements(
     for announcement in due:
         send(session, announcement, now, quiet)
     return len(due)
+
+
+def report_deliveries(
+    session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 100
+) -> int:
+    """Tell each author how their announcement was delivered, once none of its messages is
+    pending any more (each sent, or given up on); returns how many were reported.
+
+    Run by the scheduler. The outbox can only send new messages, so the author gets a short
+    follow-up to their "Sending to ..." confirmation. Each announcement is claimed with its row
+    lock and marked reported in the transaction that queues the message, so it is told once.
+    """
+    pending = select(OutboxMessage.id).where(
+        OutboxMessage.announcement_id == Announcement.id,
+        OutboxMessage.status == OutboxStatus.PENDING,
+    )
+    with transaction(session_factory) as session:
+        done = session.scalars(
+            select(Announcement)
+            .where(
+                Announcement.status == A.SENT,
+                Announcement.delivery_reported_at.is_(None),
+                ~pending.exists(),
+            )
+            .order_by(Announcement.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for announcement in done:
+            announcement.delivery_reported_at = now
+            author = announcement.author
+            if author is None or author.role not in STAFF_ROLES:
+                continue
+            enqueue(
+                session,
+                author,
+                f"{delivered(session, announcement)}: {clip(announcement.text, 80)}",
+                kind="announcement_delivered",
+                key=f"ann-delivered:{announcement.id}",
+                now=now,
+                buttons=[[["Delivery report", f"anr:{announcement.id}"]]],
+            )
+        return len(done)
+
+
+def delivered(session: Session, announcement: Announcement) -> str:
+    """How a finished announcement went, in one line: "Announcement #3 delivered to 10
+    students, 1 unreachable"."""
+    counts = _outcomes(session, announcement)
+    # Students with no account the bot can reach got no row at all.
+    missing = max((announcement.recipient_count or 0) - sum(counts.values()), 0)
+    unreachable = (
+        counts.get(OutboxStatus.UNREACHABLE, 0) + counts.get(OutboxStatus.FAILED, 0) + missing
+    )
+    text = (
+        f"Announcement #{announcement.id} delivered to "
+        f"{_students(counts.get(OutboxStatus.SENT, 0))}"
+    )
+    return text + (f", {unreachable} unreachable" if unreachable else "")
+
+
+def _outcomes(session: Session, announcement: Announcement) -> dict[OutboxStatus, int]:
+    """How many of the announcement's outbox rows are in each state."""
+    return dict(
+        session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.announcement_id == announcement.id)
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
 
 
 # --- The teacher's flow -----------------------------------------------------------------------
@@ -370,26 +442,23 @@ def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     urgent = _urgent_arg(args)
     _mark_urgent(announcement, urgent)
     count = send(ctx.session, announcement, ctx.now, ctx.timing.quiet)
+    # Nothing has gone out yet: the outbox sends it, and the author hears when it is done.
     if urgent:
-        return [
-            Reply(
-                f"Sent as urgent to {_students(count)}, even those in their quiet hours.",
-                ((Button("Delivery report", f"anr:{announcement.id}"),),),
-                replace=True,
+        text = f"Sending as urgent to {_students(count)}, even those in their quiet hours."
+    else:
+        waiting = ctx.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.announcement_id == announcement.id,
+                OutboxMessage.next_attempt_at > ctx.now,
             )
-        ]
-    waiting = ctx.session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.announcement_id == announcement.id,
-            OutboxMessage.next_attempt_at > ctx.now,
         )
-    )
-    later = f" ({waiting} will get it when their quiet hours end)" if waiting else ""
+        later = f" ({waiting} will get it when their quiet hours end)" if waiting else ""
+        text = f"Sending to {_students(count)}{later}."
     return [
         Reply(
-            f"Sent to {_students(count)}{later}.",
+            f"{text} I'll tell you when it's delivered.",
             ((Button("Delivery report", f"anr:{announcement.id}"),),),
             replace=True,
         )
@@ -438,7 +507,8 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
 def _parse_when(ctx: Context, text: str) -> datetime:
     match = _WHEN.fullmatch(text.strip())
     if match is None:
-        raise UserError("Please type it as YYYY-MM-DD HH:MM, like 2026-12-01 09:00.")
+        today = ctx.now.astimezone(person_zone(ctx.person)).date()
+        raise UserError(f"Please type it as YYYY-MM-DD HH:MM, like {example_moment(today)}.")
     try:
         local = datetime.fromisoformat(f"{match[1]} {match[2]:0>5}")
     except ValueError:
@@ -516,13 +586,7 @@ def _delivery_report(ctx: Context, raw_id: str | None) -> Reply:
     )
     if announcement.status != A.SENT:
         return Reply(heading)
-    counts = dict(
-        ctx.session.execute(
-            select(OutboxMessage.status, func.count())
-            .where(OutboxMessage.announcement_id == announcement.id)
-            .group_by(OutboxMessage.status)
-        ).all()
-    )
+    counts = _outcomes(ctx.session, announcement)
     queued = sum(counts.values())
     lines = [
         heading,

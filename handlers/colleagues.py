@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from bot.core import DIALOG, EMPLOYERS, Button, Context, Registry, Reply, UserError
 from handlers.feedback import schedule_feedback
-from handlers.present import parse_id
+from handlers.present import parse_id, with_article
 from handlers.schools import members_of
 from storage.models import (
     Account,
@@ -155,7 +155,10 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
     if person.role is not None:
         _decide(ctx, request, MembershipStatus.DECLINED)
         return [
-            Reply(f"{person.name} has since joined as {person.role.value}, so nothing changed.")
+            Reply(
+                f"{person.name} has since joined as {with_article(person.role.value)}, so "
+                "nothing changed."
+            )
         ]
     _decide(ctx, request, MembershipStatus.APPROVED)
     person.role = Role.EMPLOYER
@@ -174,7 +177,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
     me = ctx.person.name or "A colleague"
     ctx.notify(
         person,
-        f"Welcome! {me} confirmed you, so you're now set up as employer for "
+        f"Welcome! {me} confirmed you, so you're now set up as an employer for "
         f"{organisation.name}. Send /help to see what you can do.",
         kind="membership",
         key=f"membership-approved:{request.id}",

@@ -46,10 +46,21 @@ MAX_DAYS = 3660
 EARLIEST_YEAR = 2000
 # Far enough for a period planned ahead; no further, so no date runs off the calendar.
 MAX_REPORT_AHEAD = timedelta(days=366)
-PERIOD_EXAMPLE = (
-    "Say the period like 30d, week, this month, last month, term, year, "
-    "or two dates: 2026-09-01 2026-12-20."
-)
+
+
+def example_period(today: date) -> str:
+    """Two dates for an example: from the first of the month three months ago to today."""
+    months = today.year * 12 + today.month - 1 - 3
+    return f"{date(months // 12, months % 12 + 1, 1):%Y-%m-%d} {today:%Y-%m-%d}"
+
+
+def period_help(today: date) -> str:
+    return (
+        "Say the period like 30d, week, this month, last month, term, year, "
+        f"or two dates: {example_period(today)}."
+    )
+
+
 _DAYS = re.compile(r"(\d{1,5}) ?(?:d|days?)")
 _DATES = re.compile(r"(\d{4}-\d{2}-\d{2}) ?(?:\.\.|to| ) ?(\d{4}-\d{2}-\d{2})")
 
@@ -108,7 +119,7 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     if words == "last term":
         # Terms differ from school to school; the bot doesn't know this school's dates.
         raise UserError(
-            "I don't know your term dates. Give them, like 2026-09-01 2026-12-20, "
+            f"I don't know your term dates. Give them, like {example_period(today)}, "
             "or say term for the last 90 days."
         )
     words = words.removeprefix("this ").removeprefix("last ")
@@ -123,11 +134,11 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
         return Period.last(count, today, zone)
     dates = _DATES.fullmatch(words)
     if dates is None:
-        raise UserError(f"I don't understand that period. {PERIOD_EXAMPLE}")
+        raise UserError(f"I don't understand that period. {period_help(today)}")
     try:
         period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]), zone)
     except ValueError:
-        raise UserError(f"That isn't a real date. {PERIOD_EXAMPLE}") from None
+        raise UserError(f"That isn't a real date. {period_help(today)}") from None
     if period.end < period.start:
         raise UserError("The period ends before it starts. Put the earlier date first.")
     if period.end > today + MAX_REPORT_AHEAD:

@@ -38,7 +38,7 @@ from handlers.placements import (
 )
 from handlers.present import clip, fmt_date, is_number, local_today, parse_id
 from handlers.schools import members_of, school_staff, staff_label, student_label
-from handlers.when import WhenError, parse_day
+from handlers.when import WhenError, example_day, parse_day
 from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
 
 registry = Registry()
@@ -47,7 +47,14 @@ MAX_DAY_MINUTES = 24 * 60
 MAX_QUERY = 500
 # How far back a day may be logged: a placement's hours are logged as it goes.
 MAX_DAYS_BACK = 120
-EXAMPLE = "/hours today 3h, /hours yesterday 2.5h or /hours 2026-12-01 4h 30m"
+
+
+def example(today: date) -> str:
+    """How to log hours, with a recent day (hours are logged for days already worked)."""
+    day = example_day(today, past=True)
+    return f"/hours today 3h, /hours yesterday 2.5h or /hours {day:%Y-%m-%d} 4h 30m"
+
+
 _UNIT_H = r"(?:h|hr|hrs|hour|hours)"
 _UNIT_M = r"(?:m|min|mins|minute|minutes)"
 _AMOUNT = (
@@ -62,14 +69,14 @@ _PARTS = re.compile(
 )
 
 
-def _minutes(amount: str) -> int:
+def _minutes(amount: str, today: date) -> int:
     """Minutes in "3h", "2.5", "1h 30m" or "90m" (a bare number is hours)."""
     text = amount.strip().lower()
     if re.fullmatch(rf"\d{{1,4}}\s*{_UNIT_M}", text):
         return int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
     match = _PARTS.fullmatch(text)
     if match is None or not (match.group(1) or match.group(2)):
-        raise UserError(f"I couldn't read the hours there. Try {EXAMPLE}.")
+        raise UserError(f"I couldn't read the hours there. Try {example(today)}.")
     hours = float((match.group(1) or "0").replace(",", "."))
     return round(hours * 60) + int(match.group(2) or 0)
 
@@ -79,7 +86,7 @@ def _work_day(phrase: str, today: date) -> date:
     if not phrase.strip():
         return today
     try:
-        return parse_day(phrase, today, past=True, example=EXAMPLE)
+        return parse_day(phrase, today, past=True, example=example(today))
     except WhenError as error:
         raise UserError(str(error)) from None
 
@@ -95,9 +102,9 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
         raise UserError(f"How many hours? For example: /hours {phrase} 3h.")
     match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
     if match is None:
-        raise UserError(f"Say the day and the hours, like {EXAMPLE}.")
+        raise UserError(f"Say the day and the hours, like {example(today)}.")
     day = _work_day(match.group("day"), today)
-    minutes = _minutes(match.group("amount"))
+    minutes = _minutes(match.group("amount"), today)
     if minutes <= 0:
         raise UserError("That's no time at all. Log the hours you worked, like /hours today 3h.")
     if minutes > MAX_DAY_MINUTES:
@@ -486,7 +493,7 @@ def _my_hours(ctx: Context) -> Reply:
                 f"• {_day(entry.work_date)}: {hours_phrase(entry.minutes)}, "
                 f"{STATUS_WORDS[entry.status]}{query}"
             )
-    lines += ["", f"Log more like this: {EXAMPLE}."]
+    lines += ["", f"Log more like this: {example(local_today(ctx))}."]
     return Reply("\n".join(lines))
 
 

@@ -22,6 +22,7 @@ from handlers.present import (
     local_today,
     open_opportunity,
     own_interest,
+    parse_id,
 )
 from handlers.reminders import sync_deadline_reminders
 from handlers.schools import student_school_id
@@ -79,7 +80,7 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def _note_buttons(opportunity_id: int) -> tuple[tuple[Button, ...], ...]:
     return (
         (Button("Send without a note", f"intn:{opportunity_id}"),),
-        (Button("Cancel", "intx"),),
+        (Button("Cancel", f"intx:{opportunity_id}"),),
     )
 
 
@@ -92,6 +93,21 @@ def without_note_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action("intx", roles=STUDENTS)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    # The note prompt stays in the chat after a typed note sent the interest: its Cancel
+    # must not then claim that nothing was sent.
+    opportunity = ctx.session.get(Opportunity, parse_id(args[0])) if args else None
+    interest = _existing(ctx, opportunity) if opportunity is not None else None
+    if opportunity is not None and interest is not None and interest.status in ACTIVE:
+        when = interest.updated_at
+        return [
+            Reply(
+                f"Your interest in {opportunity.title} was already sent to "
+                f"{opportunity.organisation.name} on {when.day} {when:%b}, so there's nothing "
+                "to cancel. /mine shows where it stands.",
+                ((Button("My applications", "mine"),),),
+                replace=True,
+            )
+        ]
     ctx.clear_state(DIALOG)
     return [Reply("OK, nothing sent. Send /browse to keep looking.", replace=True)]
 

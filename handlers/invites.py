@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.core import DIALOG, EVERYONE, STAFF, Context, Registry, Reply, UserError
 from handlers.colleagues import request_membership, waiting_request
 from handlers.onboarding import begin, normalise_code
+from handlers.present import with_article
 from handlers.schools import STAFF_ROLES, known_school, members_of, only_school
 from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
 
@@ -82,7 +83,8 @@ def join(ctx: Context, args: str) -> list[Reply]:
     if person.role == invite.role and person.organisation_id == invite.organisation_id:
         return [
             Reply(
-                f"You're already set up as {invite.role.value}. Send /help to see what you can do."
+                f"You're already set up as {with_article(invite.role.value)}. "
+                "Send /help to see what you can do."
             )
         ]
     if waiting_request(ctx, invite) is not None:
@@ -101,8 +103,8 @@ def join(ctx: Context, args: str) -> list[Reply]:
         )
     if person.role is not None:
         raise UserError(
-            f"You're already set up as {person.role.value}. One account has one role: "
-            "please ask your school coordinator if it needs to change."
+            f"You're already set up as {with_article(person.role.value)}. "
+            "One account has one role: please ask your school coordinator if it needs to change."
         )
     # A teacher at any school can write an employer's code; an organisation that has members
     # decides itself who else sees its applicants. The operator's codes (the command line,
@@ -137,7 +139,7 @@ def join(ctx: Context, args: str) -> list[Reply]:
     where = f" for {invite.organisation.name}" if invite.organisation is not None else ""
     return [
         Reply(
-            f"Welcome! You're now set up as {invite.role.value}{where}. "
+            f"Welcome! You're now set up as {with_article(invite.role.value)}{where}. "
             "Send /help to see what you can do."
         )
     ]

@@ -28,7 +28,15 @@ from bot.core import (
     UserError,
 )
 from handlers.placements import create_placement, placement_card
-from handlers.present import STATUS_LABELS, headline, is_number, own_interest, parse_id
+from handlers.present import (
+    STATUS_LABELS,
+    headline,
+    is_number,
+    own_interest,
+    parse_id,
+    shown_at,
+    stamp,
+)
 from handlers.reminders import fmt_moment, schedule_event_reminders
 from handlers.schools import (
     may_share,
@@ -60,7 +68,7 @@ Buttons = tuple[tuple[Button, ...], ...]
 S = InterestStatus
 # What each employer button may still do, by the application's status when it is pressed.
 ALLOWED: dict[str, frozenset[InterestStatus]] = {
-    "inv": frozenset({S.INTERESTED, S.INVITED}),
+    "inv": frozenset({S.INTERESTED}),
     "ask": frozenset({S.INTERESTED, S.INVITED, S.PLACED}),
     "msg": frozenset({S.INTERESTED, S.INVITED, S.PLACED}),
     "dec": frozenset({S.INTERESTED, S.INVITED}),
@@ -71,6 +79,14 @@ ALLOWED: dict[str, frozenset[InterestStatus]] = {
 REPLYABLE = frozenset({S.INTERESTED, S.INVITED, S.PLACED})
 # The kind of stored message each employer button writes.
 KINDS = {"inv": "invite", "ask": "question", "msg": "message"}
+# Each kind of stored message as its writer calls it.
+WHAT = {
+    "invite": "invitation",
+    "question": "question",
+    "message": "message",
+    "decline": "answer",
+    "reply": "reply",
+}
 
 
 def employer_members(ctx: Context, opportunity: Opportunity) -> list[Person]:
@@ -276,11 +292,16 @@ def _answerable(ctx: Context, raw_id: str | None, verb: str) -> Interest:
             "I'll send you the student's details as soon as it's on file."
         )
     if interest.status not in ALLOWED[verb]:
-        raise UserError(_not_now(interest))
+        raise UserError(_not_now(interest, verb), employer_buttons(interest))
     return interest
 
 
-def _not_now(interest: Interest) -> str:
+def _not_now(interest: Interest, verb: str) -> str:
+    if verb == "inv" and interest.status == S.INVITED:
+        return (
+            f"You've already invited {student_label(interest.person)}. To add or change "
+            "details, send them a message."
+        )
     if interest.status == S.DECLINED:
         return "You've already declined this application."
     if interest.status == S.PLACED:
@@ -288,10 +309,10 @@ def _not_now(interest: Interest) -> str:
     return "Please invite the student first: you can mark them as placed after an invitation."
 
 
-def _prompt(interest: Interest, verb: str) -> Reply:
+def _prompt(interest: Interest, verb: str, now: datetime) -> Reply:
     who = student_label(interest.person)
     title = interest.opportunity.title
-    cancel = (Button("Cancel", "emx"),)
+    cancel = (Button("Cancel", f"emx:{interest.id}:{stamp(now)}"),)
     if verb == "inv":
         text = (
             f"Type your invitation for {who} (for example an interview time and place for "
@@ -321,12 +342,35 @@ def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if verb == "pl":
         return _place(ctx, interest)
     ctx.start_dialog("employer_message", interest=interest.id, verb=verb)
-    return [_prompt(interest, verb)]
+    return [_prompt(interest, verb, ctx.now)]
 
 
 @registry.action("emx", roles=EMPLOYERS)
 def employer_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, nothing sent.", replace=True)]
+    return [_cancelled(ctx, args)]
+
+
+def _cancelled(ctx: Context, args: list[str]) -> Reply:
+    """The answer to a prompt's Cancel (``emx``/``srx:INTEREST:STAMP``): truthful also when
+    what the prompt asked for was typed and sent after it was shown."""
+    if len(args) == 2 and (since := shown_at(args[1])) is not None:
+        sent = ctx.session.scalar(
+            select(InterestMessage)
+            .where(
+                InterestMessage.interest_id == parse_id(args[0]),
+                InterestMessage.from_person_id == ctx.person.id,
+                InterestMessage.created_at >= since,
+                InterestMessage.kind.in_(WHAT),
+            )
+            .order_by(InterestMessage.id.desc())
+            .limit(1)
+        )
+        if sent is not None:
+            what = WHAT[sent.kind]
+            return Reply(
+                f"Your {what} was already sent, so there's nothing to cancel.", replace=True
+            )
+    return Reply("OK, nothing sent.", replace=True)
 
 
 def _message_text(text: str) -> str:
@@ -635,14 +679,14 @@ def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"Type your reply to {interest.opportunity.organisation.name} about "
             f"{interest.opportunity.title} (up to {MAX_MESSAGE} characters).",
-            ((Button("Cancel", "srx"),),),
+            ((Button("Cancel", f"srx:{interest.id}:{stamp(ctx.now)}"),),),
         )
     ]
 
 
 @registry.action("srx", roles=STUDENTS)
 def student_reply_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, nothing sent.", replace=True)]
+    return [_cancelled(ctx, args)]
 
 
 def _replyable(ctx: Context, raw_id: str | None) -> Interest:

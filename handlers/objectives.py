@@ -29,6 +29,7 @@ from handlers.figures import (
 )
 from handlers.present import fmt_date, local_today, parse_id, person_zone
 from handlers.schools import staff_school
+from handlers.when import example_deadline
 from storage.models import Objective, Organisation
 
 registry = Registry()
@@ -100,11 +101,15 @@ METRICS: dict[str, Metric] = {
     "student_rating": Metric("Feedback from students", "least", 1, 5, fmt_rating, "4"),
     "supervisor_rating": Metric("Feedback from supervisors", "least", 1, 5, fmt_rating, "4"),
 }
-OBJECTIVE_HELP = (
-    "Set an objective like /objective placements 10, /objective reply within 3 days for "
-    "Acme Ltd, or /objective hours 200 by 2027-03-31 (the default is 90 days from today).\n"
-    "What you can aim for: " + ", ".join(METRICS) + "."
-)
+
+
+def objective_help(today: date) -> str:
+    """How to set an objective, with an end date ahead of ``today``."""
+    return (
+        "Set an objective like /objective placements 10, /objective reply within 3 days for "
+        f"Acme Ltd, or /objective hours 200 by {example_deadline(today):%Y-%m-%d} (the default "
+        "is 90 days from today).\nWhat you can aim for: " + ", ".join(METRICS) + "."
+    )
 
 
 def progress_line(objective: Objective, value: float | None) -> str:
@@ -160,20 +165,20 @@ def objective_values(
 @registry.command(
     "objective",
     roles=STAFF,
-    help="set a partnership objective: /objective placements 10 for Acme Ltd by 2027-03-31",
+    help="set a partnership objective: /objective placements 10 for Acme Ltd",
 )
 def objective(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     match = _OBJECTIVE.fullmatch(" ".join(args.split()))
+    today = local_today(ctx)
     if match is None:
-        raise UserError(OBJECTIVE_HELP)
+        raise UserError(objective_help(today))
     name = _metric_name(match["metric"])
     metric = METRICS.get(name)
     if metric is None:
-        raise UserError(f"I can't measure {match['metric']}. {OBJECTIVE_HELP}")
+        raise UserError(f"I can't measure {match['metric']}. {objective_help(today)}")
     target = _target(name, metric, match["target"], match["unit"])
     employer = _employer(ctx, match["employer"]) if match["employer"] else None
-    today = local_today(ctx)
     ends_on = _end_date(match["by"], today) if match["by"] else today + timedelta(days=DEFAULT_DAYS)
     same_employer = (
         Objective.organisation_id == employer.id
@@ -250,7 +255,9 @@ def _end_date(text: str, today: date) -> date:
     try:
         ends_on = date.fromisoformat(text)
     except ValueError:
-        raise UserError("Please give the end date as YYYY-MM-DD, like by 2027-03-31.") from None
+        raise UserError(
+            f"Please give the end date as YYYY-MM-DD, like by {example_deadline(today):%Y-%m-%d}."
+        ) from None
     if ends_on < today:
         raise UserError("That date has passed. Please choose an end date from today on.")
     if ends_on > today + MAX_AHEAD:
@@ -291,7 +298,7 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
         .limit(MAX_LISTED)
     ).all()
     if not rows:
-        return [Reply(f"{school.name} has no objectives yet. {OBJECTIVE_HELP}")]
+        return [Reply(f"{school.name} has no objectives yet. {objective_help(local_today(ctx))}")]
     values = objective_values(ctx.session, rows, person_zone(ctx.person))
     lines = [f"Objectives of {school.name}:"]
     buttons = []

@@ -264,10 +264,10 @@ def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
 # under-18s need a guardian's consent before their details reach an employer.
 AGE_BANDS = {"u16": N_("under 16"), "u18": N_("16 or 17"), "adult": N_("18 or over")}
 ROLE_NAMES = {
-    Role.TEACHER: N_("teacher"),
-    Role.EMPLOYER: N_("employer"),
-    Role.ADMIN: N_("admin"),
-    Role.STUDENT: N_("student"),
+    Role.TEACHER: N_("a teacher"),
+    Role.EMPLOYER: N_("an employer"),
+    Role.ADMIN: N_("an admin"),
+    Role.STUDENT: N_("a student"),
 }
 BROWSE = N_("Browse opportunities")
 

@@ -46,6 +46,7 @@ from handlers.schools import (
     school_staff,
     staff_school,
 )
+from handlers.when import example_deadline
 from storage.models import (
     AuditEntry,
     Opportunity,
@@ -124,6 +125,10 @@ def _read_date(ctx: Context, value: str, label: str, how: str) -> str:
     return day.isoformat()
 
 
+def _example(ctx: Context) -> str:
+    return f"{example_deadline(local_today(ctx)):%Y-%m-%d}"
+
+
 def parse_deadline(ctx: Context, text: str) -> Any:
     value = text.strip().lower()
     if value in _NONE:
@@ -132,13 +137,13 @@ def parse_deadline(ctx: Context, text: str) -> Any:
         ctx,
         value,
         "deadline",
-        "Please type the deadline as YYYY-MM-DD (like 2027-03-31), or tap No deadline.",
+        f"Please type the deadline as YYYY-MM-DD (like {_example(ctx)}), or tap No deadline.",
     )
 
 
 def _date_answer(label: str) -> Callable[[Context, str], Any]:
     def parse(ctx: Context, text: str) -> Any:
-        how = f"Please type the {label} as YYYY-MM-DD (like 2027-03-31)."
+        how = f"Please type the {label} as YYYY-MM-DD (like {_example(ctx)})."
         return _read_date(ctx, text.strip(), label, how)
 
     return parse
@@ -700,9 +705,9 @@ def close(ctx: Context, args: str) -> list[Reply]:
 EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "remote")
 
 
-@registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 deadline 2027-03-31")
+@registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds")
 def edit(ctx: Context, args: str) -> list[Reply]:
-    usage = "/edit 12 deadline 2027-03-31 (fields: " + ", ".join(EDITABLE) + ")"
+    usage = f"/edit 12 deadline {_example(ctx)} (fields: " + ", ".join(EDITABLE) + ")"
     opportunity, rest = owned_opportunity(ctx, args, usage)
     field, _, value = rest.partition(" ")
     field = field.lower()

@@ -26,7 +26,7 @@ from handlers.schools import (
     student_label,
     student_school_id,
 )
-from handlers.when import WhenError, parse_day
+from handlers.when import WhenError, example_range, parse_day
 from storage.models import (
     HoursEntry,
     HoursStatus,
@@ -42,7 +42,6 @@ MAX_EXPECTED_HOURS = 2000
 MAX_DAYS = 366
 MAX_LISTED = 30
 _RANGE = re.compile(r"\s*(?:\.\.|\s(?:to|until|till|-|–|—)\s)\s*", re.IGNORECASE)
-DATES_EXAMPLE = "2027-01-11 to 2027-01-22 (or 11 jan to 22 jan)"
 Buttons = tuple[tuple[Button, ...], ...]
 
 
@@ -244,7 +243,8 @@ def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return [Reply("Who supervises this placement?", (*rows, cancel))]
     ctx.start_dialog("placement_edit", placement=placement.id, field=args[1])
     if args[1] == "dates":
-        return [Reply(f"When does the placement run? For example: {DATES_EXAMPLE}.", (cancel,))]
+        example = example_range(ctx.now.astimezone(ctx.person.zone).date())
+        return [Reply(f"When does the placement run? For example: {example}.", (cancel,))]
     return [Reply("How many hours should the placement take in all? Send a number.", (cancel,))]
 
 
@@ -285,15 +285,15 @@ def edit_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
 
 def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
     """A start and end date, said as two dates joined by "to" (or "..", or a dash)."""
+    today = ctx.now.astimezone(ctx.person.zone).date()
     parts = _RANGE.split(text.strip())
     if len(parts) != 2 or not all(parts):
-        raise UserError(f"Please send a start and an end date, like {DATES_EXAMPLE}.")
-    today = ctx.now.astimezone(ctx.person.zone).date()
+        raise UserError(f"Please send a start and an end date, like {example_range(today)}.")
     try:
         start = parse_day(parts[0], today)
         end = parse_day(parts[1], today, after=start)
     except WhenError as error:
-        raise UserError(f"{error} For example: {DATES_EXAMPLE}.") from None
+        raise UserError(f"{error} For example: {example_range(today)}.") from None
     if end < start:
         raise UserError("The end date is before the start date. Please send them again.")
     if (end - start).days > MAX_DAYS:

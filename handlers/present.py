@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -76,6 +76,15 @@ def deadline_phrase(opportunity: Opportunity, today: date) -> str:
     return f"Apply by {fmt_date(opportunity.deadline)} ({when})"
 
 
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an": "a teacher", "an employer", "an admin".
+
+    By its first letter, which is right for the role and kind words it is used for (not for
+    words like "hour" or "user").
+    """
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -125,6 +134,19 @@ def card_text(opportunity: Opportunity, today: date, max_text: int) -> str:
 def is_number(text: str, max_digits: int = 12) -> bool:
     """Whether ``text`` is a plain number (ASCII digits: "²" or "٣" are digits to Python)."""
     return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+def stamp(now: datetime) -> str:
+    """``now`` for a button's payload, so that its press can tell what happened since the
+    button was shown (a Cancel pressed after the thing it cancels was already sent)."""
+    return str(int(now.timestamp()))
+
+
+def shown_at(value: str | None) -> datetime | None:
+    """The moment ``stamp`` wrote; None for a button from before stamps, or a forged one."""
+    if value is None or not is_number(value, max_digits=11):
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
 
 
 def parse_id(value: str | None) -> int:

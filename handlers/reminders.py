@@ -34,10 +34,13 @@ from handlers.present import (
     fmt_date,
     headline,
     is_number,
+    local_today,
     open_opportunity,
     parse_id,
+    shown_at,
+    stamp,
 )
-from handlers.when import EXAMPLES, WhenError, parse_when, starts_with_a_moment
+from handlers.when import WhenError, examples, parse_when, starts_with_a_moment
 from storage.db import insert_new, transaction, try_job_lock
 from storage.models import (
     Interest,
@@ -503,8 +506,9 @@ def remind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
     ctx.start_dialog("remind_when", opportunity=opportunity.id)
     return Reply(
-        f"When should I remind you about {headline(opportunity)}? For example: {EXAMPLES}.",
-        ((Button("Cancel", "rmc"),),),
+        f"When should I remind you about {headline(opportunity)}? "
+        f"For example: {examples(local_today(ctx))}.",
+        ((Button("Cancel", f"rmc:{opportunity.id}:{stamp(ctx.now)}"),),),
     )
 
 
@@ -518,6 +522,32 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
 
 @registry.action("rmc", roles=STUDENTS)
 def remind_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
+    # The question stays in the chat after the time typed set the reminder: its Cancel must
+    # not then say there is none.
+    since = shown_at(args[1]) if len(args) == 2 else None
+    if since is not None:
+        made = ctx.session.scalar(
+            select(Reminder)
+            .where(
+                Reminder.person_id == ctx.person.id,
+                Reminder.opportunity_id == parse_id(args[0]),
+                Reminder.kind == ReminderKind.CUSTOM,
+                Reminder.status == ReminderStatus.PENDING,
+                Reminder.created_at >= since,
+            )
+            .order_by(Reminder.id.desc())
+            .limit(1)
+        )
+        if made is not None:
+            return [
+                Reply(
+                    f"That reminder is already set for "
+                    f"{fmt_moment(made.due_at, ctx.person, ctx.now)}. To cancel it, send "
+                    "/reminders.",
+                    ((Button("My reminders", "rml"),),),
+                    replace=True,
+                )
+            ]
     return [Reply("OK, no reminder.", replace=True)]
 
 

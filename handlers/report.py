@@ -300,7 +300,7 @@ def _view(ctx: Context) -> tuple[Scope, str, bool]:
     "report",
     "health",
     roles=STAFF | EMPLOYERS,
-    help="how the partnerships are doing: /report, /report 30d, /report 2026-09-01 2026-12-20",
+    help="how the partnerships are doing: /report, /report 30d, /report last month",
 )
 def report(ctx: Context, args: str) -> list[Reply]:
     period = parse_period(args, local_today(ctx), person_zone(ctx.person))

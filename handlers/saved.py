@@ -26,13 +26,14 @@ registry = Registry()
 @registry.action("sv", roles=STUDENTS)
 def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
-    if not is_saved(ctx, opportunity):
-        ctx.session.add(
-            SavedOpportunity(
-                person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now
-            )
-        )
-        sync_deadline_reminders(ctx, opportunity.id)
+    if is_saved(ctx, opportunity):
+        # A new message, not the card again: an edit to what the card already shows (a double
+        # tap, an older card) would look as if the press did nothing.
+        return [Reply(f"Already saved ✓ {opportunity.title} is in your /saved list.")]
+    ctx.session.add(
+        SavedOpportunity(person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now)
+    )
+    sync_deadline_reminders(ctx, opportunity.id)
     return [card(ctx, opportunity, note="Saved. Find it again with /saved.")]
 
 
@@ -40,14 +41,15 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     # A saved opportunity that has closed since must still be removable from the list.
     saved = ctx.session.get(SavedOpportunity, (ctx.person.id, parse_id(args[0] if args else None)))
-    if saved is not None and _closed(saved.opportunity, local_today(ctx)):
+    if saved is None:
+        return [Reply("That one isn't in your saved list (any more). /saved shows what is.")]
+    if _closed(saved.opportunity, local_today(ctx)):
         ctx.session.delete(saved)
         sync_deadline_reminders(ctx, saved.opportunity_id)
         return [saved_list(ctx, replace=True, note="Removed from your saved list.")]
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
-    if saved is not None:
-        ctx.session.delete(saved)
-        sync_deadline_reminders(ctx, opportunity.id)
+    ctx.session.delete(saved)
+    sync_deadline_reminders(ctx, opportunity.id)
     return [card(ctx, opportunity, note="Removed from your saved list.")]
 
 

@@ -11,7 +11,48 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-EXAMPLES = "tomorrow 5pm, friday 8:30, in 3 days, in 2 hours or 2026-12-01 09:00"
+# Examples are worked out from the reader's today: a fixed date in a prompt is soon in the past.
+
+
+def example_day(today: date, *, past: bool = False) -> date:
+    """A day for an example: two weeks ahead, or (for a day already worked) two days ago."""
+    return today + timedelta(days=-2 if past else 14)
+
+
+def _short(day: date) -> str:
+    return f"{day.day} {day:%b}".lower()
+
+
+def example_moment(today: date) -> str:
+    """A date and time as "YYYY-MM-DD HH:MM", two weeks from ``today``."""
+    return f"{example_day(today):%Y-%m-%d} 09:00"
+
+
+def examples(today: date) -> str:
+    """The ways to say a moment, as examples for someone whose day is ``today``."""
+    return f"tomorrow 5pm, friday 8:30, in 3 days, in 2 hours or {example_moment(today)}"
+
+
+def day_examples(today: date, *, past: bool = False) -> str:
+    """The ways to say a day: ahead of ``today``, or (``past``) a day already gone."""
+    day = example_day(today, past=past)
+    nearby = "today, yesterday or friday" if past else "today, tomorrow or friday"
+    return f"{day:%Y-%m-%d}, {_short(day)}, {nearby}"
+
+
+def example_deadline(today: date) -> date:
+    """A deadline for an example: the last day of the month three months from ``today``."""
+    months = today.month + 3
+    return date(today.year + months // 12, months % 12 + 1, 1) - timedelta(days=1)
+
+
+def example_range(today: date) -> str:
+    """Two weeks' dates for an example: from the next Monday a week or less away to the
+    Friday of the week after, as "YYYY-MM-DD to YYYY-MM-DD (or 7 dec to 18 dec)"."""
+    start = today + timedelta(days=7 - today.weekday())
+    end = start + timedelta(days=11)
+    return f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (or {_short(start)} to {_short(end)})"
+
 
 _NUMBERS = {
     "a": 1,
@@ -127,10 +168,11 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
     """
     phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
     phrase = re.sub(r"(\d)t(\d)", r"\1 \2", phrase)  # 2026-12-01T09:00
-    if not phrase:
-        raise WhenError(f"When should that be? For example: {EXAMPLES}.")
     local_now = now.astimezone(zone).replace(second=0, microsecond=0)
-    clock, phrase = _take_clock(phrase)
+    today = local_now.date()
+    if not phrase:
+        raise WhenError(f"When should that be? For example: {examples(today)}.")
+    clock, phrase = _take_clock(phrase, today)
     if clock is None:
         clock, phrase = _take_part_of_day(phrase)
     phrase = _drop_filler(phrase)
@@ -142,14 +184,14 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
         # Hours are hours of real time; days and weeks keep the wall clock across a DST change.
         if unit < timedelta(days=1):
             if clock is not None:
-                raise _not_understood(text)
+                raise _not_understood(text, today)
             return local_now.astimezone(UTC) + step
         day = local_now.date() + step
         return _at(day, clock or local_now.time(), zone)
 
     if not phrase:
         if clock is None:
-            raise _not_understood(text)
+            raise _not_understood(text, today)
         moment = _at(local_now.date(), clock, zone)
         return moment if moment > now else _at(local_now.date() + timedelta(days=1), clock, zone)
 
@@ -185,7 +227,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
 
     if clock is None:
         _ask_am_or_pm(phrase, text, now, zone)
-    raise _not_understood(text)
+    raise _not_understood(text, today)
 
 
 # Words around a time of day that may name its day: "on Tuesday 3 December at 10:00".
@@ -222,12 +264,12 @@ def find_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     return None
 
 
-def _take_clock(phrase: str) -> tuple[time | None, str]:
+def _take_clock(phrase: str, today: date) -> tuple[time | None, str]:
     found = list(_CLOCK.finditer(phrase))
     if not found:
         return None, phrase
     if len(found) > 1:
-        raise WhenError(f"That has two times in it. Please give one, like {EXAMPLES}.")
+        raise WhenError(f"That has two times in it. Please give one, like {examples(today)}.")
     match = found[0]
     if match.group(4) is not None:
         hour, minute, half = int(match.group(4)), int(match.group(5)), None
@@ -274,24 +316,23 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
-DAY_EXAMPLES = "2026-12-01, 1 dec, today, yesterday or friday"
-
-
 def parse_day(
     text: str,
     today: date,
     *,
     after: date | None = None,
     past: bool = False,
-    example: str = DAY_EXAMPLES,
+    example: str | None = None,
 ) -> date:
     """The calendar day that ``text`` names: "2026-12-01", "1 dec", "today", "friday".
 
     A date without a year, or a weekday, is the one nearest to ``today``; with ``after``, the
     first on or after that day (the end of a range); with ``past``, the latest not after today
     (a day already worked; "last friday" is before today). ``example`` ends the messages
-    of the ``WhenError`` raised for a phrase that names no day.
+    of the ``WhenError`` raised for a phrase that names no day (by default, ways to say a
+    day near ``today``).
     """
+    example = example or day_examples(today, past=past)
     phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
     phrase = phrase.removeprefix("on ")
     strictly_before = phrase.startswith("last ")
@@ -341,7 +382,7 @@ def _calendar_date(phrase: str, today: date, text: str) -> date | None:
         return date(year, month, day)
     except ValueError:
         raise WhenError(
-            f"There's no such date as {text.strip()}. Try something like {EXAMPLES}."
+            f"There's no such date as {text.strip()}. Try something like {examples(today)}."
         ) from None
 
 
@@ -373,7 +414,8 @@ def _ask_am_or_pm(phrase: str, text: str, now: datetime, zone: ZoneInfo) -> None
     )
 
 
-def _not_understood(text: str) -> WhenError:
+def _not_understood(text: str, today: date) -> WhenError:
     return WhenError(
-        f'Sorry, I didn\'t understand "{text.strip()}" as a time. Try something like {EXAMPLES}.'
+        f'Sorry, I didn\'t understand "{text.strip()}" as a time. '
+        f"Try something like {examples(today)}."
     )

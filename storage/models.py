@@ -556,6 +556,8 @@ class Announcement(Base):
     sent_at: Mapped[datetime | None]
     # How many students the audience held when it was sent (some may have no reachable account).
     recipient_count: Mapped[int | None] = mapped_column(Integer)
+    # When the author was told how it was delivered (once no message of it was left pending).
+    delivery_reported_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     author: Mapped[Person | None] = relationship()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Core, Timing
-from handlers.announcements import send_due_announcements
+from bot.core import Button, Core, Timing
+from handlers.announcements import report_deliveries, send_due_announcements
 from handlers.invites import create_invite
 from handlers.schools import school_named
 from storage.models import (
@@ -29,6 +30,7 @@ from tests.helpers import (
     Chat,
     add_opportunity,
     add_school,
+    inbox,
     join_with_invite,
     make_employer,
     onboard,
@@ -155,7 +157,7 @@ def test_everyone_at_the_school_gets_one_row_each_on_their_own_platform(world: W
     ]
     assert world.rows() == []
     world.tina.press("Send now")
-    assert world.tina.text == "Sent to 3 students."
+    assert world.tina.text == "Sending to 3 students. I'll tell you when it's delivered."
     assert world.tina.button("Delivery report").payload == f"anr:{aid}"
     text = f"Announcement from Riverside High:\n\n{MESSAGE}"
     ids = {chat.user: person_id(world.factory, chat) for chat in (world.ada, world.bob)}
@@ -183,7 +185,10 @@ def test_students_in_their_quiet_hours_get_it_when_they_end(world: World) -> Non
     world.tina.press("Everyone at Riverside High")
     world.tina.press("Send now")
     # 15:01 in London is 00:01 in Tokyo.
-    assert world.tina.text == "Sent to 3 students (1 will get it when their quiet hours end)."
+    assert world.tina.text == (
+        "Sending to 3 students (1 will get it when their quiet hours end). "
+        "I'll tell you when it's delivered."
+    )
     with world.factory() as session:
         times = dict(
             session.execute(
@@ -212,13 +217,19 @@ def test_an_urgent_announcement_goes_at_once_in_quiet_hours(world: World) -> Non
     normal = write(world, world.tina, "Fair moved to Monday.")
     world.tina.press("Everyone at Riverside High")
     world.tina.press("Send now")
-    assert world.tina.text == "Sent to 3 students (3 will get it when their quiet hours end)."
+    assert world.tina.text == (
+        "Sending to 3 students (3 will get it when their quiet hours end). "
+        "I'll tell you when it's delivered."
+    )
     assert _send_times(world, normal) == {morning}
 
     urgent = write(world, world.tina, "School is closed tomorrow: snow.")
     world.tina.press("Everyone at Riverside High")
     world.tina.press("Send now, even in quiet hours")
-    assert world.tina.text == "Sent as urgent to 3 students, even those in their quiet hours."
+    assert world.tina.text == (
+        "Sending as urgent to 3 students, even those in their quiet hours. "
+        "I'll tell you when it's delivered."
+    )
     assert _send_times(world, urgent) == {world.clock.now}
     assert len(world.rows()) == 6
     assert world.announcements()[-1].audience == {"type": "school", "urgent": True}
@@ -443,6 +454,106 @@ def test_the_delivery_report_counts_each_outcome(world: World) -> None:
     assert world.tom.text == "No announcements yet. Send one with /announce."
 
 
+def _finish(world: World, aid: int, *statuses: OutboxStatus) -> None:
+    """Give the announcement's outbox rows these outcomes, in order, as the senders would."""
+    with world.factory.begin() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.announcement_id == aid)
+            .order_by(OutboxMessage.id)
+        ).all()
+        for row, status in zip(rows, statuses, strict=False):
+            row.status = status
+
+
+def _told(world: World, teacher: Chat) -> list[tuple[str, list[Button]]]:
+    return inbox(world.factory, teacher, "announcement_delivered")
+
+
+def _report(world: World) -> int:
+    return report_deliveries(world.factory, world.clock.now, Timing())
+
+
+@pytest.mark.parametrize("platform", ["telegram", "slack"])
+def test_the_author_hears_once_when_the_last_message_is_finished(
+    world: World, platform: str
+) -> None:
+    teacher = Chat(world.core, f"tia-{platform}", platform=platform, name="Tia Teacher")
+    with world.factory.begin() as session:
+        school = school_named(session, "Riverside High", world.clock.now)
+        code = create_invite(session, Role.TEACHER, now=world.clock.now, school=school).code
+    teacher.send(f"/join {code}")
+    aid = write(world, teacher)
+    teacher.press("Everyone at Riverside High")
+    teacher.press("Send now")
+    assert teacher.text == "Sending to 3 students. I'll tell you when it's delivered."
+    assert _report(world) == 0
+    # One message still pending: not done yet.
+    _finish(world, aid, OutboxStatus.SENT, OutboxStatus.UNREACHABLE)
+    assert _report(world) == 0
+    assert _told(world, teacher) == []
+    _finish(world, aid, OutboxStatus.SENT, OutboxStatus.UNREACHABLE, OutboxStatus.FAILED)
+    world.clock.advance(minutes=2)
+    assert _report(world) == 1
+    assert _told(world, teacher) == [
+        (
+            f"Announcement #{aid} delivered to 1 student, 2 unreachable: {MESSAGE}",
+            [Button("Delivery report", f"anr:{aid}")],
+        )
+    ]
+    # On the teacher's own platform account, and only once however often the job runs.
+    with world.factory() as session:
+        account = session.scalars(
+            select(Account)
+            .join(OutboxMessage, OutboxMessage.account_id == Account.id)
+            .where(OutboxMessage.kind == "announcement_delivered")
+        ).one()
+        assert (account.platform, account.external_id) == (platform, f"tia-{platform}")
+    assert _report(world) == 0
+    assert len(_told(world, teacher)) == 1
+    (announcement,) = world.announcements()
+    assert announcement.delivery_reported_at == world.clock.now
+
+
+def test_a_scheduled_announcement_is_reported_after_quiet_hours_and_counts_the_unreachable(
+    world: World,
+) -> None:
+    with world.factory.begin() as session:
+        session.execute(
+            update(Account)
+            .where(Account.external_id == "ada")
+            .values(unreachable_at=world.clock.now)
+        )
+    aid = write(world, world.tina, "x" * 120)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    world.tina.send("2026-11-23 22:00")
+    assert _report(world) == 0  # not sent yet
+    with world.factory.begin() as session:
+        send_due_announcements(
+            session, datetime(2026, 11, 23, 22, 0, tzinfo=UTC), quiet=QuietHours()
+        )
+    # Both reachable students are in their quiet hours: nothing is finished before morning.
+    assert _report(world) == 0
+    _finish(world, aid, OutboxStatus.SENT, OutboxStatus.SENT)
+    assert _report(world) == 1
+    ((text, _),) = _told(world, world.tina)
+    assert text == f"Announcement #{aid} delivered to 2 students, 1 unreachable: {'x' * 79}…"
+
+
+def test_an_announcement_that_reached_everyone_says_so(world: World) -> None:
+    aid = write(world, world.tina)
+    world.tina.press("Classes")
+    world.tina.press("Year 12")
+    world.tina.press("Done")
+    world.tina.press("Send now")
+    assert world.tina.text.startswith("Sending to 1 student.")
+    _finish(world, aid, OutboxStatus.SENT)
+    assert _report(world) == 1
+    ((text, _),) = _told(world, world.tina)
+    assert text == f"Announcement #{aid} delivered to 1 student: {MESSAGE}"
+
+
 def test_only_the_author_and_only_staff_may_act_on_a_draft(world: World) -> None:
     aid = write(world, world.tina)
     world.tina.press("Everyone at Riverside High")
@@ -481,3 +592,42 @@ def test_a_teacher_without_a_school_cannot_announce(world: World) -> None:
     join_with_invite(world.factory, world.clock.now, tess, Role.TEACHER)
     tess.send("/announce")
     assert "You're not linked to a school yet" in tess.text
+
+
+def _dates(text: str) -> list[date]:
+    found = [date.fromisoformat(d) for d in re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)]
+    assert found, text
+    return found
+
+
+@pytest.mark.parametrize("today", [date(2027, 12, 30), date(2031, 6, 10)])
+def test_example_dates_in_prompts_are_worked_out_from_today(world: World, today: date) -> None:
+    """Whatever the day, an example of a time to choose is ahead of it, and one of a day
+    already worked is behind it, in the person's own time zone."""
+    with world.factory.begin() as session:
+        session.execute(
+            update(Person).where(Person.name == "Ada").values(timezone="Pacific/Auckland")
+        )
+    # 23:30 UTC is already the next day in Auckland.
+    world.clock.now = datetime.combine(today, time(23, 30), tzinfo=UTC)
+    ada_today = today + timedelta(days=1)
+    aid = write(world, world.tina)
+    world.tina.press("Everyone at Riverside High")
+    world.tina.press("Schedule")
+    world.tina.send("soon")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/objective")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/objective placements 3 by soon")
+    assert all(d > today for d in _dates(world.tina.text))
+    world.tina.send("/report soon")
+    assert all(d <= today for d in _dates(world.tina.text))
+    world.tina.press_payload(f"anx:{aid}")
+
+    oid = add_opportunity(world.factory, world.clock.now, title="Robotics club")
+    world.ada.press_payload(f"rmd:{oid}")
+    assert all(d > ada_today for d in _dates(world.ada.text))
+    world.ada.send("/remind sometime to call Acme")
+    assert all(d > ada_today for d in _dates(world.ada.text))
+    world.ada.send("/hours someday 3h")
+    assert all(d < ada_today for d in _dates(world.ada.text))

@@ -46,14 +46,16 @@ def test_demo_is_added_once(database: str, capsys: pytest.CaptureFixture[str]) -
 
 def test_invite_code_grants_the_role(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", "--role", "employer", "--organisation", "Acme Ltd"]) == 0
-    code = re.search(r"/join (\S+)", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert out.startswith("Invite code for an employer: ")
+    code = re.search(r"/join (\S+)", out)
     assert code is not None
     app = build(Settings(database_url=database))
     chat = Chat(app.core, "maya", name="Maya Okafor")
     chat.send(f"/join {code.group(1)}")
-    assert "set up as employer for Acme Ltd" in chat.text
+    assert "set up as an employer for Acme Ltd" in chat.text
     chat.send(f"/join {code.group(1)}")
-    assert "already set up as employer" in chat.text
+    assert "already set up as an employer" in chat.text
     other = Chat(app.core, "eve", name="Eve")
     other.send(f"/join {code.group(1)}")
     assert "already been used" in other.text
@@ -78,11 +80,14 @@ def test_employer_invite_needs_an_organisation(
 
 def test_a_teacher_invite_for_a_school(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", "--role", "teacher", "--school", "Riverside  High"]) == 0
-    code = re.search(r"/join (\S+)", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert out.startswith("Invite code for a teacher: ")
+    code = re.search(r"/join (\S+)", out)
     assert code is not None
     app = build(Settings(database_url=database))
     chat = Chat(app.core, "tina", name="Tina")
     chat.send(f"/join {code.group(1)}")
+    assert "You're now set up as a teacher" in chat.text
     chat.send("/cohort Year 11")
     assert chat.text.startswith("Created Year 11 at Riverside High.")
     with app.session_factory() as session:

@@ -354,6 +354,63 @@ def test_save_and_unsave_from_the_card(world: World) -> None:
     assert row_counts(world.factory)["saved_opportunities"] == 0
 
 
+def _counts(world: World) -> dict[str, int]:
+    """Rows per table, but for the record of handled events (every press is handled)."""
+    return {k: v for k, v in row_counts(world.factory).items() if k != "processed_events"}
+
+
+def test_every_save_and_unsave_press_gets_an_answer_and_changes_nothing_twice(
+    world: World,
+) -> None:
+    world.bob.press_payload(f"opp:{world.opportunity}")
+    world.bob.press("Save")
+    before = _counts(world)
+    # A double tap, or Save on an older card: a new message each time, never a silent edit.
+    for _ in range(2):
+        world.bob.press_payload(f"sv:{world.opportunity}")
+        (reply,) = world.bob.replies
+        assert reply.text == "Already saved ✓ Software intern is in your /saved list."
+        assert not reply.replace
+    assert _counts(world) == before
+    world.bob.press_payload(f"usv:{world.opportunity}")
+    assert "Removed from your saved list." in world.bob.text
+    after = _counts(world)
+    for _ in range(2):
+        world.bob.press_payload(f"usv:{world.opportunity}")
+        (reply,) = world.bob.replies
+        assert reply.text == "That one isn't in your saved list (any more). /saved shows what is."
+        assert not reply.replace
+    assert _counts(world) == after
+
+
+def test_the_note_prompts_cancel_after_the_interest_went_tells_the_truth(world: World) -> None:
+    world.bob.press_payload(f"opp:{world.opportunity}")
+    world.bob.press("I'm interested")
+    cancel = world.bob.button("Cancel").payload
+    world.bob.send("I build robots.")
+    assert "Done!" in world.bob.text
+    before = _counts(world)
+    world.bob.press_payload(cancel)
+    (reply,) = world.bob.replies
+    assert reply.text == (
+        "Your interest in Software intern was already sent to Acme Ltd on 23 Nov, so there's "
+        "nothing to cancel. /mine shows where it stands."
+    )
+    # It takes the prompt's buttons away.
+    assert reply.replace
+    assert [b.payload for b in world.bob.buttons] == ["mine"]
+    assert _counts(world) == before
+    assert [i.status for i in world.interests()] == [InterestStatus.INTERESTED]
+    assert world.outbox("withdrawn") == []
+    # Before anything is sent, Cancel still cancels.
+    other = add_opportunity(world.factory, world.clock.now, title="Robotics club")
+    world.bob.press_payload(f"int:{other}")
+    world.bob.press("Cancel")
+    assert world.bob.text == "OK, nothing sent. Send /browse to keep looking."
+    world.bob.send("hello there")
+    assert len(world.interests()) == 1
+
+
 def test_saved_list_marks_closed_ones(world: World) -> None:
     day = world.clock.now.date()
     expiring = add_opportunity(

@@ -616,3 +616,53 @@ def test_matches_leaves_out_declined_applications(world: World) -> None:
     world.maya.press("Decline without a message")
     world.maya.send("/matches")
     assert "No applications yet" in world.maya.text
+
+
+def test_a_stale_cancel_tells_the_truth_and_a_repeated_invite_is_answered(world: World) -> None:
+    iid = register(world, world.bob)
+    _, notification = last_message(world.factory, world.maya, "match")
+    invite = next(b.payload for b in notification if b.label == "Invite")
+    world.maya.press_payload(invite)
+    cancel = world.maya.button("Cancel").payload
+    world.clock.advance(minutes=1)
+    world.maya.send("Come in on Monday?")
+    assert world.maya.text.startswith("Invitation sent to Bob.")
+    before = counts(world)
+
+    # The prompt's Cancel, pressed after the invitation went, says so and changes nothing.
+    world.maya.press_payload(cancel)
+    assert world.maya.text == "Your invitation was already sent, so there's nothing to cancel."
+    assert world.maya.replies[0].replace
+    # Invite again (from the first notification): an answer, never a second invitation.
+    for _ in range(2):
+        world.maya.press_payload(invite)
+        assert world.maya.text == (
+            "You've already invited Bob. To add or change details, send them a message."
+        )
+        assert [b.label for b in world.maya.buttons] == ["Message", "Mark as placed", "Decline"]
+    # Nor when a colleague had the invitation prompt open already.
+    assert counts(world) == before
+    assert world.interest().status == InterestStatus.INVITED
+    assert [kind for _, kind, _ in world.messages()] == ["invite"]
+
+    # The student's Reply prompt: a stale Cancel after the reply went, a fresh one before.
+    world.bob.press_payload(f"sr:{iid}")
+    stale = world.bob.button("Cancel").payload
+    world.bob.send("Monday works.")
+    world.bob.press_payload(stale)
+    assert world.bob.text == "Your reply was already sent, so there's nothing to cancel."
+    world.clock.advance(minutes=1)
+    world.bob.press_payload(f"sr:{iid}")
+    world.bob.press("Cancel")
+    assert world.bob.text == "OK, nothing sent."
+    assert [kind for _, kind, _ in world.messages()] == ["invite", "reply"]
+
+
+def test_an_invitation_typed_by_a_colleague_first_is_not_sent_twice(world: World) -> None:
+    register(world, world.bob)
+    answer(world, world.maya, "Invite")
+    answer(world, world.raj, "Invite")
+    world.maya.send("Monday 10:00?")
+    world.raj.send("Tuesday 10:00?")
+    assert world.raj.text.startswith("You've already invited Bob.")
+    assert [text for _, _, text in world.messages()] == ["Monday 10:00?"]

@@ -366,7 +366,9 @@ def test_teacher_invites_an_employer_who_joins_their_organisation(
 
     maya = Chat(core, "maya", name="Maya")
     maya.send(f"/join {code.lower()}")
-    assert "You're now set up as employer for Acme Robotics" in maya.text
+    assert "You're now set up as an employer for Acme Robotics" in maya.text
+    maya.send("/start")
+    assert maya.text.startswith("You're set up as an employer, Maya.")
     person = _person(session_factory, maya)
     assert person.role == Role.EMPLOYER
     assert person.name == "Maya"
@@ -466,7 +468,7 @@ def test_someone_with_a_role_cannot_take_another(
     ada = Chat(core, "ada")
     onboard(ada)
     ada.send(f"/join {code}")
-    assert "You're already set up as student" in ada.text
+    assert "You're already set up as a student" in ada.text
     assert _person(session_factory, ada).role == Role.STUDENT
     with session_factory() as session:
         assert session.scalars(select(InviteCode).where(InviteCode.code == code)).one().uses == 0
@@ -485,7 +487,7 @@ def test_joining_with_an_invite_ends_an_unfinished_student_onboarding(
     colin.send("/start")
     colin.send("Colin")
     colin.send(f"/join {code}")
-    assert "You're now set up as teacher" in colin.text
+    assert "You're now set up as a teacher" in colin.text
     assert _step(session_factory, colin) is None
     colin.send("hello")
     assert "class join code" not in colin.text

@@ -611,6 +611,24 @@ def test_the_question_can_be_cancelled(ada: Chat, opportunity: int) -> None:
     assert "I'll remind you" not in ada.text
 
 
+def test_the_questions_cancel_after_the_reminder_was_set_tells_the_truth(
+    ada: Chat, opportunity: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada.press_payload(f"rmd:{opportunity}")
+    cancel = ada.button("Cancel").payload
+    clock.advance(seconds=30)
+    ada.send("in 3 days")
+    assert ada.text == "I'll remind you on Thu 26 Nov at 15:00."
+    before = row_counts(session_factory)["reminders"]
+    ada.press_payload(cancel)
+    assert ada.text == (
+        "That reminder is already set for Thu 26 Nov at 15:00. To cancel it, send /reminders."
+    )
+    assert ada.replies[0].replace
+    assert row_counts(session_factory)["reminders"] == before
+    assert [r.status for r in reminders(session_factory)] == [ReminderStatus.PENDING]
+
+
 @pytest.mark.parametrize(
     ("text", "answer"),
     [

@@ -24,7 +24,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.core import EVERYONE, MAX_FILE_BYTES, Attachment, Button, Context, Core, Registry, Reply
+from bot.core import (
+    EVERYONE,
+    MAX_FILE_BYTES,
+    Attachment,
+    Button,
+    Context,
+    Core,
+    Registry,
+    Reply,
+    Timing,
+)
 from bot.delivery import OutboxSender, Outcome, Pacing
 from bot.slack import (
     ANNOUNCE,
@@ -41,6 +51,7 @@ from bot.slack import (
     to_mrkdwn,
 )
 from handlers import build_registry
+from handlers.announcements import report_deliveries
 from handlers.invites import create_invite
 from storage.db import transaction
 from storage.models import (
@@ -333,7 +344,7 @@ async def test_a_teacher_joins_and_works_through_the_slash_command(
     await fake.slash("UT", "invite employer Acme & Sons <Ltd>")
     await slack.idle()
     welcome, invite = fake.posted(dm)
-    assert "set up as teacher" in welcome.section_text
+    assert "set up as a teacher" in welcome.section_text
     assert "/oppbot help" in welcome.section_text
     assert "Acme &amp; Sons &lt;Ltd&gt;" in invite.section_text
     with session_factory() as session:
@@ -489,7 +500,7 @@ async def _slack_teacher(
     dm = fake.add_user("UT", "Tess Teacher")
     await fake.slash("UT", f"join {code}")
     await slack.idle()
-    assert "set up as teacher" in fake.posted(dm)[-1].section_text
+    assert "set up as a teacher" in fake.posted(dm)[-1].section_text
     return dm
 
 
@@ -534,10 +545,22 @@ async def test_a_teachers_announcement_from_the_modal_reaches_students_on_every_
     assert "Careers fair on Friday &amp; bring &lt;your CV&gt;!" in preview
     await fake.click("UT", "Send now")
     await slack.idle()
-    assert any("Sent to 2 students" in t for t in _texts(fake.posted(dm)))
+    assert any("Sending to 2 students" in t for t in _texts(fake.posted(dm)))
     queued = _outbox_texts(session_factory)
     assert [message in t for t in queued["telegram"]] == [True]
     assert [message in t for t in queued["console"]] == [True]
+
+    # Once both students' messages are finished, the teacher hears it in the same DM.
+    with transaction(session_factory) as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        rows[0].status, rows[1].status = OutboxStatus.SENT, OutboxStatus.UNREACHABLE
+        aid = rows[0].announcement_id
+    assert report_deliveries(session_factory, clock.now, Timing()) == 1
+    await OutboxSender(session_factory, slack.transport(), clock=clock).drain()
+    done = fake.posted(dm)[-1]
+    assert done.section_text.startswith(
+        f"Announcement #{aid} delivered to 1 student, 1 unreachable: Careers fair on Friday"
+    )
 
 
 async def test_students_get_no_modal_and_no_offer_in_the_announcements_channel(

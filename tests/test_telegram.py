@@ -365,7 +365,7 @@ async def test_command_menus_follow_the_role(
 
         code = create_invite(session, Role.TEACHER, now=core.clock()).code
     teacher = TelegramUser(fake, 600, "Tess")
-    await teacher.say(f"/join {code}", "set up as teacher")
+    await teacher.say(f"/join {code}", "set up as a teacher")
     scope = {"type": "chat", "chat_id": 600}
     await _until(lambda: bool(fake.commands(scope)), "the teacher's menu")
     assert "invite" in [c["command"] for c in fake.commands(scope)]

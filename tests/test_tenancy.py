@@ -83,7 +83,7 @@ def _teacher(
         place = school_named(session, school, now)
         code = create_invite(session, Role.TEACHER, now=now, school=place).code
     chat.send(f"/join {code}")
-    assert "set up as teacher" in chat.text
+    assert "set up as a teacher" in chat.text
     return chat
 
 
@@ -171,7 +171,7 @@ def test_a_lone_school_takes_the_listings_without_an_owner(
 def test_proposals_go_to_the_school_that_invited_the_employer(world: World) -> None:
     maya = Chat(world.core, "maya", name="Maya Jones")
     maya.send(f"/join {world.invite(world.tina, 'XCorp')}")
-    assert "set up as employer for XCorp" in maya.text
+    assert "set up as an employer for XCorp" in maya.text
     maya.send("/propose")
     for answer in (
         "Robot lab",
@@ -234,7 +234,7 @@ def test_an_invite_to_an_organisation_with_members_waits_for_a_members_approval(
 ) -> None:
     maya = Chat(world.core, "maya", name="Maya Jones")
     maya.send(f"/join {world.invite(world.tina, 'XCorp')}")
-    assert "You're now set up as employer for XCorp" in maya.text
+    assert "You're now set up as an employer for XCorp" in maya.text
     # A student applies, so XCorp has applicants with names and notes.
     apply(world, "XCorp")
 
@@ -265,7 +265,7 @@ def test_an_invite_to_an_organisation_with_members_waits_for_a_members_approval(
     assert maya.text == "Approved: Eve Evans is now a member of XCorp."
     assert world.person(eve).role == Role.EMPLOYER
     assert last_message(world.factory, eve, "membership")[0].startswith(
-        "Welcome! Maya Jones confirmed you"
+        "Welcome! Maya Jones confirmed you, so you're now set up as an employer for XCorp."
     )
     eve.send("/matches")
     assert "Bob" in eve.text

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.when import WhenError, find_when, parse_when
+from handlers.when import (
+    WhenError,
+    day_examples,
+    example_deadline,
+    example_moment,
+    example_range,
+    examples,
+    find_when,
+    parse_day,
+    parse_when,
+)
 
 LONDON = ZoneInfo("Europe/London")
 LA = ZoneInfo("America/Los_Angeles")
@@ -161,3 +172,39 @@ def test_finding_the_moment_an_invitation_names(text: str, expected: str) -> Non
 )
 def test_no_definite_moment_is_found_in_text_without_one(text: str) -> None:
     assert find_when(text, NOW, LONDON) is None
+
+
+# Every day of two years (leap day and year ends included), in zones either side of UTC.
+_TODAYS = [date(2027, 1, 1) + timedelta(days=n) for n in range(0, 731, 7)] + [
+    date(2028, 2, 29),
+    date(2027, 12, 31),
+    date(2028, 11, 30),
+]
+
+
+@pytest.mark.parametrize("today", _TODAYS)
+def test_example_dates_are_worked_out_from_today(today: date) -> None:
+    for zone in (LONDON, LA, ZoneInfo("Pacific/Auckland")):
+        # Noon of that day where the person lives.
+        now = datetime.combine(today, time(12, 0), tzinfo=zone).astimezone(UTC)
+        (moment,) = re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", examples(today))
+        assert parse_when(moment, now, zone) > now
+        assert example_moment(today) == moment
+        ahead = day_examples(today)
+        assert parse_day(ahead.split(", ")[0], today) > today
+        assert parse_day(ahead.split(", ")[1], today) > today
+        gone = day_examples(today, past=True)
+        assert parse_day(gone.split(", ")[0], today, past=True) < today
+        assert parse_day(gone.split(", ")[1], today, past=True) < today
+    deadline = example_deadline(today)
+    assert today + timedelta(days=60) < deadline <= today + timedelta(days=124)
+    assert (deadline + timedelta(days=1)).day == 1  # a month's last day
+    start, end = (
+        date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", example_range(today))
+    )
+    assert today < start <= today + timedelta(days=7) and start.weekday() == 0
+    assert end.weekday() == 4 and (end - start).days == 11
+    short = re.search(r"\(or (.+) to (.+)\)", example_range(today))
+    assert short is not None
+    assert parse_day(short[1], today) == start
+    assert parse_day(short[2], today, after=start) == end
