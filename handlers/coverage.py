@@ -448,7 +448,7 @@ def coverage_markdown(
     ]
     for group in groups:
         cells = [
-            f"{len(group.meeting(m))} ({group.percent(m):.0f}% of {TARGET_PERCENT}%)"
+            f"{len(group.meeting(m))} ({group.percent(m):.0f}%; target {TARGET_PERCENT}%)"
             for m in MEASURES
         ]
         lines.append(f"| {group.label} | {len(group.students)} | " + " | ".join(cells) + " |")

@@ -137,7 +137,9 @@ def evidence(ctx: Context, args: str) -> list[Reply]:
     for group in groups:
         lines += _missing_lines(ctx, group, detailed=grade is not None, buttons=buttons)
     buttons.append((Button("Download (CSV)", f"evc:{_grade_token(grade)}"),))
-    lines += ["", "Record what happened outside oppbot with /record (/record alone says how)."]
+    if grade is None:
+        lines += ["", "/evidence 11 lists a year group's students without them."]
+    lines += ["Record what happened outside oppbot with /record (/record alone says how)."]
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
@@ -152,35 +154,43 @@ def _grade_token(grade: int | None) -> str:
 def _missing_lines(
     ctx: Context, group: GroupCoverage, *, detailed: bool, buttons: list[tuple[Button, ...]]
 ) -> list[str]:
+    """Who in ``group`` has neither measure yet (named when ``detailed``), with a button to
+    nudge them and, for each one named, a button to open their record."""
     lines: list[str] = []
-    for measure, short in ((ENCOUNTER, "enc"), (EXPERIENCE, "wex")):
+    # One number per student across both lists, in the group's (alphabetical) order.
+    named = [
+        s.student.id for s in group.students if any(not s.meets(m, group.year) for m in MEASURES)
+    ]
+    numbers = {sid: n for n, sid in enumerate(named, start=1)}
+    for measure, short, what in (
+        (ENCOUNTER, "enc", "encounter"),
+        (EXPERIENCE, "wex", "experience"),
+    ):
         missing = group.missing(measure)
         if not missing:
             continue
-        words = MEASURES[measure].removeprefix("a ")
-        listed = missing[:MAX_LISTED] if detailed else []
-        labels = staff_labels(ctx.session, [s.student for s in listed])
-        lines += ["", f"{group.label}, no {words} yet ({len(missing)}):"]
-        lines += [f"{n}. {labels[s.student.id]}" for n, s in enumerate(listed, start=1)]
-        if len(missing) > len(listed):
-            more = len(missing) - len(listed)
-            hint = "" if detailed else f" (/evidence {group.grade} lists them)"
-            if group.grade is None:
-                hint = ""
-            lines.append(f"… and {more} more{hint}" if listed else f"{more} students{hint}")
-        if detailed and measure == ENCOUNTER:
-            buttons += [
-                (Button(f"{n}: record", f"evr:{s.student.id}"),)
-                for n, s in enumerate(listed, start=1)
-            ]
         buttons.append(
             (
                 Button(
-                    f"Nudge these {len(missing)} ({group.label})"[:40],
+                    f"Nudge {len(missing)} with no {what} ({group.label})"[:40],
                     f"evn:{_NO_GRADE if group.grade is None else group.grade}:{short}",
                 ),
             )
         )
+        if not detailed:
+            continue
+        listed = missing[:MAX_LISTED]
+        labels = staff_labels(ctx.session, [s.student for s in listed])
+        lines += ["", f"{group.label}, no {MEASURES[measure].removeprefix('a ')} yet:"]
+        for s in listed:
+            lines.append(f"{numbers[s.student.id]}. {labels[s.student.id]}")
+        if len(missing) > len(listed):
+            lines.append(f"… and {len(missing) - len(listed)} more (the CSV has them all)")
+    if detailed:
+        shown = sorted(
+            numbers[s.student.id] for m in MEASURES for s in group.missing(m)[:MAX_LISTED]
+        )
+        buttons += [(Button(f"{n}: record", f"evr:{named[n - 1]}"),) for n in sorted(set(shown))]
     return lines
 
 
@@ -267,7 +277,7 @@ def record_lines(evidence: StudentEvidence, year: SchoolYear, *, own: bool) -> l
         lines.append("No encounters with employers recorded yet.")
     lines += [
         "",
-        f"This school year ({year.label}): {len(evidence.in_year(year))} recorded, "
+        f"This school year ({year.label}): {len(evidence.in_year(year))} on record, "
         f"{evidence.hours_minutes / 60:g} hours confirmed on placements, "
         f"feedback given {_times(evidence.feedback_given)}.",
     ]
@@ -494,7 +504,8 @@ def _next_question(ctx: Context, state: dict[str, Any]) -> Reply:
     way = "two-way" if state["two_way"] else "listening only"
     return Reply(
         f"Record {state['activity']}{employer} on {fmt_date(date.fromisoformat(state['day']))} "
-        f"as a {kind} ({way}) for {n} student{'' if n == 1 else 's'}: {clip(state['who'], 600)}?",
+        f"as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({way}) for {n} "
+        f"student{'' if n == 1 else 's'}: {clip(state['who'], 600)}?",
         ((Button("Save", "evs"), Button("Cancel", "evx")),),
     )
 

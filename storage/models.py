@@ -975,4 +975,6 @@ class Encounter(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
+    student: Mapped[Person | None] = relationship(foreign_keys=[student_id])
     organisation: Mapped[Organisation | None] = relationship()
+    recorded_by: Mapped[Person | None] = relationship(foreign_keys=[recorded_by_id])
