@@ -138,8 +138,8 @@ def evidence(ctx: Context, args: str) -> list[Reply]:
         lines += _missing_lines(ctx, group, detailed=grade is not None, buttons=buttons)
     buttons.append((Button("Download (CSV)", f"evc:{_grade_token(grade)}"),))
     if grade is None:
-        lines += ["", "/evidence 11 lists a year group's students without them."]
-    lines += ["Record what happened outside oppbot with /record (/record alone says how)."]
+        lines.append("/evidence 11 lists a year group's students without them.")
+    lines += ["", "Record what happened outside oppbot with /record (/record alone says how)."]
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
