@@ -35,7 +35,7 @@ from handlers.coverage import (
     year_group_label,
 )
 from handlers.present import clip, fmt_date, local_today, parse_id
-from handlers.schools import escape_like, staff_labels, staff_school, student_school_id
+from handlers.schools import staff_labels, staff_school, student_school_id
 from handlers.when import WhenError, parse_day
 from storage.models import (
     Cohort,
@@ -319,7 +319,7 @@ def _find_students(ctx: Context, name: str) -> list[Person]:
             .where(
                 Cohort.school_id == school.id,
                 Person.role == Role.STUDENT,
-                full.ilike(f"%{escape_like(' '.join(name.split()))}%", escape="\\"),
+                full.icontains(" ".join(name.split()), autoescape=True),
             )
             .order_by(Person.name, func.coalesce(Person.family_name, ""), Person.id)
             .limit(MAX_LISTED + 1)
@@ -412,7 +412,7 @@ def _organisation(ctx: Context, name: str | None) -> tuple[int | None, str | Non
         raise UserError("That employer's name is too long. Please shorten it.")
     found = ctx.session.scalars(
         select(Organisation)
-        .where(func.lower(Organisation.name).like(f"{escape_like(clean.lower())}%", escape="\\"))
+        .where(Organisation.name.istartswith(clean, autoescape=True))
         .order_by(func.length(Organisation.name), Organisation.id)
         .limit(2)
     ).all()
