@@ -21,6 +21,7 @@ from bot.console import ConsoleChat
 from bot.core import UserError, utcnow
 from bot.scheduler import board_fetcher
 from handlers.chart import render
+from handlers.coverage import coverage, coverage_markdown, long_csv, school_year, wide_csv
 from handlers.figures import Scope, parse_period
 from handlers.import_jobs import run_imports
 from handlers.imports import Owner, import_file
@@ -28,7 +29,7 @@ from handlers.invites import create_invite, organisation_named
 from handlers.present import with_article
 from handlers.report import build_report, chart_data, school_zone
 from handlers.report_export import report_csv, report_markdown
-from handlers.schools import only_school, school_named
+from handlers.schools import only_school, school_named, staff_labels
 from handlers.sync.engine import DEFAULT_FILTER, describe, sync_sources
 from handlers.sync.manage import (
     SourceProblem,
@@ -112,6 +113,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown or CSV")
     report.add_argument("--chart", type=Path, metavar="FILE", help="also write the chart (PNG)")
+
+    evidence = commands.add_parser(
+        "evidence", help="students' encounters with employers this school year, per year group"
+    )
+    evidence.add_argument("--school", help="the school (needed when there are several)")
+    evidence.add_argument("--year-group", type=int, metavar="N", help="only this year group")
+    evidence.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown or CSV")
+    evidence.add_argument(
+        "--long", action="store_true", help="CSV with one row per encounter, not per student"
+    )
     return parser
 
 
@@ -187,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "report":
         return _report(app.session_factory, args)
+    if args.command == "evidence":
+        return _evidence(app.session_factory, settings, args)
     if args.command == "sources":
         return _sources(app.session_factory, settings, args)
     raise AssertionError(args.command)
@@ -370,6 +383,24 @@ def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
                 return 2
             # Standard output holds the report, which may be piped into a file.
             print(f"Chart written to {args.chart}", file=sys.stderr)
+    return 0
+
+
+def _evidence(factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> int:
+    with factory() as session:
+        school = _school(session, args.school)
+        if school is None or isinstance(school, str):
+            print(school or "There are no schools yet.", file=sys.stderr)
+            return 2
+        # The school's days, as its teachers see them in the chat.
+        today = utcnow().astimezone(school_zone(session, school.id)).date()
+        year = school_year(today, settings.timing().school_year_start)
+        groups = coverage(session, school.id, year, today, grade=args.year_group)
+        if args.format == "csv":
+            print(long_csv(groups) if args.long else wide_csv(groups), end="")
+            return 0
+        labels = staff_labels(session, [s.student for g in groups for s in g.students])
+        print(coverage_markdown(school.name, groups, labels, year), end="")
     return 0
 
 

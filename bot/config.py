@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Handled Telegram update and Slack event ids are remembered this many days, to skip
     # redeliveries; under a week, after which Telegram may number its updates afresh.
     handled_events_days: int = Field(default=3, ge=1, le=6)
+    # The school year's first day, MM-DD; it ends the day before the next one starts.
+    school_year_start: str = "09-01"
 
     @field_validator("log_level")
     @classmethod
@@ -94,6 +96,19 @@ class Settings(BaseSettings):
     sources_sync_hours: float = Field(default=6.0, gt=0)
     sources_poll_seconds: float = Field(default=60.0, gt=0)
     sources_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("school_year_start")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        month, _, day = value.strip().partition("-")
+        try:
+            # A leap year, so that no real day is refused (29 February still makes no sense).
+            date(2024, int(month), int(day))
+        except ValueError:
+            raise ValueError("give the month and day as MM-DD, like 09-01") from None
+        if month + day == "0229" or not (len(month) == len(day) == 2):
+            raise ValueError("give the month and day as MM-DD, like 09-01")
+        return value.strip()
 
     @field_validator("reminder_offsets_days", mode="before")
     @classmethod
@@ -120,6 +135,10 @@ class Settings(BaseSettings):
             feedback_remind_after=timedelta(days=self.feedback_remind_days),
             work_limits=WorkLimits(self.under16_school_day_hours, self.under16_school_week_hours),
             events_kept=timedelta(days=self.handled_events_days),
+            school_year_start=(
+                int(self.school_year_start[:2]),
+                int(self.school_year_start[3:]),
+            ),
         )
 
     @property

@@ -95,6 +95,8 @@ class Timing:
     # Handled platform event ids are remembered this long to skip redeliveries (which come
     # within a day); not longer, since Telegram may reuse update ids after a quiet week.
     events_kept: timedelta = timedelta(days=3)
+    # The first day of the school year (month, day): evidence of encounters counts per year.
+    school_year_start: tuple[int, int] = (9, 1)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from handlers import (
     colleagues,
     consent,
     digest,
+    evidence,
     feedback,
     general,
     hours,
@@ -52,6 +53,7 @@ MODULES = (
     announcements,
     report,
     objectives,
+    evidence,
     privacy,
 )
 

@@ -74,6 +74,8 @@ def recipients(session: Session, announcement: Announcement) -> list[Person]:
                 Interest.opportunity_id == audience["id"], Interest.status.in_(ACTIVE)
             )
             query = query.where(Person.id.in_(interested))
+        case "students":
+            query = query.where(Person.id.in_(audience.get("ids", [])))
         case _:
             return []
     return list(session.scalars(query.order_by(Person.id)))
@@ -98,6 +100,8 @@ def describe(session: Session, announcement: Announcement) -> str:
             opportunity = session.get(Opportunity, audience["id"])
             what = headline(opportunity) if opportunity is not None else "a removed opportunity"
             return f"students interested in {what}"
+        case "students":
+            return "the students chosen from /evidence"
         case _:
             return "nobody yet"
 
@@ -280,6 +284,34 @@ def _drafted(ctx: Context, text: str) -> list[Reply]:
     ctx.session.add(announcement)
     ctx.session.flush()
     return [_audience_question(announcement)]
+
+
+def draft_for_students(ctx: Context, ids: list[int], text: str) -> tuple[int, Reply]:
+    """A draft to these students of the teacher's school (the ones /evidence found without an
+    encounter), and its preview: the teacher sends or schedules it as any announcement."""
+    school = staff_school(ctx)
+    announcement = Announcement(
+        author_id=ctx.person.id,
+        school_id=school.id,
+        text=text,
+        audience={"type": "students", "ids": sorted(ids)},
+        status=A.DRAFT,
+        created_at=ctx.now,
+    )
+    ctx.session.add(announcement)
+    ctx.session.flush()
+    return announcement.id, _preview(ctx, announcement)
+
+
+def retext_draft(ctx: Context, raw_id: str, text: str) -> Reply:
+    """The teacher's own words for a draft whose audience is chosen, and its new preview."""
+    announcement = _draft(ctx, raw_id)
+    message = text.strip()
+    if len(message) > MAX_TEXT:
+        raise UserError(f"Please keep it under {MAX_TEXT} characters.")
+    ctx.clear_state(DIALOG)
+    announcement.text = message
+    return _preview(ctx, announcement)
 
 
 def _audience_question(announcement: Announcement) -> Reply:

@@ -11,6 +11,7 @@ from bot.core import EVERYONE, Button, Context, Registry, Reply
 from bot.i18n import language_name
 from handlers.consent import confirmations
 from handlers.digest import DAYS
+from handlers.evidence import mydata_lines as encounter_lines
 from handlers.feedback import forget_feedback
 from handlers.interest import ACTIVE, withdraw
 from handlers.onboarding import AGE_BANDS, age_band
@@ -19,6 +20,7 @@ from handlers.present import STATUS_LABELS, clip, fmt_when, headline
 from storage.models import (
     Account,
     AuditEntry,
+    Encounter,
     Feedback,
     GuardianCode,
     HoursEntry,
@@ -106,6 +108,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
             f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
         ]
     lines += _placement_lines(ctx)
+    lines += encounter_lines(ctx)
     lines += _guardian_lines(ctx)
     lines += ["", "To delete all of this, send /forget."]
     return [Reply("\n".join(lines))]
@@ -245,6 +248,12 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     forget_feedback(ctx.session, placement_ids)
     ctx.session.execute(
         update(HoursEntry).where(HoursEntry.placement_id.in_(placement_ids)).values(query=None)
+    )
+    # Encounters stay as anonymous counts (school, year group, day, kind), without the notes.
+    ctx.session.execute(
+        update(Encounter)
+        .where(Encounter.student_id == person.id)
+        .values(student_id=None, notes=None)
     )
     withdrawn = 0
     for interest in interests:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from storage.models import (
     Account,
     Cohort,
+    Encounter,
+    EncounterKind,
     Feedback,
     FeedbackStage,
     FeedbackStatus,
@@ -265,7 +267,67 @@ def seed(session: Session, now: datetime) -> bool:
     )
     placed = next(o for o in opportunities if o.organisation.name == employer)
     _placement_story(session, now, cohorts[0], placed, maya, opportunities)
+    _encounters_story(session, now, cohorts, organisations["Acme Robotics"], DEMO_TEACHER[0])
     return True
+
+
+# Classmates with some evidence of encounters, and some without yet, for /evidence:
+# (first name, family name, class, what they had: "fair", "talk" (listening only), "visit").
+DEMO_CLASSMATES = (
+    ("Ava", "Patel", "Year 11", ("fair",)),
+    ("Ben", "Carter", "Year 11", ("fair", "visit")),
+    ("Chloe", "Nguyen", "Year 11", ("talk",)),
+    ("Dan", "Okoro", "Year 11", ()),
+    ("Eve", "Lewis", "Year 12", ("fair",)),
+    ("Finn", "Hughes", "Year 12", ()),
+)
+
+
+def _encounters_story(
+    session: Session, now: datetime, cohorts: list[Cohort], acme: Organisation, teacher: str
+) -> None:
+    """What the demo teacher recorded this school year: a careers fair, a talk, a site visit."""
+    recorder = session.scalar(select(Person).join(Account).where(Account.external_id == teacher))
+    by_name = {c.name: c for c in cohorts}
+    today = now.date()
+    # Early in the school year (September), "weeks ago" would fall in the year before.
+    year_start = date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    happened = {
+        "fair": ("careers fair", 20, None, None, True, EncounterKind.ENCOUNTER),
+        "talk": ("employer talk", 12, acme, None, False, EncounterKind.ENCOUNTER),
+        "visit": ("site visit", 5, acme, None, True, EncounterKind.WORKPLACE),
+    }
+    for first, family, cohort_name, had in DEMO_CLASSMATES:
+        cohort = by_name[cohort_name]
+        student = Person(
+            name=first,
+            family_name=family,
+            role=Role.STUDENT,
+            cohort=cohort,
+            grade=int(cohort_name.split()[-1]),
+            under_18=True,
+            timezone="Europe/London",
+            onboarded_at=now - timedelta(days=40),
+            created_at=now - timedelta(days=40),
+        )
+        session.add(student)
+        for what in had:
+            activity, days_ago, org, org_name, two_way, kind = happened[what]
+            session.add(
+                Encounter(
+                    student=student,
+                    school_id=cohort.school.id,
+                    grade=student.grade,
+                    happened_on=max(today - timedelta(days=days_ago), year_start),
+                    kind=kind,
+                    activity=activity,
+                    organisation=org,
+                    organisation_name=org_name,
+                    two_way=two_way,
+                    recorded_by=recorder,
+                    created_at=now,
+                )
+            )
 
 
 def _placement_story(

@@ -153,6 +153,14 @@ class SourceStatus(enum.StrEnum):
     PAUSED = "paused"
 
 
+class EncounterKind(enum.StrEnum):
+    """Gatsby's two measures: meeting employers (Benchmark 5), and experiencing a workplace
+    (Benchmark 6: a visit, shadowing, work experience)."""
+
+    ENCOUNTER = "encounter"
+    WORKPLACE = "workplace_experience"
+
+
 class AnnouncementStatus(enum.StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -536,7 +544,8 @@ class Announcement(Base):
     """A teacher's message to a group of students, sent now or at ``scheduled_for``.
 
     ``audience`` describes who (``{"type": "school"}``, ``{"type": "cohorts", "ids": [...]}``,
-    ``{"type": "tag", "tag": ...}``, ``{"type": "opportunity", "id": ...}``), within the
+    ``{"type": "tag", "tag": ...}``, ``{"type": "opportunity", "id": ...}``, ``{"type":
+    "students", "ids": [...]}``: the ones /evidence found without an encounter), within the
     author's school; the recipients are worked out when it is sent. ``"urgent": true`` in it
     sends it even to students in their quiet hours.
     """
@@ -924,3 +933,50 @@ class ListingReport(Base):
     reason: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class Encounter(Base):
+    """A student's encounter with an employer that oppbot did not see happen by itself.
+
+    What oppbot already knows is not copied here: a placement is its own evidence (read from
+    ``placements``, with its hours and feedback), so moving its dates or deleting it can never
+    leave a stale duplicate. This table holds the rest: what a teacher recorded for a class
+    or some students (a careers fair, a talk, a visit outside oppbot), and a student's "I went"
+    to an employer's event they were invited to through oppbot (``interest_id``, once each).
+
+    ``student_id`` becomes NULL when the student deletes their data, and the notes go: the
+    school, year group, date and kind stay, so anonymous counts remain (as for hours).
+    """
+
+    __tablename__ = "encounters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    # The student's year group when it happened, for the counts that outlive the student.
+    grade: Mapped[int | None] = mapped_column(Integer)
+    happened_on: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[EncounterKind] = mapped_column(_enum(EncounterKind, "encounter_kind"))
+    # What it was, in the teacher's words or from the opportunity: "careers fair", "site visit".
+    activity: Mapped[str] = mapped_column(String(80))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    # The employer as the teacher named it (one oppbot may not know).
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
+    # Whether the student talked with the employer, not only listened: what makes it meaningful.
+    two_way: Mapped[bool] = mapped_column(Boolean)
+    # The student's confirmed attendance of an event they were invited to through oppbot.
+    interest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), unique=True
+    )
+    # The teacher who recorded it; None when the student confirmed it themselves.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    student: Mapped[Person | None] = relationship(foreign_keys=[student_id])
+    organisation: Mapped[Organisation | None] = relationship()
+    recorded_by: Mapped[Person | None] = relationship(foreign_keys=[recorded_by_id])

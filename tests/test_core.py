@@ -30,11 +30,11 @@ _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 EVERYONES = {"help", "cancel", "language", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
 STUDENTS |= {"remind", "reminders", "digest", "calendar"}
-STUDENTS |= {"guardian", "hours"}
+STUDENTS |= {"guardian", "hours", "record"}
 TEACHERS = EVERYONES | {"invite", "publish", "pending", "close", "edit", "cohort", "interested"}
 TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
 TEACHERS |= {"delivery", "objective", "objectives", "sources"}
-TEACHERS |= {"place", "placements", "hours"}
+TEACHERS |= {"place", "placements", "hours", "evidence", "record"}
 EMPLOYERS = EVERYONES | {"propose", "timezone"}
 EMPLOYERS |= {"report", "placements", "hours", "matches", "colleagues"}
 

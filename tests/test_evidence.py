@@ -1,0 +1,444 @@
+"""Evidence of encounters with employers: recording, coverage per year group, nudges, each
+student's record, exports and privacy."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.cli import main
+from bot.config import Settings
+from bot.core import Core
+from handlers import build_registry
+from handlers.coverage import school_year
+from storage.models import (
+    Account,
+    Cohort,
+    Encounter,
+    EncounterKind,
+    HoursEntry,
+    HoursStatus,
+    Interest,
+    InterestStatus,
+    OpportunityKind,
+    Organisation,
+    Person,
+    Placement,
+    Role,
+    School,
+)
+from tests.conftest import FakeClock
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    inbox,
+    join_with_invite,
+    make_employer,
+    onboard,
+)
+
+# A Wednesday in the school year 2026/27.
+START = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    core: Core
+    factory: sessionmaker[Session]
+    uma: Chat  # Year 11
+    bob: Chat  # Year 11
+    cat: Chat  # Year 11
+    dee: Chat  # Year 10
+    hal: Chat  # Year 11 at Hillside, another school
+    tina: Chat  # teacher at Riverside High
+    hugo: Chat  # teacher at Hillside
+    maya: Chat  # employer, Acme Ltd
+
+    def person(self, chat: Chat) -> Person:
+        with self.factory() as session:
+            account = session.scalars(select(Account).where(Account.external_id == chat.user))
+            person = account.one().person
+            assert person.cohort is not None  # loaded while the session is open
+            return person
+
+    def encounters(self) -> list[Encounter]:
+        with self.factory() as session:
+            return list(session.scalars(select(Encounter).order_by(Encounter.id)))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+    factory = session_factory
+    add_school(factory, clock.now)
+    add_school(factory, clock.now, school="Hillside", cohort="Year 11", code="HILL-11")
+    with factory.begin() as session:
+        riverside = session.scalars(select(School).where(School.name == "Riverside High")).one()
+        session.add(
+            Cohort(school=riverside, name="Year 10", join_code="RIVER-10", created_at=clock.now)
+        )
+    add_opportunity(factory, clock.now, organisation="Acme Ltd")
+    chats = {}
+    for user, name, code, grade in (
+        ("uma", "Uma Shah", "RIVER-11", "11"),
+        ("bob", "Bob Lee", "RIVER-11", "11"),
+        ("cat", "Cat Green", "RIVER-11", "11"),
+        ("dee", "Dee Kay", "RIVER-10", "10"),
+        ("hal", "Hal Moor", "HILL-11", "11"),
+    ):
+        chats[user] = Chat(core, user, name=name)
+        onboard(chats[user], code=code, grade=grade)
+    tina = Chat(core, "tina", name="Tina")
+    hugo = Chat(core, "hugo", name="Hugo")
+    for chat, school in ((tina, "Riverside High"), (hugo, "Hillside")):
+        join_with_invite(factory, clock.now, chat, Role.TEACHER)
+        with factory.begin() as session:
+            person = session.scalars(
+                select(Person).join(Account).where(Account.external_id == chat.user)
+            ).one()
+            person.school_id = session.scalar(select(School.id).where(School.name == school))
+    maya = Chat(core, "maya", name="Maya")
+    make_employer(factory, clock.now, maya, "Acme Ltd")
+    return World(core, factory, tina=tina, hugo=hugo, maya=maya, **chats)
+
+
+def test_school_years_run_from_the_configured_first_day() -> None:
+    year = school_year(date(2026, 8, 31))
+    assert (year.start, year.end) == (date(2025, 9, 1), date(2026, 8, 31))
+    year = school_year(date(2026, 9, 1))
+    assert (year.start, year.end, year.label) == (date(2026, 9, 1), date(2027, 8, 31), "2026/27")
+    assert school_year(date(2026, 9, 1)).previous().start == date(2025, 9, 1)
+    # A school year that starts in April (Japan), and one that is the calendar year.
+    april = school_year(date(2027, 3, 31), (4, 1))
+    assert (april.start, april.end) == (date(2026, 4, 1), date(2027, 3, 31))
+    calendar_year = school_year(date(2028, 2, 29), (1, 1))
+    assert (calendar_year.start, calendar_year.end) == (date(2028, 1, 1), date(2028, 12, 31))
+
+
+def test_school_year_start_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPPBOT_SCHOOL_YEAR_START", "04-01")
+    assert Settings().timing().school_year_start == (4, 1)
+    for bad in ("13-01", "02-30", "0901", "9-1", "02-29"):
+        monkeypatch.setenv("OPPBOT_SCHOOL_YEAR_START", bad)
+        with pytest.raises(ValidationError):
+            Settings()
+
+
+def test_a_teacher_records_a_class_in_one_step(world: World) -> None:
+    world.tina.send("/record careers fair with acme ltd on 20 nov for year 11")
+    # A careers fair is an encounter: only whether it was two-way is asked.
+    assert "talk with the employer" in world.tina.text
+    world.tina.press("They talked with them")
+    assert "careers fair with Acme Ltd on 20 Nov 2026 as an encounter (two-way)" in world.tina.text
+    assert "for 3 students" in world.tina.text
+    assert world.encounters() == []
+    world.tina.press("Save")
+    assert "Recorded for 3 students" in world.tina.text
+    rows = world.encounters()
+    assert len(rows) == 3
+    with world.factory() as session:
+        acme = session.scalar(select(Organisation.id).where(Organisation.name == "Acme Ltd"))
+    assert {(r.happened_on, r.kind, r.two_way, r.organisation_id, r.grade) for r in rows} == {
+        (date(2026, 11, 20), EncounterKind.ENCOUNTER, True, acme, 11)
+    }
+    world.tina.press_payload("evs")  # Save pressed twice saves once.
+    assert len(world.encounters()) == 3
+
+    world.tina.send("/evidence")
+    text = world.tina.text
+    assert "Year 10: 1 student\n  with a meaningful encounter this school year: 0 of 1 (0%" in text
+    assert (
+        "Year 11: 3 students\n  with a meaningful encounter this school year: 3 of 3 (100%" in text
+    )
+    assert "target 100%" in text
+    # Another school's teacher sees only their own students.
+    world.hugo.send("/evidence")
+    assert "Year 11: 1 student\n  with a meaningful encounter this school year: 0 of 1" in (
+        world.hugo.text
+    )
+    assert "Year 10" not in world.hugo.text
+
+
+def test_the_kind_is_asked_and_listening_only_is_not_meaningful(world: World) -> None:
+    world.tina.send("/record robotics day with Nova Labs on yesterday for Uma Shah, bob")
+    assert "workplace experience" in world.tina.text
+    world.tina.press("Workplace experience")
+    world.tina.press("Only listened")
+    assert "1 Dec 2026 as a workplace experience (listening only) for 2 students" in (
+        world.tina.text
+    )
+    assert "Uma Shah (Year 11)" in world.tina.text and "Bob Lee (Year 11)" in world.tina.text
+    world.tina.press("Save")
+    rows = world.encounters()
+    assert [(r.organisation_id, r.organisation_name) for r in rows] == [(None, "Nova Labs")] * 2
+    world.tina.send("/evidence Year 11")
+    text = world.tina.text
+    assert "with a meaningful encounter this school year: 0 of 3" in text
+    assert "with a workplace experience this school year or last: 2 of 3 (67%" in text
+    assert (
+        text.split("no workplace experience this school year or last yet:")[1].count("Cat Green")
+        == 1
+    )
+    assert "Uma Shah" in text.split("no meaningful encounter this school year yet:")[1]
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("/record fair on 2027-01-10 for Year 11", "hasn't come yet"),
+        ("/record fair for Year 9", "No students in Year 9"),
+        ("/record fair for Hal Moor", "No class, year group or student"),
+        ("/record fair on 31 feb for Year 11", "no such date"),
+        ("/record talk for Zed", "No class, year group or student"),
+    ],
+)
+def test_bad_records_are_refused_and_change_nothing(
+    world: World, command: str, answer: str
+) -> None:
+    world.tina.send(command)
+    assert answer in world.tina.text
+    world.tina.press_payload("evs")
+    assert "Nothing is waiting" in world.tina.text
+    assert world.encounters() == []
+
+
+def test_a_namesake_must_be_told_apart(world: World, core: Core) -> None:
+    other = Chat(core, "uma2", name="Uma Shaw")
+    onboard(other, grade="11")
+    world.tina.send("/record talk for uma")
+    assert "could be several students" in world.tina.text
+    world.tina.send("/record talk for Uma Shaw")
+    world.tina.press("They talked")
+    assert "for 1 student: Uma Shaw (Year 11)?" in world.tina.text
+
+
+def _place(world: World, chat: Chat, kind: OpportunityKind, start: date) -> int:
+    opportunity = add_opportunity(
+        world.factory, START, title=f"{kind.value} at Acme", organisation="Acme Ltd", kind=kind
+    )
+    student = world.person(chat)
+    with world.factory.begin() as session:
+        interest = Interest(
+            person_id=student.id,
+            opportunity_id=opportunity,
+            school_id=student.cohort.school_id if student.cohort else None,
+            status=InterestStatus.PLACED,
+            created_at=START,
+            updated_at=START,
+        )
+        placement = Placement(
+            interest=interest,
+            student_id=student.id,
+            organisation_id=session.scalar(
+                select(Organisation.id).where(Organisation.name == "Acme Ltd")
+            ),
+            school_id=interest.school_id,
+            start_date=start,
+            end_date=start + timedelta(days=5),
+            created_at=START,
+            updated_at=START,
+        )
+        session.add(placement)
+        session.add(
+            HoursEntry(
+                placement=placement,
+                work_date=start,
+                minutes=150,
+                status=HoursStatus.CONFIRMED,
+                logged_at=START,
+            )
+        )
+        session.flush()
+        return placement.id
+
+
+def test_placements_count_by_themselves(world: World) -> None:
+    _place(world, world.bob, OpportunityKind.INTERNSHIP, date(2026, 11, 2))
+    # Not started yet: no experience so far.
+    _place(world, world.cat, OpportunityKind.JOB_SHADOWING, date(2026, 12, 10))
+    # Mentoring is an encounter, not an experience of a workplace.
+    _place(world, world.uma, OpportunityKind.MENTORING, date(2026, 10, 1))
+    world.tina.send("/evidence 11")
+    text = world.tina.text
+    assert "with a meaningful encounter this school year: 2 of 3" in text
+    assert "with a workplace experience this school year or last: 1 of 3" in text
+    world.tina.send("/record bob lee")
+    record = world.tina.text
+    assert "2 Nov 2026: internship with Acme Ltd (workplace experience, placement)" in record
+    assert "2.5 hours confirmed" in record
+    assert "✓ Has a workplace experience" in record
+    # Changing the placement's dates changes the evidence: nothing was copied.
+    with world.factory.begin() as session:
+        for placement in session.scalars(select(Placement)):
+            placement.start_date = date(2027, 1, 5)
+    world.tina.send("/evidence 11")
+    assert "with a workplace experience this school year or last: 0 of 3" in world.tina.text
+
+
+def test_a_nudge_reaches_only_the_students_without_an_encounter(world: World) -> None:
+    world.tina.send("/record workshop for Uma Shah")
+    world.tina.press("They talked")
+    world.tina.press("Save")
+    world.tina.send("/evidence 11")
+    world.tina.press("Nudge 2 with no encounter")
+    assert "To 2 students (the students chosen from /evidence)" in world.tina.text
+    world.tina.press("Write my own text")
+    world.tina.send("Acme's open day is on Friday: /browse")
+    assert "Acme's open day is on Friday" in world.tina.text
+    world.tina.press("Send now, even in quiet hours")
+    assert "Sent as urgent to 2 students" in world.tina.text
+    for chat, expected in ((world.bob, 1), (world.cat, 1), (world.uma, 0), (world.dee, 0)):
+        assert len(inbox(world.factory, chat, "announcement")) == expected, chat.user
+    assert len(inbox(world.factory, world.hal, "announcement")) == 0
+
+
+def test_teachers_see_only_their_schools_records(world: World) -> None:
+    hal = world.person(world.hal)
+    world.tina.press_payload(f"evr:{hal.id}")
+    assert "can't find that student at your school" in world.tina.text
+    world.hugo.press_payload(f"evr:{hal.id}")
+    assert "Hal Moor (Year 11):" in world.hugo.text
+
+
+def test_employers_see_no_evidence(world: World) -> None:
+    uma = world.person(world.uma)
+    for command in ("/evidence", "/record Uma", "/record fair for Year 11"):
+        world.maya.send(command)
+        assert "only for" in world.maya.text
+    world.maya.press_payload(f"evr:{uma.id}")
+    assert "only for" in world.maya.text
+
+
+def test_a_student_sees_confirms_and_downloads_their_record(world: World) -> None:
+    world.tina.send("/record careers fair with Acme Ltd on 20 nov for Year 11")
+    world.tina.press("They talked")
+    world.tina.press("Save")
+    event = add_opportunity(
+        world.factory,
+        START,
+        title="Open day",
+        organisation="Acme Ltd",
+        kind=OpportunityKind.EVENT,
+        start_date=date(2026, 11, 28),
+    )
+    uma = world.person(world.uma)
+    with world.factory.begin() as session:
+        session.add(
+            Interest(
+                person_id=uma.id,
+                opportunity_id=event,
+                school_id=uma.cohort.school_id if uma.cohort else None,
+                status=InterestStatus.INVITED,
+                created_at=START,
+                updated_at=START,
+            )
+        )
+    world.uma.send("/record")
+    assert "20 Nov 2026: careers fair with Acme Ltd" in world.uma.text
+    assert "Did you go?" in world.uma.text and "Open day — Acme Ltd" in world.uma.text
+    world.uma.press("I went")
+    assert "28 Nov 2026: Open day with Acme Ltd (encounter, two-way, you went)" in world.uma.text
+    assert "Did you go?" not in world.uma.text
+    world.uma.press_payload("evw:999999")
+    assert "isn't one of your events" in world.uma.text
+    world.uma.send("/record")
+    world.uma.press("Download as a file")
+    file = world.uma.replies[0].file
+    assert file is not None and file.filename == "my-experiences.txt"
+    content = file.content.decode()
+    assert "Uma Shah" in content and "28 Nov 2026: Open day with Acme Ltd" in content
+    assert "✓ You have a meaningful encounter this school year" in content
+    world.uma.send("/mydata")
+    assert "20 Nov 2026: careers fair with Acme Ltd" in world.uma.text
+
+
+def test_forget_keeps_anonymous_counts(world: World) -> None:
+    world.tina.send("/record careers fair for Year 11")
+    world.tina.press("They talked")
+    world.tina.press("Save")
+    with world.factory.begin() as session:
+        session.execute(Encounter.__table__.update().values(notes="asked about apprenticeships"))
+    uma = world.person(world.uma)
+    world.uma.send("/forget")
+    world.uma.press("Yes, delete everything")
+    rows = world.encounters()
+    assert len(rows) == 3
+    gone = [r for r in rows if r.student_id is None]
+    assert len(gone) == 1 and gone[0].notes is None and gone[0].grade == 11
+    assert all(r.student_id != uma.id for r in rows)
+    world.tina.send("/evidence 11")
+    assert "Year 11: 2 students" in world.tina.text
+
+
+def test_the_csv_has_a_row_per_student_and_guards_formulas(world: World, core: Core) -> None:
+    sneaky = Chat(core, "sneaky", name="Sneaky Smith")
+    onboard(sneaky, grade="11")
+    # Onboarding refuses such a name, but a name from before it checked, or from a platform's
+    # profile, may look like a formula to a spreadsheet.
+    with world.factory.begin() as session:
+        person = session.scalars(
+            select(Person).join(Account).where(Account.external_id == "sneaky")
+        ).one()
+        person.name = "=HYPERLINK(1)"
+    world.tina.send("/record site visit with Acme Ltd for Year 11")
+    world.tina.press("They talked")
+    world.tina.press("Save")
+    world.tina.send("/evidence")
+    world.tina.press("Download (CSV)")
+    file = world.tina.replies[0].file
+    assert file is not None and file.mime == "text/csv"
+    text = file.content.decode()
+    assert "\r\n" in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 5  # every student of the school, one row each
+    by_name = {r["first_name"]: r for r in rows}
+    assert "'=HYPERLINK(1)" in by_name
+    assert by_name["Uma"]["workplace_experiences"] == "1"
+    assert by_name["Uma"]["encounter_target_met"] == "yes"
+    assert by_name["Dee"]["encounter_target_met"] == "no"
+    assert by_name["Dee"]["year_group"] == "10"
+    assert by_name["Uma"]["school_year_start"] == "2026-09-01"
+
+
+def test_the_command_line_prints_coverage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPPBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["evidence", "--school", "riverside high"]) == 0
+    out = capsys.readouterr().out
+    assert "| Year 11 | 4 |" in out and "Dan Okoro (Year 11)" in out
+    assert main(["evidence", "--format", "csv", "--year-group", "11"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["first_name"] for r in rows} == {"Ava", "Ben", "Chloe", "Dan"}
+    assert main(["evidence", "--format", "csv", "--long"]) == 0
+    long_rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["activity"] for r in long_rows} >= {"careers fair", "site visit", "internship"}
+    assert main(["evidence", "--school", "Nowhere"]) == 2
+
+
+def test_a_school_without_students_has_no_coverage(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    core = Core(session_factory, build_registry(), clock=clock)
+    add_school(session_factory, clock.now)
+    tina = Chat(core, "tina", name="Tina")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    tina.send("/evidence")
+    assert "No students" in tina.text
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Encounter)) == 0
