@@ -1,7 +1,7 @@
 """evidence: encounters with employers recorded by teachers or confirmed by students
 
-Revision ID: 0010_evidence
-Revises: 0009_outbox_lease
+Revision ID: 0011_evidence
+Revises: 0010_announcement_delivered
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_evidence"
-down_revision: str | None = "0009_outbox_lease"
+revision: str = "0011_evidence"
+down_revision: str | None = "0010_announcement_delivered"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
