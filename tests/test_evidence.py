@@ -299,7 +299,7 @@ def test_a_nudge_reaches_only_the_students_without_an_encounter(world: World) ->
     world.tina.send("Acme's open day is on Friday: /browse")
     assert "Acme's open day is on Friday" in world.tina.text
     world.tina.press("Send now, even in quiet hours")
-    assert "Sent as urgent to 2 students" in world.tina.text
+    assert "Sending as urgent to 2 students" in world.tina.text
     for chat, expected in ((world.bob, 1), (world.cat, 1), (world.uma, 0), (world.dee, 0)):
         assert len(inbox(world.factory, chat, "announcement")) == expected, chat.user
     assert len(inbox(world.factory, world.hal, "announcement")) == 0
