@@ -6,10 +6,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    Subquery,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from storage import search
 from storage.db import dialect_insert
 from storage.models import (
     Opportunity,
@@ -17,7 +30,6 @@ from storage.models import (
     OpportunityStatus,
     OpportunityTag,
     OpportunityView,
-    Organisation,
     Person,
     ProcessedEvent,
     Role,
@@ -68,8 +80,13 @@ def _eligible(person: Person) -> list[object]:
     return conditions
 
 
-def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[tuple[int]]:
-    """Ids of the open opportunities ``person`` may apply to, soonest deadline first."""
+def browse_query(
+    person: Person, filters: BrowseFilters, today: date, hits: Subquery | None = None
+) -> Select[tuple[int]]:
+    """Ids of the open opportunities ``person`` may apply to that pass ``filters``.
+
+    A search's matches come as ``hits`` (see ``search_hits``): only those are kept.
+    """
     conditions: list[object] = [
         Opportunity.status == OpportunityStatus.OPEN,
         or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
@@ -89,25 +106,23 @@ def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[
         conditions.append(Opportunity.paid.is_(filters.paid))
     if filters.where:
         conditions.append(Opportunity.location.icontains(filters.where, autoescape=True))
-    for word in (filters.text or "").split():
-        conditions.append(
-            or_(
-                Opportunity.title.icontains(word, autoescape=True),
-                Opportunity.description.icontains(word, autoescape=True),
-                Opportunity.location.icontains(word, autoescape=True),
-                Organisation.name.icontains(word, autoescape=True),
-                exists().where(
-                    OpportunityTag.opportunity_id == Opportunity.id,
-                    OpportunityTag.tag.icontains(word, autoescape=True),
-                ),
-            )
-        )
     query = select(Opportunity.id)
-    if filters.text:
-        # Only a search looks at the employer's name; without one the join would cost a
-        # lookup for every open opportunity.
-        query = query.join(Organisation, Organisation.id == Opportunity.organisation_id)
+    if hits is not None:
+        query = query.join(hits, hits.c.id == Opportunity.id)
     return query.where(and_(*conditions))
+
+
+def search_hits(session: Session, text: str | None) -> Subquery | None:
+    """The matches of a search for ``text`` (typos corrected), or None without a search.
+
+    A search with no word that can be looked for (only punctuation) matches nothing.
+    """
+    if not text:
+        return None
+    terms = search.correct(session, search.parse(text))
+    if not terms:
+        return select(Opportunity.id.label("id")).where(false()).subquery("hits")
+    return search.matches(session, terms)
 
 
 def browse_page(
@@ -119,19 +134,24 @@ def browse_page(
     page: int,
     page_size: int,
 ) -> tuple[list[Opportunity], int]:
-    """One page of ``browse_query`` as loaded opportunities, and the total count."""
-    query = browse_query(person, filters, today)
+    """One page of ``browse_query`` as loaded opportunities, and the total count.
+
+    A search lists the listings with every word first, best matches first; otherwise the
+    soonest deadline comes first.
+    """
+    hits = search_hits(session, filters.text)
+    query = browse_query(person, filters, today, hits)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ids = session.scalars(
-        query.order_by(
-            Opportunity.deadline.is_(None),
-            Opportunity.deadline,
-            Opportunity.published_at.desc(),
-            Opportunity.id.desc(),
-        )
-        .offset(page * page_size)
-        .limit(page_size)
-    ).all()
+    order: list[Any] = []
+    if hits is not None and "relevance" in hits.c:
+        order += [hits.c.complete.desc(), hits.c.relevance.desc()]
+    order += [
+        Opportunity.deadline.is_(None),
+        Opportunity.deadline,
+        Opportunity.published_at.desc(),
+        Opportunity.id.desc(),
+    ]
+    ids = session.scalars(query.order_by(*order).offset(page * page_size).limit(page_size)).all()
     if not ids:
         return [], total
     loaded = {

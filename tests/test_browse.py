@@ -249,7 +249,7 @@ def test_filters_narrow_the_list_and_combine(
 
 
 @pytest.mark.usefixtures("listings")
-def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -> None:
+def test_search_matches_organisation_and_field_and_puts_every_word_first(ada: Chat) -> None:
     ada.send("/search codeclub")
     assert titles(ada) == ["Coding mentor"]
     ada.send("/search health")
@@ -257,8 +257,12 @@ def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -
     ada.send("/search robot leeds")
     assert sorted(titles(ada)) == ["Robot builder", "Studio visit"]
     ada.send("/search robot york")
+    assert sorted(titles(ada)) == ["Robot builder", "Studio visit", "Ward shadowing"]
+    ada.send("/search robot builder york")
+    assert titles(ada)[0] == "Robot builder"
+    ada.send("/search lorry")
     assert "Nothing matches" in ada.text
-    # LIKE wildcards typed by a student are taken literally.
+    # Punctuation alone is nothing to look for.
     ada.send("/search %")
     assert "Nothing matches" in ada.text
     ada.send("/search " + "x" * 101)
