@@ -6,6 +6,7 @@ restarts, and free text typed while browsing is taken as a search.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,7 +193,96 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
         opened = _open_numbered(ctx, int(text))
         if opened is not None:
             return opened
+    if not looks_like_search(text):
+        return [_what_you_can_do(text)]
     return search(ctx, text)
+
+
+_GREETINGS = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "hallo",
+        "howdy",
+        "thanks",
+        "thank",
+        "thx",
+        "ta",
+        "cheers",
+        "bye",
+        "goodbye",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "please",
+        "help",
+        "sorry",
+        "morning",
+        "afternoon",
+        "evening",
+        "great",
+        "cool",
+        "nice",
+    ]
+)
+_QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "how",
+        "why",
+        "who",
+        "when",
+        "where",
+        "which",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "am",
+        "may",
+        "might",
+        "shall",
+    ]
+)
+# A search is a few words; longer text is someone talking to the bot.
+MAX_SEARCH_WORDS = 6
+
+
+def looks_like_search(text: str) -> bool:
+    """Whether text typed while browsing is something to look for rather than chat.
+
+    Greetings, thanks and questions ("Hello, can I see stuff?", "what can I do?") are chat;
+    a few words with no question about them ("data science", "nursing Leeds") are a search.
+    """
+    words = re.findall(r"[\w']+", text.lower())
+    if not words or "?" in text or len(words) > MAX_SEARCH_WORDS:
+        return False
+    if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS:
+        return False
+    return not (len(words) <= 2 and all(w in _GREETINGS for w in words))
+
+
+def _what_you_can_do(text: str) -> Reply:
+    thanked = re.search(r"\b(thanks|thank|thx|cheers|ta)\b", text.lower())
+    opening = "You're welcome!" if thanked else "Hi!"
+    return Reply(
+        f"{opening} Here's what you can do:\n"
+        "• type a word or two to search, like 'design' or 'nursing Leeds'\n"
+        "• tap a number in the list to see that opportunity\n"
+        "• /filter to narrow the list, /saved for what you saved\n"
+        "• /help for everything else",
+        ((Button("Show the list", "pg:0"), Button("Filter", "flt")),),
+    )
 
 
 def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:

@@ -435,3 +435,30 @@ def test_a_card_for_a_missing_or_closed_opportunity_is_refused(
     assert "That button doesn't work any more" in ada.text
     ada.press_payload("opp")
     assert "That button doesn't work any more" in ada.text
+
+
+@pytest.mark.usefixtures("listings")
+@pytest.mark.parametrize(
+    "chat", ["Hello, can I see stuff?", "hi", "thanks", "what can I do?", "Thank you!", "ok"]
+)
+def test_greetings_and_questions_while_browsing_get_help_not_a_search(ada: Chat, chat: str) -> None:
+    ada.send("/browse")
+    ada.send(chat)
+    assert "Nothing matches" not in ada.text
+    assert "type a word or two to search" in ada.text
+    ada.press("Show the list")
+    assert len(titles(ada)) == 4
+    assert "for " not in ada.text.splitlines()[0]
+
+
+@pytest.mark.usefixtures("listings")
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("robot", ["Robot builder", "Studio visit"]), ("hospital york", ["Ward shadowing"])],
+)
+def test_a_few_words_while_browsing_are_still_a_search(
+    ada: Chat, typed: str, expected: list[str]
+) -> None:
+    ada.send("/browse")
+    ada.send(typed)
+    assert sorted(titles(ada)) == expected
