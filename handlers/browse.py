@@ -14,7 +14,7 @@ from typing import Any
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from handlers.present import KIND_LABELS, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
-from storage.queries import BrowseFilters, browse_page
+from storage.queries import ORDERS, BrowseFilters, browse_page, reasons
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -23,6 +23,20 @@ BROWSE = "browse"
 MAX_SEARCH = 100
 # Free text counts as a search only shortly after the student looked at the list.
 SEARCH_WINDOW = timedelta(minutes=30)
+ORDER_LABELS = {
+    "for_you": "best for you first",
+    "soonest": "soonest deadline first",
+    "newest": "newest first",
+}
+ORDER_BUTTONS = {"for_you": "For you", "soonest": "Soonest deadline", "newest": "Newest"}
+ORDER_WORDS = {
+    "soonest": "soonest",
+    "deadline": "soonest",
+    "newest": "newest",
+    "new": "newest",
+    "for you": "for_you",
+    "foryou": "for_you",
+}
 
 
 def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
@@ -68,14 +82,21 @@ def describe(filters: BrowseFilters) -> list[str]:
 def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str = "") -> Reply:
     filters, _ = _load(ctx)
     size = ctx.caps.page_size
+    order = _order(ctx)
     items, total = browse_page(
-        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size, order=order
     )
     pages = max(1, -(-total // size))
     if page >= pages and total:
         page = pages - 1
         items, total = browse_page(
-            ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+            ctx.session,
+            ctx.person,
+            filters,
+            local_today(ctx),
+            page=page,
+            page_size=size,
+            order=order,
         )
     _save(ctx, filters, page=page, back="list")
     prefix = f"{note}\n" if note else ""
@@ -95,6 +116,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     heading = f"{total} open opportunit{'y' if total == 1 else 'ies'}"
     if summary:
         heading += f" for {summary}"
+    if not filters.text:
+        heading += f", {ORDER_LABELS[order]}"
     lines = [f"{prefix}{heading} (page {page + 1} of {pages}):", ""]
     today = local_today(ctx)
     # Numbers run on across pages, so "7" always means the same line of this list.
@@ -104,6 +127,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         if item.deadline and item.deadline == today:
             due = " · apply by today"
         lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
+        if order == "for_you" and not filters.text and (why := reasons(item, ctx.person, today)):
+            lines.append(f"   {' · '.join(why)}")
     lines += ["", "Tap a number to see the details."]
     numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=first))
     paging = []
@@ -112,6 +137,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     if page + 1 < pages:
         paging.append(Button("Next »", f"pg:{page + 1}"))
     tools = [Button("Filter", "flt")]
+    if not filters.text:
+        tools += [Button(ORDER_BUTTONS[o], f"ord:{o}") for o in ORDERS if o != order]
     if filters.active:
         tools.append(Button("Clear filters", "fclr"))
     rows = tuple(r for r in (numbers, tuple(paging), tuple(tools)) if r)
@@ -139,9 +166,31 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
     "browse", "list", "opportunities", "b", roles=STUDENTS, help="see open opportunities"
 )
 def browse(ctx: Context, args: str) -> list[Reply]:
+    chosen = ORDER_WORDS.get(args.strip().lower())
+    if chosen is not None:
+        _, state = _load(ctx)
+        state["order"] = chosen
+        ctx.set_state(BROWSE, state)
+        return [show_list(ctx)]
     if args:
         return search(ctx, args)
     return [show_list(ctx)]
+
+
+def _order(ctx: Context) -> str:
+    _, state = _load(ctx)
+    order = state.get("order")
+    return order if order in ORDERS else "for_you"
+
+
+@registry.action("ord", roles=STUDENTS)
+def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or args[0] not in ORDERS:
+        raise UserError("That button doesn't work any more. Send /browse to start again.")
+    _, state = _load(ctx)
+    state["order"] = args[0]
+    ctx.set_state(BROWSE, state)
+    return [show_list(ctx, replace=True)]
 
 
 @registry.command(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Select,
     Subquery,
     and_,
+    case,
     delete,
     exists,
     false,
@@ -34,6 +36,8 @@ from storage.models import (
     ProcessedEvent,
     Role,
 )
+from storage.places import place_key
+from storage.tags import TAGS
 
 ADULT_AGE = 18
 
@@ -125,6 +129,78 @@ def search_hits(session: Session, text: str | None) -> Subquery | None:
     return search.matches(session, terms)
 
 
+# How soon a deadline or how recent a listing counts for the "for you" score.
+SOON = timedelta(days=14)
+ORDERS = ("for_you", "soonest", "newest")
+
+
+def for_you_score(person: Person, today: date) -> ColumnElement[int]:
+    """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
+
+    ====  =====================================================================
+    +4    it is in one of the student's fields (their tags)
+    +3    it is near where the student can get to (its location names their
+          town or postcode area), or remote when the student wants remote work
+    +2    it closes within 14 days
+    +1    it was published in the last 14 days
+    +1    it is paid
+    ====  =====================================================================
+
+    Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
+    deadline. ``reasons`` says the same facts in words.
+    """
+    terms: list[ColumnElement[int]] = [
+        case((Opportunity.deadline <= today + SOON, 2), else_=0),
+        case((Opportunity.published_at >= _midnight(today - SOON), 1), else_=0),
+        case((Opportunity.paid.is_(True), 1), else_=0),
+    ]
+    if person.tag_names:
+        mine = exists().where(
+            OpportunityTag.opportunity_id == Opportunity.id,
+            OpportunityTag.tag.in_(person.tag_names),
+        )
+        terms.append(case((mine, 4), else_=0))
+    near: list[ColumnElement[bool]] = []
+    if person.place and (key := place_key(person.place)):
+        near.append(func.lower(Opportunity.location).like(_like(key), escape="\\"))
+    if person.wants_remote:
+        near.append(Opportunity.remote.is_(True))
+    if near:
+        terms.append(case((or_(*near), 3), else_=0))
+    return sum(terms[1:], terms[0])
+
+
+def reasons(opportunity: Opportunity, person: Person, today: date) -> list[str]:
+    """Why ``opportunity`` is in ``person``'s list, in a few words (the facts of the score)."""
+    said: list[str] = []
+    fields = [TAGS[t] for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
+    if fields:
+        said.append(fields[0].split(" & ")[0])
+    key = place_key(person.place) if person.place else ""
+    if key and key in opportunity.location.lower():
+        said.append(f"near {person.place}")
+    elif opportunity.remote:
+        said.append("remote")
+    if opportunity.deadline is not None and opportunity.deadline <= today + SOON:
+        days = (opportunity.deadline - today).days
+        said.append(
+            "closes today"
+            if days == 0
+            else "closes tomorrow"
+            if days == 1
+            else f"closes in {days} days"
+        )
+    if opportunity.paid:
+        said.append("paid")
+    if opportunity.published_at and opportunity.published_at >= _midnight(today - SOON):
+        said.append("new")
+    return said
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
 def browse_page(
     session: Session,
     person: Person,
@@ -133,25 +209,30 @@ def browse_page(
     *,
     page: int,
     page_size: int,
+    order: str = "for_you",
 ) -> tuple[list[Opportunity], int]:
     """One page of ``browse_query`` as loaded opportunities, and the total count.
 
-    A search lists the listings with every word first, best matches first; otherwise the
-    soonest deadline comes first.
+    A search lists the listings with every word first, best matches first. Otherwise
+    ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest".
     """
     hits = search_hits(session, filters.text)
     query = browse_query(person, filters, today, hits)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order: list[Any] = []
+    order_by: list[Any] = []
     if hits is not None and "relevance" in hits.c:
-        order += [hits.c.complete.desc(), hits.c.relevance.desc()]
-    order += [
+        order_by += [hits.c.complete.desc(), hits.c.relevance.desc()]
+    elif order == "newest":
+        order_by += [Opportunity.published_at.desc()]
+    elif order == "for_you":
+        order_by += [for_you_score(person, today).desc()]
+    order_by += [
         Opportunity.deadline.is_(None),
         Opportunity.deadline,
         Opportunity.published_at.desc(),
         Opportunity.id.desc(),
     ]
-    ids = session.scalars(query.order_by(*order).offset(page * page_size).limit(page_size)).all()
+    ids = session.scalars(query.order_by(*order_by).offset(page * page_size).limit(page_size)).all()
     if not ids:
         return [], total
     loaded = {

@@ -1,4 +1,5 @@
-"""search: a full-text index of opportunities kept in step by triggers, and its vocabulary
+"""search: a full-text index of opportunities kept in step by triggers, and its vocabulary;
+where a student can get to and whether they want remote work
 
 SQLite: an FTS5 table (porter stemming) with the title, organisation, tags, location and
 description of every opportunity, and an ``fts5vocab`` view of its terms for typo correction.
@@ -21,6 +22,7 @@ Create Date: 2026-12-02
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_search"
@@ -149,6 +151,9 @@ def _run(statements: list[str]) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("place", sa.String(length=60), nullable=True))
+        batch_op.add_column(sa.Column("wants_remote", sa.Boolean(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         _run(_POSTGRES_UP)
     else:
@@ -160,3 +165,6 @@ def downgrade() -> None:
         _run(_POSTGRES_DOWN)
     else:
         _run(_SQLITE_DOWN)
+    with op.batch_alter_table("people", schema=None) as batch_op:
+        batch_op.drop_column("wants_remote")
+        batch_op.drop_column("place")
