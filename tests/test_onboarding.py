@@ -76,6 +76,8 @@ def test_full_onboarding_makes_a_student_and_audits_it(
     assert "Year 11 (Riverside High), grade 12" in ada.text
     assert "Fields: Health & care, Technology & IT" in ada.text
     assert "Time zone: America/New_York. Near: Leeds, UK." in ada.text
+    ada.send("/mydata")
+    assert "Where: Leeds, UK" in ada.text
 
     person = _person(session_factory, ada)
     assert person.role == Role.STUDENT
@@ -85,6 +87,7 @@ def test_full_onboarding_makes_a_student_and_audits_it(
     assert person.under_18 is False
     assert person.tag_names == ["health", "technology"]
     assert person.timezone == "America/New_York"
+    assert (person.place, person.wants_remote) == ("Leeds, UK", None)
     assert person.onboarded_at is not None
     assert _step(session_factory, ada) is None
 
