@@ -162,7 +162,7 @@ def for_you_score(person: Person, today: date) -> ColumnElement[int]:
         terms.append(case((mine, 4), else_=0))
     near: list[ColumnElement[bool]] = []
     if person.place and (key := place_key(person.place)):
-        near.append(func.lower(Opportunity.location).like(_like(key), escape="\\"))
+        near.append(Opportunity.location.icontains(key, autoescape=True))
     if person.wants_remote:
         near.append(Opportunity.remote.is_(True))
     if near:

@@ -1,6 +1,6 @@
 """Full-text search over opportunities that forgives word forms and typos.
 
-The index itself (migration 0009) is SQLite FTS5 with porter stemming, or a weighted
+The index itself (migration 0010_search) is SQLite FTS5 with porter stemming, or a weighted
 PostgreSQL ``tsvector``; triggers keep it in step with every write. This module turns what a
 student typed into terms, corrects words the index has never seen to the closest indexed word,
 and gives a subquery of matching opportunity ids with two ranking columns: ``complete`` (every
@@ -58,6 +58,7 @@ class Term:
     words: tuple[str, ...]
     typed: str
     stem: str | None = None
+    quoted: bool = False
 
     @property
     def phrase(self) -> bool:
@@ -65,15 +66,23 @@ class Term:
 
 
 def parse(typed: str) -> list[Term]:
-    """The terms of a search: "quoted words" are a phrase, other words stand alone."""
+    """The terms of a search: "quoted words" are a phrase, other words stand alone.
+
+    A word with punctuation inside ("AI/ML", "data_base", "co-op") is one term: its parts
+    must come together, and PostgreSQL reads it as it read the listing.
+    """
     terms: list[Term] = []
     for match in _PART.finditer(typed):
         quoted, bare = match.groups()
-        words = tuple(w for w in _WORD.findall((quoted if quoted is not None else bare).lower()))
-        if quoted is None:
-            terms += [Term((w,), w) for w in words if w not in STOPWORDS]
-        elif words:
-            terms.append(Term(words, " ".join(words)))
+        chunk = (quoted if quoted is not None else bare).lower()
+        words = tuple(_WORD.findall(chunk))
+        if not words or (quoted is None and len(words) == 1 and words[0] in STOPWORDS):
+            continue
+        if quoted is not None:
+            terms.append(Term(words, " ".join(words), quoted=True))
+        else:
+            # A leading "-" would mean "without" to websearch_to_tsquery.
+            terms.append(Term(words, chunk.lstrip("-") if len(words) > 1 else words[0]))
     return terms
 
 
@@ -180,7 +189,7 @@ def matches(session: Session, terms: list[Term]) -> Subquery:
                 params[f"t{n}"] = "'" + term.stem.replace("'", "''") + "':*"
                 queries.append(f"to_tsquery('simple', :t{n})")
             else:
-                params[f"t{n}"] = f'"{term.typed}"' if term.phrase else term.typed
+                params[f"t{n}"] = f'"{term.typed}"' if term.quoted else term.typed
                 queries.append(f"websearch_to_tsquery('english', :t{n})")
         every = "(" + " && ".join(queries) + ")"
         some = "(" + " || ".join(queries) + ")"

@@ -201,11 +201,13 @@ def test_closest_stem(typed: str, stems: list[str], expected: str | None) -> Non
 
 
 def test_parse_keeps_phrases_and_drops_stopwords() -> None:
-    terms = parse('jobs in "Data Science" London "')
-    assert [(t.words, t.phrase) for t in terms] == [
-        (("jobs",), False),
-        (("data", "science"), True),
-        (("london",), False),
+    terms = parse('jobs in "Data Science" London AI/ML -co-op "')
+    assert [(t.words, t.typed, t.phrase) for t in terms] == [
+        (("jobs",), "jobs", False),
+        (("data", "science"), "data science", True),
+        (("london",), "london", False),
+        (("ai", "ml"), "ai/ml", True),
+        (("co", "op"), "co-op", True),
     ]
 
 

@@ -15,8 +15,8 @@ On both, triggers on opportunities, their tags and organisations keep the index 
 every write (publishing, editing, imports, syncs, raw SQL). A later migration that rebuilds
 ``opportunities`` on SQLite (batch mode) drops its triggers and must create them again.
 
-Revision ID: 0009_search
-Revises: 0008_sources
+Revision ID: 0010_search
+Revises: 0009_outbox_lease
 Create Date: 2026-12-02
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_search"
-down_revision: str | None = "0008_sources"
+revision: str = "0010_search"
+down_revision: str | None = "0009_outbox_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
