@@ -6,6 +6,7 @@ restarts, and free text typed while browsing is taken as a search.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from handlers.present import KIND_LABELS, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
-from storage.queries import BrowseFilters, browse_page
+from storage.queries import ORDERS, BrowseFilters, browse_page, reasons
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -22,6 +23,20 @@ BROWSE = "browse"
 MAX_SEARCH = 100
 # Free text counts as a search only shortly after the student looked at the list.
 SEARCH_WINDOW = timedelta(minutes=30)
+ORDER_LABELS = {
+    "for_you": "best for you first",
+    "soonest": "soonest deadline first",
+    "newest": "newest first",
+}
+ORDER_BUTTONS = {"for_you": "For you", "soonest": "Soonest deadline", "newest": "Newest"}
+ORDER_WORDS = {
+    "soonest": "soonest",
+    "deadline": "soonest",
+    "newest": "newest",
+    "new": "newest",
+    "for you": "for_you",
+    "foryou": "for_you",
+}
 
 
 def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
@@ -67,14 +82,21 @@ def describe(filters: BrowseFilters) -> list[str]:
 def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str = "") -> Reply:
     filters, _ = _load(ctx)
     size = ctx.caps.page_size
+    order = _order(ctx)
     items, total = browse_page(
-        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size, order=order
     )
     pages = max(1, -(-total // size))
     if page >= pages and total:
         page = pages - 1
         items, total = browse_page(
-            ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+            ctx.session,
+            ctx.person,
+            filters,
+            local_today(ctx),
+            page=page,
+            page_size=size,
+            order=order,
         )
     _save(ctx, filters, page=page, back="list")
     prefix = f"{note}\n" if note else ""
@@ -94,6 +116,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     heading = f"{total} open opportunit{'y' if total == 1 else 'ies'}"
     if summary:
         heading += f" for {summary}"
+    if not filters.text:
+        heading += f", {ORDER_LABELS[order]}"
     lines = [f"{prefix}{heading} (page {page + 1} of {pages}):", ""]
     today = local_today(ctx)
     # Numbers run on across pages, so "7" always means the same line of this list.
@@ -103,6 +127,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         if item.deadline and item.deadline == today:
             due = " · apply by today"
         lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
+        if order == "for_you" and not filters.text and (why := reasons(item, ctx.person, today)):
+            lines.append(f"   {' · '.join(why)}")
     lines += ["", "Tap a number to see the details."]
     numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=first))
     paging = []
@@ -111,6 +137,8 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     if page + 1 < pages:
         paging.append(Button("Next »", f"pg:{page + 1}"))
     tools = [Button("Filter", "flt")]
+    if not filters.text:
+        tools += [Button(ORDER_BUTTONS[o], f"ord:{o}") for o in ORDERS if o != order]
     if filters.active:
         tools.append(Button("Clear filters", "fclr"))
     rows = tuple(r for r in (numbers, tuple(paging), tuple(tools)) if r)
@@ -138,9 +166,31 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
     "browse", "list", "opportunities", "b", roles=STUDENTS, help="see open opportunities"
 )
 def browse(ctx: Context, args: str) -> list[Reply]:
+    chosen = ORDER_WORDS.get(args.strip().lower())
+    if chosen is not None:
+        _, state = _load(ctx)
+        state["order"] = chosen
+        ctx.set_state(BROWSE, state)
+        return [show_list(ctx)]
     if args:
         return search(ctx, args)
     return [show_list(ctx)]
+
+
+def _order(ctx: Context) -> str:
+    _, state = _load(ctx)
+    order = state.get("order")
+    return order if order in ORDERS else "for_you"
+
+
+@registry.action("ord", roles=STUDENTS)
+def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or args[0] not in ORDERS:
+        raise UserError("That button doesn't work any more. Send /browse to start again.")
+    _, state = _load(ctx)
+    state["order"] = args[0]
+    ctx.set_state(BROWSE, state)
+    return [show_list(ctx, replace=True)]
 
 
 @registry.command(
@@ -192,7 +242,96 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
         opened = _open_numbered(ctx, int(text))
         if opened is not None:
             return opened
+    if not looks_like_search(text):
+        return [_what_you_can_do(text)]
     return search(ctx, text)
+
+
+_GREETINGS = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "hallo",
+        "howdy",
+        "thanks",
+        "thank",
+        "thx",
+        "ta",
+        "cheers",
+        "bye",
+        "goodbye",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "please",
+        "help",
+        "sorry",
+        "morning",
+        "afternoon",
+        "evening",
+        "great",
+        "cool",
+        "nice",
+    ]
+)
+_QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "how",
+        "why",
+        "who",
+        "when",
+        "where",
+        "which",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "am",
+        "may",
+        "might",
+        "shall",
+    ]
+)
+# A search is a few words; longer text is someone talking to the bot.
+MAX_SEARCH_WORDS = 6
+
+
+def looks_like_search(text: str) -> bool:
+    """Whether text typed while browsing is something to look for rather than chat.
+
+    Greetings, thanks and questions ("Hello, can I see stuff?", "what can I do?") are chat;
+    a few words with no question about them ("data science", "nursing Leeds") are a search.
+    """
+    words = re.findall(r"[\w']+", text.lower())
+    if not words or "?" in text or len(words) > MAX_SEARCH_WORDS:
+        return False
+    if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS:
+        return False
+    return not (len(words) <= 2 and all(w in _GREETINGS for w in words))
+
+
+def _what_you_can_do(text: str) -> Reply:
+    thanked = re.search(r"\b(thanks|thank|thx|cheers|ta)\b", text.lower())
+    opening = "You're welcome!" if thanked else "Hi!"
+    return Reply(
+        f"{opening} Here's what you can do:\n"
+        "• type a word or two to search, like 'design' or 'nursing Leeds'\n"
+        "• tap a number in the list to see that opportunity\n"
+        "• /filter to narrow the list, /saved for what you saved\n"
+        "• /help for everything else",
+        ((Button("Show the list", "pg:0"), Button("Filter", "flt")),),
+    )
 
 
 def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:

@@ -18,12 +18,14 @@ from sqlalchemy import select
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
 from bot.i18n import N_, _, _n
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
+from storage.places import place_key
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
 
-STEPS = ("name", "family", "cohort", "grade", "age", "tags", "timezone")
+STEPS = ("name", "family", "cohort", "grade", "age", "tags", "timezone", "place")
 MAX_NAME = 60
+MAX_PLACE = 60
 GRADES = range(1, 14)
 COMMON_ZONES = (
     "Europe/London",
@@ -111,7 +113,12 @@ def start(ctx: Context, args: str) -> list[Reply]:
         ]
     if person.onboarded_at is not None and person.family_name is None:
         # A student from before the question: only what is missing is asked.
-        known = {**_current(ctx), "name": person.name, "tags": person.tag_names}
+        known = {
+            **_current(ctx),
+            "name": person.name,
+            "tags": person.tag_names,
+            "place": {"place": person.place, "remote": person.wants_remote},
+        }
         return begin(
             ctx,
             known,
@@ -177,6 +184,9 @@ def _current(ctx: Context) -> dict[str, Any]:
         "grade": person.grade,
         "age": age_band(person),
         "timezone": person.timezone,
+        "place": {"place": person.place, "remote": person.wants_remote}
+        if person.place or person.wants_remote
+        else None,
     }
     return {step: value for step, value in known.items() if value is not None}
 
@@ -326,13 +336,25 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     ]
     return Reply(
         _(
-            "Last one: which time zone are you in? It's for reminders. Tap one, or type it "
+            "Which time zone are you in? It's for reminders. Tap one, or type it "
             "(like Europe/Paris, or just Paris)."
         ),
         (
             *(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)),
             *_keep(ctx, "timezone", ctx.person.timezone),
         ),
+    )
+
+
+def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
+    current = _current(ctx).get("place")
+    keep = _keep(ctx, "place", current["place"] or _("remote only")) if current else ()
+    return Reply(
+        _(
+            "Last one: where can you get to? Type your town or postcode area (like Leeds or "
+            "LS6), and I'll show what's near you first."
+        ),
+        ((Button(_("Remote only"), "onb:remote"), Button(_("Skip"), "onb:noplace")), *keep),
     )
 
 
@@ -344,6 +366,7 @@ QUESTIONS: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
     "age": _ask_age,
     "tags": _ask_tags,
     "timezone": _ask_timezone,
+    "place": _ask_place,
 }
 
 
@@ -439,6 +462,19 @@ def _answer_timezone(ctx: Context, text: str) -> Any:
     return zone
 
 
+def _answer_place(ctx: Context, text: str) -> Any:
+    place = " ".join(text.split())
+    if place.lower() in ("skip", "skip it", "none", "no"):
+        return {"place": None, "remote": None}
+    if place.lower() in ("remote", "remote only", "online"):
+        return {"place": None, "remote": True}
+    if not place_key(place) or len(place) > MAX_PLACE:
+        raise UserError(
+            _("Please type a town or postcode area, up to {max} characters.", max=MAX_PLACE)
+        )
+    return {"place": place, "remote": None}
+
+
 ANSWERS: dict[str, Callable[[Context, str], Any]] = {
     "name": _answer_name,
     "family": _answer_family,
@@ -447,6 +483,7 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
     "age": _answer_age,
     "tags": _answer_tags,
     "timezone": _answer_timezone,
+    "place": _answer_place,
 }
 
 
@@ -500,12 +537,23 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             answers["tags"] = answers.pop("picked", [])
         case ["tz", zone] if zone in _ZONES_BY_LOWER.values():
             answers["timezone"] = zone
+        case ["remote"]:
+            answers["place"] = {"place": None, "remote": True}
+        case ["noplace"]:
+            answers["place"] = {"place": None, "remote": None}
         case _:
             raise UserError(
                 _("That button is from an earlier question. Please answer the one above.")
             )
     _store(ctx, answers, None)
     return _next(ctx)
+
+
+def _where(person: Person) -> str:
+    """Where the student said they can get to, as a sentence of the summary ("" if unsaid)."""
+    if person.place:
+        return " " + _("Near: {place}.", place=person.place)
+    return " " + _("Remote only.") if person.wants_remote else ""
 
 
 def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
@@ -532,6 +580,8 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     person.under_18 = band != "adult"
     person.under_16 = band == "u16"
     person.timezone = answers["timezone"]
+    person.place = answers["place"]["place"]
+    person.wants_remote = answers["place"]["remote"]
     person.tags = [PersonTag(tag=t) for t in answers["tags"] if t in TAGS]
     person.onboarded_at = ctx.now
     if person.role is None:
@@ -563,7 +613,7 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     next_steps = _("Send /browse to see opportunities, or /help for everything I can do.")
     return [
         Reply(
-            f"{greeting} {summary}\n\n{next_steps}",
+            f"{greeting} {summary}{_where(person)}\n\n{next_steps}",
             ((Button(_(BROWSE), "pg:0"),),),
         )
     ]

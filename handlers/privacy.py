@@ -67,6 +67,8 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         lines.append(f"Guardian's consent: {_consent_phrase(ctx)}")
     lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
     lines.append(f"Time zone: {person.timezone}")
+    if person.place or person.wants_remote:
+        lines.append(f"Where: {person.place or 'remote only'}")
     lines.append(f"Language: {language_name(person.language)} (change it with /language)")
     if person.role == Role.STUDENT:
         digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"

@@ -249,6 +249,10 @@ class Person(Base):
     # Schools must hold a guardian's consent before a minor's details reach an employer.
     guardian_consent_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
+    # Where the student can get to (a town or postcode area, as typed; None: not said) and
+    # whether they want remote work (None: either), for the "for you" order.
+    place: Mapped[str | None] = mapped_column(String(60))
+    wants_remote: Mapped[bool | None] = mapped_column(Boolean)
     # The weekly digest: the day (0 is Monday; None: no digest), when the next one is due, and
     # since when opportunities count as new (the last digest, or the moment they opted in).
     digest_day: Mapped[int | None] = mapped_column(Integer)

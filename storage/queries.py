@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    Subquery,
+    and_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from storage import search
 from storage.db import dialect_insert
 from storage.models import (
     Opportunity,
@@ -17,11 +32,12 @@ from storage.models import (
     OpportunityStatus,
     OpportunityTag,
     OpportunityView,
-    Organisation,
     Person,
     ProcessedEvent,
     Role,
 )
+from storage.places import place_key
+from storage.tags import TAGS
 
 ADULT_AGE = 18
 
@@ -68,8 +84,13 @@ def _eligible(person: Person) -> list[object]:
     return conditions
 
 
-def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[tuple[int]]:
-    """Ids of the open opportunities ``person`` may apply to, soonest deadline first."""
+def browse_query(
+    person: Person, filters: BrowseFilters, today: date, hits: Subquery | None = None
+) -> Select[tuple[int]]:
+    """Ids of the open opportunities ``person`` may apply to that pass ``filters``.
+
+    A search's matches come as ``hits`` (see ``search_hits``): only those are kept.
+    """
     conditions: list[object] = [
         Opportunity.status == OpportunityStatus.OPEN,
         or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
@@ -89,25 +110,95 @@ def browse_query(person: Person, filters: BrowseFilters, today: date) -> Select[
         conditions.append(Opportunity.paid.is_(filters.paid))
     if filters.where:
         conditions.append(Opportunity.location.icontains(filters.where, autoescape=True))
-    for word in (filters.text or "").split():
-        conditions.append(
-            or_(
-                Opportunity.title.icontains(word, autoescape=True),
-                Opportunity.description.icontains(word, autoescape=True),
-                Opportunity.location.icontains(word, autoescape=True),
-                Organisation.name.icontains(word, autoescape=True),
-                exists().where(
-                    OpportunityTag.opportunity_id == Opportunity.id,
-                    OpportunityTag.tag.icontains(word, autoescape=True),
-                ),
-            )
-        )
     query = select(Opportunity.id)
-    if filters.text:
-        # Only a search looks at the employer's name; without one the join would cost a
-        # lookup for every open opportunity.
-        query = query.join(Organisation, Organisation.id == Opportunity.organisation_id)
+    if hits is not None:
+        query = query.join(hits, hits.c.id == Opportunity.id)
     return query.where(and_(*conditions))
+
+
+def search_hits(session: Session, text: str | None) -> Subquery | None:
+    """The matches of a search for ``text`` (typos corrected), or None without a search.
+
+    A search with no word that can be looked for (only punctuation) matches nothing.
+    """
+    if not text:
+        return None
+    terms = search.correct(session, search.parse(text))
+    if not terms:
+        return select(Opportunity.id.label("id")).where(false()).subquery("hits")
+    return search.matches(session, terms)
+
+
+# How soon a deadline or how recent a listing counts for the "for you" score.
+SOON = timedelta(days=14)
+ORDERS = ("for_you", "soonest", "newest")
+
+
+def for_you_score(person: Person, today: date) -> ColumnElement[int]:
+    """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
+
+    ====  =====================================================================
+    +4    it is in one of the student's fields (their tags)
+    +3    it is near where the student can get to (its location names their
+          town or postcode area), or remote when the student wants remote work
+    +2    it closes within 14 days
+    +1    it was published in the last 14 days
+    +1    it is paid
+    ====  =====================================================================
+
+    Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
+    deadline. ``reasons`` says the same facts in words.
+    """
+    terms: list[ColumnElement[int]] = [
+        case((Opportunity.deadline <= today + SOON, 2), else_=0),
+        case((Opportunity.published_at >= _midnight(today - SOON), 1), else_=0),
+        case((Opportunity.paid.is_(True), 1), else_=0),
+    ]
+    if person.tag_names:
+        mine = exists().where(
+            OpportunityTag.opportunity_id == Opportunity.id,
+            OpportunityTag.tag.in_(person.tag_names),
+        )
+        terms.append(case((mine, 4), else_=0))
+    near: list[ColumnElement[bool]] = []
+    if person.place and (key := place_key(person.place)):
+        near.append(Opportunity.location.icontains(key, autoescape=True))
+    if person.wants_remote:
+        near.append(Opportunity.remote.is_(True))
+    if near:
+        terms.append(case((or_(*near), 3), else_=0))
+    return sum(terms[1:], terms[0])
+
+
+def reasons(opportunity: Opportunity, person: Person, today: date) -> list[str]:
+    """Why ``opportunity`` is in ``person``'s list, in a few words (the facts of the score)."""
+    said: list[str] = []
+    fields = [TAGS[t] for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
+    if fields:
+        said.append(fields[0].split(" & ")[0])
+    key = place_key(person.place) if person.place else ""
+    if key and key in opportunity.location.lower():
+        said.append(f"near {person.place}")
+    elif opportunity.remote:
+        said.append("remote")
+    if opportunity.deadline is not None and opportunity.deadline <= today + SOON:
+        days = (opportunity.deadline - today).days
+        said.append(
+            "closes today"
+            if days == 0
+            else "closes tomorrow"
+            if days == 1
+            else f"closes in {days} days"
+        )
+    if opportunity.paid:
+        said.append("paid")
+    if opportunity.published_at and opportunity.published_at >= _midnight(today - SOON):
+        said.append("new")
+    return said
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def browse_page(
@@ -118,20 +209,30 @@ def browse_page(
     *,
     page: int,
     page_size: int,
+    order: str = "for_you",
 ) -> tuple[list[Opportunity], int]:
-    """One page of ``browse_query`` as loaded opportunities, and the total count."""
-    query = browse_query(person, filters, today)
+    """One page of ``browse_query`` as loaded opportunities, and the total count.
+
+    A search lists the listings with every word first, best matches first. Otherwise
+    ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest".
+    """
+    hits = search_hits(session, filters.text)
+    query = browse_query(person, filters, today, hits)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ids = session.scalars(
-        query.order_by(
-            Opportunity.deadline.is_(None),
-            Opportunity.deadline,
-            Opportunity.published_at.desc(),
-            Opportunity.id.desc(),
-        )
-        .offset(page * page_size)
-        .limit(page_size)
-    ).all()
+    order_by: list[Any] = []
+    if hits is not None and "relevance" in hits.c:
+        order_by += [hits.c.complete.desc(), hits.c.relevance.desc()]
+    elif order == "newest":
+        order_by += [Opportunity.published_at.desc()]
+    elif order == "for_you":
+        order_by += [for_you_score(person, today).desc()]
+    order_by += [
+        Opportunity.deadline.is_(None),
+        Opportunity.deadline,
+        Opportunity.published_at.desc(),
+        Opportunity.id.desc(),
+    ]
+    ids = session.scalars(query.order_by(*order_by).offset(page * page_size).limit(page_size)).all()
     if not ids:
         return [], total
     loaded = {

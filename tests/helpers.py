@@ -153,11 +153,13 @@ def onboard(
     tags: tuple[str, ...] = ("Technology & IT",),
     zone: str = "London",
     family: str | None = None,
+    place: str | None = None,
 ) -> None:
     """Take ``chat`` through /start with the given answers.
 
     The first name is the first word of the chat's name, the family name the rest of it (or
-    the initial of the user id, for a one-word name) unless ``family`` says otherwise.
+    the initial of the user id, for a one-word name) unless ``family`` says otherwise. The
+    place question is skipped unless ``place`` is given.
     """
     first, _, rest = chat.name.partition(" ")
     chat.send("/start")
@@ -170,6 +172,10 @@ def onboard(
         chat.press(tag)
     chat.press("Done" if tags else "Skip")
     chat.press(zone)
+    if place is None:
+        chat.press("Skip")
+    else:
+        chat.send(place)
     assert "Welcome" in chat.text, chat.text
 
 

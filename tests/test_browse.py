@@ -45,8 +45,8 @@ def test_soonest_deadline_first_then_no_deadline_newest_first(
     add_opportunity(session_factory, clock.now, title="Open-ended new")
     add_opportunity(session_factory, clock.now, title="Three days new", deadline=day + timedelta(3))
     add_opportunity(session_factory, clock.now, title="Today", deadline=day)
-    ada.send("/browse")
-    assert "6 open opportunities (page 1 of 2)" in ada.text
+    ada.send("/browse soonest")
+    assert "6 open opportunities, soonest deadline first (page 1 of 2)" in ada.text
     assert titles(ada) == [
         "Today",
         "Three days new",
@@ -71,7 +71,7 @@ def test_paging_with_next_and_previous_replaces_the_list(
     ]
     ada.send("/browse")
     assert ada.replies[0].replace is False
-    assert "12 open opportunities (page 1 of 3)" in ada.text
+    assert "12 open opportunities, best for you first (page 1 of 3)" in ada.text
     assert titles(ada) == [f"Opp {n:02}" for n in range(1, 6)]
     assert [b.payload for b in ada.replies[0].buttons[0]] == [f"opp:{i}" for i in ids[:5]]
     assert not any("Previous" in b.label for b in ada.buttons)
@@ -129,7 +129,7 @@ def test_past_deadline_closed_draft_and_pending_are_not_listed(
     add_opportunity(session_factory, clock.now, title="Pending", status=OpportunityStatus.PENDING)
     ada.send("/browse")
     assert titles(ada) == ["Listed"]
-    assert "1 open opportunity (page 1 of 1)" in ada.text
+    assert "1 open opportunity, best for you first (page 1 of 1)" in ada.text
 
 
 def test_only_opportunities_the_student_is_eligible_for_are_listed(
@@ -249,7 +249,7 @@ def test_filters_narrow_the_list_and_combine(
 
 
 @pytest.mark.usefixtures("listings")
-def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -> None:
+def test_search_matches_organisation_and_field_and_puts_every_word_first(ada: Chat) -> None:
     ada.send("/search codeclub")
     assert titles(ada) == ["Coding mentor"]
     ada.send("/search health")
@@ -257,8 +257,12 @@ def test_search_matches_organisation_and_field_and_needs_every_word(ada: Chat) -
     ada.send("/search robot leeds")
     assert sorted(titles(ada)) == ["Robot builder", "Studio visit"]
     ada.send("/search robot york")
+    assert sorted(titles(ada)) == ["Robot builder", "Studio visit", "Ward shadowing"]
+    ada.send("/search robot builder york")
+    assert titles(ada)[0] == "Robot builder"
+    ada.send("/search lorry")
     assert "Nothing matches" in ada.text
-    # LIKE wildcards typed by a student are taken literally.
+    # Punctuation alone is nothing to look for.
     ada.send("/search %")
     assert "Nothing matches" in ada.text
     ada.send("/search " + "x" * 101)
@@ -431,3 +435,83 @@ def test_a_card_for_a_missing_or_closed_opportunity_is_refused(
     assert "That button doesn't work any more" in ada.text
     ada.press_payload("opp")
     assert "That button doesn't work any more" in ada.text
+
+
+@pytest.mark.usefixtures("listings")
+@pytest.mark.parametrize(
+    "chat", ["Hello, can I see stuff?", "hi", "thanks", "what can I do?", "Thank you!", "ok"]
+)
+def test_greetings_and_questions_while_browsing_get_help_not_a_search(ada: Chat, chat: str) -> None:
+    ada.send("/browse")
+    ada.send(chat)
+    assert "Nothing matches" not in ada.text
+    assert "type a word or two to search" in ada.text
+    ada.press("Show the list")
+    assert len(titles(ada)) == 4
+    assert '"' not in ada.text.splitlines()[0]
+
+
+@pytest.mark.usefixtures("listings")
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("robot", ["Robot builder", "Studio visit"]), ("hospital york", ["Ward shadowing"])],
+)
+def test_a_few_words_while_browsing_are_still_a_search(
+    ada: Chat, typed: str, expected: list[str]
+) -> None:
+    ada.send("/browse")
+    ada.send(typed)
+    assert sorted(titles(ada)) == expected
+
+
+def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    day = today(clock)
+    old = clock.now - timedelta(days=40)
+    add_opportunity(
+        session_factory,
+        old,
+        title="Hospitality taster week",
+        tags=("hospitality",),
+        deadline=day + timedelta(2),
+    )
+    add_opportunity(
+        session_factory,
+        old,
+        title="Cloud intern",
+        tags=("technology",),
+        location="Leeds, UK",
+        deadline=day + timedelta(3),
+    )
+    add_opportunity(
+        session_factory, old, title="Data intern", tags=("technology",), location="London"
+    )
+    add_opportunity(session_factory, clock.now, title="Design intern", location="leeds", paid=True)
+    ada = Chat(core, "ada")
+    onboard(ada, tags=("Technology & IT",), place="Leeds")
+    ada.send("/browse")
+    # Scores: Cloud 4 (field) + 3 (near) + 2 (closes soon); Design 3 + 1 (paid) + 1 (new);
+    # Data 4; Hospitality 2.
+    assert titles(ada) == [
+        "Cloud intern",
+        "Design intern",
+        "Data intern",
+        "Hospitality taster week",
+    ]
+    assert "best for you first" in ada.text
+    assert "Technology · near Leeds · closes in 3 days" in ada.text
+    assert "near Leeds · paid · new" in ada.text
+    ada.press("Soonest deadline")
+    assert titles(ada) == [
+        "Hospitality taster week",
+        "Cloud intern",
+        "Design intern",
+        "Data intern",
+    ]
+    assert "soonest deadline first" in ada.text
+    ada.send("/browse newest")
+    assert titles(ada)[0] == "Design intern"
+    ada.press("For you")
+    assert titles(ada)[0] == "Cloud intern"

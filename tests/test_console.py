@@ -31,7 +31,8 @@ JOURNEY = [
     "Technology & IT",  # pressed by its label
     "Done (1 chosen)",
     "London",
-    "/browse",
+    "Skip",  # where they can get to
+    "/browse soonest",
     "3",  # the third opportunity in the list
     "I'm interested",
     "Please consider me, I build robots at home.",

@@ -183,7 +183,13 @@ def _onboard(chat: Chat) -> None:
     """Onboarding by buttons' payloads (their labels are in the chat's language)."""
     for text in ("/start", chat.name.split()[0], chat.name.split()[1], "RIVER-11", "11"):
         chat.send(text)
-    for payload in ("onb:age:u18", "onb:tag:technology", "onb:tags_done", "onb:tz:Europe/London"):
+    for payload in (
+        "onb:age:u18",
+        "onb:tag:technology",
+        "onb:tags_done",
+        "onb:tz:Europe/London",
+        "onb:noplace",
+    ):
         chat.press_payload(payload)
 
 

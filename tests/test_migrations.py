@@ -9,11 +9,13 @@ from sqlalchemy import Engine, inspect, text
 
 from storage.db import alembic_config, upgrade
 from storage.models import Base
+from storage.search import include_in_schema
 
 
 def _differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
-        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+        context = MigrationContext.configure(conn, opts={"include_name": include_in_schema})
+        return list(compare_metadata(context, Base.metadata))
 
 
 def test_migrated_schema_matches_models(engine: Engine) -> None:

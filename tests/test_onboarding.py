@@ -68,12 +68,16 @@ def test_full_onboarding_makes_a_student_and_audits_it(
     ada.press("Technology & IT")
     ada.press("Health & care")
     ada.press("Done (2 chosen)")
-    assert "which time zone" in ada.text
+    assert "Which time zone" in ada.text
     ada.send("america/new york")
+    assert "where can you get to?" in ada.text
+    ada.send("Leeds, UK")
     assert "Welcome, Ada!" in ada.text
     assert "Year 11 (Riverside High), grade 12" in ada.text
     assert "Fields: Health & care, Technology & IT" in ada.text
-    assert "Time zone: America/New_York" in ada.text
+    assert "Time zone: America/New_York. Near: Leeds, UK." in ada.text
+    ada.send("/mydata")
+    assert "Where: Leeds, UK" in ada.text
 
     person = _person(session_factory, ada)
     assert person.role == Role.STUDENT
@@ -83,6 +87,7 @@ def test_full_onboarding_makes_a_student_and_audits_it(
     assert person.under_18 is False
     assert person.tag_names == ["health", "technology"]
     assert person.timezone == "America/New_York"
+    assert (person.place, person.wants_remote) == ("Leeds, UK", None)
     assert person.onboarded_at is not None
     assert _step(session_factory, ada) is None
 
@@ -136,7 +141,7 @@ def test_a_time_zone_may_be_typed_as_its_city(
     core: Core, session_factory: sessionmaker[Session], school: int, typed: str, zone: str
 ) -> None:
     sam = Chat(core, "sam")
-    for text in ("/start", "Sam", "Patel", "RIVER-11", "9", "14", "skip", typed):
+    for text in ("/start", "Sam", "Patel", "RIVER-11", "9", "14", "skip", typed, "skip"):
         sam.send(text)
     assert "Welcome, Sam!" in sam.text
     assert _person(session_factory, sam).timezone == zone
@@ -153,7 +158,9 @@ def test_unknown_time_zone_is_refused_then_a_typed_zone_is_taken(
     assert "I don't know that time zone" in sam.text
     assert _step(session_factory, sam) == "timezone"
     sam.send("Europe/Paris")
+    sam.send("remote")
     assert "Welcome, Sam!" in sam.text
+    assert "Remote only." in sam.text
     person = _person(session_factory, sam)
     assert (person.timezone, person.grade, person.under_18) == ("Europe/Paris", 9, True)
     assert person.tag_names == []
@@ -209,6 +216,7 @@ def test_tags_toggle_on_and_off(
     assert sam.button("Done").label == "Done (1 chosen)"
     sam.press("Done")
     sam.press("Berlin")
+    sam.press("Skip")
     assert _person(session_factory, sam).tag_names == ["education"]
 
 
@@ -225,6 +233,7 @@ def test_fields_and_done_may_be_typed(
     sam.send("Done")
     assert "time zone" in sam.text
     sam.send("Europe/Berlin")
+    sam.press("Skip")
     assert _person(session_factory, sam).tag_names == ["engineering", "health"]
 
 
@@ -241,6 +250,9 @@ def test_a_refused_answer_comes_with_the_question_buttons(
     sam.send("Mars/Olympus")
     assert "don't know that time zone" in sam.text
     sam.press("London")
+    sam.send("x" * 61)
+    assert "up to 60 characters" in sam.text
+    sam.press("Skip")
     assert _person(session_factory, sam).timezone == "Europe/London"
 
 
@@ -265,6 +277,7 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     assert ada.button("Technology").label == "✓ Technology & IT"
     ada.press("Done (1 chosen)")
     ada.press("Keep Europe/London")
+    ada.press("Skip")
     assert "Your answers are updated." in ada.text
     person = _person(session_factory, ada)
     assert (person.cohort_id, person.grade, person.under_18) == (school, 11, True)
@@ -281,7 +294,9 @@ def test_rerunning_start_offers_keep_buttons_and_updates_answers(
     ada.press("Science & research")
     ada.press("Done")
     ada.press("Chicago")
+    ada.press("Remote only")
     assert "Your answers are updated." in ada.text
+    assert _person(session_factory, ada).wants_remote is True
     assert "Year 12 (Hillside), grade 12" in ada.text
     person = _person(session_factory, ada)
     assert (person.name, person.family_name, person.grade) == ("Ada", "King", 12)
@@ -331,6 +346,7 @@ def test_start_or_join_with_a_class_code_skips_the_code_question(
         sam.send(text)
     sam.press("Skip")
     sam.press("Dublin")
+    sam.press("Skip")
     person = _person(session_factory, sam)
     assert (person.role, person.cohort_id) == (Role.STUDENT, school)
 
@@ -536,7 +552,7 @@ def test_onboarding_asks_for_the_family_name_or_its_initial(
     assert _step(session_factory, sam) == "family"
     sam.send("p.")
     assert "class join code" in sam.text
-    for text in ("RIVER-11", "11", "15", "skip", "London"):
+    for text in ("RIVER-11", "11", "15", "skip", "London", "skip"):
         sam.send(text)
     person = _person(session_factory, sam)
     assert (person.name, person.family_name) == ("Sam", "P")

@@ -195,7 +195,8 @@ async def test_student_journey_by_commands_and_buttons(
     edits = fake.calls_to("editMessageText")
     assert [e.status for e in edits] == [429, 200], "toggling a field edits the message in place"
     await ada.press("Done", "time zone")
-    await ada.press("London", "Welcome, Ada!")
+    await ada.press("London", "where can you get to")
+    await ada.press("Skip", "Welcome, Ada!")
 
     listing = await ada.say("/browse", "open opportunit")
     # Every piece of user text is escaped: Telegram (the fake) parsed it as HTML and accepted it.
@@ -206,7 +207,7 @@ async def test_student_journey_by_commands_and_buttons(
     await ada.press("interested", "note")
     await ada.say("Hi <b>there</b> & thanks", "Done!")
     # Every pressed button was answered at once.
-    assert len(fake.calls_to("answerCallbackQuery")) == 6
+    assert len(fake.calls_to("answerCallbackQuery")) == 7
     if running.settings.telegram_mode == "webhook":
         assert fake.webhook_responses and set(fake.webhook_responses) == {200}
         assert not fake.calls_to("getUpdates")
@@ -620,7 +621,8 @@ async def test_oppbot_run_serves_telegram_and_sends_the_outbox(
         await ada.say("11", "under 18")
         await ada.press("No", "Which fields")
         await ada.press("Skip", "time zone")
-        await ada.press("London", "Welcome")
+        await ada.press("London", "where can you get to")
+        await ada.press("Skip", "Welcome")
         fake.push(fake.callback_update(501, f"intn:{opportunity}", message_id=1))
         # The employer's match notification goes out through the runner's outbox sender.
         await _until(lambda: bool(fake.sent(900)), "the employer's notification")

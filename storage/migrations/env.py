@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from storage.db import DEFAULT_URL, make_engine
 from storage.models import Base, UTCDateTime
+from storage.search import include_in_schema
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
@@ -49,6 +50,7 @@ with engine.connect() as connection:
             render_as_batch=sqlite,
             compare_type=True,
             render_item=_render_item,
+            include_name=include_in_schema,
         )
         with context.begin_transaction():
             context.run_migrations()
