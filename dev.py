@@ -2,7 +2,7 @@
 """Set up a local environment (.venv) when needed, then run oppbot or its tests.
 
     python3 dev.py chat [--as NAME]   the console chat on a local SQLite file with demo data
-    python3 dev.py test [PYTEST ARGS] ruff, then the whole test suite
+    python3 dev.py test [PYTEST ARGS] ruff, import rules, mypy, then the whole test suite
     python3 dev.py oppbot ARGS...     any other oppbot command, e.g. `import FILE`
 
 Only Python 3.11+ is needed; everything else is installed into .venv from PyPI. The install is
@@ -48,10 +48,14 @@ def main(argv: list[str]) -> int:
     ensure_environment()
     os.chdir(ROOT)
     if command == "test":
-        lint = subprocess.run([str(BIN / "ruff"), "check", "."])
-        if lint.returncode != 0:
-            return lint.returncode
-        return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest]).returncode
+        # Style, the import rules of docs/ARCHITECTURE.md and the type hints, then the tests.
+        for check in (["ruff", "check", "."], ["lint-imports"], ["mypy"]):
+            result = subprocess.run([str(BIN / check[0]), *check[1:]])
+            if result.returncode != 0:
+                return result.returncode
+        # Every core runs tests (pytest-xdist), unless the arguments choose otherwise.
+        spread = [] if any(a.startswith(("-n", "--numprocesses")) for a in rest) else ["-n", "auto"]
+        return subprocess.run([str(BIN / "python"), "-m", "pytest", *spread, *rest]).returncode
     if command == "chat":
         user = rest if "--as" in rest else ["--as", "you", *rest]
         return subprocess.run([str(BIN / "oppbot"), "chat", "--demo", *user]).returncode

@@ -28,7 +28,7 @@ from telegram import Bot
 from bot.core import utcnow
 from bot.delivery import OutboxSender, Pacing
 from bot.telegram import TelegramTransport
-from handlers.announcements import send
+from handlers.messaging import send
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import (
     Account,

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Incoming, utcnow
 from handlers import build_registry
-from handlers.figures import Period, Scope, compute
-from handlers.imports import import_file
+from handlers.listings import import_file
+from handlers.reports import Period, Scope, compute
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import (
     Account,

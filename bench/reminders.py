@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bot.core import Timing, utcnow
-from handlers.reminders import Queued, queue_due_reminders
+from handlers.messaging import Queued, queue_due_reminders
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import (
     Account,

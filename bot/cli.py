@@ -20,26 +20,44 @@ from bot.config import Settings
 from bot.console import ConsoleChat
 from bot.core import UserError, utcnow
 from bot.scheduler import board_fetcher
-from handlers.chart import render
-from handlers.coverage import coverage, coverage_markdown, long_csv, school_year, wide_csv
-from handlers.figures import Scope, parse_period
-from handlers.import_jobs import run_imports
-from handlers.imports import Owner, import_file
-from handlers.invites import create_invite, organisation_named
-from handlers.present import with_article
-from handlers.report import build_report, chart_data, school_zone
-from handlers.report_export import report_csv, report_markdown
-from handlers.schools import only_school, school_named, staff_labels
-from handlers.sync.engine import DEFAULT_FILTER, describe, sync_sources
-from handlers.sync.manage import (
+from handlers.common import (
+    only_school,
+    organisation_named,
+    school_named,
+    staff_labels,
+    with_article,
+)
+from handlers.listings import (
+    DEFAULT_FILTER,
+    PROVIDERS,
+    Owner,
     SourceProblem,
     add_source,
+    describe,
+    import_file,
     last_runs,
     remove_source,
+    run_imports,
     status_lines,
+    sync_sources,
     visible_sources,
 )
-from handlers.sync.providers import PROVIDERS
+from handlers.people import create_invite
+from handlers.reports import (
+    Scope,
+    build_report,
+    chart_data,
+    coverage,
+    coverage_markdown,
+    long_csv,
+    parse_period,
+    render,
+    report_csv,
+    report_markdown,
+    school_year,
+    school_zone,
+    wide_csv,
+)
 from storage.db import make_engine, transaction, upgrade
 from storage.demo import seed
 from storage.models import Organisation, Role, School, Source, SourceStatus

@@ -26,14 +26,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.core import Clock, Timing
-from handlers.announcements import report_deliveries, send_due_announcements
-from handlers.digest import send_digests
-from handlers.feedback import ask_due_feedback
-from handlers.import_jobs import run_imports
-from handlers.matches import nudge_unanswered
-from handlers.reminders import queue_due_reminders, reconcile_all
-from handlers.sync.engine import close_expired, sync_due
-from handlers.sync.providers import Endpoints, Fetcher
+from handlers.jobs import (
+    Endpoints,
+    Fetcher,
+    ask_due_feedback,
+    close_expired,
+    nudge_unanswered,
+    queue_due_reminders,
+    reconcile_all,
+    report_deliveries,
+    run_imports,
+    send_digests,
+    send_due_announcements,
+    sync_due,
+)
 from storage.db import transaction
 from storage.queries import forget_handled_events
 

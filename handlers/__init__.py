@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 from bot.core import Registry
-from handlers import (
-    announcements,
-    browse,
-    calendar,
-    colleagues,
-    consent,
-    digest,
-    evidence,
-    feedback,
-    general,
-    hours,
-    interest,
-    invites,
-    matches,
-    objectives,
-    onboarding,
-    opportunities,
-    placements,
-    privacy,
-    reminders,
-    report,
-    reports,
-    saved,
-    sources,
-    teachers,
-)
+from handlers.applications import interest, matches
+from handlers.listings import browse, flags, opportunities, saved, sources
+from handlers.messaging import announcements, calendar, digest, reminders
+from handlers.people import colleagues, consent, general, invites, onboarding, privacy, staff
+from handlers.placements import feedback, hours, placements
+from handlers.reports import evidence, objectives, report
 
 MODULES = (
     general,
@@ -37,7 +17,7 @@ MODULES = (
     browse,
     interest,
     saved,
-    reports,
+    flags,
     reminders,
     digest,
     calendar,
@@ -49,7 +29,7 @@ MODULES = (
     consent,
     opportunities,
     sources,
-    teachers,
+    staff,
     announcements,
     report,
     objectives,

@@ -810,7 +810,7 @@ class ImportJob(Base):
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("people.id", ondelete="SET NULL"), index=True
     )
-    # The importing school: it owns what the import creates (handlers.imports.Owner).
+    # The importing school: it owns what the import creates (handlers.listings.importer.Owner).
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
     # Whether listings no school owns yet become the school's (it was the only school).
     claim_unowned: Mapped[bool] = mapped_column(Boolean, default=False)

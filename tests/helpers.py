@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Attachment, Button, Core, Incoming, Reply
-from handlers.invites import create_invite
+from handlers.people.invites import create_invite
 from storage.models import (
     Account,
     Base,

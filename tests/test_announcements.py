@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Button, Core, Timing
-from handlers.announcements import report_deliveries, send_due_announcements
-from handlers.invites import create_invite
-from handlers.schools import school_named
+from handlers.common.membership import school_named
+from handlers.messaging.announcements import report_deliveries, send_due_announcements
+from handlers.people.invites import create_invite
 from storage.models import (
     Account,
     Announcement,

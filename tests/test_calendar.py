@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console import ConsoleChat
 from bot.core import Core, Timing
-from handlers.calendar import Entry, ics
-from handlers.reminders import schedule_event_reminders
+from handlers.messaging.calendar import Entry, ics
+from handlers.messaging.reminders import schedule_event_reminders
 from storage.db import transaction
 from storage.models import (
     Interest,

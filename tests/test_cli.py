@@ -14,8 +14,8 @@ from sqlalchemy import func, inspect, select
 from bot.app import build
 from bot.cli import main
 from bot.config import Settings
-from handlers import imports
-from handlers.imports import BATCH_SIZE
+from handlers.listings import importer as imports
+from handlers.listings.importer import BATCH_SIZE
 from storage.db import make_engine
 from storage.models import AuditEntry, Opportunity, Person, Role
 from tests.helpers import Chat

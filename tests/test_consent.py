@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
 from bot.i18n import FSI, LANGUAGES, PDI, PSEUDO, _, language
-from handlers.consent import NOT_A_GUARDIAN_ACCOUNT, no_longer_works
-from handlers.invites import create_invite
-from handlers.schools import school_named
+from handlers.common.membership import school_named
+from handlers.people.consent import NOT_A_GUARDIAN_ACCOUNT, no_longer_works
+from handlers.people.invites import create_invite
 from storage.models import AuditEntry, GuardianCode, Interest, Person, Role
 from tests.conftest import FakeClock
 from tests.helpers import (

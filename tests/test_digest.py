@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing
-from handlers.digest import send_digests
+from handlers.messaging.digest import send_digests
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
     Account,

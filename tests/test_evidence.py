@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.core import Core
 from handlers import build_registry
-from handlers.coverage import school_year
+from handlers.reports.encounters import school_year
 from storage.models import (
     Account,
     Cohort,

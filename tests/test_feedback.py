@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.core import Timing
 from bot.scheduler import jobs
-from handlers.feedback import ask_due_feedback, schedule_feedback
+from handlers.placements.feedback import ask_due_feedback, schedule_feedback
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
     Account,

@@ -25,7 +25,7 @@ from bot.i18n import (
     supported,
 )
 from bot.i18n_tools import _check, extract, problems
-from handlers.onboarding import COMMON_ZONES
+from handlers.people.onboarding import COMMON_ZONES
 from storage.models import Person
 from tests.conftest import FakeClock
 from tests.helpers import Chat, add_school, person_id

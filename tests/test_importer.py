@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.imports import ImportReport, import_file
+from handlers.listings.importer import ImportReport, import_file
 from storage.models import (
     Opportunity,
     OpportunityKind,

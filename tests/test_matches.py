@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing
-from handlers.matches import nudge_unanswered
-from handlers.reminders import queue_due_reminders
+from handlers.applications.matches import nudge_unanswered
+from handlers.messaging.reminders import queue_due_reminders
 from storage.db import make_engine, make_session_factory
 from storage.models import (
     Account,

@@ -19,10 +19,18 @@ from bot.cli import main
 from bot.config import Settings
 from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
 from handlers import build_registry
-from handlers.chart import HEIGHT, WIDTH, render
-from handlers.figures import Breakdown, Figures, Period, Scope, compute, fmt_duration, parse_period
-from handlers.objectives import progress_line
-from handlers.report import Report, _pack, build_report, chart_data, figure_lines
+from handlers.reports.chart import HEIGHT, WIDTH, render
+from handlers.reports.figures import (
+    Breakdown,
+    Figures,
+    Period,
+    Scope,
+    compute,
+    fmt_duration,
+    parse_period,
+)
+from handlers.reports.objectives import progress_line
+from handlers.reports.report import Report, _pack, build_report, chart_data, figure_lines
 from storage.models import (
     Account,
     Cohort,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing, WorkLimits
 from handlers import build_registry
-from handlers.feedback import ask_due_feedback
+from handlers.placements.feedback import ask_due_feedback
 from storage.models import (
     Account,
     Feedback,
@@ -215,8 +215,8 @@ def test_a_teacher_at_another_school_cannot_place_or_see_the_student(
     add_school(world.factory, world.clock.now, school="Hill School", cohort="Y12", code="HILL-12")
     hugo = Chat(core, "hugo", name="Hugo")
     with world.factory.begin() as session:
-        from handlers.invites import create_invite
-        from handlers.schools import school_named
+        from handlers.common.membership import school_named
+        from handlers.people.invites import create_invite
 
         school = school_named(session, "Hill School", world.clock.now)
         code = create_invite(session, Role.TEACHER, now=world.clock.now, school=school).code

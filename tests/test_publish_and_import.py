@@ -11,9 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import MAX_FILE_BYTES, Attachment, Core, Field, Form, Incoming, Timing
-from handlers import import_jobs, imports
-from handlers.import_jobs import import_batches, run_imports
-from handlers.imports import BATCH_SIZE
+from handlers.listings import import_jobs
+from handlers.listings import importer as imports
+from handlers.listings.import_jobs import import_batches, run_imports
+from handlers.listings.importer import BATCH_SIZE
 from storage.models import (
     AuditEntry,
     ImportJob,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Timing
 from handlers import build_registry
-from handlers.reminders import (
+from handlers.messaging.reminders import (
     Queued,
     Reconciled,
     queue_due_reminders,

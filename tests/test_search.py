@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
-from handlers.imports import import_file
+from handlers.listings.importer import import_file
 from storage.models import (
     Opportunity,
     OpportunityStatus,

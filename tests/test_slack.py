@@ -51,8 +51,8 @@ from bot.slack import (
     to_mrkdwn,
 )
 from handlers import build_registry
-from handlers.announcements import report_deliveries
-from handlers.invites import create_invite
+from handlers.messaging.announcements import report_deliveries
+from handlers.people.invites import create_invite
 from storage.db import transaction
 from storage.models import (
     Account,

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
 from bot.core import Core, Timing
-from handlers.sync.engine import RunResult, close_expired, held_lock, sync_due, sync_source
-from handlers.sync.manage import SourceProblem, add_source
-from handlers.sync.providers import Endpoints, Fetcher
+from handlers.listings.sync.engine import RunResult, close_expired, held_lock, sync_due, sync_source
+from handlers.listings.sync.manage import SourceProblem, add_source
+from handlers.listings.sync.providers import Endpoints, Fetcher
 from storage.models import (
     Opportunity,
     OpportunityKind,

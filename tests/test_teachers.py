@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
-from handlers.invites import create_invite
-from handlers.schools import school_named
+from handlers.common.membership import school_named
+from handlers.people.invites import create_invite
 from storage.models import (
     AuditEntry,
     Cohort,

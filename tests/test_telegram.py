@@ -362,7 +362,7 @@ async def test_command_menus_follow_the_role(
     assert {"browse", "mine", "saved", "help", "forget"} <= set(default)
     assert "invite" not in default
     with session_factory.begin() as session:
-        from handlers.invites import create_invite
+        from handlers.people.invites import create_invite
 
         code = create_invite(session, Role.TEACHER, now=core.clock()).code
     teacher = TelegramUser(fake, 600, "Tess")

@@ -17,10 +17,10 @@ from bot.app import build
 from bot.cli import main
 from bot.config import Settings
 from bot.core import Core, Timing
-from handlers.import_jobs import run_imports
-from handlers.imports import BATCH_SIZE
-from handlers.invites import create_invite
-from handlers.schools import school_named
+from handlers.common.membership import school_named
+from handlers.listings.import_jobs import run_imports
+from handlers.listings.importer import BATCH_SIZE
+from handlers.people.invites import create_invite
 from storage.db import alembic_config, upgrade
 from storage.models import (
     Account,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.when import (
+from handlers.common.when import (
     WhenError,
     day_examples,
     example_deadline,

@@ -1,0 +1,226 @@
+"""Registering interest in an opportunity, following applications, withdrawing.
+
+The employer hears of it through the outbox, in the same transaction that records it, and
+hears only what the student chose to share (a minor's details only with a guardian's consent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers.applications.matches import employer_members, notify_employers
+from handlers.common import (
+    ACTIVE,
+    STATUS_LABELS,
+    card,
+    clip,
+    fmt_date,
+    headline,
+    local_today,
+    open_opportunity,
+    own_interest,
+    parse_id,
+    student_school_id,
+)
+from handlers.messaging import sync_deadline_reminders
+from storage.models import Interest, InterestStatus, Opportunity
+
+registry = Registry()
+
+MAX_NOTE = 500
+
+
+def _check_open(ctx: Context, opportunity: Opportunity) -> None:
+    if opportunity.deadline is not None and opportunity.deadline < local_today(ctx):
+        raise UserError(
+            f"Sorry, applications for {opportunity.title} closed on "
+            f"{fmt_date(opportunity.deadline)}. Send /browse to see what's open."
+        )
+
+
+def _existing(ctx: Context, opportunity: Opportunity) -> Interest | None:
+    return ctx.session.scalar(
+        select(Interest).where(
+            Interest.person_id == ctx.person.id, Interest.opportunity_id == opportunity.id
+        )
+    )
+
+
+def _already(interest: Interest) -> UserError:
+    when = interest.created_at
+    return UserError(
+        f"You already registered interest on {when.day} {when:%b}. "
+        "Send /mine to see where it stands.",
+        ((Button("My applications", "mine"),),),
+    )
+
+
+@registry.action("int", roles=STUDENTS)
+def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = open_opportunity(ctx, args[0] if args else None)
+    _check_open(ctx, opportunity)
+    existing = _existing(ctx, opportunity)
+    if existing is not None and existing.status != InterestStatus.WITHDRAWN:
+        raise _already(existing)
+    ctx.start_dialog("note", opportunity=opportunity.id)
+    return [
+        Reply(
+            "Great choice! Would you like to add a short note for "
+            f"{opportunity.organisation.name}? Type it now (up to {MAX_NOTE} characters), "
+            "or send it without one.",
+            _note_buttons(opportunity.id),
+        )
+    ]
+
+
+def _note_buttons(opportunity_id: int) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button("Send without a note", f"intn:{opportunity_id}"),),
+        (Button("Cancel", f"intx:{opportunity_id}"),),
+    )
+
+
+@registry.action("intn", roles=STUDENTS)
+def without_note_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = open_opportunity(ctx, args[0] if args else None)
+    ctx.clear_state(DIALOG)
+    return register(ctx, opportunity, None)
+
+
+@registry.action("intx", roles=STUDENTS)
+def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    # The note prompt stays in the chat after a typed note sent the interest: its Cancel
+    # must not then claim that nothing was sent.
+    opportunity = ctx.session.get(Opportunity, parse_id(args[0])) if args else None
+    interest = _existing(ctx, opportunity) if opportunity is not None else None
+    if opportunity is not None and interest is not None and interest.status in ACTIVE:
+        when = interest.updated_at
+        return [
+            Reply(
+                f"Your interest in {opportunity.title} was already sent to "
+                f"{opportunity.organisation.name} on {when.day} {when:%b}, so there's nothing "
+                "to cancel. /mine shows where it stands.",
+                ((Button("My applications", "mine"),),),
+                replace=True,
+            )
+        ]
+    ctx.clear_state(DIALOG)
+    return [Reply("OK, nothing sent. Send /browse to keep looking.", replace=True)]
+
+
+@registry.dialog("note")
+def note_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    note = text.strip()
+    if len(note) > MAX_NOTE:
+        raise UserError(
+            f"That note is {len(note)} characters; please keep it under {MAX_NOTE}. "
+            "Try again, or tap Send without a note.",
+            _note_buttons(dialog.get("opportunity")),
+        )
+    opportunity = open_opportunity(ctx, str(dialog.get("opportunity")))
+    ctx.clear_state(DIALOG)
+    return register(ctx, opportunity, note)
+
+
+def register(ctx: Context, opportunity: Opportunity, note: str | None) -> list[Reply]:
+    """Record the interest once and tell every member of the employer."""
+    _check_open(ctx, opportunity)
+    interest = _existing(ctx, opportunity)
+    if interest is not None and interest.status != InterestStatus.WITHDRAWN:
+        raise _already(interest)
+    # The school whose figures it counts in, even after the student deletes their data. Read
+    # first: loading the student's class would flush a new row before it is complete.
+    school_id = student_school_id(ctx.person)
+    if interest is None:
+        interest = Interest(
+            person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now
+        )
+        ctx.session.add(interest)
+    interest.status = InterestStatus.INTERESTED
+    interest.school_id = school_id
+    interest.note = note or None
+    interest.updated_at = ctx.now
+    ctx.session.flush()
+    sync_deadline_reminders(ctx, opportunity.id)
+    notify_employers(ctx, interest)
+    confirmation = (
+        f"Done! {opportunity.organisation.name} will hear that you're interested in "
+        f"{opportunity.title}. Their reply will come here; /mine shows where it stands."
+    )
+    return [card(ctx, opportunity, note=confirmation)]
+
+
+@registry.command("mine", "applications", "status", roles=STUDENTS, help="my applications")
+def mine(ctx: Context, args: str) -> list[Reply]:
+    return [_mine(ctx, replace=False)]
+
+
+@registry.action("mine", roles=STUDENTS)
+def mine_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [_mine(ctx, replace=False)]
+
+
+def _mine(ctx: Context, *, replace: bool, note: str = "") -> Reply:
+    interests = ctx.session.scalars(
+        select(Interest)
+        .where(Interest.person_id == ctx.person.id)
+        .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
+        .order_by(Interest.updated_at.desc(), Interest.id.desc())
+    ).all()
+    prefix = f"{note}\n\n" if note else ""
+    if not interests:
+        return Reply(
+            prefix
+            + "You haven't registered interest in anything yet. Send /browse to look around.",
+            replace=replace,
+        )
+    lines = [f"{prefix}Your applications:"]
+    buttons = []
+    for n, interest in enumerate(interests, start=1):
+        label, next_step = STATUS_LABELS[interest.status]
+        lines.append(f"\n{n}. {clip(headline(interest.opportunity), 90)}\n   {label}. {next_step}")
+        if interest.status in (InterestStatus.INTERESTED, InterestStatus.INVITED):
+            buttons.append((Button(f"Withdraw {n}", f"wd:{interest.id}"),))
+    return Reply("\n".join(lines), tuple(buttons), replace=replace)
+
+
+@registry.action("wd", roles=STUDENTS)
+def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    interest = own_interest(ctx, args[0] if args else None)
+    if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):
+        raise UserError("That application is no longer open, so there is nothing to withdraw.")
+    return [
+        Reply(
+            f"Withdraw your interest in {headline(interest.opportunity)}? "
+            "The employer will only be told that you withdrew.",
+            ((Button("Yes, withdraw", f"wdy:{interest.id}"), Button("Keep it", "mine")),),
+        )
+    ]
+
+
+@registry.action("wdy", roles=STUDENTS)
+def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
+    interest = own_interest(ctx, args[0] if args else None)
+    if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):
+        raise UserError("That application is no longer open, so there is nothing to withdraw.")
+    withdraw(ctx, interest)
+    return [_mine(ctx, replace=True, note=f"Withdrawn: {interest.opportunity.title}.")]
+
+
+def withdraw(ctx: Context, interest: Interest) -> None:
+    """Mark withdrawn and tell the employer exactly that, and nothing more."""
+    interest.status = InterestStatus.WITHDRAWN
+    interest.updated_at = ctx.now
+    opportunity = interest.opportunity
+    sync_deadline_reminders(ctx, opportunity.id)
+    for member in employer_members(ctx, opportunity):
+        ctx.notify(
+            member,
+            f"A student has withdrawn their interest in {opportunity.title}.",
+            kind="withdrawn",
+            key=f"withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
+        )

@@ -1,0 +1,213 @@
+"""Wording and lookups shared by the student handlers, so that every message reads alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.core import STALE_BUTTON_TEXT, Button, Context, Reply, UserError
+from handlers.common.membership import student_school_id
+from storage.models import (
+    Interest,
+    InterestStatus,
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    Person,
+    Role,
+    SavedOpportunity,
+)
+from storage.queries import ineligibility, record_view
+from storage.tags import TAGS
+
+KIND_LABELS: dict[OpportunityKind, str] = {
+    OpportunityKind.INTERNSHIP: "Internship",
+    OpportunityKind.JOB_SHADOWING: "Job shadowing",
+    OpportunityKind.COOP: "Co-op placement",
+    OpportunityKind.MENTORING: "Mentoring",
+    OpportunityKind.SITE_VISIT: "Site visit",
+    OpportunityKind.EVENT: "Event",
+}
+
+STATUS_LABELS: dict[InterestStatus, tuple[str, str]] = {
+    InterestStatus.INTERESTED: (
+        "Interest sent",
+        "The employer has been told; their reply comes here.",
+    ),
+    InterestStatus.INVITED: ("Invited", "The employer invited you: check their message."),
+    InterestStatus.DECLINED: (
+        "Not this time",
+        "The employer said no this time. Keep looking: /browse",
+    ),
+    InterestStatus.WITHDRAWN: (
+        "Withdrawn",
+        "You withdrew. You can register again while it's open.",
+    ),
+    InterestStatus.PLACED: ("Placed", "You have a place. Well done!"),
+}
+
+
+def person_zone(person: Person) -> ZoneInfo:
+    return person.zone
+
+
+def local_today(ctx: Context) -> date:
+    return ctx.now.astimezone(person_zone(ctx.person)).date()
+
+
+def fmt_date(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def fmt_when(value: datetime, person: Person) -> str:
+    local = value.astimezone(person_zone(person))
+    return f"{fmt_date(local.date())} {local:%H:%M}"
+
+
+def deadline_phrase(opportunity: Opportunity, today: date) -> str:
+    if opportunity.deadline is None:
+        return "No deadline"
+    days = (opportunity.deadline - today).days
+    if days < 0:
+        return f"Deadline passed ({fmt_date(opportunity.deadline)})"
+    when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+    return f"Apply by {fmt_date(opportunity.deadline)} ({when})"
+
+
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an": "a teacher", "an employer", "an admin".
+
+    By its first letter, which is right for the role and kind words it is used for (not for
+    words like "hour" or "user").
+    """
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def headline(opportunity: Opportunity) -> str:
+    return f"{opportunity.title} — {opportunity.organisation.name}"
+
+
+def card_text(opportunity: Opportunity, today: date, max_text: int) -> str:
+    facts = [KIND_LABELS[opportunity.kind]]
+    if opportunity.paid is not None:
+        facts.append("Paid" if opportunity.paid else "Unpaid")
+    if opportunity.remote:
+        facts.append("Remote")
+    lines = [headline(opportunity), " · ".join(facts)]
+    if opportunity.location:
+        lines.append(f"Where: {opportunity.location}")
+    if opportunity.start_date and opportunity.end_date:
+        lines.append(
+            f"When: {fmt_date(opportunity.start_date)} to {fmt_date(opportunity.end_date)}"
+        )
+    elif opportunity.start_date:
+        lines.append(f"Starts: {fmt_date(opportunity.start_date)}")
+    lines.append(deadline_phrase(opportunity, today))
+    if opportunity.spots:
+        lines.append(f"Places: {opportunity.spots}")
+    if opportunity.tag_names:
+        lines.append("Fields: " + ", ".join(TAGS.get(t, t) for t in opportunity.tag_names))
+    eligibility = []
+    if opportunity.min_age:
+        eligibility.append(f"age {opportunity.min_age}+")
+    if opportunity.min_grade or opportunity.max_grade:
+        low, high = opportunity.min_grade, opportunity.max_grade
+        grades = f"{low}–{high}" if low and high else f"{low}+" if low else f"up to {high}"
+        eligibility.append(f"grades {grades}")
+    if eligibility:
+        lines.append("Who can apply: " + ", ".join(eligibility))
+    if opportunity.url:
+        lines.append(f"Link: {opportunity.url}")
+    text = "\n".join(lines)
+    if opportunity.description:
+        room = max_text - len(text) - 2
+        text += "\n\n" + clip(opportunity.description.strip(), max(room, 0))
+    return text
+
+
+def is_number(text: str, max_digits: int = 12) -> bool:
+    """Whether ``text`` is a plain number (ASCII digits: "²" or "٣" are digits to Python)."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+def stamp(now: datetime) -> str:
+    """``now`` for a button's payload, so that its press can tell what happened since the
+    button was shown (a Cancel pressed after the thing it cancels was already sent)."""
+    return str(int(now.timestamp()))
+
+
+def shown_at(value: str | None) -> datetime | None:
+    """The moment ``stamp`` wrote; None for a button from before stamps, or a forged one."""
+    if value is None or not is_number(value, max_digits=11):
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def parse_id(value: str | None) -> int:
+    """A record id from a button payload; anything else is a stale or forged button."""
+    if value is None or not is_number(value):
+        raise UserError(STALE_BUTTON_TEXT)
+    return int(value)
+
+
+def open_opportunity(ctx: Context, raw_id: str | None, *, for_action: bool = True) -> Opportunity:
+    """The opportunity a button names, if it still exists and this student may act on it."""
+    opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
+    if opportunity is None or (
+        opportunity.status != OpportunityStatus.OPEN and ctx.role == Role.STUDENT
+    ):
+        raise UserError(
+            "That opportunity is no longer available. Send /browse to see what is open.",
+        )
+    if for_action:
+        reason = ineligibility(opportunity, ctx.person)
+        if reason is not None:
+            raise UserError(f"Sorry, you can't apply for that one: {reason}.")
+    return opportunity
+
+
+def own_interest(ctx: Context, raw_id: str | None) -> Interest:
+    interest = ctx.session.get(Interest, parse_id(raw_id))
+    if interest is None or interest.person_id != ctx.person.id:
+        raise UserError("I can't find that application. Send /mine to see yours.")
+    return interest
+
+
+def is_saved(ctx: Context, opportunity: Opportunity) -> bool:
+    return ctx.session.get(SavedOpportunity, (ctx.person.id, opportunity.id)) is not None
+
+
+def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: bool = True) -> Reply:
+    """An opportunity's card with the buttons that fit this student's relation to it."""
+    today = local_today(ctx)
+    # Who opened the card is who the partnership reached, for its report.
+    record_view(ctx.session, ctx.person.id, opportunity.id, student_school_id(ctx.person), ctx.now)
+    interest = ctx.session.scalar(
+        select(Interest).where(
+            Interest.person_id == ctx.person.id, Interest.opportunity_id == opportunity.id
+        )
+    )
+    oid = opportunity.id
+    if interest is not None and interest.status != InterestStatus.WITHDRAWN:
+        first = Button(f"✓ {STATUS_LABELS[interest.status][0]}", "mine")
+    else:
+        first = Button("I'm interested", f"int:{oid}")
+    save = (
+        Button("Unsave", f"usv:{oid}")
+        if is_saved(ctx, opportunity)
+        else Button("Save", f"sv:{oid}")
+    )
+    prefix = f"{note}\n\n" if note else ""
+    body = card_text(opportunity, today, ctx.caps.max_text - len(prefix))
+    rows = (
+        (first, save),
+        (Button("Remind me", f"rmd:{oid}"), Button("Report a problem", f"rep:{oid}")),
+        (Button("« Back", "back"),),
+    )
+    return Reply(prefix + body, rows, replace=replace)

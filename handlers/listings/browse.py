@@ -1,0 +1,477 @@
+"""Browsing open opportunities: a paged list, combinable filters, free-text search, the card.
+
+The filters live in conversation state ("browse"), so they survive between messages and
+restarts, and free text typed while browsing is taken as a search.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers.common import KIND_LABELS, card, clip, local_today, open_opportunity
+from storage.models import OpportunityKind
+from storage.queries import ORDERS, BrowseFilters, browse_page, reasons
+from storage.tags import TAGS, normalise_tag
+
+registry = Registry()
+
+BROWSE = "browse"
+MAX_SEARCH = 100
+# Free text counts as a search only shortly after the student looked at the list.
+SEARCH_WINDOW = timedelta(minutes=30)
+ORDER_LABELS = {
+    "for_you": "best for you first",
+    "soonest": "soonest deadline first",
+    "newest": "newest first",
+}
+ORDER_BUTTONS = {"for_you": "For you", "soonest": "Soonest deadline", "newest": "Newest"}
+ORDER_WORDS = {
+    "soonest": "soonest",
+    "deadline": "soonest",
+    "newest": "newest",
+    "new": "newest",
+    "for you": "for_you",
+    "foryou": "for_you",
+}
+
+
+def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
+    state = ctx.state(BROWSE) or {}
+    raw = state.get("filters", {})
+    kind = raw.get("kind")
+    filters = BrowseFilters(
+        kind=OpportunityKind(kind) if kind in OpportunityKind._value2member_map_ else None,
+        tag=raw.get("tag") if raw.get("tag") in TAGS else None,
+        where=raw.get("where"),
+        remote=raw.get("remote"),
+        paid=raw.get("paid"),
+        text=raw.get("text"),
+    )
+    return filters, state
+
+
+def _save(ctx: Context, filters: BrowseFilters, **extra: Any) -> None:
+    _, state = _load(ctx)
+    state.update(extra)
+    state["filters"] = {k: v for k, v in asdict(filters).items() if v is not None}
+    state["seen_at"] = ctx.now.isoformat()
+    ctx.set_state(BROWSE, state)
+
+
+def describe(filters: BrowseFilters) -> list[str]:
+    parts = []
+    if filters.kind:
+        parts.append(KIND_LABELS[filters.kind])
+    if filters.tag:
+        parts.append(TAGS[filters.tag])
+    if filters.where:
+        parts.append(f"in {filters.where}")
+    if filters.remote is not None:
+        parts.append("remote" if filters.remote else "on site")
+    if filters.paid is not None:
+        parts.append("paid" if filters.paid else "unpaid")
+    if filters.text:
+        parts.append(f'"{filters.text}"')
+    return parts
+
+
+def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str = "") -> Reply:
+    filters, _ = _load(ctx)
+    size = ctx.caps.page_size
+    order = _order(ctx)
+    items, total = browse_page(
+        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size, order=order
+    )
+    pages = max(1, -(-total // size))
+    if page >= pages and total:
+        page = pages - 1
+        items, total = browse_page(
+            ctx.session,
+            ctx.person,
+            filters,
+            local_today(ctx),
+            page=page,
+            page_size=size,
+            order=order,
+        )
+    _save(ctx, filters, page=page, back="list")
+    prefix = f"{note}\n" if note else ""
+    summary = ", ".join(describe(filters))
+    if total == 0:
+        if not filters.active:
+            return Reply(
+                prefix
+                + "There are no open opportunities right now. I'll have more soon: check back!",
+                replace=replace,
+            )
+        return Reply(
+            f"{prefix}Nothing matches {summary}. Try removing a filter or clearing them all.",
+            (*_remove_buttons(filters), (Button("Clear all filters", "fclr"),)),
+            replace=replace,
+        )
+    heading = f"{total} open opportunit{'y' if total == 1 else 'ies'}"
+    if summary:
+        heading += f" for {summary}"
+    if not filters.text:
+        heading += f", {ORDER_LABELS[order]}"
+    lines = [f"{prefix}{heading} (page {page + 1} of {pages}):", ""]
+    today = local_today(ctx)
+    # Numbers run on across pages, so "7" always means the same line of this list.
+    first = page * size + 1
+    for n, item in enumerate(items, start=first):
+        due = f" · apply by {item.deadline.day} {item.deadline:%b}" if item.deadline else ""
+        if item.deadline and item.deadline == today:
+            due = " · apply by today"
+        lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
+        if order == "for_you" and not filters.text and (why := reasons(item, ctx.person, today)):
+            lines.append(f"   {' · '.join(why)}")
+    lines += ["", "Tap a number to see the details."]
+    numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=first))
+    paging = []
+    if page > 0:
+        paging.append(Button("« Previous", f"pg:{page - 1}"))
+    if page + 1 < pages:
+        paging.append(Button("Next »", f"pg:{page + 1}"))
+    tools = [Button("Filter", "flt")]
+    if not filters.text:
+        tools += [Button(ORDER_BUTTONS[o], f"ord:{o}") for o in ORDERS if o != order]
+    if filters.active:
+        tools.append(Button("Clear filters", "fclr"))
+    rows = tuple(r for r in (numbers, tuple(paging), tuple(tools)) if r)
+    return Reply("\n".join(lines), rows, replace=replace)
+
+
+def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
+    labels = {
+        "kind": "any kind",
+        "tag": "any field",
+        "where": "anywhere",
+        "remote": "remote or not",
+        "paid": "paid or not",
+        "text": "no search words",
+    }
+    buttons = [
+        Button(f"Show {label}", f"fx:{name}")
+        for name, label in labels.items()
+        if getattr(filters, name) is not None
+    ]
+    return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+
+
+@registry.command(
+    "browse", "list", "opportunities", "b", roles=STUDENTS, help="see open opportunities"
+)
+def browse(ctx: Context, args: str) -> list[Reply]:
+    chosen = ORDER_WORDS.get(args.strip().lower())
+    if chosen is not None:
+        _, state = _load(ctx)
+        state["order"] = chosen
+        ctx.set_state(BROWSE, state)
+        return [show_list(ctx)]
+    if args:
+        return search(ctx, args)
+    return [show_list(ctx)]
+
+
+def _order(ctx: Context) -> str:
+    _, state = _load(ctx)
+    order = state.get("order")
+    return order if order in ORDERS else "for_you"
+
+
+@registry.action("ord", roles=STUDENTS)
+def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or args[0] not in ORDERS:
+        raise UserError("That button doesn't work any more. Send /browse to start again.")
+    _, state = _load(ctx)
+    state["order"] = args[0]
+    ctx.set_state(BROWSE, state)
+    return [show_list(ctx, replace=True)]
+
+
+@registry.command(
+    "search", "find", roles=STUDENTS, help="search opportunities, e.g. /search nursing"
+)
+def search(ctx: Context, args: str) -> list[Reply]:
+    if not args:
+        ctx.start_dialog("search")
+        return [Reply("What should I look for? Type a word or two, like 'design' or 'Leeds'.")]
+    filters, _ = _load(ctx)
+    _save(ctx, BrowseFilters(**{**asdict(filters), "text": _search_words(args)}))
+    return [show_list(ctx)]
+
+
+def _search_words(text: str) -> str:
+    words = " ".join(text.split())
+    if len(words) > MAX_SEARCH:
+        raise UserError(f"That search is too long. Please use fewer than {MAX_SEARCH} characters.")
+    return words
+
+
+@registry.dialog("search")
+def search_answer(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    ctx.clear_state("dialog")
+    return search(ctx, text)
+
+
+@registry.dialog("where")
+def where_answer(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    place = " ".join(text.split())
+    if len(place) > MAX_SEARCH:
+        raise UserError("That place name is too long. Try a town or city.")
+    ctx.clear_state("dialog")
+    filters, _ = _load(ctx)
+    _save(ctx, BrowseFilters(**{**asdict(filters), "where": place}))
+    return [show_list(ctx)]
+
+
+@registry.text
+def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
+    if ctx.role not in STUDENTS:
+        return None
+    _, state = _load(ctx)
+    seen = state.get("seen_at")
+    if seen is None or ctx.now - datetime.fromisoformat(seen) > SEARCH_WINDOW:
+        return None
+    # After /saved, whose lines are numbered too, a number is not a line of this list.
+    if text.isdecimal() and len(text) <= 6 and state.get("back") == "list":
+        opened = _open_numbered(ctx, int(text))
+        if opened is not None:
+            return opened
+    if not looks_like_search(text):
+        return [_what_you_can_do(text)]
+    return search(ctx, text)
+
+
+_GREETINGS = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "hallo",
+        "howdy",
+        "thanks",
+        "thank",
+        "thx",
+        "ta",
+        "cheers",
+        "bye",
+        "goodbye",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "please",
+        "help",
+        "sorry",
+        "morning",
+        "afternoon",
+        "evening",
+        "great",
+        "cool",
+        "nice",
+    ]
+)
+_QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "how",
+        "why",
+        "who",
+        "when",
+        "where",
+        "which",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "am",
+        "may",
+        "might",
+        "shall",
+    ]
+)
+# A search is a few words; longer text is someone talking to the bot.
+MAX_SEARCH_WORDS = 6
+
+
+def looks_like_search(text: str) -> bool:
+    """Whether text typed while browsing is something to look for rather than chat.
+
+    Greetings, thanks and questions ("Hello, can I see stuff?", "what can I do?") are chat;
+    a few words with no question about them ("data science", "nursing Leeds") are a search.
+    """
+    words = re.findall(r"[\w']+", text.lower())
+    if not words or "?" in text or len(words) > MAX_SEARCH_WORDS:
+        return False
+    if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS:
+        return False
+    return not (len(words) <= 2 and all(w in _GREETINGS for w in words))
+
+
+def _what_you_can_do(text: str) -> Reply:
+    thanked = re.search(r"\b(thanks|thank|thx|cheers|ta)\b", text.lower())
+    opening = "You're welcome!" if thanked else "Hi!"
+    return Reply(
+        f"{opening} Here's what you can do:\n"
+        "• type a word or two to search, like 'design' or 'nursing Leeds'\n"
+        "• tap a number in the list to see that opportunity\n"
+        "• /filter to narrow the list, /saved for what you saved\n"
+        "• /help for everything else",
+        ((Button("Show the list", "pg:0"), Button("Filter", "flt")),),
+    )
+
+
+def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
+    """The card of line ``number`` of the list, as tapping its number would open it.
+
+    None when the list has no such line: the number is then searched for, like any text.
+    """
+    if number < 1:
+        return None
+    filters, _ = _load(ctx)
+    size = ctx.caps.page_size
+    page, index = divmod(number - 1, size)
+    items, _ = browse_page(
+        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+    )
+    if index >= len(items):
+        return None
+    return [card(ctx, items[index], replace=False)]
+
+
+@registry.command("clear", roles=STUDENTS, help="clear all browse filters")
+def clear(ctx: Context, args: str) -> list[Reply]:
+    _save(ctx, BrowseFilters())
+    return [show_list(ctx, note="Filters cleared.")]
+
+
+@registry.action("fclr", roles=STUDENTS)
+def clear_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    _save(ctx, BrowseFilters())
+    return [show_list(ctx, replace=True, note="Filters cleared.")]
+
+
+@registry.action("pg", roles=STUDENTS)
+def page_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 6:
+        raise UserError("That button doesn't work any more. Send /browse to start again.")
+    return [show_list(ctx, int(args[0]), replace=True)]
+
+
+@registry.action("opp", roles=STUDENTS)
+def open_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
+    return [card(ctx, opportunity)]
+
+
+@registry.action("back", roles=STUDENTS)
+def back_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    _, state = _load(ctx)
+    if state.get("back") == "saved":
+        from handlers.listings.saved import saved_list
+
+        return [saved_list(ctx, replace=True)]
+    return [show_list(ctx, int(state.get("page", 0)), replace=True)]
+
+
+@registry.command(
+    "filter", "filters", roles=STUDENTS, help="narrow the list by kind, field, place, pay"
+)
+def filter_menu(ctx: Context, args: str) -> list[Reply]:
+    return [_filter_menu(ctx, replace=False)]
+
+
+@registry.action("flt", roles=STUDENTS)
+def filter_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if not args:
+        return [_filter_menu(ctx, replace=True)]
+    if args == ["kind"]:
+        kinds = [Button(label, f"fk:{kind.value}") for kind, label in KIND_LABELS.items()]
+        return [Reply("Which kind?", _rows(kinds, 2), replace=True)]
+    if args == ["tag"]:
+        tags = [Button(label, f"ft:{tag}") for tag, label in TAGS.items()]
+        return [Reply("Which field?", _rows(tags, 2), replace=True)]
+    if args == ["where"]:
+        ctx.start_dialog("where")
+        return [Reply("Which town or city? Type its name.")]
+    if args == ["text"]:
+        ctx.start_dialog("search")
+        return [Reply("What should I look for? Type a word or two.")]
+    raise UserError("That button doesn't work any more. Send /filter to start again.")
+
+
+def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def _filter_menu(ctx: Context, *, replace: bool) -> Reply:
+    filters, _ = _load(ctx)
+    now = ", ".join(describe(filters)) or "none"
+    return Reply(
+        f"Filters now: {now}. What would you like to narrow down?",
+        (
+            (Button("Kind", "flt:kind"), Button("Field", "flt:tag")),
+            (Button("Place", "flt:where"), Button("Search words", "flt:text")),
+            (Button("Remote only", "fr:1"), Button("On site only", "fr:0")),
+            (Button("Paid only", "fp:1"), Button("Clear filters", "fclr")),
+            (Button("Show results", "pg:0"),),
+        ),
+        replace=replace,
+    )
+
+
+def _set(ctx: Context, **change: Any) -> list[Reply]:
+    filters, _ = _load(ctx)
+    _save(ctx, BrowseFilters(**{**asdict(filters), **change}))
+    return [show_list(ctx, replace=True)]
+
+
+@registry.action("fk", roles=STUDENTS)
+def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or args[0] not in OpportunityKind._value2member_map_:
+        raise UserError("That button doesn't work any more. Send /filter to start again.")
+    return _set(ctx, kind=OpportunityKind(args[0]))
+
+
+@registry.action("ft", roles=STUDENTS)
+def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    tag = normalise_tag(args[0]) if len(args) == 1 else None
+    if tag is None:
+        raise UserError("That button doesn't work any more. Send /filter to start again.")
+    return _set(ctx, tag=tag)
+
+
+def _flag(args: list[str]) -> bool:
+    if args not in (["0"], ["1"]):
+        raise UserError("That button doesn't work any more. Send /filter to start again.")
+    return args == ["1"]
+
+
+@registry.action("fr", roles=STUDENTS)
+def remote_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return _set(ctx, remote=_flag(args))
+
+
+@registry.action("fp", roles=STUDENTS)
+def paid_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return _set(ctx, paid=_flag(args))
+
+
+@registry.action("fx", roles=STUDENTS)
+def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 1 or args[0] not in BrowseFilters.__dataclass_fields__:
+        raise UserError("That button doesn't work any more. Send /filter to start again.")
+    return _set(ctx, **{args[0]: None})

@@ -1,0 +1,714 @@
+"""Opportunities from the staff side: employers propose, teachers approve, publish, edit, close.
+
+Proposing and publishing share one form, asked one question at a time: an employer's
+proposal waits (pending) for a teacher's Approve; a teacher's own listing opens at once. A
+teacher may also publish in one message, "/publish" then a "field: value" line per field
+(``PUBLISH_FORM``, which Slack shows as a modal).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+
+from bot.core import (
+    DIALOG,
+    EMPLOYERS,
+    STAFF,
+    Button,
+    Context,
+    Field,
+    Form,
+    Registry,
+    Reply,
+    UserError,
+)
+from handlers.common import (
+    KIND_LABELS,
+    MAX_ORG_NAME,
+    all_staff,
+    card_text,
+    clip,
+    example_deadline,
+    headline,
+    is_number,
+    known_school,
+    local_today,
+    opportunity_arg,
+    organisation_named,
+    owns,
+    parse_id,
+    school_staff,
+    staff_school,
+)
+from handlers.listings.flags import reported_card, reported_ids
+from handlers.listings.importer import MAX_SPOTS, MAX_URL
+from storage.models import (
+    AuditEntry,
+    Opportunity,
+    OpportunityKind,
+    OpportunityStatus,
+    OpportunityTag,
+    Organisation,
+    Person,
+    School,
+)
+from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
+
+registry = Registry()
+
+FORM = "opportunity_form"
+REJECT = "reject_reason"
+PROPOSE_STEPS = ("title", "kind", "description", "location", "deadline", "paid", "remote")
+PUBLISH_STEPS = ("organisation", *PROPOSE_STEPS)
+MAX_TITLE = 200
+MAX_LOCATION = 300
+MAX_DESCRIPTION = 2000
+MAX_REASON = 500
+MAX_LISTED = 10
+MAX_LISTED_NUMBERS = 20
+# Far enough for next summer's placements; further is almost certainly a typo.
+MAX_DEADLINE_AHEAD = timedelta(days=2 * 365)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YES = ("yes", "y", "yeah", "yep", "true")
+_NO = ("no", "n", "nope", "false")
+_NONE = ("none", "no deadline", "skip", "-")
+
+Answers = dict[str, Any]
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _text_answer(label: str, limit: int, *, minimum: int = 1) -> Callable[[Context, str], Any]:
+    def parse(ctx: Context, text: str) -> Any:
+        value = _clean(text) if label != "description" else text.strip()
+        if len(value) < minimum:
+            raise UserError(f"Please type the {label} (at least {minimum} characters).")
+        if len(value) > limit:
+            raise UserError(f"Please keep the {label} under {limit} characters.")
+        return value
+
+    return parse
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def parse_kind(ctx: Context, text: str) -> Any:
+    # Case, spaces, hyphens and underscores never matter: "Co-op", "job_shadowing".
+    wanted = _squash(text)
+    for kind, label in KIND_LABELS.items():
+        if wanted in (_squash(kind.value), _squash(label)):
+            return kind.value
+    raise UserError("Please tap one of the kinds above.")
+
+
+def _read_date(ctx: Context, value: str, label: str, how: str) -> str:
+    if not _DATE.fullmatch(value):
+        raise UserError(how)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value} isn't a date. Please type it as YYYY-MM-DD.") from None
+    today = local_today(ctx)
+    if day < today:
+        raise UserError(f"That {label} has passed. Please type a date from today on.")
+    if day > today + MAX_DEADLINE_AHEAD:
+        raise UserError("That's more than two years ahead. Please check the year.")
+    return day.isoformat()
+
+
+def _example(ctx: Context) -> str:
+    return f"{example_deadline(local_today(ctx)):%Y-%m-%d}"
+
+
+def parse_deadline(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _NONE:
+        return None
+    return _read_date(
+        ctx,
+        value,
+        "deadline",
+        f"Please type the deadline as YYYY-MM-DD (like {_example(ctx)}), or tap No deadline.",
+    )
+
+
+def _date_answer(label: str) -> Callable[[Context, str], Any]:
+    def parse(ctx: Context, text: str) -> Any:
+        how = f"Please type the {label} as YYYY-MM-DD (like {_example(ctx)})."
+        return _read_date(ctx, text.strip(), label, how)
+
+    return parse
+
+
+def parse_spots(ctx: Context, text: str) -> Any:
+    value = text.strip()
+    if not is_number(value) or not 1 <= int(value) <= MAX_SPOTS:
+        raise UserError(
+            f"Please type the number of places as a whole number from 1 to {MAX_SPOTS}."
+        )
+    return int(value)
+
+
+def parse_url(ctx: Context, text: str) -> Any:
+    value = text.strip()
+    if not value.lower().startswith(("http://", "https://")) or len(value.split()) != 1:
+        raise UserError("Please type the web address in full, starting with https://")
+    if len(value) > MAX_URL:
+        raise UserError(f"Please keep the web address under {MAX_URL} characters.")
+    return value
+
+
+def parse_tags(ctx: Context, text: str) -> Any:
+    try:
+        return known_tags(re.split(r"[;,\n]", text))
+    except UnknownTag as unknown:
+        raise UserError(
+            f"I don't know the field {unknown.part!r}. Choose from: {', '.join(TAGS)}."
+        ) from None
+
+
+def parse_paid(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _YES or value == "paid":
+        return True
+    if value in _NO or value == "unpaid":
+        return False
+    if value in ("not sure", "unknown", "?"):
+        return None
+    raise UserError("Please tap Paid, Unpaid or Not sure.")
+
+
+def parse_remote(ctx: Context, text: str) -> Any:
+    value = text.strip().lower()
+    if value in _YES or value == "remote":
+        return True
+    if value in _NO or value in ("in person", "on site"):
+        return False
+    raise UserError("Please tap Remote or In person.")
+
+
+PARSERS: dict[str, Callable[[Context, str], Any]] = {
+    "organisation": _text_answer("organisation's name", MAX_ORG_NAME, minimum=2),
+    "title": _text_answer("title", MAX_TITLE, minimum=3),
+    "kind": parse_kind,
+    "description": _text_answer("description", MAX_DESCRIPTION, minimum=10),
+    "location": _text_answer("location", MAX_LOCATION, minimum=2),
+    "deadline": parse_deadline,
+    "paid": parse_paid,
+    "remote": parse_remote,
+    "start": _date_answer("start date"),
+    "end": _date_answer("end date"),
+    "spots": parse_spots,
+    "url": parse_url,
+    "tags": parse_tags,
+}
+
+PUBLISH_FORM = Form(
+    "New opportunity",
+    "Publish",
+    (
+        Field("organisation", "Organisation", max_length=MAX_ORG_NAME, hint="Leeds Robotics Co"),
+        Field("title", "Title", max_length=MAX_TITLE, hint="Summer software internship"),
+        Field(
+            "kind",
+            "Kind",
+            "choice",
+            options=tuple((kind.value, label) for kind, label in KIND_LABELS.items()),
+        ),
+        Field(
+            "description",
+            "Description for students",
+            "long_text",
+            max_length=MAX_DESCRIPTION,
+            hint="What they'll do and learn, in a few sentences",
+        ),
+        Field("location", "Location", max_length=MAX_LOCATION, hint="A town, or an address"),
+        Field(
+            "remote",
+            "Can students take part remotely?",
+            "choice",
+            optional=True,
+            options=(("no", "In person"), ("yes", "Remote")),
+            initial="no",
+        ),
+        Field(
+            "paid",
+            "Is it paid?",
+            "choice",
+            optional=True,
+            options=(("yes", "Paid"), ("no", "Unpaid"), ("not sure", "Not sure")),
+            initial="not sure",
+        ),
+        Field("start", "Starts on", "date", optional=True),
+        Field("end", "Ends on", "date", optional=True),
+        Field("deadline", "Deadline to register interest", "date", optional=True),
+        Field("spots", "Places", "number", optional=True, bounds=(1, MAX_SPOTS)),
+        Field("url", "Web page", "url", optional=True, max_length=MAX_URL),
+        Field(
+            "tags",
+            "Fields of interest",
+            "choices",
+            optional=True,
+            options=tuple(TAGS.items()),
+            hint="Found from the title and description if left empty",
+        ),
+    ),
+)
+_REQUIRED = ", ".join(f.name for f in PUBLISH_FORM.fields if not f.optional)
+_OPTIONAL = ", ".join(f.name for f in PUBLISH_FORM.fields if f.optional)
+
+# Buttons answer these steps with the same words a person could type.
+_KIND_BUTTONS = tuple(Button(label, f"of:kind:{kind.value}") for kind, label in KIND_LABELS.items())
+QUESTIONS: dict[str, tuple[str, tuple[tuple[Button, ...], ...]]] = {
+    "organisation": ("Which organisation offers it? Type its name.", ()),
+    "title": ("What's the title? (For example: Summer software internship)", ()),
+    "kind": (
+        "What kind of opportunity is it?",
+        (_KIND_BUTTONS[:2], _KIND_BUTTONS[2:4], _KIND_BUTTONS[4:]),
+    ),
+    "description": ("Describe it for students in a few sentences: what they'll do and learn.", ()),
+    "location": ("Where is it? (A town, or an address)", ()),
+    "deadline": (
+        "What's the deadline to register interest? Type it as YYYY-MM-DD.",
+        ((Button("No deadline", "of:deadline:none"),),),
+    ),
+    "paid": (
+        "Is it paid?",
+        (
+            (
+                Button("Paid", "of:paid:yes"),
+                Button("Unpaid", "of:paid:no"),
+                Button("Not sure", "of:paid:unknown"),
+            ),
+        ),
+    ),
+    "remote": (
+        "Can students take part remotely?",
+        ((Button("Remote", "of:remote:yes"), Button("In person", "of:remote:no")),),
+    ),
+}
+
+
+def _steps(mode: str) -> tuple[str, ...]:
+    return PUBLISH_STEPS if mode == "publish" else PROPOSE_STEPS
+
+
+@registry.command("propose", roles=EMPLOYERS, help="propose an opportunity (a teacher approves it)")
+def propose(ctx: Context, args: str) -> list[Reply]:
+    if ctx.person.organisation is None:
+        raise UserError("You're not linked to an organisation. Ask your school coordinator.")
+    return _begin(
+        ctx,
+        "propose",
+        {},
+        f"Let's describe the opportunity {ctx.person.organisation.name} offers. A teacher "
+        "approves it before students see it. Send /cancel to stop at any time.",
+    )
+
+
+@registry.command(
+    "publish", roles=STAFF, help="publish an opportunity for students", form=PUBLISH_FORM
+)
+def publish(ctx: Context, args: str) -> list[Reply]:
+    if args:
+        return _publish_at_once(ctx, args)
+    return _begin(ctx, "publish", {}, "Let's add an opportunity. Send /cancel to stop at any time.")
+
+
+def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
+    """Publish the opportunity of "/publish" then "field: value" lines; any problem with any
+    field refuses it whole, with every problem listed."""
+    given, problems = PUBLISH_FORM.read(args)
+    answers: Answers = {"remote": False, "paid": None, "deadline": None}
+    for f in PUBLISH_FORM.fields:
+        if f.name not in given:
+            continue
+        try:
+            answers[f.name] = PARSERS[f.name](ctx, given[f.name])
+        except UserError as refused:
+            # The dialog's wording ("tap one of the kinds above") speaks of its buttons.
+            choices = ", ".join(label.lower() for _, label in f.options)
+            problem = f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
+            problems.append(f"{f.name}: {problem}")
+    start, end = answers.get("start"), answers.get("end")
+    if start and end and end < start:
+        problems.append("end: The end date is before the start date.")
+    if problems:
+        raise UserError(
+            "Nothing was published. Please fix this and send it again:\n"
+            + "\n".join(f"• {problem}" for problem in problems)
+            + f"\n\nOne line per field: {_REQUIRED} (needed); {_OPTIONAL}. "
+            "Or send /publish alone and I'll ask one question at a time."
+        )
+    organisation = _organisation(ctx, "publish", answers)
+    if organisation.id is None:
+        organisation = organisation_named(ctx.session, organisation.name, ctx.now)
+    opportunity = _build(ctx, "publish", answers, organisation)
+    opportunity.start_date = date.fromisoformat(start) if start else None
+    opportunity.end_date = date.fromisoformat(end) if end else None
+    opportunity.spots = answers.get("spots")
+    opportunity.url = answers.get("url")
+    if answers.get("tags"):
+        opportunity.tags = [OpportunityTag(tag=tag) for tag in answers["tags"]]
+    opportunity.status = OpportunityStatus.OPEN
+    opportunity.published_at = ctx.now
+    ctx.session.add(opportunity)
+    ctx.session.flush()
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
+    return [
+        Reply(f"Published (#{opportunity.id}): students can find it with /browse now.\n\n{body}")
+    ]
+
+
+def _begin(ctx: Context, mode: str, answers: Answers, note: str) -> list[Reply]:
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers, note=note)]
+
+
+def _next(ctx: Context, mode: str, answers: Answers, *, note: str = "") -> Reply:
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    prefix = f"{note}\n\n" if note else ""
+    if step is None:
+        return _preview(ctx, mode, answers, prefix)
+    text, buttons = QUESTIONS[step]
+    return Reply(prefix + text, (*buttons, (Button("Cancel", "ofx"),)))
+
+
+def _form(ctx: Context) -> tuple[str, Answers]:
+    dialog = ctx.state(DIALOG)
+    if dialog is None or dialog.get("name") != FORM:
+        raise UserError("That form was closed. Send /propose or /publish to start again.")
+    return str(dialog.get("mode")), dict(dialog.get("answers", {}))
+
+
+@registry.dialog(FORM, action="of")
+def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    mode, answers = _form(ctx)
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    if step is None:
+        raise UserError("All done: tap Submit (or Publish) above, or Cancel.")
+    answers[step] = PARSERS[step](ctx, text)
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers)]
+
+
+@registry.action("of", roles=EMPLOYERS | STAFF)
+def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    mode, answers = _form(ctx)
+    step = next((s for s in _steps(mode) if s not in answers), None)
+    if args == ["done"] and step is None:
+        ctx.clear_state(DIALOG)
+        return _finish(ctx, mode, answers)
+    if len(args) != 2 or args[0] != step:
+        raise UserError("That button is from an earlier question. Please answer the one above.")
+    answers[step] = PARSERS[step](ctx, args[1].replace("_", " "))
+    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    return [_next(ctx, mode, answers)]
+
+
+@registry.action("ofx", roles=EMPLOYERS | STAFF)
+def form_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
+    return [Reply("OK, stopped. Nothing was saved.", replace=True)]
+
+
+def _organisation(ctx: Context, mode: str, answers: Answers) -> Organisation:
+    if mode == "propose":
+        if ctx.person.organisation is None:
+            raise UserError("You're not linked to an organisation any more.")
+        return ctx.person.organisation
+    name = answers["organisation"]
+    found = ctx.session.scalar(select(Organisation).where(Organisation.name == name))
+    # The preview shows a new organisation without creating it; finishing creates it.
+    return found or Organisation(name=name, created_at=ctx.now)
+
+
+def _build(ctx: Context, mode: str, answers: Answers, organisation: Organisation) -> Opportunity:
+    deadline = answers["deadline"]
+    if mode == "publish":
+        school = known_school(ctx)
+        owner = school.id if school is not None else None
+    else:
+        # A proposal waits for the teachers of the school that invited the proposer.
+        owner = ctx.person.school_id
+    return Opportunity(
+        organisation=organisation,
+        kind=OpportunityKind(answers["kind"]),
+        title=answers["title"],
+        description=answers["description"],
+        location=answers["location"],
+        deadline=date.fromisoformat(deadline) if deadline else None,
+        paid=answers["paid"],
+        remote=answers["remote"],
+        tags=[OpportunityTag(tag=t) for t in derive_tags(answers["title"], answers["description"])],
+        created_by_id=ctx.person.id,
+        owner_school_id=owner,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+
+
+def _preview(ctx: Context, mode: str, answers: Answers, prefix: str) -> Reply:
+    opportunity = _build(ctx, mode, answers, _organisation(ctx, mode, answers))
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 200)
+    finish = "Submit for approval" if mode == "propose" else "Publish"
+    return Reply(
+        f"{prefix}Here's how students will see it:\n\n{body}",
+        ((Button(finish, "of:done"), Button("Cancel", "ofx")),),
+    )
+
+
+def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
+    organisation = _organisation(ctx, mode, answers)
+    if organisation.id is None:
+        organisation = organisation_named(ctx.session, organisation.name, ctx.now)
+    opportunity = _build(ctx, mode, answers, organisation)
+    if mode == "publish":
+        opportunity.status = OpportunityStatus.OPEN
+        opportunity.published_at = ctx.now
+    else:
+        opportunity.status = OpportunityStatus.PENDING
+    ctx.session.add(opportunity)
+    ctx.session.flush()
+    if mode == "publish":
+        return [Reply(f"Published (#{opportunity.id}): students can find it with /browse now.")]
+    reviewers = (
+        all_staff(ctx.session)
+        if opportunity.owner_school_id is None
+        else school_staff(ctx.session, opportunity.owner_school_id)
+    )
+    for teacher in reviewers:
+        ctx.notify(
+            teacher,
+            f"{organisation.name} proposes a new opportunity (#{opportunity.id}):\n\n"
+            + card_text(opportunity, local_today(ctx), 3000),
+            kind="proposal",
+            key=f"proposal:{opportunity.id}:{teacher.id}",
+            buttons=_review_buttons(opportunity),
+        )
+    return [
+        Reply(
+            f"Thank you! {opportunity.title} is waiting for a teacher's approval. "
+            "I'll tell you as soon as it's decided."
+        )
+    ]
+
+
+def _review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button("Approve", f"opa:{opportunity.id}"), Button("Reject", f"opr:{opportunity.id}")),
+    )
+
+
+def _for_school(school: School) -> ColumnElement[bool]:
+    """Proposals a school's staff decide on: its own, and those of employers no school invited
+    (the first school to decide owns the listing)."""
+    return Opportunity.owner_school_id.is_(None) | (Opportunity.owner_school_id == school.id)
+
+
+def _proposal(ctx: Context, raw_id: str | None) -> tuple[Opportunity, School]:
+    school = staff_school(ctx)
+    opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
+    if opportunity is None:
+        raise UserError("That proposal no longer exists.")
+    if opportunity.status != OpportunityStatus.PENDING:
+        state = "approved" if opportunity.status == OpportunityStatus.OPEN else "dealt with"
+        raise UserError(f"{opportunity.title} was already {state}. Send /pending for the rest.")
+    if opportunity.owner_school_id not in (None, school.id):
+        raise UserError(
+            f"{opportunity.title} was proposed to another school, so it's theirs to decide. "
+            "Send /pending for your school's proposals."
+        )
+    return opportunity, school
+
+
+def _tell_proposer(ctx: Context, opportunity: Opportunity, text: str, key: str) -> None:
+    if opportunity.created_by_id is None:
+        return
+    proposer = ctx.session.get(Person, opportunity.created_by_id)
+    if proposer is not None:
+        ctx.notify(proposer, text, kind="proposal", key=key)
+
+
+def _audit(ctx: Context, opportunity: Opportunity, action: str, **detail: Any) -> None:
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=ctx.person.id,
+            subject_id=opportunity.id,
+            action=action,
+            detail=detail,
+        )
+    )
+
+
+@registry.action("opa", roles=STAFF)
+def approve(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity, school = _proposal(ctx, args[0] if args else None)
+    opportunity.owner_school_id = school.id
+    opportunity.status = OpportunityStatus.OPEN
+    opportunity.published_at = ctx.now
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_approved")
+    _tell_proposer(
+        ctx,
+        opportunity,
+        f"Good news: {opportunity.title} is approved, and students can find it now.",
+        key=f"proposal-approved:{opportunity.id}",
+    )
+    return [Reply(f"Approved: {headline(opportunity)}. Students can find it now.")]
+
+
+@registry.action("opr", roles=STAFF)
+def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    opportunity, _ = _proposal(ctx, args[0] if args else None)
+    ctx.start_dialog(REJECT, opportunity=opportunity.id)
+    return [
+        Reply(
+            f"Why isn't {opportunity.title} right for your students? Type a short reason: "
+            f"I'll pass it on to {opportunity.organisation.name}.",
+            ((Button("Cancel", "ofx"),),),
+        )
+    ]
+
+
+@registry.dialog(REJECT)
+def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    opportunity, school = _proposal(ctx, str(dialog.get("opportunity")))
+    reason = text.strip()
+    if len(reason) > MAX_REASON:
+        raise UserError(f"Please keep the reason under {MAX_REASON} characters.")
+    ctx.clear_state(DIALOG)
+    # Back to a draft: never shown to students, and the record of what was proposed stays.
+    opportunity.status = OpportunityStatus.DRAFT
+    opportunity.owner_school_id = school.id
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_rejected", reason=reason)
+    _tell_proposer(
+        ctx,
+        opportunity,
+        f"Sorry, {opportunity.title} wasn't approved. The school said: {reason}\n"
+        "You're welcome to /propose it again with changes.",
+        key=f"proposal-rejected:{opportunity.id}",
+    )
+    return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
+
+
+@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
+def pending(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
+    reported = reported_ids(ctx, school)[:MAX_LISTED]
+    proposals = ctx.session.scalars(
+        select(Opportunity)
+        .where(
+            Opportunity.status == OpportunityStatus.PENDING,
+            _for_school(school),
+            Opportunity.id.not_in(reported),
+        )
+        .order_by(Opportunity.created_at, Opportunity.id)
+        .limit(MAX_LISTED)
+    ).all()
+    if not proposals and not reported:
+        return [Reply("No proposals are waiting. Employers send them with /propose.")]
+    today = local_today(ctx)
+    room = ctx.caps.max_text - 100
+    return [
+        *(reported_card(ctx, ctx.session.get_one(Opportunity, oid)) for oid in reported),
+        *(
+            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
+            for o in proposals
+        ),
+    ]
+
+
+@registry.command(
+    "listings",
+    roles=STAFF,
+    help="opportunities and their numbers: /listings robot",
+)
+def listings(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
+    query = (
+        select(Opportunity)
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(
+            (Opportunity.status == OpportunityStatus.OPEN)
+            | ((Opportunity.status == OpportunityStatus.PENDING) & _for_school(school))
+        )
+        .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+        .limit(MAX_LISTED_NUMBERS)
+    )
+    word = " ".join(args.split())
+    if word:
+        query = query.where(
+            Opportunity.title.icontains(word, autoescape=True)
+            | Organisation.name.icontains(word, autoescape=True)
+        )
+    found = ctx.session.scalars(query).all()
+    if not found:
+        return [Reply("Nothing open matches that." if word else "Nothing is open right now.")]
+    lines = ["Open and pending opportunities, newest first:"]
+    for opportunity in found:
+        pending = (
+            " (waiting for approval)" if opportunity.status == OpportunityStatus.PENDING else ""
+        )
+        theirs = "" if owns(ctx.session, school, opportunity) else " (not your school's)"
+        lines.append(f"#{opportunity.id} {clip(headline(opportunity), 80)}{pending}{theirs}")
+    if len(found) == MAX_LISTED_NUMBERS:
+        lines.append("Add a word to narrow it down: /listings robot")
+    return [Reply("\n".join(lines))]
+
+
+def owned_opportunity(ctx: Context, text: str, usage: str) -> tuple[Opportunity, str]:
+    """``opportunity_arg`` for a change: only to a listing the teacher's school owns."""
+    school = staff_school(ctx)
+    opportunity, rest = opportunity_arg(ctx, text, usage)
+    if not owns(ctx.session, school, opportunity):
+        raise UserError(
+            f"Sorry, #{opportunity.id} {opportunity.title} isn't your school's listing, so I "
+            "haven't changed it: only the school that published or approved it can."
+        )
+    return opportunity, rest
+
+
+@registry.command("close", roles=STAFF, help="close an opportunity: /close 12")
+def close(ctx: Context, args: str) -> list[Reply]:
+    opportunity, _ = owned_opportunity(ctx, args, "/close 12")
+    if opportunity.status == OpportunityStatus.CLOSED:
+        raise UserError(f"#{opportunity.id} {opportunity.title} is already closed.")
+    opportunity.status = OpportunityStatus.CLOSED
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_closed")
+    return [Reply(f"Closed #{opportunity.id} {headline(opportunity)}. Students no longer see it.")]
+
+
+EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "remote")
+
+
+@registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds")
+def edit(ctx: Context, args: str) -> list[Reply]:
+    usage = f"/edit 12 deadline {_example(ctx)} (fields: " + ", ".join(EDITABLE) + ")"
+    opportunity, rest = owned_opportunity(ctx, args, usage)
+    field, _, value = rest.partition(" ")
+    field = field.lower()
+    if field not in EDITABLE or not value.strip():
+        raise UserError(f"Say what to change and the new value: {usage}")
+    parsed = PARSERS[field](ctx, value)
+    if field == "kind":
+        opportunity.kind = OpportunityKind(parsed)
+    elif field == "deadline":
+        opportunity.deadline = date.fromisoformat(parsed) if parsed else None
+    else:
+        setattr(opportunity, field, parsed)
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_edited", field=field)
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
+    return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]

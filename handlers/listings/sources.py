@@ -1,0 +1,191 @@
+"""/sources: a teacher connects employers' job boards and looks after them.
+
+The boards themselves are read by ``handlers.listings.sync`` on the scheduler's time, never while a
+person waits: "Sync now" makes a source due, and the scheduler picks it up within a minute.
+A teacher sees and changes their own school's sources; an admin every source.
+"""
+
+from __future__ import annotations
+
+from bot.core import STAFF, Button, Context, Registry, Reply, UserError
+from handlers.common import MAX_ORG_NAME, fmt_when, is_number, organisation_named, staff_school
+from handlers.listings.sync.engine import DEFAULT_FILTER, describe
+from handlers.listings.sync.manage import (
+    SourceProblem,
+    add_source,
+    check_filter,
+    last_runs,
+    remove_source,
+    status_lines,
+    visible_sources,
+)
+from handlers.listings.sync.providers import PROVIDERS
+from storage.models import Role, Source, SourceStatus
+
+registry = Registry()
+
+USAGE = (
+    "/sources add PROVIDER BOARD ORGANISATION (like: /sources add greenhouse acme Acme Ltd); "
+    f"providers: {', '.join(PROVIDERS)} (for listings, BOARD is the file's web address)"
+)
+FILTER_USAGE = "/sources filter ID WORDS (like: /sources filter 3 intern, apprentice; * for all)"
+
+
+def _school_id(ctx: Context) -> int | None:
+    """Whose sources this person looks after: their school's, or (an admin) everyone's."""
+    return None if ctx.role == Role.ADMIN else staff_school(ctx).id
+
+
+def _source(ctx: Context, raw_id: str | None) -> Source:
+    if raw_id is None or not is_number(raw_id.removeprefix("#")):
+        raise UserError(f"Say which source by its number, as /sources shows it. {FILTER_USAGE}")
+    source = ctx.session.get(Source, int(raw_id.removeprefix("#")))
+    school_id = _school_id(ctx)
+    if source is None or (school_id is not None and source.school_id != school_id):
+        raise UserError("I can't find that source. Send /sources to see yours.")
+    return source
+
+
+def _card(ctx: Context, source: Source, *, note: str = "", replace: bool = False) -> Reply:
+    run = last_runs(ctx.session, [source.id]).get(source.id)
+    when = fmt_when(run.finished_at, ctx.person) if run is not None else None
+    lines = status_lines(source, run, when)
+    active = source.status == SourceStatus.ACTIVE
+    buttons = (
+        (
+            Button("Sync now", f"src:sync:{source.id}"),
+            Button("Pause", f"src:pause:{source.id}")
+            if active
+            else Button("Resume", f"src:resume:{source.id}"),
+        ),
+        (
+            Button("Publish at once", f"src:open:{source.id}")
+            if source.review
+            else Button("Review first", f"src:review:{source.id}"),
+            Button("Remove", f"src:remove:{source.id}"),
+        ),
+    )
+    prefix = f"{note}\n\n" if note else ""
+    return Reply(prefix + "\n".join(lines), buttons, replace=replace)
+
+
+@registry.command(
+    "sources",
+    roles=STAFF,
+    help="employers' job boards synced as opportunities: /sources add greenhouse acme Acme Ltd",
+)
+def sources(ctx: Context, args: str) -> list[Reply]:
+    word, _, rest = args.strip().partition(" ")
+    if word.lower() == "add":
+        return _add(ctx, rest)
+    if word.lower() == "filter":
+        return _filter(ctx, rest)
+    if word:
+        raise UserError(f"To connect a job board: {USAGE}")
+    found = visible_sources(ctx.session, _school_id(ctx))
+    if not found:
+        return [Reply(f"No job boards are connected yet. {USAGE}")]
+    return [
+        Reply(
+            f"{len(found)} connected job {'board' if len(found) == 1 else 'boards'}. New "
+            f"postings whose titles have one of the filter words come in. To connect another: "
+            f"{USAGE}. To change a filter: {FILTER_USAGE}"
+        ),
+        *(_card(ctx, source) for source in found),
+    ]
+
+
+def _add(ctx: Context, args: str) -> list[Reply]:
+    parts = args.split(maxsplit=2)
+    if len(parts) < 2 or (len(parts) < 3 and parts[0].lower() != "listings"):
+        raise UserError(f"Please give the provider, the board and the employer: {USAGE}")
+    provider, board = parts[0], parts[1]
+    name = " ".join(parts[2].split()) if len(parts) == 3 else ""
+    if len(name) > MAX_ORG_NAME:
+        raise UserError(f"Please keep the employer's name under {MAX_ORG_NAME} characters.")
+    try:
+        source = add_source(
+            ctx.session,
+            provider,
+            board,
+            organisation=organisation_named(ctx.session, name, ctx.now) if name else None,
+            school=staff_school(ctx),
+            created_by=ctx.person,
+            now=ctx.now,
+        )
+    except SourceProblem as problem:
+        raise UserError(str(problem)) from None
+    return [
+        _card(
+            ctx,
+            source,
+            note=f"Connected {describe(source)}. Its first sync runs within a minute. Titles "
+            f"with these words come in: {DEFAULT_FILTER} (change them with {FILTER_USAGE}).",
+        )
+    ]
+
+
+def _filter(ctx: Context, args: str) -> list[Reply]:
+    raw_id, _, words = args.strip().partition(" ")
+    source = _source(ctx, raw_id or None)
+    try:
+        source.title_filter = check_filter(words)
+    except SourceProblem as problem:
+        raise UserError(f"{problem} {FILTER_USAGE}") from None
+    # The next sync applies it, reading the whole board even if unchanged: postings the
+    # filter now leaves out close, new matches come in.
+    source.next_sync_at = ctx.now
+    source.etag = source.last_modified = None
+    return [_card(ctx, source, note="Filter changed; it applies from the next sync, in a minute.")]
+
+
+@registry.action("src", roles=STAFF)
+def pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if len(args) != 2:
+        raise UserError("That button doesn't work any more. Send /sources to start again.")
+    what, source = args[0], _source(ctx, args[1])
+    if what == "sync":
+        if source.status != SourceStatus.ACTIVE:
+            raise UserError("That source is paused: press Resume first.")
+        source.next_sync_at = ctx.now
+        return [_card(ctx, source, note="It syncs within a minute: /sources shows the result.")]
+    if what == "pause":
+        source.status = SourceStatus.PAUSED
+        source.paused_reason = f"paused by {ctx.person.name or 'a teacher'}"
+        return [_card(ctx, source, note="Paused: its listings stay as they are.", replace=True)]
+    if what == "resume":
+        source.status = SourceStatus.ACTIVE
+        source.failures = 0
+        source.paused_reason = None
+        source.next_sync_at = ctx.now
+        return [_card(ctx, source, note="Resumed: it syncs within a minute.", replace=True)]
+    if what in ("open", "review"):
+        source.review = what == "review"
+        note = (
+            "New postings now wait for your review in /pending."
+            if source.review
+            else "New postings now open to students at once."
+        )
+        return [_card(ctx, source, note=note, replace=True)]
+    if what == "remove":
+        return [
+            Reply(
+                f"Remove {describe(source)}? Its open listings close, and students who saved "
+                "them are told.",
+                (
+                    (
+                        Button("Yes, remove it", f"src:removed:{source.id}"),
+                        Button("Keep it", f"src:keep:{source.id}"),
+                    ),
+                ),
+                replace=True,
+            )
+        ]
+    if what == "removed":
+        name = describe(source)
+        closed = remove_source(ctx.session, source, now=ctx.now, quiet=ctx.timing.quiet)
+        listings = "listing" if closed == 1 else "listings"
+        return [Reply(f"Removed {name}; {closed} of its {listings} closed.", replace=True)]
+    if what == "keep":
+        return [_card(ctx, source, note="Kept.", replace=True)]
+    raise UserError("That button doesn't work any more. Send /sources to start again.")

@@ -1,0 +1,36 @@
+"""The messaging area: its public names; other areas import only these."""
+
+from __future__ import annotations
+
+from handlers.messaging.announcements import (
+    draft_for_students,
+    report_deliveries,
+    retext_draft,
+    send,
+    send_due_announcements,
+)
+from handlers.messaging.digest import DAYS, send_digests
+from handlers.messaging.reminders import (
+    Queued,
+    fmt_moment,
+    queue_due_reminders,
+    reconcile_all,
+    schedule_event_reminders,
+    sync_deadline_reminders,
+)
+
+__all__ = [
+    "DAYS",
+    "Queued",
+    "draft_for_students",
+    "fmt_moment",
+    "queue_due_reminders",
+    "reconcile_all",
+    "report_deliveries",
+    "retext_draft",
+    "schedule_event_reminders",
+    "send",
+    "send_digests",
+    "send_due_announcements",
+    "sync_deadline_reminders",
+]

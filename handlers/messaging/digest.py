@@ -1,0 +1,192 @@
+"""/digest: one message a week with the new opportunities in a student's fields.
+
+Off by default. A student picks a day; the digest comes that day at the configured local time
+(16:00 by default: after school) and lists what opened since the last one, or since they
+subscribed. When nothing new matches, nothing is sent. ``send_digests`` is the scheduled job.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
+from handlers.common import clip, deadline_phrase, headline
+from storage.db import transaction
+from storage.models import Opportunity, OpportunityTag, Person, Role
+from storage.outbox import Outgoing, enqueue_many
+from storage.queries import BrowseFilters, browse_query
+from storage.tags import TAGS
+
+registry = Registry()
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MAX_ITEMS = 8
+# A digest more than this late (the bot was down on the day) waits for the next week.
+LATENESS = timedelta(days=1)
+
+
+def next_digest_at(day: int, now: datetime, person: Person, timing: Timing) -> datetime:
+    """The first moment after ``now`` that is weekday ``day`` at the digest time, locally."""
+    zone = person.zone
+    today = now.astimezone(zone).date()
+    for ahead in range(8):
+        date = today + timedelta(days=ahead)
+        moment = datetime.combine(date, timing.digest_at, tzinfo=zone).astimezone(UTC)
+        if date.weekday() == day and moment > now:
+            return moment
+    raise AssertionError("a weekday recurs within 8 days")
+
+
+def _day_buttons(current: int | None) -> tuple[tuple[Button, ...], ...]:
+    days = [
+        Button(("✓ " if n == current else "") + name[:3], f"dg:{n}") for n, name in enumerate(DAYS)
+    ]
+    off = Button("✓ Off" if current is None else "Off", "dg:off")
+    return (tuple(days[:4]), (*days[4:], off))
+
+
+@registry.command("digest", "weekly", roles=STUDENTS, help="a weekly message of new opportunities")
+def digest(ctx: Context, args: str) -> list[Reply]:
+    word = args.strip().lower()
+    if word:
+        if word in ("off", "stop", "none", "no"):
+            return [_choose(ctx, None, replace=False)]
+        day = next((n for n, name in enumerate(DAYS) if name.lower().startswith(word[:3])), None)
+        if day is None or len(word) < 3:
+            raise UserError("Which day? Send /digest friday, say, or /digest off.")
+        return [_choose(ctx, day, replace=False)]
+    person = ctx.person
+    fields = (
+        ", ".join(TAGS.get(t, t) for t in person.tag_names) or "all fields (pick yours: /start)"
+    )
+    if person.digest_day is None:
+        status = "The weekly digest is off."
+    else:
+        status = f"You get the digest every {DAYS[person.digest_day]} at {_time(ctx)}."
+    return [
+        Reply(
+            f"{status} It lists new opportunities in your fields ({fields}), "
+            "and only comes when there is something new. Which day suits you?",
+            _day_buttons(person.digest_day),
+        )
+    ]
+
+
+@registry.action("dg", roles=STUDENTS)
+def day_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    if args == ["off"]:
+        return [_choose(ctx, None, replace=True)]
+    if args == ["stop"]:  # under a digest, which stays readable
+        return [_choose(ctx, None, replace=False)]
+    if len(args) != 1 or args[0] not in {str(n) for n in range(7)}:
+        raise UserError("That button doesn't work any more. Send /digest to choose again.")
+    return [_choose(ctx, int(args[0]), replace=True)]
+
+
+def _time(ctx: Context) -> str:
+    return f"{ctx.timing.digest_at:%H:%M}"
+
+
+def _choose(ctx: Context, day: int | None, *, replace: bool) -> Reply:
+    person = ctx.person
+    if day is None:
+        person.digest_day = person.digest_next_at = person.digest_since = None
+        return Reply("The weekly digest is off. Send /digest to turn it on again.", replace=replace)
+    if person.digest_day is None:
+        person.digest_since = ctx.now
+    person.digest_day = day
+    person.digest_next_at = next_digest_at(day, ctx.now, person, ctx.timing)
+    return Reply(
+        f"Done: every {DAYS[day]} at {_time(ctx)} I'll send you what's new in your fields, "
+        "if anything is. Send /digest to change the day or turn it off.",
+        replace=replace,
+    )
+
+
+def digest_items(
+    session: Session, person: Person, since: datetime, now: datetime
+) -> tuple[list[Opportunity], int]:
+    """Open opportunities new since ``since`` that ``person`` may apply to, in their fields."""
+    today = now.astimezone(person.zone).date()
+    query = browse_query(person, BrowseFilters(), today).where(
+        or_(Opportunity.created_at > since, Opportunity.published_at > since)
+    )
+    if person.tag_names:
+        query = query.where(
+            exists().where(
+                OpportunityTag.opportunity_id == Opportunity.id,
+                OpportunityTag.tag.in_(person.tag_names),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ids = session.scalars(
+        query.order_by(Opportunity.deadline.is_(None), Opportunity.deadline, Opportunity.id).limit(
+            MAX_ITEMS
+        )
+    ).all()
+    loaded = {
+        o.id: o
+        for o in session.scalars(
+            select(Opportunity)
+            .where(Opportunity.id.in_(ids))
+            .options(selectinload(Opportunity.organisation))
+        )
+    }
+    return [loaded[i] for i in ids], total
+
+
+def digest_message(
+    person: Person, items: list[Opportunity], total: int, now: datetime
+) -> tuple[str, list[list[list[str]]]]:
+    today = now.astimezone(person.zone).date()
+    noun = "opportunity" if total == 1 else "opportunities"
+    where = "in your fields " if person.tag_names else ""
+    lines = [f"Your weekly digest: {total} new {noun} {where}since last time.", ""]
+    for n, opportunity in enumerate(items, start=1):
+        lines.append(f"{n}. {clip(headline(opportunity), 80)}")
+        lines.append(f"   {deadline_phrase(opportunity, today)}")
+    if total > len(items):
+        lines.append(f"…and {total - len(items)} more: /browse")
+    numbers = [[str(n), f"opp:{o.id}"] for n, o in enumerate(items, start=1)]
+    buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
+    buttons.append([["Stop the digest", "dg:stop"]])
+    return "\n".join(lines), buttons
+
+
+def send_digests(
+    session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
+) -> int:
+    """Queue the digests due by ``now``, each once; returns how many were queued."""
+    queued = 0
+    while True:
+        with transaction(session_factory) as session:
+            people = list(
+                session.scalars(
+                    select(Person)
+                    .where(Person.role == Role.STUDENT, Person.digest_next_at <= now)
+                    .order_by(Person.digest_next_at, Person.id)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            messages = []
+            for person in people:
+                assert person.digest_next_at is not None and person.digest_day is not None
+                slot = person.digest_next_at
+                person.digest_next_at = next_digest_at(person.digest_day, now, person, timing)
+                if now - slot > LATENESS:
+                    continue
+                since = person.digest_since or now - timedelta(days=7)
+                items, total = digest_items(session, person, since, now)
+                if not items:
+                    continue
+                text, buttons = digest_message(person, items, total, now)
+                key = f"digest:{person.id}:{slot:%Y%m%d}"
+                messages.append(Outgoing(person, text, "digest", key, buttons))
+                person.digest_since = now
+            queued += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
+        if len(people) < batch:
+            return queued

@@ -1,0 +1,9 @@
+"""The people area: its public names; other areas import only these."""
+
+from __future__ import annotations
+
+from handlers.people.invites import create_invite
+
+__all__ = [
+    "create_invite",
+]

@@ -1,0 +1,288 @@
+"""/mydata and /forget: a person sees everything stored about them, and can delete it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
+
+from bot.core import EVERYONE, Button, Context, Registry, Reply
+from bot.i18n import language_name
+from handlers.applications import withdraw
+from handlers.common import ACTIVE, STATUS_LABELS, clip, fmt_when, headline
+from handlers.messaging import DAYS
+from handlers.people.consent import confirmations
+from handlers.people.onboarding import AGE_BANDS, age_band
+from handlers.placements import dates_phrase, forget_feedback, hours_phrase
+from handlers.reports import mydata_lines as encounter_lines
+from storage.models import (
+    Account,
+    AuditEntry,
+    Encounter,
+    Feedback,
+    GuardianCode,
+    HoursEntry,
+    Interest,
+    InterestMessage,
+    Opportunity,
+    OutboxMessage,
+    Placement,
+    Reminder,
+    ReminderStatus,
+    Role,
+    SavedOpportunity,
+)
+from storage.tags import TAGS
+
+registry = Registry()
+
+
+@registry.command(
+    "mydata", "privacy", "data", roles=EVERYONE, help="see everything I store about you"
+)
+def mydata(ctx: Context, args: str) -> list[Reply]:
+    person = ctx.person
+    lines = [
+        "Everything I store about you:",
+        "",
+        f"Name: {person.name or 'not given'}",
+    ]
+    if person.family_name is not None:
+        lines.append(f"Family name: {person.family_name}")
+    lines.append(f"Role: {person.role.value if person.role else 'not joined yet'}")
+    if person.cohort is not None:
+        lines.append(f"Class: {person.cohort.name}, {person.cohort.school.name}")
+    if person.organisation is not None:
+        lines.append(f"Organisation: {person.organisation.name}")
+    if person.school is not None:
+        lines.append(f"School: {person.school.name}")
+    if person.grade is not None:
+        lines.append(f"Grade: {person.grade}")
+    band = age_band(person)
+    known = "under 18" if person.under_18 else "not given"
+    lines.append(f"Age: {AGE_BANDS[band] if band is not None else known}")
+    if person.under_18:
+        lines.append(f"Guardian's consent: {_consent_phrase(ctx)}")
+    lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
+    lines.append(f"Time zone: {person.timezone}")
+    if person.place or person.wants_remote:
+        lines.append(f"Where: {person.place or 'remote only'}")
+    lines.append(f"Language: {language_name(person.language)} (change it with /language)")
+    if person.role == Role.STUDENT:
+        digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"
+        lines.append(f"Weekly digest: {digest}")
+    lines.append(f"First contact: {fmt_when(person.created_at, person)}")
+    accounts = ctx.session.scalars(select(Account).where(Account.person_id == person.id)).all()
+    lines.append(
+        "Accounts: "
+        + ", ".join(f"{a.platform} ({a.display_name or a.external_id})" for a in accounts)
+    )
+    interests = ctx.session.scalars(
+        select(Interest)
+        .where(Interest.person_id == person.id)
+        .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
+        .order_by(Interest.created_at, Interest.id)
+    ).all()
+    if interests:
+        lines += ["", "Applications:"]
+        for interest in interests:
+            note = f' — your note: "{interest.note}"' if interest.note else ""
+            label = STATUS_LABELS[interest.status][0]
+            lines.append(f"• {clip(headline(interest.opportunity), 80)}: {label}{note}")
+        lines += _conversation_lines(ctx, interests)
+    saved = ctx.session.scalars(
+        select(SavedOpportunity)
+        .where(SavedOpportunity.person_id == person.id)
+        .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
+        .order_by(SavedOpportunity.created_at, SavedOpportunity.opportunity_id)
+    ).all()
+    if saved:
+        lines += ["", "Saved:"] + [f"• {clip(headline(s.opportunity), 80)}" for s in saved]
+    reminders = ctx.session.scalars(
+        select(Reminder)
+        .where(Reminder.person_id == person.id, Reminder.status == ReminderStatus.PENDING)
+        .order_by(Reminder.due_at, Reminder.id)
+    ).all()
+    if reminders:
+        lines += ["", "Reminders:"] + [
+            f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
+        ]
+    lines += _placement_lines(ctx)
+    lines += encounter_lines(ctx)
+    lines += _guardian_lines(ctx)
+    lines += ["", "To delete all of this, send /forget."]
+    return [Reply("\n".join(lines))]
+
+
+def _consent_phrase(ctx: Context) -> str:
+    person = ctx.person
+    if person.guardian_consent_at is None:
+        return "not on file yet"
+    phrase = f"on file since {fmt_when(person.guardian_consent_at, person)}"
+    code = confirmations(ctx, [person]).get(person.id)
+    if code is not None and code.guardian_name is not None:
+        phrase += f", confirmed by {code.guardian_name} ({code.guardian_relationship})"
+    return phrase
+
+
+def _guardian_lines(ctx: Context) -> list[str]:
+    """What a guardian told the bot when they confirmed a student's consent."""
+    codes = ctx.session.scalars(
+        select(GuardianCode)
+        .where(GuardianCode.used_by_id == ctx.person.id)
+        .order_by(GuardianCode.used_at, GuardianCode.id)
+    ).all()
+    if not codes:
+        return []
+    lines = ["", "Consent you confirmed as a guardian:"]
+    for code in codes:
+        assert code.used_at is not None
+        student = code.student
+        school = f" at {student.cohort.school.name}" if student.cohort is not None else ""
+        lines.append(
+            f"• {student.first_name or 'A student'}{school}, {fmt_when(code.used_at, ctx.person)}"
+            f": you gave your name as {code.guardian_name} ({code.guardian_relationship})"
+        )
+    return lines
+
+
+def _conversation_lines(ctx: Context, interests: Sequence[Interest]) -> list[str]:
+    """What the student and employers wrote to each other through the bot."""
+    by_id = {i.id: i for i in interests}
+    messages = ctx.session.scalars(
+        select(InterestMessage)
+        .where(InterestMessage.interest_id.in_(by_id), InterestMessage.text != "")
+        .order_by(InterestMessage.created_at, InterestMessage.id)
+    ).all()
+    if not messages:
+        return []
+    lines = ["", "Messages with employers:"]
+    for m in messages:
+        who = (
+            "You"
+            if m.from_role == Role.STUDENT
+            else by_id[m.interest_id].opportunity.organisation.name
+        )
+        lines.append(f"• {fmt_when(m.created_at, ctx.person)}, {who}: {clip(m.text, 200)}")
+    return lines
+
+
+def _placement_lines(ctx: Context) -> list[str]:
+    """A student's placements, the hours they logged and the feedback they gave."""
+    placements = ctx.session.scalars(
+        select(Placement)
+        .where(Placement.student_id == ctx.person.id)
+        .order_by(Placement.created_at, Placement.id)
+    ).all()
+    if not placements:
+        return []
+    ids = [p.id for p in placements]
+    hours = ctx.session.scalars(
+        select(HoursEntry)
+        .where(HoursEntry.placement_id.in_(ids))
+        .order_by(HoursEntry.work_date, HoursEntry.id)
+    ).all()
+    given = ctx.session.scalars(
+        select(Feedback)
+        .where(Feedback.respondent_id == ctx.person.id, Feedback.rating.is_not(None))
+        .order_by(Feedback.answered_at, Feedback.id)
+    ).all()
+    lines = ["", "Placements:"]
+    for p in placements:
+        lines.append(
+            f"• {p.interest.opportunity.title} at {p.organisation.name}: {dates_phrase(p)}"
+        )
+    if hours:
+        lines += ["", "Hours logged:"] + [
+            f"• {h.work_date.isoformat()}: {hours_phrase(h.minutes)}, {h.status.value}"
+            for h in hours
+        ]
+    if given:
+        lines += ["", "Feedback you gave:"] + [
+            f"• {f.stage.value}: {f.rating}/5" + (f' "{f.comment}"' if f.comment else "")
+            for f in given
+        ]
+    return lines
+
+
+@registry.command("forget", "deleteme", roles=EVERYONE, help="delete everything I store about you")
+def forget(ctx: Context, args: str) -> list[Reply]:
+    return [
+        Reply(
+            "This deletes your profile, applications, saved list and reminders, on every "
+            "platform. Employers are only told that you withdrew. It can't be undone. Sure?",
+            ((Button("Yes, delete everything", "fgy"), Button("No, keep it", "fgn")),),
+        )
+    ]
+
+
+@registry.action("fgn", roles=EVERYONE)
+def keep_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [Reply("Good, nothing was deleted.", replace=True)]
+
+
+@registry.action("fgy", roles=EVERYONE)
+def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
+    person = ctx.person
+    # Messages about this person that have not gone out yet must never go out.
+    ctx.session.execute(delete(OutboxMessage).where(OutboxMessage.about_person_id == person.id))
+    # A guardian's name and relationship go; the consent they confirmed stays on file for the
+    # student (the school withdraws it if it must), shown as confirmed by a guardian.
+    ctx.session.execute(
+        update(GuardianCode)
+        .where(GuardianCode.used_by_id == person.id)
+        .values(guardian_name=None, guardian_relationship=None)
+    )
+    interests = ctx.session.scalars(select(Interest).where(Interest.person_id == person.id)).all()
+    # The conversations with employers were about this student: their words go. What happened
+    # (an invitation, a placement, and when) stays for the partnership's figures.
+    ctx.session.execute(
+        update(InterestMessage)
+        .where(InterestMessage.interest_id.in_([i.id for i in interests]))
+        .values(text="")
+    )
+    # Placement figures stay for the partnership's report, without a word that names anyone.
+    placement_ids = list(
+        ctx.session.scalars(select(Placement.id).where(Placement.student_id == person.id))
+    )
+    forget_feedback(ctx.session, placement_ids)
+    ctx.session.execute(
+        update(HoursEntry).where(HoursEntry.placement_id.in_(placement_ids)).values(query=None)
+    )
+    # Encounters stay as anonymous counts (school, year group, day, kind), without the notes.
+    ctx.session.execute(
+        update(Encounter)
+        .where(Encounter.student_id == person.id)
+        .values(student_id=None, notes=None)
+    )
+    withdrawn = 0
+    for interest in interests:
+        # A placed student leaving is news for the employer too.
+        if interest.status in ACTIVE:
+            withdraw(ctx, interest)
+            withdrawn += 1
+        # The row stays for the employer's figures, with nothing that points back to the student.
+        interest.person_id = None
+        interest.note = None
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=person.id,
+            subject_id=person.id,
+            action="forget",
+            detail={
+                "role": person.role.value if person.role else None,
+                "interests_withdrawn": withdrawn,
+            },
+        )
+    )
+    ctx.session.flush()
+    ctx.session.delete(person)
+    return [
+        Reply(
+            "Done: everything I stored about you is deleted. If you write to me again, "
+            "you'll start fresh. Take care!",
+            replace=True,
+        )
+    ]

@@ -1,0 +1,29 @@
+"""The reports area: its public names; other areas import only these."""
+
+from __future__ import annotations
+
+from handlers.reports.chart import render
+from handlers.reports.encounters import coverage, coverage_markdown, long_csv, school_year, wide_csv
+from handlers.reports.evidence import mydata_lines
+from handlers.reports.export import report_csv, report_markdown
+from handlers.reports.figures import Period, Scope, compute, parse_period
+from handlers.reports.report import build_report, chart_data, school_zone
+
+__all__ = [
+    "Period",
+    "Scope",
+    "build_report",
+    "chart_data",
+    "compute",
+    "coverage",
+    "coverage_markdown",
+    "long_csv",
+    "mydata_lines",
+    "parse_period",
+    "render",
+    "report_csv",
+    "report_markdown",
+    "school_year",
+    "school_zone",
+    "wide_csv",
+]

@@ -1,0 +1,461 @@
+"""The evidence a school gives for each student's encounters with employers: the figures.
+
+What counts, and from where (the chat commands are in ``handlers.reports.evidence``):
+
+- a placement is a workplace experience (an event or mentoring placement is an encounter),
+  dated by its first day, with the hours confirmed and the feedback given on it; it is read
+  from ``placements`` each time, never copied, so changing its dates or removing it can never
+  leave a stale or doubled count;
+- an ``Encounter`` row: what a teacher recorded (a careers fair outside oppbot, for a class or
+  some students), or a student's confirmed attendance of an employer's event they were
+  invited to through oppbot.
+
+Meaningful (Gatsby Benchmark 5) means two-way: the student talked with the employer, not only
+listened. Every placement is two-way; a recorded encounter is as the teacher said.
+
+The targets are the benchmarks': every student has at least one meaningful encounter every
+school year, and a workplace experience by 16 and again by 18. Each of those is a two-year key
+stage (Years 10 and 11, then 12 and 13), so a student counts as having one when it happened
+this school year or the one before. Both targets are 100% of the year group.
+
+A year group is the student's grade. A student who deletes their data leaves the evidence:
+their placements and encounters stay only as anonymous counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from handlers.reports.export import _csv_cell as csv_cell
+from storage.models import (
+    Cohort,
+    Encounter,
+    EncounterKind,
+    Feedback,
+    FeedbackStatus,
+    HoursEntry,
+    HoursStatus,
+    Interest,
+    Opportunity,
+    OpportunityKind,
+    Person,
+    Placement,
+    Role,
+)
+
+TARGET_PERCENT = 100
+# The measures coverage is counted on, as /objective names them.
+ENCOUNTER = "encounter"
+EXPERIENCE = "experience"
+MEASURES = {
+    ENCOUNTER: "a meaningful encounter this school year",
+    EXPERIENCE: "a workplace experience this school year or last",
+}
+# Placements on these are encounters; any other placement is an experience of a workplace.
+_ENCOUNTER_PLACEMENTS = (OpportunityKind.EVENT, OpportunityKind.MENTORING)
+_PLACEMENT_ACTIVITY = {
+    OpportunityKind.INTERNSHIP: "internship",
+    OpportunityKind.JOB_SHADOWING: "job shadowing",
+    OpportunityKind.COOP: "co-op placement",
+    OpportunityKind.MENTORING: "mentoring",
+    OpportunityKind.SITE_VISIT: "site visit",
+    OpportunityKind.EVENT: "event",
+}
+SOURCES = {"placement": "placement", "teacher": "recorded by a teacher", "student": "you went"}
+
+
+@dataclass(frozen=True)
+class SchoolYear:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.year}/{str(self.end.year)[-2:]}"
+
+    def previous(self) -> SchoolYear:
+        return school_year(self.start.replace(year=self.start.year - 1), self.start_md)
+
+    @property
+    def start_md(self) -> tuple[int, int]:
+        return (self.start.month, self.start.day)
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+
+def school_year(day: date, start: tuple[int, int] = (9, 1)) -> SchoolYear:
+    """The school year ``day`` falls in, when school years begin on ``start`` (month, day)."""
+    month, first = start
+    begins = date(day.year, month, first)
+    if day < begins:
+        begins = date(day.year - 1, month, first)
+    ends = date(begins.year + 1, month, first).toordinal() - 1
+    return SchoolYear(begins, date.fromordinal(ends))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece of evidence for one student."""
+
+    student_id: int
+    day: date
+    kind: EncounterKind
+    activity: str
+    organisation: str
+    two_way: bool
+    source: str  # placement, teacher or student
+
+    @property
+    def meaningful(self) -> bool:
+        return self.two_way
+
+
+@dataclass
+class StudentEvidence:
+    student: Person
+    items: list[Item] = field(default_factory=list)
+    hours_minutes: int = 0  # confirmed, this school year
+    feedback_given: int = 0  # by the student, this school year
+
+    def in_year(self, year: SchoolYear) -> list[Item]:
+        return [i for i in self.items if i.day in year]
+
+    def has_encounter(self, year: SchoolYear) -> bool:
+        return any(i.meaningful for i in self.in_year(year))
+
+    def has_experience(self, year: SchoolYear) -> bool:
+        before = year.previous()
+        return any(
+            i.kind == EncounterKind.WORKPLACE and (i.day in year or i.day in before)
+            for i in self.items
+        )
+
+    def meets(self, measure: str, year: SchoolYear) -> bool:
+        return self.has_encounter(year) if measure == ENCOUNTER else self.has_experience(year)
+
+
+@dataclass(frozen=True)
+class GroupCoverage:
+    grade: int | None
+    students: list[StudentEvidence]
+    year: SchoolYear
+
+    @property
+    def label(self) -> str:
+        return year_group_label(self.grade)
+
+    def meeting(self, measure: str) -> list[StudentEvidence]:
+        return [s for s in self.students if s.meets(measure, self.year)]
+
+    def missing(self, measure: str) -> list[StudentEvidence]:
+        return [s for s in self.students if not s.meets(measure, self.year)]
+
+    def percent(self, measure: str) -> float:
+        return 100 * len(self.meeting(measure)) / len(self.students) if self.students else 0.0
+
+
+def year_group_label(grade: int | None) -> str:
+    return f"Year {grade}" if grade is not None else "Year group not given"
+
+
+def school_students(
+    session: Session, school_id: int, *, grade: int | None = None, ids: Collection[int] = ()
+) -> list[Person]:
+    query = (
+        select(Person)
+        .join(Cohort, Cohort.id == Person.cohort_id)
+        .where(Cohort.school_id == school_id, Person.role == Role.STUDENT)
+        .options(selectinload(Person.cohort))
+        .order_by(Person.grade, Person.name, func.coalesce(Person.family_name, ""), Person.id)
+    )
+    if grade is not None:
+        query = query.where(Person.grade == grade)
+    if ids:
+        query = query.where(Person.id.in_(list(ids)))
+    return list(session.scalars(query))
+
+
+def evidence_for(
+    session: Session, school_id: int, students: Iterable[Person], year: SchoolYear, today: date
+) -> list[StudentEvidence]:
+    """Each student's evidence up to ``today``, with hours and feedback of ``year``."""
+    found = {s.id: StudentEvidence(s) for s in students}
+    if not found:
+        return []
+    ids = list(found)
+    placements = session.execute(
+        select(Placement, Opportunity.kind)
+        .join(Interest, Interest.id == Placement.interest_id)
+        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+        .where(Placement.school_id == school_id, Placement.student_id.in_(ids))
+        .options(selectinload(Placement.organisation))
+        .order_by(Placement.id)
+    ).all()
+    for placement, kind in placements:
+        assert placement.student_id is not None
+        day = placement.start_date or placement.created_at.date()
+        if day > today:
+            continue  # not started yet: no experience so far
+        found[placement.student_id].items.append(
+            Item(
+                student_id=placement.student_id,
+                day=day,
+                kind=(
+                    EncounterKind.ENCOUNTER
+                    if kind in _ENCOUNTER_PLACEMENTS
+                    else EncounterKind.WORKPLACE
+                ),
+                activity=_PLACEMENT_ACTIVITY[kind],
+                organisation=placement.organisation.name,
+                two_way=True,
+                source="placement",
+            )
+        )
+    recorded = session.scalars(
+        select(Encounter)
+        .where(
+            Encounter.school_id == school_id,
+            Encounter.student_id.in_(ids),
+            Encounter.happened_on <= today,
+        )
+        .options(selectinload(Encounter.organisation))
+        .order_by(Encounter.happened_on, Encounter.id)
+    )
+    for row in recorded:
+        assert row.student_id is not None
+        organisation = row.organisation.name if row.organisation else row.organisation_name
+        found[row.student_id].items.append(
+            Item(
+                student_id=row.student_id,
+                day=row.happened_on,
+                kind=row.kind,
+                activity=row.activity,
+                organisation=organisation or "",
+                two_way=row.two_way,
+                source="teacher" if row.recorded_by_id is not None else "student",
+            )
+        )
+    hours = session.execute(
+        select(Placement.student_id, func.sum(HoursEntry.minutes))
+        .join(HoursEntry, HoursEntry.placement_id == Placement.id)
+        .where(
+            Placement.school_id == school_id,
+            Placement.student_id.in_(ids),
+            HoursEntry.status == HoursStatus.CONFIRMED,
+            HoursEntry.work_date >= year.start,
+            HoursEntry.work_date <= min(year.end, today),
+        )
+        .group_by(Placement.student_id)
+    ).all()
+    for student_id, minutes in hours:
+        found[student_id].hours_minutes = int(minutes or 0)
+    feedback = session.execute(
+        select(Feedback.respondent_id, Feedback.answered_at)
+        .join(Placement, Placement.id == Feedback.placement_id)
+        .where(
+            Placement.school_id == school_id,
+            Feedback.respondent_id.in_(ids),
+            Feedback.status == FeedbackStatus.ANSWERED,
+            Feedback.answered_at.is_not(None),
+        )
+    ).all()
+    for student_id, answered_at in feedback:
+        if answered_at.date() in year:
+            found[student_id].feedback_given += 1
+    for evidence in found.values():
+        evidence.items.sort(key=lambda i: (i.day, i.activity))
+    return list(found.values())
+
+
+def coverage(
+    session: Session, school_id: int, year: SchoolYear, today: date, *, grade: int | None = None
+) -> list[GroupCoverage]:
+    """Per year group, every student's evidence (only ``grade``'s when given)."""
+    students = school_students(session, school_id, grade=grade)
+    by_grade: dict[int | None, list[StudentEvidence]] = defaultdict(list)
+    for evidence in evidence_for(session, school_id, students, year, today):
+        by_grade[evidence.student.grade].append(evidence)
+    order = sorted(by_grade, key=lambda g: (g is None, g or 0))
+    return [GroupCoverage(g, by_grade[g], year) for g in order]
+
+
+def measure_percent(
+    session: Session,
+    school_id: int,
+    measure: str,
+    grade: int | None,
+    today: date,
+    start: tuple[int, int],
+) -> float | None:
+    """The share of a year group (every student, for None) meeting ``measure`` today; None
+    when it has no students."""
+    year = school_year(today, start)
+    students = school_students(session, school_id, grade=grade)
+    evidence = evidence_for(session, school_id, students, year, today)
+    if not evidence:
+        return None
+    return 100 * sum(e.meets(measure, year) for e in evidence) / len(evidence)
+
+
+# --- Exports ----------------------------------------------------------------------------------
+
+
+WIDE_COLUMNS = (
+    "student_id",
+    "first_name",
+    "family_name",
+    "class",
+    "year_group",
+    "school_year_start",
+    "school_year_end",
+    "encounters",
+    "meaningful_encounters",
+    "workplace_experiences",
+    "workplace_experiences_this_and_last_year",
+    "hours_confirmed",
+    "feedback_given",
+    "encounter_target_met",
+    "experience_target_met",
+)
+LONG_COLUMNS = (
+    "student_id",
+    "first_name",
+    "family_name",
+    "class",
+    "year_group",
+    "date",
+    "kind",
+    "activity",
+    "employer",
+    "two_way",
+    "source",
+)
+
+
+def _write(columns: tuple[str, ...], rows: Iterable[list[object]]) -> str:
+    out = io.StringIO()
+    # CRLF, the standard's line end, as in the partnership report's CSV.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(_cell(value)) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _who(student: Person) -> list[object]:
+    cohort = student.cohort.name if student.cohort is not None else ""
+    return [student.id, student.name, student.family_name or "", cohort, student.grade]
+
+
+def wide_csv(groups: Iterable[GroupCoverage]) -> str:
+    """One row per student, one column per measure."""
+    rows = []
+    for group in groups:
+        year = group.year
+        before = year.previous()
+        for s in group.students:
+            this_year = s.in_year(year)
+            rows.append(
+                [
+                    *_who(s.student),
+                    year.start.isoformat(),
+                    year.end.isoformat(),
+                    len(this_year),
+                    sum(i.meaningful for i in this_year),
+                    sum(i.kind == EncounterKind.WORKPLACE for i in this_year),
+                    sum(
+                        i.kind == EncounterKind.WORKPLACE and (i.day in year or i.day in before)
+                        for i in s.items
+                    ),
+                    f"{s.hours_minutes / 60:g}",
+                    s.feedback_given,
+                    s.has_encounter(year),
+                    s.has_experience(year),
+                ]
+            )
+    return _write(WIDE_COLUMNS, rows)
+
+
+def long_csv(groups: Iterable[GroupCoverage]) -> str:
+    """One row per encounter or experience of the school year."""
+    rows = []
+    for group in groups:
+        for s in group.students:
+            for item in s.in_year(group.year):
+                rows.append(
+                    [
+                        *_who(s.student),
+                        item.day.isoformat(),
+                        item.kind.value,
+                        item.activity,
+                        item.organisation,
+                        item.two_way,
+                        item.source,
+                    ]
+                )
+    return _write(LONG_COLUMNS, rows)
+
+
+def coverage_lines(groups: list[GroupCoverage]) -> list[str]:
+    """Per year group, the two measures against their targets (for the chat and Markdown)."""
+    lines = []
+    for group in groups:
+        n = len(group.students)
+        lines.append(f"{group.label}: {n} student{'' if n == 1 else 's'}")
+        for measure, words in MEASURES.items():
+            have = len(group.meeting(measure))
+            lines.append(
+                f"  with {words}: {have} of {n} ({group.percent(measure):.0f}%, "
+                f"target {TARGET_PERCENT}%)"
+            )
+    return lines
+
+
+def coverage_markdown(
+    title: str, groups: list[GroupCoverage], labels: dict[int, str], year: SchoolYear
+) -> str:
+    """The coverage as Markdown, with who has neither measure yet (``labels``: staff's names)."""
+    lines = [
+        f"# Encounters with employers: {title}",
+        "",
+        f"School year {year.label} ({year.start.isoformat()} to {year.end.isoformat()})",
+        "",
+    ]
+    if not groups:
+        return "\n".join([*lines, "No students yet."]) + "\n"
+    lines += [
+        "| year group | students | "
+        + " | ".join(f"with {words}" for words in MEASURES.values())
+        + " |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for group in groups:
+        cells = [
+            f"{len(group.meeting(m))} ({group.percent(m):.0f}%; target {TARGET_PERCENT}%)"
+            for m in MEASURES
+        ]
+        lines.append(f"| {group.label} | {len(group.students)} | " + " | ".join(cells) + " |")
+    for group in groups:
+        for measure, words in MEASURES.items():
+            missing = group.missing(measure)
+            if missing:
+                lines += ["", f"## {group.label}: no {words.removeprefix('a ')} yet", ""]
+                lines += [f"- {labels[s.student.id]}" for s in missing]
+    return "\n".join(lines) + "\n"

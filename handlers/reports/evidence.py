@@ -1,0 +1,702 @@
+"""Evidence of students' encounters with employers: /evidence, /record, and the nudge.
+
+Teachers see their school's coverage per year group (``handlers.reports.encounters`` counts
+it), open one student's record, record what happened outside oppbot for a class or some
+students in one step, and nudge the students without an encounter through an announcement. A student
+sees their own record with /record, confirms the employers' events they went to, and
+downloads it as a file. Employers never see any of it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.core import STAFF, STUDENTS, Attachment, Button, Context, Registry, Reply, UserError
+from handlers.common import (
+    WhenError,
+    clip,
+    fmt_date,
+    local_today,
+    parse_day,
+    parse_id,
+    staff_labels,
+    staff_school,
+    student_school_id,
+)
+from handlers.messaging import draft_for_students, retext_draft
+from handlers.reports.encounters import (
+    ENCOUNTER,
+    EXPERIENCE,
+    MEASURES,
+    SOURCES,
+    GroupCoverage,
+    Item,
+    SchoolYear,
+    StudentEvidence,
+    coverage,
+    coverage_lines,
+    evidence_for,
+    school_students,
+    school_year,
+    wide_csv,
+    year_group_label,
+)
+from storage.models import (
+    Cohort,
+    Encounter,
+    EncounterKind,
+    Interest,
+    InterestStatus,
+    Opportunity,
+    OpportunityKind,
+    Organisation,
+    Person,
+    Placement,
+    Role,
+)
+
+registry = Registry()
+
+STATE = "evidence_record"
+MAX_LISTED = 10
+MAX_ACTIVITY = 80
+# Words that say what kind an activity is; anything else is asked.
+_KINDS: dict[str, EncounterKind] = {
+    "careers fair": EncounterKind.ENCOUNTER,
+    "fair": EncounterKind.ENCOUNTER,
+    "talk": EncounterKind.ENCOUNTER,
+    "assembly": EncounterKind.ENCOUNTER,
+    "workshop": EncounterKind.ENCOUNTER,
+    "mentoring": EncounterKind.ENCOUNTER,
+    "mock interview": EncounterKind.ENCOUNTER,
+    "interview": EncounterKind.ENCOUNTER,
+    "enterprise": EncounterKind.ENCOUNTER,
+    "competition": EncounterKind.ENCOUNTER,
+    "site visit": EncounterKind.WORKPLACE,
+    "workplace visit": EncounterKind.WORKPLACE,
+    "visit": EncounterKind.WORKPLACE,
+    "work experience": EncounterKind.WORKPLACE,
+    "placement": EncounterKind.WORKPLACE,
+    "internship": EncounterKind.WORKPLACE,
+    "shadowing": EncounterKind.WORKPLACE,
+    "work shadowing": EncounterKind.WORKPLACE,
+    "job shadowing": EncounterKind.WORKPLACE,
+}
+KIND_WORDS = {EncounterKind.ENCOUNTER: "encounter", EncounterKind.WORKPLACE: "workplace experience"}
+# "careers fair with Acme on 20 nov for Year 11": the employer and the day are optional.
+_RECORD = re.compile(
+    r"(?P<activity>.+?)(?:\s+with\s+(?P<org>.+?))?(?:\s+on\s+(?P<day>.+?))?\s+for\s+(?P<who>.+)",
+    re.IGNORECASE | re.DOTALL,
+)
+_GRADE = re.compile(r"(?:year|grade|y)?\s*(\d{1,2})", re.IGNORECASE)
+RECORD_USAGE = (
+    "Record what happened like this: /record careers fair with Acme on 2026-11-20 for "
+    "Year 11 (a class, a year group, or names: for Uma Shah, Bob Lee). To see one student's "
+    "record: /record NAME."
+)
+# Events students go to: after its day, a student invited through oppbot says whether they went.
+_ATTENDED = (OpportunityKind.EVENT, OpportunityKind.SITE_VISIT)
+_ATTENDED_KIND = {
+    OpportunityKind.EVENT: EncounterKind.ENCOUNTER,
+    OpportunityKind.SITE_VISIT: EncounterKind.WORKPLACE,
+}
+
+
+def this_year(ctx: Context) -> SchoolYear:
+    return school_year(local_today(ctx), ctx.timing.school_year_start)
+
+
+def _grade_arg(text: str) -> int | None:
+    match = _GRADE.fullmatch(text.strip())
+    if match is None:
+        raise UserError(
+            "Say which year group by its number, like /evidence 11 or /evidence Year 11."
+        )
+    return int(match.group(1))
+
+
+# --- Coverage ---------------------------------------------------------------------------------
+
+
+@registry.command(
+    "evidence",
+    "coverage",
+    roles=STAFF,
+    help="who has met employers this school year, per year group: /evidence Year 11",
+)
+def evidence(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
+    grade = _grade_arg(args) if args.strip() else None
+    year = this_year(ctx)
+    groups = coverage(ctx.session, school.id, year, local_today(ctx), grade=grade)
+    if not groups:
+        where = f"in {year_group_label(grade)} " if grade is not None else ""
+        return [Reply(f"No students {where}at {school.name} yet.")]
+    lines = [
+        f"Encounters with employers, school year {year.label} "
+        f"({fmt_date(year.start)} to {fmt_date(year.end)}):",
+        *coverage_lines(groups),
+    ]
+    buttons: list[tuple[Button, ...]] = []
+    for group in groups:
+        lines += _missing_lines(ctx, group, detailed=grade is not None, buttons=buttons)
+    buttons.append((Button("Download (CSV)", f"evc:{_grade_token(grade)}"),))
+    if grade is None:
+        lines.append("/evidence 11 lists a year group's students without them.")
+    lines += ["", "Record what happened outside oppbot with /record (/record alone says how)."]
+    return [Reply("\n".join(lines), tuple(buttons))]
+
+
+# A nudge button's name for the students who gave no year group.
+_NO_GRADE = "x"
+
+
+def _grade_token(grade: int | None) -> str:
+    return "all" if grade is None else str(grade)
+
+
+def _missing_lines(
+    ctx: Context, group: GroupCoverage, *, detailed: bool, buttons: list[tuple[Button, ...]]
+) -> list[str]:
+    """Who in ``group`` has neither measure yet (named when ``detailed``), with a button to
+    nudge them and, for each one named, a button to open their record."""
+    lines: list[str] = []
+    # One number per student across both lists, in the group's (alphabetical) order.
+    named = [
+        s.student.id for s in group.students if any(not s.meets(m, group.year) for m in MEASURES)
+    ]
+    numbers = {sid: n for n, sid in enumerate(named, start=1)}
+    for measure, short, what in (
+        (ENCOUNTER, "enc", "encounter"),
+        (EXPERIENCE, "wex", "experience"),
+    ):
+        missing = group.missing(measure)
+        if not missing:
+            continue
+        buttons.append(
+            (
+                Button(
+                    f"Nudge {len(missing)} with no {what} ({group.label})"[:40],
+                    f"evn:{_NO_GRADE if group.grade is None else group.grade}:{short}",
+                ),
+            )
+        )
+        if not detailed:
+            continue
+        listed = missing[:MAX_LISTED]
+        labels = staff_labels(ctx.session, [s.student for s in listed])
+        lines += ["", f"{group.label}, no {MEASURES[measure].removeprefix('a ')} yet:"]
+        for s in listed:
+            lines.append(f"{numbers[s.student.id]}. {labels[s.student.id]}")
+        if len(missing) > len(listed):
+            lines.append(f"… and {len(missing) - len(listed)} more (the CSV has them all)")
+    if detailed:
+        shown = sorted(
+            numbers[s.student.id] for m in MEASURES for s in group.missing(m)[:MAX_LISTED]
+        )
+        buttons += [(Button(f"{n}: record", f"evr:{named[n - 1]}"),) for n in sorted(set(shown))]
+    return lines
+
+
+def _groups(ctx: Context, token: str | None) -> tuple[int | None, list[GroupCoverage]]:
+    """The year group a button names ("all": the whole school), and its coverage."""
+    school = staff_school(ctx)
+    if token is None or not (token == "all" or token.isdigit()):
+        raise UserError("That button is from an earlier message. Send /evidence again.")
+    grade = None if token == "all" else int(token)
+    groups = coverage(ctx.session, school.id, this_year(ctx), local_today(ctx), grade=grade)
+    return grade, groups
+
+
+@registry.action("evc", roles=STAFF)
+def csv_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    grade, groups = _groups(ctx, args[0] if args else None)
+    year = this_year(ctx)
+    name = "evidence" + (f"-year-{grade}" if grade is not None else "") + f"-{year.start.year}.csv"
+    return [
+        Reply(
+            "Here's the evidence: one row per student, one column per measure.",
+            file=Attachment(name, wide_csv(groups).encode(), "text/csv"),
+        )
+    ]
+
+
+@registry.action("evn", roles=STAFF)
+def nudge_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    token = args[0] if args else ""
+    measure = {"enc": ENCOUNTER, "wex": EXPERIENCE}.get(args[1] if len(args) > 1 else "")
+    if measure is None or not (token == _NO_GRADE or token.isdigit()):
+        raise UserError("That button is from an earlier message. Send /evidence again.")
+    grade = None if token == _NO_GRADE else int(token)
+    _, groups = _groups(ctx, "all" if grade is None else token)
+    ids = [s.student.id for g in groups if g.grade == grade for s in g.missing(measure)]
+    if not ids:
+        return [Reply("Everyone there has one now: nobody to nudge.")]
+    text = (
+        "You haven't met an employer yet this school year. There are opportunities open for "
+        "you right now: send /browse to see the ones you can apply for."
+        if measure == ENCOUNTER
+        else "You haven't had a workplace experience yet: a visit, a day of job shadowing or a "
+        "placement. Send /browse to see the ones open to you now."
+    )
+    aid, preview = draft_for_students(ctx, ids, text)
+    rows = (*preview.buttons, (Button("Write my own text", f"evt:{aid}"),))
+    return [Reply(preview.text, rows)]
+
+
+@registry.action("evt", roles=STAFF)
+def own_text_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    ctx.start_dialog("evidence_nudge_text", announcement=parse_id(args[0] if args else None))
+    return [Reply("Type your message for them (up to 2000 characters).")]
+
+
+@registry.dialog("evidence_nudge_text")
+def nudge_text_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    return [retext_draft(ctx, str(dialog.get("announcement")), text)]
+
+
+# --- One student's record ---------------------------------------------------------------------
+
+
+def _item_line(item: Item) -> str:
+    employer = f" with {item.organisation}" if item.organisation else ""
+    facts = [KIND_WORDS[item.kind]]
+    if item.kind == EncounterKind.ENCOUNTER:
+        facts.append("two-way" if item.two_way else "listening only")
+    facts.append(SOURCES[item.source])
+    return f"• {fmt_date(item.day)}: {item.activity}{employer} ({', '.join(facts)})"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def record_lines(evidence: StudentEvidence, year: SchoolYear, *, own: bool) -> list[str]:
+    """A student's encounters and experiences, hours and feedback (``own``: for the student)."""
+    lines = []
+    if evidence.items:
+        lines += ["Encounters with employers and workplace experiences:"]
+        lines += [_item_line(i) for i in evidence.items]
+    else:
+        lines.append("No encounters with employers recorded yet.")
+    lines += [
+        "",
+        f"This school year ({year.label}): {len(evidence.in_year(year))} on record, "
+        f"{evidence.hours_minutes / 60:g} hours confirmed on placements, "
+        f"feedback given {_times(evidence.feedback_given)}.",
+    ]
+    for measure, words in MEASURES.items():
+        have = evidence.meets(measure, year)
+        who = "You have" if own else "Has"
+        lines.append(f"✓ {who} {words}" if have else f"✗ Not yet: {words}")
+    return lines
+
+
+def _school_student(ctx: Context, raw_id: str | None) -> Person:
+    student = ctx.session.get(Person, parse_id(raw_id))
+    school = staff_school(ctx)
+    if student is None or student.role != Role.STUDENT or student_school_id(student) != school.id:
+        raise UserError("I can't find that student at your school.")
+    return student
+
+
+def _staff_record(ctx: Context, student: Person) -> Reply:
+    school = staff_school(ctx)
+    year = this_year(ctx)
+    (evidence,) = evidence_for(ctx.session, school.id, [student], year, local_today(ctx))
+    label = staff_labels(ctx.session, [student])[student.id]
+    return Reply("\n".join([f"{label}:", "", *record_lines(evidence, year, own=False)]))
+
+
+@registry.action("evr", roles=STAFF)
+def record_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    return [_staff_record(ctx, _school_student(ctx, args[0] if args else None))]
+
+
+def _find_students(ctx: Context, name: str) -> list[Person]:
+    school = staff_school(ctx)
+    full = Person.name + " " + func.coalesce(Person.family_name, "")
+    return list(
+        ctx.session.scalars(
+            select(Person)
+            .join(Cohort, Cohort.id == Person.cohort_id)
+            .where(
+                Cohort.school_id == school.id,
+                Person.role == Role.STUDENT,
+                full.icontains(" ".join(name.split()), autoescape=True),
+            )
+            .order_by(Person.name, func.coalesce(Person.family_name, ""), Person.id)
+            .limit(MAX_LISTED + 1)
+        )
+    )
+
+
+def _lookup(ctx: Context, name: str) -> Reply:
+    students = _find_students(ctx, name)
+    if not students:
+        raise UserError(f"No student at your school is called anything like {name!r}.")
+    if len(students) == 1:
+        return _staff_record(ctx, students[0])
+    listed = students[:MAX_LISTED]
+    labels = staff_labels(ctx.session, listed)
+    lines = [f"Students like {name!r}:"]
+    lines += [f"{n}. {labels[s.id]}" for n, s in enumerate(listed, start=1)]
+    if len(students) > MAX_LISTED:
+        lines.append(f"More than {MAX_LISTED}: add more of the name to narrow it down.")
+    buttons = tuple((Button(f"{n}: record", f"evr:{s.id}"),) for n, s in enumerate(listed, 1))
+    return Reply("\n".join(lines), buttons)
+
+
+# --- /record ----------------------------------------------------------------------------------
+
+
+@registry.command(
+    "record",
+    "experiences",
+    roles=STUDENTS | STAFF,
+    help="encounters with employers: my experiences (students); record one for a class "
+    "(teachers: /record careers fair with Acme on 2026-11-20 for Year 11)",
+)
+def record(ctx: Context, args: str) -> list[Reply]:
+    if ctx.role == Role.STUDENT:
+        return [_my_record(ctx)]
+    text = " ".join(args.split())
+    if not text:
+        return [Reply(RECORD_USAGE)]
+    match = _RECORD.fullmatch(text)
+    if match is None:
+        return [_lookup(ctx, text)]
+    return [_start_recording(ctx, match)]
+
+
+def _start_recording(ctx: Context, match: re.Match[str]) -> Reply:
+    school = staff_school(ctx)
+    activity = match["activity"].strip()
+    if len(activity) > MAX_ACTIVITY:
+        raise UserError(f"Please name the activity in under {MAX_ACTIVITY} characters.")
+    today = local_today(ctx)
+    day = today
+    if match["day"]:
+        try:
+            day = parse_day(match["day"], today, past=True)
+        except WhenError as error:
+            raise UserError(str(error)) from None
+        if day > today:
+            raise UserError("That day hasn't come yet. Record it once it has happened.")
+    org_id, org_name = _organisation(ctx, match["org"])
+    students, who = _audience(ctx, school.id, match["who"].strip())
+    kind = _kind_of(activity)
+    state = {
+        "activity": activity,
+        "org_id": org_id,
+        "org_name": org_name,
+        "day": day.isoformat(),
+        "students": [s.id for s in students],
+        "who": who,
+        "kind": kind.value if kind else None,
+        "two_way": None,
+    }
+    ctx.set_state(STATE, state)
+    return _next_question(ctx, state)
+
+
+def _kind_of(activity: str) -> EncounterKind | None:
+    words = activity.lower()
+    for phrase in sorted(_KINDS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(phrase)}\b", words):
+            return _KINDS[phrase]
+    return None
+
+
+def _organisation(ctx: Context, name: str | None) -> tuple[int | None, str | None]:
+    if not name:
+        return None, None
+    clean = " ".join(name.split())
+    if len(clean) > 200:
+        raise UserError("That employer's name is too long. Please shorten it.")
+    found = ctx.session.scalars(
+        select(Organisation)
+        .where(Organisation.name.istartswith(clean, autoescape=True))
+        .order_by(func.length(Organisation.name), Organisation.id)
+        .limit(2)
+    ).all()
+    exact = [o for o in found if o.name.lower() == clean.lower()]
+    if exact or len(found) == 1:
+        org = (exact or found)[0]
+        return org.id, org.name
+    return None, clean
+
+
+def _audience(ctx: Context, school_id: int, who: str) -> tuple[list[Person], str]:
+    """The students ``who`` names: a class, a year group, or names separated by commas."""
+    cohort = ctx.session.scalar(
+        select(Cohort).where(Cohort.school_id == school_id, func.lower(Cohort.name) == who.lower())
+    )
+    if cohort is not None:
+        students = list(
+            ctx.session.scalars(
+                select(Person)
+                .where(Person.cohort_id == cohort.id, Person.role == Role.STUDENT)
+                .order_by(Person.id)
+            )
+        )
+        if not students:
+            raise UserError(f"{cohort.name} has no students yet.")
+        return students, cohort.name
+    grade = _GRADE.fullmatch(who)
+    if grade is not None and not who.isdigit():
+        students = school_students(ctx.session, school_id, grade=int(grade.group(1)))
+        if not students:
+            raise UserError(f"No students in {year_group_label(int(grade.group(1)))} yet.")
+        return students, year_group_label(int(grade.group(1)))
+    chosen: dict[int, Person] = {}
+    for name in re.split(r",|\band\b", who):
+        name = name.strip()
+        if not name:
+            continue
+        matches = _find_students(ctx, name)
+        exact = [s for s in matches if _full(s).lower() == name.lower()]
+        if len(exact) == 1:
+            matches = exact
+        if not matches:
+            raise UserError(
+                f"No class, year group or student at your school is called {name!r}. "
+                + RECORD_USAGE
+            )
+        if len(matches) > 1:
+            labels = staff_labels(ctx.session, matches[:MAX_LISTED])
+            raise UserError(
+                f"{name!r} could be several students: "
+                + "; ".join(labels.values())
+                + ". Please add the family name."
+            )
+        chosen[matches[0].id] = matches[0]
+    if not chosen:
+        raise UserError(RECORD_USAGE)
+    labels = staff_labels(ctx.session, chosen.values())
+    return list(chosen.values()), ", ".join(labels.values())
+
+
+def _full(student: Person) -> str:
+    return f"{student.name} {student.family_name or ''}".strip()
+
+
+def _next_question(ctx: Context, state: dict[str, Any]) -> Reply:
+    if state["kind"] is None:
+        return Reply(
+            f"Was {state['activity']} an encounter with an employer (a talk, a fair) or a "
+            "workplace experience (a visit, shadowing, a placement)?",
+            (
+                (
+                    Button("Encounter", "evk:enc"),
+                    Button("Workplace experience", "evk:wex"),
+                ),
+                (Button("Cancel", "evx"),),
+            ),
+        )
+    if state["two_way"] is None:
+        return Reply(
+            "Did the students talk with the employer (ask questions, take part), or only listen?",
+            (
+                (Button("They talked with them", "ev2:y"), Button("Only listened", "ev2:n")),
+                (Button("Cancel", "evx"),),
+            ),
+        )
+    n = len(state["students"])
+    employer = f" with {state['org_name']}" if state["org_name"] else ""
+    kind = KIND_WORDS[EncounterKind(state["kind"])]
+    way = "two-way" if state["two_way"] else "listening only"
+    return Reply(
+        f"Record {state['activity']}{employer} on {fmt_date(date.fromisoformat(state['day']))} "
+        f"as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({way}) for {n} "
+        f"student{'' if n == 1 else 's'}: {clip(state['who'], 600)}?",
+        ((Button("Save", "evs"), Button("Cancel", "evx")),),
+    )
+
+
+def _pending(ctx: Context) -> dict[str, Any]:
+    state = ctx.state(STATE)
+    if state is None:
+        raise UserError("Nothing is waiting to be recorded. " + RECORD_USAGE)
+    return state
+
+
+@registry.action("evk", roles=STAFF)
+def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    state = _pending(ctx)
+    kind = {"enc": EncounterKind.ENCOUNTER, "wex": EncounterKind.WORKPLACE}.get(
+        args[0] if args else ""
+    )
+    if kind is None:
+        raise UserError("That button is from an earlier question. Please use the one above.")
+    state["kind"] = kind.value
+    ctx.set_state(STATE, state)
+    return [_replaced(_next_question(ctx, state))]
+
+
+@registry.action("ev2", roles=STAFF)
+def two_way_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    state = _pending(ctx)
+    if not args or args[0] not in ("y", "n"):
+        raise UserError("That button is from an earlier question. Please use the one above.")
+    state["two_way"] = args[0] == "y"
+    ctx.set_state(STATE, state)
+    return [_replaced(_next_question(ctx, state))]
+
+
+def _replaced(reply: Reply) -> Reply:
+    return Reply(reply.text, reply.buttons, replace=True)
+
+
+@registry.action("evs", roles=STAFF)
+def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    state = _pending(ctx)
+    if state["kind"] is None or state["two_way"] is None:
+        return [_next_question(ctx, state)]
+    school = staff_school(ctx)
+    # Re-checked: a student may have left the school (or deleted their data) meanwhile.
+    students = school_students(ctx.session, school.id, ids=state["students"])
+    for student in students:
+        ctx.session.add(
+            Encounter(
+                student_id=student.id,
+                school_id=school.id,
+                grade=student.grade,
+                happened_on=date.fromisoformat(state["day"]),
+                kind=EncounterKind(state["kind"]),
+                activity=state["activity"],
+                organisation_id=state["org_id"],
+                organisation_name=state["org_name"],
+                two_way=state["two_way"],
+                recorded_by_id=ctx.person.id,
+                created_at=ctx.now,
+            )
+        )
+    ctx.clear_state(STATE)
+    n = len(students)
+    return [
+        Reply(
+            f"Recorded for {n} student{'' if n == 1 else 's'}. /evidence shows the coverage.",
+            replace=True,
+        )
+    ]
+
+
+@registry.action("evx", roles=STAFF)
+def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    ctx.clear_state(STATE)
+    return [Reply("OK, nothing was recorded.", replace=True)]
+
+
+# --- A student's own record -------------------------------------------------------------------
+
+
+def _my_evidence(ctx: Context) -> tuple[StudentEvidence, SchoolYear]:
+    year = this_year(ctx)
+    school_id = student_school_id(ctx.person)
+    if school_id is None:
+        return StudentEvidence(ctx.person), year
+    (evidence,) = evidence_for(ctx.session, school_id, [ctx.person], year, local_today(ctx))
+    return evidence, year
+
+
+def _unconfirmed_events(ctx: Context) -> list[Interest]:
+    """Employers' events the student was invited to through oppbot, past and not yet said."""
+    today = local_today(ctx)
+    placed = select(Placement.interest_id)
+    said = select(Encounter.interest_id).where(Encounter.interest_id.is_not(None))
+    return list(
+        ctx.session.scalars(
+            select(Interest)
+            .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+            .where(
+                Interest.person_id == ctx.person.id,
+                Interest.status.in_((InterestStatus.INVITED, InterestStatus.PLACED)),
+                Opportunity.kind.in_(_ATTENDED),
+                func.coalesce(Opportunity.end_date, Opportunity.start_date) <= today,
+                Interest.id.not_in(placed),
+                Interest.id.not_in(said),
+            )
+            .order_by(Opportunity.start_date, Interest.id)
+        )
+    )
+
+
+def _my_record(ctx: Context) -> Reply:
+    evidence, year = _my_evidence(ctx)
+    lines = ["Your experiences with employers (useful for a CV or a college application):", ""]
+    lines += record_lines(evidence, year, own=True)
+    buttons: list[tuple[Button, ...]] = []
+    events = _unconfirmed_events(ctx)
+    if events:
+        lines += ["", "Did you go? Tell me, and it goes on your record:"]
+        for n, interest in enumerate(events[:MAX_LISTED], start=1):
+            opp = interest.opportunity
+            lines.append(f"{n}. {opp.title} — {opp.organisation.name}")
+            buttons.append((Button(f"{n}: I went", f"evw:{interest.id}"),))
+    if evidence.items:
+        buttons.append((Button("Download as a file", "evd"),))
+    return Reply("\n".join(lines), tuple(buttons))
+
+
+@registry.action("evw", roles=STUDENTS)
+def went_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    interest_id = parse_id(args[0] if args else None)
+    interest = next((i for i in _unconfirmed_events(ctx) if i.id == interest_id), None)
+    school_id = student_school_id(ctx.person)
+    if interest is None or school_id is None:
+        raise UserError("That's already on your record, or isn't one of your events. /record")
+    opp = interest.opportunity
+    ctx.session.add(
+        Encounter(
+            student_id=ctx.person.id,
+            school_id=school_id,
+            grade=ctx.person.grade,
+            happened_on=opp.start_date or local_today(ctx),
+            kind=_ATTENDED_KIND[opp.kind],
+            activity=opp.title[:MAX_ACTIVITY],
+            organisation_id=opp.organisation_id,
+            # Invited by the employer themselves: the student met them, not only listened.
+            two_way=True,
+            interest_id=interest.id,
+            created_at=ctx.now,
+        )
+    )
+    ctx.session.flush()
+    return [_my_record(ctx)]
+
+
+@registry.action("evd", roles=STUDENTS)
+def download_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    evidence, year = _my_evidence(ctx)
+    name = " ".join(filter(None, [ctx.person.name, ctx.person.family_name]))
+    school = ctx.person.cohort.school.name if ctx.person.cohort is not None else ""
+    lines = [f"Experiences with employers: {name}", school, ""]
+    lines += [line.removeprefix("• ") for line in record_lines(evidence, year, own=True)]
+    return [
+        Reply(
+            "Here's your record as a file.",
+            file=Attachment("my-experiences.txt", ("\n".join(lines) + "\n").encode(), "text/plain"),
+        )
+    ]
+
+
+def mydata_lines(ctx: Context) -> list[str]:
+    """What a teacher recorded about the student, or they confirmed, for /mydata."""
+    rows = ctx.session.scalars(
+        select(Encounter)
+        .where(Encounter.student_id == ctx.person.id)
+        .order_by(Encounter.happened_on, Encounter.id)
+    ).all()
+    if not rows:
+        return []
+    lines = ["", "Encounters with employers recorded (/record shows them all):"]
+    for row in rows:
+        employer = row.organisation.name if row.organisation else row.organisation_name
+        with_whom = f" with {employer}" if employer else ""
+        lines.append(f"• {fmt_date(row.happened_on)}: {row.activity}{with_whom}")
+    return lines
