@@ -348,12 +348,12 @@ def _sources(factory: sessionmaker[Session], settings: Settings, args: argparse.
         return 1 if any(result.errors for result in results) else 0
     if args.action == "remove":
         with transaction(factory) as session:
-            source = session.get(Source, args.id)
-            if source is None:
+            removed = session.get(Source, args.id)
+            if removed is None:
                 print(f"There's no source #{args.id}.", file=sys.stderr)
                 return 2
-            name = describe(source)
-            closed = remove_source(session, source, now=now, quiet=settings.timing().quiet)
+            name = describe(removed)
+            closed = remove_source(session, removed, now=now, quiet=settings.timing().quiet)
         print(f"Removed {name}; {closed} of its listings closed.")
         return 0
     raise AssertionError(args.action)

@@ -107,11 +107,12 @@ class _StderrHandler(Handler):
     """Standard error as it is when a record comes (a test or a host may have replaced it)."""
 
     def __init__(self) -> None:
-        logging.Handler.__init__(self)
+        super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self) -> TextIO:
-        return sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        # handle() holds the handler's lock here, so no other record sees the switch halfway.
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure(settings: Settings, stream: TextIO | None = None) -> None:

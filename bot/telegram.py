@@ -276,12 +276,13 @@ class TelegramAdapter:
         if message.chat.type != ChatType.PRIVATE:
             await self._in_group(message)
             return
-        file = None
+        file: Attachment | None = None
         if message.document is not None:
-            file = await self._download(message.document)
-            if isinstance(file, Reply):
-                await self._reply(message.chat.id, file)
+            downloaded = await self._download(message.document)
+            if isinstance(downloaded, Reply):
+                await self._reply(message.chat.id, downloaded)
                 return
+            file = downloaded
         elif message.text is None:
             await message.reply_text(TEXT_ONLY)
             return

@@ -82,8 +82,9 @@ def insert_new(
 
 def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT for the session's backend, which can skip rows that would conflict."""
-    backend = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return backend.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def try_job_lock(session: Session, name: str) -> bool:

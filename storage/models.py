@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -64,6 +65,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+    if TYPE_CHECKING:
+        # SQLAlchemy types it as any FromClause (a model may map a join); each of ours maps
+        # one Table, which is what inserts and ``.c`` lookups need.
+        __table__: ClassVar[Table]
 
 
 class Role(enum.StrEnum):
@@ -220,7 +226,7 @@ class Person(Base):
 
     __tablename__ = "people"
     # Ids appear in audit rows and buttons: SQLite must never hand a deleted one out again.
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The name a person goes by (a student's first name; employers see no more of it).

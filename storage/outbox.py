@@ -175,6 +175,10 @@ def _lease_times(
     )
 
 
+# A claimed row: (id, account_id, chat_id, text, buttons, attempts).
+DueRow = Row[int, int, str, str, list[list[list[str]]] | None, int]
+
+
 def claim_due(
     session: Session,
     *,
@@ -185,7 +189,7 @@ def claim_due(
     limit: int,
     skip_ids: Collection[int] = (),
     skip_chats: Collection[str] = (),
-) -> list[Row[Any]]:
+) -> list[DueRow]:
     """Claim up to ``limit`` rows for ``platform`` that are due at ``now``, for ``owner``.
 
     A row is taken when nobody holds it, its lease ran out, or ``owner`` holds it already (a

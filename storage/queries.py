@@ -70,8 +70,8 @@ def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
     return None
 
 
-def _eligible(person: Person) -> list[object]:
-    conditions: list[object] = []
+def _eligible(person: Person) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if person.under_18:
         conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
     if person.grade is not None:
@@ -86,12 +86,12 @@ def _eligible(person: Person) -> list[object]:
 
 def browse_query(
     person: Person, filters: BrowseFilters, today: date, hits: Subquery | None = None
-) -> Select[tuple[int]]:
+) -> Select[int]:
     """Ids of the open opportunities ``person`` may apply to that pass ``filters``.
 
     A search's matches come as ``hits`` (see ``search_hits``): only those are kept.
     """
-    conditions: list[object] = [
+    conditions: list[ColumnElement[bool]] = [
         Opportunity.status == OpportunityStatus.OPEN,
         or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
         *_eligible(person),

@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable
 from datetime import date
 
@@ -254,3 +255,18 @@ def test_the_filter_redacts_secrets_anywhere_in_a_record() -> None:
         assert secret not in written
     assert "/bot[redacted]/getMe" in written
     assert "ValueError: refused" in written and "a short word stays" in written
+
+
+def test_without_a_stream_logs_go_to_standard_error_as_it_is_at_each_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs.configure(Settings(log_level="INFO"))
+    logger = logging.getLogger("tests.stderr")
+    before, after = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", before)
+    logger.info("first record")
+    # A host (or a test runner) that replaces standard error later gets the later records.
+    monkeypatch.setattr(sys, "stderr", after)
+    logger.info("second record")
+    assert "first record" in before.getvalue() and "second record" not in before.getvalue()
+    assert "second record" in after.getvalue() and "first record" not in after.getvalue()

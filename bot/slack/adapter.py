@@ -166,7 +166,8 @@ class SlackAdapter:
         identity = await self.client.auth_test()
         if self.settings.slack_mode == "socket":
             self._socket = SocketModeHandler(self.app, self.settings.slack_app_token)
-            await self._socket.connect_async()
+            # slack_bolt leaves connect_async and close_async unannotated.
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
         else:
             web_app = web.Application()
             web_app.router.add_post(EVENTS_PATH, self._serve)
@@ -185,7 +186,8 @@ class SlackAdapter:
     async def stop(self) -> None:
         """Stop taking requests, finish the work already acknowledged, then close."""
         if self._socket is not None:
-            await self._socket.close_async()
+            # Unannotated in slack_bolt, like connect_async.
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()

@@ -114,14 +114,16 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.dialog("note")
 def note_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+    # interest_pressed starts this dialog with the opportunity's id.
+    opportunity_id: int = dialog["opportunity"]
     note = text.strip()
     if len(note) > MAX_NOTE:
         raise UserError(
             f"That note is {len(note)} characters; please keep it under {MAX_NOTE}. "
             "Try again, or tap Send without a note.",
-            _note_buttons(dialog.get("opportunity")),
+            _note_buttons(opportunity_id),
         )
-    opportunity = open_opportunity(ctx, str(dialog.get("opportunity")))
+    opportunity = open_opportunity(ctx, str(opportunity_id))
     ctx.clear_state(DIALOG)
     return register(ctx, opportunity, note)
 

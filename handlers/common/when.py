@@ -218,12 +218,12 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
             clock = clock or _PARTS_OF_DAY["tonight"]
         return _at(day, clock or default, zone)
 
-    day = _calendar_date(phrase, local_now.date(), text)
-    if day is not None:
+    named = _calendar_date(phrase, local_now.date(), text)
+    if named is not None:
         # "1 jan" said in November means next January; "23 nov" said on 23 Nov means today.
-        if day < local_now.date() and not _has_year(phrase):
-            day = _next_year(day, text)
-        return _at(day, clock or default, zone)
+        if named < local_now.date() and not _has_year(phrase):
+            named = _next_year(named, text)
+        return _at(named, clock or default, zone)
 
     if clock is None:
         _ask_am_or_pm(phrase, text, now, zone)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, inspect, select
 
 from bot.core import (
     DIALOG,
@@ -350,7 +350,7 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
             "Or send /publish alone and I'll ask one question at a time."
         )
     organisation = _organisation(ctx, "publish", answers)
-    if organisation.id is None:
+    if inspect(organisation).transient:
         organisation = organisation_named(ctx.session, organisation.name, ctx.now)
     opportunity = _build(ctx, "publish", answers, organisation)
     opportunity.start_date = date.fromisoformat(start) if start else None
@@ -427,7 +427,8 @@ def _organisation(ctx: Context, mode: str, answers: Answers) -> Organisation:
         return ctx.person.organisation
     name = answers["organisation"]
     found = ctx.session.scalar(select(Organisation).where(Organisation.name == name))
-    # The preview shows a new organisation without creating it; finishing creates it.
+    # The preview shows a new organisation without creating it (a transient object, with no
+    # id yet); finishing creates it.
     return found or Organisation(name=name, created_at=ctx.now)
 
 
@@ -468,7 +469,7 @@ def _preview(ctx: Context, mode: str, answers: Answers, prefix: str) -> Reply:
 
 def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
     organisation = _organisation(ctx, mode, answers)
-    if organisation.id is None:
+    if inspect(organisation).transient:
         organisation = organisation_named(ctx.session, organisation.name, ctx.now)
     opportunity = _build(ctx, mode, answers, organisation)
     if mode == "publish":

@@ -108,7 +108,7 @@ class Scope:
     def where(
         self, person_column: QueryableAttribute[Any], opportunity_column: QueryableAttribute[Any]
     ) -> list[ColumnElement[bool]]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if self.person_ids is not None:
             conditions.append(person_column.in_(self.person_ids))
         if self.opportunity_ids is not None:
@@ -137,6 +137,7 @@ def followed(session: Session, scope: Scope = Scope()) -> set[tuple[int, int]]:
         Interest.person_id.is_not(None), *scope.where(Interest.person_id, Interest.opportunity_id)
     )
     for person_id, opportunity_id, status in session.execute(interests):
+        assert person_id is not None  # the query leaves out interests of forgotten people
         if status in FOLLOWING:
             pairs.add((person_id, opportunity_id))
         elif status in SETTLED:
@@ -181,9 +182,11 @@ def deadline_wanted(session: Session, timing: Timing, scope: Scope = Scope()) ->
         opportunity, person = opportunities.get(opportunity_id), people.get(person_id)
         if opportunity is None or person is None:
             continue
-        text = f"Apply for {headline(opportunity)} by {fmt_date(opportunity.deadline)}"
+        deadline = opportunity.deadline
+        assert deadline is not None  # only opportunities with a deadline were loaded
+        text = f"Apply for {headline(opportunity)} by {fmt_date(deadline)}"
         for days in timing.reminder_offsets_days:
-            day = opportunity.deadline - timedelta(days=days)
+            day = deadline - timedelta(days=days)
             due = datetime.combine(day, timing.reminder_at, tzinfo=person.zone).astimezone(UTC)
             key = reminder_key(ReminderKind.DEADLINE, person_id, opportunity_id, due)
             wanted[key] = Wanted(key, person_id, opportunity_id, due, text)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from bot.core import (
     DIALOG,
@@ -341,15 +341,18 @@ def guardian_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -> list[Reply]:
     # Claimed in one statement, so two people pressing at once can't both use the code.
-    claimed = ctx.session.execute(
-        update(GuardianCode)
-        .where(GuardianCode.id == code.id, GuardianCode.used_at.is_(None))
-        .values(
-            used_at=ctx.now,
-            used_by_id=ctx.person.id,
-            guardian_name=name,
-            guardian_relationship=relationship,
-        )
+    claimed = cast(
+        CursorResult[Any],
+        ctx.session.execute(
+            update(GuardianCode)
+            .where(GuardianCode.id == code.id, GuardianCode.used_at.is_(None))
+            .values(
+                used_at=ctx.now,
+                used_by_id=ctx.person.id,
+                guardian_name=name,
+                guardian_relationship=relationship,
+            )
+        ),
     )
     if claimed.rowcount != 1:
         raise UserError(no_longer_works())

@@ -213,7 +213,7 @@ def _known_first_name(ctx: Context) -> str | None:
 
 def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
     """A family name to offer as a button: what followed the first name, if anything did."""
-    first = answers.get("name", "")
+    first: str = answers.get("name", "")
     words = first.split()
     if len(words) > 1:
         return words[-1]

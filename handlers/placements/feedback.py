@@ -87,8 +87,8 @@ def schedule_feedback(
             if person is None:
                 continue
             due = _next_hour(day, timing, person, now)
-            row = existing.get((stage, role))
-            if row is None:
+            current = existing.get((stage, role))
+            if current is None:
                 session.add(
                     Feedback(
                         placement_id=placement.id,
@@ -99,9 +99,9 @@ def schedule_feedback(
                         due_at=due,
                     )
                 )
-            elif row.status == FeedbackStatus.WAITING:
-                row.respondent_id = person.id
-                row.due_at = due
+            elif current.status == FeedbackStatus.WAITING:
+                current.respondent_id = person.id
+                current.due_at = due
     session.flush()
 
 

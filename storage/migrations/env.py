@@ -6,7 +6,7 @@ With the ``alembic`` command line, ``OPPBOT_DATABASE_URL`` names the database in
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -17,7 +17,7 @@ from storage.models import Base, UTCDateTime
 from storage.search import include_in_schema
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations stay free of our model code: UTCDateTime is a plain aware DateTime on disk.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
