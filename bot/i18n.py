@@ -28,7 +28,7 @@ from datetime import date, datetime, tzinfo
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from babel.dates import format_datetime as babel_datetime
 from babel.dates import format_skeleton
@@ -140,11 +140,11 @@ def _known() -> frozenset[tuple[str | None, str]]:
         return frozenset()
     with path.open("rb") as po:
         catalog = read_po(po, locale=DEFAULT, domain=DOMAIN)
-    found = set()
+    found: set[tuple[str | None, str]] = set()
     for message in catalog:
         if message.id:
-            msgid = message.id[0] if isinstance(message.id, tuple) else message.id
-            found.add((message.context, msgid))
+            msgid = message.id[0] if isinstance(message.id, (tuple, list)) else message.id
+            found.add((message.context, str(msgid)))
     return frozenset(found)
 
 
@@ -241,6 +241,11 @@ def fmt_number(value: float, lang: str | None = None) -> str:
     return format_decimal(value, locale=_locale(lang))
 
 
-def fmt_list(items: Iterable[str], style: str = "standard", lang: str | None = None) -> str:
+ListStyle = Literal[
+    "standard", "standard-short", "or", "or-short", "unit", "unit-short", "unit-narrow"
+]
+
+
+def fmt_list(items: Iterable[str], style: ListStyle = "standard", lang: str | None = None) -> str:
     """ "a, b and c" in the language's own words (``style="or"``: "a, b or c")."""
     return format_list(list(items), style=style, locale=_locale(lang))

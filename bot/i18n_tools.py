@@ -76,7 +76,8 @@ def read(lang: str) -> Catalog:
         with path.open("rb") as po:
             catalog = read_po(po, locale=lang, domain=DOMAIN)
     # Set here, not taken from Babel's tables (see PLURAL_FORMS), so every catalogue agrees.
-    catalog._num_plurals, catalog._plural_expr = _parse_plural(PLURAL_FORMS[lang])
+    # Babel keeps these private; its annotations give them as None until a header sets them.
+    catalog._num_plurals, catalog._plural_expr = _parse_plural(PLURAL_FORMS[lang])  # type: ignore[assignment]
     return catalog
 
 
@@ -113,7 +114,9 @@ def placeholders(text: str) -> set[str]:
 
 
 def _ids(message: Message) -> tuple[str, ...]:
-    return message.id if isinstance(message.id, tuple) else (message.id,)
+    if isinstance(message.id, (tuple, list)):
+        return tuple(str(part) for part in message.id)
+    return (message.id,)
 
 
 def _strings(message: Message) -> tuple[str, ...]:

@@ -403,7 +403,7 @@ class TelegramAdapter:
         """
         role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
         lang = await asyncio.to_thread(self.core.language_of, PLATFORM, user_id)
-        menu = None if role in (None, Role.STUDENT) else role
+        menu: Role | None = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT
         if self._menus.get(chat_id) == (menu, lang):

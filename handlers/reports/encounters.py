@@ -257,6 +257,8 @@ def evidence_for(
         .group_by(Placement.student_id)
     ).all()
     for student_id, minutes in hours:
+        # The join to placements of ``ids`` rules out placements without a student.
+        assert student_id is not None
         found[student_id].hours_minutes = int(minutes or 0)
     feedback = session.execute(
         select(Feedback.respondent_id, Feedback.answered_at)
@@ -269,6 +271,8 @@ def evidence_for(
         )
     ).all()
     for student_id, answered_at in feedback:
+        # The query keeps answered feedback from ``ids`` only.
+        assert student_id is not None and answered_at is not None
         if answered_at.date() in year:
             found[student_id].feedback_given += 1
     for evidence in found.values():
