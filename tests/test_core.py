@@ -79,7 +79,7 @@ def test_commands_are_case_insensitive_with_aliases_and_bot_names(
 ) -> None:
     add_opportunity(session_factory, clock.now, title="Robot builder")
     ada.send(text)
-    assert "1 open opportunity (page 1 of 1)" in ada.text
+    assert "1 open opportunity" in ada.text and "(page 1 of 1)" in ada.text
 
 
 @pytest.mark.parametrize("text", ["help", "HELP", "Help", "/h", "/HELP@oppbot", "?", "menu"])
