@@ -493,7 +493,7 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
             + card_text(opportunity, local_today(ctx), 3000),
             kind="proposal",
             key=f"proposal:{opportunity.id}:{teacher.id}",
-            buttons=_review_buttons(opportunity),
+            buttons=proposal_buttons(opportunity),
         )
     return [
         Reply(
@@ -503,7 +503,8 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
     ]
 
 
-def _review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+def proposal_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+    """A teacher's answers to a proposal."""
     return (
         (Button("Approve", f"opa:{opportunity.id}"), Button("Reject", f"opr:{opportunity.id}")),
     )
@@ -603,10 +604,12 @@ def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
 
 
-@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
-def pending(ctx: Context, args: str) -> list[Reply]:
-    school = staff_school(ctx)
-    reported = reported_ids(ctx, school)[:MAX_LISTED]
+def review_queue(
+    ctx: Context, school: School, limit: int = MAX_LISTED
+) -> tuple[list[Opportunity], list[Opportunity]]:
+    """What waits for ``school``'s teachers in /pending: the reported listings, oldest report
+    first, and the employers' proposals, oldest first (at most ``limit`` of each)."""
+    reported = reported_ids(ctx, school)[:limit]
     proposals = ctx.session.scalars(
         select(Opportunity)
         .where(
@@ -615,16 +618,23 @@ def pending(ctx: Context, args: str) -> list[Reply]:
             Opportunity.id.not_in(reported),
         )
         .order_by(Opportunity.created_at, Opportunity.id)
-        .limit(MAX_LISTED)
+        .limit(limit)
     ).all()
+    return [ctx.session.get_one(Opportunity, oid) for oid in reported], list(proposals)
+
+
+@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
+def pending(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
+    reported, proposals = review_queue(ctx, school)
     if not proposals and not reported:
         return [Reply("No proposals are waiting. Employers send them with /propose.")]
     today = local_today(ctx)
     room = ctx.caps.max_text - 100
     return [
-        *(reported_card(ctx, ctx.session.get_one(Opportunity, oid)) for oid in reported),
+        *(reported_card(ctx, o) for o in reported),
         *(
-            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
+            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", proposal_buttons(o))
             for o in proposals
         ),
     ]
