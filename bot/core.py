@@ -138,6 +138,9 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     replace: bool = False
     file: Attachment | None = None
+    # A form refused: the problem with each field by its name, for an adapter that shows them
+    # on the form itself (a Slack modal) rather than as this reply's text.
+    field_errors: tuple[tuple[str, str], ...] = ()
 
 
 def stale_button() -> Reply:
@@ -181,9 +184,15 @@ class Dashboard:
 class UserError(Exception):
     """Raised by a handler to refuse politely: the reply is shown and nothing is changed."""
 
-    def __init__(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
+    def __init__(
+        self,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        *,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(text)
-        self.reply = Reply(text, buttons)
+        self.reply = Reply(text, buttons, field_errors=tuple((fields or {}).items()))
 
 
 @dataclass(frozen=True)

@@ -703,7 +703,7 @@ async def test_a_teacher_publishes_an_opportunity_from_the_modal(
     assert "&amp; &lt;b&gt;test&lt;/b&gt;" in answer
 
 
-async def test_a_bad_date_in_the_publish_modal_is_refused_in_the_dm(
+async def test_a_bad_date_in_the_publish_modal_is_shown_on_its_field_and_can_be_fixed(
     slack: SlackAdapter,
     fake: FakeSlack,
     core: Core,
@@ -717,13 +717,24 @@ async def test_a_bad_date_in_the_publish_modal_is_refused_in_the_dm(
     ((view_id, _),) = fake.views.items()
     before = row_counts(session_factory)["opportunities"]
     values = {**PUBLISHED, "start": "2027-07-01", "end": "2027-06-01", "deadline": "2026-11-01"}
-    await fake.submit_view("UT", view_id, values)
+    posted = len(fake.posted(dm))
+    answer = await fake.submit_view("UT", view_id, values)
     await slack.idle()
-    refusal = fake.posted(dm)[-1].section_text
-    assert refusal.startswith("Nothing was published. Please fix this and send it again:")
-    assert "• deadline: That deadline has passed." in refusal
-    assert "• end: The end date is before the start date." in refusal
+    # The modal stays open (Slack keeps what was typed) with each problem under its field.
+    assert json.loads(answer.body) == {
+        "response_action": "errors",
+        "errors": {
+            "deadline": "That deadline has passed. Please type a date from today on.",
+            "end": "The end date is before the start date.",
+        },
+    }
+    assert len(fake.posted(dm)) == posted
     assert row_counts(session_factory)["opportunities"] == before
+    fixed = await fake.submit_view("UT", view_id, {**values, "deadline": "2027-03-31", "end": ""})
+    await slack.idle()
+    assert fixed.body == ""
+    assert "Published (#" in fake.posted(dm)[-1].section_text
+    assert row_counts(session_factory)["opportunities"] == before + 1
 
 
 async def test_a_student_cannot_open_the_publish_modal(

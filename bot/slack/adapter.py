@@ -52,7 +52,7 @@ from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, fi
 from bot.i18n import _, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
-from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, submitted_text, view_for
+from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, field_errors, submitted_text, view_for
 from bot.slack.home import SHORTCUT_PREFIX, home_view
 from bot.slack.render import (
     ACTION_PREFIX,
@@ -323,11 +323,28 @@ class SlackAdapter:
 
     async def _on_modal(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         submission = parsed(context, ViewSubmission)
-        await ack()  # closes the modal; the answer comes in the DM
         view, user = submission.view, submission.user.id
         command = view.callback_id.removeprefix(MODAL_PREFIX)
-        text = submitted_text(self._form(command), view.state)
-        self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+        form = self._form(command)
+        text = submitted_text(form, view.state)
+        if form is None:
+            await ack()  # closes the modal; the answer comes in the DM
+            self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+            return
+        # A form's problems belong on its own fields, with what was typed kept: the core runs
+        # before the answer to Slack, which keeps the modal open with them shown.
+        channel = await self._dm(user)
+        replies = await self._handle(user, channel, f"view:{view.id}", text=f"/{command} {text}")
+        errors = {name: problem for r in replies for name, problem in r.field_errors}
+        if errors:
+            await ack(response_action="errors", errors=field_errors(errors))
+            return
+        await ack()
+        self._track(self._say_all(channel, replies))
+
+    async def _say_all(self, channel: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self._say(channel, reply)
 
     async def _on_forward(
         self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond

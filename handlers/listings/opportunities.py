@@ -329,6 +329,7 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     field refuses it whole, with every problem listed."""
     given, problems = PUBLISH_FORM.read(args)
     answers: Answers = {"remote": False, "paid": None, "deadline": None}
+    by_field: dict[str, str] = {}
     for f in PUBLISH_FORM.fields:
         if f.name not in given:
             continue
@@ -337,17 +338,20 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
         except UserError as refused:
             # The dialog's wording ("tap one of the kinds above") speaks of its buttons.
             choices = ", ".join(label.lower() for _, label in f.options)
-            problem = f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
-            problems.append(f"{f.name}: {problem}")
+            by_field[f.name] = (
+                f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
+            )
     start, end = answers.get("start"), answers.get("end")
     if start and end and end < start:
-        problems.append("end: The end date is before the start date.")
+        by_field["end"] = "The end date is before the start date."
+    problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems:
         raise UserError(
             "Nothing was published. Please fix this and send it again:\n"
             + "\n".join(f"• {problem}" for problem in problems)
             + f"\n\nOne line per field: {_REQUIRED} (needed); {_OPTIONAL}. "
-            "Or send /publish alone and I'll ask one question at a time."
+            "Or send /publish alone and I'll ask one question at a time.",
+            fields=by_field,
         )
     organisation = _organisation(ctx, "publish", answers)
     if inspect(organisation).transient:
