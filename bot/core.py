@@ -138,18 +138,61 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     replace: bool = False
     file: Attachment | None = None
+    # A form refused: the problem with each field by its name, for an adapter that shows them
+    # on the form itself (a Slack modal) rather than as this reply's text.
+    field_errors: tuple[tuple[str, str], ...] = ()
 
 
 def stale_button() -> Reply:
     return Reply(_(STALE_BUTTON_TEXT))
 
 
+@dataclass(frozen=True)
+class Item:
+    """One line of a dashboard panel, with the buttons that act on it."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A part of a dashboard: a title and its first items (of ``total`` waiting, if more), or
+    what to say when there are none; ``more`` names the command that lists them all."""
+
+    title: str
+    items: tuple[Item, ...] = ()
+    empty: str = ""
+    more: str = ""
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.items) if self.total is None else max(self.total, len(self.items))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What needs a person, at a glance (Slack's App Home): panels, and ``shortcuts`` (label,
+    command name) that start the same flows as the commands."""
+
+    title: str
+    panels: tuple[Panel, ...]
+    shortcuts: tuple[tuple[str, str], ...] = ()
+
+
 class UserError(Exception):
     """Raised by a handler to refuse politely: the reply is shown and nothing is changed."""
 
-    def __init__(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
+    def __init__(
+        self,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        *,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(text)
-        self.reply = Reply(text, buttons)
+        self.reply = Reply(text, buttons, field_errors=tuple((fields or {}).items()))
 
 
 @dataclass(frozen=True)
@@ -238,6 +281,7 @@ ActionFunc = Callable[["Context", list[str]], list[Reply]]
 DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
 TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
+DashboardFunc = Callable[["Context"], Dashboard | None]
 
 
 @dataclass(frozen=True)
@@ -276,6 +320,7 @@ class Registry:
     dialogs: dict[str, Dialog] = field(default_factory=dict)
     text_handlers: list[TextFunc] = field(default_factory=list)
     file_handler: FileFunc | None = None
+    dashboard_builder: DashboardFunc | None = None
     _lookup: dict[str, Command] = field(default_factory=dict)
 
     def command(
@@ -327,6 +372,13 @@ class Registry:
         self.file_handler = func
         return func
 
+    def dashboard(self, func: DashboardFunc) -> DashboardFunc:
+        """Register what a member's dashboard shows (None: nothing for their role)."""
+        if self.dashboard_builder is not None:
+            raise ValueError("a dashboard is registered twice")
+        self.dashboard_builder = func
+        return func
+
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
@@ -337,6 +389,8 @@ class Registry:
         self.text_handlers.extend(other.text_handlers)
         if other.file_handler is not None:
             self.file(other.file_handler)
+        if other.dashboard_builder is not None:
+            self.dashboard(other.dashboard_builder)
 
     def _add_command(self, command: Command) -> None:
         for word in (command.name, *command.aliases):
@@ -512,6 +566,33 @@ class Core:
                     .where(Account.platform == platform, Account.external_id == user_id)
                 )
             )
+
+    def dashboard(self, platform: str, user_id: str) -> Dashboard | None:
+        """The member's dashboard as it stands now; None for a stranger or a guest, or with no
+        dashboard registered. Reads only: nothing is recorded of the person looking."""
+        builder = self.registry.dashboard_builder
+        if builder is None:
+            return None
+        with self.session_factory() as session:
+            account = session.scalars(
+                select(Account).where(Account.platform == platform, Account.external_id == user_id)
+            ).one_or_none()
+            if account is None or account.person.role is None:
+                return None
+            ctx = Context(
+                session=session,
+                incoming=Incoming(platform=platform, user_id=user_id, chat_id=account.chat_id),
+                person=account.person,
+                account=account,
+                now=self.clock(),
+                caps=self.capabilities.get(platform, Capabilities()),
+                registry=self.registry,
+                timing=self.timing,
+            )
+            try:
+                return builder(ctx)
+            finally:
+                session.rollback()
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         # The platform's language until the person is known (refusals of bad input, a crash).

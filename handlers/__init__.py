@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core import Registry
+from handlers import home
 from handlers.applications import interest, matches
 from handlers.listings import browse, flags, opportunities, saved, sources
 from handlers.messaging import announcements, calendar, digest, reminders
@@ -35,6 +36,7 @@ MODULES = (
     objectives,
     evidence,
     privacy,
+    home,
 )
 
 

@@ -31,6 +31,9 @@ from bot.core import (
     Button,
     Context,
     Core,
+    Dashboard,
+    Item,
+    Panel,
     Registry,
     Reply,
     Timing,
@@ -50,6 +53,7 @@ from bot.slack import (
     split_escaped,
     to_mrkdwn,
 )
+from bot.slack.home import home_view
 from handlers import build_registry
 from handlers.messaging.announcements import report_deliveries
 from handlers.people.invites import create_invite
@@ -61,6 +65,7 @@ from storage.models import (
     InviteCode,
     Opportunity,
     OpportunityKind,
+    OpportunityStatus,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -385,7 +390,7 @@ async def test_the_home_tab_lists_the_commands_for_the_role(
     guest = json.dumps(fake.home["U9"])
     student = json.dumps(fake.home["U1"])
     assert "haven't joined yet" in guest and "/oppbot join" in guest
-    assert "/oppbot browse" in student and "/oppbot invite" not in student
+    assert '"value": "browse"' in student and '"value": "invite"' not in student
 
 
 async def test_bot_messages_edits_and_other_channels_are_ignored(
@@ -698,7 +703,7 @@ async def test_a_teacher_publishes_an_opportunity_from_the_modal(
     assert "&amp; &lt;b&gt;test&lt;/b&gt;" in answer
 
 
-async def test_a_bad_date_in_the_publish_modal_is_refused_in_the_dm(
+async def test_a_bad_date_in_the_publish_modal_is_shown_on_its_field_and_can_be_fixed(
     slack: SlackAdapter,
     fake: FakeSlack,
     core: Core,
@@ -712,13 +717,24 @@ async def test_a_bad_date_in_the_publish_modal_is_refused_in_the_dm(
     ((view_id, _),) = fake.views.items()
     before = row_counts(session_factory)["opportunities"]
     values = {**PUBLISHED, "start": "2027-07-01", "end": "2027-06-01", "deadline": "2026-11-01"}
-    await fake.submit_view("UT", view_id, values)
+    posted = len(fake.posted(dm))
+    answer = await fake.submit_view("UT", view_id, values)
     await slack.idle()
-    refusal = fake.posted(dm)[-1].section_text
-    assert refusal.startswith("Nothing was published. Please fix this and send it again:")
-    assert "• deadline: That deadline has passed." in refusal
-    assert "• end: The end date is before the start date." in refusal
+    # The modal stays open (Slack keeps what was typed) with each problem under its field.
+    assert json.loads(answer.body) == {
+        "response_action": "errors",
+        "errors": {
+            "deadline": "That deadline has passed. Please type a date from today on.",
+            "end": "The end date is before the start date.",
+        },
+    }
+    assert len(fake.posted(dm)) == posted
     assert row_counts(session_factory)["opportunities"] == before
+    fixed = await fake.submit_view("UT", view_id, {**values, "deadline": "2027-03-31", "end": ""})
+    await slack.idle()
+    assert fixed.body == ""
+    assert "Published (#" in fake.posted(dm)[-1].section_text
+    assert row_counts(session_factory)["opportunities"] == before + 1
 
 
 async def test_a_student_cannot_open_the_publish_modal(
@@ -1244,18 +1260,202 @@ async def test_a_modal_opens_at_once_whatever_that_person_has_waiting(
     assert reports[answered:] == [["30"], ["7"], ["365"]]
 
 
-async def test_the_home_tab_and_the_dm_help_list_the_same_commands_in_slack_terms(
-    slack: SlackAdapter, fake: FakeSlack, session_factory: sessionmaker[Session], clock: FakeClock
+async def test_the_home_tab_speaks_in_slack_terms_and_its_shortcuts_are_the_roles_commands(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
 ) -> None:
     add_school(session_factory, clock.now)
-    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
-    await fake.event({"type": "app_home_opened", "user": "UT", "channel": dm, "tab": "home"})
-    await fake.slash("UT", "help")
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    add_opportunity(session_factory, clock.now)  # Acme Ltd's
+    fake.add_user("UE", "Maya Boss")
+    make_employer(session_factory, clock.now, Chat(core, "UE", platform="slack"), "Acme Ltd")
+    _slack_student(core, fake, "U1")
+    for user, role in (("UT", Role.TEACHER), ("UE", Role.EMPLOYER), ("U1", Role.STUDENT)):
+        await fake.open_home(user)
+        await slack.idle()
+        home = _home_text(fake.home[user])
+        assert "Everything else: /oppbot help" in home
+        assert not re.search(r"(?<![\w/])/(?!oppbot )\w", home)  # no bare "/invite" left
+        for value in _home_buttons(fake.home[user]).values():
+            if ":" not in value:  # a shortcut: a command this person may run
+                command = core.registry.find(value)
+                assert command is not None and role in command.roles, value
+
+
+def _home_buttons(view: dict[str, Any]) -> dict[str, str]:
+    """The App Home's buttons: label -> value (the first of each label)."""
+    found: dict[str, str] = {}
+    for block in view["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            found.setdefault(element["text"]["text"], element["value"])
+    return found
+
+
+def _home_text(view: dict[str, Any]) -> str:
+    texts = []
+    for block in view["blocks"]:
+        if block["type"] in ("section", "header"):
+            texts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            texts += [e["text"] for e in block["elements"]]
+    return "\n".join(texts)
+
+
+async def test_a_teachers_home_is_a_dashboard_whose_buttons_do_the_work(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    proposal = add_opportunity(
+        session_factory, clock.now, title="Robot lab <week>", status=OpportunityStatus.PENDING
+    )
+    opportunity = add_opportunity(session_factory, clock.now, title="Bakery helper")
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=True)
+    ada.press_payload(f"intn:{opportunity}")
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.open_home("UT")
     await slack.idle()
-    home = "\n".join(b["text"]["text"] for b in fake.home["UT"]["blocks"])
-    assert "/oppbot invite employer Acme Ltd" in home and "/oppbot place APPLICATION" in home
-    assert not re.search(r"(?<![\w/])/(?!oppbot )\w", home)  # no bare "/invite" left
-    help_text = fake.posted(dm)[-1].section_text
-    commands = [line for line in help_text.split("\n") if line.startswith(SLASH_COMMAND)]
-    assert len(commands) > 10
-    assert commands == [line for line in home.split("\n") if line.startswith(SLASH_COMMAND)]
+    (call,) = fake.calls_to("views.publish")
+    assert call.params["user_id"] == "UT"
+    home = fake.home["UT"]
+    text = _home_text(home)
+    assert f"Proposal #{proposal}: Robot lab &lt;week&gt;" in text
+    assert "an application waits for consent" in text
+    assert "1 interested" in text and "0 placed" in text
+    buttons = _home_buttons(home)
+    with session_factory() as session:
+        ada_id = session.scalars(
+            select(Account.person_id).where(Account.external_id == "501")
+        ).one()
+    assert buttons["Approve"] == f"opa:{proposal}" and buttons["Reject"] == f"opr:{proposal}"
+    assert buttons["Consent on file"] == f"cf:{ada_id}"
+    assert [buttons[label] for label in ("New announcement", "Publish", "Pending", "Report")] == [
+        "announce",
+        "publish",
+        "pending",
+        "report",
+    ]
+    assert buttons["Invite"] == "invite"
+    # Approving on the Home answers in the DM and shows the Home without the proposal.
+    await fake.click_home("UT", "Approve")
+    await slack.idle()
+    with session_factory() as session:
+        assert session.get_one(Opportunity, proposal).status == OpportunityStatus.OPEN
+    assert "Approved: Robot lab" in fake.posted(fake.dm("UT"))[-1].section_text
+    assert len(fake.calls_to("views.publish")) == 2
+    assert "Nothing to review." in _home_text(fake.home["UT"])
+    # A shortcut opens the command's modal, as the command does.
+    await fake.click_home("UT", "New announcement")
+    await slack.idle()
+    (opened,) = fake.calls_to("views.open")
+    assert opened.params["view"]["callback_id"] == "oppbot_modal:announce"
+    # One without a modal runs the command and answers in the DM.
+    await fake.click_home("UT", "Pending")
+    await slack.idle()
+    assert "No proposals are waiting" in fake.posted(fake.dm("UT"))[-1].section_text
+
+
+async def test_an_employers_home_refreshes_when_an_application_arrives_at_most_so_often(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    first = add_opportunity(session_factory, clock.now, title="Software intern")
+    second = add_opportunity(session_factory, clock.now, title="Data intern")
+    dm = fake.add_user("UE", "Maya Boss")
+    make_employer(session_factory, clock.now, Chat(core, "UE", platform="slack"), "Acme Ltd")
+    with transaction(session_factory) as session:
+        session.scalars(select(Account).where(Account.external_id == "UE")).one().chat_id = dm
+    slack.home_every = 2.0
+    await fake.open_home("UE")
+    await slack.idle()
+    assert "No application is waiting" in _home_text(fake.home["UE"])
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{first}")
+    ada.press_payload(f"intn:{second}")
+    fast = Pacing(per_chat_per_second=100)
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock, pacing=fast)
+    await sender.drain()
+    assert len(fake.posted(dm)) == 2
+    assert len(fake.calls_to("views.publish")) == 1
+    # Two messages, one refresh, once the interval since the home was opened has passed.
+    calls = await fake.called("views.publish", times=2)
+    await slack.idle()
+    assert len(calls) == 2
+    home = fake.home["UE"]
+    text = _home_text(home)
+    assert "Software intern" in text and "Data intern" in text
+    with session_factory() as session:
+        interest = session.scalars(select(Interest).where(Interest.opportunity_id == first)).one()
+    values = [e["value"] for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert f"em:{interest.id}:inv" in values and f"em:{interest.id}:dec" in values
+    # Someone who never opened their Home is not published to.
+    assert set(fake.home) == {"UE"}
+
+
+async def test_a_students_home_shows_their_applications_and_reminders(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(
+        session_factory, clock.now, title="Lab week", deadline=date(2026, 12, 20)
+    )
+    _slack_student(core, fake, "U1")
+    Chat(core, "U1", platform="slack").press_payload(f"intn:{opportunity}")
+    await fake.open_home("U1")
+    await slack.idle()
+    home = fake.home["U1"]
+    text = _home_text(home)
+    assert "Your applications" in text and "Lab week" in text
+    assert "Your reminders" in text
+    buttons = _home_buttons(home)
+    assert buttons["Browse"] == "browse"
+    assert any(value.startswith("rmx:") for value in buttons.values())
+
+
+def test_the_home_view_stays_within_block_kit_limits_however_much_waits() -> None:
+    registry = build_registry()
+    renderer = Renderer(registry)
+    many = tuple(
+        Item(f"Proposal #{n}: " + "<long> " * 700, (Button("Approve", f"opa:{n}"),))
+        for n in range(40)
+    )
+    dashboard = Dashboard(
+        "Riverside High",
+        (
+            Panel("Waiting for your review", many, more="pending", total=300),
+            Panel("Consent pending", many, more="consent"),
+            Panel("This term", (Item("3 published"),)),
+        ),
+        (("New announcement", "announce"),),
+    )
+    view = home_view(dashboard, renderer)
+    blocks = view["blocks"]
+    assert len(blocks) <= 50
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= MAX_SECTION_TEXT
+            assert "<" not in block["text"]["text"]
+    text = _home_text(view)
+    shown = text.count("Proposal #")
+    assert "This term" in text and "3 published" in text  # the last panel is never crowded out
+    assert (
+        f"and {300 - text.split('Consent pending')[0].count('Proposal #')} more: /oppbot pending"
+        in text
+    )
+    assert shown < 80 and "more: /oppbot consent" in text

@@ -15,12 +15,16 @@ announce``) opens a modal whose text becomes "/announce TEXT", and a teacher's p
 announcements channel gets a "Send to students" button, visible to them alone, that does the same
 with the post's text. A command with a ``Form`` (``/publish``) opens it as a modal
 (``bot.slack.forms``). Errors in either come back in the DM, like every other answer.
+
+The App Home is the member's ``Dashboard`` (``bot.slack.home``), published when they open it,
+after they press a button on it, and, rate-limited, after the outbox sent them a message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -48,7 +52,8 @@ from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, fi
 from bot.i18n import _, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
-from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, submitted_text, view_for
+from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, field_errors, submitted_text, view_for
+from bot.slack.home import SHORTCUT_PREFIX, home_view
 from bot.slack.render import (
     ACTION_PREFIX,
     CAPABILITIES,
@@ -82,6 +87,9 @@ FORWARD_ACTION = "forward_to_students"
 FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
 FORWARDED = "Choose who gets it in our direct messages."
 ANSWERED_IN_DM = "I've answered you in our direct messages (under Apps in the sidebar)."
+# An App Home is published again at most this often (seconds) when something for its owner
+# changes; a burst of messages to one person becomes one refresh at the end of the interval.
+HOME_EVERY = 10.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class SlackAdapter:
         *,
         on_handled: Callable[[], None] = lambda: None,
         concurrency: int = 16,
+        home_every: float = HOME_EVERY,
     ) -> None:
         token = settings.slack_bot_token
         if not token:
@@ -147,6 +156,12 @@ class SlackAdapter:
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
         self.app.action(FORWARD_ACTION)(self._on_forward)
+        self.app.action(re.compile(rf"^{re.escape(SHORTCUT_PREFIX)}"))(self._on_shortcut)
+        self.home_every = home_every
+        # Whose App Home was published (by their DM's id), and when: only those are refreshed.
+        self._home_chats: dict[str, str] = {}
+        self._home_at: dict[str, float] = {}
+        self._home_timers: dict[str, asyncio.TimerHandle] = {}
         self.port: int | None = None  # the HTTP port, once listening
         self.refusals = Refusals()
         self._turns: InTurn[str] = InTurn(concurrency)
@@ -192,6 +207,9 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        for timer in self._home_timers.values():
+            timer.cancel()
+        self._home_timers.clear()
         await self.idle()
         self._lookups.shutdown()
         if self.client.session is not None:
@@ -204,7 +222,28 @@ class SlackAdapter:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def transport(self) -> SlackTransport:
-        return SlackTransport(self._outbox_client, self.renderer)
+        return SlackTransport(self._outbox_client, self.renderer, on_sent=self._sent_to)
+
+    def _sent_to(self, chat_id: str) -> None:
+        user = self._home_chats.get(chat_id)
+        if user is not None:
+            self.refresh_home(user)
+
+    def refresh_home(self, user: str) -> None:
+        """Publish ``user``'s App Home again: now, or once ``home_every`` seconds have passed
+        since the last time (one refresh however many changes came in between)."""
+        if user in self._home_timers:
+            return
+        wait = self._home_at.get(user, -math.inf) + self.home_every - time.monotonic()
+        if wait <= 0:
+            self._later(user, self._home(user))
+            return
+
+        def due() -> None:
+            del self._home_timers[user]
+            self.refresh_home(user)
+
+        self._home_timers[user] = asyncio.get_running_loop().call_later(wait, due)
 
     async def _serve(self, request: web.Request) -> web.Response:
         """The HTTP endpoint: the signature is checked on the raw bytes before anything reads
@@ -278,15 +317,34 @@ class SlackAdapter:
         await ack()
         assert isinstance(event, HomeOpened)
         if event.tab == "home":
+            if event.channel:
+                self._home_chats[event.channel] = event.user
             self._later(event.user, self._home(event.user))
 
     async def _on_modal(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         submission = parsed(context, ViewSubmission)
-        await ack()  # closes the modal; the answer comes in the DM
         view, user = submission.view, submission.user.id
         command = view.callback_id.removeprefix(MODAL_PREFIX)
-        text = submitted_text(self._form(command), view.state)
-        self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+        form = self._form(command)
+        text = submitted_text(form, view.state)
+        if form is None:
+            await ack()  # closes the modal; the answer comes in the DM
+            self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+            return
+        # A form's problems belong on its own fields, with what was typed kept: the core runs
+        # before the answer to Slack, which keeps the modal open with them shown.
+        channel = await self._dm(user)
+        replies = await self._handle(user, channel, f"view:{view.id}", text=f"/{command} {text}")
+        errors = {name: problem for r in replies for name, problem in r.field_errors}
+        if errors:
+            await ack(response_action="errors", errors=field_errors(errors))
+            return
+        await ack()
+        self._track(self._say_all(channel, replies))
+
+    async def _say_all(self, channel: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self._say(channel, reply)
 
     async def _on_forward(
         self, ack: AsyncAck, context: AsyncBoltContext, respond: AsyncRespond
@@ -294,6 +352,18 @@ class SlackAdapter:
         click = parsed(context, BlockActions)
         await ack()
         self._later(click.user.id, self._forward(click, respond))
+
+    async def _on_shortcut(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """A shortcut on the App Home: the command's modal if it has one, else the command
+        run as if typed, answered in the DM."""
+        click = parsed(context, BlockActions)
+        await ack()
+        user, name = click.user.id, click.action.value
+        view = view_for(name, self._form(name))
+        if view is not None and await self._may_run(user, name):
+            self._track(self.client.views_open(trigger_id=click.trigger_id, view=view))
+        else:
+            self._later(user, self._run(user, f"action:{click.trigger_id}", f"/{name}"))
 
     def _later(self, user_id: str, work: Coroutine[Any, Any, object]) -> None:
         """Do ``work`` after ``user_id``'s earlier requests (answers depend on their order)."""
@@ -404,10 +474,19 @@ class SlackAdapter:
             if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
                 continue
             await self._say(channel, reply)
+        if click.container.type == "view":
+            # Pressed on the App Home, which shows what changed at once.
+            await self._home(user)
 
     async def _home(self, user: str) -> None:
-        """The App Home tab: the commands this person may use, worded as the DM's /help."""
+        """The App Home tab: the member's dashboard; for anyone without one, the commands they
+        may use, worded as the DM's /help."""
+        self._home_at[user] = time.monotonic()
         loop = asyncio.get_running_loop()
+        dashboard = await loop.run_in_executor(self._lookups, self.core.dashboard, PLATFORM, user)
+        if dashboard is not None:
+            await self.client.views_publish(user_id=user, view=home_view(dashboard, self.renderer))
+            return
         role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
         lang = await loop.run_in_executor(self._lookups, self.core.language_of, PLATFORM, user)
         with language(lang):

@@ -127,6 +127,11 @@ def _element(f: Field) -> dict[str, Any]:
     return element
 
 
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """A view_submission's ``errors`` answer: each field's problem, cut to a label's length."""
+    return {name: problem[:MAX_LABEL] for name, problem in errors.items()}
+
+
 def submitted(state: ViewState) -> dict[str, str]:
     """A submitted view's answers by block id, as the text a person would type for them."""
     return {

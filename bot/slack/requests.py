@@ -62,12 +62,15 @@ class Action(Part):
 
 
 class Container(Part):
+    """Where the button was: a message (its channel and ts) or a view (the App Home)."""
+
+    type: str = "message"
     channel_id: str = ""
     message_ts: str = ""
 
 
 class BlockActions(Part):
-    """A button pressed on one of the bot's messages."""
+    """A button pressed on one of the bot's messages, or on its App Home (no channel)."""
 
     type: Literal["block_actions"]
     user: Ref
@@ -75,7 +78,7 @@ class BlockActions(Part):
     trigger_id: Id
     actions: Annotated[list[Action], Field(min_length=1)]
     container: Container = Container()
-    channel: Ref
+    channel: Ref | None = None
 
     @property
     def action(self) -> Action:
@@ -83,7 +86,9 @@ class BlockActions(Part):
 
     @property
     def channel_id(self) -> str:
-        return self.container.channel_id or self.channel.id
+        if self.container.channel_id or self.channel is None:
+            return self.container.channel_id
+        return self.channel.id
 
 
 class Option(Part):
@@ -153,6 +158,8 @@ class MessageEvent(Part):
 class HomeOpened(Part):
     type: Literal["app_home_opened"]
     user: Id
+    # The person's DM with the bot (Slack sends it with the home tab too).
+    channel: str = ""
     tab: str = ""
 
 

@@ -10,6 +10,7 @@ instead of sleeping on it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -84,9 +85,16 @@ class SlackTransport:
 
     platform = PLATFORM
 
-    def __init__(self, client: AsyncWebClient, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        renderer: Renderer,
+        on_sent: Callable[[str], None] = lambda chat_id: None,
+    ) -> None:
         self.client = client
         self.renderer = renderer
+        # Told the chat of every message sent: the adapter refreshes that person's App Home.
+        self.on_sent = on_sent
 
     async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
         try:
@@ -96,4 +104,5 @@ class SlackTransport:
             return classify(error)
         except (aiohttp.ClientError, TimeoutError, SlackClientError) as error:
             return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
+        self.on_sent(chat_id)
         return Result(Outcome.SENT)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from handlers.applications.interest import withdraw
-from handlers.applications.matches import nudge_unanswered, share_pending
+from handlers.applications.interest import my_applications, withdraw
+from handlers.applications.matches import (
+    employer_buttons,
+    live_applications,
+    nudge_unanswered,
+    share_pending,
+)
 
 __all__ = [
+    "employer_buttons",
+    "live_applications",
+    "my_applications",
     "nudge_unanswered",
     "share_pending",
     "withdraw",

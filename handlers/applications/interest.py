@@ -166,13 +166,20 @@ def mine_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_mine(ctx, replace=False)]
 
 
+def my_applications(ctx: Context) -> list[Interest]:
+    """The student's applications, most recently changed first."""
+    return list(
+        ctx.session.scalars(
+            select(Interest)
+            .where(Interest.person_id == ctx.person.id)
+            .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
+            .order_by(Interest.updated_at.desc(), Interest.id.desc())
+        )
+    )
+
+
 def _mine(ctx: Context, *, replace: bool, note: str = "") -> Reply:
-    interests = ctx.session.scalars(
-        select(Interest)
-        .where(Interest.person_id == ctx.person.id)
-        .options(selectinload(Interest.opportunity).selectinload(Opportunity.organisation))
-        .order_by(Interest.updated_at.desc(), Interest.id.desc())
-    ).all()
+    interests = my_applications(ctx)
     prefix = f"{note}\n\n" if note else ""
     if not interests:
         return Reply(

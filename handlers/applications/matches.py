@@ -616,6 +616,26 @@ _ANSWER_STATE = {
 }
 
 
+def live_applications(
+    ctx: Context, statuses: tuple[InterestStatus, ...] = tuple(_ANSWER_STATE)
+) -> list[Interest]:
+    """The employer's applications in ``statuses`` (by default every live one), newest first."""
+    return list(
+        ctx.session.scalars(
+            select(Interest)
+            .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+            .where(
+                Opportunity.organisation_id == ctx.person.organisation_id,
+                Interest.status.in_(statuses),
+                Interest.person_id.is_not(None),
+            )
+            .options(selectinload(Interest.opportunity), selectinload(Interest.person))
+            .order_by(Interest.updated_at.desc(), Interest.id.desc())
+            .limit(MAX_APPLICATIONS)
+        )
+    )
+
+
 @registry.command(
     "matches",
     "candidates",
@@ -624,20 +644,7 @@ _ANSWER_STATE = {
 )
 def applications(ctx: Context, args: str) -> list[Reply]:
     """Every live application to this employer, so a missed notification is never lost."""
-    interests = list(
-        ctx.session.scalars(
-            select(Interest)
-            .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-            .where(
-                Opportunity.organisation_id == ctx.person.organisation_id,
-                Interest.status.in_(tuple(_ANSWER_STATE)),
-                Interest.person_id.is_not(None),
-            )
-            .options(selectinload(Interest.opportunity), selectinload(Interest.person))
-            .order_by(Interest.updated_at.desc(), Interest.id.desc())
-            .limit(MAX_APPLICATIONS)
-        )
-    )
+    interests = live_applications(ctx)
     if not interests:
         return [
             Reply(

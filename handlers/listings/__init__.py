@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from handlers.listings.flags import review_buttons as report_buttons
 from handlers.listings.import_jobs import run_imports, start_import
 from handlers.listings.importer import Owner, import_file
+from handlers.listings.opportunities import proposal_buttons, review_queue
 from handlers.listings.sync.engine import (
     DEFAULT_FILTER,
     close_expired,
@@ -33,7 +35,10 @@ __all__ = [
     "describe",
     "import_file",
     "last_runs",
+    "proposal_buttons",
     "remove_source",
+    "report_buttons",
+    "review_queue",
     "run_imports",
     "start_import",
     "status_lines",

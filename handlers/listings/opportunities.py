@@ -329,6 +329,7 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     field refuses it whole, with every problem listed."""
     given, problems = PUBLISH_FORM.read(args)
     answers: Answers = {"remote": False, "paid": None, "deadline": None}
+    by_field: dict[str, str] = {}
     for f in PUBLISH_FORM.fields:
         if f.name not in given:
             continue
@@ -337,17 +338,20 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
         except UserError as refused:
             # The dialog's wording ("tap one of the kinds above") speaks of its buttons.
             choices = ", ".join(label.lower() for _, label in f.options)
-            problem = f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
-            problems.append(f"{f.name}: {problem}")
+            by_field[f.name] = (
+                f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
+            )
     start, end = answers.get("start"), answers.get("end")
     if start and end and end < start:
-        problems.append("end: The end date is before the start date.")
+        by_field["end"] = "The end date is before the start date."
+    problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems:
         raise UserError(
             "Nothing was published. Please fix this and send it again:\n"
             + "\n".join(f"• {problem}" for problem in problems)
             + f"\n\nOne line per field: {_REQUIRED} (needed); {_OPTIONAL}. "
-            "Or send /publish alone and I'll ask one question at a time."
+            "Or send /publish alone and I'll ask one question at a time.",
+            fields=by_field,
         )
     organisation = _organisation(ctx, "publish", answers)
     if inspect(organisation).transient:
@@ -493,7 +497,7 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
             + card_text(opportunity, local_today(ctx), 3000),
             kind="proposal",
             key=f"proposal:{opportunity.id}:{teacher.id}",
-            buttons=_review_buttons(opportunity),
+            buttons=proposal_buttons(opportunity),
         )
     return [
         Reply(
@@ -503,7 +507,8 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
     ]
 
 
-def _review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+def proposal_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
+    """A teacher's answers to a proposal."""
     return (
         (Button("Approve", f"opa:{opportunity.id}"), Button("Reject", f"opr:{opportunity.id}")),
     )
@@ -603,10 +608,12 @@ def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
 
 
-@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
-def pending(ctx: Context, args: str) -> list[Reply]:
-    school = staff_school(ctx)
-    reported = reported_ids(ctx, school)[:MAX_LISTED]
+def review_queue(
+    ctx: Context, school: School, limit: int = MAX_LISTED
+) -> tuple[list[Opportunity], list[Opportunity]]:
+    """What waits for ``school``'s teachers in /pending: the reported listings, oldest report
+    first, and the employers' proposals, oldest first (at most ``limit`` of each)."""
+    reported = reported_ids(ctx, school)[:limit]
     proposals = ctx.session.scalars(
         select(Opportunity)
         .where(
@@ -615,16 +622,23 @@ def pending(ctx: Context, args: str) -> list[Reply]:
             Opportunity.id.not_in(reported),
         )
         .order_by(Opportunity.created_at, Opportunity.id)
-        .limit(MAX_LISTED)
+        .limit(limit)
     ).all()
+    return [ctx.session.get_one(Opportunity, oid) for oid in reported], list(proposals)
+
+
+@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
+def pending(ctx: Context, args: str) -> list[Reply]:
+    school = staff_school(ctx)
+    reported, proposals = review_queue(ctx, school)
     if not proposals and not reported:
         return [Reply("No proposals are waiting. Employers send them with /propose.")]
     today = local_today(ctx)
     room = ctx.caps.max_text - 100
     return [
-        *(reported_card(ctx, ctx.session.get_one(Opportunity, oid)) for oid in reported),
+        *(reported_card(ctx, o) for o in reported),
         *(
-            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", _review_buttons(o))
+            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", proposal_buttons(o))
             for o in proposals
         ),
     ]

@@ -17,6 +17,7 @@ from handlers.messaging.reminders import (
     reconcile_all,
     schedule_event_reminders,
     sync_deadline_reminders,
+    waiting_reminders,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "send_digests",
     "send_due_announcements",
     "sync_deadline_reminders",
+    "waiting_reminders",
 ]

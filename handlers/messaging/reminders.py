@@ -655,12 +655,19 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [reminder_list(ctx, replace=True, note=note)]
 
 
+def waiting_reminders(ctx: Context) -> list[Reminder]:
+    """The person's reminders still to go out, soonest first."""
+    return list(
+        ctx.session.scalars(
+            select(Reminder)
+            .where(Reminder.person_id == ctx.person.id, Reminder.status == ReminderStatus.PENDING)
+            .order_by(Reminder.due_at, Reminder.id)
+        )
+    )
+
+
 def reminder_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
-    rows = ctx.session.scalars(
-        select(Reminder)
-        .where(Reminder.person_id == ctx.person.id, Reminder.status == ReminderStatus.PENDING)
-        .order_by(Reminder.due_at, Reminder.id)
-    ).all()
+    rows = waiting_reminders(ctx)
     prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(

@@ -45,7 +45,16 @@ from handlers.common import (
 from handlers.people.general import chosen_language, language_buttons
 from handlers.people.invites import new_code
 from handlers.people.onboarding import normalise_code
-from storage.models import AuditEntry, Cohort, GuardianCode, Person, Role
+from storage.models import (
+    AuditEntry,
+    Cohort,
+    GuardianCode,
+    Interest,
+    InterestStatus,
+    Person,
+    Role,
+    School,
+)
 
 registry = Registry()
 
@@ -581,3 +590,23 @@ def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
             )
         done = _("Consent withdrawn for {student}.", student=staff_label(ctx.session, student))
     return [Reply(done, replace=True)]
+
+
+def consent_waiting(ctx: Context, school: School) -> list[Person]:
+    """The school's students whose applications wait for a guardian's consent, in name order."""
+    waiting = select(Interest.person_id).where(
+        Interest.school_id == school.id,
+        Interest.status == InterestStatus.INTERESTED,
+        Interest.details_shared_at.is_(None),
+    )
+    return list(
+        ctx.session.scalars(
+            select(Person)
+            .where(
+                Person.id.in_(waiting),
+                Person.under_18.is_(True),
+                Person.guardian_consent_at.is_(None),
+            )
+            .order_by(Person.name, Person.id)
+        )
+    )

@@ -345,12 +345,7 @@ def _ask_supervisor(
         f"{who} {verb} {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for "
         f"{placement.interest.opportunity.title}. Is that right?"
     )
-    buttons = (
-        (
-            Button("Confirm", f"hrc:{entry.id}:{entry.minutes}"),
-            Button("Query", f"hrq:{entry.id}:{entry.minutes}"),
-        ),
-    )
+    buttons = (confirm_buttons(entry),)
     reviewers = _reviewers(ctx, placement)
     for member in reviewers:
         ctx.notify(
@@ -580,3 +575,28 @@ def _placement_hours(ctx: Context, placement: Placement) -> Reply:
             f"{entry.status.value}{query}{flag}"
         )
     return Reply("\n".join(lines))
+
+
+def hours_to_confirm(ctx: Context) -> list[HoursEntry]:
+    """Hours the employer member may confirm that wait for an answer, oldest first."""
+    return list(
+        ctx.session.scalars(
+            select(HoursEntry)
+            .join(Placement, Placement.id == HoursEntry.placement_id)
+            .where(
+                HoursEntry.status == HoursStatus.PENDING,
+                Placement.organisation_id == ctx.person.organisation_id,
+                Placement.student_id.is_not(None),
+                Placement.supervisor_id.is_(None) | (Placement.supervisor_id == ctx.person.id),
+            )
+            .order_by(HoursEntry.work_date, HoursEntry.id)
+        )
+    )
+
+
+def confirm_buttons(entry: HoursEntry) -> tuple[Button, ...]:
+    """The answers to logged hours, as the supervisor's message has them."""
+    return (
+        Button("Confirm", f"hrc:{entry.id}:{entry.minutes}"),
+        Button("Query", f"hrq:{entry.id}:{entry.minutes}"),
+    )

@@ -328,3 +328,18 @@ def _changed(ctx: Context, placement: Placement, done: str) -> list[Reply]:
             key=f"placement:{placement.id}:{ctx.now.isoformat()}:{digest}",
         )
     return [placement_card(ctx, placement, note=done)]
+
+
+def upcoming_placements(ctx: Context, today: date) -> list[Placement]:
+    """The employer's placements that have not ended by ``today``, soonest first."""
+    return list(
+        ctx.session.scalars(
+            select(Placement)
+            .where(
+                Placement.organisation_id == ctx.person.organisation_id,
+                Placement.student_id.is_not(None),
+                Placement.end_date.is_(None) | (Placement.end_date >= today),
+            )
+            .order_by(Placement.start_date, Placement.id)
+        )
+    )

@@ -492,6 +492,40 @@ class FakeSlack:
         message, button = self.button(channel or self.dm(user), label)
         return await self.interaction(self.click_payload(user, message, button))
 
+    async def open_home(self, user: str) -> Delivered:
+        """``user`` opens the bot's App Home tab."""
+        event = {"type": "app_home_opened", "user": user, "channel": self.dm(user), "tab": "home"}
+        return await self.event(event)
+
+    async def click_home(self, user: str, label: str) -> Delivered:
+        """``user`` presses the first button labelled like ``label`` on their App Home."""
+        view = self.home[user]
+        for block in view["blocks"]:
+            for button in block.get("elements", []) if block["type"] == "actions" else []:
+                if label in button["text"]["text"]:
+                    payload = {
+                        "type": "block_actions",
+                        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+                        "api_app_id": APP_ID,
+                        "token": "legacy",
+                        "container": {"type": "view", "view_id": view["id"]},
+                        "trigger_id": f"{next(self._ids)}.{TEAM_ID}.trigger",
+                        "team": {"id": TEAM_ID, "domain": "school"},
+                        "view": view,
+                        "actions": [
+                            {
+                                "type": "button",
+                                "action_id": button["action_id"],
+                                "block_id": "b",
+                                "text": button["text"],
+                                "value": button.get("value"),
+                                "action_ts": self._next_ts(),
+                            }
+                        ],
+                    }
+                    return await self.interaction(payload)
+        raise AssertionError(f"no button {label!r} on {user}'s home")
+
     async def click_ephemeral(self, user: str, label: str) -> Delivered:
         """``user`` presses a button on the newest ephemeral message shown to them."""
         for shown_to, message in reversed(self.ephemeral):
@@ -755,6 +789,9 @@ class FakeSlack:
         view = _view(params)
         if view.get("type") != "home":
             raise _ApiError("invalid_arguments")
+        if len(view.get("blocks") or []) > MAX_BLOCKS:
+            raise _ApiError("invalid_blocks")
+        view = {**view, "id": f"VH{user}"}
         self.home[user] = view
         return {"view": view}
 
@@ -858,7 +895,17 @@ def _check_blocks(blocks: list[dict[str, Any]]) -> None:
                 action_ids.add(action_id)
         elif kind == "input":
             _check_input(block)
-        elif kind not in ("header", "context", "divider"):
+        elif kind == "header":
+            text = block.get("text") or {}
+            if text.get("type") != "plain_text" or not 1 <= len(text.get("text") or "") <= 150:
+                raise _ApiError("invalid_blocks")
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 10 or any(
+                not 1 <= len(e.get("text") or "") <= MAX_SECTION_TEXT for e in elements
+            ):
+                raise _ApiError("invalid_blocks")
+        elif kind != "divider":
             raise _ApiError("invalid_blocks")
     block_ids = [b["block_id"] for b in blocks if "block_id" in b]
     if len(block_ids) != len(set(block_ids)):
