@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time as timer
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import transaction
 from storage.models import Account, ConversationState, Person, Role
@@ -514,9 +516,26 @@ class Core:
             )
 
     def handle(self, incoming: Incoming) -> list[Reply]:
-        # The platform's language until the person is known (refusals of bad input, a crash).
-        with language(incoming.language):
-            return self._handle_safely(incoming)
+        started = timer.perf_counter()
+        try:
+            # The platform's language until the person is known (refusals of bad input, a crash).
+            with language(incoming.language):
+                return self._handle_safely(incoming)
+        finally:
+            metrics.UPDATES.labels(incoming.platform, self.label(incoming)).inc()
+            metrics.HANDLING.labels(incoming.platform).observe(timer.perf_counter() - started)
+
+    def label(self, incoming: Incoming) -> str:
+        """What kind of update this is, in a few known words (a metric's label, a log field)."""
+        if incoming.payload is not None:
+            return "button"
+        if incoming.file is not None:
+            return "other"
+        match = _COMMAND.fullmatch((incoming.text or "").strip())
+        if match is None:
+            return "text"
+        command = self.registry.find(match.group(1))
+        return command.name if command is not None else "other"
 
     def _handle_safely(self, incoming: Incoming) -> list[Reply]:
         refusal = self._check_input(incoming)
@@ -530,6 +549,7 @@ class Core:
                 except UserError as refused:
                     return [refused.reply]
         except Exception:
+            metrics.ERRORS.labels(incoming.platform).inc()
             # What the person wrote stays out of the log; the event and our own payload are
             # enough to find the update.
             log.exception(

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.config import Settings
 from bot.core import Clock, Timing
 from handlers.announcements import report_deliveries, send_due_announcements
@@ -31,7 +33,7 @@ from handlers.digest import send_digests
 from handlers.feedback import ask_due_feedback
 from handlers.import_jobs import run_imports
 from handlers.matches import nudge_unanswered
-from handlers.reminders import queue_due_reminders, reconcile_all
+from handlers.reminders import Queued, queue_due_reminders, reconcile_all
 from handlers.sync.engine import close_expired, sync_due
 from handlers.sync.providers import Endpoints, Fetcher
 from storage.db import transaction
@@ -109,8 +111,19 @@ async def run_job(
     job: Job, session_factory: sessionmaker[Session], clock: Clock, timing: Timing
 ) -> None:
     result = await asyncio.to_thread(job.func, session_factory, clock(), timing)
+    if isinstance(result, Queued):
+        metrics.REMINDERS.labels("queued").inc(result.queued)
+        metrics.REMINDERS.labels("missed").inc(result.missed)
     if result:
         log.info("job %s: %s", job.id, result)
+
+
+def observe_lag(event: JobSubmissionEvent) -> None:
+    """How late the job starts after the first of the run times it starts for (a busy event
+    loop, or runs coalesced while the previous one was still going)."""
+    if event.scheduled_run_times:
+        late = datetime.now(UTC) - min(event.scheduled_run_times)
+        metrics.SCHEDULER_LAG.labels(event.job_id).observe(max(late.total_seconds(), 0.0))
 
 
 def build_scheduler(
@@ -119,6 +132,7 @@ def build_scheduler(
     """The scheduler with every job; ``start()`` it inside the running event loop."""
     timing = settings.timing()
     scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_listener(observe_lag, EVENT_JOB_SUBMITTED)
     for job in jobs(settings):
         scheduler.add_job(
             run_job,

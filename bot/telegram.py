@@ -12,12 +12,15 @@ getFile from the configured Bot API server and reaches the core as ``Incoming.fi
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -34,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
 from telegram.ext import TypeHandler as PTBTypeHandler
 
+from bot import logs
 from bot.config import Settings
 from bot.core import (
     MAX_FILE_BYTES,
@@ -189,6 +193,7 @@ class TelegramAdapter:
         *,
         on_handled: Callable[[], None] = lambda: None,
         concurrency: int = 16,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         if not settings.telegram_token:
             raise ValueError("OPPBOT_TELEGRAM_TOKEN is not set")
@@ -210,6 +215,10 @@ class TelegramAdapter:
         # The menu each chat has been given by this process (None: the default one). A chat
         # not in it yet may still have a menu from before a restart, so it is set once.
         self._menus: dict[int, tuple[Role | None, str]] = {}
+        # Served beside the webhook (health and metrics); the webhook's own server is ours.
+        self._routes = list(routes)
+        self._webhook: web.AppRunner | None = None
+        self.port: int | None = None  # the webhook's port, once listening
 
     @property
     def bot(self) -> Any:
@@ -223,11 +232,9 @@ class TelegramAdapter:
         assert updater is not None
         allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
         if self.settings.telegram_mode == "webhook":
-            await updater.start_webhook(
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=self.settings.telegram_webhook_path,
-                webhook_url=self.settings.telegram_webhook_url,
+            await self._serve_webhook()
+            await self.bot.set_webhook(
+                url=self.settings.telegram_webhook_url,
                 secret_token=self.settings.telegram_webhook_secret,
                 allowed_updates=allowed,
             )
@@ -238,7 +245,39 @@ class TelegramAdapter:
             "telegram adapter running (%s) as @%s", self.settings.telegram_mode, self.bot.username
         )
 
+    async def _serve_webhook(self) -> None:
+        """Our own aiohttp server in place of python-telegram-bot's: the same queue of updates,
+        with the health and metrics routes on the same port."""
+        app = web.Application()
+        app.router.add_post(f"/{self.settings.telegram_webhook_path.strip('/')}", self._posted)
+        app.add_routes(self._routes)
+        self._webhook = web.AppRunner(app, access_log=None)
+        await self._webhook.setup()
+        listen, port = self.settings.telegram_webhook_listen, self.settings.telegram_webhook_port
+        await web.TCPSite(self._webhook, listen, port).start()
+        self.port = self._webhook.addresses[0][1]
+
+    async def _posted(self, request: web.Request) -> web.Response:
+        """One update from Telegram: queued for the application, answered at once."""
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        expected = self.settings.telegram_webhook_secret or ""
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(json.loads(await request.read()), self.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("refused a malformed webhook update")
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response()
+
     async def stop(self) -> None:
+        """Stop taking updates, handle those already received, then close."""
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -264,6 +303,7 @@ class TelegramAdapter:
             ]
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logs.update_id.set(str(update.update_id))
         if update.callback_query is not None:
             await self._on_button(update)
         elif update.message is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -108,3 +111,14 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision`` with the Alembic migrations."""
     command.upgrade(alembic_config(engine), revision)
+
+
+@functools.cache
+def _script_heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory(str(_MIGRATIONS)).get_heads())
+
+
+def schema_current(engine: Engine) -> bool:
+    """Whether the database answers and its schema is at the migrations' newest revision."""
+    with engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads()) == _script_heads()
