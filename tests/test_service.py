@@ -328,4 +328,3 @@ async def test_sigterm_mid_broadcast_loses_nothing_and_sends_nothing_twice(
 
     assert _sent_per_chat(fake) == Counter({chat: 1 for chat in everyone})
     assert set(_statuses(session_factory).values()) == {OutboxStatus.SENT}
-
