@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time as timer
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -494,6 +496,15 @@ class Core:
         self.clock = clock
         self.capabilities = dict(capabilities or {})
         self.timing = timing or Timing()
+        # SQLite has one writer, and every transaction here begins as one (BEGIN IMMEDIATE).
+        # Left to SQLite, concurrent updates wait in its busy handler, which sleeps and polls
+        # (up to 100 ms a turn); queued on a lock, the next one starts the moment one commits.
+        bind = session_factory.kw.get("bind")
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock()
+            if bind is not None and bind.dialect.name == "sqlite"
+            else nullcontext()
+        )
 
     def role_of(self, platform: str, user_id: str) -> Role | None:
         """The role of the person behind a platform account (None for guests and strangers)."""
@@ -542,7 +553,7 @@ class Core:
         if refusal is not None:
             return [refusal]
         try:
-            with transaction(self.session_factory) as session:
+            with self._writer, transaction(self.session_factory) as session:
                 try:
                     with session.begin_nested():
                         return self._handle(session, incoming)

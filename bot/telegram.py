@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from telegram import (
@@ -135,6 +135,12 @@ async def _patiently(call: Callable[[], Awaitable[object]], attempts: int = 3) -
             if attempt == attempts:
                 raise
             await asyncio.sleep(_seconds(error.retry_after))
+
+
+class Answered(NamedTuple):
+    replies: list[Reply]
+    role: Role | None
+    lang: str
 
 
 class TelegramTransport:
@@ -335,10 +341,10 @@ class TelegramAdapter:
             event_id=str(update.update_id),
             file=file,
         )
-        replies = await self._handle(incoming)
+        replies, role, lang = await self._handle(incoming)
         for reply in replies:
             await self._reply(message.chat.id, reply)
-        await self._update_menu(message.chat.id, str(user.id))
+        await self._update_menu(message.chat.id, role, lang)
 
     async def _download(self, document: Document) -> Attachment | Reply:
         """The document's bytes, or the reply that says why not (too big: not even fetched)."""
@@ -388,11 +394,11 @@ class TelegramAdapter:
             language=query.from_user.language_code,
             event_id=str(update.update_id),
         )
-        replies = await self._handle(incoming)
+        replies, role, lang = await self._handle(incoming)
         for reply in replies:
             edit = message.message_id if reply.replace else None
             await self._reply(message.chat.id, reply, edit=edit)
-        await self._update_menu(message.chat.id, str(query.from_user.id))
+        await self._update_menu(message.chat.id, role, lang)
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
@@ -426,12 +432,23 @@ class TelegramAdapter:
             return "not modified" in error.message.lower()
         return True
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
-        replies = await asyncio.to_thread(self.core.handle, incoming)
+    async def _handle(self, incoming: Incoming) -> Answered:
+        """The replies, and the person's role and language after the update (for the menu)."""
+        answered = await asyncio.to_thread(self._answer, incoming)
         self.on_handled()
-        return replies
+        return answered
 
-    async def _update_menu(self, chat_id: int, user_id: str) -> None:
+    def _answer(self, incoming: Incoming) -> Answered:
+        # One trip to a worker thread, not three: under a burst, each trip waits its turn for
+        # a thread while the update holds its chat's place in line.
+        replies = self.core.handle(incoming)
+        return Answered(
+            replies,
+            self.core.role_of(PLATFORM, incoming.user_id),
+            self.core.language_of(PLATFORM, incoming.user_id),
+        )
+
+    async def _update_menu(self, chat_id: int, role: Role | None, lang: str) -> None:
         """Give the chat the command menu of the person's role and language when either has
         changed.
 
@@ -440,8 +457,6 @@ class TelegramAdapter:
         English. The others see the default one, the students' menu in their Telegram's
         language, so their chat's own menu is deleted: an old teacher's menu never lingers.
         """
-        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
-        lang = await asyncio.to_thread(self.core.language_of, PLATFORM, user_id)
         menu = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT

@@ -196,6 +196,11 @@ async def test_metrics_count_updates_sends_and_the_outbox_on_the_webhook_port(
             lambda: {1000, 1001, 1002} <= {c.params.get("chat_id") for c in fake.sent()},
             "the announcement to three students, after a 429 and a 500",
         )
+        # Recorded after the platform accepted it: wait for the record, not only the arrival.
+        await _until(
+            lambda: set(_statuses(app.session_factory, "telegram").values()) == {OutboxStatus.SENT},
+            "the sends to be recorded",
+        )
         after = await _scrape(port)
     finally:
         runner.stop()
@@ -268,12 +273,14 @@ def _sent_per_chat(fake: FakeTelegram) -> Counter[int]:
     return Counter(int(c.params["chat_id"]) for c in fake.sent())
 
 
-def _statuses(factory: sessionmaker[Session]) -> dict[int, OutboxStatus]:
+def _statuses(
+    factory: sessionmaker[Session], platform: str = "telegram"
+) -> dict[int, OutboxStatus]:
     with factory() as session:
         rows = session.execute(
-            select(Account.chat_id, OutboxMessage.status).join(
-                Account, Account.id == OutboxMessage.account_id
-            )
+            select(Account.chat_id, OutboxMessage.status)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(Account.platform == platform)
         ).all()
     return {int(chat): status for chat, status in rows}
 
