@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
-from storage.db import transaction
+from storage.db import READ_ONLY, transaction
 from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import QuietHours, enqueue
 from storage.queries import first_delivery
@@ -509,6 +509,7 @@ class Core:
     def role_of(self, platform: str, user_id: str) -> Role | None:
         """The role of the person behind a platform account (None for guests and strangers)."""
         with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             return session.scalar(
                 select(Person.role)
                 .join(Account, Account.person_id == Person.id)
@@ -518,6 +519,7 @@ class Core:
     def language_of(self, platform: str, user_id: str) -> str:
         """The language we speak with the person behind a platform account."""
         with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             return supported(
                 session.scalar(
                     select(Person.language)

@@ -22,6 +22,12 @@ DEFAULT_URL = "sqlite:///oppbot.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+# An execution option for a session that only reads: ``session.connection(execution_options=
+# {READ_ONLY: True})`` first. On SQLite it begins without the write lock, so a quick lookup
+# (may this person open a modal?) does not queue behind the writers.
+READ_ONLY = "oppbot_read_only"
+
+
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     """An engine with the settings oppbot relies on for the given backend.
 
@@ -47,6 +53,10 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # In WAL mode a reader waits for no writer, and no writer waits for it.
+                conn.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -15,11 +15,12 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import logs
@@ -34,6 +35,7 @@ from storage.models import Account, OutboxMessage, OutboxStatus, Person, Role
 from storage.outbox import enqueue
 from tests.conftest import FakeClock
 from tests.fakes.telegram import FakeTelegram
+from tests.helpers import Chat
 from tests.test_telegram import TOKEN, _free_port, _settings, _until, _webhook_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -335,3 +337,24 @@ async def test_sigterm_mid_broadcast_loses_nothing_and_sends_nothing_twice(
 
     assert _sent_per_chat(fake) == Counter({chat: 1 for chat in everyone})
     assert set(_statuses(session_factory).values()) == {OutboxStatus.SENT}
+
+
+# -- throughput ---------------------------------------------------------------------------------
+
+
+def test_a_role_lookup_on_sqlite_does_not_queue_behind_a_writer(tmp_path: Path) -> None:
+    """Slack's modal check reads a role while updates are being written: on SQLite it must not
+    wait for the write lock (a modal's trigger expires 3 seconds after the command)."""
+    app = build(Settings(database_url=f"sqlite:///{tmp_path / 'roles.db'}"))
+    Chat(app.core, "U1", platform="slack", name="Ada").send("/help")
+
+    # Waiting for a lock fails at once instead of after the busy timeout, so that waiting shows.
+    @event.listens_for(app.engine, "connect")
+    def _no_waiting(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    app.engine.dispose()
+    with app.session_factory.begin() as writer:
+        writer.execute(text("UPDATE accounts SET display_name = 'x'"))  # holds the write lock
+        assert app.core.role_of("slack", "U1") is None  # a guest, read without waiting
+    app.engine.dispose()
