@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.core import Clock, Core, utcnow
 from bot.delivery import OutboxSender, Pacing, SenderLock, Transport
+from bot.metrics import app_registry
 from bot.scheduler import build_scheduler
+from bot.service import Health, HealthServer
 from bot.slack import SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramTransport
 from handlers import build_registry
@@ -57,11 +59,24 @@ class Runner:
         self.stop_event = asyncio.Event()
         self.adapters: list[Adapter] = []
         self.senders: list[OutboxSender] = []
+        self.health = Health(app.engine, app_registry(app.session_factory, app.core.clock))
+        self.health_server: HealthServer | None = None
 
     def configure(self) -> None:
         settings, core = self.app.settings, self.app.core
+        routes = self.health.routes()
+        if settings.health_port is not None:
+            self.health_server = HealthServer(
+                self.health, settings.health_listen, settings.health_port
+            )
         if settings.telegram_token:
-            telegram = TelegramAdapter(core, settings, on_handled=self._wake_senders)
+            # In polling mode there is no server of its own to put the routes on.
+            telegram = TelegramAdapter(
+                core,
+                settings,
+                on_handled=self._wake_senders,
+                routes=routes if settings.telegram_mode == "webhook" else (),
+            )
             self._add(
                 telegram,
                 TelegramTransport(telegram.bot),
@@ -69,7 +84,12 @@ class Runner:
                 Pacing(settings.telegram_rate, settings.telegram_chat_rate),
             )
         if settings.slack_bot_token:
-            slack = SlackAdapter(core, settings, on_handled=self._wake_senders)
+            slack = SlackAdapter(
+                core,
+                settings,
+                on_handled=self._wake_senders,
+                routes=routes if settings.slack_mode == "http" else (),
+            )
             self._add(
                 slack,
                 slack.transport(),
@@ -102,6 +122,9 @@ class Runner:
 
     async def run(self) -> None:
         self.configure()
+        if self.health_server is not None:
+            # Up before the adapters: /healthz answers, /readyz says "not yet".
+            await self.health_server.start()
         for adapter in self.adapters:
             await adapter.start()
         tasks = [asyncio.create_task(s.run(self.stop_event)) for s in self.senders]
@@ -110,14 +133,28 @@ class Runner:
             self.app.session_factory, self.app.core.clock, self.app.settings
         )
         scheduler.start()
+        self.health.started = True
         try:
             await self.stop_event.wait()
         finally:
+            self.health.stopping = True
             scheduler.shutdown(wait=False)
-            for adapter in self.adapters:
-                await adapter.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            log.info("stopped")
+            grace = self.app.settings.shutdown_grace_seconds
+            try:
+                await asyncio.wait_for(self._wind_down(tasks), grace)
+                log.info("stopped")
+            except TimeoutError:
+                # What was in flight is still pending in the outbox: the next process sends it.
+                log.error("not stopped cleanly within %.0fs; exiting anyway", grace)
+
+    async def _wind_down(self, senders: list[asyncio.Task[None]]) -> None:
+        """Stop taking updates and finish those in hand; the senders (stopped by the same event)
+        finish and record their sends in flight meanwhile."""
+        for adapter in self.adapters:
+            await adapter.stop()
+        await asyncio.gather(*senders, return_exceptions=True)
+        if self.health_server is not None:
+            await self.health_server.stop()
 
     def stop(self) -> None:
         self.stop_event.set()

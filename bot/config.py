@@ -19,6 +19,14 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_URL
     log_level: str = "INFO"
+    # "json": one JSON object a line, for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # Where /healthz, /readyz and /metrics are served besides the webhook's and Slack's HTTP
+    # ports (when polling or in Socket Mode there is no other); unset: no separate port.
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_listen: str = "0.0.0.0"
+    # After SIGTERM: how long to finish the updates in hand and the sends in flight.
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
 
     telegram_token: str | None = None
     # A self-hosted Bot API server or a test server can stand in; "/bot<token>/<method>" follows.

@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
+import time as timer
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -20,8 +23,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
-from storage.db import transaction
+from storage.db import READ_ONLY, transaction
 from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import QuietHours, enqueue
 from storage.queries import first_delivery
@@ -546,10 +550,20 @@ class Core:
         self.clock = clock
         self.capabilities = dict(capabilities or {})
         self.timing = timing or Timing()
+        # SQLite has one writer, and every transaction here begins as one (BEGIN IMMEDIATE).
+        # Left to SQLite, concurrent updates wait in its busy handler, which sleeps and polls
+        # (up to 100 ms a turn); queued on a lock, the next one starts the moment one commits.
+        bind = session_factory.kw.get("bind")
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock()
+            if bind is not None and bind.dialect.name == "sqlite"
+            else nullcontext()
+        )
 
     def role_of(self, platform: str, user_id: str) -> Role | None:
         """The role of the person behind a platform account (None for guests and strangers)."""
         with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             return session.scalar(
                 select(Person.role)
                 .join(Account, Account.person_id == Person.id)
@@ -559,6 +573,7 @@ class Core:
     def language_of(self, platform: str, user_id: str) -> str:
         """The language we speak with the person behind a platform account."""
         with self.session_factory() as session:
+            session.connection(execution_options={READ_ONLY: True})
             return supported(
                 session.scalar(
                     select(Person.language)
@@ -595,22 +610,40 @@ class Core:
                 session.rollback()
 
     def handle(self, incoming: Incoming) -> list[Reply]:
-        # The platform's language until the person is known (refusals of bad input, a crash).
-        with language(incoming.language):
-            return self._handle_safely(incoming)
+        started = timer.perf_counter()
+        try:
+            # The platform's language until the person is known (refusals of bad input, a crash).
+            with language(incoming.language):
+                return self._handle_safely(incoming)
+        finally:
+            metrics.UPDATES.labels(incoming.platform, self.label(incoming)).inc()
+            metrics.HANDLING.labels(incoming.platform).observe(timer.perf_counter() - started)
+
+    def label(self, incoming: Incoming) -> str:
+        """What kind of update this is, in a few known words (a metric's label, a log field)."""
+        if incoming.payload is not None:
+            return "button"
+        if incoming.file is not None:
+            return "other"
+        match = _COMMAND.fullmatch((incoming.text or "").strip())
+        if match is None:
+            return "text"
+        command = self.registry.find(match.group(1))
+        return command.name if command is not None else "other"
 
     def _handle_safely(self, incoming: Incoming) -> list[Reply]:
         refusal = self._check_input(incoming)
         if refusal is not None:
             return [refusal]
         try:
-            with transaction(self.session_factory) as session:
+            with self._writer, transaction(self.session_factory) as session:
                 try:
                     with session.begin_nested():
                         return self._handle(session, incoming)
                 except UserError as refused:
                     return [refused.reply]
         except Exception:
+            metrics.ERRORS.labels(incoming.platform).inc()
             # What the person wrote stays out of the log; the event and our own payload are
             # enough to find the update.
             log.exception(

@@ -38,6 +38,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
 from storage.outbox import claim_due, release_claims, renew_claim
@@ -226,6 +227,7 @@ class OutboxSender:
         self._lost = False
         self._holds_claims = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stop: asyncio.Event | None = None
 
     @property
     def lost(self) -> bool:
@@ -241,7 +243,9 @@ class OutboxSender:
 
         A database that is down or locked for a while must not end delivery for the rest of
         the process's life: the error is logged, the role given up, and sending starts again.
+        Once ``stop`` is set no new send starts; those in flight finish and are recorded.
         """
+        self._stop = stop
         while not stop.is_set():
             try:
                 await self._serve(stop)
@@ -329,6 +333,10 @@ class OutboxSender:
                 continue  # still claimed: sent on a later round, or given back at the end
             await self._take_slot(row.chat_id)
             await self._gate.acquire()
+            if self._stop is not None and self._stop.is_set():
+                # Stopping: what is not yet sent is given back for the next process.
+                self._gate.release()
+                break
             # Checked here rather than in the task: the database's answer takes a variable
             # time, which must delay the pacing loop, not bunch up the sends after it.
             if not await self._may_send(row):
@@ -422,6 +430,7 @@ class OutboxSender:
                 result = Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
             if result.outcome is Outcome.RETRY_AFTER:
                 self._respect_retry_after(row.chat_id, result.retry_after)
+            _count(self.transport.platform, result.outcome)
             await self._record_outcome(row, result)
         finally:
             self._in_flight.pop(row.id, None)
@@ -567,6 +576,22 @@ class OutboxSender:
             )
             .values(status=OutboxStatus.UNREACHABLE, last_error="blocked by the user")
         )
+
+
+_SEND_ERRORS = {
+    Outcome.TRANSIENT: "server",
+    Outcome.UNREACHABLE: "unreachable",
+    Outcome.PERMANENT: "permanent",
+}
+
+
+def _count(platform: str, outcome: Outcome) -> None:
+    if outcome is Outcome.SENT:
+        metrics.SENT.labels(platform).inc()
+    elif outcome is Outcome.RETRY_AFTER:
+        metrics.THROTTLED.labels(platform).inc()
+    else:
+        metrics.SEND_ERRORS.labels(platform, _SEND_ERRORS[outcome]).inc()
 
 
 async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:

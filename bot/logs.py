@@ -6,15 +6,22 @@ and slack_sdk log every request's parameters (message texts, chat ids) at DEBUG.
 record that reaches the handler passes a filter that replaces the configured secrets, and
 anything shaped like a Telegram or Slack token, wherever it appears: message, arguments,
 traceback.
+
+``OPPBOT_LOG_FORMAT=json`` writes one JSON object a line (time, level, logger, message, and
+the Telegram update id or the Slack request id the record was written while handling, from
+context variables the adapters set), for log collectors; redaction applies to it just the same.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import TextIO
 
 from sqlalchemy.engine import make_url
@@ -23,6 +30,11 @@ from sqlalchemy.exc import ArgumentError
 from bot.config import Settings
 
 REDACTED = "[redacted]"
+
+# What is being handled, for every record written meanwhile (asyncio tasks and worker threads
+# started from there inherit it): set by the adapters, never anything a person wrote.
+update_id: ContextVar[str | None] = ContextVar("update_id", default=None)
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Logger -> the most detailed level it may log at, whatever level the operator chose.
 QUIETED = {
@@ -99,6 +111,29 @@ class Redact(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; a traceback goes in ``exc_info`` as text, never across lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, var in (("update_id", update_id), ("request_id", request_id)):
+            value = var.get()
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
 class Handler(logging.StreamHandler[TextIO]):
     """Ours, so that configuring again replaces it instead of adding a second one."""
 
@@ -123,7 +158,11 @@ def configure(settings: Settings, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     # The console chat owns standard output; logs go to standard error.
     handler = _StderrHandler() if stream is None else Handler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if settings.log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(Redact(secrets(settings)))
     root.addHandler(handler)
     root.setLevel(level)

@@ -20,15 +20,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.config import Settings
 from bot.core import Clock, Timing
 from handlers.jobs import (
     Endpoints,
     Fetcher,
+    Queued,
     ask_due_feedback,
     close_expired,
     nudge_unanswered,
@@ -115,8 +118,19 @@ async def run_job(
     job: Job, session_factory: sessionmaker[Session], clock: Clock, timing: Timing
 ) -> None:
     result = await asyncio.to_thread(job.func, session_factory, clock(), timing)
+    if isinstance(result, Queued):
+        metrics.REMINDERS.labels("queued").inc(result.queued)
+        metrics.REMINDERS.labels("missed").inc(result.missed)
     if result:
         log.info("job %s: %s", job.id, result)
+
+
+def observe_lag(event: JobSubmissionEvent) -> None:
+    """How late the job starts after the first of the run times it starts for (a busy event
+    loop, or runs coalesced while the previous one was still going)."""
+    if event.scheduled_run_times:
+        late = datetime.now(UTC) - min(event.scheduled_run_times)
+        metrics.SCHEDULER_LAG.labels(event.job_id).observe(max(late.total_seconds(), 0.0))
 
 
 def build_scheduler(
@@ -125,6 +139,7 @@ def build_scheduler(
     """The scheduler with every job; ``start()`` it inside the running event loop."""
     timing = settings.timing()
     scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_listener(observe_lag, EVENT_JOB_SUBMITTED)
     for job in jobs(settings):
         scheduler.add_job(
             run_job,

@@ -12,12 +12,15 @@ getFile from the configured Bot API server and reaches the core as ``Incoming.fi
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -34,6 +37,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
 from telegram.ext import TypeHandler as PTBTypeHandler
 
+from bot import logs
 from bot.config import Settings
 from bot.core import (
     MAX_FILE_BYTES,
@@ -133,6 +137,12 @@ async def _patiently(call: Callable[[], Awaitable[object]], attempts: int = 3) -
             await asyncio.sleep(_seconds(error.retry_after))
 
 
+class Answered(NamedTuple):
+    replies: list[Reply]
+    role: Role | None
+    lang: str
+
+
 class TelegramTransport:
     """Sends outbox messages through the Bot API; see ``bot.delivery``."""
 
@@ -189,6 +199,7 @@ class TelegramAdapter:
         *,
         on_handled: Callable[[], None] = lambda: None,
         concurrency: int = 16,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         if not settings.telegram_token:
             raise ValueError("OPPBOT_TELEGRAM_TOKEN is not set")
@@ -210,6 +221,10 @@ class TelegramAdapter:
         # The menu each chat has been given by this process (None: the default one). A chat
         # not in it yet may still have a menu from before a restart, so it is set once.
         self._menus: dict[int, tuple[Role | None, str]] = {}
+        # Served beside the webhook (health and metrics); the webhook's own server is ours.
+        self._routes = list(routes)
+        self._webhook: web.AppRunner | None = None
+        self.port: int | None = None  # the webhook's port, once listening
 
     @property
     def bot(self) -> Any:
@@ -223,11 +238,9 @@ class TelegramAdapter:
         assert updater is not None
         allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
         if self.settings.telegram_mode == "webhook":
-            await updater.start_webhook(
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=self.settings.telegram_webhook_path,
-                webhook_url=self.settings.telegram_webhook_url,
+            await self._serve_webhook()
+            await self.bot.set_webhook(
+                url=self.settings.telegram_webhook_url,
                 secret_token=self.settings.telegram_webhook_secret,
                 allowed_updates=allowed,
             )
@@ -238,7 +251,40 @@ class TelegramAdapter:
             "telegram adapter running (%s) as @%s", self.settings.telegram_mode, self.bot.username
         )
 
+    async def _serve_webhook(self) -> None:
+        """Our own aiohttp server in place of python-telegram-bot's: the same queue of updates,
+        with the health and metrics routes on the same port."""
+        app = web.Application()
+        app.router.add_post(f"/{self.settings.telegram_webhook_path.strip('/')}", self._posted)
+        app.add_routes(self._routes)
+        self._webhook = web.AppRunner(app, access_log=None)
+        await self._webhook.setup()
+        listen, port = self.settings.telegram_webhook_listen, self.settings.telegram_webhook_port
+        await web.TCPSite(self._webhook, listen, port).start()
+        self.port = self._webhook.addresses[0][1]
+
+    async def _posted(self, request: web.Request) -> web.Response:
+        """One update from Telegram: queued for the application, answered at once."""
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        expected = self.settings.telegram_webhook_secret or ""
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            return web.Response(status=403)
+        try:
+            # A JSON null reads as no update at all, whatever the annotation promises.
+            update: Update | None = Update.de_json(json.loads(await request.read()), self.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("refused a malformed webhook update")
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response()
+
     async def stop(self) -> None:
+        """Stop taking updates, handle those already received, then close."""
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -264,6 +310,7 @@ class TelegramAdapter:
             ]
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logs.update_id.set(str(update.update_id))
         if update.callback_query is not None:
             await self._on_button(update)
         elif update.message is not None:
@@ -296,10 +343,10 @@ class TelegramAdapter:
             event_id=str(update.update_id),
             file=file,
         )
-        replies = await self._handle(incoming)
+        replies, role, lang = await self._handle(incoming)
         for reply in replies:
             await self._reply(message.chat.id, reply)
-        await self._update_menu(message.chat.id, str(user.id))
+        await self._update_menu(message.chat.id, role, lang)
 
     async def _download(self, document: Document) -> Attachment | Reply:
         """The document's bytes, or the reply that says why not (too big: not even fetched)."""
@@ -349,11 +396,11 @@ class TelegramAdapter:
             language=query.from_user.language_code,
             event_id=str(update.update_id),
         )
-        replies = await self._handle(incoming)
+        replies, role, lang = await self._handle(incoming)
         for reply in replies:
             edit = message.message_id if reply.replace else None
             await self._reply(message.chat.id, reply, edit=edit)
-        await self._update_menu(message.chat.id, str(query.from_user.id))
+        await self._update_menu(message.chat.id, role, lang)
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
@@ -387,12 +434,23 @@ class TelegramAdapter:
             return "not modified" in error.message.lower()
         return True
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
-        replies = await asyncio.to_thread(self.core.handle, incoming)
+    async def _handle(self, incoming: Incoming) -> Answered:
+        """The replies, and the person's role and language after the update (for the menu)."""
+        answered = await asyncio.to_thread(self._answer, incoming)
         self.on_handled()
-        return replies
+        return answered
 
-    async def _update_menu(self, chat_id: int, user_id: str) -> None:
+    def _answer(self, incoming: Incoming) -> Answered:
+        # One trip to a worker thread, not three: under a burst, each trip waits its turn for
+        # a thread while the update holds its chat's place in line.
+        replies = self.core.handle(incoming)
+        return Answered(
+            replies,
+            self.core.role_of(PLATFORM, incoming.user_id),
+            self.core.language_of(PLATFORM, incoming.user_id),
+        )
+
+    async def _update_menu(self, chat_id: int, role: Role | None, lang: str) -> None:
         """Give the chat the command menu of the person's role and language when either has
         changed.
 
@@ -401,8 +459,6 @@ class TelegramAdapter:
         English. The others see the default one, the students' menu in their Telegram's
         language, so their chat's own menu is deleted: an old teacher's menu never lingers.
         """
-        role = await asyncio.to_thread(self.core.role_of, PLATFORM, user_id)
-        lang = await asyncio.to_thread(self.core.language_of, PLATFORM, user_id)
         menu: Role | None = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT

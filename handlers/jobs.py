@@ -10,6 +10,7 @@ from __future__ import annotations
 from handlers.applications import nudge_unanswered
 from handlers.listings import Endpoints, Fetcher, close_expired, run_imports, sync_due
 from handlers.messaging import (
+    Queued,
     queue_due_reminders,
     reconcile_all,
     report_deliveries,
@@ -21,6 +22,7 @@ from handlers.placements import ask_due_feedback
 __all__ = [
     "Endpoints",
     "Fetcher",
+    "Queued",
     "ask_due_feedback",
     "close_expired",
     "nudge_unanswered",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -17,6 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///oppbot.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# An execution option for a session that only reads: ``session.connection(execution_options=
+# {READ_ONLY: True})`` first. On SQLite it begins without the write lock, so a quick lookup
+# (may this person open a modal?) does not queue behind the writers.
+READ_ONLY = "oppbot_read_only"
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
@@ -44,6 +53,10 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # In WAL mode a reader waits for no writer, and no writer waits for it.
+                conn.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -109,3 +122,14 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision`` with the Alembic migrations."""
     command.upgrade(alembic_config(engine), revision)
+
+
+@functools.cache
+def _script_heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory(str(_MIGRATIONS)).get_heads())
+
+
+def schema_current(engine: Engine) -> bool:
+    """Whether the database answers and its schema is at the migrations' newest revision."""
+    with engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads()) == _script_heads()

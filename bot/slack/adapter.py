@@ -27,7 +27,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot import logs
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, file_too_big
 from bot.i18n import _, language
@@ -104,6 +106,7 @@ class SocketModeHandler(AsyncSocketModeHandler):
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         started = time.time()
+        logs.request_id.set(req.envelope_id)
         try:
             bolt_request = checked_request(
                 req.payload, mode="socket_mode", headers=build_headers(req)
@@ -127,6 +130,7 @@ class SlackAdapter:
         on_handled: Callable[[], None] = lambda: None,
         concurrency: int = 16,
         home_every: float = HOME_EVERY,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         token = settings.slack_bot_token
         if not token:
@@ -173,6 +177,7 @@ class SlackAdapter:
         self._profiles: dict[str, Profile] = {}
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeHandler | None = None
+        self._routes = list(routes)  # served beside the events endpoint (health, metrics)
 
     async def start(self) -> None:
         # One connection pool for every Web API call (the default is a session per call).
@@ -186,6 +191,7 @@ class SlackAdapter:
         else:
             web_app = web.Application()
             web_app.router.add_post(EVENTS_PATH, self._serve)
+            web_app.add_routes(self._routes)
             self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.settings.slack_listen, self.settings.slack_port)
@@ -248,6 +254,8 @@ class SlackAdapter:
     async def _serve(self, request: web.Request) -> web.Response:
         """The HTTP endpoint: the signature is checked on the raw bytes before anything reads
         them, then the request is checked as a whole before Bolt dispatches it."""
+        # Every log line about this request and the work it schedules carries this id.
+        logs.request_id.set(uuid.uuid4().hex[:16])
         body = await request.read()
         if not signed(
             self.settings.slack_signing_secret or "",
