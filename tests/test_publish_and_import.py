@@ -136,7 +136,7 @@ def test_only_the_needed_fields_and_the_rest_defaults(
         (("deadline: 2027-03-31", "deadline: 2026-11-01"), "• deadline: That deadline has passed"),
         (("deadline: 2027-03-31", "deadline: 31/03/2027"), "• deadline: Please type the deadline"),
         (("end: 2027-08-31", "end: 2027-06-30"), "• end: The end date is before the start date."),
-        (("kind: Co-op placement", "kind: rocket"), "• kind: use one of: internship, job"),
+        (("kind: Co-op placement", "kind: rocket"), "• kind: The kind must be one of: internship"),
         (("spots: 4", "spots: lots"), "• spots: Please type the number of places"),
         (("url: https://example.org/robots", "url: example.org"), "• url: Please type the web"),
         (("tags: engineering, Technology & IT", "tags: robots"), "I don't know the field 'robots'"),
@@ -166,8 +166,8 @@ def test_every_problem_is_listed_at_once(tina: Chat) -> None:
         "• description is missing.",
         "• location is missing.",
         "• title: Please type the title (at least 3 characters).",
-        "• kind: use one of: internship, job shadowing, co-op placement, mentoring, "
-        "site visit, event.",
+        "• kind: The kind must be one of: internship, job shadowing, co-op placement, "
+        "mentoring, site visit, event.",
     ]
 
 
@@ -205,8 +205,8 @@ def test_a_teacher_imports_a_csv_file_sent_to_the_bot(
     tina.send_file("listings.csv", CSV)
     assert tina.text.splitlines() == [
         "Imported listings.csv: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
-        "row 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)",
-        "row 4: spots 'many' is not a whole number",
+        "row 3: Please type the deadline as YYYY-MM-DD, like 2027-02-28.",
+        "row 4: Please type the number of places as a whole number from 1 to 10000.",
     ]
     assert [o.title for o in _opportunities(session_factory)] == ["Robot lab", "Bakery shadowing"]
     tina.send_file("listings.csv", CSV)
@@ -228,7 +228,7 @@ def test_a_json_listings_file_imports_and_many_bad_rows_are_summed_up(
     tina.send_file("jobs.JSON", json.dumps(listings).encode(), "application/json")
     lines = tina.text.splitlines()
     assert lines[0].endswith("1 opportunity: 1 created, 0 updated, 0 unchanged; 12 rows skipped")
-    assert lines[1] == "row 2: has no company_name"
+    assert lines[1] == "row 2: The organisation's name is missing."
     assert len(lines) == 1 + 10 + 1 and lines[-1] == "…and 2 more skipped rows."
     assert [o.title for o in _opportunities(session_factory)] == ["Data intern"]
 
@@ -302,11 +302,12 @@ def test_rows_with_control_characters_are_skipped_not_a_crash(
     tina.send_file("jobs.json", json.dumps(listings).encode(), "application/json")
     assert tina.text.splitlines() == [
         "Imported jobs.json: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
-        "row 2: company_name has control characters in it",
-        "row 3: title, locations have control characters in it",
+        "row 2: The organisation's name has control characters in it.",
+        "row 3: The title has control characters in it. "
+        "The location has control characters in it.",
     ]
     tina.send_file("a.csv", b"external_id,title,organisation\nx,Ti\x07tle,Org\ny,Title,Org\n")
-    assert tina.text.splitlines()[1:] == ["row 2: title has control characters in it"]
+    assert tina.text.splitlines()[1:] == ["row 2: The title has control characters in it."]
     assert sorted(o.external_id or "" for o in _opportunities(session_factory)) == [
         "ok",
         "other",
@@ -389,7 +390,7 @@ def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
             f"Imported big.csv: {total} opportunities: {total} created, 0 updated, 0 unchanged; "
             "2 rows skipped\n"
             "row 9: external_id 'B7' is repeated in row 1237, which was imported instead\n"
-            "row 1236: spots 'many' is not a whole number",
+            "row 1236: Please type the number of places as a whole number from 1 to 10000.",
             [],
         ),
     ]
