@@ -11,32 +11,35 @@ and `is_visible`, with tags derived from its title.
 opportunity per row. Commas separate values (semicolons or tabs work too if the header uses
 them). Column names ignore case and may come in any order; only `external_id`, `title` and
 `organisation` must be present. An unknown column name stops the import, so that a misspelt
-header never silently drops a field.
+header never silently drops a field. Each row's values are checked by the opportunity schema
+(``handlers.listings.schema``: its limits and words, as /publish and /edit check them).
 
 - `external_id` (required): your own id for the row, up to 100 characters. Re-importing a row
   with the same id updates that opportunity instead of adding another.
 - `title` (required): up to 200 characters.
 - `organisation` (required): the employer, up to 200 characters; created if it is new.
-- `kind`: internship (the default), job shadowing, co-op, mentoring, site visit or event.
+- `kind`: internship (the default), job shadowing, co-op placement, mentoring, site visit or
+  event.
 - `description`: free text, up to 10,000 characters.
 - `location`: up to 300 characters.
 - `remote`: yes or no (also true/false, 1/0); blank means no.
-- `paid`: yes or no (also true/false, 1/0); blank means not stated.
+- `paid`: yes or no (also true/false, 1/0, not sure); blank means not stated.
 - `start_date`, `end_date`: YYYY-MM-DD; the end may not be before the start.
-- `deadline`: YYYY-MM-DD, the last day to apply.
+- `deadline`: YYYY-MM-DD, the last day to apply; blank (or none) for no deadline.
 - `spots`: how many places, 1 to 10000.
 - `tags`: fields separated by `;` or `,`: technology, engineering, science, health, business,
   creative, trades, education, hospitality, public (or their labels, such as "Health & care").
   Blank means tags are derived from the title and description.
-- `url`: where to apply; must start with http:// or https://.
+- `url`: where to apply, up to 1000 characters; must start with http:// or https://.
 - `min_age`: minimum age, 10 to 25.
 - `min_grade`, `max_grade`: school grade or year, 1 to 13.
 - `status`: open (the default), closed, draft or pending.
 
 Row numbers in the report are those a spreadsheet shows (the header is row 1; for JSON, the
-listing's position in the array). A row with problems is reported with all of them and skipped;
-the other rows are imported. Empty rows are ignored. If an id appears in more than one row, the
-last of them is imported and the earlier ones are reported as skipped.
+listing's position in the array). A row with problems is reported with all of them (the
+schema's sentences) and skipped; the other rows are imported. Empty rows are ignored. If an id
+appears in more than one row, the last of them is imported and the earlier ones are reported as
+skipped.
 """
 
 from __future__ import annotations
