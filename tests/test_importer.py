@@ -154,25 +154,29 @@ def test_csv_imports_good_rows_and_reports_each_bad_row(
 
     report = import_file(session_factory, path, now=clock.now)
 
+    # The problems are the opportunity schema's, as /publish and /edit word them.
     assert report.skipped == [
-        (5, "title is missing"),
-        (6, "deadline 'soon' is not a date (use YYYY-MM-DD)"),
+        (5, "The title is missing."),
+        (6, "Please type the deadline as YYYY-MM-DD, like 2027-02-28."),
         (
             7,
-            "spots 'lots' is not a whole number; "
-            "end_date 2027-07-01 is before start_date 2027-07-10",
+            "The end date is before the start date. "
+            "Please type the number of places as a whole number from 1 to 10000.",
         ),
         (
             8,
-            "kind 'apprenticeship' is not one of: internship, job shadowing, co-op, mentoring, "
-            "site visit, event; tag 'sports' is not known (use: technology, engineering, "
-            "science, health, business, creative, trades, education, hospitality, public)",
+            "The kind must be one of: internship, job shadowing, co-op placement, mentoring, "
+            "site visit, event. I don't know the field 'sports'. Choose from: technology, "
+            "engineering, science, health, business, creative, trades, education, hospitality, "
+            "public.",
         ),
         (
             9,
-            "title is 201 characters long; the limit is 200; remote 'maybe' is not yes or no; "
-            "spots 0 is not between 1 and 10000; url 'www.acme.example' must start with "
-            "http:// or https://; min_age 9 is not between 10 and 25",
+            "Please keep the title to 200 characters or fewer (it has 201). "
+            "Can students take part remotely? Please answer yes or no. "
+            "Please type the number of places as a whole number from 1 to 10000. "
+            "Please type the web address in full, like https://example.org. "
+            "Please type the minimum age as a whole number from 10 to 25.",
         ),
         (
             10,
@@ -181,15 +185,15 @@ def test_csv_imports_good_rows_and_reports_each_bad_row(
         ),
         (
             11,
-            "status 'hidden' is not one of: open, closed, draft, pending; "
-            "max_grade 9 is below min_grade 12",
+            "The highest grade is below the lowest grade. "
+            "The status must be one of: open, closed, draft, pending.",
         ),
         (12, "external_id 'ACME-10' is repeated in row 13, which was imported instead"),
     ]
     assert (report.created, report.updated, report.unchanged) == (3, 0, 0)
     assert report.summary().splitlines()[:2] == [
         "3 opportunities: 3 created, 0 updated, 0 unchanged; 8 rows skipped",
-        "row 5: title is missing",
+        "row 5: The title is missing.",
     ]
 
     full = opportunity(session_factory, "ACME-1")
@@ -281,7 +285,9 @@ def test_an_over_long_description_is_a_bad_row(
     )
     report = import_file(session_factory, path, now=clock.now)
     assert report.created == 1
-    assert report.skipped == [(2, "description is 10001 characters long; the limit is 10000")]
+    assert report.skipped == [
+        (2, "Please keep the description to 10000 characters or fewer (it has 10001).")
+    ]
 
 
 def test_json_records_that_are_not_listings_are_skipped(
@@ -306,10 +312,10 @@ def test_json_records_that_are_not_listings_are_skipped(
 
     assert report.skipped == [
         (1, 'is not a JSON object: "not an object"'),
-        (2, "has no id"),
-        (3, "has no title"),
-        (4, "locations is not a list of strings"),
-        (5, "date_posted 'May' is not a Unix time"),
+        (2, "The id is missing."),
+        (3, "The title is missing."),
+        (4, "The locations must be a list of texts."),
+        (5, "The date_posted 'May' is not a Unix time."),
     ]
     assert report.created == 1
     created = opportunity(session_factory, "g-1")

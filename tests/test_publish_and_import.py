@@ -136,7 +136,7 @@ def test_only_the_needed_fields_and_the_rest_defaults(
         (("deadline: 2027-03-31", "deadline: 2026-11-01"), "• deadline: That deadline has passed"),
         (("deadline: 2027-03-31", "deadline: 31/03/2027"), "• deadline: Please type the deadline"),
         (("end: 2027-08-31", "end: 2027-06-30"), "• end: The end date is before the start date."),
-        (("kind: Co-op placement", "kind: rocket"), "• kind: use one of: internship, job"),
+        (("kind: Co-op placement", "kind: rocket"), "• kind: The kind must be one of: internship"),
         (("spots: 4", "spots: lots"), "• spots: Please type the number of places"),
         (("url: https://example.org/robots", "url: example.org"), "• url: Please type the web"),
         (("tags: engineering, Technology & IT", "tags: robots"), "I don't know the field 'robots'"),
@@ -166,8 +166,8 @@ def test_every_problem_is_listed_at_once(tina: Chat) -> None:
         "• description is missing.",
         "• location is missing.",
         "• title: Please type the title (at least 3 characters).",
-        "• kind: use one of: internship, job shadowing, co-op placement, mentoring, "
-        "site visit, event.",
+        "• kind: The kind must be one of: internship, job shadowing, co-op placement, "
+        "mentoring, site visit, event.",
     ]
 
 
@@ -205,8 +205,8 @@ def test_a_teacher_imports_a_csv_file_sent_to_the_bot(
     tina.send_file("listings.csv", CSV)
     assert tina.text.splitlines() == [
         "Imported listings.csv: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
-        "row 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)",
-        "row 4: spots 'many' is not a whole number",
+        "row 3: Please type the deadline as YYYY-MM-DD, like 2027-02-28.",
+        "row 4: Please type the number of places as a whole number from 1 to 10000.",
     ]
     assert [o.title for o in _opportunities(session_factory)] == ["Robot lab", "Bakery shadowing"]
     tina.send_file("listings.csv", CSV)
@@ -228,7 +228,7 @@ def test_a_json_listings_file_imports_and_many_bad_rows_are_summed_up(
     tina.send_file("jobs.JSON", json.dumps(listings).encode(), "application/json")
     lines = tina.text.splitlines()
     assert lines[0].endswith("1 opportunity: 1 created, 0 updated, 0 unchanged; 12 rows skipped")
-    assert lines[1] == "row 2: has no company_name"
+    assert lines[1] == "row 2: The organisation's name is missing."
     assert len(lines) == 1 + 10 + 1 and lines[-1] == "…and 2 more skipped rows."
     assert [o.title for o in _opportunities(session_factory)] == ["Data intern"]
 
@@ -302,11 +302,11 @@ def test_rows_with_control_characters_are_skipped_not_a_crash(
     tina.send_file("jobs.json", json.dumps(listings).encode(), "application/json")
     assert tina.text.splitlines() == [
         "Imported jobs.json: 2 opportunities: 2 created, 0 updated, 0 unchanged; 2 rows skipped",
-        "row 2: company_name has control characters in it",
-        "row 3: title, locations have control characters in it",
+        "row 2: The organisation's name has control characters in it.",
+        "row 3: The title has control characters in it. The location has control characters in it.",
     ]
     tina.send_file("a.csv", b"external_id,title,organisation\nx,Ti\x07tle,Org\ny,Title,Org\n")
-    assert tina.text.splitlines()[1:] == ["row 2: title has control characters in it"]
+    assert tina.text.splitlines()[1:] == ["row 2: The title has control characters in it."]
     assert sorted(o.external_id or "" for o in _opportunities(session_factory)) == [
         "ok",
         "other",
@@ -389,7 +389,7 @@ def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
             f"Imported big.csv: {total} opportunities: {total} created, 0 updated, 0 unchanged; "
             "2 rows skipped\n"
             "row 9: external_id 'B7' is repeated in row 1237, which was imported instead\n"
-            "row 1236: spots 'many' is not a whole number",
+            "row 1236: Please type the number of places as a whole number from 1 to 10000.",
             [],
         ),
     ]
@@ -478,3 +478,103 @@ def test_a_queued_file_the_importer_now_refuses_ends_the_job_with_the_reason(
     job = _job(session_factory)
     assert (job.status, job.payload) == (ImportStatus.FAILED, None)
     assert _opportunities(session_factory) == []
+
+
+# One bad value, three ways in: the opportunity schema refuses it with the same words.
+@pytest.mark.parametrize(
+    ("field", "bad", "expected"),
+    [
+        ("title", "x" * 201, "Please keep the title to 200 characters or fewer (it has 201)."),
+        ("title", "AI", None),  # short titles: a file may have them, a person typing may not
+        (
+            "location",
+            "y" * 301,
+            "Please keep the location to 300 characters or fewer (it has 301).",
+        ),
+        (
+            "kind",
+            "rocket",
+            "The kind must be one of: internship, job shadowing, co-op placement, mentoring, "
+            "site visit, event.",
+        ),
+        ("deadline", "31/03/2027", "Please type the deadline as YYYY-MM-DD, like 2027-02-28."),
+        (
+            "deadline",
+            "2027-02-30",
+            "2027-02-30 isn't a date. Please type the deadline as YYYY-MM-DD, like 2027-02-28.",
+        ),
+        ("paid", "maybe", "Is it paid? Please answer yes, no or not sure."),
+        ("remote", "sometimes", "Can students take part remotely? Please answer yes or no."),
+        # (Control characters never reach a handler in a chat message: the core refuses them.)
+    ],
+)
+def test_a_bad_value_is_refused_alike_by_import_publish_and_edit(
+    tina: Chat,
+    session_factory: sessionmaker[Session],
+    field: str,
+    bad: str,
+    expected: str | None,
+) -> None:
+    tina.send(LISTING)
+    (listing,) = _opportunities(session_factory)
+    before = row_counts(session_factory)["opportunities"]
+
+    row = {"external_id": "b1", "title": "Lab day", "organisation": "Acme", field: bad}
+    tina.send_file("rows.csv", f"{','.join(row)}\n{','.join(row.values())}\n".encode())
+    imported = tina.text.splitlines()[1:]
+    line = next(line for line in LISTING.splitlines() if line.startswith(f"{field}:"))
+    tina.send(LISTING.replace(line, f"{field}: {bad}"))
+    published = tina.text
+    tina.send(f"/edit {listing.id} {field} {bad}")
+    edited = tina.text
+
+    if expected is None:
+        # A file's short title is taken; a typed one is not (at least 3 characters).
+        assert imported == []
+        assert f"• {field}: Please type the {field} (at least 3 characters)." in published
+        assert edited == f"Please type the {field} (at least 3 characters)."
+        return
+    assert imported == [f"row 2: {expected}"]
+    assert f"• {field}: {expected}" in published
+    assert edited == expected
+    assert row_counts(session_factory)["opportunities"] == before
+    assert _opportunities(session_factory)[0].updated_at == listing.updated_at
+
+
+def test_every_way_in_has_the_schemas_limits() -> None:
+    from bot.slack.forms import MAX_INPUT_LENGTH
+    from handlers.listings import schema
+    from handlers.listings.opportunities import PUBLISH_FORM
+    from storage.models import Opportunity, Organisation
+
+    form = {f.name: f for f in PUBLISH_FORM.fields}
+    assert form["title"].max_length == schema.MAX_TITLE
+    assert form["organisation"].max_length == schema.MAX_ORGANISATION
+    assert form["description"].max_length == schema.MAX_DESCRIPTION == 10_000
+    assert form["location"].max_length == schema.MAX_LOCATION
+    assert form["url"].max_length == schema.MAX_URL
+    assert form["spots"].bounds == (1, schema.MAX_SPOTS)
+    # Slack caps a text input itself; the schema's limit still holds after the submission.
+    assert MAX_INPUT_LENGTH < schema.MAX_DESCRIPTION
+    # Every limit fits the column that stores it.
+    columns = Opportunity.__table__.columns
+    assert columns["title"].type.length == schema.MAX_TITLE  # type: ignore[attr-defined]
+    assert columns["location"].type.length == schema.MAX_LOCATION  # type: ignore[attr-defined]
+    assert columns["url"].type.length == schema.MAX_URL  # type: ignore[attr-defined]
+    assert columns["external_id"].type.length == schema.MAX_EXTERNAL_ID  # type: ignore[attr-defined]
+    assert (
+        Organisation.__table__.columns["name"].type.length  # type: ignore[attr-defined]
+        == schema.MAX_ORGANISATION
+    )
+    # The CSV columns are the schema's fields, and a 10,000-character description is taken
+    # from a file as from a form (a chat message is shorter than that).
+    assert imports.CSV_COLUMNS == schema.FIELDS
+    for typed in (False, True):
+        kept = schema.check({"description": "x" * schema.MAX_DESCRIPTION}, typed=typed)
+        assert kept.description is not None and len(kept.description) == schema.MAX_DESCRIPTION
+        with pytest.raises(schema.FieldProblems) as refused:
+            schema.check({"description": "x" * (schema.MAX_DESCRIPTION + 1)}, typed=typed)
+        assert refused.value.problems == {
+            "description": "Please keep the description to 10000 characters or fewer "
+            "(it has 10001)."
+        }

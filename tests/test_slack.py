@@ -682,7 +682,8 @@ async def test_a_teacher_publishes_an_opportunity_from_the_modal(
     }
     assert [o["text"]["text"] for o in elements["kind"]["options"]][2] == "Co-op placement"
     assert elements["description"]["multiline"] is True
-    assert elements["description"]["max_length"] == 2000
+    # The schema allows 10,000 characters; Slack's text inputs take at most 3,000.
+    assert elements["description"]["max_length"] == 3000
     assert elements["remote"]["initial_option"]["text"]["text"] == "In person"
     assert (elements["spots"]["min_value"], elements["spots"]["max_value"]) == ("1", "10000")
     optional = {b["block_id"] for b in view["blocks"] if b["optional"]}
@@ -773,7 +774,7 @@ async def test_a_teacher_imports_a_file_shared_in_the_dm_once(
     answers = [t for t in _texts(fake.posted(dm)) if "listings.csv" in t]
     assert answers == [
         "Imported listings.csv: 2 opportunities: 2 created, 0 updated, 0 unchanged; "
-        "1 row skipped\nrow 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)"
+        "1 row skipped\nrow 3: Please type the deadline as YYYY-MM-DD, like 2027-02-28."
     ]
     with session_factory() as session:
         titles = session.scalars(select(Opportunity.title).order_by(Opportunity.id)).all()

@@ -229,10 +229,10 @@ def test_form_answers_are_validated(world: World) -> None:
     world.maya.send("AI")
     assert "Please type the title (at least 3 characters)" in world.maya.text
     world.maya.send("x" * 201)
-    assert "Please keep the title under 200 characters" in world.maya.text
+    assert "Please keep the title to 200 characters or fewer (it has 201)." in world.maya.text
     world.maya.send("Robot lab")
     world.maya.send("a rocket")
-    assert "Please tap one of the kinds above" in world.maya.text
+    assert "The kind must be one of: internship, job shadowing" in world.maya.text
     world.maya.send("job shadowing")
     assert "Describe it for students" in world.maya.text
     # A button of an earlier question changes nothing.
@@ -298,7 +298,7 @@ def test_close_and_edit(world: World) -> None:
         (f"{oid} colour blue", "Say what to change and the new value"),
         (f"{oid} title", "Say what to change and the new value"),
         (f"{oid} deadline soon", "Please type the deadline as YYYY-MM-DD"),
-        (f"{oid} paid maybe", "Please tap Paid, Unpaid or Not sure"),
+        (f"{oid} paid maybe", "Is it paid? Please answer yes, no or not sure."),
     ]:
         world.tina.send(f"/edit {args}")
         assert expected in world.tina.text, args

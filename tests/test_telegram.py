@@ -704,7 +704,7 @@ async def test_a_teacher_imports_a_document_and_a_students_is_refused(
     (imported,) = _outgoing(fake, 601)
     assert imported.params["text"] == (
         "Imported listings.csv: 1 opportunity: 1 created, 0 updated, 0 unchanged; "
-        "1 row skipped\nrow 3: deadline '31/03/2027' is not a date (use YYYY-MM-DD)"
+        "1 row skipped\nrow 3: Please type the deadline as YYYY-MM-DD, like 2027-02-28."
     )
     (refused,) = _outgoing(fake, 501)
     assert "only teachers can import listings" in refused.params["text"]

@@ -23,6 +23,8 @@ MAX_PLACEHOLDER = 150
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
+# Slack refuses a view whose text input allows more than this, whatever the field's own limit.
+MAX_INPUT_LENGTH = 3000
 # Radio buttons show every choice at once; a longer list reads better as a menu.
 MAX_RADIO_OPTIONS = 5
 
@@ -121,7 +123,7 @@ def _element(f: Field) -> dict[str, Any]:
         element["type"] = "plain_text_input"
         element["multiline"] = f.kind == "long_text"
         if f.max_length is not None:
-            element["max_length"] = f.max_length
+            element["max_length"] = min(f.max_length, MAX_INPUT_LENGTH)
     if f.hint and element["type"] not in ("radio_buttons", "multi_static_select"):
         element["placeholder"] = _plain(f.hint, MAX_PLACEHOLDER)
     return element

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Attachment, Context, Reply, Timing, UserError
+from handlers.common import local_today
 from handlers.listings.importer import (
     BATCH_SIZE,
     ImportReport,
@@ -52,7 +53,7 @@ def start_import(ctx: Context, file: Attachment, owner: Owner) -> list[Reply]:
     except ValueError as error:
         raise UserError(f"I couldn't import that file: {error}.") from error
     if total <= BATCH_SIZE:
-        parsed = read_listings(file.filename, file.content)
+        parsed = read_listings(file.filename, file.content, local_today(ctx))
         store_rows(ctx.session, parsed, 0, ctx.now, parsed.report, owner)
         parsed.report.skipped.sort()
         _audit(ctx.session, ctx.now, ctx.person.id, file.filename, parsed.report.created)
@@ -118,7 +119,7 @@ def import_batches(
         filename, payload = job.filename, job.payload
         owner = Owner(job.school_id, claim=job.claim_unowned)
     try:
-        parsed = read_listings(filename, payload)
+        parsed = read_listings(filename, payload, now.date())
     except ValueError as error:
         # The file was read when it was accepted: only a changed importer can refuse it now.
         with transaction(session_factory) as session:

@@ -11,32 +11,35 @@ and `is_visible`, with tags derived from its title.
 opportunity per row. Commas separate values (semicolons or tabs work too if the header uses
 them). Column names ignore case and may come in any order; only `external_id`, `title` and
 `organisation` must be present. An unknown column name stops the import, so that a misspelt
-header never silently drops a field.
+header never silently drops a field. Each row's values are checked by the opportunity schema
+(``handlers.listings.schema``: its limits and words, as /publish and /edit check them).
 
 - `external_id` (required): your own id for the row, up to 100 characters. Re-importing a row
   with the same id updates that opportunity instead of adding another.
 - `title` (required): up to 200 characters.
 - `organisation` (required): the employer, up to 200 characters; created if it is new.
-- `kind`: internship (the default), job shadowing, co-op, mentoring, site visit or event.
+- `kind`: internship (the default), job shadowing, co-op placement, mentoring, site visit or
+  event.
 - `description`: free text, up to 10,000 characters.
 - `location`: up to 300 characters.
 - `remote`: yes or no (also true/false, 1/0); blank means no.
-- `paid`: yes or no (also true/false, 1/0); blank means not stated.
+- `paid`: yes or no (also true/false, 1/0, not sure); blank means not stated.
 - `start_date`, `end_date`: YYYY-MM-DD; the end may not be before the start.
-- `deadline`: YYYY-MM-DD, the last day to apply.
+- `deadline`: YYYY-MM-DD, the last day to apply; blank (or none) for no deadline.
 - `spots`: how many places, 1 to 10000.
 - `tags`: fields separated by `;` or `,`: technology, engineering, science, health, business,
   creative, trades, education, hospitality, public (or their labels, such as "Health & care").
   Blank means tags are derived from the title and description.
-- `url`: where to apply; must start with http:// or https://.
+- `url`: where to apply, up to 1000 characters; must start with http:// or https://.
 - `min_age`: minimum age, 10 to 25.
 - `min_grade`, `max_grade`: school grade or year, 1 to 13.
 - `status`: open (the default), closed, draft or pending.
 
 Row numbers in the report are those a spreadsheet shows (the header is row 1; for JSON, the
-listing's position in the array). A row with problems is reported with all of them and skipped;
-the other rows are imported. Empty rows are ignored. If an id appears in more than one row, the
-last of them is imported and the earlier ones are reported as skipped.
+listing's position in the array). A row with problems is reported with all of them (the
+schema's sentences) and skipped; the other rows are imported. Empty rows are ignored. If an id
+appears in more than one row, the last of them is imported and the earlier ones are reported as
+skipped.
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from handlers.listings.schema import (
+    FIELDS,
+    MAX_LOCATION,
+    MAX_TITLE,
+    FieldProblems,
+    check,
+    clip,
+    has_control,
+    is_web_address,
+    squash,
+)
 from storage.db import transaction
 from storage.models import (
     Opportunity,
@@ -63,7 +77,7 @@ from storage.models import (
     OpportunityTag,
     Organisation,
 )
-from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
+from storage.tags import derive_tags
 
 # Constant sources, so that a re-import finds what the previous one created.
 LISTINGS_SOURCE = "listings"
@@ -73,38 +87,8 @@ BATCH_SIZE = 250
 # How often a long import says how far it got.
 PROGRESS_EVERY = 10_000
 
-MAX_EXTERNAL_ID = 100
-MAX_TITLE = 200
-MAX_ORGANISATION = 200
-MAX_LOCATION = 300
-MAX_URL = 1000
-# Far more than a card shows (it is clipped to the platform's message), but bounded.
-MAX_DESCRIPTION = 10_000
-MAX_SPOTS = 10_000
-AGES = (10, 25)
-GRADES = (1, 13)
-
 REQUIRED_CSV_COLUMNS = ("external_id", "title", "organisation")
 
-_K = OpportunityKind
-# Keyed by _squash(word), so case, spaces, hyphens and underscores never matter.
-_KINDS: dict[str, OpportunityKind] = {
-    "internship": _K.INTERNSHIP,
-    "intern": _K.INTERNSHIP,
-    "jobshadowing": _K.JOB_SHADOWING,
-    "shadowing": _K.JOB_SHADOWING,
-    "coop": _K.COOP,
-    "coopplacement": _K.COOP,
-    "mentoring": _K.MENTORING,
-    "mentorship": _K.MENTORING,
-    "sitevisit": _K.SITE_VISIT,
-    "event": _K.EVENT,
-}
-_YES = frozenset({"yes", "y", "true", "1"})
-_NO = frozenset({"no", "n", "false", "0"})
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Unicode's control characters (category Cc) but tab and line breaks, and lone surrogates (Cs).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # A listing is three levels deep (the array, a listing, its locations); a deeper file is not
 # listings, and Python's parser would run out of stack on a hostile one (100,000 levels).
 MAX_JSON_DEPTH = 20
@@ -148,7 +132,7 @@ class Row:
 
 
 class _Bad(Exception):
-    """A problem with one row or one value, worded for the person who wrote the file."""
+    """A problem with one row, worded for the person who wrote the file."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +184,7 @@ def import_file(
         data = path.read_bytes()
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
-    parsed = read_listings(path.name, data)
+    parsed = read_listings(path.name, data, now.date())
     done = 0
     while done < parsed.records:
         with transaction(session_factory) as session:
@@ -220,7 +204,7 @@ def progress_due(before: int, after: int) -> bool:
 
 # A record of the file (a listing, or a CSV row's cells) and its row number, to a row to
 # store, None for nothing (a blank CSV row), or _Bad.
-_Convert = Callable[[int, Any], "Row | None"]
+_Convert = Callable[[int, Any, "date | None"], "Row | None"]
 
 
 @dataclass(frozen=True)
@@ -238,14 +222,17 @@ def count_records(filename: str, data: bytes) -> int:
     return len(_split(filename, data)[1])
 
 
-def read_listings(filename: str, data: bytes) -> ParsedFile:
-    """The rows of the file ``filename`` holding ``data``; ValueError if it can't be imported."""
+def read_listings(filename: str, data: bytes, today: date | None = None) -> ParsedFile:
+    """The rows of the file ``filename`` holding ``data``; ValueError if it can't be imported.
+
+    ``today`` dates the examples in the problems reported.
+    """
     form, records, convert = _split(filename, data)
     report = ImportReport()
     rows = []
     for number, record in enumerate(records, start=form.first_number):
         try:
-            row = convert(number, record)
+            row = convert(number, record, today)
         except _Bad as problem:
             report.skipped.append((number, str(problem)))
             continue
@@ -398,31 +385,6 @@ def _publish(opportunity: Opportunity, now: datetime) -> None:
         opportunity.published_at = now
 
 
-def _clean(text: str) -> str:
-    """``text`` with runs of whitespace made one space, as organisation names are stored."""
-    return " ".join(text.split())
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z]", "", text.lower())
-
-
-def _unprintable(value: object) -> bool:
-    """Whether ``value`` (text, or a list of texts) has control characters or lone surrogates:
-    never meant, shown to students as garbage, and PostgreSQL cannot store NUL or a surrogate
-    at all (a JSON file can spell both as escapes, ``\\u0000``)."""
-    texts = value if isinstance(value, list) else [value]
-    return any(isinstance(text, str) and _CONTROL.search(text) for text in texts)
-
-
-def _unprintable_problem(names: list[str]) -> str:
-    return f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} control characters in it"
-
-
 # JSON listings
 
 
@@ -450,91 +412,87 @@ def _json_split(text: str) -> tuple[list[Any], _Convert]:
     return records, _listing
 
 
-# The keys of a listing that are read (others are ignored, whatever they hold).
-_JSON_READ = ("id", "company_name", "title", "locations", "terms", "sponsorship", "url")
-
-
-def _listing(number: int, record: object) -> Row:
+def _listing(number: int, record: object, today: date | None) -> Row:
     if not isinstance(record, dict):
-        raise _Bad(f"is not a JSON object: {_clip(json.dumps(record), 60)}")
-    unprintable = [key for key in _JSON_READ if _unprintable(record.get(key))]
-    if unprintable:
-        raise _Bad(_unprintable_problem(unprintable))
-    raw_id = record.get("id")
-    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip():
-        raise _Bad("has no id")
-    external_id = str(raw_id).strip()
-    if len(external_id) > MAX_EXTERNAL_ID:
-        raise _Bad(f"id is longer than {MAX_EXTERNAL_ID} characters")
-    title = _clean(_json_text(record, "title"))
-    organisation = _clean(_json_text(record, "company_name"))
-    if len(organisation) > MAX_ORGANISATION:
-        raise _Bad(f"company_name is longer than {MAX_ORGANISATION} characters")
-    locations = [_clean(place) for place in _json_texts(record, "locations") if place.strip()]
-    terms = _json_texts(record, "terms")
-    sponsorship = record.get("sponsorship")
+        raise _Bad(f"is not a JSON object: {clip(json.dumps(record), 60)}")
+    problems: dict[str, str] = {}
+    places: list[str] = []
     about = []
-    if terms:
-        about.append(f"Terms: {', '.join(terms)}.")
+    for key in ("locations", "terms"):
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            problems[key] = f"The {key} must be a list of texts."
+        elif key == "locations":
+            places = [place.strip() for place in value if place.strip()]
+        elif value:
+            about.append(f"Terms: {', '.join(value)}.")
+    sponsorship = record.get("sponsorship")
     if isinstance(sponsorship, str) and sponsorship.strip():
         about.append(f"Sponsorship: {sponsorship.strip()}.")
-    url = record.get("url")
-    is_open = record.get("active") is True and record.get("is_visible", True) is True
-    values = {
-        "kind": OpportunityKind.INTERNSHIP,
-        "title": _clip(title, MAX_TITLE),
+    title, url = record.get("title"), record.get("url")
+    if isinstance(title, str) and len(squash(title)) > MAX_TITLE:
+        title = clip(squash(title), MAX_TITLE)
+    raw = {
+        "external_id": record.get("id"),
+        "title": title,
+        "organisation": record.get("company_name"),
         "description": " ".join(about),
-        "location": _places(locations),
-        "remote": any("remote" in place.lower() for place in locations),
+        "location": _places(places),
+        # A listing without a usable address is still worth showing; one with control
+        # characters in it is not what its source meant.
+        "url": url
+        if isinstance(url, str) and (is_web_address(url.strip()) or has_control(url))
+        else None,
+    }
+    try:
+        fields = check(raw, today=today, required=("external_id", "title", "organisation"))
+    except FieldProblems as refused:
+        problems = {**refused.problems, **problems}
+    try:
+        posted = _posted(record.get("date_posted"))
+    except _Bad as refused:
+        problems["date_posted"] = str(refused)
+    if problems:
+        raise _Bad(" ".join(problems.values()))
+    is_open = record.get("active") is True and record.get("is_visible", True) is True
+    values: dict[str, Any] = {
+        "kind": OpportunityKind.INTERNSHIP,
+        "title": fields.title,
+        "description": fields.description,
+        "location": fields.location,
+        "remote": any("remote" in place.lower() for place in places),
         "paid": None,
         "start_date": None,
         "end_date": None,
         "deadline": None,
         "spots": None,
         "status": OpportunityStatus.OPEN if is_open else OpportunityStatus.CLOSED,
-        "url": url.strip() if isinstance(url, str) and _is_url(url.strip()) else None,
+        "url": fields.url,
         "min_age": None,
         "min_grade": None,
         "max_grade": None,
     }
-    posted = _posted(record.get("date_posted"))
     # Without a posting time, _publish stamps the first import's, and re-imports must keep it.
     if posted is not None:
         values["published_at"] = posted
     return Row(
         number=number,
-        external_id=external_id,
-        organisation=organisation,
+        external_id=str(fields.external_id),
+        organisation=str(fields.organisation),
         values=values,
-        tags=derive_tags(title),
+        tags=derive_tags(str(fields.title)),
     )
-
-
-def _json_text(record: dict[str, Any], key: str) -> str:
-    value = record.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise _Bad(f"has no {key}")
-    if not isinstance(value, str):
-        raise _Bad(f"{key} is not text")
-    return value
-
-
-def _json_texts(record: dict[str, Any], key: str) -> list[str]:
-    value = record.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Bad(f"{key} is not a list of strings")
-    return value
 
 
 def _posted(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"date_posted {value!r} is not a Unix time")
+        raise _Bad(f"The date_posted {clip(repr(value), 40)} is not a Unix time.")
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError) as error:
-        raise _Bad(f"date_posted {value!r} is out of range") from error
+        raise _Bad(f"The date_posted {value!r} is out of range.") from error
 
 
 def _places(locations: list[str]) -> str:
@@ -544,129 +502,13 @@ def _places(locations: list[str]) -> str:
     while len(text) > MAX_LOCATION and len(shown) > 1:
         shown.pop()
         text = "; ".join(shown) + f"; and {len(locations) - len(shown)} more"
-    return _clip(text, MAX_LOCATION)
-
-
-def _is_url(text: str) -> bool:
-    return text.lower().startswith(("http://", "https://")) and len(text) <= MAX_URL
+    return clip(text, MAX_LOCATION)
 
 
 # CSV
 
 
-def _required(limit: int) -> Callable[[str, str], str]:
-    def convert(name: str, value: str) -> str:
-        if not value:
-            raise _Bad(f"{name} is missing")
-        return _optional(limit)(name, value)
-
-    return convert
-
-
-def _optional(limit: int) -> Callable[[str, str], str]:
-    def convert(name: str, value: str) -> str:
-        if len(value) > limit:
-            raise _Bad(f"{name} is {len(value)} characters long; the limit is {limit}")
-        return value
-
-    return convert
-
-
-def _whole(low: int, high: int) -> Callable[[str, str], int | None]:
-    def convert(name: str, value: str) -> int | None:
-        if not value:
-            return None
-        if not value.isascii() or not value.isdigit():
-            raise _Bad(f"{name} {value!r} is not a whole number")
-        number = int(value)
-        if not low <= number <= high:
-            raise _Bad(f"{name} {number} is not between {low} and {high}")
-        return number
-
-    return convert
-
-
-def _date(name: str, value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        if _ISO_DATE.fullmatch(value):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise _Bad(f"{name} {value!r} is not a date (use YYYY-MM-DD)")
-
-
-def _flag(name: str, value: str) -> bool | None:
-    if not value:
-        return None
-    if value.lower() in _YES:
-        return True
-    if value.lower() in _NO:
-        return False
-    raise _Bad(f"{name} {value!r} is not yes or no")
-
-
-def _kind(name: str, value: str) -> OpportunityKind:
-    if not value:
-        return OpportunityKind.INTERNSHIP
-    kind = _KINDS.get(_squash(value))
-    if kind is None:
-        raise _Bad(
-            f"{name} {value!r} is not one of: internship, job shadowing, co-op, mentoring, "
-            "site visit, event"
-        )
-    return kind
-
-
-def _status(name: str, value: str) -> OpportunityStatus:
-    if not value:
-        return OpportunityStatus.OPEN
-    try:
-        return OpportunityStatus(value.lower())
-    except ValueError:
-        raise _Bad(f"{name} {value!r} is not one of: open, closed, draft, pending") from None
-
-
-def _tags(name: str, value: str) -> list[str]:
-    try:
-        return known_tags(re.split(r"[;,]", value))
-    except UnknownTag as unknown:
-        raise _Bad(f"tag {unknown.part!r} is not known (use: {', '.join(TAGS)})") from None
-
-
-def _url(name: str, value: str) -> str | None:
-    if not value:
-        return None
-    if len(value) > MAX_URL:
-        raise _Bad(f"{name} is {len(value)} characters long; the limit is {MAX_URL}")
-    if not _is_url(value):
-        raise _Bad(f"{name} {value!r} must start with http:// or https://")
-    return value
-
-
-# Every CSV column and how its text becomes a value, in the order problems are reported.
-_CONVERTERS: dict[str, Callable[[str, str], Any]] = {
-    "external_id": _required(MAX_EXTERNAL_ID),
-    "title": _required(MAX_TITLE),
-    "organisation": _required(MAX_ORGANISATION),
-    "kind": _kind,
-    "description": _optional(MAX_DESCRIPTION),
-    "location": _optional(MAX_LOCATION),
-    "remote": _flag,
-    "paid": _flag,
-    "start_date": _date,
-    "end_date": _date,
-    "deadline": _date,
-    "spots": _whole(1, MAX_SPOTS),
-    "tags": _tags,
-    "url": _url,
-    "min_age": _whole(*AGES),
-    "min_grade": _whole(*GRADES),
-    "max_grade": _whole(*GRADES),
-    "status": _status,
-}
-CSV_COLUMNS = tuple(_CONVERTERS)
+CSV_COLUMNS = FIELDS
 
 
 def _csv_split(text: str) -> tuple[list[Any], _Convert]:
@@ -684,10 +526,10 @@ def _csv_split(text: str) -> tuple[list[Any], _Convert]:
     except csv.Error as error:
         raise ValueError(f"not readable as CSV (line {reader.line_num}: {error})") from error
 
-    def convert(number: int, cells: list[str]) -> Row | None:
+    def convert(number: int, cells: list[str], today: date | None) -> Row | None:
         if not any(cell.strip() for cell in cells):
             return None
-        return _csv_row(number, columns, cells)
+        return _csv_row(number, columns, cells, today)
 
     return records, convert
 
@@ -695,7 +537,7 @@ def _csv_split(text: str) -> tuple[list[Any], _Convert]:
 def _columns(header: list[str]) -> list[str]:
     """The known column name of each header cell; blank for the unnamed ones a spreadsheet adds."""
     columns = [re.sub(r"[\s-]+", "_", cell.strip().lower()) for cell in header]
-    unknown = [name for name in columns if name and name not in _CONVERTERS]
+    unknown = [name for name in columns if name and name not in CSV_COLUMNS]
     if unknown:
         raise ValueError(
             f"unknown column {', '.join(map(repr, unknown))} "
@@ -710,39 +552,24 @@ def _columns(header: list[str]) -> list[str]:
     return columns
 
 
-def _csv_row(number: int, columns: list[str], cells: list[str]) -> Row:
+def _csv_row(number: int, columns: list[str], cells: list[str], today: date | None) -> Row:
     if len(cells) > len(columns):
         raise _Bad(
             f"has {len(cells)} values but the header names {len(columns)} columns "
             "(a value with a comma in it needs quotes)"
         )
-    unprintable = [
-        name for name, cell in zip(columns, cells, strict=False) if name and _unprintable(cell)
-    ]
-    if unprintable:
-        raise _Bad(_unprintable_problem(unprintable))
-    # Stray spaces and line breaks are spreadsheet noise everywhere but in the description.
-    raw = {
-        name: cell.strip() if name == "description" else _clean(cell)
-        for name, cell in zip(columns, cells, strict=False)
-        if name
-    }
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, convert in _CONVERTERS.items():
-        try:
-            values[name] = convert(name, raw.get(name, ""))
-        except _Bad as problem:
-            problems.append(str(problem))
-    start, end = values.get("start_date"), values.get("end_date")
-    if start is not None and end is not None and end < start:
-        problems.append(f"end_date {end} is before start_date {start}")
-    low, high = values.get("min_grade"), values.get("max_grade")
-    if low is not None and high is not None and high < low:
-        problems.append(f"max_grade {high} is below min_grade {low}")
-    if problems:
-        raise _Bad("; ".join(problems))
-    external_id, organisation = values.pop("external_id"), values.pop("organisation")
-    tags = values.pop("tags") or derive_tags(values["title"], values["description"])
-    values["remote"] = bool(values["remote"])
-    return Row(number, external_id, organisation, values, tags)
+    raw = {name: cell for name, cell in zip(columns, cells, strict=False) if name}
+    try:
+        fields = check(raw, today=today, required=REQUIRED_CSV_COLUMNS)
+    except FieldProblems as refused:
+        raise _Bad(str(refused)) from None
+    values = fields.model_dump(exclude={"external_id", "organisation", "tags"})
+    values.update(
+        kind=fields.kind or OpportunityKind.INTERNSHIP,
+        status=fields.status or OpportunityStatus.OPEN,
+        description=fields.description or "",
+        location=fields.location or "",
+        remote=bool(fields.remote),
+    )
+    tags = fields.tags or derive_tags(str(fields.title), values["description"])
+    return Row(number, str(fields.external_id), str(fields.organisation), values, tags)

@@ -8,9 +8,8 @@ teacher may also publish in one message, "/publish" then a "field: value" line p
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, inspect, select
@@ -29,13 +28,11 @@ from bot.core import (
 )
 from handlers.common import (
     KIND_LABELS,
-    MAX_ORG_NAME,
     all_staff,
     card_text,
     clip,
     example_deadline,
     headline,
-    is_number,
     known_school,
     local_today,
     opportunity_arg,
@@ -46,7 +43,18 @@ from handlers.common import (
     staff_school,
 )
 from handlers.listings.flags import reported_card, reported_ids
-from handlers.listings.importer import MAX_SPOTS, MAX_URL
+from handlers.listings.schema import (
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_ORGANISATION,
+    MAX_SPOTS,
+    MAX_TITLE,
+    MAX_URL,
+    FieldProblems,
+    OpportunityFields,
+    check,
+    check_one,
+)
 from storage.models import (
     AuditEntry,
     Opportunity,
@@ -57,7 +65,7 @@ from storage.models import (
     Person,
     School,
 )
-from storage.tags import TAGS, UnknownTag, derive_tags, known_tags
+from storage.tags import TAGS, derive_tags
 
 registry = Registry()
 
@@ -65,158 +73,43 @@ FORM = "opportunity_form"
 REJECT = "reject_reason"
 PROPOSE_STEPS = ("title", "kind", "description", "location", "deadline", "paid", "remote")
 PUBLISH_STEPS = ("organisation", *PROPOSE_STEPS)
-MAX_TITLE = 200
-MAX_LOCATION = 300
-MAX_DESCRIPTION = 2000
 MAX_REASON = 500
 MAX_LISTED = 10
 MAX_LISTED_NUMBERS = 20
-# Far enough for next summer's placements; further is almost certainly a typo.
-MAX_DEADLINE_AHEAD = timedelta(days=2 * 365)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_YES = ("yes", "y", "yeah", "yep", "true")
-_NO = ("no", "n", "nope", "false")
-_NONE = ("none", "no deadline", "skip", "-")
+# The form's names (typed as "start: ...") for the schema's fields.
+_SCHEMA_NAMES = {"start": "start_date", "end": "end_date"}
 
 Answers = dict[str, Any]
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.split())
+def _kept(value: object) -> Any:
+    """``value`` as a dialog's answers keep it (they are stored as JSON)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
-def _text_answer(label: str, limit: int, *, minimum: int = 1) -> Callable[[Context, str], Any]:
-    def parse(ctx: Context, text: str) -> Any:
-        value = _clean(text) if label != "description" else text.strip()
-        if len(value) < minimum:
-            raise UserError(f"Please type the {label} (at least {minimum} characters).")
-        if len(value) > limit:
-            raise UserError(f"Please keep the {label} under {limit} characters.")
-        return value
-
-    return parse
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z]", "", text.lower())
-
-
-def parse_kind(ctx: Context, text: str) -> Any:
-    # Case, spaces, hyphens and underscores never matter: "Co-op", "job_shadowing".
-    wanted = _squash(text)
-    for kind, label in KIND_LABELS.items():
-        if wanted in (_squash(kind.value), _squash(label)):
-            return kind.value
-    raise UserError("Please tap one of the kinds above.")
-
-
-def _read_date(ctx: Context, value: str, label: str, how: str) -> str:
-    if not _DATE.fullmatch(value):
-        raise UserError(how)
+def _answer(ctx: Context, name: str, text: str) -> Any:
+    """The value typed for field ``name``, checked by the opportunity schema."""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{value} isn't a date. Please type it as YYYY-MM-DD.") from None
-    today = local_today(ctx)
-    if day < today:
-        raise UserError(f"That {label} has passed. Please type a date from today on.")
-    if day > today + MAX_DEADLINE_AHEAD:
-        raise UserError("That's more than two years ahead. Please check the year.")
-    return day.isoformat()
+        return check_one(_SCHEMA_NAMES.get(name, name), text, today=local_today(ctx))
+    except FieldProblems as refused:
+        raise UserError(str(refused)) from None
 
 
 def _example(ctx: Context) -> str:
     return f"{example_deadline(local_today(ctx)):%Y-%m-%d}"
 
 
-def parse_deadline(ctx: Context, text: str) -> Any:
-    value = text.strip().lower()
-    if value in _NONE:
-        return None
-    return _read_date(
-        ctx,
-        value,
-        "deadline",
-        f"Please type the deadline as YYYY-MM-DD (like {_example(ctx)}), or tap No deadline.",
-    )
-
-
-def _date_answer(label: str) -> Callable[[Context, str], Any]:
-    def parse(ctx: Context, text: str) -> Any:
-        how = f"Please type the {label} as YYYY-MM-DD (like {_example(ctx)})."
-        return _read_date(ctx, text.strip(), label, how)
-
-    return parse
-
-
-def parse_spots(ctx: Context, text: str) -> Any:
-    value = text.strip()
-    if not is_number(value) or not 1 <= int(value) <= MAX_SPOTS:
-        raise UserError(
-            f"Please type the number of places as a whole number from 1 to {MAX_SPOTS}."
-        )
-    return int(value)
-
-
-def parse_url(ctx: Context, text: str) -> Any:
-    value = text.strip()
-    if not value.lower().startswith(("http://", "https://")) or len(value.split()) != 1:
-        raise UserError("Please type the web address in full, starting with https://")
-    if len(value) > MAX_URL:
-        raise UserError(f"Please keep the web address under {MAX_URL} characters.")
-    return value
-
-
-def parse_tags(ctx: Context, text: str) -> Any:
-    try:
-        return known_tags(re.split(r"[;,\n]", text))
-    except UnknownTag as unknown:
-        raise UserError(
-            f"I don't know the field {unknown.part!r}. Choose from: {', '.join(TAGS)}."
-        ) from None
-
-
-def parse_paid(ctx: Context, text: str) -> Any:
-    value = text.strip().lower()
-    if value in _YES or value == "paid":
-        return True
-    if value in _NO or value == "unpaid":
-        return False
-    if value in ("not sure", "unknown", "?"):
-        return None
-    raise UserError("Please tap Paid, Unpaid or Not sure.")
-
-
-def parse_remote(ctx: Context, text: str) -> Any:
-    value = text.strip().lower()
-    if value in _YES or value == "remote":
-        return True
-    if value in _NO or value in ("in person", "on site"):
-        return False
-    raise UserError("Please tap Remote or In person.")
-
-
-PARSERS: dict[str, Callable[[Context, str], Any]] = {
-    "organisation": _text_answer("organisation's name", MAX_ORG_NAME, minimum=2),
-    "title": _text_answer("title", MAX_TITLE, minimum=3),
-    "kind": parse_kind,
-    "description": _text_answer("description", MAX_DESCRIPTION, minimum=10),
-    "location": _text_answer("location", MAX_LOCATION, minimum=2),
-    "deadline": parse_deadline,
-    "paid": parse_paid,
-    "remote": parse_remote,
-    "start": _date_answer("start date"),
-    "end": _date_answer("end date"),
-    "spots": parse_spots,
-    "url": parse_url,
-    "tags": parse_tags,
-}
-
 PUBLISH_FORM = Form(
     "New opportunity",
     "Publish",
     (
-        Field("organisation", "Organisation", max_length=MAX_ORG_NAME, hint="Leeds Robotics Co"),
+        Field(
+            "organisation", "Organisation", max_length=MAX_ORGANISATION, hint="Leeds Robotics Co"
+        ),
         Field("title", "Title", max_length=MAX_TITLE, hint="Summer software internship"),
         Field(
             "kind",
@@ -328,22 +221,18 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     """Publish the opportunity of "/publish" then "field: value" lines; any problem with any
     field refuses it whole, with every problem listed."""
     given, problems = PUBLISH_FORM.read(args)
-    answers: Answers = {"remote": False, "paid": None, "deadline": None}
     by_field: dict[str, str] = {}
-    for f in PUBLISH_FORM.fields:
-        if f.name not in given:
-            continue
-        try:
-            answers[f.name] = PARSERS[f.name](ctx, given[f.name])
-        except UserError as refused:
-            # The dialog's wording ("tap one of the kinds above") speaks of its buttons.
-            choices = ", ".join(label.lower() for _, label in f.options)
-            by_field[f.name] = (
-                f"use one of: {choices}." if f.kind == "choice" else refused.reply.text
-            )
-    start, end = answers.get("start"), answers.get("end")
-    if start and end and end < start:
-        by_field["end"] = "The end date is before the start date."
+    fields = OpportunityFields()
+    try:
+        fields = check(
+            {_SCHEMA_NAMES.get(name, name): value for name, value in given.items()},
+            today=local_today(ctx),
+            typed=True,
+        )
+    except FieldProblems as refused:
+        form_names = {schema: form for form, schema in _SCHEMA_NAMES.items()}
+        refusals = {form_names.get(name, name): text for name, text in refused.problems.items()}
+        by_field = {f.name: refusals[f.name] for f in PUBLISH_FORM.fields if f.name in refusals}
     problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems:
         raise UserError(
@@ -353,16 +242,16 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
             "Or send /publish alone and I'll ask one question at a time.",
             fields=by_field,
         )
+    answers = {step: _kept(getattr(fields, step)) for step in PUBLISH_STEPS}
+    answers["remote"] = bool(fields.remote)
     organisation = _organisation(ctx, "publish", answers)
     if inspect(organisation).transient:
         organisation = organisation_named(ctx.session, organisation.name, ctx.now)
     opportunity = _build(ctx, "publish", answers, organisation)
-    opportunity.start_date = date.fromisoformat(start) if start else None
-    opportunity.end_date = date.fromisoformat(end) if end else None
-    opportunity.spots = answers.get("spots")
-    opportunity.url = answers.get("url")
-    if answers.get("tags"):
-        opportunity.tags = [OpportunityTag(tag=tag) for tag in answers["tags"]]
+    opportunity.start_date, opportunity.end_date = fields.start_date, fields.end_date
+    opportunity.spots, opportunity.url = fields.spots, fields.url
+    if fields.tags:
+        opportunity.tags = [OpportunityTag(tag=tag) for tag in fields.tags]
     opportunity.status = OpportunityStatus.OPEN
     opportunity.published_at = ctx.now
     ctx.session.add(opportunity)
@@ -400,7 +289,7 @@ def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     step = next((s for s in _steps(mode) if s not in answers), None)
     if step is None:
         raise UserError("All done: tap Submit (or Publish) above, or Cancel.")
-    answers[step] = PARSERS[step](ctx, text)
+    answers[step] = _kept(_answer(ctx, step, text))
     ctx.start_dialog(FORM, mode=mode, answers=answers)
     return [_next(ctx, mode, answers)]
 
@@ -414,7 +303,7 @@ def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return _finish(ctx, mode, answers)
     if len(args) != 2 or args[0] != step:
         raise UserError("That button is from an earlier question. Please answer the one above.")
-    answers[step] = PARSERS[step](ctx, args[1].replace("_", " "))
+    answers[step] = _kept(_answer(ctx, step, args[1].replace("_", " ")))
     ctx.start_dialog(FORM, mode=mode, answers=answers)
     return [_next(ctx, mode, answers)]
 
@@ -716,13 +605,7 @@ def edit(ctx: Context, args: str) -> list[Reply]:
     field = field.lower()
     if field not in EDITABLE or not value.strip():
         raise UserError(f"Say what to change and the new value: {usage}")
-    parsed = PARSERS[field](ctx, value)
-    if field == "kind":
-        opportunity.kind = OpportunityKind(parsed)
-    elif field == "deadline":
-        opportunity.deadline = date.fromisoformat(parsed) if parsed else None
-    else:
-        setattr(opportunity, field, parsed)
+    setattr(opportunity, field, _answer(ctx, field, value))
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_edited", field=field)
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)

@@ -25,7 +25,6 @@ from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import Timing
-from handlers.listings.importer import MAX_ORGANISATION
 from handlers.listings.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
 from storage.models import (
@@ -314,7 +313,7 @@ def _organisations(
         for p in postings
         if p.organisation and source.organisation_id is None
     }
-    names = {name for name in names if name and len(name) <= MAX_ORGANISATION}
+    names.discard("")
     if names:
         found = select(Organisation.name, Organisation.id).where(Organisation.name.in_(names))
         ids.update((name, id_) for name, id_ in session.execute(found))

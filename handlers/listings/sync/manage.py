@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers.listings.importer import MAX_URL
+from handlers.listings.schema import MAX_URL
 from handlers.listings.sync.engine import (
     DEFAULT_FILTER,
     EVERYTHING,

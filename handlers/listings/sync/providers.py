@@ -36,13 +36,15 @@ from urllib.parse import quote
 
 import httpx
 
-from handlers.listings.importer import (
+from handlers.listings.importer import read_listings
+from handlers.listings.schema import (
     MAX_DESCRIPTION,
-    MAX_EXTERNAL_ID,
     MAX_LOCATION,
     MAX_TITLE,
-    MAX_URL,
-    read_listings,
+    FieldProblems,
+    check,
+    clip,
+    is_web_address,
 )
 from handlers.listings.sync.text import html_to_text, plain
 from storage.models import OpportunityStatus
@@ -246,10 +248,38 @@ def _read_each(items: list[Any], read: Callable[[dict[str, Any]], Posting]) -> F
         try:
             if not isinstance(item, dict):
                 raise _Skip("is not an object")
-            fetched.postings.append(read(item))
+            fetched.postings.append(_checked(read(item)))
         except _Skip as problem:
             fetched.skipped.append(f"posting {number} {problem}")
+        except FieldProblems as refused:
+            fetched.skipped.append(f"posting {number}: {refused}")
     return fetched
+
+
+def _checked(posting: Posting) -> Posting:
+    """``posting`` as the opportunity schema cleans it; FieldProblems if it refuses it."""
+    fields = check(
+        {
+            "external_id": posting.external_id,
+            "title": posting.title,
+            "organisation": posting.organisation,
+            "description": posting.description,
+            "location": posting.location,
+            "url": posting.url,
+            "tags": list(posting.tags) if posting.tags is not None else None,
+        },
+        required=("external_id", "title"),
+    )
+    return Posting(
+        external_id=str(fields.external_id),
+        title=str(fields.title),
+        description=fields.description or "",
+        location=fields.location or "",
+        remote=posting.remote,
+        url=fields.url,
+        organisation=fields.organisation,
+        tags=posting.tags if posting.tags is None else tuple(fields.tags or ()),
+    )
 
 
 # Values, each tolerant of absence and of the wrong type.
@@ -271,29 +301,22 @@ def _id(item: dict[str, Any], key: str = "id") -> str:
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
         raise _Skip("has no id")
-    text = str(value).strip()
-    if len(text) > MAX_EXTERNAL_ID:
-        raise _Skip(f"has an id longer than {MAX_EXTERNAL_ID} characters")
-    return text
+    return str(value).strip()
 
 
 def _title(item: dict[str, Any], key: str) -> str:
     title = " ".join(plain(_text(item, key)).split())
     if not title:
         raise _Skip("has no title")
-    return _clip(title, MAX_TITLE)
+    return clip(title, MAX_TITLE)
 
 
 def _url(*candidates: str) -> str | None:
     for candidate in candidates:
         url = candidate.strip()
-        if url.lower().startswith(("http://", "https://")) and len(url) <= MAX_URL:
+        if is_web_address(url):
             return url
     return None
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _places(*names: str) -> str:
@@ -302,11 +325,11 @@ def _places(*names: str) -> str:
         clean = " ".join(plain(name).split())
         if clean and clean not in seen:
             seen.append(clean)
-    return _clip("; ".join(seen), MAX_LOCATION)
+    return clip("; ".join(seen), MAX_LOCATION)
 
 
 def _description(*parts: str) -> str:
-    return _clip("\n\n".join(part for part in parts if part), MAX_DESCRIPTION)
+    return clip("\n\n".join(part for part in parts if part), MAX_DESCRIPTION)
 
 
 def _names(value: Any, key: str = "name") -> list[str]:
@@ -510,7 +533,7 @@ def _listings(http: _Http, url: str, etag: str | None, last_modified: str | None
     except ValueError as error:
         raise FetchError(str(error).removeprefix("listings.json: ")) from None
     fetched = Fetched(
-        skipped=[f"listing {number} {reason}" for number, reason in parsed.report.skipped],
+        skipped=[f"listing {number}: {reason}" for number, reason in parsed.report.skipped],
         etag=answer.etag,
         last_modified=answer.last_modified,
     )
