@@ -19,7 +19,6 @@ from bot.app import build
 from bot.cli import main
 from bot.config import Settings
 from bot.core import Core, Timing
-from bot.scheduler import jobs
 from handlers import build_registry
 from handlers.jobs import ask_attendance
 from handlers.reports import csv_cell
@@ -712,7 +711,3 @@ def test_did_you_go_is_asked_once_after_the_day_where_the_student_lives(world: W
     assert kinds[world.person(world.bob).id] == EncounterKind.WORKPLACE
     world.bob.press_payload(f"eva:{uma_day}:maybe")
     assert "earlier message" in world.bob.text
-
-
-def test_did_you_go_runs_on_the_scheduler() -> None:
-    assert {job.id: job.func for job in jobs(Settings())}["attendance.ask"] is ask_attendance
