@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from handlers import build_registry
 from handlers.jobs import ask_attendance
 from handlers.reports import csv_cell
 from handlers.reports.encounters import school_year
+from storage.db import make_engine, make_session_factory
 from storage.models import (
     Account,
     Cohort,
@@ -711,3 +713,67 @@ def test_did_you_go_is_asked_once_after_the_day_where_the_student_lives(world: W
     assert kinds[world.person(world.bob).id] == EncounterKind.WORKPLACE
     world.bob.press_payload(f"eva:{uma_day}:maybe")
     assert "earlier message" in world.bob.text
+
+
+def test_two_workers_ask_each_student_once(db_url: str, world: World) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL; SQLite supports one process")
+    event = add_opportunity(
+        world.factory,
+        START,
+        title="Open day",
+        kind=OpportunityKind.EVENT,
+        start_date=date(2026, 12, 1),
+    )
+    with world.factory.begin() as session:
+        cohort = session.scalars(select(Cohort).where(Cohort.join_code == "RIVER-11")).one()
+        for n in range(45):
+            student = Person(
+                name=f"Student {n}", role=Role.STUDENT, cohort=cohort, grade=11, created_at=START
+            )
+            session.add(
+                Account(
+                    person=student,
+                    platform="console",
+                    external_id=f"s{n}",
+                    chat_id=f"s{n}",
+                    last_seen_at=START,
+                    created_at=START,
+                )
+            )
+            session.add(
+                Interest(
+                    person=student,
+                    opportunity_id=event,
+                    school_id=cohort.school_id,
+                    status=InterestStatus.INVITED,
+                    created_at=START,
+                    updated_at=START,
+                )
+            )
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        engine = make_engine(db_url)
+        try:
+            barrier.wait()
+            results.append(ask_attendance(make_session_factory(engine), START, Timing(), batch=7))
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 45
+    with world.factory() as session:
+        keys = session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.kind == "attendance")
+        ).all()
+        unasked = session.scalar(
+            select(func.count()).select_from(Interest).where(Interest.attendance_asked_at.is_(None))
+        )
+    assert len(keys) == len(set(keys)) == 45
+    assert unasked == 0
