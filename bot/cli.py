@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             app.session_factory, Role(args.role), args.organisation, args.school, args.uses
         )
     if args.command == "report":
-        return _report(app.session_factory, args)
+        return _report(app.session_factory, settings, args)
     if args.command == "evidence":
         return _evidence(app.session_factory, settings, args)
     if args.command == "sources":
@@ -370,7 +370,7 @@ def _progress_bar(done: int, total: int, label: str) -> None:
     )
 
 
-def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
+def _report(factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> int:
     with factory() as session:
         school = _school(session, args.school)
         if school is None or isinstance(school, str):
@@ -389,7 +389,9 @@ def _report(factory: sessionmaker[Session], args: argparse.Namespace) -> int:
             return 2
         scope = Scope(school.id, employer.id if employer else None)
         title = f"{school.name}, {employer.name}" if employer else school.name
-        built = build_report(session, scope, title, period)
+        built = build_report(
+            session, scope, title, period, year_start=settings.timing().school_year_start
+        )
         print(report_csv(built) if args.format == "csv" else report_markdown(built), end="")
         if args.chart is not None:
             try:

@@ -32,6 +32,7 @@ from handlers.jobs import (
     Endpoints,
     Fetcher,
     Queued,
+    ask_attendance,
     ask_due_feedback,
     close_expired,
     nudge_unanswered,
@@ -94,6 +95,8 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         Job("announcements.report", report_deliveries, settings.reminder_poll_seconds),
         # Feedback is asked at a local hour; a look every few minutes is on time enough.
         Job("feedback.ask", ask_due_feedback, settings.digest_poll_seconds),
+        # "Did you go?" is asked the day after an event: a look every few minutes is plenty.
+        Job("attendance.ask", ask_attendance, settings.digest_poll_seconds),
         # A nudge is days late by design: looking as often as for digests is plenty.
         Job(
             "employers.nudge",

@@ -18,11 +18,13 @@ from handlers.messaging import (
     send_due_announcements,
 )
 from handlers.placements import ask_due_feedback
+from handlers.reports import ask_attendance
 
 __all__ = [
     "Endpoints",
     "Fetcher",
     "Queued",
+    "ask_attendance",
     "ask_due_feedback",
     "close_expired",
     "nudge_unanswered",

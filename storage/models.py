@@ -418,6 +418,11 @@ class Interest(Base):
     # friendly nudge to answer went out: what the reminder job needs to nudge exactly once.
     employer_replied_at: Mapped[datetime | None]
     nudged_at: Mapped[datetime | None]
+    # For an employer's event or site visit the student was invited to: when the one "Did you
+    # go?" went out after its day, and when the student answered that they didn't go (a "yes"
+    # is an ``Encounter``).
+    attendance_asked_at: Mapped[datetime | None]
+    not_attended_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -708,9 +713,12 @@ class Feedback(Base):
 
 
 class Objective(Base):
-    """A number a partnership aims for over a period ("10 placements this term").
+    """A number a partnership aims for over a period ("10 placements this term"), or a share
+    of a year group with an encounter or experience by a date ("90% of Year 10 with a
+    workplace experience by July").
 
-    ``organisation_id`` None means the school's partnerships as a whole.
+    ``organisation_id`` None means the school's partnerships as a whole; ``grade`` is the year
+    group of a coverage objective (None for the partnership metrics).
     """
 
     __tablename__ = "objectives"
@@ -721,6 +729,7 @@ class Objective(Base):
         ForeignKey("organisations.id", ondelete="CASCADE")
     )
     metric: Mapped[str] = mapped_column(String(30))
+    grade: Mapped[int | None] = mapped_column(Integer)
     target: Mapped[float] = mapped_column(Float)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,11 +16,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import build
 from bot.cli import main
 from bot.config import Settings
-from bot.core import Core
+from bot.core import Core, Timing
 from handlers import build_registry
+from handlers.jobs import ask_attendance
+from handlers.reports import csv_cell
 from handlers.reports.encounters import school_year
+from storage.db import make_engine, make_session_factory
 from storage.models import (
     Account,
     Cohort,
@@ -28,8 +34,10 @@ from storage.models import (
     HoursStatus,
     Interest,
     InterestStatus,
+    Objective,
     OpportunityKind,
     Organisation,
+    OutboxMessage,
     Person,
     Placement,
     Role,
@@ -442,3 +450,330 @@ def test_a_school_without_students_has_no_coverage(
     assert "No students" in tina.text
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Encounter)) == 0
+
+
+# --- Objectives on the coverage ---------------------------------------------------------------
+
+
+def _objectives(world: World) -> list[tuple[str, int | None, float, date]]:
+    with world.factory() as session:
+        return [
+            (o.metric, o.grade, o.target, o.ends_on)
+            for o in session.scalars(select(Objective).order_by(Objective.id))
+        ]
+
+
+def test_coverage_objectives_show_their_progress(world: World) -> None:
+    world.tina.send("/objective 90% of Year 11 with a workplace experience by July")
+    assert world.tina.text == (
+        "Objective set, from 2 Dec 2026 to 31 Jul 2027. So far:\n"
+        "Year 11 with a workplace experience: 0% of 90% by 31 Jul 2027\n\n"
+        "See them all with /objectives."
+    )
+    # A workplace visit for two of the three, where they only listened.
+    world.tina.send("/record robotics day with Nova Labs on yesterday for Uma Shah, bob")
+    world.tina.press("Workplace experience")
+    world.tina.press("Only listened")
+    world.tina.press("Save")
+    world.tina.send("/objective 100% of Year 11 with an encounter by 2027-07-15")
+    assert "Year 11 with an encounter: 67% of 100% by 15 Jul 2027" in world.tina.text
+    # Without a date: the school year's last day.
+    world.tina.send("/objective 50 percent of year 11 with meaningful encounters")
+    assert "Year 11 with a meaningful encounter: 0% of 50% by 31 Aug 2027" in world.tina.text
+    world.tina.send("/objective 100% of Y10 with an employer encounter by end of December")
+    assert "Year 10 with an encounter: 0% of 100% by 31 Dec 2026" in world.tina.text
+    world.tina.send("/objectives")
+    text = world.tina.text
+    assert "Year 11 with a workplace experience: 67% of 90% by 31 Jul 2027" in text
+    assert "Year 11 with an encounter: 67% of 100% by 15 Jul 2027" in text
+    assert "Year 11 with a meaningful encounter: 0% of 50% by 31 Aug 2027" in text
+    assert "Year 10 with an encounter: 0% of 100% by 31 Dec 2026" in text
+    # Setting the same aim again changes it.
+    world.tina.send("/objective 60% of Year 11 with a workplace experience by june")
+    assert world.tina.text.startswith("Objective updated, from 2 Dec 2026 to 30 Jun 2027.")
+    assert "Year 11 with a workplace experience: 67% of 60% by 30 Jun 2027 (reached)" in (
+        world.tina.text
+    )
+    assert len(_objectives(world)) == 4
+    assert ("workplace_experience", 11, 60.0, date(2027, 6, 30)) in _objectives(world)
+    # The partnership report shows them beside the other objectives.
+    world.tina.send("/objective placements 10")
+    world.tina.send("/report")
+    report = "\n".join(r.text for r in world.tina.replies)
+    objectives = report.split("Objectives\n")[1]
+    assert "• Year 11 with a workplace experience: 67% of 60% by 30 Jun 2027 (reached)" in (
+        objectives
+    )
+    assert "• Year 10 with an encounter: 0% of 100% by 31 Dec 2026" in objectives
+    assert "• Placements: 0 of 10" in objectives
+    # Acme's own report shows none of the school's coverage.
+    world.maya.send("/report")
+    assert "Year 11" not in "\n".join(r.text for r in world.maya.replies)
+    # Removing one says which.
+    world.tina.send("/objectives")
+    first = next(b for row in world.tina.replies[0].buttons for b in row if b.label == "Remove 1")
+    world.tina.press_payload(first.payload)
+    assert world.tina.text.startswith("Removed the objective: Year ")
+
+
+def test_coverage_progress_is_of_the_objectives_last_day_once_past(
+    world: World, clock: FakeClock
+) -> None:
+    world.tina.send("/objective 50% of Year 11 with an encounter by 2026-12-10")
+    clock.advance(days=10)
+    world.tina.send("/record workshop on 2026-12-11 for Year 11")
+    world.tina.press("They talked")
+    world.tina.press("Save")
+    clock.advance(days=1)
+    world.tina.send("/objectives")
+    # The workshop came after the objective's last day: it doesn't count for it.
+    assert "Year 11 with an encounter: 0% of 50% by 10 Dec 2026" in world.tina.text
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        ("150% of Year 11 with an encounter", "Choose a share from 1% to 100% of the year group."),
+        ("0% of Year 11 with an encounter", "Choose a share from 1% to 100%"),
+        ("90% of Year 9 with an encounter", "Year 9 has no students at your school yet."),
+        ("90% of Year 11 with a picnic", "I can't count picnic."),
+        ("90% of Class B with an encounter", "Say the year group by its number"),
+        ("90% of Year 11", "Or a share of a year group this school year: /objective 90%"),
+        (
+            "90% of Year 11 with an encounter by September",
+            "That's after this school year, which ends on 31 Aug 2027",
+        ),
+        (
+            "90% of Year 11 with an encounter by 2027-09-01",
+            "That's after this school year, which ends on 31 Aug 2027",
+        ),
+        ("90% of Year 11 with an encounter by 2026-11-30", "That date has passed."),
+        ("90% of Year 11 with an encounter by someday", "Or a month, like by July."),
+    ],
+)
+def test_coverage_objectives_that_make_no_sense_are_refused(
+    world: World, args: str, answer: str
+) -> None:
+    world.tina.send(f"/objective {args}")
+    assert answer in world.tina.text
+    assert _objectives(world) == []
+
+
+def test_coverage_objectives_stay_within_the_school(world: World) -> None:
+    # Hillside has no Year 10: Riverside's students are not Hillside's.
+    world.hugo.send("/objective 90% of Year 10 with an encounter")
+    assert "Year 10 has no students at your school yet." in world.hugo.text
+    world.hugo.send("/objective 90% of Year 11 with an encounter")
+    assert "Year 11 with an encounter: 0% of 90%" in world.hugo.text
+    world.tina.send("/objectives")
+    assert "has no objectives yet" in world.tina.text
+    world.maya.send("/objective 90% of Year 11 with an encounter")
+    assert "only for" in world.maya.text
+    assert [(m, g) for m, g, _, _ in _objectives(world)] == [("encounter", 11)]
+
+
+def test_oppbot_report_shows_coverage_objectives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPPBOT_DATABASE_URL", url)
+    assert main(["demo"]) == 0
+    factory = build(Settings(database_url=url)).session_factory
+    with factory.begin() as session:
+        school = session.scalars(select(School).where(School.name == "Riverside High")).one()
+        session.add(
+            Objective(
+                school_id=school.id,
+                metric="workplace_experience",
+                grade=11,
+                target=90,
+                starts_on=date(2000, 1, 1),
+                ends_on=date(2100, 1, 1),
+                created_at=START,
+            )
+        )
+    capsys.readouterr()
+    assert main(["report", "--school", "riverside high"]) == 0
+    out = capsys.readouterr().out
+    line = r"^- Year 11 with a workplace experience: \d+% of 90% by 1 Jan 2100"
+    assert re.search(line, out, re.MULTILINE)
+
+
+def test_the_csv_guard_is_public() -> None:
+    assert [csv_cell(t) for t in ("=1+1", "+1", "-1", "@A1", "\tx", "\rx", "Acme", "")] == [
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@A1",
+        "'\tx",
+        "'\rx",
+        "Acme",
+        "",
+    ]
+
+
+# --- "Did you go?" ----------------------------------------------------------------------------
+
+
+def _invite(world: World, chat: Chat, kind: OpportunityKind, day: date, title: str) -> int:
+    event = add_opportunity(
+        world.factory, START, title=title, organisation="Acme Ltd", kind=kind, start_date=day
+    )
+    student = world.person(chat)
+    with world.factory.begin() as session:
+        interest = Interest(
+            person_id=student.id,
+            opportunity_id=event,
+            school_id=student.cohort.school_id if student.cohort else None,
+            status=InterestStatus.INVITED,
+            created_at=START,
+            updated_at=START,
+        )
+        session.add(interest)
+        session.flush()
+        return interest.id
+
+
+def _ask(world: World, now: datetime) -> int:
+    return ask_attendance(world.factory, now, Timing())
+
+
+def test_did_you_go_is_asked_once_after_the_day_where_the_student_lives(world: World) -> None:
+    with world.factory.begin() as session:
+        for account in session.scalars(select(Account).where(Account.external_id == "uma")):
+            account.person.timezone = "Pacific/Auckland"  # UTC+13 in December
+    uma_day = _invite(world, world.uma, OpportunityKind.EVENT, date(2026, 12, 1), "Open day")
+    _invite(world, world.bob, OpportunityKind.SITE_VISIT, date(2026, 12, 1), "Lab visit")
+    # Long past when first seen, or only interested (not invited): never asked.
+    _invite(world, world.cat, OpportunityKind.EVENT, date(2026, 11, 1), "Old fair")
+    with world.factory.begin() as session:
+        dee = world.person(world.dee)
+        session.add(
+            Interest(
+                person_id=dee.id,
+                opportunity_id=add_opportunity(
+                    world.factory,
+                    START,
+                    title="Talk",
+                    kind=OpportunityKind.EVENT,
+                    start_date=date(2026, 12, 1),
+                ),
+                school_id=dee.cohort.school_id if dee.cohort else None,
+                status=InterestStatus.INTERESTED,
+                created_at=START,
+                updated_at=START,
+            )
+        )
+    # Noon on 1 Dec in UTC: 1am on the 2nd in Auckland, so Uma's day is over, Bob's is not.
+    noon = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert _ask(world, noon) == 1
+    [(text, buttons)] = inbox(world.factory, world.uma, "attendance")
+    assert text.startswith("Did you go to Open day with Acme Ltd on 1 Dec 2026?")
+    assert [b.label for b in buttons] == ["Yes, I went", "No"]
+    with world.factory() as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "attendance")).one()
+        # 1am is in Uma's quiet hours: it waits for 8am in Auckland (19:00 UTC).
+        assert row.next_attempt_at == datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+    assert inbox(world.factory, world.bob, "attendance") == []
+    assert _ask(world, noon) == 0  # asked once
+    assert _ask(world, datetime(2026, 12, 2, 9, 0, tzinfo=UTC)) == 1
+    assert len(inbox(world.factory, world.bob, "attendance")) == 1
+    assert _ask(world, datetime(2026, 12, 3, 9, 0, tzinfo=UTC)) == 0
+    for chat in (world.uma, world.cat, world.dee):
+        assert len(inbox(world.factory, chat, "attendance")) == (chat is world.uma)
+
+    # Yes records it, as "I went" in /record does; a second press changes nothing.
+    world.uma.press_payload(buttons[0].payload)
+    assert world.uma.text.startswith("Great: Open day with Acme Ltd is on your record now.")
+    world.uma.press_payload(buttons[0].payload)
+    assert "already on your record" in world.uma.text
+    [encounter] = world.encounters()
+    assert (encounter.interest_id, encounter.happened_on, encounter.two_way) == (
+        uma_day,
+        date(2026, 12, 1),
+        True,
+    )
+    assert encounter.recorded_by_id is None
+    world.uma.send("/record")
+    assert "1 Dec 2026: Open day with Acme Ltd (encounter, two-way, you went)" in world.uma.text
+    # Another student can't answer for her.
+    world.bob.press_payload(f"eva:{uma_day}:y")
+    assert "isn't one of your events" in world.bob.text
+
+    # No keeps it off the record and out of /record's question; a later Yes still counts.
+    [(_, bob_buttons)] = inbox(world.factory, world.bob, "attendance")
+    world.bob.press_payload(bob_buttons[1].payload)
+    assert "Lab visit stays off your record" in world.bob.text
+    world.bob.send("/record")
+    assert "Did you go?" not in world.bob.text
+    assert len(world.encounters()) == 1
+    world.bob.press_payload(bob_buttons[0].payload)
+    assert "Lab visit with Acme Ltd is on your record now" in world.bob.text
+    kinds = {e.student_id: e.kind for e in world.encounters()}
+    assert kinds[world.person(world.bob).id] == EncounterKind.WORKPLACE
+    world.bob.press_payload(f"eva:{uma_day}:maybe")
+    assert "earlier message" in world.bob.text
+
+
+def test_two_workers_ask_each_student_once(db_url: str, world: World) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL; SQLite supports one process")
+    event = add_opportunity(
+        world.factory,
+        START,
+        title="Open day",
+        kind=OpportunityKind.EVENT,
+        start_date=date(2026, 12, 1),
+    )
+    with world.factory.begin() as session:
+        cohort = session.scalars(select(Cohort).where(Cohort.join_code == "RIVER-11")).one()
+        for n in range(45):
+            student = Person(
+                name=f"Student {n}", role=Role.STUDENT, cohort=cohort, grade=11, created_at=START
+            )
+            session.add(
+                Account(
+                    person=student,
+                    platform="console",
+                    external_id=f"s{n}",
+                    chat_id=f"s{n}",
+                    last_seen_at=START,
+                    created_at=START,
+                )
+            )
+            session.add(
+                Interest(
+                    person=student,
+                    opportunity_id=event,
+                    school_id=cohort.school_id,
+                    status=InterestStatus.INVITED,
+                    created_at=START,
+                    updated_at=START,
+                )
+            )
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        engine = make_engine(db_url)
+        try:
+            barrier.wait()
+            results.append(ask_attendance(make_session_factory(engine), START, Timing(), batch=7))
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 45
+    with world.factory() as session:
+        keys = session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.kind == "attendance")
+        ).all()
+        unasked = session.scalar(
+            select(func.count()).select_from(Interest).where(Interest.attendance_asked_at.is_(None))
+        )
+    assert len(keys) == len(set(keys)) == 45
+    assert unasked == 0

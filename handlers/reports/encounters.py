@@ -24,8 +24,6 @@ their placements and encounters stay only as anonymous counts.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -34,7 +32,6 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from handlers.reports.export import _csv_cell as csv_cell
 from storage.models import (
     Cohort,
     Encounter,
@@ -52,12 +49,20 @@ from storage.models import (
 )
 
 TARGET_PERCENT = 100
-# The measures coverage is counted on, as /objective names them.
-ENCOUNTER = "encounter"
-EXPERIENCE = "experience"
+# The measures coverage is counted on, as objectives store them.
+ANY_ENCOUNTER = "encounter"
+ENCOUNTER = "meaningful_encounter"
+EXPERIENCE = "workplace_experience"
+# The benchmarks' two, which /evidence shows.
 MEASURES = {
     ENCOUNTER: "a meaningful encounter this school year",
     EXPERIENCE: "a workplace experience this school year or last",
+}
+# What a school may aim for with /objective, as "Year 10 with ..." says it.
+OBJECTIVE_MEASURES = {
+    ANY_ENCOUNTER: "an encounter",
+    ENCOUNTER: "a meaningful encounter",
+    EXPERIENCE: "a workplace experience",
 }
 # Placements on these are encounters; any other placement is an experience of a workplace.
 _ENCOUNTER_PLACEMENTS = (OpportunityKind.EVENT, OpportunityKind.MENTORING)
@@ -140,6 +145,9 @@ class StudentEvidence:
         )
 
     def meets(self, measure: str, year: SchoolYear) -> bool:
+        if measure == ANY_ENCOUNTER:
+            # Any encounter or experience this school year, two-way or not.
+            return bool(self.in_year(year))
         return self.has_encounter(year) if measure == ENCOUNTER else self.has_experience(year)
 
 
@@ -293,128 +301,16 @@ def coverage(
 
 
 def measure_percent(
-    session: Session,
-    school_id: int,
-    measure: str,
-    grade: int | None,
-    today: date,
-    start: tuple[int, int],
+    session: Session, school_id: int, measure: str, grade: int, day: date, start: tuple[int, int]
 ) -> float | None:
-    """The share of a year group (every student, for None) meeting ``measure`` today; None
-    when it has no students."""
-    year = school_year(today, start)
+    """The share of a year group meeting ``measure`` on ``day``, in the school year ``day``
+    falls in (school years beginning on ``start``); None when the year group has no students."""
+    year = school_year(day, start)
     students = school_students(session, school_id, grade=grade)
-    evidence = evidence_for(session, school_id, students, year, today)
+    evidence = evidence_for(session, school_id, students, year, day)
     if not evidence:
         return None
     return 100 * sum(e.meets(measure, year) for e in evidence) / len(evidence)
-
-
-# --- Exports ----------------------------------------------------------------------------------
-
-
-WIDE_COLUMNS = (
-    "student_id",
-    "first_name",
-    "family_name",
-    "class",
-    "year_group",
-    "school_year_start",
-    "school_year_end",
-    "encounters",
-    "meaningful_encounters",
-    "workplace_experiences",
-    "workplace_experiences_this_and_last_year",
-    "hours_confirmed",
-    "feedback_given",
-    "encounter_target_met",
-    "experience_target_met",
-)
-LONG_COLUMNS = (
-    "student_id",
-    "first_name",
-    "family_name",
-    "class",
-    "year_group",
-    "date",
-    "kind",
-    "activity",
-    "employer",
-    "two_way",
-    "source",
-)
-
-
-def _write(columns: tuple[str, ...], rows: Iterable[list[object]]) -> str:
-    out = io.StringIO()
-    # CRLF, the standard's line end, as in the partnership report's CSV.
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_cell(_cell(value)) for value in row])
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _who(student: Person) -> list[object]:
-    cohort = student.cohort.name if student.cohort is not None else ""
-    return [student.id, student.name, student.family_name or "", cohort, student.grade]
-
-
-def wide_csv(groups: Iterable[GroupCoverage]) -> str:
-    """One row per student, one column per measure."""
-    rows = []
-    for group in groups:
-        year = group.year
-        before = year.previous()
-        for s in group.students:
-            this_year = s.in_year(year)
-            rows.append(
-                [
-                    *_who(s.student),
-                    year.start.isoformat(),
-                    year.end.isoformat(),
-                    len(this_year),
-                    sum(i.meaningful for i in this_year),
-                    sum(i.kind == EncounterKind.WORKPLACE for i in this_year),
-                    sum(
-                        i.kind == EncounterKind.WORKPLACE and (i.day in year or i.day in before)
-                        for i in s.items
-                    ),
-                    f"{s.hours_minutes / 60:g}",
-                    s.feedback_given,
-                    s.has_encounter(year),
-                    s.has_experience(year),
-                ]
-            )
-    return _write(WIDE_COLUMNS, rows)
-
-
-def long_csv(groups: Iterable[GroupCoverage]) -> str:
-    """One row per encounter or experience of the school year."""
-    rows = []
-    for group in groups:
-        for s in group.students:
-            for item in s.in_year(group.year):
-                rows.append(
-                    [
-                        *_who(s.student),
-                        item.day.isoformat(),
-                        item.kind.value,
-                        item.activity,
-                        item.organisation,
-                        item.two_way,
-                        item.source,
-                    ]
-                )
-    return _write(LONG_COLUMNS, rows)
 
 
 def coverage_lines(groups: list[GroupCoverage]) -> list[str]:

@@ -3,19 +3,31 @@
 Teachers see their school's coverage per year group (``handlers.reports.encounters`` counts
 it), open one student's record, record what happened outside oppbot for a class or some
 students in one step, and nudge the students without an encounter through an announcement. A student
-sees their own record with /record, confirms the employers' events they went to, and
-downloads it as a file. Employers never see any of it.
+sees their own record with /record, confirms the employers' events they went to (asked once
+after the day, by ``ask_attendance``, or from /record), and downloads it as a file. Employers
+never see any of it.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import STAFF, STUDENTS, Attachment, Button, Context, Registry, Reply, UserError
+from bot.core import (
+    STAFF,
+    STUDENTS,
+    Attachment,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    Timing,
+    UserError,
+)
 from handlers.common import (
     WhenError,
     clip,
@@ -42,9 +54,10 @@ from handlers.reports.encounters import (
     evidence_for,
     school_students,
     school_year,
-    wide_csv,
     year_group_label,
 )
+from handlers.reports.export import wide_csv
+from storage.db import transaction
 from storage.models import (
     Cohort,
     Encounter,
@@ -58,6 +71,7 @@ from storage.models import (
     Placement,
     Role,
 )
+from storage.outbox import Outgoing, enqueue_many
 
 registry = Registry()
 
@@ -104,6 +118,9 @@ _ATTENDED_KIND = {
     OpportunityKind.EVENT: EncounterKind.ENCOUNTER,
     OpportunityKind.SITE_VISIT: EncounterKind.WORKPLACE,
 }
+# "Did you go?" is asked about events of the last two weeks only: one long past (the job was
+# not running then, or the invitation came late) is for /record, not a surprise message.
+ASK_WITHIN = timedelta(days=14)
 
 
 def this_year(ctx: Context) -> SchoolYear:
@@ -604,26 +621,36 @@ def _my_evidence(ctx: Context) -> tuple[StudentEvidence, SchoolYear]:
     return evidence, year
 
 
-def _unconfirmed_events(ctx: Context) -> list[Interest]:
-    """Employers' events the student was invited to through oppbot, past and not yet said."""
-    today = local_today(ctx)
+def _event_day() -> ColumnElement[date]:
+    """An event's last day (its only day, for most)."""
+    return func.coalesce(Opportunity.end_date, Opportunity.start_date)
+
+
+def _unconfirmed() -> Select[Interest]:
+    """Interests in an employer's event or site visit the student was invited to through
+    oppbot, whose attendance nobody has recorded (a placement is its own evidence)."""
     placed = select(Placement.interest_id)
     said = select(Encounter.interest_id).where(Encounter.interest_id.is_not(None))
-    return list(
-        ctx.session.scalars(
-            select(Interest)
-            .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-            .where(
-                Interest.person_id == ctx.person.id,
-                Interest.status.in_((InterestStatus.INVITED, InterestStatus.PLACED)),
-                Opportunity.kind.in_(_ATTENDED),
-                func.coalesce(Opportunity.end_date, Opportunity.start_date) <= today,
-                Interest.id.not_in(placed),
-                Interest.id.not_in(said),
-            )
-            .order_by(Opportunity.start_date, Interest.id)
+    return (
+        select(Interest)
+        .join(Opportunity, Opportunity.id == Interest.opportunity_id)
+        .where(
+            Interest.status.in_((InterestStatus.INVITED, InterestStatus.PLACED)),
+            Opportunity.kind.in_(_ATTENDED),
+            Interest.id.not_in(placed),
+            Interest.id.not_in(said),
         )
     )
+
+
+def _unconfirmed_events(ctx: Context, *, said_no: bool = False) -> list[Interest]:
+    """The student's employers' events, past and not yet said (``said_no``: nor said "no")."""
+    query = _unconfirmed().where(
+        Interest.person_id == ctx.person.id, _event_day() <= local_today(ctx)
+    )
+    if not said_no:
+        query = query.where(Interest.not_attended_at.is_(None))
+    return list(ctx.session.scalars(query.order_by(Opportunity.start_date, Interest.id)))
 
 
 def _my_record(ctx: Context) -> Reply:
@@ -645,12 +672,27 @@ def _my_record(ctx: Context) -> Reply:
 
 @registry.action("evw", roles=STUDENTS)
 def went_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    interest_id = parse_id(args[0] if args else None)
-    interest = next((i for i in _unconfirmed_events(ctx) if i.id == interest_id), None)
-    school_id = student_school_id(ctx.person)
-    if interest is None or school_id is None:
+    _attended(ctx, _own_event(ctx, args[0] if args else None))
+    return [_my_record(ctx)]
+
+
+def _own_event(ctx: Context, raw_id: str | None) -> Interest:
+    """The student's past event a button names, if its attendance is still to be said."""
+    interest_id = parse_id(raw_id)
+    interest = next(
+        (i for i in _unconfirmed_events(ctx, said_no=True) if i.id == interest_id), None
+    )
+    if interest is None or student_school_id(ctx.person) is None:
         raise UserError("That's already on your record, or isn't one of your events. /record")
+    return interest
+
+
+def _attended(ctx: Context, interest: Interest) -> None:
+    """The student went: the event goes on their record (a "no" said before was a slip)."""
+    school_id = student_school_id(ctx.person)
+    assert school_id is not None  # ``_own_event`` checked it
     opp = interest.opportunity
+    interest.not_attended_at = None
     ctx.session.add(
         Encounter(
             student_id=ctx.person.id,
@@ -667,7 +709,93 @@ def went_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         )
     )
     ctx.session.flush()
-    return [_my_record(ctx)]
+
+
+@registry.action("eva", roles=STUDENTS)
+def attendance_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    """Yes or No to the "Did you go?" that ``ask_attendance`` sent."""
+    answer = args[1] if len(args) > 1 else ""
+    if answer not in ("y", "n"):
+        raise UserError("That button is from an earlier message. /record shows your events.")
+    interest = _own_event(ctx, args[0])
+    opp = interest.opportunity
+    if answer == "y":
+        _attended(ctx, interest)
+        return [
+            Reply(
+                f"Great: {opp.title} with {opp.organisation.name} is on your record now. "
+                "/record shows it all.",
+                replace=True,
+            )
+        ]
+    interest.not_attended_at = ctx.now
+    return [
+        Reply(
+            f"Thanks for telling me. {opp.title} stays off your record; if you did go after all, "
+            "/record lets you say so.",
+            replace=True,
+        )
+    ]
+
+
+def ask_attendance(
+    session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
+) -> int:
+    """Ask each student invited to an employer's event or site visit, once the day is over in
+    their time zone, whether they went; returns how many were asked.
+
+    Each interest is claimed with ``FOR UPDATE SKIP LOCKED`` and marked asked in the
+    transaction that queues the question, so several workers ask it once; the question waits
+    for the end of the student's quiet hours.
+    """
+    # Any time zone's today is at most a day after UTC's: an event before UTC's today may be
+    # over for the student, which is checked in their own zone below.
+    utc_today = now.astimezone(UTC).date()
+    asked = 0
+    after_id = 0
+    while True:
+        with transaction(session_factory) as session:
+            claimed = session.scalars(
+                _unconfirmed()
+                .where(
+                    Interest.id > after_id,
+                    Interest.person_id.is_not(None),
+                    Interest.attendance_asked_at.is_(None),
+                    Interest.not_attended_at.is_(None),
+                    _event_day() <= utc_today,
+                    _event_day() >= utc_today - ASK_WITHIN,
+                )
+                .order_by(Interest.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True, of=Interest)
+            ).all()
+            messages = []
+            for interest in claimed:
+                after_id = interest.id
+                student, opp = interest.person, interest.opportunity
+                assert student is not None  # the query keeps only interests with a student
+                day = opp.end_date or opp.start_date
+                assert day is not None  # the query keeps only events with a day
+                if day >= now.astimezone(student.zone).date():
+                    continue  # still that day (or before) where the student lives
+                interest.attendance_asked_at = now
+                if student_school_id(student) is None:
+                    continue  # no school to hold the evidence: nothing to record
+                messages.append(
+                    Outgoing(
+                        student,
+                        f"Did you go to {opp.title} with {opp.organisation.name} on "
+                        f"{fmt_date(day)}? If you did, it goes on your record of experiences "
+                        "with employers (useful for a CV or a college application).",
+                        "attendance",
+                        f"attendance:{student.id}:{opp.id}",
+                        [[["Yes, I went", f"eva:{interest.id}:y"], ["No", f"eva:{interest.id}:n"]]],
+                        about=student,
+                    )
+                )
+            asked += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
+        if len(claimed) < batch:
+            return asked
 
 
 @registry.action("evd", roles=STUDENTS)

@@ -1,13 +1,17 @@
-"""The partnership report as Markdown and CSV, for ``oppbot report``."""
+"""The reports as files: the partnership report as Markdown and CSV (``oppbot report``), and
+the evidence of encounters as CSV (``oppbot evidence``, /evidence's download), all with the
+same guard against cells a spreadsheet would run as formulas."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from handlers.reports.encounters import GroupCoverage
 from handlers.reports.figures import Figures, days_text, fmt_duration, fmt_percent, plain
 from handlers.reports.report import Report, period_before, period_span, quiet_line
+from storage.models import EncounterKind, Person
 
 # (column, heading, the figure, how Markdown shows it)
 _COLUMNS: tuple[tuple[str, str, Callable[[Figures], float | None], Callable[[float], str]], ...] = (
@@ -71,7 +75,7 @@ def report_csv(report: Report) -> str:
         row = [name, report.period.start.isoformat(), report.period.end.isoformat()]
         for _, _, figure, _ in _COLUMNS:
             row += [_csv_value(figure(now)), _csv_value(figure(before))]
-        writer.writerow([_csv_cell(cell) for cell in row])
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
 
@@ -84,5 +88,113 @@ def _csv_value(value: float | None) -> str:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(text: str) -> str:
+def csv_cell(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows as text, never runs as a formula."""
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+# --- The evidence of encounters ---------------------------------------------------------------
+
+
+WIDE_COLUMNS = (
+    "student_id",
+    "first_name",
+    "family_name",
+    "class",
+    "year_group",
+    "school_year_start",
+    "school_year_end",
+    "encounters",
+    "meaningful_encounters",
+    "workplace_experiences",
+    "workplace_experiences_this_and_last_year",
+    "hours_confirmed",
+    "feedback_given",
+    "encounter_target_met",
+    "experience_target_met",
+)
+LONG_COLUMNS = (
+    "student_id",
+    "first_name",
+    "family_name",
+    "class",
+    "year_group",
+    "date",
+    "kind",
+    "activity",
+    "employer",
+    "two_way",
+    "source",
+)
+
+
+def _write(columns: tuple[str, ...], rows: Iterable[list[object]]) -> str:
+    out = io.StringIO()
+    # CRLF, the standard's line end, as in the partnership report's CSV.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(_cell(value)) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _who(student: Person) -> list[object]:
+    cohort = student.cohort.name if student.cohort is not None else ""
+    return [student.id, student.name, student.family_name or "", cohort, student.grade]
+
+
+def wide_csv(groups: Iterable[GroupCoverage]) -> str:
+    """One row per student, one column per measure."""
+    rows = []
+    for group in groups:
+        year = group.year
+        before = year.previous()
+        for s in group.students:
+            this_year = s.in_year(year)
+            rows.append(
+                [
+                    *_who(s.student),
+                    year.start.isoformat(),
+                    year.end.isoformat(),
+                    len(this_year),
+                    sum(i.meaningful for i in this_year),
+                    sum(i.kind == EncounterKind.WORKPLACE for i in this_year),
+                    sum(
+                        i.kind == EncounterKind.WORKPLACE and (i.day in year or i.day in before)
+                        for i in s.items
+                    ),
+                    f"{s.hours_minutes / 60:g}",
+                    s.feedback_given,
+                    s.has_encounter(year),
+                    s.has_experience(year),
+                ]
+            )
+    return _write(WIDE_COLUMNS, rows)
+
+
+def long_csv(groups: Iterable[GroupCoverage]) -> str:
+    """One row per encounter or experience of the school year."""
+    rows = []
+    for group in groups:
+        for s in group.students:
+            for item in s.in_year(group.year):
+                rows.append(
+                    [
+                        *_who(s.student),
+                        item.day.isoformat(),
+                        item.kind.value,
+                        item.activity,
+                        item.organisation,
+                        item.two_way,
+                        item.source,
+                    ]
+                )
+    return _write(LONG_COLUMNS, rows)

@@ -3,11 +3,15 @@
 
 A teacher sets an objective for their school's students, with one employer or with all of them;
 its progress is the figure ``handlers.reports.figures`` computes over the objective's own window.
+Or a share of a year group with an encounter or experience by a day of this school year ("90% of
+Year 10 with a workplace experience by July"); its progress is the coverage
+``handlers.reports.encounters`` counts on the day (or on the objective's last day, once past).
 """
 
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
@@ -17,12 +21,22 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.core import STAFF, Button, Context, Registry, Reply, UserError
 from handlers.common import (
+    WhenError,
     example_deadline,
     fmt_date,
     local_today,
+    parse_day,
     parse_id,
     person_zone,
     staff_school,
+)
+from handlers.reports.encounters import (
+    OBJECTIVE_MEASURES,
+    SchoolYear,
+    measure_percent,
+    school_students,
+    school_year,
+    year_group_label,
 )
 from handlers.reports.figures import (
     DEFAULT_DAYS,
@@ -49,6 +63,32 @@ _OBJECTIVE = re.compile(
     r"(?:\s+for\s+(?P<employer>.+?))?(?:\s+by\s+(?P<by>\d{4}-\d{1,2}-\d{1,2}))?",
     re.IGNORECASE,
 )
+# "90% of Year 10 with a workplace experience by July": a share of a year group. A target
+# starts with a number, which no metric's name does.
+_COVERAGE_START = re.compile(r"-?\d")
+_COVERAGE = re.compile(
+    r"(?P<target>-?\d+(?:\.\d+)?)\s*(?:%|percent)?\s+of\s+(?P<group>.+?)\s+with\s+"
+    r"(?:an?\s+)?(?P<measure>.+?)(?:\s+by\s+(?P<by>.+))?",
+    re.IGNORECASE,
+)
+_YEAR_GROUP = re.compile(r"(?:the\s+)?(?:year|grade|y)\s*(?P<grade>\d{1,2})(?:\s+students)?", re.I)
+# What people call each measure, once "with an employer" and a plural are taken off.
+_MEASURE_WORDS = {
+    "encounter": "encounter",
+    "employer encounter": "encounter",
+    "meaningful encounter": "meaningful_encounter",
+    "meaningful employer encounter": "meaningful_encounter",
+    "workplace experience": "workplace_experience",
+    "work experience": "workplace_experience",
+    "experience": "workplace_experience",
+    "experience of a workplace": "workplace_experience",
+    "experience of workplaces": "workplace_experience",
+}
+_MONTHS = {
+    name: n
+    for n in range(1, 13)
+    for name in (date(2000, n, 1).strftime("%B").lower(), date(2000, n, 1).strftime("%b").lower())
+}
 _UNITS = {
     "%": "%",
     "percent": "%",
@@ -108,17 +148,41 @@ METRICS: dict[str, Metric] = {
 }
 
 
+COVERAGE_HELP = (
+    "Or a share of a year group this school year: /objective 90% of Year 10 with a workplace "
+    "experience by July (with an encounter, a meaningful encounter or a workplace experience)."
+)
+
+
 def objective_help(today: date) -> str:
     """How to set an objective, with an end date ahead of ``today``."""
+    metrics = ", ".join(METRICS)
     return (
         "Set an objective like /objective placements 10, /objective reply within 3 days for "
         f"Acme Ltd, or /objective hours 200 by {example_deadline(today):%Y-%m-%d} (the default "
-        "is 90 days from today).\nWhat you can aim for: " + ", ".join(METRICS) + "."
+        f"is 90 days from today).\nWhat you can aim for: {metrics}.\n{COVERAGE_HELP}"
     )
+
+
+def objective_label(objective: Objective) -> str:
+    """What an objective is about: "Placements, Acme Ltd", "Year 10 with an encounter"."""
+    if objective.metric in OBJECTIVE_MEASURES:
+        return f"{year_group_label(objective.grade)} with {OBJECTIVE_MEASURES[objective.metric]}"
+    whose = f", {objective.organisation.name}" if objective.organisation is not None else ""
+    return METRICS[objective.metric].label + whose
 
 
 def progress_line(objective: Objective, value: float | None) -> str:
     """How far an objective has come, as one line."""
+    if objective.metric in OBJECTIVE_MEASURES:
+        aim = f"{plain(objective.target)}% by {fmt_date(objective.ends_on)}"
+        if value is None:
+            return f"{objective_label(objective)}: no students in it now, target {aim}"
+        # Judged as shown, like the other figures: "90% of 90%" has made it.
+        reached = round(value) >= objective.target
+        return f"{objective_label(objective)}: {fmt_percent(value)} of {aim}" + (
+            " (reached)" if reached else ""
+        )
     metric = METRICS[objective.metric]
     whose = f", {objective.organisation.name}" if objective.organisation is not None else ""
     target = objective.target
@@ -141,10 +205,13 @@ def objective_values(
     session: Session,
     objectives: Sequence[Objective],
     zone: tzinfo,
+    today: date,
+    year_start: tuple[int, int],
     organisation_id: int | None = None,
 ) -> list[float | None]:
     """Each objective's figure over its own window (its days as lived in ``zone``), among its
-    school's students.
+    school's students; a coverage objective's share of its year group on ``today`` (or on its
+    last day, once past), in school years beginning on ``year_start``.
 
     ``organisation_id`` narrows every figure to one employer (an employer's own view). The
     figures of one school's objectives come from one ``compute`` whatever their number; an
@@ -154,6 +221,17 @@ def objective_values(
     values: list[float | None] = [None] * len(objectives)
     by_school: dict[int, list[int]] = {}
     for n, objective in enumerate(objectives):
+        if objective.metric in OBJECTIVE_MEASURES:
+            assert objective.grade is not None  # /objective sets one for every coverage measure
+            values[n] = measure_percent(
+                session,
+                objective.school_id,
+                objective.metric,
+                objective.grade,
+                min(today, objective.ends_on),
+                year_start,
+            )
+            continue
         by_school.setdefault(objective.school_id, []).append(n)
     for school_id, indexes in by_school.items():
         windows = sorted({(objectives[n].starts_on, objectives[n].ends_on) for n in indexes})
@@ -174,8 +252,11 @@ def objective_values(
 )
 def objective(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
-    match = _OBJECTIVE.fullmatch(" ".join(args.split()))
+    text = " ".join(args.split())
     today = local_today(ctx)
+    if _COVERAGE_START.match(text):
+        return [_coverage_objective(ctx, school.id, text, today)]
+    match = _OBJECTIVE.fullmatch(text)
     if match is None:
         raise UserError(objective_help(today))
     name = _metric_name(match["metric"])
@@ -185,25 +266,41 @@ def objective(ctx: Context, args: str) -> list[Reply]:
     target = _target(name, metric, match["target"], match["unit"])
     employer = _employer(ctx, match["employer"]) if match["employer"] else None
     ends_on = _end_date(match["by"], today) if match["by"] else today + timedelta(days=DEFAULT_DAYS)
+    return [_save(ctx, school.id, name, None, employer, target, ends_on)]
+
+
+def _save(
+    ctx: Context,
+    school_id: int,
+    name: str,
+    grade: int | None,
+    employer: Organisation | None,
+    target: float,
+    ends_on: date,
+) -> Reply:
+    today = local_today(ctx)
     same_employer = (
         Objective.organisation_id == employer.id
         if employer is not None
         else Objective.organisation_id.is_(None)
     )
+    same_group = Objective.grade == grade if grade is not None else Objective.grade.is_(None)
     # Setting the same aim again changes it, rather than adding a second one beside it.
     existing = ctx.session.scalar(
         select(Objective).where(
-            Objective.school_id == school.id,
+            Objective.school_id == school_id,
             same_employer,
+            same_group,
             Objective.metric == name,
             Objective.ends_on >= today,
         )
     )
     if existing is None:
         existing = Objective(
-            school_id=school.id,
+            school_id=school_id,
             organisation=employer,
             metric=name,
+            grade=grade,
             starts_on=today,
             created_by_id=ctx.person.id,
             created_at=ctx.now,
@@ -215,13 +312,77 @@ def objective(ctx: Context, args: str) -> list[Reply]:
     existing.target = target
     existing.ends_on = ends_on
     ctx.session.flush()
-    [value] = objective_values(ctx.session, [existing], person_zone(ctx.person))
-    return [
-        Reply(
-            f"{said}, from {fmt_date(existing.starts_on)} to {fmt_date(ends_on)}. "
-            f"So far:\n{progress_line(existing, value)}\n\nSee them all with /objectives."
+    [value] = objective_values(
+        ctx.session, [existing], person_zone(ctx.person), today, ctx.timing.school_year_start
+    )
+    return Reply(
+        f"{said}, from {fmt_date(existing.starts_on)} to {fmt_date(ends_on)}. "
+        f"So far:\n{progress_line(existing, value)}\n\nSee them all with /objectives."
+    )
+
+
+def _coverage_objective(ctx: Context, school_id: int, text: str, today: date) -> Reply:
+    """A share of a year group with an encounter or experience, by a day of this school year."""
+    match = _COVERAGE.fullmatch(text)
+    if match is None:
+        raise UserError(COVERAGE_HELP)
+    group = _YEAR_GROUP.fullmatch(match["group"])
+    if group is None:
+        raise UserError(
+            f"Say the year group by its number, like 90% of Year 10 with {match['measure']}."
         )
-    ]
+    measure = _measure(match["measure"])
+    target = float(match["target"])
+    if not 1 <= target <= 100:
+        raise UserError("Choose a share from 1% to 100% of the year group.")
+    grade = int(group["grade"])
+    if not school_students(ctx.session, school_id, grade=grade):
+        raise UserError(
+            f"{year_group_label(grade)} has no students at your school yet. /evidence shows "
+            "the year groups."
+        )
+    year = school_year(today, ctx.timing.school_year_start)
+    ends_on = _coverage_end(match["by"], today, year) if match["by"] else year.end
+    return _save(ctx, school_id, measure, grade, None, target, ends_on)
+
+
+def _measure(said: str) -> str:
+    """The coverage measure people mean ("a workplace experience", "meaningful encounters
+    with employers")."""
+    words = " ".join(said.lower().replace("-", " ").split())
+    for tail in (" with an employer", " with employers", " with employer"):
+        words = words.removesuffix(tail)
+    measure = _MEASURE_WORDS.get(words) or _MEASURE_WORDS.get(words.removesuffix("s"))
+    if measure is None:
+        raise UserError(
+            f"I can't count {said}. A year group's share can be with an encounter, a "
+            "meaningful encounter or a workplace experience."
+        )
+    return measure
+
+
+def _coverage_end(text: str, today: date, year: SchoolYear) -> date:
+    """The day a coverage objective is for: a date, or a month (its next end, or the school
+    year's last day if the year ends within it), always within this school year."""
+    month = _MONTHS.get(text.lower().removeprefix("the end of ").removeprefix("end of "))
+    if month is not None:
+        first = date(today.year + (month < today.month), month, 1)
+        ends_on = first.replace(day=monthrange(first.year, month)[1])
+        if first <= year.end:
+            ends_on = min(ends_on, year.end)
+    else:
+        try:
+            ends_on = parse_day(text, today, after=today)
+        except WhenError as error:
+            raise UserError(f"{error} Or a month, like by July.") from None
+    if ends_on < today:
+        raise UserError("That date has passed. Please choose a day from today on.")
+    if ends_on > year.end:
+        raise UserError(
+            f"That's after this school year, which ends on {fmt_date(year.end)}: coverage is "
+            "counted per school year. Please choose a day by then."
+        )
+    return ends_on
 
 
 def _metric_name(said: str) -> str:
@@ -304,7 +465,13 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
     ).all()
     if not rows:
         return [Reply(f"{school.name} has no objectives yet. {objective_help(local_today(ctx))}")]
-    values = objective_values(ctx.session, rows, person_zone(ctx.person))
+    values = objective_values(
+        ctx.session,
+        rows,
+        person_zone(ctx.person),
+        local_today(ctx),
+        ctx.timing.school_year_start,
+    )
     lines = [f"Objectives of {school.name}:"]
     buttons = []
     for n, (row, value) in enumerate(zip(rows, values, strict=True), start=1):
@@ -325,7 +492,6 @@ def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     row = ctx.session.get(Objective, parse_id(args[0] if args else None))
     if row is None or row.school_id != school.id:
         raise UserError("I can't find that objective at your school. Send /objectives to see them.")
-    label = METRICS[row.metric].label
-    whose = f", {row.organisation.name}" if row.organisation is not None else ""
+    label = objective_label(row)
     ctx.session.delete(row)
-    return [Reply(f"Removed the objective: {label}{whose}.", replace=True)]
+    return [Reply(f"Removed the objective: {label}.", replace=True)]

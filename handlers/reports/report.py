@@ -16,7 +16,7 @@ from datetime import UTC, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.core import EMPLOYERS, STAFF, Attachment, Context, Registry, Reply, UserError
+from bot.core import EMPLOYERS, STAFF, Attachment, Context, Registry, Reply, Timing, UserError
 from handlers.common import fmt_date, local_today, person_zone, staff_school
 from handlers.reports.chart import ChartData, render
 from handlers.reports.figures import (
@@ -64,8 +64,16 @@ class Report:
 
 
 def build_report(
-    session: Session, scope: Scope, title: str, period: Period, *, single: bool = False
+    session: Session,
+    scope: Scope,
+    title: str,
+    period: Period,
+    *,
+    single: bool = False,
+    year_start: tuple[int, int] = Timing.school_year_start,
 ) -> Report:
+    """The report of ``scope`` over ``period``; coverage objectives are measured in school years
+    beginning on ``year_start`` (month, day)."""
     now, before = compute(session, scope, [period, period.previous])
     ids = set(now.employers) | set(before.employers)
     names = dict(
@@ -90,7 +98,7 @@ def build_report(
         before=before,
         employers=employers,
         quiet=quiet,
-        objectives=_objectives_in(session, scope, period),
+        objectives=_objectives_in(session, scope, period, year_start),
         single=single,
     )
 
@@ -107,8 +115,11 @@ def school_zone(session: Session, school_id: int) -> tzinfo:
     return teacher.zone if teacher is not None else UTC
 
 
-def _objectives_in(session: Session, scope: Scope, period: Period) -> list[str]:
-    """Progress of the objectives whose window overlaps ``period``, that ``scope`` may see."""
+def _objectives_in(
+    session: Session, scope: Scope, period: Period, year_start: tuple[int, int]
+) -> list[str]:
+    """Progress of the objectives whose window overlaps ``period``, that ``scope`` may see, as
+    of the period's last day."""
     query = select(Objective).where(
         Objective.starts_on <= period.end, Objective.ends_on >= period.start
     )
@@ -121,7 +132,9 @@ def _objectives_in(session: Session, scope: Scope, period: Period) -> list[str]:
             Objective.ends_on, Objective.metric, Objective.id
         )
     ).all()
-    values = objective_values(session, objectives, period.zone, scope.organisation_id)
+    values = objective_values(
+        session, objectives, period.zone, period.end, year_start, scope.organisation_id
+    )
     schools: dict[int, str] = {}
     if scope.school_id is None and objectives:
         # Without one school in view, each objective says whose it is.
@@ -305,7 +318,9 @@ def _view(ctx: Context) -> tuple[Scope, str, bool]:
 def report(ctx: Context, args: str) -> list[Reply]:
     period = parse_period(args, local_today(ctx), person_zone(ctx.person))
     scope, title, single = _view(ctx)
-    built = build_report(ctx.session, scope, title, period, single=single)
+    built = build_report(
+        ctx.session, scope, title, period, single=single, year_start=ctx.timing.school_year_start
+    )
     blocks = report_blocks(built)
     messages = _pack(blocks, ctx.caps.max_text)
     if built.empty:
