@@ -41,7 +41,10 @@ MAX_INPUT_CHARS = 5000
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # Telegram's callback_data limit, the tightest of the platforms.
 MAX_PAYLOAD_BYTES = 64
-_PAYLOAD = re.compile(r"[a-z][a-z0-9_]*(?::[A-Za-z0-9_.+/-]+)*")
+# A payload is an action's name, then its parts, each after a colon: "opp:42:interest".
+_ACTION_NAME = r"[a-z][a-z0-9_]*"
+_PAYLOAD_PART = r"[A-Za-z0-9_.+/-]+"
+_PAYLOAD = re.compile(rf"{_ACTION_NAME}(?::{_PAYLOAD_PART})*")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
 DIALOG = "dialog"
 STALE_BUTTON_TEXT = N_("That button doesn't work any more. Send /help to see what you can do.")
@@ -132,6 +135,36 @@ class Incoming:
 class Button:
     label: str
     payload: str
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    """A button action's name, declared once: the handler is registered with it and every
+    button that presses the action builds its payload from it, so no button can name an
+    action nobody handles (the tests check each declared one is registered)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(_ACTION_NAME, self.name):
+            raise ValueError(f"bad action name {self.name!r}")
+
+    def payload(self, *parts: str | int) -> str:
+        """``name:part:part...``; refused here, where it is built, if a platform could not
+        carry it back (too long, or a character a payload may not hold)."""
+        texts = [str(part) for part in parts]
+        for text in texts:
+            if not re.fullmatch(_PAYLOAD_PART, text):
+                raise ValueError(f"bad part {text!r} in a payload of {self.name!r}")
+        payload = ":".join((self.name, *texts))
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload {payload!r} is over {MAX_PAYLOAD_BYTES} bytes")
+        return payload
+
+
+def stored_buttons(rows: Iterable[Iterable[Button]]) -> list[list[list[str]]]:
+    """``rows`` as the outbox keeps them: [label, payload] pairs."""
+    return [[[b.label, b.payload] for b in row] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -336,17 +369,22 @@ class Registry:
 
         return decorator
 
-    def action(self, name: str, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
+    def action(self, ref: ActionRef, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
+        """Register what pressing a button built by ``ref.payload`` does."""
+
         def decorator(func: ActionFunc) -> ActionFunc:
-            if name in self.actions:
-                raise ValueError(f"action {name!r} registered twice")
-            self.actions[name] = Action(name, func, roles)
+            self._add_action(Action(ref.name, func, roles))
             return func
 
         return decorator
 
+    def _add_action(self, action: Action) -> None:
+        if action.name in self.actions:
+            raise ValueError(f"action {action.name!r} registered twice")
+        self.actions[action.name] = action
+
     def dialog(
-        self, name: str, *, sticky: bool = False, action: str | None = None
+        self, name: str, *, sticky: bool = False, action: ActionRef | None = None
     ) -> Callable[[DialogFunc], DialogFunc]:
         """Register the step that reads free text while dialog ``name`` is open.
 
@@ -359,7 +397,7 @@ class Registry:
         def decorator(func: DialogFunc) -> DialogFunc:
             if name in self.dialogs:
                 raise ValueError(f"dialog {name!r} registered twice")
-            self.dialogs[name] = Dialog(name, func, sticky, action)
+            self.dialogs[name] = Dialog(name, func, sticky, action.name if action else None)
             return func
 
         return decorator
@@ -386,10 +424,12 @@ class Registry:
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
-        for name, action in other.actions.items():
-            self.action(name, roles=action.roles)(action.func)
+        for action in other.actions.values():
+            self._add_action(action)
         for name, dialog in other.dialogs.items():
-            self.dialog(name, sticky=dialog.sticky, action=dialog.action)(dialog.func)
+            if name in self.dialogs:
+                raise ValueError(f"dialog {name!r} registered twice")
+            self.dialogs[name] = dialog
         self.text_handlers.extend(other.text_handlers)
         if other.file_handler is not None:
             self.file(other.file_handler)
@@ -473,7 +513,7 @@ class Context:
         A student gets it outside their quiet hours unless it is ``urgent`` (a teacher's
         announcement that cannot wait for the morning).
         """
-        rows = [[[b.label, b.payload] for b in row] for row in buttons]
+        rows = stored_buttons(buttons)
         quiet = self.timing.quiet if person.role == Role.STUDENT and not urgent else None
         return enqueue(
             self.session,

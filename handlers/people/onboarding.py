@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
 from bot.i18n import N_, _, _n
+from handlers import actions
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.places import place_key
 from storage.tags import TAGS, normalise_tag
@@ -135,8 +136,8 @@ def start(ctx: Context, args: str) -> list[Reply]:
                     name=person.first_name,
                 ),
                 (
-                    (Button(_("Change my answers"), "onb:redo"),),
-                    (Button(_(BROWSE), "pg:0"),),
+                    (Button(_("Change my answers"), actions.ONBOARDING.payload("redo")),),
+                    (Button(_(BROWSE), actions.PAGE.payload(0)),),
                 ),
             )
         ]
@@ -196,7 +197,7 @@ def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]
     if step not in _current(ctx):
         return ()
     keep = _("Keep {answer}", answer=label)
-    return ((Button(keep[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
+    return ((Button(keep[: ctx.caps.max_button_label], actions.ONBOARDING.payload("keep", step)),),)
 
 
 def _known_first_name(ctx: Context) -> str | None:
@@ -231,14 +232,16 @@ def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
     known = _known_first_name(ctx)
     if known:
         label = _("I'm {name}", name=known)[: ctx.caps.max_button_label]
-        buttons = ((Button(label, "onb:name"),),)
+        buttons = ((Button(label, actions.ONBOARDING.payload("name")),),)
     return Reply(_("What's your first name?"), buttons)
 
 
 def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
     suggestion = _family_suggestion(ctx, answers)
     offer = (
-        ((Button(suggestion[: ctx.caps.max_button_label], "onb:family"),),) if suggestion else ()
+        ((Button(suggestion[: ctx.caps.max_button_label], actions.ONBOARDING.payload("family")),),)
+        if suggestion
+        else ()
     )
     return Reply(
         _(
@@ -259,7 +262,7 @@ def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
 
 
 def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
-    buttons = tuple(Button(str(g), f"onb:grade:{g}") for g in range(7, 14))
+    buttons = tuple(Button(str(g), actions.ONBOARDING.payload("grade", g)) for g in range(7, 14))
     return Reply(
         _("Which grade (or school year) are you in? Tap one or type a number from 1 to 13."),
         (
@@ -305,10 +308,10 @@ def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
         ),
         (
             (
-                Button(_("Yes, under 16"), "onb:age:u16"),
-                Button(_("Yes, 16 or 17"), "onb:age:u18"),
+                Button(_("Yes, under 16"), actions.ONBOARDING.payload("age", "u16")),
+                Button(_("Yes, 16 or 17"), actions.ONBOARDING.payload("age", "u18")),
             ),
-            (Button(_("No, I'm 18 or over"), "onb:age:adult"),),
+            (Button(_("No, I'm 18 or over"), actions.ONBOARDING.payload("age", "adult")),),
             *keep,
         ),
     )
@@ -317,7 +320,7 @@ def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
 def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
     chosen = set(answers.get("picked", []))
     buttons = [
-        Button(("✓ " if tag in chosen else "") + _(label), f"onb:tag:{tag}")
+        Button(("✓ " if tag in chosen else "") + _(label), actions.ONBOARDING.payload("tag", tag))
         for tag, label in TAGS.items()
     ]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
@@ -326,13 +329,14 @@ def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
     return Reply(
         _("Which fields interest you? Tap as many as you like, then Done."),
-        (*rows, (Button(done, "onb:tags_done"),)),
+        (*rows, (Button(done, actions.ONBOARDING.payload("tags_done")),)),
     )
 
 
 def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     buttons = [
-        Button(zone.split("/")[-1].replace("_", " "), f"onb:tz:{zone}") for zone in COMMON_ZONES
+        Button(zone.split("/")[-1].replace("_", " "), actions.ONBOARDING.payload("tz", zone))
+        for zone in COMMON_ZONES
     ]
     return Reply(
         _(
@@ -354,7 +358,13 @@ def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
             "Last one: where can you get to? Type your town or postcode area (like Leeds or "
             "LS6), and I'll show what's near you first."
         ),
-        ((Button(_("Remote only"), "onb:remote"), Button(_("Skip"), "onb:noplace")), *keep),
+        (
+            (
+                Button(_("Remote only"), actions.ONBOARDING.payload("remote")),
+                Button(_("Skip"), actions.ONBOARDING.payload("noplace")),
+            ),
+            *keep,
+        ),
     )
 
 
@@ -488,7 +498,7 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
 
 
 @registry.dialog(NEWCOMER, sticky=True)
-@registry.dialog(RERUN, action="onb")
+@registry.dialog(RERUN, action=actions.ONBOARDING)
 def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     step = dialog.get("step")
     if step not in ANSWERS:
@@ -506,7 +516,7 @@ def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     return _next(ctx)
 
 
-@registry.action("onb", roles=EVERYONE)
+@registry.action(actions.ONBOARDING, roles=EVERYONE)
 def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["redo"]:
         if ctx.person.onboarded_at is None or ctx.person.role != Role.STUDENT:
@@ -614,6 +624,6 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     return [
         Reply(
             f"{greeting} {summary}{_where(person)}\n\n{next_steps}",
-            ((Button(_(BROWSE), "pg:0"),),),
+            ((Button(_(BROWSE), actions.PAGE.payload(0)),),),
         )
     ]
