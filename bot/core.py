@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -316,6 +316,8 @@ _FIELD_LINE = re.compile(r"([A-Za-z][A-Za-z ]{0,29}):(?!//)(.*)")
 CommandFunc = Callable[["Context", str], list[Reply]]
 ActionFunc = Callable[["Context", list[str]], list[Reply]]
 DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
+# A dialog's or a capability's stored state, declared as a TypedDict so mypy checks its keys.
+State = TypeVar("State", bound=Mapping[str, Any])
 TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
@@ -385,7 +387,9 @@ class Registry:
 
     def dialog(
         self, name: str, *, sticky: bool = False, action: ActionRef | None = None
-    ) -> Callable[[DialogFunc], DialogFunc]:
+    ) -> Callable[
+        [Callable[[Context, str, State], list[Reply]]], Callable[[Context, str, State], list[Reply]]
+    ]:
         """Register the step that reads free text while dialog ``name`` is open.
 
         A dialog waits for exactly one message: any command or button press closes it, so a
@@ -394,10 +398,14 @@ class Registry:
         across other commands until it finishes or is cancelled.
         """
 
-        def decorator(func: DialogFunc) -> DialogFunc:
+        def decorator(
+            func: Callable[[Context, str, State], list[Reply]],
+        ) -> Callable[[Context, str, State], list[Reply]]:
             if name in self.dialogs:
                 raise ValueError(f"dialog {name!r} registered twice")
-            self.dialogs[name] = Dialog(name, func, sticky, action.name if action else None)
+            # The step is handed what its dialog was started with (see Context.start_dialog).
+            step = cast(DialogFunc, func)
+            self.dialogs[name] = Dialog(name, step, sticky, action.name if action else None)
             return func
 
         return decorator
@@ -479,7 +487,14 @@ class Context:
         row = self.session.get(ConversationState, (self.person.id, key))
         return dict(row.data) if row is not None else None
 
-    def set_state(self, key: str, data: dict[str, Any]) -> None:
+    def typed_state(self, key: str, shape: type[State]) -> State | None:
+        """The state under ``key`` as the TypedDict ``shape`` that wrote it. Not checked at
+        run time: state outlives a release, so shapes declare every key optional and readers
+        treat a missing one as unset."""
+        return cast(State, self.state(key))
+
+    def set_state(self, key: str, data: Mapping[str, Any]) -> None:
+        data = dict(data)
         row = self.session.get(ConversationState, (self.person.id, key))
         if row is None:
             self.session.add(
@@ -494,8 +509,10 @@ class Context:
         if row is not None:
             self.session.delete(row)
 
-    def start_dialog(self, name: str, **data: Any) -> None:
-        self.set_state(DIALOG, {"name": name, **data})
+    def start_dialog(self, name: str, state: Mapping[str, Any] | None = None, **data: Any) -> None:
+        """Open dialog ``name``; its step is handed ``state`` (a TypedDict the step declares,
+        so mypy checks both sides) and ``data``, with "name" added."""
+        self.set_state(DIALOG, {**(state or {}), **data, "name": name})
 
     def notify(
         self,

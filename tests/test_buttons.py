@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import MAX_PAYLOAD_BYTES, ActionRef, Incoming, Registry
+from bot.core import MAX_PAYLOAD_BYTES, ActionRef, Registry
 from handlers import actions, build_registry
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"

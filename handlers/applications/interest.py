@@ -6,7 +6,7 @@ hears only what the student chose to share (a minor's details only with a guardi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -31,6 +31,14 @@ from handlers.messaging import sync_deadline_reminders
 from storage.models import Interest, InterestStatus, Opportunity
 
 registry = Registry()
+NOTE = "note"
+
+
+class NoteDialog(TypedDict):
+    """The note typed after "I'm interested": for which opportunity."""
+
+    opportunity: int
+
 
 MAX_NOTE = 500
 
@@ -67,7 +75,7 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     existing = _existing(ctx, opportunity)
     if existing is not None and existing.status != InterestStatus.WITHDRAWN:
         raise _already(existing)
-    ctx.start_dialog("note", opportunity=opportunity.id)
+    ctx.start_dialog(NOTE, NoteDialog(opportunity=opportunity.id))
     return [
         Reply(
             "Great choice! Would you like to add a short note for "
@@ -113,10 +121,9 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, nothing sent. Send /browse to keep looking.", replace=True)]
 
 
-@registry.dialog("note")
-def note_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
-    # interest_pressed starts this dialog with the opportunity's id.
-    opportunity_id: int = dialog["opportunity"]
+@registry.dialog(NOTE)
+def note_typed(ctx: Context, text: str, dialog: NoteDialog) -> list[Reply]:
+    opportunity_id = dialog["opportunity"]
     note = text.strip()
     if len(note) > MAX_NOTE:
         raise UserError(

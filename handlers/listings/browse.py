@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from handlers import actions
@@ -40,10 +40,32 @@ ORDER_WORDS = {
 }
 
 
-def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
-    state = ctx.state(BROWSE) or {}
-    raw = state.get("filters", {})
-    kind = raw.get("kind")
+class StoredFilters(TypedDict, total=False):
+    """``BrowseFilters`` as stored: only the filters set."""
+
+    kind: str
+    tag: str
+    where: str
+    remote: bool
+    paid: bool
+    text: str
+
+
+class BrowseState(TypedDict, total=False):
+    """Where a student is in /browse, kept between messages (also written by /saved)."""
+
+    filters: StoredFilters
+    order: str
+    page: int
+    # Which list "« Back" returns to, and so whether a typed number opens a line of it.
+    back: Literal["list", "saved"]
+    seen_at: str  # ISO time the list was last shown: typed words soon after are a search
+
+
+def _load(ctx: Context) -> tuple[BrowseFilters, BrowseState]:
+    state = ctx.typed_state(BROWSE, BrowseState) or BrowseState()
+    raw = state.get("filters", StoredFilters())
+    kind = raw.get("kind", "")
     filters = BrowseFilters(
         kind=OpportunityKind(kind) if kind in OpportunityKind._value2member_map_ else None,
         tag=raw.get("tag") if raw.get("tag") in TAGS else None,
@@ -55,10 +77,13 @@ def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
     return filters, state
 
 
-def _save(ctx: Context, filters: BrowseFilters, **extra: Any) -> None:
+def _save(ctx: Context, filters: BrowseFilters, *, page: int | None = None) -> None:
     _, state = _load(ctx)
-    state.update(extra)
-    state["filters"] = {k: v for k, v in asdict(filters).items() if v is not None}
+    if page is not None:
+        state["page"] = page
+        state["back"] = "list"
+    stored = {k: v for k, v in asdict(filters).items() if v is not None}
+    state["filters"] = cast(StoredFilters, stored)
     state["seen_at"] = ctx.now.isoformat()
     ctx.set_state(BROWSE, state)
 
@@ -99,7 +124,7 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
             page_size=size,
             order=order,
         )
-    _save(ctx, filters, page=page, back="list")
+    _save(ctx, filters, page=page)
     prefix = f"{note}\n" if note else ""
     summary = ", ".join(describe(filters))
     if total == 0:

@@ -18,6 +18,7 @@ from handlers.common import (
     open_opportunity,
     parse_id,
 )
+from handlers.listings.browse import BROWSE, BrowseState
 from handlers.messaging import sync_deadline_reminders
 from storage.models import Opportunity, OpportunityStatus, SavedOpportunity
 
@@ -66,8 +67,9 @@ def saved_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
         .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
         .order_by(SavedOpportunity.created_at.desc(), SavedOpportunity.opportunity_id.desc())
     ).all()
-    state = ctx.state("browse") or {}
-    ctx.set_state("browse", {**state, "back": "saved"})
+    state = ctx.typed_state(BROWSE, BrowseState) or BrowseState()
+    state["back"] = "saved"
+    ctx.set_state(BROWSE, state)
     prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(
