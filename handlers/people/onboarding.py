@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict, cast
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
@@ -88,7 +88,38 @@ def find_cohort(ctx: Context, text: str) -> Cohort:
     return cohort
 
 
-def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = "") -> list[Reply]:
+class PlaceAnswer(TypedDict):
+    place: str | None
+    remote: bool | None
+
+
+class Answers(TypedDict, total=False):
+    """A student's onboarding answers so far: one key per step in ``STEPS`` (and ``picked``,
+    the fields chosen before Done)."""
+
+    cohort: int
+    name: str
+    family: str
+    grade: int
+    age: str | bool  # "u16", "u18" or "adult"; True/False (under 18 or not) before the bands
+    picked: list[str]
+    tags: list[str]
+    timezone: str
+    place: PlaceAnswer
+
+
+class OnboardingDialog(TypedDict, total=False):
+    name: str
+    answers: Answers
+    step: str | None
+
+
+def _put(answers: Answers, step: str, value: Any) -> None:
+    """The answer to ``step``: what that step's parser in ``ANSWERS`` (or a button) gave."""
+    cast(dict[str, Any], answers)[step] = value
+
+
+def begin(ctx: Context, answers: Answers | None = None, *, note: str = "") -> list[Reply]:
     """Start onboarding (again), with ``answers`` already known."""
     _store(ctx, answers or {}, None)
     return _next(ctx, note=note)
@@ -114,12 +145,10 @@ def start(ctx: Context, args: str) -> list[Reply]:
         ]
     if person.onboarded_at is not None and person.family_name is None:
         # A student from before the question: only what is missing is asked.
-        known = {
-            **_current(ctx),
-            "name": person.name,
-            "tags": person.tag_names,
-            "place": {"place": person.place, "remote": person.wants_remote},
-        }
+        known = _current(ctx)
+        known["name"] = person.name
+        known["tags"] = person.tag_names
+        known["place"] = {"place": person.place, "remote": person.wants_remote}
         return begin(
             ctx,
             known,
@@ -150,16 +179,16 @@ def start(ctx: Context, args: str) -> list[Reply]:
     return begin(ctx, note=_("Hi! I'm oppbot. I find internships, job shadowing and more for you."))
 
 
-def _answers(ctx: Context) -> dict[str, Any]:
-    dialog = ctx.state(DIALOG)
+def _answers(ctx: Context) -> Answers:
+    dialog = ctx.typed_state(DIALOG, OnboardingDialog)
     if dialog is None or dialog.get("name") not in (NEWCOMER, RERUN):
         raise UserError(_("That button is from an earlier conversation. Send /start to set up."))
-    return dict(dialog.get("answers", {}))
+    return dialog.get("answers", Answers()).copy()
 
 
-def _store(ctx: Context, answers: dict[str, Any], step: str | None) -> None:
+def _store(ctx: Context, answers: Answers, step: str | None) -> None:
     name = NEWCOMER if ctx.person.onboarded_at is None else RERUN
-    ctx.start_dialog(name, answers=answers, step=step)
+    ctx.start_dialog(name, OnboardingDialog(answers=answers, step=step))
 
 
 def _next(ctx: Context, *, note: str = "") -> list[Reply]:
@@ -174,7 +203,7 @@ def _next(ctx: Context, *, note: str = "") -> list[Reply]:
     return [reply]
 
 
-def _current(ctx: Context) -> dict[str, Any]:
+def _current(ctx: Context) -> Answers:
     """The answers a student gave last time (nothing before their first onboarding ends)."""
     person = ctx.person
     if person.onboarded_at is None:
@@ -189,7 +218,7 @@ def _current(ctx: Context) -> dict[str, Any]:
         if person.place or person.wants_remote
         else None,
     }
-    return {step: value for step, value in known.items() if value is not None}
+    return cast(Answers, {step: value for step, value in known.items() if value is not None})
 
 
 def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]:
@@ -212,7 +241,7 @@ def _known_first_name(ctx: Context) -> str | None:
     return known if _valid_name(known) else None
 
 
-def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
+def _family_suggestion(ctx: Context, answers: Answers) -> str | None:
     """A family name to offer as a button: what followed the first name, if anything did."""
     first: str = answers.get("name", "")
     words = first.split()
@@ -227,7 +256,7 @@ def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
     return None
 
 
-def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_name(ctx: Context, answers: Answers) -> Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     known = _known_first_name(ctx)
     if known:
@@ -236,7 +265,7 @@ def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
     return Reply(_("What's your first name?"), buttons)
 
 
-def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_family(ctx: Context, answers: Answers) -> Reply:
     suggestion = _family_suggestion(ctx, answers)
     offer = (
         ((Button(suggestion[: ctx.caps.max_button_label], actions.ONBOARDING.payload("family")),),)
@@ -253,7 +282,7 @@ def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_cohort(ctx: Context, answers: Answers) -> Reply:
     cohort = ctx.person.cohort
     keep = _keep(ctx, "cohort", cohort.name) if cohort else ()
     return Reply(
@@ -261,7 +290,7 @@ def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_grade(ctx: Context, answers: Answers) -> Reply:
     buttons = tuple(Button(str(g), actions.ONBOARDING.payload("grade", g)) for g in range(7, 14))
     return Reply(
         _("Which grade (or school year) are you in? Tap one or type a number from 1 to 13."),
@@ -297,7 +326,7 @@ def age_band(person: Person) -> str | None:
     return "u16" if person.under_16 else "u18"
 
 
-def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_age(ctx: Context, answers: Answers) -> Reply:
     band = age_band(ctx.person)
     keep = _keep(ctx, "age", _(AGE_BANDS[band])) if band is not None else ()
     return Reply(
@@ -317,7 +346,7 @@ def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_tags(ctx: Context, answers: Answers) -> Reply:
     chosen = set(answers.get("picked", []))
     buttons = [
         Button(("✓ " if tag in chosen else "") + _(label), actions.ONBOARDING.payload("tag", tag))
@@ -333,7 +362,7 @@ def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_timezone(ctx: Context, answers: Answers) -> Reply:
     buttons = [
         Button(zone.split("/")[-1].replace("_", " "), actions.ONBOARDING.payload("tz", zone))
         for zone in COMMON_ZONES
@@ -350,7 +379,7 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_place(ctx: Context, answers: Answers) -> Reply:
     current = _current(ctx).get("place")
     keep = _keep(ctx, "place", current["place"] or _("remote only")) if current else ()
     return Reply(
@@ -368,7 +397,7 @@ def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-QUESTIONS: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
+QUESTIONS: dict[str, Callable[[Context, Answers], Reply]] = {
     "name": _ask_name,
     "family": _ask_family,
     "cohort": _ask_cohort,
@@ -442,7 +471,7 @@ def _answer_tags(ctx: Context, text: str) -> Any:
     raise UserError(_("Please tap the fields that interest you (or type their names), then Done."))
 
 
-def _tags_typed(ctx: Context, answers: dict[str, Any], text: str) -> list[Reply] | None:
+def _tags_typed(ctx: Context, answers: Answers, text: str) -> list[Reply] | None:
     """Typed "done" or "skip" ends the question; typed field names tick them, as taps would.
 
     None when the text means neither, so it is refused like any other wrong answer.
@@ -499,7 +528,7 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
 
 @registry.dialog(NEWCOMER, sticky=True)
 @registry.dialog(RERUN, action=actions.ONBOARDING)
-def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def answer_typed(ctx: Context, text: str, dialog: OnboardingDialog) -> list[Reply]:
     step = dialog.get("step")
     if step not in ANSWERS:
         return _next(ctx)
@@ -507,7 +536,7 @@ def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     if step == "tags" and (replies := _tags_typed(ctx, answers, text)) is not None:
         return replies
     try:
-        answers[step] = ANSWERS[step](ctx, text)
+        _put(answers, step, ANSWERS[step](ctx, text))
     except UserError as refused:
         # The question's buttons come again: the ones above may have scrolled away, and a
         # console shows only the latest.
@@ -530,7 +559,7 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         case ["family"] if (suggestion := _family_suggestion(ctx, answers)) is not None:
             answers["family"] = _answer_family(ctx, suggestion)
         case ["keep", step] if step in _current(ctx):
-            answers[step] = _current(ctx)[step]
+            _put(answers, step, cast(dict[str, Any], _current(ctx))[step])
         case ["grade", value] if value.isdigit() and int(value) in GRADES:
             answers["grade"] = int(value)
         case ["age", band] if band in AGE_BANDS:
@@ -566,7 +595,7 @@ def _where(person: Person) -> str:
     return " " + _("Remote only.") if person.wants_remote else ""
 
 
-def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+def _finish(ctx: Context, answers: Answers) -> list[Reply]:
     person = ctx.person
     cohort = ctx.session.get(Cohort, answers["cohort"])
     if cohort is None:
@@ -586,7 +615,8 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     person.cohort_id = cohort.id
     person.grade = answers["grade"]
     # A yes or no from before the question asked about under-16s means "under 18" or "adult".
-    band = {True: "u18", False: "adult"}.get(answers["age"], answers["age"])
+    age = answers["age"]
+    band = age if isinstance(age, str) else "u18" if age else "adult"
     person.under_18 = band != "adult"
     person.under_16 = band == "u16"
     person.timezone = answers["timezone"]
