@@ -103,3 +103,4 @@ EVIDENCE_SAVE = ActionRef("evs")
 EVIDENCE_CANCEL = ActionRef("evx")
 EVIDENCE_WENT = ActionRef("evw")  # INTEREST
 EVIDENCE_DOWNLOAD = ActionRef("evd")
+EVIDENCE_ATTENDED = ActionRef("eva")  # INTEREST:y|n: did the student go to the event

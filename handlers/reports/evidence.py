@@ -27,6 +27,7 @@ from bot.core import (
     Reply,
     Timing,
     UserError,
+    stored_buttons,
 )
 from handlers import actions
 from handlers.common import (
@@ -731,7 +732,7 @@ def _attended(ctx: Context, interest: Interest) -> None:
     ctx.session.flush()
 
 
-@registry.action("eva", roles=STUDENTS)
+@registry.action(actions.EVIDENCE_ATTENDED, roles=STUDENTS)
 def attendance_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     """Yes or No to the "Did you go?" that ``ask_attendance`` sent."""
     answer = args[1] if len(args) > 1 else ""
@@ -809,7 +810,19 @@ def ask_attendance(
                         "with employers (useful for a CV or a college application).",
                         "attendance",
                         f"attendance:{student.id}:{opp.id}",
-                        [[["Yes, I went", f"eva:{interest.id}:y"], ["No", f"eva:{interest.id}:n"]]],
+                        stored_buttons(
+                            [
+                                [
+                                    Button(
+                                        "Yes, I went",
+                                        actions.EVIDENCE_ATTENDED.payload(interest.id, "y"),
+                                    ),
+                                    Button(
+                                        "No", actions.EVIDENCE_ATTENDED.payload(interest.id, "n")
+                                    ),
+                                ]
+                            ]
+                        ),
                         about=student,
                     )
                 )
