@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,7 +41,10 @@ MAX_INPUT_CHARS = 5000
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # Telegram's callback_data limit, the tightest of the platforms.
 MAX_PAYLOAD_BYTES = 64
-_PAYLOAD = re.compile(r"[a-z][a-z0-9_]*(?::[A-Za-z0-9_.+/-]+)*")
+# A payload is an action's name, then its parts, each after a colon: "opp:42:interest".
+_ACTION_NAME = r"[a-z][a-z0-9_]*"
+_PAYLOAD_PART = r"[A-Za-z0-9_.+/-]+"
+_PAYLOAD = re.compile(rf"{_ACTION_NAME}(?::{_PAYLOAD_PART})*")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
 DIALOG = "dialog"
 STALE_BUTTON_TEXT = N_("That button doesn't work any more. Send /help to see what you can do.")
@@ -132,6 +135,36 @@ class Incoming:
 class Button:
     label: str
     payload: str
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    """A button action's name, declared once: the handler is registered with it and every
+    button that presses the action builds its payload from it, so no button can name an
+    action nobody handles (the tests check each declared one is registered)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(_ACTION_NAME, self.name):
+            raise ValueError(f"bad action name {self.name!r}")
+
+    def payload(self, *parts: str | int) -> str:
+        """``name:part:part...``; refused here, where it is built, if a platform could not
+        carry it back (too long, or a character a payload may not hold)."""
+        texts = [str(part) for part in parts]
+        for text in texts:
+            if not re.fullmatch(_PAYLOAD_PART, text):
+                raise ValueError(f"bad part {text!r} in a payload of {self.name!r}")
+        payload = ":".join((self.name, *texts))
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload {payload!r} is over {MAX_PAYLOAD_BYTES} bytes")
+        return payload
+
+
+def stored_buttons(rows: Iterable[Iterable[Button]]) -> list[list[list[str]]]:
+    """``rows`` as the outbox keeps them: [label, payload] pairs."""
+    return [[[b.label, b.payload] for b in row] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -283,6 +316,8 @@ _FIELD_LINE = re.compile(r"([A-Za-z][A-Za-z ]{0,29}):(?!//)(.*)")
 CommandFunc = Callable[["Context", str], list[Reply]]
 ActionFunc = Callable[["Context", list[str]], list[Reply]]
 DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
+# A dialog's or a capability's stored state, declared as a TypedDict so mypy checks its keys.
+State = TypeVar("State", bound=Mapping[str, Any])
 TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
@@ -336,18 +371,25 @@ class Registry:
 
         return decorator
 
-    def action(self, name: str, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
+    def action(self, ref: ActionRef, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
+        """Register what pressing a button built by ``ref.payload`` does."""
+
         def decorator(func: ActionFunc) -> ActionFunc:
-            if name in self.actions:
-                raise ValueError(f"action {name!r} registered twice")
-            self.actions[name] = Action(name, func, roles)
+            self._add_action(Action(ref.name, func, roles))
             return func
 
         return decorator
 
+    def _add_action(self, action: Action) -> None:
+        if action.name in self.actions:
+            raise ValueError(f"action {action.name!r} registered twice")
+        self.actions[action.name] = action
+
     def dialog(
-        self, name: str, *, sticky: bool = False, action: str | None = None
-    ) -> Callable[[DialogFunc], DialogFunc]:
+        self, name: str, *, sticky: bool = False, action: ActionRef | None = None
+    ) -> Callable[
+        [Callable[[Context, str, State], list[Reply]]], Callable[[Context, str, State], list[Reply]]
+    ]:
         """Register the step that reads free text while dialog ``name`` is open.
 
         A dialog waits for exactly one message: any command or button press closes it, so a
@@ -356,10 +398,14 @@ class Registry:
         across other commands until it finishes or is cancelled.
         """
 
-        def decorator(func: DialogFunc) -> DialogFunc:
+        def decorator(
+            func: Callable[[Context, str, State], list[Reply]],
+        ) -> Callable[[Context, str, State], list[Reply]]:
             if name in self.dialogs:
                 raise ValueError(f"dialog {name!r} registered twice")
-            self.dialogs[name] = Dialog(name, func, sticky, action)
+            # The step is handed what its dialog was started with (see Context.start_dialog).
+            step = cast(DialogFunc, func)
+            self.dialogs[name] = Dialog(name, step, sticky, action.name if action else None)
             return func
 
         return decorator
@@ -386,10 +432,12 @@ class Registry:
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
-        for name, action in other.actions.items():
-            self.action(name, roles=action.roles)(action.func)
+        for action in other.actions.values():
+            self._add_action(action)
         for name, dialog in other.dialogs.items():
-            self.dialog(name, sticky=dialog.sticky, action=dialog.action)(dialog.func)
+            if name in self.dialogs:
+                raise ValueError(f"dialog {name!r} registered twice")
+            self.dialogs[name] = dialog
         self.text_handlers.extend(other.text_handlers)
         if other.file_handler is not None:
             self.file(other.file_handler)
@@ -439,7 +487,14 @@ class Context:
         row = self.session.get(ConversationState, (self.person.id, key))
         return dict(row.data) if row is not None else None
 
-    def set_state(self, key: str, data: dict[str, Any]) -> None:
+    def typed_state(self, key: str, shape: type[State]) -> State | None:
+        """The state under ``key`` as the TypedDict ``shape`` that wrote it. Not checked at
+        run time: state outlives a release, so shapes declare every key optional and readers
+        treat a missing one as unset."""
+        return cast(State, self.state(key))
+
+    def set_state(self, key: str, data: Mapping[str, Any]) -> None:
+        data = dict(data)
         row = self.session.get(ConversationState, (self.person.id, key))
         if row is None:
             self.session.add(
@@ -454,8 +509,10 @@ class Context:
         if row is not None:
             self.session.delete(row)
 
-    def start_dialog(self, name: str, **data: Any) -> None:
-        self.set_state(DIALOG, {"name": name, **data})
+    def start_dialog(self, name: str, state: Mapping[str, Any] | None = None, **data: Any) -> None:
+        """Open dialog ``name``; its step is handed ``state`` (a TypedDict the step declares,
+        so mypy checks both sides) and ``data``, with "name" added."""
+        self.set_state(DIALOG, {**(state or {}), **data, "name": name})
 
     def notify(
         self,
@@ -473,7 +530,7 @@ class Context:
         A student gets it outside their quiet hours unless it is ``urgent`` (a teacher's
         announcement that cannot wait for the morning).
         """
-        rows = [[[b.label, b.payload] for b in row] for row in buttons]
+        rows = stored_buttons(buttons)
         quiet = self.timing.quiet if person.role == Role.STUDENT and not urgent else None
         return enqueue(
             self.session,

@@ -8,6 +8,7 @@ buttons on it are the same as on the messages the items came from.
 from __future__ import annotations
 
 from bot.core import Button, Context, Dashboard, Item, Panel, Registry
+from handlers import actions
 from handlers.applications import employer_buttons, live_applications, my_applications
 from handlers.common import (
     STAFF_ROLES,
@@ -78,7 +79,7 @@ def _teacher(ctx: Context) -> Dashboard:
     consent = [
         Item(
             f"{staff_label(ctx.session, s)}: an application waits for consent",
-            (Button("Consent on file", f"cf:{s.id}"),),
+            (Button("Consent on file", actions.CONSENT_ON_FILE.payload(s.id)),),
         )
         for s in consent_waiting(ctx, school)
     ]
@@ -166,7 +167,7 @@ def _student(ctx: Context) -> Dashboard:
     reminders = [
         Item(
             f"{fmt_moment(r.due_at, ctx.person, ctx.now)}: {clip(r.text, 120)}",
-            (Button("Cancel", f"rmx:{r.id}"),),
+            (Button("Cancel", actions.REMINDER_CANCEL.payload(r.id)),),
         )
         for r in waiting_reminders(ctx)[:MAX_ITEMS]
     ]

@@ -6,12 +6,13 @@ hears only what the student chose to share (a minor's details only with a guardi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.applications.matches import employer_members, notify_employers
 from handlers.common import (
     ACTIVE,
@@ -30,6 +31,14 @@ from handlers.messaging import sync_deadline_reminders
 from storage.models import Interest, InterestStatus, Opportunity
 
 registry = Registry()
+NOTE = "note"
+
+
+class NoteDialog(TypedDict):
+    """The note typed after "I'm interested": for which opportunity."""
+
+    opportunity: int
+
 
 MAX_NOTE = 500
 
@@ -55,18 +64,18 @@ def _already(interest: Interest) -> UserError:
     return UserError(
         f"You already registered interest on {when.day} {when:%b}. "
         "Send /mine to see where it stands.",
-        ((Button("My applications", "mine"),),),
+        ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
     )
 
 
-@registry.action("int", roles=STUDENTS)
+@registry.action(actions.INTEREST, roles=STUDENTS)
 def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None)
     _check_open(ctx, opportunity)
     existing = _existing(ctx, opportunity)
     if existing is not None and existing.status != InterestStatus.WITHDRAWN:
         raise _already(existing)
-    ctx.start_dialog("note", opportunity=opportunity.id)
+    ctx.start_dialog(NOTE, NoteDialog(opportunity=opportunity.id))
     return [
         Reply(
             "Great choice! Would you like to add a short note for "
@@ -79,19 +88,19 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 def _note_buttons(opportunity_id: int) -> tuple[tuple[Button, ...], ...]:
     return (
-        (Button("Send without a note", f"intn:{opportunity_id}"),),
-        (Button("Cancel", f"intx:{opportunity_id}"),),
+        (Button("Send without a note", actions.INTEREST_NO_NOTE.payload(opportunity_id)),),
+        (Button("Cancel", actions.INTEREST_CANCEL.payload(opportunity_id)),),
     )
 
 
-@registry.action("intn", roles=STUDENTS)
+@registry.action(actions.INTEREST_NO_NOTE, roles=STUDENTS)
 def without_note_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None)
     ctx.clear_state(DIALOG)
     return register(ctx, opportunity, None)
 
 
-@registry.action("intx", roles=STUDENTS)
+@registry.action(actions.INTEREST_CANCEL, roles=STUDENTS)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     # The note prompt stays in the chat after a typed note sent the interest: its Cancel
     # must not then claim that nothing was sent.
@@ -104,7 +113,7 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
                 f"Your interest in {opportunity.title} was already sent to "
                 f"{opportunity.organisation.name} on {when.day} {when:%b}, so there's nothing "
                 "to cancel. /mine shows where it stands.",
-                ((Button("My applications", "mine"),),),
+                ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
                 replace=True,
             )
         ]
@@ -112,10 +121,9 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, nothing sent. Send /browse to keep looking.", replace=True)]
 
 
-@registry.dialog("note")
-def note_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
-    # interest_pressed starts this dialog with the opportunity's id.
-    opportunity_id: int = dialog["opportunity"]
+@registry.dialog(NOTE)
+def note_typed(ctx: Context, text: str, dialog: NoteDialog) -> list[Reply]:
+    opportunity_id = dialog["opportunity"]
     note = text.strip()
     if len(note) > MAX_NOTE:
         raise UserError(
@@ -161,7 +169,7 @@ def mine(ctx: Context, args: str) -> list[Reply]:
     return [_mine(ctx, replace=False)]
 
 
-@registry.action("mine", roles=STUDENTS)
+@registry.action(actions.MY_APPLICATIONS, roles=STUDENTS)
 def mine_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_mine(ctx, replace=False)]
 
@@ -193,11 +201,11 @@ def _mine(ctx: Context, *, replace: bool, note: str = "") -> Reply:
         label, next_step = STATUS_LABELS[interest.status]
         lines.append(f"\n{n}. {clip(headline(interest.opportunity), 90)}\n   {label}. {next_step}")
         if interest.status in (InterestStatus.INTERESTED, InterestStatus.INVITED):
-            buttons.append((Button(f"Withdraw {n}", f"wd:{interest.id}"),))
+            buttons.append((Button(f"Withdraw {n}", actions.WITHDRAW.payload(interest.id)),))
     return Reply("\n".join(lines), tuple(buttons), replace=replace)
 
 
-@registry.action("wd", roles=STUDENTS)
+@registry.action(actions.WITHDRAW, roles=STUDENTS)
 def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = own_interest(ctx, args[0] if args else None)
     if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):
@@ -206,12 +214,17 @@ def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"Withdraw your interest in {headline(interest.opportunity)}? "
             "The employer will only be told that you withdrew.",
-            ((Button("Yes, withdraw", f"wdy:{interest.id}"), Button("Keep it", "mine")),),
+            (
+                (
+                    Button("Yes, withdraw", actions.WITHDRAW_YES.payload(interest.id)),
+                    Button("Keep it", actions.MY_APPLICATIONS.payload()),
+                ),
+            ),
         )
     ]
 
 
-@registry.action("wdy", roles=STUDENTS)
+@registry.action(actions.WITHDRAW_YES, roles=STUDENTS)
 def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = own_interest(ctx, args[0] if args else None)
     if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):

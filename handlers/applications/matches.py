@@ -26,7 +26,9 @@ from bot.core import (
     Reply,
     Timing,
     UserError,
+    stored_buttons,
 )
+from handlers import actions
 from handlers.common import (
     STATUS_LABELS,
     find_when,
@@ -114,16 +116,22 @@ def employer_buttons(interest: Interest) -> Buttons:
     match interest.status:
         case S.INTERESTED:
             return (
-                (Button("Invite", f"em:{iid}:inv"), Button("Ask a question", f"em:{iid}:ask")),
-                (Button("Decline", f"em:{iid}:dec"),),
+                (
+                    Button("Invite", actions.EMPLOYER_ANSWER.payload(iid, "inv")),
+                    Button("Ask a question", actions.EMPLOYER_ANSWER.payload(iid, "ask")),
+                ),
+                (Button("Decline", actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
             )
         case S.INVITED:
             return (
-                (Button("Message", f"em:{iid}:msg"), Button("Mark as placed", f"em:{iid}:pl")),
-                (Button("Decline", f"em:{iid}:dec"),),
+                (
+                    Button("Message", actions.EMPLOYER_ANSWER.payload(iid, "msg")),
+                    Button("Mark as placed", actions.EMPLOYER_ANSWER.payload(iid, "pl")),
+                ),
+                (Button("Decline", actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
             )
         case S.PLACED:
-            return ((Button("Message", f"em:{iid}:msg"),),)
+            return ((Button("Message", actions.EMPLOYER_ANSWER.payload(iid, "msg")),),)
         case _:
             return ()
 
@@ -173,7 +181,7 @@ def _ask_teachers_for_consent(ctx: Context, interest: Interest) -> None:
             text,
             kind="consent_followup",
             key=f"consent-ask:{interest.id}:{teacher.id}:{ctx.now.isoformat()}",
-            buttons=((Button("Consent on file", f"cf:{student.id}"),),),
+            buttons=((Button("Consent on file", actions.CONSENT_ON_FILE.payload(student.id)),),),
             about=student,
         )
 
@@ -252,8 +260,7 @@ def nudge_unanswered(
                 assert student is not None and interest.details_shared_at is not None
                 since = max(interest.details_shared_at, interest.updated_at)
                 text = NUDGE + match_notification(student, opportunity, interest.note)
-                rows = employer_buttons(interest)
-                buttons = [[[b.label, b.payload] for b in row] for row in rows]
+                buttons = stored_buttons(employer_buttons(interest))
                 messages.extend(
                     Outgoing(
                         member,
@@ -310,7 +317,7 @@ def _not_now(interest: Interest, verb: str) -> str:
 def _prompt(interest: Interest, verb: str, now: datetime) -> Reply:
     who = student_label(interest.person)
     title = interest.opportunity.title
-    cancel = (Button("Cancel", f"emx:{interest.id}:{stamp(now)}"),)
+    cancel = (Button("Cancel", actions.EMPLOYER_ANSWER_CANCEL.payload(interest.id, stamp(now))),)
     if verb == "inv":
         text = (
             f"Type your invitation for {who} (for example an interview time and place for "
@@ -323,13 +330,22 @@ def _prompt(interest: Interest, verb: str, now: datetime) -> Reply:
             "a message."
         )
         return Reply(
-            text, ((Button("Decline without a message", f"em:{interest.id}:decn"),), cancel)
+            text,
+            (
+                (
+                    Button(
+                        "Decline without a message",
+                        actions.EMPLOYER_ANSWER.payload(interest.id, "decn"),
+                    ),
+                ),
+                cancel,
+            ),
         )
     what = "question" if verb == "ask" else "message"
     return Reply(f"Type your {what} for {who} about {title}. I'll pass it on.", (cancel,))
 
 
-@registry.action("em", roles=EMPLOYERS)
+@registry.action(actions.EMPLOYER_ANSWER, roles=EMPLOYERS)
 def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in ALLOWED:
         raise UserError("That button doesn't work any more. Send /help to see what you can do.")
@@ -343,7 +359,7 @@ def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_prompt(interest, verb, ctx.now)]
 
 
-@registry.action("emx", roles=EMPLOYERS)
+@registry.action(actions.EMPLOYER_ANSWER_CANCEL, roles=EMPLOYERS)
 def employer_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [_cancelled(ctx, args)]
 
@@ -421,7 +437,7 @@ def _tell_student(
     ctx: Context, interest: Interest, message: InterestMessage, text: str, *, reply: bool
 ) -> None:
     assert interest.person is not None
-    buttons = ((Button("Reply", f"sr:{interest.id}"),),) if reply else ()
+    buttons = ((Button("Reply", actions.STUDENT_REPLY.payload(interest.id)),),) if reply else ()
     ctx.notify(
         interest.person,
         text,
@@ -574,7 +590,7 @@ def place(ctx: Context, args: str) -> list[Reply]:
     return _teacher_places(ctx, int(number))
 
 
-@registry.action("tpl", roles=STAFF)
+@registry.action(actions.STAFF_PLACE, roles=STAFF)
 def place_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return _teacher_places(ctx, parse_id(args[0] if args else None))
 
@@ -661,14 +677,14 @@ def applications(ctx: Context, args: str) -> list[Reply]:
             continue
         state = _ANSWER_STATE[interest.status]
         lines.append(f"• #{interest.id} {student_label(interest.person)}, {title}: {state}")
-        buttons.append(Button(f"#{interest.id}", f"emo:{interest.id}"))
+        buttons.append(Button(f"#{interest.id}", actions.APPLICATION.payload(interest.id)))
     rows = tuple(tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4))
     if rows:
         lines.append("Tap a number to answer.")
     return [Reply("\n".join(lines), rows)]
 
 
-@registry.action("emo", roles=EMPLOYERS)
+@registry.action(actions.APPLICATION, roles=EMPLOYERS)
 def application_opened(ctx: Context, args: list[str]) -> list[Reply]:
     interest = _answerable(ctx, args[0] if args else None, "msg")
     assert interest.person is not None
@@ -676,7 +692,7 @@ def application_opened(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply(f"{text}\nStatus: {_ANSWER_STATE[interest.status]}.", employer_buttons(interest))]
 
 
-@registry.action("sr", roles=STUDENTS)
+@registry.action(actions.STUDENT_REPLY, roles=STUDENTS)
 def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = _replyable(ctx, args[0] if args else None)
     ctx.start_dialog("student_reply", interest=interest.id)
@@ -684,12 +700,18 @@ def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"Type your reply to {interest.opportunity.organisation.name} about "
             f"{interest.opportunity.title} (up to {MAX_MESSAGE} characters).",
-            ((Button("Cancel", f"srx:{interest.id}:{stamp(ctx.now)}"),),),
+            (
+                (
+                    Button(
+                        "Cancel", actions.STUDENT_REPLY_CANCEL.payload(interest.id, stamp(ctx.now))
+                    ),
+                ),
+            ),
         )
     ]
 
 
-@registry.action("srx", roles=STUDENTS)
+@registry.action(actions.STUDENT_REPLY_CANCEL, roles=STUDENTS)
 def student_reply_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [_cancelled(ctx, args)]
 
@@ -724,6 +746,6 @@ def student_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply
     return [
         Reply(
             f"Sent to {interest.opportunity.organisation.name}. Their answer will come here.",
-            ((Button("My applications", "mine"),),),
+            ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
         )
     ]

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.core import STALE_BUTTON_TEXT, Button, Context, Reply, UserError
+from handlers import actions
 from handlers.common.membership import student_school_id
 from storage.models import (
     Interest,
@@ -195,19 +196,22 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     )
     oid = opportunity.id
     if interest is not None and interest.status != InterestStatus.WITHDRAWN:
-        first = Button(f"✓ {STATUS_LABELS[interest.status][0]}", "mine")
+        first = Button(f"✓ {STATUS_LABELS[interest.status][0]}", actions.MY_APPLICATIONS.payload())
     else:
-        first = Button("I'm interested", f"int:{oid}")
+        first = Button("I'm interested", actions.INTEREST.payload(oid))
     save = (
-        Button("Unsave", f"usv:{oid}")
+        Button("Unsave", actions.UNSAVE.payload(oid))
         if is_saved(ctx, opportunity)
-        else Button("Save", f"sv:{oid}")
+        else Button("Save", actions.SAVE.payload(oid))
     )
     prefix = f"{note}\n\n" if note else ""
     body = card_text(opportunity, today, ctx.caps.max_text - len(prefix))
     rows = (
         (first, save),
-        (Button("Remind me", f"rmd:{oid}"), Button("Report a problem", f"rep:{oid}")),
-        (Button("« Back", "back"),),
+        (
+            Button("Remind me", actions.REMIND.payload(oid)),
+            Button("Report a problem", actions.REPORT_PROBLEM.payload(oid)),
+        ),
+        (Button("« Back", actions.BACK_TO_LIST.payload()),),
     )
     return Reply(prefix + body, rows, replace=replace)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import KIND_LABELS, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
 from storage.queries import ORDERS, BrowseFilters, browse_page, reasons
@@ -39,10 +40,32 @@ ORDER_WORDS = {
 }
 
 
-def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
-    state = ctx.state(BROWSE) or {}
-    raw = state.get("filters", {})
-    kind = raw.get("kind")
+class StoredFilters(TypedDict, total=False):
+    """``BrowseFilters`` as stored: only the filters set."""
+
+    kind: str
+    tag: str
+    where: str
+    remote: bool
+    paid: bool
+    text: str
+
+
+class BrowseState(TypedDict, total=False):
+    """Where a student is in /browse, kept between messages (also written by /saved)."""
+
+    filters: StoredFilters
+    order: str
+    page: int
+    # Which list "« Back" returns to, and so whether a typed number opens a line of it.
+    back: Literal["list", "saved"]
+    seen_at: str  # ISO time the list was last shown: typed words soon after are a search
+
+
+def _load(ctx: Context) -> tuple[BrowseFilters, BrowseState]:
+    state = ctx.typed_state(BROWSE, BrowseState) or BrowseState()
+    raw = state.get("filters", StoredFilters())
+    kind = raw.get("kind", "")
     filters = BrowseFilters(
         kind=OpportunityKind(kind) if kind in OpportunityKind._value2member_map_ else None,
         tag=raw.get("tag") if raw.get("tag") in TAGS else None,
@@ -54,10 +77,13 @@ def _load(ctx: Context) -> tuple[BrowseFilters, dict[str, Any]]:
     return filters, state
 
 
-def _save(ctx: Context, filters: BrowseFilters, **extra: Any) -> None:
+def _save(ctx: Context, filters: BrowseFilters, *, page: int | None = None) -> None:
     _, state = _load(ctx)
-    state.update(extra)
-    state["filters"] = {k: v for k, v in asdict(filters).items() if v is not None}
+    if page is not None:
+        state["page"] = page
+        state["back"] = "list"
+    stored = {k: v for k, v in asdict(filters).items() if v is not None}
+    state["filters"] = cast(StoredFilters, stored)
     state["seen_at"] = ctx.now.isoformat()
     ctx.set_state(BROWSE, state)
 
@@ -98,7 +124,7 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
             page_size=size,
             order=order,
         )
-    _save(ctx, filters, page=page, back="list")
+    _save(ctx, filters, page=page)
     prefix = f"{note}\n" if note else ""
     summary = ", ".join(describe(filters))
     if total == 0:
@@ -110,7 +136,10 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
             )
         return Reply(
             f"{prefix}Nothing matches {summary}. Try removing a filter or clearing them all.",
-            (*_remove_buttons(filters), (Button("Clear all filters", "fclr"),)),
+            (
+                *_remove_buttons(filters),
+                (Button("Clear all filters", actions.FILTERS_CLEAR.payload()),),
+            ),
             replace=replace,
         )
     heading = f"{total} open opportunit{'y' if total == 1 else 'ies'}"
@@ -130,17 +159,20 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         if order == "for_you" and not filters.text and (why := reasons(item, ctx.person, today)):
             lines.append(f"   {' · '.join(why)}")
     lines += ["", "Tap a number to see the details."]
-    numbers = tuple(Button(str(n), f"opp:{item.id}") for n, item in enumerate(items, start=first))
+    numbers = tuple(
+        Button(str(n), actions.OPEN_LISTING.payload(item.id))
+        for n, item in enumerate(items, start=first)
+    )
     paging = []
     if page > 0:
-        paging.append(Button("« Previous", f"pg:{page - 1}"))
+        paging.append(Button("« Previous", actions.PAGE.payload(page - 1)))
     if page + 1 < pages:
-        paging.append(Button("Next »", f"pg:{page + 1}"))
-    tools = [Button("Filter", "flt")]
+        paging.append(Button("Next »", actions.PAGE.payload(page + 1)))
+    tools = [Button("Filter", actions.FILTER.payload())]
     if not filters.text:
-        tools += [Button(ORDER_BUTTONS[o], f"ord:{o}") for o in ORDERS if o != order]
+        tools += [Button(ORDER_BUTTONS[o], actions.ORDER.payload(o)) for o in ORDERS if o != order]
     if filters.active:
-        tools.append(Button("Clear filters", "fclr"))
+        tools.append(Button("Clear filters", actions.FILTERS_CLEAR.payload()))
     rows = tuple(r for r in (numbers, tuple(paging), tuple(tools)) if r)
     return Reply("\n".join(lines), rows, replace=replace)
 
@@ -155,7 +187,7 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
         "text": "no search words",
     }
     buttons = [
-        Button(f"Show {label}", f"fx:{name}")
+        Button(f"Show {label}", actions.FILTER_REMOVE.payload(name))
         for name, label in labels.items()
         if getattr(filters, name) is not None
     ]
@@ -183,7 +215,7 @@ def _order(ctx: Context) -> str:
     return order if order in ORDERS else "for_you"
 
 
-@registry.action("ord", roles=STUDENTS)
+@registry.action(actions.ORDER, roles=STUDENTS)
 def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in ORDERS:
         raise UserError("That button doesn't work any more. Send /browse to start again.")
@@ -330,7 +362,12 @@ def _what_you_can_do(text: str) -> Reply:
         "• tap a number in the list to see that opportunity\n"
         "• /filter to narrow the list, /saved for what you saved\n"
         "• /help for everything else",
-        ((Button("Show the list", "pg:0"), Button("Filter", "flt")),),
+        (
+            (
+                Button("Show the list", actions.PAGE.payload(0)),
+                Button("Filter", actions.FILTER.payload()),
+            ),
+        ),
     )
 
 
@@ -358,26 +395,26 @@ def clear(ctx: Context, args: str) -> list[Reply]:
     return [show_list(ctx, note="Filters cleared.")]
 
 
-@registry.action("fclr", roles=STUDENTS)
+@registry.action(actions.FILTERS_CLEAR, roles=STUDENTS)
 def clear_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     _save(ctx, BrowseFilters())
     return [show_list(ctx, replace=True, note="Filters cleared.")]
 
 
-@registry.action("pg", roles=STUDENTS)
+@registry.action(actions.PAGE, roles=STUDENTS)
 def page_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 6:
         raise UserError("That button doesn't work any more. Send /browse to start again.")
     return [show_list(ctx, int(args[0]), replace=True)]
 
 
-@registry.action("opp", roles=STUDENTS)
+@registry.action(actions.OPEN_LISTING, roles=STUDENTS)
 def open_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     return [card(ctx, opportunity)]
 
 
-@registry.action("back", roles=STUDENTS)
+@registry.action(actions.BACK_TO_LIST, roles=STUDENTS)
 def back_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     _, state = _load(ctx)
     if state.get("back") == "saved":
@@ -394,15 +431,18 @@ def filter_menu(ctx: Context, args: str) -> list[Reply]:
     return [_filter_menu(ctx, replace=False)]
 
 
-@registry.action("flt", roles=STUDENTS)
+@registry.action(actions.FILTER, roles=STUDENTS)
 def filter_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if not args:
         return [_filter_menu(ctx, replace=True)]
     if args == ["kind"]:
-        kinds = [Button(label, f"fk:{kind.value}") for kind, label in KIND_LABELS.items()]
+        kinds = [
+            Button(label, actions.FILTER_KIND.payload(kind.value))
+            for kind, label in KIND_LABELS.items()
+        ]
         return [Reply("Which kind?", _rows(kinds, 2), replace=True)]
     if args == ["tag"]:
-        tags = [Button(label, f"ft:{tag}") for tag, label in TAGS.items()]
+        tags = [Button(label, actions.FILTER_TAG.payload(tag)) for tag, label in TAGS.items()]
         return [Reply("Which field?", _rows(tags, 2), replace=True)]
     if args == ["where"]:
         ctx.start_dialog("where")
@@ -423,11 +463,23 @@ def _filter_menu(ctx: Context, *, replace: bool) -> Reply:
     return Reply(
         f"Filters now: {now}. What would you like to narrow down?",
         (
-            (Button("Kind", "flt:kind"), Button("Field", "flt:tag")),
-            (Button("Place", "flt:where"), Button("Search words", "flt:text")),
-            (Button("Remote only", "fr:1"), Button("On site only", "fr:0")),
-            (Button("Paid only", "fp:1"), Button("Clear filters", "fclr")),
-            (Button("Show results", "pg:0"),),
+            (
+                Button("Kind", actions.FILTER.payload("kind")),
+                Button("Field", actions.FILTER.payload("tag")),
+            ),
+            (
+                Button("Place", actions.FILTER.payload("where")),
+                Button("Search words", actions.FILTER.payload("text")),
+            ),
+            (
+                Button("Remote only", actions.FILTER_REMOTE.payload(1)),
+                Button("On site only", actions.FILTER_REMOTE.payload(0)),
+            ),
+            (
+                Button("Paid only", actions.FILTER_PAID.payload(1)),
+                Button("Clear filters", actions.FILTERS_CLEAR.payload()),
+            ),
+            (Button("Show results", actions.PAGE.payload(0)),),
         ),
         replace=replace,
     )
@@ -439,14 +491,14 @@ def _set(ctx: Context, **change: Any) -> list[Reply]:
     return [show_list(ctx, replace=True)]
 
 
-@registry.action("fk", roles=STUDENTS)
+@registry.action(actions.FILTER_KIND, roles=STUDENTS)
 def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in OpportunityKind._value2member_map_:
         raise UserError("That button doesn't work any more. Send /filter to start again.")
     return _set(ctx, kind=OpportunityKind(args[0]))
 
 
-@registry.action("ft", roles=STUDENTS)
+@registry.action(actions.FILTER_TAG, roles=STUDENTS)
 def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     tag = normalise_tag(args[0]) if len(args) == 1 else None
     if tag is None:
@@ -460,17 +512,17 @@ def _flag(args: list[str]) -> bool:
     return args == ["1"]
 
 
-@registry.action("fr", roles=STUDENTS)
+@registry.action(actions.FILTER_REMOTE, roles=STUDENTS)
 def remote_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return _set(ctx, remote=_flag(args))
 
 
-@registry.action("fp", roles=STUDENTS)
+@registry.action(actions.FILTER_PAID, roles=STUDENTS)
 def paid_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return _set(ctx, paid=_flag(args))
 
 
-@registry.action("fx", roles=STUDENTS)
+@registry.action(actions.FILTER_REMOVE, roles=STUDENTS)
 def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in BrowseFilters.__dataclass_fields__:
         raise UserError("That button doesn't work any more. Send /filter to start again.")

@@ -13,6 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from bot.core import STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import (
     all_staff,
     card_text,
@@ -44,18 +45,21 @@ REASON_NOTES = {
 REPORTS_TO_HIDE = 2
 
 
-@registry.action("rep", roles=STUDENTS)
+@registry.action(actions.REPORT_PROBLEM, roles=STUDENTS)
 def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     if len(args) == 1:
-        buttons = [Button(label, f"rep:{opportunity.id}:{key}") for key, label in REASONS.items()]
+        buttons = [
+            Button(label, actions.REPORT_PROBLEM.payload(opportunity.id, key))
+            for key, label in REASONS.items()
+        ]
         return [
             Reply(
                 f"What's wrong with {opportunity.title}?",
                 (
                     tuple(buttons[:2]),
                     tuple(buttons[2:]),
-                    (Button("« Back", f"opp:{opportunity.id}"),),
+                    (Button("« Back", actions.OPEN_LISTING.payload(opportunity.id)),),
                 ),
                 replace=True,
             )
@@ -92,7 +96,7 @@ def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             "if others find the same."
             if opportunity.status == OpportunityStatus.OPEN
             else "Thank you for telling us. It's hidden from students until a teacher checks it.",
-            ((Button("« Back to the list", "back"),),),
+            ((Button("« Back to the list", actions.BACK_TO_LIST.payload()),),),
             replace=True,
         )
     ]
@@ -136,8 +140,8 @@ def _reasons(ctx: Context, opportunity: Opportunity) -> str:
 def review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button("Restore", f"rpr:{opportunity.id}"),
-            Button("Close it", f"rpc:{opportunity.id}"),
+            Button("Restore", actions.REPORT_RESTORE.payload(opportunity.id)),
+            Button("Close it", actions.REPORT_CLOSE.payload(opportunity.id)),
         ),
     )
 
@@ -185,7 +189,7 @@ def _resolve(ctx: Context, opportunity: Opportunity) -> None:
     opportunity.updated_at = ctx.now
 
 
-@registry.action("rpr", roles=STAFF)
+@registry.action(actions.REPORT_RESTORE, roles=STAFF)
 def restore(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = _reported(ctx, args[0] if args else None)
     opportunity.status = OpportunityStatus.OPEN
@@ -194,7 +198,7 @@ def restore(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply(f"Restored: {headline(opportunity)}. Students can find it again.")]
 
 
-@registry.action("rpc", roles=STAFF)
+@registry.action(actions.REPORT_CLOSE, roles=STAFF)
 def close(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = _reported(ctx, args[0] if args else None)
     opportunity.status = OpportunityStatus.CLOSED

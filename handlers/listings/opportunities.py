@@ -26,6 +26,7 @@ from bot.core import (
     Reply,
     UserError,
 )
+from handlers import actions
 from handlers.common import (
     KIND_LABELS,
     all_staff,
@@ -160,7 +161,9 @@ _REQUIRED = ", ".join(f.name for f in PUBLISH_FORM.fields if not f.optional)
 _OPTIONAL = ", ".join(f.name for f in PUBLISH_FORM.fields if f.optional)
 
 # Buttons answer these steps with the same words a person could type.
-_KIND_BUTTONS = tuple(Button(label, f"of:kind:{kind.value}") for kind, label in KIND_LABELS.items())
+_KIND_BUTTONS = tuple(
+    Button(label, actions.FORM.payload("kind", kind.value)) for kind, label in KIND_LABELS.items()
+)
 QUESTIONS: dict[str, tuple[str, tuple[tuple[Button, ...], ...]]] = {
     "organisation": ("Which organisation offers it? Type its name.", ()),
     "title": ("What's the title? (For example: Summer software internship)", ()),
@@ -172,21 +175,26 @@ QUESTIONS: dict[str, tuple[str, tuple[tuple[Button, ...], ...]]] = {
     "location": ("Where is it? (A town, or an address)", ()),
     "deadline": (
         "What's the deadline to register interest? Type it as YYYY-MM-DD.",
-        ((Button("No deadline", "of:deadline:none"),),),
+        ((Button("No deadline", actions.FORM.payload("deadline", "none")),),),
     ),
     "paid": (
         "Is it paid?",
         (
             (
-                Button("Paid", "of:paid:yes"),
-                Button("Unpaid", "of:paid:no"),
-                Button("Not sure", "of:paid:unknown"),
+                Button("Paid", actions.FORM.payload("paid", "yes")),
+                Button("Unpaid", actions.FORM.payload("paid", "no")),
+                Button("Not sure", actions.FORM.payload("paid", "unknown")),
             ),
         ),
     ),
     "remote": (
         "Can students take part remotely?",
-        ((Button("Remote", "of:remote:yes"), Button("In person", "of:remote:no")),),
+        (
+            (
+                Button("Remote", actions.FORM.payload("remote", "yes")),
+                Button("In person", actions.FORM.payload("remote", "no")),
+            ),
+        ),
     ),
 }
 
@@ -273,7 +281,7 @@ def _next(ctx: Context, mode: str, answers: Answers, *, note: str = "") -> Reply
     if step is None:
         return _preview(ctx, mode, answers, prefix)
     text, buttons = QUESTIONS[step]
-    return Reply(prefix + text, (*buttons, (Button("Cancel", "ofx"),)))
+    return Reply(prefix + text, (*buttons, (Button("Cancel", actions.FORM_CANCEL.payload()),)))
 
 
 def _form(ctx: Context) -> tuple[str, Answers]:
@@ -283,7 +291,7 @@ def _form(ctx: Context) -> tuple[str, Answers]:
     return str(dialog.get("mode")), dict(dialog.get("answers", {}))
 
 
-@registry.dialog(FORM, action="of")
+@registry.dialog(FORM, action=actions.FORM)
 def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     mode, answers = _form(ctx)
     step = next((s for s in _steps(mode) if s not in answers), None)
@@ -294,7 +302,7 @@ def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     return [_next(ctx, mode, answers)]
 
 
-@registry.action("of", roles=EMPLOYERS | STAFF)
+@registry.action(actions.FORM, roles=EMPLOYERS | STAFF)
 def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     mode, answers = _form(ctx)
     step = next((s for s in _steps(mode) if s not in answers), None)
@@ -308,7 +316,7 @@ def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_next(ctx, mode, answers)]
 
 
-@registry.action("ofx", roles=EMPLOYERS | STAFF)
+@registry.action(actions.FORM_CANCEL, roles=EMPLOYERS | STAFF)
 def form_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, stopped. Nothing was saved.", replace=True)]
 
@@ -356,7 +364,12 @@ def _preview(ctx: Context, mode: str, answers: Answers, prefix: str) -> Reply:
     finish = "Submit for approval" if mode == "propose" else "Publish"
     return Reply(
         f"{prefix}Here's how students will see it:\n\n{body}",
-        ((Button(finish, "of:done"), Button("Cancel", "ofx")),),
+        (
+            (
+                Button(finish, actions.FORM.payload("done")),
+                Button("Cancel", actions.FORM_CANCEL.payload()),
+            ),
+        ),
     )
 
 
@@ -399,7 +412,10 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
 def proposal_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
     """A teacher's answers to a proposal."""
     return (
-        (Button("Approve", f"opa:{opportunity.id}"), Button("Reject", f"opr:{opportunity.id}")),
+        (
+            Button("Approve", actions.PROPOSAL_APPROVE.payload(opportunity.id)),
+            Button("Reject", actions.PROPOSAL_REJECT.payload(opportunity.id)),
+        ),
     )
 
 
@@ -445,7 +461,7 @@ def _audit(ctx: Context, opportunity: Opportunity, action: str, **detail: Any) -
     )
 
 
-@registry.action("opa", roles=STAFF)
+@registry.action(actions.PROPOSAL_APPROVE, roles=STAFF)
 def approve(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity, school = _proposal(ctx, args[0] if args else None)
     opportunity.owner_school_id = school.id
@@ -462,7 +478,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply(f"Approved: {headline(opportunity)}. Students can find it now.")]
 
 
-@registry.action("opr", roles=STAFF)
+@registry.action(actions.PROPOSAL_REJECT, roles=STAFF)
 def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity, _ = _proposal(ctx, args[0] if args else None)
     ctx.start_dialog(REJECT, opportunity=opportunity.id)
@@ -470,7 +486,7 @@ def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"Why isn't {opportunity.title} right for your students? Type a short reason: "
             f"I'll pass it on to {opportunity.organisation.name}.",
-            ((Button("Cancel", "ofx"),),),
+            ((Button("Cancel", actions.FORM_CANCEL.payload()),),),
         )
     ]
 

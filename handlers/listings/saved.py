@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply
+from handlers import actions
 from handlers.common import (
     card,
     clip,
@@ -17,13 +18,14 @@ from handlers.common import (
     open_opportunity,
     parse_id,
 )
+from handlers.listings.browse import BROWSE, BrowseState
 from handlers.messaging import sync_deadline_reminders
 from storage.models import Opportunity, OpportunityStatus, SavedOpportunity
 
 registry = Registry()
 
 
-@registry.action("sv", roles=STUDENTS)
+@registry.action(actions.SAVE, roles=STUDENTS)
 def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     if is_saved(ctx, opportunity):
@@ -37,7 +39,7 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [card(ctx, opportunity, note="Saved. Find it again with /saved.")]
 
 
-@registry.action("usv", roles=STUDENTS)
+@registry.action(actions.UNSAVE, roles=STUDENTS)
 def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     # A saved opportunity that has closed since must still be removable from the list.
     saved = ctx.session.get(SavedOpportunity, (ctx.person.id, parse_id(args[0] if args else None)))
@@ -65,8 +67,9 @@ def saved_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
         .options(selectinload(SavedOpportunity.opportunity).selectinload(Opportunity.organisation))
         .order_by(SavedOpportunity.created_at.desc(), SavedOpportunity.opportunity_id.desc())
     ).all()
-    state = ctx.state("browse") or {}
-    ctx.set_state("browse", {**state, "back": "saved"})
+    state = ctx.typed_state(BROWSE, BrowseState) or BrowseState()
+    state["back"] = "saved"
+    ctx.set_state(BROWSE, state)
     prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(
@@ -82,9 +85,9 @@ def saved_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
         suffix = " (closed)" if closed else ""
         lines.append(f"{n}. {clip(headline(opportunity), 90)}{suffix}")
         if closed:
-            buttons.append(Button(f"Remove {n}", f"usv:{opportunity.id}"))
+            buttons.append(Button(f"Remove {n}", actions.UNSAVE.payload(opportunity.id)))
         else:
-            buttons.append(Button(str(n), f"opp:{opportunity.id}"))
+            buttons.append(Button(str(n), actions.OPEN_LISTING.payload(opportunity.id)))
     rows_of_buttons = tuple(tuple(buttons[i : i + 5]) for i in range(0, len(buttons), 5))
     return Reply("\n".join(lines), rows_of_buttons, replace=replace)
 

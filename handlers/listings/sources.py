@@ -8,7 +8,14 @@ A teacher sees and changes their own school's sources; an admin every source.
 from __future__ import annotations
 
 from bot.core import STAFF, Button, Context, Registry, Reply, UserError
-from handlers.common import MAX_ORG_NAME, fmt_when, is_number, organisation_named, staff_school
+from handlers import actions
+from handlers.common import (
+    MAX_ORG_NAME,
+    fmt_when,
+    is_number,
+    organisation_named,
+    staff_school,
+)
 from handlers.listings.sync.engine import DEFAULT_FILTER, describe
 from handlers.listings.sync.manage import (
     SourceProblem,
@@ -53,16 +60,16 @@ def _card(ctx: Context, source: Source, *, note: str = "", replace: bool = False
     active = source.status == SourceStatus.ACTIVE
     buttons = (
         (
-            Button("Sync now", f"src:sync:{source.id}"),
-            Button("Pause", f"src:pause:{source.id}")
+            Button("Sync now", actions.SOURCE.payload("sync", source.id)),
+            Button("Pause", actions.SOURCE.payload("pause", source.id))
             if active
-            else Button("Resume", f"src:resume:{source.id}"),
+            else Button("Resume", actions.SOURCE.payload("resume", source.id)),
         ),
         (
-            Button("Publish at once", f"src:open:{source.id}")
+            Button("Publish at once", actions.SOURCE.payload("open", source.id))
             if source.review
-            else Button("Review first", f"src:review:{source.id}"),
-            Button("Remove", f"src:remove:{source.id}"),
+            else Button("Review first", actions.SOURCE.payload("review", source.id)),
+            Button("Remove", actions.SOURCE.payload("remove", source.id)),
         ),
     )
     prefix = f"{note}\n\n" if note else ""
@@ -139,7 +146,7 @@ def _filter(ctx: Context, args: str) -> list[Reply]:
     return [_card(ctx, source, note="Filter changed; it applies from the next sync, in a minute.")]
 
 
-@registry.action("src", roles=STAFF)
+@registry.action(actions.SOURCE, roles=STAFF)
 def pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
         raise UserError("That button doesn't work any more. Send /sources to start again.")
@@ -174,8 +181,8 @@ def pressed(ctx: Context, args: list[str]) -> list[Reply]:
                 "them are told.",
                 (
                     (
-                        Button("Yes, remove it", f"src:removed:{source.id}"),
-                        Button("Keep it", f"src:keep:{source.id}"),
+                        Button("Yes, remove it", actions.SOURCE.payload("removed", source.id)),
+                        Button("Keep it", actions.SOURCE.payload("keep", source.id)),
                     ),
                 ),
                 replace=True,

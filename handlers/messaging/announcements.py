@@ -17,7 +17,18 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import DIALOG, STAFF, Button, Context, Registry, Reply, Timing, UserError
+from bot.core import (
+    DIALOG,
+    STAFF,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    Timing,
+    UserError,
+    stored_buttons,
+)
+from handlers import actions
 from handlers.common import (
     ACTIVE,
     STAFF_ROLES,
@@ -222,7 +233,9 @@ def report_deliveries(
                 kind="announcement_delivered",
                 key=f"ann-delivered:{announcement.id}",
                 now=now,
-                buttons=[[["Delivery report", f"anr:{announcement.id}"]]],
+                buttons=stored_buttons(
+                    [[Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id))]]
+                ),
             )
         return len(done)
 
@@ -266,7 +279,7 @@ def announce(ctx: Context, args: str) -> list[Reply]:
     return [
         Reply(
             f"What's your message for students? Type it now (up to {MAX_TEXT} characters).",
-            ((Button("Cancel", "anx"),),),
+            ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload()),),),
         )
     ]
 
@@ -328,10 +341,22 @@ def _audience_question(announcement: Announcement) -> Reply:
     return Reply(
         "Who should get it?",
         (
-            (Button(f"Everyone at {announcement.school.name}"[:40], f"ana:{aid}:school"),),
-            (Button("Classes", f"ana:{aid}:cohorts"), Button("A field", f"ana:{aid}:tags")),
-            (Button("Interested in an opportunity", f"ana:{aid}:opp"),),
-            (Button("Cancel", f"anx:{aid}"),),
+            (
+                Button(
+                    f"Everyone at {announcement.school.name}"[:40],
+                    actions.ANNOUNCE_AUDIENCE.payload(aid, "school"),
+                ),
+            ),
+            (
+                Button("Classes", actions.ANNOUNCE_AUDIENCE.payload(aid, "cohorts")),
+                Button("A field", actions.ANNOUNCE_AUDIENCE.payload(aid, "tags")),
+            ),
+            (
+                Button(
+                    "Interested in an opportunity", actions.ANNOUNCE_AUDIENCE.payload(aid, "opp")
+                ),
+            ),
+            (Button("Cancel", actions.ANNOUNCE_CANCEL.payload(aid)),),
         ),
     )
 
@@ -354,7 +379,7 @@ def _draft(
     return announcement
 
 
-@registry.action("ana", roles=STAFF)
+@registry.action(actions.ANNOUNCE_AUDIENCE, roles=STAFF)
 def audience_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     match args[1:]:
@@ -365,7 +390,10 @@ def audience_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             announcement.audience = {"type": "cohorts", "ids": []}
             return [_cohort_question(ctx, announcement)]
         case ["tags"]:
-            buttons = [Button(label, f"ant:{announcement.id}:{tag}") for tag, label in TAGS.items()]
+            buttons = [
+                Button(label, actions.ANNOUNCE_TAG.payload(announcement.id, tag))
+                for tag, label in TAGS.items()
+            ]
             rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
             return [Reply("Students interested in which field?", rows, replace=True)]
         case ["opp"]:
@@ -373,7 +401,7 @@ def audience_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             return [
                 Reply(
                     "Type the opportunity's number (/listings shows them).",
-                    ((Button("Cancel", f"anx:{announcement.id}"),),),
+                    ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
                 )
             ]
         case ["preview"] if announcement.audience.get("type"):
@@ -388,16 +416,26 @@ def _cohort_question(ctx: Context, announcement: Announcement) -> Reply:
     if not cohorts:
         raise UserError("Your school has no classes yet. Add one with /cohort Year 12.")
     buttons = [
-        Button(("✓ " if c.id in chosen else "") + c.name, f"anc:{announcement.id}:{c.id}")
+        Button(
+            ("✓ " if c.id in chosen else "") + c.name,
+            actions.ANNOUNCE_COHORT.payload(announcement.id, c.id),
+        )
         for c in cohorts
     ]
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     if chosen:
-        rows.append((Button(f"Done ({len(chosen)} chosen)", f"ana:{announcement.id}:preview"),))
+        rows.append(
+            (
+                Button(
+                    f"Done ({len(chosen)} chosen)",
+                    actions.ANNOUNCE_AUDIENCE.payload(announcement.id, "preview"),
+                ),
+            )
+        )
     return Reply("Which classes? Tap as many as you like, then Done.", tuple(rows), replace=True)
 
 
-@registry.action("anc", roles=STAFF)
+@registry.action(actions.ANNOUNCE_COHORT, roles=STAFF)
 def cohort_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     cohort = ctx.session.get(Cohort, parse_id(args[1] if len(args) > 1 else None))
@@ -413,7 +451,7 @@ def cohort_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_cohort_question(ctx, announcement)]
 
 
-@registry.action("ant", roles=STAFF)
+@registry.action(actions.ANNOUNCE_TAG, roles=STAFF)
 def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     tag = args[1] if len(args) > 1 else ""
@@ -443,7 +481,10 @@ def _preview(ctx: Context, announcement: Announcement) -> Reply:
         )
     text = f"{heading}."
     rows: list[tuple[Button, ...]] = [
-        (Button("Send now", f"ans:{aid}"), Button("Schedule", f"ansc:{aid}"))
+        (
+            Button("Send now", actions.ANNOUNCE_SEND.payload(aid)),
+            Button("Schedule", actions.ANNOUNCE_SCHEDULE.payload(aid)),
+        )
     ]
     quiet = ctx.timing.quiet
     # With no quiet hours configured there is nothing for urgency to override.
@@ -453,10 +494,14 @@ def _preview(ctx: Context, announcement: Announcement) -> Reply:
             "time) gets it when those end, unless you send it as urgent."
         )
         rows += [
-            (Button("Send now, even in quiet hours", f"ans:{aid}:{URGENT}"),),
-            (Button("Schedule, even in quiet hours", f"ansc:{aid}:{URGENT}"),),
+            (Button("Send now, even in quiet hours", actions.ANNOUNCE_SEND.payload(aid, URGENT)),),
+            (
+                Button(
+                    "Schedule, even in quiet hours", actions.ANNOUNCE_SCHEDULE.payload(aid, URGENT)
+                ),
+            ),
         ]
-    rows.append((Button("Cancel", f"anx:{aid}"),))
+    rows.append((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(aid)),))
     text += (
         "\n\nHere's what they'll read:\n\n"
         f"Announcement from {announcement.school.name}:\n\n{announcement.text}"
@@ -475,7 +520,7 @@ def _urgent_arg(args: list[str]) -> bool:
             raise UserError("That button is from an earlier question. Please use the one above.")
 
 
-@registry.action("ans", roles=STAFF)
+@registry.action(actions.ANNOUNCE_SEND, roles=STAFF)
 def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
@@ -500,13 +545,13 @@ def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [
         Reply(
             f"{text} I'll tell you when it's delivered.",
-            ((Button("Delivery report", f"anr:{announcement.id}"),),),
+            ((Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
             replace=True,
         )
     ]
 
 
-@registry.action("ansc", roles=STAFF)
+@registry.action(actions.ANNOUNCE_SCHEDULE, roles=STAFF)
 def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
@@ -516,7 +561,7 @@ def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [
         Reply(
             f"When should it go? Type the date and time as YYYY-MM-DD HH:MM, your time ({zone}).",
-            ((Button("Cancel", f"anx:{announcement.id}"),),),
+            ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
         )
     ]
 
@@ -538,8 +583,8 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
             f"Scheduled{as_urgent} for {fmt_when(when, ctx.person)}, to {_students(count)} "
             f"as of now (whoever fits the audience then gets it{even}).",
             (
-                (Button("Cancel it", f"anx:{announcement.id}"),),
-                (Button("Delivery report", f"anr:{announcement.id}"),),
+                (Button("Cancel it", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),
+                (Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),
             ),
         )
     ]
@@ -562,7 +607,7 @@ def _parse_when(ctx: Context, text: str) -> datetime:
     return when
 
 
-@registry.action("anx", roles=STAFF)
+@registry.action(actions.ANNOUNCE_CANCEL, roles=STAFF)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if not args:
         return [Reply("OK, stopped. Nothing was sent.", replace=True)]
@@ -598,11 +643,17 @@ def delivery(ctx: Context, args: str) -> list[Reply]:
         lines.append(
             f"#{announcement.id}, {_state(ctx, announcement)}: {clip(announcement.text, 60)}"
         )
-        buttons.append((Button(f"Report #{announcement.id}", f"anr:{announcement.id}"),))
+        buttons.append(
+            (
+                Button(
+                    f"Report #{announcement.id}", actions.ANNOUNCE_REPORT.payload(announcement.id)
+                ),
+            )
+        )
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
-@registry.action("anr", roles=STAFF)
+@registry.action(actions.ANNOUNCE_REPORT, roles=STAFF)
 def delivery_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_delivery_report(ctx, args[0] if args else None)]
 
@@ -642,4 +693,6 @@ def _delivery_report(ctx: Context, raw_id: str | None) -> Reply:
     missing = (announcement.recipient_count or 0) - queued
     if missing > 0:
         lines.append(f"Not reachable on any platform: {missing}")
-    return Reply("\n".join(lines), ((Button("Refresh", f"anr:{announcement.id}"),),))
+    return Reply(
+        "\n".join(lines), ((Button("Refresh", actions.ANNOUNCE_REPORT.payload(announcement.id)),),)
+    )

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
+from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
+from handlers import actions
 from handlers.common import clip, deadline_phrase, headline
 from storage.db import transaction
 from storage.models import Opportunity, OpportunityTag, Person, Role
@@ -42,9 +43,10 @@ def next_digest_at(day: int, now: datetime, person: Person, timing: Timing) -> d
 
 def _day_buttons(current: int | None) -> tuple[tuple[Button, ...], ...]:
     days = [
-        Button(("✓ " if n == current else "") + name[:3], f"dg:{n}") for n, name in enumerate(DAYS)
+        Button(("✓ " if n == current else "") + name[:3], actions.DIGEST_DAY.payload(n))
+        for n, name in enumerate(DAYS)
     ]
-    off = Button("✓ Off" if current is None else "Off", "dg:off")
+    off = Button("✓ Off" if current is None else "Off", actions.DIGEST_DAY.payload("off"))
     return (tuple(days[:4]), (*days[4:], off))
 
 
@@ -75,7 +77,7 @@ def digest(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
-@registry.action("dg", roles=STUDENTS)
+@registry.action(actions.DIGEST_DAY, roles=STUDENTS)
 def day_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["off"]:
         return [_choose(ctx, None, replace=True)]
@@ -150,10 +152,12 @@ def digest_message(
         lines.append(f"   {deadline_phrase(opportunity, today)}")
     if total > len(items):
         lines.append(f"…and {total - len(items)} more: /browse")
-    numbers = [[str(n), f"opp:{o.id}"] for n, o in enumerate(items, start=1)]
+    numbers = [
+        Button(str(n), actions.OPEN_LISTING.payload(o.id)) for n, o in enumerate(items, start=1)
+    ]
     buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
-    buttons.append([["Stop the digest", "dg:stop"]])
-    return "\n".join(lines), buttons
+    buttons.append([Button("Stop the digest", actions.DIGEST_DAY.payload("stop"))])
+    return "\n".join(lines), stored_buttons(buttons)
 
 
 def send_digests(

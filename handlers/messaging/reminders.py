@@ -27,7 +27,18 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload, sessionmaker
 
-from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, Timing, UserError
+from bot.core import (
+    DIALOG,
+    STUDENTS,
+    Button,
+    Context,
+    Registry,
+    Reply,
+    Timing,
+    UserError,
+    stored_buttons,
+)
+from handlers import actions
 from handlers.common import (
     WhenError,
     clip,
@@ -440,7 +451,11 @@ def render(
     """The reminder's message as it will read when it arrives at ``send_at``."""
     today = send_at.astimezone(person.zone).date()
     is_open = opportunity is not None and opportunity.status == OpportunityStatus.OPEN
-    buttons = [[["View it", f"opp:{opportunity.id}"]]] if is_open and opportunity else None
+    buttons = (
+        stored_buttons([[Button("View it", actions.OPEN_LISTING.payload(opportunity.id))]])
+        if is_open and opportunity
+        else None
+    )
     if reminder.kind == ReminderKind.DEADLINE and opportunity and opportunity.deadline:
         return (
             f"Reminder: applications for {headline(opportunity)} close "
@@ -503,7 +518,7 @@ def remind(ctx: Context, args: str) -> list[Reply]:
     return [add_custom(ctx, _parse(ctx, when), note=note.strip())]
 
 
-@registry.action("rmd", roles=STUDENTS)
+@registry.action(actions.REMIND, roles=STUDENTS)
 def remind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     return [_ask_when(ctx, opportunity)]
@@ -514,7 +529,7 @@ def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
     return Reply(
         f"When should I remind you about {headline(opportunity)}? "
         f"For example: {examples(local_today(ctx))}.",
-        ((Button("Cancel", f"rmc:{opportunity.id}:{stamp(ctx.now)}"),),),
+        ((Button("Cancel", actions.REMIND_CANCEL.payload(opportunity.id, stamp(ctx.now))),),),
     )
 
 
@@ -526,7 +541,7 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     return [reply]
 
 
-@registry.action("rmc", roles=STUDENTS)
+@registry.action(actions.REMIND_CANCEL, roles=STUDENTS)
 def remind_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     # The question stays in the chat after the time typed set the reminder: its Cancel must
     # not then say there is none.
@@ -550,7 +565,7 @@ def remind_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
                     f"That reminder is already set for "
                     f"{fmt_moment(made.due_at, ctx.person, ctx.now)}. To cancel it, send "
                     "/reminders.",
-                    ((Button("My reminders", "rml"),),),
+                    ((Button("My reminders", actions.MY_REMINDERS.payload()),),),
                     replace=True,
                 )
             ]
@@ -629,7 +644,7 @@ def add_custom(
         )
     else:
         message = f"I'll remind you on {when}."
-    return Reply(message, ((Button("My reminders", "rml"),),))
+    return Reply(message, ((Button("My reminders", actions.MY_REMINDERS.payload()),),))
 
 
 @registry.command("reminders", roles=STUDENTS, help="my reminders; cancel one")
@@ -637,12 +652,12 @@ def reminders(ctx: Context, args: str) -> list[Reply]:
     return [reminder_list(ctx, replace=False)]
 
 
-@registry.action("rml", roles=STUDENTS)
+@registry.action(actions.MY_REMINDERS, roles=STUDENTS)
 def reminders_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [reminder_list(ctx, replace=False)]
 
 
-@registry.action("rmx", roles=STUDENTS)
+@registry.action(actions.REMINDER_CANCEL, roles=STUDENTS)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     reminder = ctx.session.get(Reminder, parse_id(args[0] if args else None))
     if reminder is None or reminder.person_id != ctx.person.id:
@@ -680,7 +695,7 @@ def reminder_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     for n, reminder in enumerate(rows[:LIST_LIMIT], start=1):
         when = fmt_moment(reminder.due_at, ctx.person, ctx.now)
         lines.append(f"{n}. {when}: {clip(reminder.text, 90)}")
-        buttons.append(Button(f"Cancel {n}", f"rmx:{reminder.id}"))
+        buttons.append(Button(f"Cancel {n}", actions.REMINDER_CANCEL.payload(reminder.id)))
     if len(rows) > LIST_LIMIT:
         lines.append(f"…and {len(rows) - LIST_LIMIT} more later.")
     rows_of_buttons = tuple(tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4))

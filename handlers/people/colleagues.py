@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from bot.core import DIALOG, EMPLOYERS, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import members_of, parse_id, with_article
 from handlers.placements import schedule_feedback
 from storage.models import (
@@ -51,7 +52,12 @@ def _newcomer(request: MembershipRequest) -> str:
 
 
 def _decision_buttons(request: MembershipRequest) -> tuple[tuple[Button, ...], ...]:
-    return ((Button("Approve", f"mra:{request.id}"), Button("Decline", f"mrd:{request.id}")),)
+    return (
+        (
+            Button("Approve", actions.MEMBERSHIP_APPROVE.payload(request.id)),
+            Button("Decline", actions.MEMBERSHIP_DECLINE.payload(request.id)),
+        ),
+    )
 
 
 def request_membership(ctx: Context, invite: InviteCode) -> list[Reply]:
@@ -147,7 +153,7 @@ def _tell_colleagues(ctx: Context, text: str, key: str, *, besides: int | None =
             ctx.notify(member, text, kind="membership", key=f"{key}:{member.id}")
 
 
-@registry.action("mra", roles=EMPLOYERS)
+@registry.action(actions.MEMBERSHIP_APPROVE, roles=EMPLOYERS)
 def approve(ctx: Context, args: list[str]) -> list[Reply]:
     request = _request(ctx, args[0] if args else None)
     person, organisation = request.person, request.organisation
@@ -190,7 +196,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply(f"Approved: {person.name} is now a member of {organisation.name}.", replace=True)]
 
 
-@registry.action("mrd", roles=EMPLOYERS)
+@registry.action(actions.MEMBERSHIP_DECLINE, roles=EMPLOYERS)
 def decline(ctx: Context, args: list[str]) -> list[Reply]:
     request = _request(ctx, args[0] if args else None)
     person, organisation = request.person, request.organisation
@@ -232,7 +238,9 @@ def colleagues(ctx: Context, args: str) -> list[Reply]:
             continue
         lines.append(f"• {name}")
         if len(rows) < MAX_BUTTONS:
-            rows.append((Button(f"Remove {name}"[:40], f"colr:{member.id}"),))
+            rows.append(
+                (Button(f"Remove {name}"[:40], actions.COLLEAGUE_REMOVE.payload(member.id)),)
+            )
     requests = ctx.session.scalars(
         select(MembershipRequest)
         .where(
@@ -249,8 +257,8 @@ def colleagues(ctx: Context, args: str) -> list[Reply]:
             name = request.person.name or "them"
             rows.append(
                 (
-                    Button(f"Approve {name}"[:40], f"mra:{request.id}"),
-                    Button("Decline", f"mrd:{request.id}"),
+                    Button(f"Approve {name}"[:40], actions.MEMBERSHIP_APPROVE.payload(request.id)),
+                    Button("Decline", actions.MEMBERSHIP_DECLINE.payload(request.id)),
                 )
             )
     return [Reply("\n".join(lines), tuple(rows))]
@@ -269,7 +277,7 @@ def _colleague(ctx: Context, raw_id: str | None) -> Person:
     return member
 
 
-@registry.action("colr", roles=EMPLOYERS)
+@registry.action(actions.COLLEAGUE_REMOVE, roles=EMPLOYERS)
 def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     member = _colleague(ctx, args[0] if args else None)
     assert ctx.person.organisation is not None
@@ -279,20 +287,20 @@ def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             "its applicants or placements, and I'll tell them.",
             (
                 (
-                    Button("Yes, remove", f"colrm:{member.id}"),
-                    Button("Cancel", "colx"),
+                    Button("Yes, remove", actions.COLLEAGUE_REMOVE_YES.payload(member.id)),
+                    Button("Cancel", actions.COLLEAGUE_REMOVE_CANCEL.payload()),
                 ),
             ),
         )
     ]
 
 
-@registry.action("colx", roles=EMPLOYERS)
+@registry.action(actions.COLLEAGUE_REMOVE_CANCEL, roles=EMPLOYERS)
 def remove_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, nobody was removed.", replace=True)]
 
 
-@registry.action("colrm", roles=EMPLOYERS)
+@registry.action(actions.COLLEAGUE_REMOVE_YES, roles=EMPLOYERS)
 def remove_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     member = _colleague(ctx, args[0] if args else None)
     organisation = ctx.person.organisation

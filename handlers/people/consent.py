@@ -20,18 +20,9 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
 
-from bot.core import (
-    DIALOG,
-    EVERYONE,
-    STAFF,
-    STUDENTS,
-    Button,
-    Context,
-    Registry,
-    Reply,
-    UserError,
-)
+from bot.core import DIALOG, EVERYONE, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
 from bot.i18n import LANGUAGES, N_, _, _n, current, language, speaking_to
+from handlers import actions
 from handlers.applications import share_pending
 from handlers.common import (
     fmt_date,
@@ -143,7 +134,7 @@ def guardian(ctx: Context, args: str) -> list[Reply]:
                     "first name, class, fields and notes when you register interest.",
                     date=fmt_date(student.guardian_consent_at.date()),
                 ),
-                ((Button(_("Withdraw consent"), f"cw:{student.id}"),),),
+                ((Button(_("Withdraw consent"), actions.CONSENT_WITHDRAW.payload(student.id)),),),
             )
         ]
     # Only the newest code works, so a code handed to the wrong person can be replaced.
@@ -213,7 +204,7 @@ def _language_question() -> Reply:
         if code != first and not (code == "en" and first not in LANGUAGES):
             with language(code):
                 lines.append(_(LANGUAGE_QUESTION))
-    return Reply("\n".join(lines), language_buttons("gc:lang"))
+    return Reply("\n".join(lines), language_buttons(actions.GUARDIAN, "lang"))
 
 
 def _name_question() -> Reply:
@@ -250,7 +241,10 @@ def _words(text: str, limit: int, refusal: str) -> str:
 
 
 def _relationship_question(name: str, student: Person) -> Reply:
-    buttons = [Button(_(label), f"gc:rel:{word}") for word, label in RELATIONSHIPS.items()]
+    buttons = [
+        Button(_(label), actions.GUARDIAN.payload("rel", word))
+        for word, label in RELATIONSHIPS.items()
+    ]
     return Reply(
         _(
             "Thank you, {name}. How are you related to {student}? Tap one, or type it "
@@ -278,7 +272,12 @@ def _confirm_question(ctx: Context, code: GuardianCode, name: str, relationship:
             name=name,
             school=school,
         ),
-        ((Button(_("I confirm"), "gc:yes"), Button(_("Cancel"), "gc:no")),),
+        (
+            (
+                Button(_("I confirm"), actions.GUARDIAN.payload("yes")),
+                Button(_("Cancel"), actions.GUARDIAN.payload("no")),
+            ),
+        ),
     )
 
 
@@ -297,7 +296,7 @@ def _guardian_dialog(ctx: Context) -> dict[str, Any]:
     return dialog
 
 
-@registry.dialog(GUARDIAN_DIALOG, action="gc")
+@registry.dialog(GUARDIAN_DIALOG, action=actions.GUARDIAN)
 def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     code = _usable_code(ctx, dialog.get("code", ""))
     if dialog.get("step") == "language":
@@ -331,7 +330,7 @@ def _confirm_step(ctx: Context, code: GuardianCode, name: str, relationship: str
     return _confirm_question(ctx, code, name, relationship)
 
 
-@registry.action("gc", roles=EVERYONE)
+@registry.action(actions.GUARDIAN, roles=EVERYONE)
 def guardian_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["no"]:
         ctx.clear_state(DIALOG)
@@ -475,9 +474,13 @@ def _consent_list(ctx: Context, name: str) -> Reply:
     lines, buttons = [title], []
     for n, student in enumerate(listed, start=1):
         if student.under_18 and student.guardian_consent_at is not None:
-            buttons.append((Button(f"{n}: Withdraw consent", f"cw:{student.id}"),))
+            buttons.append(
+                (Button(f"{n}: Withdraw consent", actions.CONSENT_WITHDRAW.payload(student.id)),)
+            )
         elif student.under_18:
-            buttons.append((Button(f"{n}: Consent on file", f"cf:{student.id}"),))
+            buttons.append(
+                (Button(f"{n}: Consent on file", actions.CONSENT_ON_FILE.payload(student.id)),)
+            )
         state = consent_state(student, confirmed.get(student.id))
         lines.append(f"{n}. {labels[student.id]}: {state}")
     if len(students) > MAX_LISTED:
@@ -494,7 +497,7 @@ def _school_student(ctx: Context, raw_id: str | None) -> Person:
     return student
 
 
-@registry.action("cf", roles=STAFF)
+@registry.action(actions.CONSENT_ON_FILE, roles=STAFF)
 def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
     student = _school_student(ctx, args[0] if args else None)
     label = staff_label(ctx.session, student)
@@ -532,7 +535,7 @@ def _withdrawable(ctx: Context, raw_id: str | None) -> Person:
     return student
 
 
-@registry.action("cw", roles=STUDENTS | STAFF)
+@registry.action(actions.CONSENT_WITHDRAW, roles=STUDENTS | STAFF)
 def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     student = _withdrawable(ctx, args[0] if args else None)
     whose = "your" if student.id == ctx.person.id else f"{staff_label(ctx.session, student)}'s"
@@ -542,20 +545,22 @@ def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             "about new applications until consent is given again.",
             (
                 (
-                    Button("Yes, withdraw consent", f"cwy:{student.id}"),
-                    Button("Keep it", "cwn"),
+                    Button(
+                        "Yes, withdraw consent", actions.CONSENT_WITHDRAW_YES.payload(student.id)
+                    ),
+                    Button("Keep it", actions.CONSENT_WITHDRAW_KEEP.payload()),
                 ),
             ),
         )
     ]
 
 
-@registry.action("cwn", roles=STUDENTS | STAFF)
+@registry.action(actions.CONSENT_WITHDRAW_KEEP, roles=STUDENTS | STAFF)
 def withdraw_kept(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("Good, consent stays on file.", replace=True)]
 
 
-@registry.action("cwy", roles=STUDENTS | STAFF)
+@registry.action(actions.CONSENT_WITHDRAW_YES, roles=STUDENTS | STAFF)
 def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     student = _withdrawable(ctx, args[0] if args else None)
     student.guardian_consent_at = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
+from bot.core import DIALOG, EVERYONE, ActionRef, Button, Context, Registry, Reply, UserError
 from bot.i18n import LANGUAGES, N_, _, language, language_name, supported
+from handlers import actions
 
 registry = Registry()
 
@@ -27,9 +28,9 @@ def cancel(ctx: Context, args: str) -> list[Reply]:
     return [Reply(_("OK, stopped. Send /help whenever you need me."))]
 
 
-def language_buttons(action: str) -> tuple[tuple[Button, ...], ...]:
-    """One button per language, each in its own name, pressing ``action:CODE``."""
-    buttons = [Button(name, f"{action}:{code}") for code, name in LANGUAGES.items()]
+def language_buttons(action: ActionRef, *parts: str) -> tuple[tuple[Button, ...], ...]:
+    """One button per language, each in its own name, pressing ``action:PARTS:CODE``."""
+    buttons = [Button(name, action.payload(*parts, code)) for code, name in LANGUAGES.items()]
     return (tuple(buttons[:3]), tuple(buttons[3:]))
 
 
@@ -59,7 +60,7 @@ def language_command(ctx: Context, args: str) -> list[Reply]:
         if code is None:
             raise UserError(
                 _("I don't speak that language yet. Please choose one of these:"),
-                language_buttons("lang"),
+                language_buttons(actions.LANGUAGE),
             )
         return [_switch(ctx, code, replace=False)]
     return [
@@ -68,12 +69,12 @@ def language_command(ctx: Context, args: str) -> list[Reply]:
                 "I'm speaking {language} with you. Which language would you like?",
                 language=language_name(ctx.person.language),
             ),
-            language_buttons("lang"),
+            language_buttons(actions.LANGUAGE),
         )
     ]
 
 
-@registry.action("lang", roles=EVERYONE)
+@registry.action(actions.LANGUAGE, roles=EVERYONE)
 def language_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in LANGUAGES:
         raise UserError(_("That button is from an earlier question. Please answer the one above."))

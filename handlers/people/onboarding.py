@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict, cast
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
 
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
 from bot.i18n import N_, _, _n
+from handlers import actions
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.places import place_key
 from storage.tags import TAGS, normalise_tag
@@ -87,7 +88,38 @@ def find_cohort(ctx: Context, text: str) -> Cohort:
     return cohort
 
 
-def begin(ctx: Context, answers: dict[str, Any] | None = None, *, note: str = "") -> list[Reply]:
+class PlaceAnswer(TypedDict):
+    place: str | None
+    remote: bool | None
+
+
+class Answers(TypedDict, total=False):
+    """A student's onboarding answers so far: one key per step in ``STEPS`` (and ``picked``,
+    the fields chosen before Done)."""
+
+    cohort: int
+    name: str
+    family: str
+    grade: int
+    age: str | bool  # "u16", "u18" or "adult"; True/False (under 18 or not) before the bands
+    picked: list[str]
+    tags: list[str]
+    timezone: str
+    place: PlaceAnswer
+
+
+class OnboardingDialog(TypedDict, total=False):
+    name: str
+    answers: Answers
+    step: str | None
+
+
+def _put(answers: Answers, step: str, value: Any) -> None:
+    """The answer to ``step``: what that step's parser in ``ANSWERS`` (or a button) gave."""
+    cast(dict[str, Any], answers)[step] = value
+
+
+def begin(ctx: Context, answers: Answers | None = None, *, note: str = "") -> list[Reply]:
     """Start onboarding (again), with ``answers`` already known."""
     _store(ctx, answers or {}, None)
     return _next(ctx, note=note)
@@ -113,12 +145,10 @@ def start(ctx: Context, args: str) -> list[Reply]:
         ]
     if person.onboarded_at is not None and person.family_name is None:
         # A student from before the question: only what is missing is asked.
-        known = {
-            **_current(ctx),
-            "name": person.name,
-            "tags": person.tag_names,
-            "place": {"place": person.place, "remote": person.wants_remote},
-        }
+        known = _current(ctx)
+        known["name"] = person.name
+        known["tags"] = person.tag_names
+        known["place"] = {"place": person.place, "remote": person.wants_remote}
         return begin(
             ctx,
             known,
@@ -135,8 +165,8 @@ def start(ctx: Context, args: str) -> list[Reply]:
                     name=person.first_name,
                 ),
                 (
-                    (Button(_("Change my answers"), "onb:redo"),),
-                    (Button(_(BROWSE), "pg:0"),),
+                    (Button(_("Change my answers"), actions.ONBOARDING.payload("redo")),),
+                    (Button(_(BROWSE), actions.PAGE.payload(0)),),
                 ),
             )
         ]
@@ -149,16 +179,16 @@ def start(ctx: Context, args: str) -> list[Reply]:
     return begin(ctx, note=_("Hi! I'm oppbot. I find internships, job shadowing and more for you."))
 
 
-def _answers(ctx: Context) -> dict[str, Any]:
-    dialog = ctx.state(DIALOG)
+def _answers(ctx: Context) -> Answers:
+    dialog = ctx.typed_state(DIALOG, OnboardingDialog)
     if dialog is None or dialog.get("name") not in (NEWCOMER, RERUN):
         raise UserError(_("That button is from an earlier conversation. Send /start to set up."))
-    return dict(dialog.get("answers", {}))
+    return dialog.get("answers", Answers()).copy()
 
 
-def _store(ctx: Context, answers: dict[str, Any], step: str | None) -> None:
+def _store(ctx: Context, answers: Answers, step: str | None) -> None:
     name = NEWCOMER if ctx.person.onboarded_at is None else RERUN
-    ctx.start_dialog(name, answers=answers, step=step)
+    ctx.start_dialog(name, OnboardingDialog(answers=answers, step=step))
 
 
 def _next(ctx: Context, *, note: str = "") -> list[Reply]:
@@ -173,7 +203,7 @@ def _next(ctx: Context, *, note: str = "") -> list[Reply]:
     return [reply]
 
 
-def _current(ctx: Context) -> dict[str, Any]:
+def _current(ctx: Context) -> Answers:
     """The answers a student gave last time (nothing before their first onboarding ends)."""
     person = ctx.person
     if person.onboarded_at is None:
@@ -188,7 +218,7 @@ def _current(ctx: Context) -> dict[str, Any]:
         if person.place or person.wants_remote
         else None,
     }
-    return {step: value for step, value in known.items() if value is not None}
+    return cast(Answers, {step: value for step, value in known.items() if value is not None})
 
 
 def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]:
@@ -196,7 +226,7 @@ def _keep(ctx: Context, step: str, label: str) -> tuple[tuple[Button, ...], ...]
     if step not in _current(ctx):
         return ()
     keep = _("Keep {answer}", answer=label)
-    return ((Button(keep[: ctx.caps.max_button_label], f"onb:keep:{step}"),),)
+    return ((Button(keep[: ctx.caps.max_button_label], actions.ONBOARDING.payload("keep", step)),),)
 
 
 def _known_first_name(ctx: Context) -> str | None:
@@ -211,7 +241,7 @@ def _known_first_name(ctx: Context) -> str | None:
     return known if _valid_name(known) else None
 
 
-def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
+def _family_suggestion(ctx: Context, answers: Answers) -> str | None:
     """A family name to offer as a button: what followed the first name, if anything did."""
     first: str = answers.get("name", "")
     words = first.split()
@@ -226,19 +256,21 @@ def _family_suggestion(ctx: Context, answers: dict[str, Any]) -> str | None:
     return None
 
 
-def _ask_name(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_name(ctx: Context, answers: Answers) -> Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     known = _known_first_name(ctx)
     if known:
         label = _("I'm {name}", name=known)[: ctx.caps.max_button_label]
-        buttons = ((Button(label, "onb:name"),),)
+        buttons = ((Button(label, actions.ONBOARDING.payload("name")),),)
     return Reply(_("What's your first name?"), buttons)
 
 
-def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_family(ctx: Context, answers: Answers) -> Reply:
     suggestion = _family_suggestion(ctx, answers)
     offer = (
-        ((Button(suggestion[: ctx.caps.max_button_label], "onb:family"),),) if suggestion else ()
+        ((Button(suggestion[: ctx.caps.max_button_label], actions.ONBOARDING.payload("family")),),)
+        if suggestion
+        else ()
     )
     return Reply(
         _(
@@ -250,7 +282,7 @@ def _ask_family(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_cohort(ctx: Context, answers: Answers) -> Reply:
     cohort = ctx.person.cohort
     keep = _keep(ctx, "cohort", cohort.name) if cohort else ()
     return Reply(
@@ -258,8 +290,8 @@ def _ask_cohort(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_grade(ctx: Context, answers: dict[str, Any]) -> Reply:
-    buttons = tuple(Button(str(g), f"onb:grade:{g}") for g in range(7, 14))
+def _ask_grade(ctx: Context, answers: Answers) -> Reply:
+    buttons = tuple(Button(str(g), actions.ONBOARDING.payload("grade", g)) for g in range(7, 14))
     return Reply(
         _("Which grade (or school year) are you in? Tap one or type a number from 1 to 13."),
         (
@@ -294,7 +326,7 @@ def age_band(person: Person) -> str | None:
     return "u16" if person.under_16 else "u18"
 
 
-def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_age(ctx: Context, answers: Answers) -> Reply:
     band = age_band(ctx.person)
     keep = _keep(ctx, "age", _(AGE_BANDS[band])) if band is not None else ()
     return Reply(
@@ -305,19 +337,19 @@ def _ask_age(ctx: Context, answers: dict[str, Any]) -> Reply:
         ),
         (
             (
-                Button(_("Yes, under 16"), "onb:age:u16"),
-                Button(_("Yes, 16 or 17"), "onb:age:u18"),
+                Button(_("Yes, under 16"), actions.ONBOARDING.payload("age", "u16")),
+                Button(_("Yes, 16 or 17"), actions.ONBOARDING.payload("age", "u18")),
             ),
-            (Button(_("No, I'm 18 or over"), "onb:age:adult"),),
+            (Button(_("No, I'm 18 or over"), actions.ONBOARDING.payload("age", "adult")),),
             *keep,
         ),
     )
 
 
-def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_tags(ctx: Context, answers: Answers) -> Reply:
     chosen = set(answers.get("picked", []))
     buttons = [
-        Button(("✓ " if tag in chosen else "") + _(label), f"onb:tag:{tag}")
+        Button(("✓ " if tag in chosen else "") + _(label), actions.ONBOARDING.payload("tag", tag))
         for tag, label in TAGS.items()
     ]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
@@ -326,13 +358,14 @@ def _ask_tags(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
     return Reply(
         _("Which fields interest you? Tap as many as you like, then Done."),
-        (*rows, (Button(done, "onb:tags_done"),)),
+        (*rows, (Button(done, actions.ONBOARDING.payload("tags_done")),)),
     )
 
 
-def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_timezone(ctx: Context, answers: Answers) -> Reply:
     buttons = [
-        Button(zone.split("/")[-1].replace("_", " "), f"onb:tz:{zone}") for zone in COMMON_ZONES
+        Button(zone.split("/")[-1].replace("_", " "), actions.ONBOARDING.payload("tz", zone))
+        for zone in COMMON_ZONES
     ]
     return Reply(
         _(
@@ -346,7 +379,7 @@ def _ask_timezone(ctx: Context, answers: dict[str, Any]) -> Reply:
     )
 
 
-def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
+def _ask_place(ctx: Context, answers: Answers) -> Reply:
     current = _current(ctx).get("place")
     keep = _keep(ctx, "place", current["place"] or _("remote only")) if current else ()
     return Reply(
@@ -354,11 +387,17 @@ def _ask_place(ctx: Context, answers: dict[str, Any]) -> Reply:
             "Last one: where can you get to? Type your town or postcode area (like Leeds or "
             "LS6), and I'll show what's near you first."
         ),
-        ((Button(_("Remote only"), "onb:remote"), Button(_("Skip"), "onb:noplace")), *keep),
+        (
+            (
+                Button(_("Remote only"), actions.ONBOARDING.payload("remote")),
+                Button(_("Skip"), actions.ONBOARDING.payload("noplace")),
+            ),
+            *keep,
+        ),
     )
 
 
-QUESTIONS: dict[str, Callable[[Context, dict[str, Any]], Reply]] = {
+QUESTIONS: dict[str, Callable[[Context, Answers], Reply]] = {
     "name": _ask_name,
     "family": _ask_family,
     "cohort": _ask_cohort,
@@ -432,7 +471,7 @@ def _answer_tags(ctx: Context, text: str) -> Any:
     raise UserError(_("Please tap the fields that interest you (or type their names), then Done."))
 
 
-def _tags_typed(ctx: Context, answers: dict[str, Any], text: str) -> list[Reply] | None:
+def _tags_typed(ctx: Context, answers: Answers, text: str) -> list[Reply] | None:
     """Typed "done" or "skip" ends the question; typed field names tick them, as taps would.
 
     None when the text means neither, so it is refused like any other wrong answer.
@@ -488,8 +527,8 @@ ANSWERS: dict[str, Callable[[Context, str], Any]] = {
 
 
 @registry.dialog(NEWCOMER, sticky=True)
-@registry.dialog(RERUN, action="onb")
-def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+@registry.dialog(RERUN, action=actions.ONBOARDING)
+def answer_typed(ctx: Context, text: str, dialog: OnboardingDialog) -> list[Reply]:
     step = dialog.get("step")
     if step not in ANSWERS:
         return _next(ctx)
@@ -497,7 +536,7 @@ def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     if step == "tags" and (replies := _tags_typed(ctx, answers, text)) is not None:
         return replies
     try:
-        answers[step] = ANSWERS[step](ctx, text)
+        _put(answers, step, ANSWERS[step](ctx, text))
     except UserError as refused:
         # The question's buttons come again: the ones above may have scrolled away, and a
         # console shows only the latest.
@@ -506,7 +545,7 @@ def answer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]
     return _next(ctx)
 
 
-@registry.action("onb", roles=EVERYONE)
+@registry.action(actions.ONBOARDING, roles=EVERYONE)
 def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["redo"]:
         if ctx.person.onboarded_at is None or ctx.person.role != Role.STUDENT:
@@ -520,7 +559,7 @@ def button_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         case ["family"] if (suggestion := _family_suggestion(ctx, answers)) is not None:
             answers["family"] = _answer_family(ctx, suggestion)
         case ["keep", step] if step in _current(ctx):
-            answers[step] = _current(ctx)[step]
+            _put(answers, step, cast(dict[str, Any], _current(ctx))[step])
         case ["grade", value] if value.isdigit() and int(value) in GRADES:
             answers["grade"] = int(value)
         case ["age", band] if band in AGE_BANDS:
@@ -556,7 +595,7 @@ def _where(person: Person) -> str:
     return " " + _("Remote only.") if person.wants_remote else ""
 
 
-def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
+def _finish(ctx: Context, answers: Answers) -> list[Reply]:
     person = ctx.person
     cohort = ctx.session.get(Cohort, answers["cohort"])
     if cohort is None:
@@ -576,7 +615,8 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     person.cohort_id = cohort.id
     person.grade = answers["grade"]
     # A yes or no from before the question asked about under-16s means "under 18" or "adult".
-    band = {True: "u18", False: "adult"}.get(answers["age"], answers["age"])
+    age = answers["age"]
+    band = age if isinstance(age, str) else "u18" if age else "adult"
     person.under_18 = band != "adult"
     person.under_16 = band == "u16"
     person.timezone = answers["timezone"]
@@ -614,6 +654,6 @@ def _finish(ctx: Context, answers: dict[str, Any]) -> list[Reply]:
     return [
         Reply(
             f"{greeting} {summary}{_where(person)}\n\n{next_steps}",
-            ((Button(_(BROWSE), "pg:0"),),),
+            ((Button(_(BROWSE), actions.PAGE.payload(0)),),),
         )
     ]

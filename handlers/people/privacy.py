@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
 from bot.i18n import language_name
+from handlers import actions
 from handlers.applications import withdraw
 from handlers.common import ACTIVE, STATUS_LABELS, clip, fmt_when, headline
 from handlers.messaging import DAYS
@@ -212,17 +213,22 @@ def forget(ctx: Context, args: str) -> list[Reply]:
         Reply(
             "This deletes your profile, applications, saved list and reminders, on every "
             "platform. Employers are only told that you withdrew. It can't be undone. Sure?",
-            ((Button("Yes, delete everything", "fgy"), Button("No, keep it", "fgn")),),
+            (
+                (
+                    Button("Yes, delete everything", actions.FORGET_YES.payload()),
+                    Button("No, keep it", actions.FORGET_NO.payload()),
+                ),
+            ),
         )
     ]
 
 
-@registry.action("fgn", roles=EVERYONE)
+@registry.action(actions.FORGET_NO, roles=EVERYONE)
 def keep_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("Good, nothing was deleted.", replace=True)]
 
 
-@registry.action("fgy", roles=EVERYONE)
+@registry.action(actions.FORGET_YES, roles=EVERYONE)
 def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     person = ctx.person
     # Messages about this person that have not gone out yet must never go out.

@@ -23,6 +23,7 @@ from bot.core import (
     Reply,
     UserError,
 )
+from handlers import actions
 from handlers.common import (
     STATUS_LABELS,
     clip,
@@ -178,9 +179,9 @@ def interested(ctx: Context, args: str) -> list[Reply]:
         row = []
         if message is not None:
             line += f"\n   Last message: {clip(_describe(message, interest), 100)}"
-            row.append(Button(f"Conversation {n}", f"th:{interest.id}"))
+            row.append(Button(f"Conversation {n}", actions.THREAD.payload(interest.id)))
         if interest.status in PLACEABLE and may_share(student):
-            row.append(Button(f"Mark {n} placed", f"tpl:{interest.id}"))
+            row.append(Button(f"Mark {n} placed", actions.STAFF_PLACE.payload(interest.id)))
         if row:
             buttons.append(tuple(row))
         lines.append(line)
@@ -219,7 +220,7 @@ def thread(ctx: Context, args: str) -> list[Reply]:
     return [_thread(ctx, number)]
 
 
-@registry.action("th", roles=STAFF)
+@registry.action(actions.THREAD, roles=STAFF)
 def thread_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_thread(ctx, args[0] if args else None)]
 

@@ -24,7 +24,9 @@ from bot.core import (
     Reply,
     Timing,
     UserError,
+    stored_buttons,
 )
+from handlers import actions
 from handlers.common import parse_id, student_label
 from storage.db import transaction
 from storage.models import (
@@ -147,10 +149,12 @@ def _question(row: Feedback) -> str:
 
 
 def _rating_buttons(row: Feedback) -> list[list[list[str]]]:
-    return [
-        [[str(n), f"fbr:{row.id}:{n}"] for n in range(1, 6)],
-        [["Skip", f"fbs:{row.id}"]],
-    ]
+    return stored_buttons(
+        [
+            [Button(str(n), actions.FEEDBACK_RATING.payload(row.id, n)) for n in range(1, 6)],
+            [Button("Skip", actions.FEEDBACK_SKIP.payload(row.id))],
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,7 @@ def _own_question(ctx: Context, raw_id: str | None) -> Feedback:
     return row
 
 
-@registry.action("fbr", roles=ANSWERERS)
+@registry.action(actions.FEEDBACK_RATING, roles=ANSWERERS)
 def rating_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in {"1", "2", "3", "4", "5"}:
         raise UserError("That button doesn't work any more. Send /help to see what you can do.")
@@ -269,13 +273,13 @@ def rating_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"Thanks: {row.rating} out of 5. Would you like to add a short comment? Type it "
             f"now (up to {MAX_COMMENT} characters).",
-            ((Button("No comment", f"fbn:{row.id}"),),),
+            ((Button("No comment", actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
             replace=True,
         )
     ]
 
 
-@registry.action("fbs", roles=ANSWERERS)
+@registry.action(actions.FEEDBACK_SKIP, roles=ANSWERERS)
 def skip_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     row = _own_question(ctx, args[0] if args else None)
     row.status = FeedbackStatus.SKIPPED
@@ -283,7 +287,7 @@ def skip_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("No problem, skipped.", replace=True)]
 
 
-@registry.action("fbn", roles=ANSWERERS)
+@registry.action(actions.FEEDBACK_NO_COMMENT, roles=ANSWERERS)
 def no_comment_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("Thank you for your feedback!", replace=True)]
 
@@ -300,7 +304,7 @@ def comment_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply
         raise UserError(
             f"That's {len(comment)} characters; please keep it under {MAX_COMMENT} and send "
             "it again.",
-            ((Button("No comment", f"fbn:{row.id}"),),),
+            ((Button("No comment", actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
         )
     ctx.clear_state(DIALOG)
     row.comment = comment

@@ -15,17 +15,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.core import (
-    DIALOG,
-    EMPLOYERS,
-    STAFF,
-    STUDENTS,
-    Button,
-    Context,
-    Registry,
-    Reply,
-    UserError,
-)
+from bot.core import DIALOG, EMPLOYERS, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import (
     WhenError,
     clip,
@@ -197,7 +188,7 @@ def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> lis
             (
                 Button(
                     clip(f"{p.interest.opportunity.title} at {p.organisation.name}", 40),
-                    f"hrp:{p.id}:{stamp}:{minutes}",
+                    actions.HOURS_PLACEMENT.payload(p.id, stamp, minutes),
                 ),
             )
             for p in chosen[:6]
@@ -206,7 +197,7 @@ def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> lis
     return [_record(ctx, chosen[0], day, minutes)]
 
 
-@registry.action("hrp", roles=STUDENTS)
+@registry.action(actions.HOURS_PLACEMENT, roles=STUDENTS)
 def placement_chosen(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 3 or not is_number(args[1], 8) or not is_number(args[2], 4):
         raise UserError("That button doesn't work any more. Send /hours to start again.")
@@ -263,7 +254,7 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
             "teacher know."
         )
         _warn_teachers(ctx, placement, entry, over)
-    return Reply("\n".join(lines), ((Button("My hours", "hrs"),),))
+    return Reply("\n".join(lines), ((Button("My hours", actions.MY_HOURS.payload()),),))
 
 
 def _over_limit(ctx: Context, placement: Placement, day: date, minutes: int) -> str | None:
@@ -390,7 +381,7 @@ def _answered(
     entry.reviewed_at = ctx.now
 
 
-@registry.action("hrc", roles=EMPLOYERS)
+@registry.action(actions.HOURS_CONFIRM, roles=EMPLOYERS)
 def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     entry = _reviewable(ctx, args)
     _answered(ctx, entry, HoursStatus.CONFIRMED)
@@ -413,7 +404,7 @@ def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ]
 
 
-@registry.action("hrq", roles=EMPLOYERS)
+@registry.action(actions.HOURS_QUERY, roles=EMPLOYERS)
 def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     entry = _reviewable(ctx, args)
     ctx.start_dialog("hours_query", entry=entry.id, minutes=entry.minutes)
@@ -421,12 +412,12 @@ def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         Reply(
             f"What would you like to ask {student_label(entry.placement.student)} about "
             f"the {hours_phrase(entry.minutes)} on {_day(entry.work_date)}? Type it now.",
-            ((Button("Cancel", "hrx"),),),
+            ((Button("Cancel", actions.HOURS_QUERY_CANCEL.payload()),),),
         )
     ]
 
 
-@registry.action("hrx", roles=EMPLOYERS)
+@registry.action(actions.HOURS_QUERY_CANCEL, roles=EMPLOYERS)
 def query_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, nothing sent.", replace=True)]
 
@@ -453,7 +444,7 @@ def query_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     return [Reply("Question sent. The student can correct the hours, and you'll hear back here.")]
 
 
-@registry.action("hrs", roles=STUDENTS)
+@registry.action(actions.MY_HOURS, roles=STUDENTS)
 def my_hours_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_my_hours(ctx)]
 
@@ -597,6 +588,6 @@ def hours_to_confirm(ctx: Context) -> list[HoursEntry]:
 def confirm_buttons(entry: HoursEntry) -> tuple[Button, ...]:
     """The answers to logged hours, as the supervisor's message has them."""
     return (
-        Button("Confirm", f"hrc:{entry.id}:{entry.minutes}"),
-        Button("Query", f"hrq:{entry.id}:{entry.minutes}"),
+        Button("Confirm", actions.HOURS_CONFIRM.payload(entry.id, entry.minutes)),
+        Button("Query", actions.HOURS_QUERY.payload(entry.id, entry.minutes)),
     )

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import (
     WhenError,
     example_range,
@@ -140,9 +141,9 @@ def placement_card(ctx: Context, placement: Placement, *, note: str = "") -> Rep
     pid = placement.id
     buttons: Buttons = (
         (
-            Button("Dates", f"plc:{pid}:dates"),
-            Button("Supervisor", f"plc:{pid}:sup"),
-            Button("Expected hours", f"plc:{pid}:hours"),
+            Button("Dates", actions.PLACEMENT_CHANGE.payload(pid, "dates")),
+            Button("Supervisor", actions.PLACEMENT_CHANGE.payload(pid, "sup")),
+            Button("Expected hours", actions.PLACEMENT_CHANGE.payload(pid, "hours")),
         ),
     )
     return Reply("\n".join(line for line in lines if line), buttons)
@@ -217,22 +218,22 @@ def placements(ctx: Context, args: str) -> list[Reply]:
     if total > len(found):
         lines.append(f"(The {len(found)} most recent of {total}.)")
     lines.append("Open one with /placements NUMBER to change its details.")
-    numbers = [Button(f"#{p.id}", f"plo:{p.id}") for p in found[:8]]
+    numbers = [Button(f"#{p.id}", actions.PLACEMENT.payload(p.id)) for p in found[:8]]
     rows = tuple(tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4))
     return [Reply("\n".join(lines), rows)]
 
 
-@registry.action("plo", roles=STAFF | EMPLOYERS)
+@registry.action(actions.PLACEMENT, roles=STAFF | EMPLOYERS)
 def placement_opened(ctx: Context, args: list[str]) -> list[Reply]:
     return [placement_card(ctx, placement_for(ctx, args[0] if args else None))]
 
 
-@registry.action("plc", roles=STAFF | EMPLOYERS)
+@registry.action(actions.PLACEMENT_CHANGE, roles=STAFF | EMPLOYERS)
 def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in ("dates", "sup", "hours"):
         raise UserError("That button doesn't work any more. Send /placements to start again.")
     placement = placement_for(ctx, args[0])
-    cancel = (Button("Cancel", f"plo:{placement.id}"),)
+    cancel = (Button("Cancel", actions.PLACEMENT.payload(placement.id)),)
     if args[1] == "sup":
         members = members_of(ctx.session, placement.organisation_id)
         if not members:
@@ -241,7 +242,12 @@ def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
                 "with /invite employer, then choose them here."
             )
         rows = tuple(
-            (Button(m.name or f"Member {m.id}", f"plsv:{placement.id}:{m.id}"),)
+            (
+                Button(
+                    m.name or f"Member {m.id}",
+                    actions.PLACEMENT_SUPERVISOR.payload(placement.id, m.id),
+                ),
+            )
             for m in members[:10]
         )
         return [Reply("Who supervises this placement?", (*rows, cancel))]
@@ -252,7 +258,7 @@ def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("How many hours should the placement take in all? Send a number.", (cancel,))]
 
 
-@registry.action("plsv", roles=STAFF | EMPLOYERS)
+@registry.action(actions.PLACEMENT_SUPERVISOR, roles=STAFF | EMPLOYERS)
 def supervisor_chosen(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
         raise UserError("That button doesn't work any more. Send /placements to start again.")

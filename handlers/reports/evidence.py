@@ -27,7 +27,9 @@ from bot.core import (
     Reply,
     Timing,
     UserError,
+    stored_buttons,
 )
+from handlers import actions
 from handlers.common import (
     WhenError,
     clip,
@@ -161,7 +163,7 @@ def evidence(ctx: Context, args: str) -> list[Reply]:
     buttons: list[tuple[Button, ...]] = []
     for group in groups:
         lines += _missing_lines(ctx, group, detailed=grade is not None, buttons=buttons)
-    buttons.append((Button("Download (CSV)", f"evc:{_grade_token(grade)}"),))
+    buttons.append((Button("Download (CSV)", actions.EVIDENCE_CSV.payload(_grade_token(grade))),))
     if grade is None:
         lines.append("/evidence 11 lists a year group's students without them.")
     lines += ["", "Record what happened outside oppbot with /record (/record alone says how)."]
@@ -198,7 +200,9 @@ def _missing_lines(
             (
                 Button(
                     f"Nudge {len(missing)} with no {what} ({group.label})"[:40],
-                    f"evn:{_NO_GRADE if group.grade is None else group.grade}:{short}",
+                    actions.EVIDENCE_NUDGE.payload(
+                        _NO_GRADE if group.grade is None else group.grade, short
+                    ),
                 ),
             )
         )
@@ -215,7 +219,10 @@ def _missing_lines(
         shown = sorted(
             numbers[s.student.id] for m in MEASURES for s in group.missing(m)[:MAX_LISTED]
         )
-        buttons += [(Button(f"{n}: record", f"evr:{named[n - 1]}"),) for n in sorted(set(shown))]
+        buttons += [
+            (Button(f"{n}: record", actions.EVIDENCE_RECORD.payload(named[n - 1])),)
+            for n in sorted(set(shown))
+        ]
     return lines
 
 
@@ -229,7 +236,7 @@ def _groups(ctx: Context, token: str | None) -> tuple[int | None, list[GroupCove
     return grade, groups
 
 
-@registry.action("evc", roles=STAFF)
+@registry.action(actions.EVIDENCE_CSV, roles=STAFF)
 def csv_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     grade, groups = _groups(ctx, args[0] if args else None)
     year = this_year(ctx)
@@ -242,7 +249,7 @@ def csv_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ]
 
 
-@registry.action("evn", roles=STAFF)
+@registry.action(actions.EVIDENCE_NUDGE, roles=STAFF)
 def nudge_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     token = args[0] if args else ""
     measure = {"enc": ENCOUNTER, "wex": EXPERIENCE}.get(args[1] if len(args) > 1 else "")
@@ -261,11 +268,14 @@ def nudge_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         "placement. Send /browse to see the ones open to you now."
     )
     aid, preview = draft_for_students(ctx, ids, text)
-    rows = (*preview.buttons, (Button("Write my own text", f"evt:{aid}"),))
+    rows = (
+        *preview.buttons,
+        (Button("Write my own text", actions.EVIDENCE_OWN_TEXT.payload(aid)),),
+    )
     return [Reply(preview.text, rows)]
 
 
-@registry.action("evt", roles=STAFF)
+@registry.action(actions.EVIDENCE_OWN_TEXT, roles=STAFF)
 def own_text_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog("evidence_nudge_text", announcement=parse_id(args[0] if args else None))
     return [Reply("Type your message for them (up to 2000 characters).")]
@@ -329,7 +339,7 @@ def _staff_record(ctx: Context, student: Person) -> Reply:
     return Reply("\n".join([f"{label}:", "", *record_lines(evidence, year, own=False)]))
 
 
-@registry.action("evr", roles=STAFF)
+@registry.action(actions.EVIDENCE_RECORD, roles=STAFF)
 def record_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_staff_record(ctx, _school_student(ctx, args[0] if args else None))]
 
@@ -364,7 +374,10 @@ def _lookup(ctx: Context, name: str) -> Reply:
     lines += [f"{n}. {labels[s.id]}" for n, s in enumerate(listed, start=1)]
     if len(students) > MAX_LISTED:
         lines.append(f"More than {MAX_LISTED}: add more of the name to narrow it down.")
-    buttons = tuple((Button(f"{n}: record", f"evr:{s.id}"),) for n, s in enumerate(listed, 1))
+    buttons = tuple(
+        (Button(f"{n}: record", actions.EVIDENCE_RECORD.payload(s.id)),)
+        for n, s in enumerate(listed, 1)
+    )
     return Reply("\n".join(lines), buttons)
 
 
@@ -509,18 +522,21 @@ def _next_question(ctx: Context, state: dict[str, Any]) -> Reply:
             "workplace experience (a visit, shadowing, a placement)?",
             (
                 (
-                    Button("Encounter", "evk:enc"),
-                    Button("Workplace experience", "evk:wex"),
+                    Button("Encounter", actions.EVIDENCE_KIND.payload("enc")),
+                    Button("Workplace experience", actions.EVIDENCE_KIND.payload("wex")),
                 ),
-                (Button("Cancel", "evx"),),
+                (Button("Cancel", actions.EVIDENCE_CANCEL.payload()),),
             ),
         )
     if state["two_way"] is None:
         return Reply(
             "Did the students talk with the employer (ask questions, take part), or only listen?",
             (
-                (Button("They talked with them", "ev2:y"), Button("Only listened", "ev2:n")),
-                (Button("Cancel", "evx"),),
+                (
+                    Button("They talked with them", actions.EVIDENCE_TWO_WAY.payload("y")),
+                    Button("Only listened", actions.EVIDENCE_TWO_WAY.payload("n")),
+                ),
+                (Button("Cancel", actions.EVIDENCE_CANCEL.payload()),),
             ),
         )
     n = len(state["students"])
@@ -531,7 +547,12 @@ def _next_question(ctx: Context, state: dict[str, Any]) -> Reply:
         f"Record {state['activity']}{employer} on {fmt_date(date.fromisoformat(state['day']))} "
         f"as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({way}) for {n} "
         f"student{'' if n == 1 else 's'}: {clip(state['who'], 600)}?",
-        ((Button("Save", "evs"), Button("Cancel", "evx")),),
+        (
+            (
+                Button("Save", actions.EVIDENCE_SAVE.payload()),
+                Button("Cancel", actions.EVIDENCE_CANCEL.payload()),
+            ),
+        ),
     )
 
 
@@ -542,7 +563,7 @@ def _pending(ctx: Context) -> dict[str, Any]:
     return state
 
 
-@registry.action("evk", roles=STAFF)
+@registry.action(actions.EVIDENCE_KIND, roles=STAFF)
 def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     state = _pending(ctx)
     kind = {"enc": EncounterKind.ENCOUNTER, "wex": EncounterKind.WORKPLACE}.get(
@@ -555,7 +576,7 @@ def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_replaced(_next_question(ctx, state))]
 
 
-@registry.action("ev2", roles=STAFF)
+@registry.action(actions.EVIDENCE_TWO_WAY, roles=STAFF)
 def two_way_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     state = _pending(ctx)
     if not args or args[0] not in ("y", "n"):
@@ -569,7 +590,7 @@ def _replaced(reply: Reply) -> Reply:
     return Reply(reply.text, reply.buttons, replace=True)
 
 
-@registry.action("evs", roles=STAFF)
+@registry.action(actions.EVIDENCE_SAVE, roles=STAFF)
 def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     state = _pending(ctx)
     if state["kind"] is None or state["two_way"] is None:
@@ -603,7 +624,7 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ]
 
 
-@registry.action("evx", roles=STAFF)
+@registry.action(actions.EVIDENCE_CANCEL, roles=STAFF)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.clear_state(STATE)
     return [Reply("OK, nothing was recorded.", replace=True)]
@@ -664,13 +685,13 @@ def _my_record(ctx: Context) -> Reply:
         for n, interest in enumerate(events[:MAX_LISTED], start=1):
             opp = interest.opportunity
             lines.append(f"{n}. {opp.title} — {opp.organisation.name}")
-            buttons.append((Button(f"{n}: I went", f"evw:{interest.id}"),))
+            buttons.append((Button(f"{n}: I went", actions.EVIDENCE_WENT.payload(interest.id)),))
     if evidence.items:
-        buttons.append((Button("Download as a file", "evd"),))
+        buttons.append((Button("Download as a file", actions.EVIDENCE_DOWNLOAD.payload()),))
     return Reply("\n".join(lines), tuple(buttons))
 
 
-@registry.action("evw", roles=STUDENTS)
+@registry.action(actions.EVIDENCE_WENT, roles=STUDENTS)
 def went_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     _attended(ctx, _own_event(ctx, args[0] if args else None))
     return [_my_record(ctx)]
@@ -711,7 +732,7 @@ def _attended(ctx: Context, interest: Interest) -> None:
     ctx.session.flush()
 
 
-@registry.action("eva", roles=STUDENTS)
+@registry.action(actions.EVIDENCE_ATTENDED, roles=STUDENTS)
 def attendance_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     """Yes or No to the "Did you go?" that ``ask_attendance`` sent."""
     answer = args[1] if len(args) > 1 else ""
@@ -789,7 +810,19 @@ def ask_attendance(
                         "with employers (useful for a CV or a college application).",
                         "attendance",
                         f"attendance:{student.id}:{opp.id}",
-                        [[["Yes, I went", f"eva:{interest.id}:y"], ["No", f"eva:{interest.id}:n"]]],
+                        stored_buttons(
+                            [
+                                [
+                                    Button(
+                                        "Yes, I went",
+                                        actions.EVIDENCE_ATTENDED.payload(interest.id, "y"),
+                                    ),
+                                    Button(
+                                        "No", actions.EVIDENCE_ATTENDED.payload(interest.id, "n")
+                                    ),
+                                ]
+                            ]
+                        ),
                         about=student,
                     )
                 )
@@ -798,7 +831,7 @@ def ask_attendance(
             return asked
 
 
-@registry.action("evd", roles=STUDENTS)
+@registry.action(actions.EVIDENCE_DOWNLOAD, roles=STUDENTS)
 def download_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     evidence, year = _my_evidence(ctx)
     name = " ".join(filter(None, [ctx.person.name, ctx.person.family_name]))

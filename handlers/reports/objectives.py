@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core import STAFF, Button, Context, Registry, Reply, UserError
+from handlers import actions
 from handlers.common import (
     WhenError,
     example_deadline,
@@ -476,7 +477,7 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
     buttons = []
     for n, (row, value) in enumerate(zip(rows, values, strict=True), start=1):
         lines.append(f"{n}. {progress_line(row, value)}")
-        buttons.append((Button(f"Remove {n}", f"obx:{row.id}"),))
+        buttons.append((Button(f"Remove {n}", actions.OBJECTIVE_REMOVE.payload(row.id)),))
     if len(rows) == MAX_LISTED:
         total = ctx.session.scalar(
             select(func.count()).select_from(Objective).where(Objective.school_id == school.id)
@@ -486,7 +487,7 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
-@registry.action("obx", roles=STAFF)
+@registry.action(actions.OBJECTIVE_REMOVE, roles=STAFF)
 def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     school = staff_school(ctx)
     row = ctx.session.get(Objective, parse_id(args[0] if args else None))
