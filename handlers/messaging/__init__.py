@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.messaging.alerts import send_alerts
 from handlers.messaging.announcements import (
     draft_for_students,
     report_deliveries,
@@ -31,6 +32,7 @@ __all__ = [
     "retext_draft",
     "schedule_event_reminders",
     "send",
+    "send_alerts",
     "send_digests",
     "send_due_announcements",
     "sync_deadline_reminders",

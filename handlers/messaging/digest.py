@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
 from handlers.common import clip, deadline_phrase, headline
+from handlers.messaging.alerts import pause_buttons, paused
 from storage.db import transaction
 from storage.models import Opportunity, OpportunityTag, Person, Role
 from storage.outbox import Outgoing, enqueue_many
@@ -152,8 +153,7 @@ def digest_message(
         lines.append(f"…and {total - len(items)} more: /browse")
     numbers = [[str(n), f"opp:{o.id}"] for n, o in enumerate(items, start=1)]
     buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
-    buttons.append([["Stop the digest", "dg:stop"]])
-    return "\n".join(lines), buttons
+    return "\n".join(lines), buttons + pause_buttons(["Stop the digest", "dg:stop"])
 
 
 def send_digests(
@@ -177,7 +177,7 @@ def send_digests(
                 assert person.digest_next_at is not None and person.digest_day is not None
                 slot = person.digest_next_at
                 person.digest_next_at = next_digest_at(person.digest_day, now, person, timing)
-                if now - slot > LATENESS:
+                if now - slot > LATENESS or paused(person, now):
                     continue
                 since = person.digest_since or now - timedelta(days=7)
                 items, total = digest_items(session, person, since, now)
