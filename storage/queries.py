@@ -254,7 +254,9 @@ def browse_page(
         *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)),
     ).subquery("ranked")
     firsts = select(ranked.c.id).where(ranked.c.place == 1)
-    total = session.scalar(select(func.count()).select_from(firsts.subquery())) or 0
+    # As many lines as roles: counted without ranking anything.
+    roles = query.with_only_columns(Opportunity.organisation_id, title_key()).distinct()
+    total = session.scalar(select(func.count()).select_from(roles.subquery())) or 0
     order_by = [
         ranked.c[f"k{n}"].desc() if descending else ranked.c[f"k{n}"]
         for n, (_, descending) in enumerate(keys)
