@@ -280,3 +280,16 @@ def test_a_stale_button_is_answered(ada: Chat, session_factory: sessionmaker[Ses
     ada.press_payload("al:rm:abc")
     assert "doesn't work any more" in ada.text
     assert counts(session_factory) == before
+
+
+def test_my_data_lists_my_alerts(ada: Chat) -> None:
+    ada.send("/mydata")
+    assert "Alerts: none" in ada.text
+    ada.send("/alert")
+    ada.send("/alert nursing near Leeds")
+    ada.press_payload("ps:30")
+    ada.send("/mydata")
+    assert (
+        "Alerts: new opportunities in your fields (Technology); "
+        '"nursing" near Leeds (once a day at most, paused)'
+    ) in ada.text

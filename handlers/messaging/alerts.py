@@ -91,12 +91,24 @@ def next_alert_at(session: Session, person: Person, now: datetime) -> datetime:
     return max(now, last + timedelta(days=person.alert_every_days))
 
 
-def _alerts(ctx: Context) -> list[Alert]:
+def alerts_of(session: Session, person: Person) -> list[Alert]:
     return list(
-        ctx.session.scalars(
-            select(Alert).where(Alert.person_id == ctx.person.id).order_by(Alert.id)
-        )
+        session.scalars(select(Alert).where(Alert.person_id == person.id).order_by(Alert.id))
     )
+
+
+def _alerts(ctx: Context) -> list[Alert]:
+    return alerts_of(ctx.session, ctx.person)
+
+
+def alerts_summary(session: Session, person: Person, now: datetime) -> str:
+    """A student's alerts in a line, for what we store about them."""
+    mine = alerts_of(session, person)
+    if not mine:
+        return "none"
+    said = "; ".join(describe(a, person) for a in mine)
+    how_often = EVERY.get(person.alert_every_days, "once a day")
+    return f"{said} ({how_often} at most{', paused' if paused(person, now) else ''})"
 
 
 @registry.command(
