@@ -1,8 +1,8 @@
 """alerts: students' alerts for new matches, what each student has heard about, how often,
 and a pause of alerts and the digest
 
-Revision ID: 0013_alerts
-Revises: 0012_search
+Revision ID: 0014_alerts
+Revises: 0013_coverage_objectives
 Create Date: 2026-12-03
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_alerts"
-down_revision: str | None = "0012_search"
+revision: str = "0014_alerts"
+down_revision: str | None = "0013_coverage_objectives"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
