@@ -40,6 +40,7 @@ from handlers.jobs import (
     reconcile_all,
     report_deliveries,
     run_imports,
+    send_alerts,
     send_digests,
     send_due_announcements,
     sync_due,
@@ -89,6 +90,7 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
         Job("reminders.queue", queue_due_reminders, settings.reminder_poll_seconds),
         Job("reminders.reconcile", reconcile_all, settings.reconcile_minutes * 60),
         Job("digests.send", send_digests, settings.digest_poll_seconds),
+        Job("alerts.send", send_alerts, settings.digest_poll_seconds),
         # Announcements are scheduled to the minute; looking as often as reminders is enough.
         Job("announcements.send", send_scheduled_announcements, settings.reminder_poll_seconds),
         # The author hears soon after the last message of an announcement went (or failed).

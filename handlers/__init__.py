@@ -6,7 +6,7 @@ from bot.core import Registry
 from handlers import home
 from handlers.applications import interest, matches
 from handlers.listings import browse, flags, opportunities, saved, sources
-from handlers.messaging import announcements, calendar, digest, reminders
+from handlers.messaging import alerts, announcements, calendar, digest, reminders
 from handlers.people import colleagues, consent, general, invites, onboarding, privacy, staff
 from handlers.placements import feedback, hours, placements
 from handlers.reports import evidence, objectives, report
@@ -21,6 +21,7 @@ MODULES = (
     flags,
     reminders,
     digest,
+    alerts,
     calendar,
     matches,
     placements,

@@ -14,6 +14,7 @@ from handlers.messaging import (
     queue_due_reminders,
     reconcile_all,
     report_deliveries,
+    send_alerts,
     send_digests,
     send_due_announcements,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "reconcile_all",
     "report_deliveries",
     "run_imports",
+    "send_alerts",
     "send_digests",
     "send_due_announcements",
     "sync_due",

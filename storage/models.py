@@ -264,6 +264,12 @@ class Person(Base):
     digest_day: Mapped[int | None] = mapped_column(Integer)
     digest_next_at: Mapped[datetime | None] = mapped_column(index=True)
     digest_since: Mapped[datetime | None]
+    # Alerts for new matches (see Alert): at most one every this many days (1 or 7), the
+    # earliest moment the next may be queued, and a pause of alerts and the digest alike
+    # (None: not paused; PAUSED_UNTIL_RESUMED: until the student resumes).
+    alert_every_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    alert_next_at: Mapped[datetime | None] = mapped_column(index=True)
+    news_paused_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     accounts: Mapped[list[Account]] = relationship(
@@ -291,6 +297,38 @@ class Person(Base):
     @property
     def tag_names(self) -> list[str]:
         return [t.tag for t in self.tags]
+
+
+# A pause "until I resume" lasts until this moment, which never comes.
+PAUSED_UNTIL_RESUMED = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class Alert(Base):
+    """A student's wish to hear about new opportunities: in their fields (no words and no
+    place), or matching a saved search (words, and a place the location must name)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    words: Mapped[str | None] = mapped_column(String(100))
+    place: Mapped[str | None] = mapped_column(String(60))
+    # Only opportunities published after this are new to the alert.
+    created_at: Mapped[datetime]
+
+
+class AlertSent(Base):
+    """An opportunity a student has heard about in an alert: each only once."""
+
+    __tablename__ = "alerts_sent"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    sent_at: Mapped[datetime]
 
 
 class PersonTag(Base):

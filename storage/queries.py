@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Select,
+    SQLColumnExpression,
     Subquery,
     and_,
     case,
@@ -22,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from storage import search
 from storage.db import dialect_insert
@@ -201,6 +203,15 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
+def title_key(opportunity: type[Opportunity] = Opportunity) -> ColumnElement[str]:
+    """The role a listing is for: its title without case or surrounding spaces.
+
+    The same role from the same organisation in several places, or from several sources, is
+    one listing to a student; see ``browse_page`` and ``elsewhere``.
+    """
+    return func.lower(func.trim(opportunity.title))
+
+
 def browse_page(
     session: Session,
     person: Person,
@@ -214,25 +225,45 @@ def browse_page(
     """One page of ``browse_query`` as loaded opportunities, and the total count.
 
     A search lists the listings with every word first, best matches first. Otherwise
-    ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest".
+    ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest". Of the
+    listings for one role (same organisation, same ``title_key``), only the best-placed one
+    is on the list: ``elsewhere`` tells where else it is.
     """
     hits = search_hits(session, filters.text)
     query = browse_query(person, filters, today, hits)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order_by: list[Any] = []
+    # Each sort key with whether it is descending: the same keys pick a role's best listing
+    # and then order the list.
+    keys: list[tuple[SQLColumnExpression[Any], bool]] = []
     if hits is not None and "relevance" in hits.c:
-        order_by += [hits.c.complete.desc(), hits.c.relevance.desc()]
+        keys += [(hits.c.complete, True), (hits.c.relevance, True)]
     elif order == "newest":
-        order_by += [Opportunity.published_at.desc()]
+        keys += [(Opportunity.published_at, True)]
     elif order == "for_you":
-        order_by += [for_you_score(person, today).desc()]
-    order_by += [
-        Opportunity.deadline.is_(None),
-        Opportunity.deadline,
-        Opportunity.published_at.desc(),
-        Opportunity.id.desc(),
+        keys += [(for_you_score(person, today), True)]
+    keys += [
+        (Opportunity.deadline.is_(None), False),
+        (Opportunity.deadline, False),
+        (Opportunity.published_at, True),
+        (Opportunity.id, True),
     ]
-    ids = session.scalars(query.order_by(*order_by).offset(page * page_size).limit(page_size)).all()
+    best_first = [key.desc() if descending else key for key, descending in keys]
+    ranked = query.add_columns(
+        func.row_number()
+        .over(partition_by=(Opportunity.organisation_id, title_key()), order_by=best_first)
+        .label("place"),
+        *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)),
+    ).subquery("ranked")
+    firsts = select(ranked.c.id).where(ranked.c.place == 1)
+    # As many lines as roles: counted without ranking anything.
+    roles = query.with_only_columns(Opportunity.organisation_id, title_key()).distinct()
+    total = session.scalar(select(func.count()).select_from(roles.subquery())) or 0
+    order_by = [
+        ranked.c[f"k{n}"].desc() if descending else ranked.c[f"k{n}"]
+        for n, (_, descending) in enumerate(keys)
+    ]
+    ids = session.scalars(
+        firsts.order_by(*order_by).offset(page * page_size).limit(page_size)
+    ).all()
     if not ids:
         return [], total
     loaded = {
@@ -244,6 +275,68 @@ def browse_page(
         )
     }
     return [loaded[i] for i in ids], total
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """The other open listings of a role: the places they add, and how many there are."""
+
+    places: tuple[str, ...]
+    listings: int
+
+    def phrase(self) -> str:
+        """ "also in Plano, TX and 2 more", or "also listed 2 more times" without new places."""
+        if self.places:
+            more = f" and {len(self.places) - 1} more" if len(self.places) > 1 else ""
+            return f"also in {self.places[0]}{more}"
+        return f"also listed {self.listings} more time{'s' if self.listings > 1 else ''}"
+
+
+_MORE_PLACES = re.compile(r"and \d+ more")
+
+
+def places(location: str) -> list[str]:
+    """The places of a location as the importer joins them ("Leeds; York; and 2 more")."""
+    return [
+        p.strip()
+        for p in location.split(";")
+        if p.strip() and not _MORE_PLACES.fullmatch(p.strip())
+    ]
+
+
+def elsewhere(
+    session: Session, person: Person, today: date, shown: list[Opportunity]
+) -> dict[int, Elsewhere]:
+    """For each of ``shown`` that has them, the other open listings of its role that
+    ``person`` may apply to (see ``title_key``), by the shown listing's id."""
+    if not shown:
+        return {}
+    other = aliased(Opportunity)
+    rows = session.execute(
+        select(Opportunity.id, other.location)
+        .join(
+            other,
+            and_(
+                other.organisation_id == Opportunity.organisation_id,
+                title_key(other) == title_key(),
+                other.id != Opportunity.id,
+            ),
+        )
+        .where(
+            Opportunity.id.in_([o.id for o in shown]),
+            other.id.in_(browse_query(person, BrowseFilters(), today)),
+        )
+        .order_by(Opportunity.id, other.id)
+    ).all()
+    found: dict[int, tuple[list[str], int]] = {}
+    own = {o.id: set(places(o.location)) for o in shown}
+    for shown_id, location in rows:
+        added, count = found.get(shown_id, ([], 0))
+        for place in places(location):
+            if place not in own[shown_id] and place not in added:
+                added.append(place)
+        found[shown_id] = (added, count + 1)
+    return {i: Elsewhere(tuple(added), count) for i, (added, count) in found.items()}
 
 
 def record_view(

@@ -29,7 +29,7 @@ _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 
 EVERYONES = {"help", "cancel", "language", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
-STUDENTS |= {"remind", "reminders", "digest", "calendar"}
+STUDENTS |= {"remind", "reminders", "digest", "alert", "alerts", "calendar"}
 STUDENTS |= {"guardian", "hours", "record"}
 TEACHERS = EVERYONES | {"invite", "publish", "pending", "close", "edit", "cohort", "interested"}
 TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}

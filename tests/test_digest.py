@@ -118,7 +118,11 @@ def test_a_weekly_digest_of_new_matching_opportunities(
             "Your weekly digest: 1 new opportunity in your fields since last time.\n\n"
             "1. Robot builder — Acme Ltd\n"
             "   Apply by 10 Dec 2026 (in 13 days)",
-            [[["1", f"opp:{robot}"]], [["Stop the digest", "dg:stop"]]],
+            [
+                [["1", f"opp:{robot}"]],
+                [["Pause a week", "ps:7"], ["Pause a month", "ps:30"]],
+                [["Pause until I resume", "ps:on"], ["Stop the digest", "dg:stop"]],
+            ],
         )
     ]
 
@@ -246,3 +250,22 @@ def test_two_workers_send_each_digest_once(
         thread.join()
     assert sum(sent) == 60
     assert len(digests(session_factory)) == 60
+
+
+def test_a_paused_digest_skips_its_weeks_and_resumes(
+    ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada.send("/digest friday")
+    clock.advance(hours=1)
+    add_opportunity(session_factory, clock.now, title="Robot builder", tags=("technology",))
+    ada.press_payload("ps:on")
+    assert ada.text.startswith("Paused: no alerts or digest until you resume.")
+    clock.now = utc(2026, 11, 27, 16, 0)
+    assert send(session_factory, clock) == 0
+    clock.now = utc(2026, 12, 1, 12, 0)
+    ada.press_payload("ps:off")
+    assert ada.text == "Welcome back: alerts and the digest are on again."
+    # What came while paused is still new at the next digest.
+    clock.now = utc(2026, 12, 4, 16, 0)
+    assert send(session_factory, clock) == 1
+    assert "1. Robot builder" in digests(session_factory)[-1][0]

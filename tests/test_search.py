@@ -23,13 +23,18 @@ from storage.models import (
     Person,
     Role,
 )
-from storage.queries import BrowseFilters, browse_page
+from storage.queries import BrowseFilters, browse_page, elsewhere
 from storage.search import closest, parse
 from tests.conftest import FakeClock
 from tests.helpers import Chat, add_opportunity, add_school, onboard
 
 LISTINGS = Path(__file__).parent / "data" / "internship-listings-sample.json"
-TITLES = sorted({r["title"].strip() for r in json.loads(LISTINGS.read_text())})
+RECORDS = json.loads(LISTINGS.read_text())
+TITLES = sorted({r["title"].strip() for r in RECORDS})
+# One role: the same title (whatever its case and surrounding spaces) from the same employer.
+ROLES = {(r["company_name"], r["title"].strip().lower()) for r in RECORDS}
+# A role the sample lists four times, in four places.
+LEIDOS = ("Leidos", "software engineer intern")
 
 
 def has_word(title: str, *stems: str) -> bool:
@@ -92,7 +97,8 @@ def test_a_word_finds_its_other_forms(
     }
     assert set(traders[: len(expected)]) == expected
     researching = found(session_factory, clock, "researching")
-    assert leading(researching, lambda t: has_word(t, "research")) > 10
+    research_roles = {role for role in ROLES if has_word(role[1], "research")}
+    assert leading(researching, lambda t: has_word(t, "research")) == len(research_roles) > 8
 
 
 @pytest.mark.usefixtures("imported")
@@ -222,3 +228,106 @@ def test_a_student_searches_with_a_typo_in_the_chat(
     ada.send("/search sofware enginer")
     assert "1. Software Engineer Intern" in ada.text
     assert "Ward assistant" not in ada.text
+
+
+def page_of(
+    session: Session, clock: FakeClock, filters: BrowseFilters, order: str = "soonest"
+) -> tuple[list[Opportunity], int]:
+    student = Person(name="S", role=Role.STUDENT, created_at=clock.now)
+    return browse_page(
+        session, student, filters, clock.now.date(), page=0, page_size=1000, order=order
+    )
+
+
+@pytest.mark.usefixtures("imported")
+@pytest.mark.parametrize("order", ["for_you", "soonest", "newest"])
+def test_one_role_is_listed_once(
+    session_factory: sessionmaker[Session], clock: FakeClock, order: str
+) -> None:
+    with session_factory() as session:
+        items, total = page_of(session, clock, BrowseFilters(), order)
+        listed = [(o.organisation.name, o.title.strip().lower()) for o in items]
+        stored = session.execute(
+            select(Organisation.name, Opportunity.title).join_from(Opportunity, Organisation)
+        ).all()
+        roles = {(name, title.strip().lower()) for name, title in stored}
+        assert total == len(items) == len(set(listed)) == len(roles) < len(stored)
+        assert set(listed) == roles
+        student = Person(name="S", role=Role.STUDENT, created_at=clock.now)
+        leidos = next(o for o in items if listed[items.index(o)] == LEIDOS)
+        # The newest of Leidos' four listings stands for the role when nothing else decides.
+        assert leidos.location == "San Diego, CA"
+        other = elsewhere(session, student, clock.now.date(), [leidos])[leidos.id]
+        assert set(other.places) == {"Remote, US", "Lynnwood, WA", "Arlington, VA"}
+        assert other.listings == 3
+        assert other.phrase() == f"also in {other.places[0]} and 2 more"
+
+
+@pytest.mark.usefixtures("imported")
+def test_a_search_or_a_place_lists_a_role_once_by_its_best_listing(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with session_factory() as session:
+        items, total = page_of(session, clock, BrowseFilters(text="mobile software engineering"))
+        apps = [o for o in items if o.organisation.name == "AppLovin"]
+        assert len(apps) == 1 and total == len(items)
+        items, _ = page_of(session, clock, BrowseFilters(text="software", where="Lynnwood"))
+        assert [(o.organisation.name, o.location) for o in items] == [("Leidos", "Lynnwood, WA")]
+        student = Person(name="S", role=Role.STUDENT, created_at=clock.now)
+        other = elsewhere(session, student, clock.now.date(), items)[items[0].id]
+        assert set(other.places) == {"Remote, US", "San Diego, CA", "Arlington, VA"}
+
+
+def test_the_list_and_the_card_say_where_else_a_role_is(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, title="Data intern", location="Leeds")
+    add_opportunity(session_factory, clock.now, title="DATA intern ", location="York; Hull")
+    # The same role in the same place from another source adds no place.
+    add_opportunity(
+        session_factory, clock.now, title="Data intern", location="Leeds", source="board"
+    )
+    add_opportunity(session_factory, clock.now, title="Data intern", organisation="Other Co")
+    # Closed, or for adults only: not somewhere this student could go.
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Data intern",
+        location="Bath",
+        status=OpportunityStatus.CLOSED,
+    )
+    add_opportunity(session_factory, clock.now, title="Data intern", location="Wells", min_age=18)
+    ada = Chat(core, "ada")
+    onboard(ada)
+    ada.send("/browse soonest")
+    assert "2 open opportunities" in ada.text
+    assert ada.text.count("Data intern") + ada.text.count("DATA intern") == 2
+    assert "also in" in ada.text and "Bath" not in ada.text and "Wells" not in ada.text
+    lines = ada.text.splitlines()
+    acme = next(n for n, line in enumerate(lines) if "Acme Ltd" in line)
+    assert lines[acme + 1].strip().startswith("also in ")
+    ada.press(str(lines[acme].split(".")[0]))
+    where = next(line for line in ada.text.splitlines() if line.startswith("Where: "))
+    shown = set(where.removeprefix("Where: ").split("; "))
+    also = next(line for line in ada.text.splitlines() if line.startswith("(also in "))
+    first, _, more = also.removeprefix("(also in ").removesuffix(")").partition(" and ")
+    assert shown | {first} <= {"Leeds", "York", "Hull"} and first not in shown
+    assert more == ("1 more" if len(shown) == 1 else "")
+    ada.send("/search data")
+    assert "also in" in ada.text
+
+
+def test_a_role_from_several_sources_in_one_place_says_so(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_opportunity(session_factory, clock.now, title="Nurse cadet", location="Leeds")
+    add_opportunity(
+        session_factory, clock.now, title="Nurse cadet", location="Leeds", source="board"
+    )
+    with session_factory() as session:
+        items, total = page_of(session, clock, BrowseFilters(text="nurse"))
+        assert total == 1
+        student = Person(name="S", role=Role.STUDENT, created_at=clock.now)
+        other = elsewhere(session, student, clock.now.date(), items)[items[0].id]
+        assert other.phrase() == "also listed 1 more time"

@@ -20,7 +20,7 @@ from storage.models import (
     Role,
     SavedOpportunity,
 )
-from storage.queries import ineligibility, record_view
+from storage.queries import elsewhere, ineligibility, record_view
 from storage.tags import TAGS
 
 KIND_LABELS: dict[OpportunityKind, str] = {
@@ -94,7 +94,10 @@ def headline(opportunity: Opportunity) -> str:
     return f"{opportunity.title} — {opportunity.organisation.name}"
 
 
-def card_text(opportunity: Opportunity, today: date, max_text: int) -> str:
+def card_text(
+    opportunity: Opportunity, today: date, max_text: int, *, also: str | None = None
+) -> str:
+    """The card's text; ``also`` says where else the same role is listed."""
     facts = [KIND_LABELS[opportunity.kind]]
     if opportunity.paid is not None:
         facts.append("Paid" if opportunity.paid else "Unpaid")
@@ -103,6 +106,8 @@ def card_text(opportunity: Opportunity, today: date, max_text: int) -> str:
     lines = [headline(opportunity), " · ".join(facts)]
     if opportunity.location:
         lines.append(f"Where: {opportunity.location}")
+    if also:
+        lines.append(f"({also})")
     if opportunity.start_date and opportunity.end_date:
         lines.append(
             f"When: {fmt_date(opportunity.start_date)} to {fmt_date(opportunity.end_date)}"
@@ -205,7 +210,10 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
         else Button("Save", actions.SAVE.payload(oid))
     )
     prefix = f"{note}\n\n" if note else ""
-    body = card_text(opportunity, today, ctx.caps.max_text - len(prefix))
+    other = elsewhere(ctx.session, ctx.person, today, [opportunity]).get(oid)
+    body = card_text(
+        opportunity, today, ctx.caps.max_text - len(prefix), also=other.phrase() if other else None
+    )
     rows = (
         (first, save),
         (

@@ -15,7 +15,7 @@ from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from handlers import actions
 from handlers.common import KIND_LABELS, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
-from storage.queries import ORDERS, BrowseFilters, browse_page, reasons
+from storage.queries import ORDERS, BrowseFilters, browse_page, elsewhere, reasons
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -151,13 +151,17 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     today = local_today(ctx)
     # Numbers run on across pages, so "7" always means the same line of this list.
     first = page * size + 1
+    others = elsewhere(ctx.session, ctx.person, today, items)
     for n, item in enumerate(items, start=first):
         due = f" · apply by {item.deadline.day} {item.deadline:%b}" if item.deadline else ""
         if item.deadline and item.deadline == today:
             due = " · apply by today"
         lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
-        if order == "for_you" and not filters.text and (why := reasons(item, ctx.person, today)):
-            lines.append(f"   {' · '.join(why)}")
+        notes = reasons(item, ctx.person, today) if order == "for_you" and not filters.text else []
+        if item.id in others:
+            notes.append(others[item.id].phrase())
+        if notes:
+            lines.append(f"   {' · '.join(notes)}")
     lines += ["", "Tap a number to see the details."]
     numbers = tuple(
         Button(str(n), actions.OPEN_LISTING.payload(item.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.messaging.alerts import alerts_summary, send_alerts
 from handlers.messaging.announcements import (
     draft_for_students,
     report_deliveries,
@@ -23,6 +24,7 @@ from handlers.messaging.reminders import (
 __all__ = [
     "DAYS",
     "Queued",
+    "alerts_summary",
     "draft_for_students",
     "fmt_moment",
     "queue_due_reminders",
@@ -31,6 +33,7 @@ __all__ = [
     "retext_draft",
     "schedule_event_reminders",
     "send",
+    "send_alerts",
     "send_digests",
     "send_due_announcements",
     "sync_deadline_reminders",

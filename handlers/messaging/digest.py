@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
 from handlers import actions
 from handlers.common import clip, deadline_phrase, headline
+from handlers.messaging.alerts import pause_buttons, paused
 from storage.db import transaction
 from storage.models import Opportunity, OpportunityTag, Person, Role
 from storage.outbox import Outgoing, enqueue_many
@@ -156,8 +157,8 @@ def digest_message(
         Button(str(n), actions.OPEN_LISTING.payload(o.id)) for n, o in enumerate(items, start=1)
     ]
     buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
-    buttons.append([Button("Stop the digest", actions.DIGEST_DAY.payload("stop"))])
-    return "\n".join(lines), stored_buttons(buttons)
+    stop = Button("Stop the digest", actions.DIGEST_DAY.payload("stop"))
+    return "\n".join(lines), stored_buttons([*buttons, *pause_buttons(stop)])
 
 
 def send_digests(
@@ -181,7 +182,7 @@ def send_digests(
                 assert person.digest_next_at is not None and person.digest_day is not None
                 slot = person.digest_next_at
                 person.digest_next_at = next_digest_at(person.digest_day, now, person, timing)
-                if now - slot > LATENESS:
+                if now - slot > LATENESS or paused(person, now):
                     continue
                 since = person.digest_since or now - timedelta(days=7)
                 items, total = digest_items(session, person, since, now)

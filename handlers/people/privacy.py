@@ -12,7 +12,7 @@ from bot.i18n import language_name
 from handlers import actions
 from handlers.applications import withdraw
 from handlers.common import ACTIVE, STATUS_LABELS, clip, fmt_when, headline
-from handlers.messaging import DAYS
+from handlers.messaging import DAYS, alerts_summary
 from handlers.people.consent import confirmations
 from handlers.people.onboarding import AGE_BANDS, age_band
 from handlers.placements import dates_phrase, forget_feedback, hours_phrase
@@ -73,6 +73,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
     if person.role == Role.STUDENT:
         digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"
         lines.append(f"Weekly digest: {digest}")
+        lines.append(f"Alerts: {alerts_summary(ctx.session, person, ctx.now)}")
     lines.append(f"First contact: {fmt_when(person.created_at, person)}")
     accounts = ctx.session.scalars(select(Account).where(Account.person_id == person.id)).all()
     lines.append(

@@ -1,0 +1,355 @@
+"""/alert: hear about new opportunities as they arrive, in my fields or for a saved search.
+
+New matches are batched: one message lists what arrived since the last alert, at most one a
+day (or a week, as the student chooses), never in quiet hours, and each opportunity reaches a
+student in an alert only once (``AlertSent``). Every alert and the weekly digest carry Pause
+(a week, a month, until I resume) and Stop. ``send_alerts`` is the scheduled job.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
+from handlers import actions
+from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id
+from storage import search
+from storage.db import dialect_insert, transaction
+from storage.models import (
+    PAUSED_UNTIL_RESUMED,
+    Alert,
+    AlertSent,
+    Opportunity,
+    OpportunityTag,
+    Person,
+    Role,
+)
+from storage.outbox import Outgoing, enqueue_many
+from storage.queries import BrowseFilters, browse_query, search_hits
+from storage.tags import TAGS
+
+registry = Registry()
+
+MAX_ALERTS = 10
+MAX_WORDS = 100
+MAX_PLACE = 60
+MAX_ITEMS = 8
+# With nothing new, a student's alerts are looked at again after this long.
+LOOK_AGAIN = timedelta(hours=1)
+EVERY = {1: "once a day", 7: "once a week"}
+PAUSES = {"7": timedelta(days=7), "30": timedelta(days=30)}
+_NEAR = re.compile(r"(?:^|\s)near\s+(?P<place>.+)$", re.IGNORECASE)
+
+
+def pause_buttons(stop: Button) -> list[list[Button]]:
+    """The Pause and Stop buttons under every alert and digest; ``stop`` is the message's own."""
+    return [
+        [
+            Button("Pause a week", actions.PAUSE_NEWS.payload("7")),
+            Button("Pause a month", actions.PAUSE_NEWS.payload("30")),
+        ],
+        [Button("Pause until I resume", actions.PAUSE_NEWS.payload("on")), stop],
+    ]
+
+
+def paused(person: Person, now: datetime) -> bool:
+    """Whether the student paused alerts and the digest at ``now``."""
+    return person.news_paused_until is not None and person.news_paused_until > now
+
+
+def describe(alert: Alert, person: Person) -> str:
+    if alert.words is None and alert.place is None:
+        fields = ", ".join(TAGS[t].split(" & ")[0] for t in person.tag_names if t in TAGS)
+        return f"new opportunities in your fields ({fields})" if fields else "all new opportunities"
+    said = f'"{alert.words}"' if alert.words else "anything"
+    return f"{said} near {alert.place}" if alert.place else said
+
+
+def _parse(args: str) -> tuple[str | None, str | None]:
+    text = " ".join(args.split())
+    place = None
+    if (near := _NEAR.search(text)) is not None:
+        place = near.group("place").strip()
+        text = text[: near.start()].strip()
+    if len(text) > MAX_WORDS:
+        raise UserError(f"That search is too long. Please use fewer than {MAX_WORDS} characters.")
+    if place is not None and len(place) > MAX_PLACE:
+        raise UserError("That place name is too long. Try a town or city.")
+    if text and not search.parse(text):
+        raise UserError("I need a word to look for, like /alert nursing near Leeds.")
+    return text or None, place
+
+
+def next_alert_at(session: Session, person: Person, now: datetime) -> datetime:
+    """The earliest moment the student's next alert may go: a day (or week) after the last."""
+    last = session.scalar(
+        select(func.max(AlertSent.sent_at)).where(AlertSent.person_id == person.id)
+    )
+    if last is None:
+        return now
+    return max(now, last + timedelta(days=person.alert_every_days))
+
+
+def alerts_of(session: Session, person: Person) -> list[Alert]:
+    return list(
+        session.scalars(select(Alert).where(Alert.person_id == person.id).order_by(Alert.id))
+    )
+
+
+def _alerts(ctx: Context) -> list[Alert]:
+    return alerts_of(ctx.session, ctx.person)
+
+
+def alerts_summary(session: Session, person: Person, now: datetime) -> str:
+    """A student's alerts in a line, for what we store about them."""
+    mine = alerts_of(session, person)
+    if not mine:
+        return "none"
+    said = "; ".join(describe(a, person) for a in mine)
+    how_often = EVERY.get(person.alert_every_days, "once a day")
+    return f"{said} ({how_often} at most{', paused' if paused(person, now) else ''})"
+
+
+@registry.command(
+    "alert", roles=STUDENTS, help="hear about new opportunities, e.g. /alert nursing near Leeds"
+)
+def alert(ctx: Context, args: str) -> list[Reply]:
+    words, place = _parse(args)
+    mine = _alerts(ctx)
+    if any(
+        (a.words or "").lower() == (words or "").lower()
+        and (a.place or "").lower() == (place or "").lower()
+        for a in mine
+    ):
+        return [Reply("You already have that alert. /alerts shows them all.")]
+    if len(mine) >= MAX_ALERTS:
+        raise UserError(f"You have {MAX_ALERTS} alerts already. Remove one first: /alerts")
+    made = Alert(person_id=ctx.person.id, words=words, place=place, created_at=ctx.now)
+    ctx.session.add(made)
+    ctx.person.alert_next_at = next_alert_at(ctx.session, ctx.person, ctx.now)
+    how_often = EVERY.get(ctx.person.alert_every_days, "once a day")
+    return [
+        Reply(
+            f"Done: I'll tell you about {describe(made, ctx.person)} as it comes in, "
+            f"{how_often} at most and never at night. /alerts to see or remove your alerts."
+        )
+    ]
+
+
+@registry.command("alerts", roles=STUDENTS, help="my alerts for new opportunities")
+def alerts(ctx: Context, args: str) -> list[Reply]:
+    return [_list(ctx, replace=False)]
+
+
+def _list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
+    person = ctx.person
+    prefix = f"{note}\n" if note else ""
+    mine = _alerts(ctx)
+    if not mine:
+        return Reply(
+            f"{prefix}You have no alerts. Send /alert to hear about new opportunities in your "
+            "fields, or /alert nursing near Leeds for a search.",
+            replace=replace,
+        )
+    how_often = EVERY.get(person.alert_every_days, "once a day")
+    lines = [f"{prefix}Your alerts ({how_often} at most):"]
+    lines += [f"{n}. {describe(a, person)}" for n, a in enumerate(mine, start=1)]
+    if paused(person, ctx.now):
+        assert person.news_paused_until is not None
+        until = (
+            "until you resume"
+            if person.news_paused_until == PAUSED_UNTIL_RESUMED
+            else f"until {fmt_date(person.news_paused_until.astimezone(person.zone).date())}"
+        )
+        lines.append(f"Alerts and the digest are paused {until}.")
+    removes = [
+        Button(f"Remove {n}", actions.ALERT.payload("rm", a.id))
+        for n, a in enumerate(mine, start=1)
+    ]
+    rows: list[tuple[Button, ...]] = [tuple(removes[i : i + 3]) for i in range(0, len(removes), 3)]
+    rows.append(
+        tuple(
+            Button(
+                ("✓ " if days == person.alert_every_days else "") + label,
+                actions.ALERT.payload("every", days),
+            )
+            for days, label in ((1, "Daily"), (7, "Weekly"))
+        )
+    )
+    if paused(person, ctx.now):
+        rows.append((Button("Resume", actions.PAUSE_NEWS.payload("off")),))
+    return Reply("\n".join(lines), tuple(rows), replace=replace)
+
+
+@registry.action(actions.ALERT, roles=STUDENTS)
+def alert_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    person = ctx.person
+    if args == ["stop"]:  # under an alert, which stays readable
+        for mine in _alerts(ctx):
+            ctx.session.delete(mine)
+        return [Reply("Alerts stopped. Send /alert to start again.")]
+    if len(args) == 2 and args[0] == "rm":
+        found = ctx.session.get(Alert, parse_id(args[1]))
+        if found is None or found.person_id != person.id:
+            return [_list(ctx, replace=True, note="That alert was already removed.")]
+        ctx.session.delete(found)
+        ctx.session.flush()
+        return [_list(ctx, replace=True, note="Alert removed.")]
+    if len(args) == 2 and args[0] == "every" and args[1] in ("1", "7"):
+        person.alert_every_days = int(args[1])
+        person.alert_next_at = next_alert_at(ctx.session, person, ctx.now)
+        return [_list(ctx, replace=True)]
+    raise UserError("That button doesn't work any more. Send /alerts to start again.")
+
+
+@registry.action(actions.PAUSE_NEWS, roles=STUDENTS)
+def pause_pressed(ctx: Context, args: list[str]) -> list[Reply]:
+    person = ctx.person
+    if args == ["off"]:
+        person.news_paused_until = None
+        person.alert_next_at = next_alert_at(ctx.session, person, ctx.now)
+        return [Reply("Welcome back: alerts and the digest are on again.")]
+    if args == ["on"]:
+        person.news_paused_until = PAUSED_UNTIL_RESUMED
+        until = "until you resume"
+    elif len(args) == 1 and args[0] in PAUSES:
+        person.news_paused_until = ctx.now + PAUSES[args[0]]
+        until = f"until {fmt_date(person.news_paused_until.astimezone(person.zone).date())}"
+    else:
+        raise UserError("That button doesn't work any more. Send /alerts to start again.")
+    return [
+        Reply(
+            f"Paused: no alerts or digest {until}.",
+            ((Button("Resume now", actions.PAUSE_NEWS.payload("off")),),),
+        )
+    ]
+
+
+def _matching(session: Session, person: Person, alert: Alert, now: datetime) -> Select[Any]:
+    """Ids of opportunities new to ``alert`` that ``person`` may apply to and has not heard of."""
+    today = now.astimezone(person.zone).date()
+    if alert.words is None and alert.place is None:
+        query = browse_query(person, BrowseFilters(), today)
+        if person.tag_names:
+            query = query.where(
+                exists().where(
+                    OpportunityTag.opportunity_id == Opportunity.id,
+                    OpportunityTag.tag.in_(person.tag_names),
+                )
+            )
+    else:
+        filters = BrowseFilters(text=alert.words, where=alert.place)
+        query = browse_query(person, filters, today, search_hits(session, alert.words))
+    return query.where(
+        or_(Opportunity.published_at > alert.created_at, Opportunity.created_at > alert.created_at),
+        ~exists().where(
+            AlertSent.person_id == person.id, AlertSent.opportunity_id == Opportunity.id
+        ),
+    )
+
+
+def alert_items(
+    session: Session, person: Person, alerts: list[Alert], now: datetime
+) -> tuple[list[tuple[Opportunity, Alert]], list[int]]:
+    """What to list in ``person``'s next alert, each with the alert it matched, and the ids
+    of every new match (a role listed several times is listed once, and heard of once)."""
+    matched: dict[int, Alert] = {}
+    for each in alerts:
+        for oid in session.scalars(_matching(session, person, each, now)):
+            matched.setdefault(oid, each)
+    if not matched:
+        return [], []
+    found = session.scalars(
+        select(Opportunity)
+        .where(Opportunity.id.in_(matched))
+        .options(selectinload(Opportunity.organisation))
+        .order_by(Opportunity.deadline.is_(None), Opportunity.deadline, Opportunity.id)
+    )
+    roles: set[tuple[int, str]] = set()
+    items = []
+    for opportunity in found:
+        role = (opportunity.organisation_id, opportunity.title.strip().lower())
+        if role not in roles:
+            roles.add(role)
+            items.append((opportunity, matched[opportunity.id]))
+    return items, sorted(matched)
+
+
+def alert_message(
+    person: Person, items: list[tuple[Opportunity, Alert]], now: datetime
+) -> tuple[str, list[list[list[str]]]]:
+    today = now.astimezone(person.zone).date()
+    noun = "opportunity" if len(items) == 1 else "opportunities"
+    lines = [f"New for you: {len(items)} {noun} matching your alerts.", ""]
+    shown = items[:MAX_ITEMS]
+    for n, (opportunity, matched) in enumerate(shown, start=1):
+        lines.append(f"{n}. {clip(headline(opportunity), 80)}")
+        lines.append(f"   {deadline_phrase(opportunity, today)} · {describe(matched, person)}")
+    if len(items) > len(shown):
+        lines.append(f"…and {len(items) - len(shown)} more: /browse")
+    numbers = [
+        Button(str(n), actions.OPEN_LISTING.payload(o.id))
+        for n, (o, _) in enumerate(shown, start=1)
+    ]
+    buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
+    stop = Button("Stop alerts", actions.ALERT.payload("stop"))
+    return "\n".join(lines), stored_buttons([*buttons, *pause_buttons(stop)])
+
+
+def send_alerts(
+    session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
+) -> int:
+    """Queue the alerts due by ``now``; returns how many were queued."""
+    queued = 0
+    while True:
+        with transaction(session_factory) as session:
+            people = list(
+                session.scalars(
+                    select(Person)
+                    .where(
+                        Person.role == Role.STUDENT,
+                        Person.alert_next_at <= now,
+                        exists().where(Alert.person_id == Person.id),
+                    )
+                    .order_by(Person.alert_next_at, Person.id)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            messages = []
+            for person in people:
+                if paused(person, now):
+                    person.alert_next_at = person.news_paused_until
+                    continue
+                if timing.quiet.contains(now.astimezone(person.zone).time()):
+                    # Composed when the quiet hours end, so it lists what came in overnight.
+                    person.alert_next_at = timing.quiet.release(now, person.zone)
+                    continue
+                mine = list(session.scalars(select(Alert).where(Alert.person_id == person.id)))
+                items, heard = alert_items(session, person, mine, now)
+                if not items:
+                    person.alert_next_at = now + LOOK_AGAIN
+                    continue
+                text, buttons = alert_message(person, items, now)
+                # Each opportunity is in one alert per student, so the first one names it.
+                key = f"alert:{person.id}:{heard[0]}"
+                messages.append(Outgoing(person, text, "alert", key, buttons))
+                session.execute(
+                    dialect_insert(session, AlertSent.__table__)
+                    .values(
+                        [
+                            {"person_id": person.id, "opportunity_id": i, "sent_at": now}
+                            for i in heard
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
+                )
+                person.alert_next_at = now + timedelta(days=person.alert_every_days)
+            queued += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
+        if len(people) < batch:
+            return queued
