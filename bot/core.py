@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -203,7 +203,8 @@ class UserError(Exception):
 class Field:
     """One field of a ``Form``. ``kind`` tells an adapter how to ask for it: "text",
     "long_text", "choice" (one of ``options``), "choices" (any of them), "date"
-    (YYYY-MM-DD), "number" (whole, within ``bounds``) or "url"."""
+    (YYYY-MM-DD), "number" (whole, within ``bounds``), "url", or "search" (one of the
+    choices that the registry's options ``source`` finds for what the person types)."""
 
     name: str
     label: str
@@ -214,6 +215,7 @@ class Field:
     initial: str | None = None
     bounds: tuple[int, int] | None = None
     hint: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,9 @@ DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
 TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
+T = TypeVar("T")
+# The choices (value, label) matching what a person has typed so far, best first.
+OptionsFunc = Callable[["Context", str], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -303,6 +308,13 @@ class Command:
 class Action:
     name: str
     func: ActionFunc
+    roles: Audience
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str
+    func: OptionsFunc
     roles: Audience
 
 
@@ -325,6 +337,7 @@ class Registry:
     text_handlers: list[TextFunc] = field(default_factory=list)
     file_handler: FileFunc | None = None
     dashboard_builder: DashboardFunc | None = None
+    sources: dict[str, Options] = field(default_factory=dict)
     _lookup: dict[str, Command] = field(default_factory=dict)
 
     def command(
@@ -383,6 +396,17 @@ class Registry:
         self.dashboard_builder = func
         return func
 
+    def options(self, name: str, *, roles: Audience) -> Callable[[OptionsFunc], OptionsFunc]:
+        """Register the choices a "search" field with this ``source`` offers (read only)."""
+
+        def decorator(func: OptionsFunc) -> OptionsFunc:
+            if name in self.sources:
+                raise ValueError(f"options {name!r} registered twice")
+            self.sources[name] = Options(name, func, roles)
+            return func
+
+        return decorator
+
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
@@ -395,6 +419,8 @@ class Registry:
             self.file(other.file_handler)
         if other.dashboard_builder is not None:
             self.dashboard(other.dashboard_builder)
+        for name, options in other.sources.items():
+            self.options(name, roles=options.roles)(options.func)
 
     def _add_command(self, command: Command) -> None:
         for word in (command.name, *command.aliases):
@@ -588,11 +614,38 @@ class Core:
         builder = self.registry.dashboard_builder
         if builder is None:
             return None
+        return self._read(
+            platform, user_id, lambda ctx: builder(ctx) if ctx.person.role is not None else None
+        )
+
+    def options(
+        self, platform: str, user_id: str, source: str, typed: str
+    ) -> list[tuple[str, str]]:
+        """The choices options ``source`` offers this member for ``typed`` (none for anyone
+        whose role may not see them). Reads only, like the dashboard."""
+        options = self.registry.sources.get(source)
+        if options is None:
+            return []
+
+        def choices(ctx: Context) -> list[tuple[str, str]]:
+            if ctx.person.role not in options.roles:
+                return []
+            with language(ctx.person.language):
+                try:
+                    return options.func(ctx, typed.strip())
+                except UserError:
+                    return []
+
+        return self._read(platform, user_id, choices) or []
+
+    def _read(self, platform: str, user_id: str, read: Callable[[Context], T]) -> T | None:
+        """``read`` in a context for the member behind the account, rolled back after; None
+        for a stranger."""
         with self.session_factory() as session:
             account = session.scalars(
                 select(Account).where(Account.platform == platform, Account.external_id == user_id)
             ).one_or_none()
-            if account is None or account.person.role is None:
+            if account is None:
                 return None
             ctx = Context(
                 session=session,
@@ -605,7 +658,7 @@ class Core:
                 timing=self.timing,
             )
             try:
-                return builder(ctx)
+                return read(ctx)
             finally:
                 session.rollback()
 

@@ -55,6 +55,7 @@ from bot.slack import (
 )
 from bot.slack.home import home_view
 from handlers import build_registry
+from handlers.listings.opportunities import EDITABLE
 from handlers.messaging.announcements import report_deliveries
 from handlers.people.invites import create_invite
 from storage.db import transaction
@@ -66,6 +67,7 @@ from storage.models import (
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
+    Organisation,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -751,6 +753,156 @@ async def test_a_student_cannot_open_the_publish_modal(
     await slack.idle()
     assert not fake.calls_to("views.open")
     assert "only for admins or teachers" in fake.posted(dm)[-1].section_text
+
+
+async def test_the_publish_modal_finds_organisations_and_a_new_one_is_an_explicit_choice(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for name in ("Leeds Robotics Co", "Leeds General 100% Hospital", "York Bakery"):
+        add_opportunity(session_factory, clock.now, organisation=name)
+    with session_factory() as session:
+        ids = dict(session.execute(select(Organisation.name, Organisation.id)).all())
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    ((view_id, view),) = fake.views.items()
+    (organisation,) = [b for b in view["blocks"] if b["block_id"] == "organisation"]
+    assert organisation["element"]["type"] == "external_select"
+    assert organisation["element"]["action_id"] == "oppbot_options:organisations"
+
+    # Opened without typing: the organisations there are, by name.
+    assert [label for _, label in await fake.suggest("UT", view_id, "organisation", "")] == [
+        "Leeds General 100% Hospital",
+        "Leeds Robotics Co",
+        "York Bakery",
+    ]
+    # What was typed matches anywhere in the name, case aside; a new one is offered by name.
+    assert await fake.suggest("UT", view_id, "organisation", " leeds  ro") == [
+        (f"#{ids['Leeds Robotics Co']}", "Leeds Robotics Co"),
+        ("leeds ro", "New organisation: leeds ro"),
+    ]
+    # A "%" is a character, not a wildcard; a name that exists is not offered as new.
+    assert await fake.suggest("UT", view_id, "organisation", "100%") == [
+        (f"#{ids['Leeds General 100% Hospital']}", "Leeds General 100% Hospital"),
+        ("100%", "New organisation: 100%"),
+    ]
+    assert await fake.suggest("UT", view_id, "organisation", "york bakery") == [
+        (f"#{ids['York Bakery']}", "York Bakery")
+    ]
+
+    chosen = {**PUBLISHED, "organisation": f"#{ids['York Bakery']}"}
+    assert (await fake.submit_view("UT", view_id, chosen)).body == ""
+    await slack.idle()
+    assert "Published (#" in fake.posted(dm)[-1].section_text
+    with session_factory() as session:
+        newest = session.scalars(select(Opportunity).order_by(Opportunity.id.desc())).first()
+        assert newest is not None and newest.organisation.name == "York Bakery"
+        assert session.scalar(select(func.count()).select_from(Organisation)) == 3
+
+    # Chosen as new, a typo becomes a new organisation: on purpose, never unnoticed.
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    (second,) = [v for v in fake.views if v != view_id]
+    ((value, label),) = await fake.suggest("UT", second, "organisation", "Leeds Robtics")
+    assert label == "New organisation: Leeds Robtics"
+    await fake.submit_view("UT", second, {**PUBLISHED, "organisation": value})
+    await slack.idle()
+    with session_factory() as session:
+        names = session.scalars(select(Organisation.name).order_by(Organisation.name)).all()
+    assert "Leeds Robtics" in names and len(names) == 4
+
+
+async def test_only_staff_get_organisations_and_a_removed_one_is_refused_on_its_field(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, organisation="York Bakery")
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    ((view_id, _),) = fake.views.items()
+    _slack_student(core, fake)
+    assert await fake.suggest("U1", view_id, "organisation", "york") == []
+    assert await fake.suggest("U0NOBODY", view_id, "organisation", "york") == []
+    answer = await fake.submit_view("UT", view_id, {**PUBLISHED, "organisation": "#999"})
+    assert json.loads(answer.body) == {
+        "response_action": "errors",
+        "errors": {
+            "organisation": "That organisation is no longer listed. Please choose it again."
+        },
+    }
+
+
+async def test_the_edit_modal_changes_a_listing_and_shows_problems_on_their_fields(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_school(session_factory, clock.now, school="Hillside", code="HILL-11")
+    with session_factory() as session:
+        schools = dict(session.execute(select(School.name, School.id)).all())
+    ours = add_opportunity(
+        session_factory, clock.now, title="Robot lab", owner_school_id=schools["Riverside High"]
+    )
+    theirs = add_opportunity(
+        session_factory, clock.now, title="Robot museum", owner_school_id=schools["Hillside"]
+    )
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School).where(School.name == "Riverside High")).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    dm = fake.add_user("UT", "Tess Teacher")
+    await fake.slash("UT", f"join {code}")
+    await slack.idle()
+    await fake.slash("UT", "edit")
+    await slack.idle()
+    ((view_id, view),) = fake.views.items()
+    assert view["callback_id"] == "oppbot_modal:edit"
+    blocks = {b["block_id"]: b for b in view["blocks"]}
+    first, *others = blocks
+    assert first == "opportunity" and set(others) == set(EDITABLE)
+    assert [name for name, b in blocks.items() if not b["optional"]] == ["opportunity"]
+    assert "initial_option" not in blocks["remote"]["element"]  # left alone unless chosen
+    # Only the school's own listings are offered, found by title or number.
+    assert await fake.suggest("UT", view_id, "opportunity", "robot") == [
+        (f"#{ours}", f"#{ours} Robot lab — Acme Ltd")
+    ]
+    assert await fake.suggest("UT", view_id, "opportunity", f"#{ours}") == [
+        (f"#{ours}", f"#{ours} Robot lab — Acme Ltd")
+    ]
+
+    bad = {"opportunity": f"#{theirs}", "deadline": "2026-01-01", "paid": "no"}
+    answer = await fake.submit_view("UT", view_id, bad)
+    errors = json.loads(answer.body)["errors"]
+    assert errors["deadline"].startswith("That deadline has passed.")
+    assert errors["opportunity"].startswith(f"Sorry, #{theirs} Robot museum isn't your school's")
+    nothing = await fake.submit_view("UT", view_id, {"opportunity": f"#{ours}"})
+    assert json.loads(nothing.body)["errors"] == {
+        "opportunity": "Fill in at least one thing to change."
+    }
+    fixed = {"opportunity": f"#{ours}", "location": "Leeds", "remote": "yes", "kind": "mentoring"}
+    assert (await fake.submit_view("UT", view_id, fixed)).body == ""
+    await slack.idle()
+    assert fake.posted(dm)[-1].section_text.startswith(f"Updated #{ours}:")
+    with session_factory() as session:
+        changed = session.get(Opportunity, ours)
+        assert changed is not None
+        assert (changed.location, changed.remote) == ("Leeds", True)
+        assert changed.kind == OpportunityKind.MENTORING
+        assert changed.paid is None and changed.title == "Robot lab"
+        untouched = session.get(Opportunity, theirs)
+        assert untouched is not None and untouched.deadline is None
 
 
 LISTINGS_CSV = (

@@ -54,7 +54,15 @@ from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, fi
 from bot.i18n import _, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
-from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, field_errors, submitted_text, view_for
+from bot.slack.forms import (
+    ANNOUNCE,
+    MODAL_PREFIX,
+    OPTIONS_PREFIX,
+    field_errors,
+    option_list,
+    submitted_text,
+    view_for,
+)
 from bot.slack.home import SHORTCUT_PREFIX, home_view
 from bot.slack.render import (
     ACTION_PREFIX,
@@ -66,6 +74,7 @@ from bot.slack.render import (
 )
 from bot.slack.requests import (
     BlockActions,
+    BlockSuggestion,
     EventCallback,
     HomeOpened,
     Malformed,
@@ -159,6 +168,7 @@ class SlackAdapter:
         self.app.event("message")(self._on_message)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
+        self.app.options(re.compile(rf"^{re.escape(OPTIONS_PREFIX)}"))(self._on_options)
         self.app.action(FORWARD_ACTION)(self._on_forward)
         self.app.action(re.compile(rf"^{re.escape(SHORTCUT_PREFIX)}"))(self._on_shortcut)
         self.home_every = home_every
@@ -349,6 +359,21 @@ class SlackAdapter:
             return
         await ack()
         self._track(self._say_all(channel, replies))
+
+    async def _on_options(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """A search field's choices for what was typed, answered at once (Slack waits)."""
+        suggestion = parsed(context, BlockSuggestion)
+        source = suggestion.action_id.removeprefix(OPTIONS_PREFIX)
+        loop = asyncio.get_running_loop()
+        choices = await loop.run_in_executor(
+            self._lookups,
+            self.core.options,
+            PLATFORM,
+            suggestion.user.id,
+            source,
+            suggestion.value,
+        )
+        await ack(options=option_list(choices))
 
     async def _say_all(self, channel: str, replies: list[Reply]) -> None:
         for reply in replies:

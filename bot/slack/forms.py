@@ -16,6 +16,8 @@ from bot.slack.requests import ViewState
 # The core's command that drafts an announcement ("/announce TEXT" goes straight to the audience).
 ANNOUNCE = "announce"
 MODAL_PREFIX = "oppbot_modal:"
+# The action id of a search field's external select: the prefix and the options' source.
+OPTIONS_PREFIX = "oppbot_options:"
 # Block Kit limits (https://docs.slack.dev/reference/block-kit).
 MAX_MODAL_TITLE = 24
 MAX_LABEL = 2000
@@ -97,7 +99,13 @@ def _input_block(f: Field) -> dict[str, Any]:
 
 def _element(f: Field) -> dict[str, Any]:
     element: dict[str, Any] = {"action_id": f.name}
-    if f.kind in ("choice", "choices"):
+    if f.kind == "search":
+        # The choices come from the core as the person types (``option_list``); with no
+        # minimum, the first ones show as soon as the menu opens.
+        element.update(
+            type="external_select", action_id=f"{OPTIONS_PREFIX}{f.source}", min_query_length=0
+        )
+    elif f.kind in ("choice", "choices"):
         options = [
             {"text": _plain(label, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
             for value, label in f.options[:MAX_OPTIONS]
@@ -127,6 +135,16 @@ def _element(f: Field) -> dict[str, Any]:
     if f.hint and element["type"] not in ("radio_buttons", "multi_static_select"):
         element["placeholder"] = _plain(f.hint, MAX_PLACEHOLDER)
     return element
+
+
+def option_list(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """An external select's answer: the first choices that Block Kit can carry (a value too
+    long to send whole is left out rather than cut into another value)."""
+    return [
+        {"text": _plain(label, MAX_OPTION_TEXT), "value": value}
+        for value, label in choices
+        if 1 <= len(value) <= MAX_OPTION_VALUE
+    ][:MAX_OPTIONS]
 
 
 def field_errors(errors: dict[str, str]) -> dict[str, str]:

@@ -130,6 +130,16 @@ class ViewSubmission(Part):
     view: View
 
 
+class BlockSuggestion(Part):
+    """An external select asking for the choices that match what the person has typed."""
+
+    type: Literal["block_suggestion"]
+    user: Ref
+    team: Ref
+    action_id: Id
+    value: str = ""
+
+
 class SharedFile(Part):
     """A file shared in a DM, as the message event describes it (every part may be missing)."""
 
@@ -181,13 +191,10 @@ class SslCheck(Part):
     ssl_check: Literal["1"]
 
 
-Typed = Annotated[
-    BlockActions | ViewSubmission | EventCallback | UrlVerification, Field(discriminator="type")
-]
-Request = SlashCommand | SslCheck | BlockActions | ViewSubmission | EventCallback | UrlVerification
-_TYPED: TypeAdapter[BlockActions | ViewSubmission | EventCallback | UrlVerification] = TypeAdapter(
-    Typed
-)
+Interaction = BlockActions | BlockSuggestion | ViewSubmission | EventCallback | UrlVerification
+Typed = Annotated[Interaction, Field(discriminator="type")]
+Request = SlashCommand | SslCheck | Interaction
+_TYPED: TypeAdapter[Interaction] = TypeAdapter(Typed)
 
 
 class Malformed(ValueError):

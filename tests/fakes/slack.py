@@ -54,6 +54,8 @@ MAX_LABEL = 2000
 MAX_PLACEHOLDER = 150
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
+# Options in one answer to an external select's request for them.
+MAX_SUGGESTED = 100
 MAX_OPTIONS = {"static_select": 100, "multi_static_select": 100, "radio_buttons": 10}
 INPUT_ELEMENTS = frozenset(
     {
@@ -62,6 +64,7 @@ INPUT_ELEMENTS = frozenset(
         "number_input",
         "datepicker",
         "static_select",
+        "external_select",
         "multi_static_select",
         "radio_buttons",
         "checkboxes",
@@ -564,6 +567,35 @@ class FakeSlack:
         }
         return await self.interaction(payload)
 
+    async def suggest(self, user: str, view_id: str, block_id: str, typed: str) -> list[Any]:
+        """``user`` types ``typed`` into the external select ``block_id`` of the open modal:
+        the (value, label) of the options the bot answers with, checked as Slack does."""
+        view = self.views[view_id]
+        (block,) = [b for b in view["blocks"] if b.get("block_id") == block_id]
+        element = block["element"]
+        assert element["type"] == "external_select", element
+        payload = {
+            "type": "block_suggestion",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": "school"},
+            "api_app_id": APP_ID,
+            "token": "legacy",
+            "container": {"type": "view", "view_id": view_id},
+            "action_id": element["action_id"],
+            "block_id": block_id,
+            "value": typed,
+            "view": view,
+        }
+        answer = await self.interaction(payload)
+        assert answer.status == 200, answer
+        options = json.loads(answer.body)["options"]
+        assert len(options) <= MAX_SUGGESTED
+        for option in options:
+            assert option["text"]["type"] == "plain_text"
+            assert 1 <= len(option["text"]["text"]) <= MAX_OPTION_TEXT
+            assert 1 <= len(option["value"]) <= MAX_OPTION_VALUE
+        return [(o["value"], o["text"]["text"]) for o in options]
+
     async def interaction(self, payload: dict[str, Any], **signing: Any) -> Delivered:
         body = urlencode({"payload": json.dumps(payload)})
         return await self.deliver(body, "application/x-www-form-urlencoded", **signing)
@@ -828,6 +860,9 @@ def _element_state(element: dict[str, Any], value: str | list[str] | None) -> di
     """The view state Slack sends for one input element holding ``value``."""
     kind = element["type"]
     options = {o["value"]: o for o in element.get("options") or []}
+    if kind == "external_select":  # the option chosen from the bot's answer (see ``suggest``)
+        chosen = {"text": {"type": "plain_text", "text": str(value)}, "value": value}
+        return {"type": kind, "selected_option": chosen if value else None}
     if kind in ("static_select", "radio_buttons"):
         return {"type": kind, "selected_option": options[str(value)] if value else None}
     if kind in ("multi_static_select", "checkboxes"):
