@@ -203,8 +203,10 @@ class UserError(Exception):
 class Field:
     """One field of a ``Form``. ``kind`` tells an adapter how to ask for it: "text",
     "long_text", "choice" (one of ``options``), "choices" (any of them), "date"
-    (YYYY-MM-DD), "number" (whole, within ``bounds``), "url", or "search" (one of the
-    choices that the registry's options ``source`` finds for what the person types)."""
+    (YYYY-MM-DD), "time" (HH:MM), "number" (whole, within ``bounds``), "url", "flag" (yes
+    or nothing), or "search" (one of the choices that the registry's options ``source``
+    finds for what the person types; "choices" with a ``source``: any of them). A ``live``
+    field changes the form's summary as soon as it changes."""
 
     name: str
     label: str
@@ -216,6 +218,7 @@ class Field:
     bounds: tuple[int, int] | None = None
     hint: str = ""
     source: str = ""
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,10 @@ class Form:
     title: str  # at most 24 characters (Slack's limit for a modal's title)
     submit: str
     fields: tuple[Field, ...]
+    # Lookups (``Registry.lookup``) given the lines filled in so far: ``summary``'s answer is
+    # shown on the form as it is filled in, ``preview``'s before it is sent.
+    summary: str = ""
+    preview: str = ""
 
     def write(self, values: Mapping[str, str]) -> str:
         """The lines for ``values`` (blank ones left out), in the order of the fields."""
@@ -289,6 +296,8 @@ TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
 T = TypeVar("T")
+# What a form's lines would do, told without doing it (read only).
+LookupFunc = Callable[["Context", str], "Reply"]
 # The choices (value, label) matching what a person has typed so far, best first.
 OptionsFunc = Callable[["Context", str], list[tuple[str, str]]]
 
@@ -319,6 +328,13 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    name: str
+    func: LookupFunc
+    roles: Audience
+
+
+@dataclass(frozen=True)
 class Dialog:
     name: str
     func: DialogFunc
@@ -338,6 +354,7 @@ class Registry:
     file_handler: FileFunc | None = None
     dashboard_builder: DashboardFunc | None = None
     sources: dict[str, Options] = field(default_factory=dict)
+    lookups: dict[str, Lookup] = field(default_factory=dict)
     _lookup: dict[str, Command] = field(default_factory=dict)
 
     def command(
@@ -407,6 +424,17 @@ class Registry:
 
         return decorator
 
+    def lookup(self, name: str, *, roles: Audience) -> Callable[[LookupFunc], LookupFunc]:
+        """Register a read-only answer about a form's lines (its summary or preview)."""
+
+        def decorator(func: LookupFunc) -> LookupFunc:
+            if name in self.lookups:
+                raise ValueError(f"lookup {name!r} registered twice")
+            self.lookups[name] = Lookup(name, func, roles)
+            return func
+
+        return decorator
+
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
@@ -421,6 +449,8 @@ class Registry:
             self.dashboard(other.dashboard_builder)
         for name, options in other.sources.items():
             self.options(name, roles=options.roles)(options.func)
+        for name, lookup in other.lookups.items():
+            self.lookup(name, roles=lookup.roles)(lookup.func)
 
     def _add_command(self, command: Command) -> None:
         for word in (command.name, *command.aliases):
@@ -637,6 +667,24 @@ class Core:
                     return []
 
         return self._read(platform, user_id, choices) or []
+
+    def lookup(self, platform: str, user_id: str, name: str, text: str) -> Reply | None:
+        """Lookup ``name``'s answer for ``text``, worked out and then forgotten: a refusal is
+        its reply (with the fields' problems); None for anyone whose role may not ask."""
+        lookup = self.registry.lookups.get(name)
+        if lookup is None:
+            return None
+
+        def answer(ctx: Context) -> Reply | None:
+            if ctx.person.role not in lookup.roles:
+                return None
+            with language(ctx.person.language):
+                try:
+                    return lookup.func(ctx, text)
+                except UserError as refused:
+                    return refused.reply
+
+        return self._read(platform, user_id, answer)
 
     def _read(self, platform: str, user_id: str, read: Callable[[Context], T]) -> T | None:
         """``read`` in a context for the member behind the account, rolled back after; None

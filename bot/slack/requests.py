@@ -69,28 +69,6 @@ class Container(Part):
     message_ts: str = ""
 
 
-class BlockActions(Part):
-    """A button pressed on one of the bot's messages, or on its App Home (no channel)."""
-
-    type: Literal["block_actions"]
-    user: Ref
-    team: Ref
-    trigger_id: Id
-    actions: Annotated[list[Action], Field(min_length=1)]
-    container: Container = Container()
-    channel: Ref | None = None
-
-    @property
-    def action(self) -> Action:
-        return self.actions[0]
-
-    @property
-    def channel_id(self) -> str:
-        if self.container.channel_id or self.channel is None:
-            return self.container.channel_id
-        return self.channel.id
-
-
 class Option(Part):
     value: str
 
@@ -102,6 +80,7 @@ class ElementState(Part):
     selected_option: Option | None = None
     selected_options: list[Option] | None = None
     selected_date: str | None = None
+    selected_time: str | None = None
 
     @property
     def answer(self) -> str:
@@ -110,17 +89,53 @@ class ElementState(Part):
             return ", ".join(o.value for o in self.selected_options)
         if self.selected_option is not None:
             return self.selected_option.value
-        return self.selected_date or self.value or ""
+        return self.selected_date or self.selected_time or self.value or ""
 
 
 class ViewState(Part):
     values: dict[str, dict[str, ElementState]]
 
 
-class View(Part):
+class ShownView(Part):
+    """The view a button or input was used on: a modal, or the App Home (no state)."""
+
     id: Id
+    callback_id: str = ""
+    # Slack's version of the view: an update naming an older one is refused.
+    hash: str = ""
+    private_metadata: str = ""
+    state: ViewState = ViewState(values={})
+
+
+class View(ShownView):
+    """A submitted modal."""
+
     callback_id: Id
     state: ViewState
+
+
+class BlockActions(Part):
+    """A button pressed on one of the bot's messages, or on its App Home (no channel), or a
+    live input changed in a modal (its ``view``)."""
+
+    type: Literal["block_actions"]
+    user: Ref
+    team: Ref
+    trigger_id: Id
+    actions: Annotated[list[Action], Field(min_length=1)]
+    container: Container = Container()
+    channel: Ref | None = None
+    view: ShownView | None = None
+
+    @property
+    def action(self) -> Action:
+        return self.actions[0]
+
+    @property
+    def channel_id(self) -> str:
+        if self.container.channel_id or self.channel is None:
+            return self.container.channel_id
+        return self.channel.id
 
 
 class ViewSubmission(Part):
