@@ -12,6 +12,7 @@ import re
 import struct
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from bot.core import (
     Context,
     Core,
     Dashboard,
+    Field,
+    Form,
     Item,
     Panel,
     Registry,
@@ -52,6 +55,7 @@ from bot.slack import (
     split_escaped,
     to_mrkdwn,
 )
+from bot.slack.forms import form_view, option_list, own_choices
 from bot.slack.home import home_view
 from handlers import build_registry
 from handlers.listings.opportunities import EDITABLE
@@ -1728,3 +1732,28 @@ def test_the_home_view_stays_within_block_kit_limits_however_much_waits() -> Non
         in text
     )
     assert shown < 80 and "more: /oppbot consent" in text
+
+
+def test_forms_stay_within_block_kit_limits() -> None:
+    # An external select's answer: at most 100 options, labels cut to 75 characters, and a
+    # value too long to send whole left out rather than cut into another value.
+    many = [(f"#{n}", f"Organisation {n} " + "x" * 100) for n in range(150)]
+    answer = option_list([("v" * 151, "Too long a value"), *many])
+    assert len(answer) == 100 and answer[0]["value"] == "#0"
+    assert all(len(o["text"]["text"]) == 75 for o in answer)
+    # Up to 25 choices are a menu; beyond, the field's own choices are searched as typed.
+    few = Field("pick", "Pick", "choice", options=tuple((str(n), f"N{n}") for n in range(25)))
+    more = Field("pick", "Pick", "choice", options=tuple((str(n), f"N{n}") for n in range(26)))
+    assert form_view("cmd", Form("T", "Go", (few,)))["blocks"][0]["element"]["type"] == (
+        "static_select"
+    )
+    element = form_view("cmd", Form("T", "Go", (more,)))["blocks"][0]["element"]
+    assert element["type"] == "external_select" and "options" not in element
+    assert element["action_id"] == "oppbot_options:form:cmd.pick"
+    assert own_choices(Form("T", "Go", (more,)), "pick", "n2") == [
+        (str(n), f"N{n}") for n in (2, 20, 21, 22, 23, 24, 25)
+    ]
+    # A summary longer than a context's text is cut to 3,000 characters.
+    live = Form("T", "Go", (replace(few, live=True),), summary="s")
+    (_, note) = form_view("cmd", live, summary="y" * 5000)["blocks"]
+    assert note["block_id"] == "summary" and len(note["elements"][0]["text"]) == 3000
