@@ -308,7 +308,7 @@ def test_close_and_edit(world: World) -> None:
     world.tina.send(f"/edit opportunity: {oid}\nlocation: Leeds\ndeadline: soon\npaid: maybe")
     assert world.tina.text.startswith("Nothing was changed. Please fix this and send it again:")
     assert "• deadline: Please type the deadline as YYYY-MM-DD" in world.tina.text
-    assert "• paid: use one of: paid, unpaid, not sure." in world.tina.text
+    assert "• paid: Is it paid? Please answer yes, no or not sure." in world.tina.text
     assert world.opportunities()[0].location != "Leeds"
     world.tina.send(f"/edit opportunity: #{oid}\nlocation: Leeds\npaid: no")
     assert world.tina.text.startswith(f"Updated #{oid}:")
