@@ -236,7 +236,10 @@ class UserError(Exception):
 class Field:
     """One field of a ``Form``. ``kind`` tells an adapter how to ask for it: "text",
     "long_text", "choice" (one of ``options``), "choices" (any of them), "date"
-    (YYYY-MM-DD), "number" (whole, within ``bounds``) or "url"."""
+    (YYYY-MM-DD), "time" (HH:MM), "number" (whole, within ``bounds``), "url", "flag" (yes
+    or nothing), or "search" (one of the choices that the registry's options ``source``
+    finds for what the person types; "choices" with a ``source``: any of them). A ``live``
+    field changes the form's summary as soon as it changes."""
 
     name: str
     label: str
@@ -247,6 +250,8 @@ class Field:
     initial: str | None = None
     bounds: tuple[int, int] | None = None
     hint: str = ""
+    source: str = ""
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,10 @@ class Form:
     title: str  # at most 24 characters (Slack's limit for a modal's title)
     submit: str
     fields: tuple[Field, ...]
+    # Lookups (``Registry.lookup``) given the lines filled in so far: ``summary``'s answer is
+    # shown on the form as it is filled in, ``preview``'s before it is sent.
+    summary: str = ""
+    preview: str = ""
 
     def write(self, values: Mapping[str, str]) -> str:
         """The lines for ``values`` (blank ones left out), in the order of the fields."""
@@ -321,6 +330,11 @@ State = TypeVar("State", bound=Mapping[str, Any])
 TextFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
+T = TypeVar("T")
+# What a form's lines would do, told without doing it (read only).
+LookupFunc = Callable[["Context", str], "Reply"]
+# The choices (value, label) matching what a person has typed so far, best first.
+OptionsFunc = Callable[["Context", str], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -338,6 +352,20 @@ class Command:
 class Action:
     name: str
     func: ActionFunc
+    roles: Audience
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str
+    func: OptionsFunc
+    roles: Audience
+
+
+@dataclass(frozen=True)
+class Lookup:
+    name: str
+    func: LookupFunc
     roles: Audience
 
 
@@ -360,6 +388,8 @@ class Registry:
     text_handlers: list[TextFunc] = field(default_factory=list)
     file_handler: FileFunc | None = None
     dashboard_builder: DashboardFunc | None = None
+    sources: dict[str, Options] = field(default_factory=dict)
+    lookups: dict[str, Lookup] = field(default_factory=dict)
     _lookup: dict[str, Command] = field(default_factory=dict)
 
     def command(
@@ -429,6 +459,28 @@ class Registry:
         self.dashboard_builder = func
         return func
 
+    def options(self, name: str, *, roles: Audience) -> Callable[[OptionsFunc], OptionsFunc]:
+        """Register the choices a "search" field with this ``source`` offers (read only)."""
+
+        def decorator(func: OptionsFunc) -> OptionsFunc:
+            if name in self.sources:
+                raise ValueError(f"options {name!r} registered twice")
+            self.sources[name] = Options(name, func, roles)
+            return func
+
+        return decorator
+
+    def lookup(self, name: str, *, roles: Audience) -> Callable[[LookupFunc], LookupFunc]:
+        """Register a read-only answer about a form's lines (its summary or preview)."""
+
+        def decorator(func: LookupFunc) -> LookupFunc:
+            if name in self.lookups:
+                raise ValueError(f"lookup {name!r} registered twice")
+            self.lookups[name] = Lookup(name, func, roles)
+            return func
+
+        return decorator
+
     def include(self, other: Registry) -> None:
         for command in other.commands.values():
             self._add_command(command)
@@ -443,6 +495,10 @@ class Registry:
             self.file(other.file_handler)
         if other.dashboard_builder is not None:
             self.dashboard(other.dashboard_builder)
+        for name, options in other.sources.items():
+            self.options(name, roles=options.roles)(options.func)
+        for name, lookup in other.lookups.items():
+            self.lookup(name, roles=lookup.roles)(lookup.func)
 
     def _add_command(self, command: Command) -> None:
         for word in (command.name, *command.aliases):
@@ -645,11 +701,56 @@ class Core:
         builder = self.registry.dashboard_builder
         if builder is None:
             return None
+        return self._read(
+            platform, user_id, lambda ctx: builder(ctx) if ctx.person.role is not None else None
+        )
+
+    def options(
+        self, platform: str, user_id: str, source: str, typed: str
+    ) -> list[tuple[str, str]]:
+        """The choices options ``source`` offers this member for ``typed`` (none for anyone
+        whose role may not see them). Reads only, like the dashboard."""
+        options = self.registry.sources.get(source)
+        if options is None:
+            return []
+
+        def choices(ctx: Context) -> list[tuple[str, str]]:
+            if ctx.person.role not in options.roles:
+                return []
+            with language(ctx.person.language):
+                try:
+                    return options.func(ctx, typed.strip())
+                except UserError:
+                    return []
+
+        return self._read(platform, user_id, choices) or []
+
+    def lookup(self, platform: str, user_id: str, name: str, text: str) -> Reply | None:
+        """Lookup ``name``'s answer for ``text``, worked out and then forgotten: a refusal is
+        its reply (with the fields' problems); None for anyone whose role may not ask."""
+        lookup = self.registry.lookups.get(name)
+        if lookup is None:
+            return None
+
+        def answer(ctx: Context) -> Reply | None:
+            if ctx.person.role not in lookup.roles:
+                return None
+            with language(ctx.person.language):
+                try:
+                    return lookup.func(ctx, text)
+                except UserError as refused:
+                    return refused.reply
+
+        return self._read(platform, user_id, answer)
+
+    def _read(self, platform: str, user_id: str, read: Callable[[Context], T]) -> T | None:
+        """``read`` in a context for the member behind the account, rolled back after; None
+        for a stranger."""
         with self.session_factory() as session:
             account = session.scalars(
                 select(Account).where(Account.platform == platform, Account.external_id == user_id)
             ).one_or_none()
-            if account is None or account.person.role is None:
+            if account is None:
                 return None
             ctx = Context(
                 session=session,
@@ -662,7 +763,7 @@ class Core:
                 timing=self.timing,
             )
             try:
-                return builder(ctx)
+                return read(ctx)
             finally:
                 session.rollback()
 

@@ -631,3 +631,31 @@ def test_example_dates_in_prompts_are_worked_out_from_today(world: World, today:
     assert all(d > ada_today for d in _dates(world.ada.text))
     world.ada.send("/hours someday 3h")
     assert all(d < ada_today for d in _dates(world.ada.text))
+
+
+def test_an_announcement_at_once_from_its_form_lines(world: World) -> None:
+    """The lines Slack's form sends work anywhere: problems all at once, nothing sent."""
+    tina = world.tina
+    tina.send(
+        "/announce text: Fair on Friday\naudience: cohorts\nclasses: Year 13\ndate: 2027-01-10"
+    )
+    assert tina.text.startswith("Nothing was sent. Please fix this and send it again:")
+    assert "• classes: Your school has no class Year 13." in tina.text
+    assert "• time: Choose a time too, or no date to send it now." in tina.text
+    assert world.announcements() == [] and world.rows() == []
+    # Another school's class is no class of this school's.
+    tina.send("/announce text: Fair on Friday\naudience: cohorts\nclasses: Y10")
+    assert "• classes: Your school has no class Y10." in tina.text
+    tina.send("/announce text: Fair on Friday\naudience: cohorts\nclasses: year 12, Year 11")
+    assert tina.text == "Sending to 3 students. I'll tell you when it's delivered."
+    assert world.users() == ["ada", "bob", "cal-tg"]
+    tina.send(
+        "/announce text: Lab day\naudience: tag\nfield: engineering\n"
+        "date: 2027-01-10\ntime: 9:30\nurgent: yes"
+    )
+    assert tina.text.startswith("Scheduled as urgent for ")
+    scheduled = world.announcements()[-1]
+    assert scheduled.audience == {"type": "tag", "tag": "engineering", "urgent": True}
+    # A message that only starts with "Text:" is a message, drafted as before.
+    tina.send("/announce Text: bring a CV")
+    assert "Who should get it?" in tina.text

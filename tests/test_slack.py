@@ -12,6 +12,7 @@ import re
 import struct
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,12 @@ from bot.core import (
     Context,
     Core,
     Dashboard,
+    Field,
+    Form,
     Item,
     Panel,
     Registry,
     Reply,
-    Timing,
 )
 from bot.delivery import OutboxSender, Outcome, Pacing
 from bot.slack import (
@@ -53,19 +55,24 @@ from bot.slack import (
     split_escaped,
     to_mrkdwn,
 )
+from bot.slack.forms import form_view, option_list, own_choices
 from bot.slack.home import home_view
 from handlers import build_registry
-from handlers.messaging.announcements import report_deliveries
+from handlers.listings.opportunities import EDITABLE
 from handlers.people.invites import create_invite
 from storage.db import transaction
 from storage.models import (
     Account,
+    Announcement,
+    AnnouncementStatus,
+    Cohort,
     Interest,
     InterestStatus,
     InviteCode,
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
+    Organisation,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -523,7 +530,7 @@ def _outbox_texts(session_factory: sessionmaker[Session]) -> dict[str, list[str]
     return texts
 
 
-async def test_a_teachers_announcement_from_the_modal_reaches_students_on_every_platform(
+async def test_a_teachers_announcement_is_one_modal_counted_live_previewed_then_sent(
     slack: SlackAdapter,
     fake: FakeSlack,
     core: Core,
@@ -533,39 +540,151 @@ async def test_a_teachers_announcement_from_the_modal_reaches_students_on_every_
     add_school(session_factory, clock.now)
     onboard(Chat(core, "501", platform="telegram", name="Ada Lovelace"))
     onboard(Chat(core, "bob", platform="console", name="Bob Brown"))
-    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        year11 = session.scalars(select(Cohort)).one()
+        year12 = Cohort(name="Year 12", join_code="RIVER-12", created_at=clock.now, school=school)
+        session.add(year12)
+        session.flush()
+        ids = {"Year 11": year11.id, "Year 12": year12.id}
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    fake.add_channel("C0STAFF")
     await fake.slash("UT", "", command="/announce", channel="C0STAFF")
     await slack.idle()
-    ((view_id, view),) = fake.views.items()
-    assert view["callback_id"] == "oppbot_modal:announce"
     assert not fake.responses  # the modal is the answer: no pointer to the DM
+    view_id = fake.view_named("oppbot_modal:announce")
+    view = fake.views[view_id]
+    blocks = {b["block_id"]: b for b in view["blocks"]}
+    assert {
+        name: b["type"] if b["type"] != "input" else b["element"]["type"]
+        for name, b in blocks.items()
+    } == {
+        "text": "plain_text_input",
+        "audience": "radio_buttons",
+        "classes": "multi_external_select",
+        "field": "static_select",
+        "opportunity": "external_select",
+        "summary": "context",
+        "date": "datepicker",
+        "time": "timepicker",
+        "urgent": "checkboxes",
+    }
+    live = [name for name, b in blocks.items() if b.get("dispatch_action")]
+    assert live == ["audience", "classes", "field", "opportunity"]
+    assert json.loads(view["private_metadata"]) == {"channel": "C0STAFF", "text": ""}
+
+    def summary() -> str:
+        (note,) = [b for b in fake.views[view_id]["blocks"] if b["block_id"] == "summary"]
+        return str(note["elements"][0]["text"])
+
+    assert summary() == "Choose who should get it."
+    opened_hash = view["hash"]
+    await fake.choose("UT", view_id, "audience", "cohorts")
+    await slack.idle()
+    (update,) = fake.calls_to("views.update")
+    assert (update.params["view_id"], update.params["hash"]) == (view_id, opened_hash)
+    assert summary() == "Choose at least one class."
+    assert await fake.suggest("UT", view_id, "classes", "year") == [
+        (f"#{ids['Year 11']}", "Year 11"),
+        (f"#{ids['Year 12']}", "Year 12"),
+    ]
+    await fake.choose("UT", view_id, "classes", [f"#{ids['Year 12']}"])
+    await slack.idle()
+    assert summary() == "Will reach 0 students (Year 12)."
+    await fake.choose("UT", view_id, "classes", [f"#{ids['Year 11']}", f"#{ids['Year 12']}"])
+    await slack.idle()
+    assert summary() == "Will reach 2 students (Year 11, Year 12)."
+    updates = fake.calls_to("views.update")
+    assert len(updates) == 3
+    # Each update names the version of the view it replaces.
+    assert [u.params["hash"] for u in updates[1:]] != [opened_hash, opened_hash]
+
     message = "Careers fair on Friday & bring <your CV>!"
-    assert (await fake.submit_view("UT", view_id, {"text": message})).status == 200
+    answer = await fake.submit_view("UT", view_id, {"text": message})
+    assert json.loads(answer.body)["response_action"] == "push"
+    preview_id = fake.view_named("oppbot_preview:announce")
+    preview = fake.views[preview_id]
+    assert (preview["submit"]["text"], preview["close"]["text"]) == ("Send", "Back")
+    shown = "\n".join(b["text"]["text"] for b in preview["blocks"])
+    assert shown.startswith("To 2 students (Year 11, Year 12), now.")
+    assert "Careers fair on Friday &amp; bring &lt;your CV&gt;!" in shown
+    assert row_counts(session_factory)["outbox"] == 0  # nothing sent by a preview
+
+    sent = await fake.submit_view("UT", preview_id, {})
+    assert json.loads(sent.body) == {"response_action": "clear"}
     await slack.idle()
-    assert "Who should get it?" in fake.posted(dm)[-1].section_text
-    await fake.click("UT", "Everyone at Riverside High")
-    await slack.idle()
-    preview = "\n".join(_texts(fake.posted(dm)))
-    assert "To 2 students" in preview
-    assert "Careers fair on Friday &amp; bring &lt;your CV&gt;!" in preview
-    await fake.click("UT", "Send now")
-    await slack.idle()
-    assert any("Sending to 2 students" in t for t in _texts(fake.posted(dm)))
+    # The result where the teacher started: the staff channel.
+    (result,) = fake.posted("C0STAFF")
+    assert result.section_text == "Sending to 2 students. I'll tell you when it's delivered."
     queued = _outbox_texts(session_factory)
     assert [message in t for t in queued["telegram"]] == [True]
     assert [message in t for t in queued["console"]] == [True]
 
-    # Once both students' messages are finished, the teacher hears it in the same DM.
+
+async def test_the_announcement_modal_schedules_urgently_with_problems_on_their_fields(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    onboard(Chat(core, "501", platform="telegram", name="Ada Lovelace"))
+    oid = add_opportunity(session_factory, clock.now, title="Robot lab")
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    # Typed in a channel the bot is not in: the result comes in the DM instead.
+    await fake.slash("UT", "", command="/announce", channel="C0PRIVATE")
+    await slack.idle()
+    view_id = fake.view_named("oppbot_modal:announce")
+    assert await fake.suggest("UT", view_id, "opportunity", "robot") == [
+        (f"#{oid}", f"#{oid} Robot lab — Acme Ltd")
+    ]
+    values: dict[str, str | list[str]] = {
+        "text": "Robot lab open day",
+        "audience": "opportunity",
+        "opportunity": f"#{oid}",
+        "date": "2027-01-10",
+    }
+    answer = await fake.submit_view("UT", view_id, values)
+    assert json.loads(answer.body) == {
+        "response_action": "errors",
+        "errors": {
+            "opportunity": "Nobody fits that yet. Choose someone else?",
+            "time": "Choose a time too, or no date to send it now.",
+        },
+    }
     with transaction(session_factory) as session:
-        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        rows[0].status, rows[1].status = OutboxStatus.SENT, OutboxStatus.UNREACHABLE
-        aid = rows[0].announcement_id
-    assert report_deliveries(session_factory, clock.now, Timing()) == 1
-    await OutboxSender(session_factory, slack.transport(), clock=clock).drain()
-    done = fake.posted(dm)[-1]
-    assert done.section_text.startswith(
-        f"Announcement #{aid} delivered to 1 student, 1 unreachable: Careers fair on Friday"
+        ada = session.scalars(select(Person).where(Person.role == Role.STUDENT)).one()
+        session.add(
+            Interest(
+                person_id=ada.id,
+                opportunity_id=oid,
+                status=InterestStatus.INTERESTED,
+                created_at=clock.now,
+                updated_at=clock.now,
+            )
+        )
+    past = await fake.submit_view("UT", view_id, {**values, "date": "2020-01-10", "time": "09:00"})
+    assert json.loads(past.body)["errors"] == {
+        "date": "That time has passed. Please type a time in the future."
+    }
+    later = {**values, "time": "09:30", "urgent": ["yes"]}
+    assert (
+        json.loads((await fake.submit_view("UT", view_id, later)).body)["response_action"] == "push"
     )
+    preview = fake.views[fake.view_named("oppbot_preview:announce")]
+    assert preview["blocks"][0]["text"]["text"].startswith(
+        "To 1 student (students interested in Robot lab — Acme Ltd), "
+    )
+    assert "as urgent (even in their quiet hours)" in preview["blocks"][0]["text"]["text"]
+    await fake.submit_view("UT", fake.view_named("oppbot_preview:announce"), {})
+    await slack.idle()
+    assert fake.posted(dm)[-1].section_text.startswith("Scheduled as urgent for ")
+    with session_factory() as session:
+        announcement = session.scalars(select(Announcement)).one()
+        assert announcement.status == AnnouncementStatus.SCHEDULED
+        assert announcement.audience == {"type": "opportunity", "id": oid, "urgent": True}
+        assert announcement.scheduled_for is not None
 
 
 async def test_students_get_no_modal_and_no_offer_in_the_announcements_channel(
@@ -751,6 +870,156 @@ async def test_a_student_cannot_open_the_publish_modal(
     await slack.idle()
     assert not fake.calls_to("views.open")
     assert "only for admins or teachers" in fake.posted(dm)[-1].section_text
+
+
+async def test_the_publish_modal_finds_organisations_and_a_new_one_is_an_explicit_choice(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for name in ("Leeds Robotics Co", "Leeds General 100% Hospital", "York Bakery"):
+        add_opportunity(session_factory, clock.now, organisation=name)
+    with session_factory() as session:
+        ids = dict(session.execute(select(Organisation.name, Organisation.id)).all())
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    ((view_id, view),) = fake.views.items()
+    (organisation,) = [b for b in view["blocks"] if b["block_id"] == "organisation"]
+    assert organisation["element"]["type"] == "external_select"
+    assert organisation["element"]["action_id"] == "oppbot_options:organisations"
+
+    # Opened without typing: the organisations there are, by name.
+    assert [label for _, label in await fake.suggest("UT", view_id, "organisation", "")] == [
+        "Leeds General 100% Hospital",
+        "Leeds Robotics Co",
+        "York Bakery",
+    ]
+    # What was typed matches anywhere in the name, case aside; a new one is offered by name.
+    assert await fake.suggest("UT", view_id, "organisation", " leeds  ro") == [
+        (f"#{ids['Leeds Robotics Co']}", "Leeds Robotics Co"),
+        ("leeds ro", "New organisation: leeds ro"),
+    ]
+    # A "%" is a character, not a wildcard; a name that exists is not offered as new.
+    assert await fake.suggest("UT", view_id, "organisation", "100%") == [
+        (f"#{ids['Leeds General 100% Hospital']}", "Leeds General 100% Hospital"),
+        ("100%", "New organisation: 100%"),
+    ]
+    assert await fake.suggest("UT", view_id, "organisation", "york bakery") == [
+        (f"#{ids['York Bakery']}", "York Bakery")
+    ]
+
+    chosen = {**PUBLISHED, "organisation": f"#{ids['York Bakery']}"}
+    assert (await fake.submit_view("UT", view_id, chosen)).body == ""
+    await slack.idle()
+    assert "Published (#" in fake.posted(dm)[-1].section_text
+    with session_factory() as session:
+        newest = session.scalars(select(Opportunity).order_by(Opportunity.id.desc())).first()
+        assert newest is not None and newest.organisation.name == "York Bakery"
+        assert session.scalar(select(func.count()).select_from(Organisation)) == 3
+
+    # Chosen as new, a typo becomes a new organisation: on purpose, never unnoticed.
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    (second,) = [v for v in fake.views if v != view_id]
+    ((value, label),) = await fake.suggest("UT", second, "organisation", "Leeds Robtics")
+    assert label == "New organisation: Leeds Robtics"
+    await fake.submit_view("UT", second, {**PUBLISHED, "organisation": value})
+    await slack.idle()
+    with session_factory() as session:
+        names = session.scalars(select(Organisation.name).order_by(Organisation.name)).all()
+    assert "Leeds Robtics" in names and len(names) == 4
+
+
+async def test_only_staff_get_organisations_and_a_removed_one_is_refused_on_its_field(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_opportunity(session_factory, clock.now, organisation="York Bakery")
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "", command="/publish")
+    await slack.idle()
+    ((view_id, _),) = fake.views.items()
+    _slack_student(core, fake)
+    assert await fake.suggest("U1", view_id, "organisation", "york") == []
+    assert await fake.suggest("U0NOBODY", view_id, "organisation", "york") == []
+    answer = await fake.submit_view("UT", view_id, {**PUBLISHED, "organisation": "#999"})
+    assert json.loads(answer.body) == {
+        "response_action": "errors",
+        "errors": {
+            "organisation": "That organisation is no longer listed. Please choose it again."
+        },
+    }
+
+
+async def test_the_edit_modal_changes_a_listing_and_shows_problems_on_their_fields(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    add_school(session_factory, clock.now, school="Hillside", code="HILL-11")
+    with session_factory() as session:
+        schools = dict(session.execute(select(School.name, School.id)).all())
+    ours = add_opportunity(
+        session_factory, clock.now, title="Robot lab", owner_school_id=schools["Riverside High"]
+    )
+    theirs = add_opportunity(
+        session_factory, clock.now, title="Robot museum", owner_school_id=schools["Hillside"]
+    )
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School).where(School.name == "Riverside High")).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    dm = fake.add_user("UT", "Tess Teacher")
+    await fake.slash("UT", f"join {code}")
+    await slack.idle()
+    await fake.slash("UT", "edit")
+    await slack.idle()
+    ((view_id, view),) = fake.views.items()
+    assert view["callback_id"] == "oppbot_modal:edit"
+    blocks = {b["block_id"]: b for b in view["blocks"]}
+    first, *others = blocks
+    assert first == "opportunity" and set(others) == set(EDITABLE)
+    assert [name for name, b in blocks.items() if not b["optional"]] == ["opportunity"]
+    assert "initial_option" not in blocks["remote"]["element"]  # left alone unless chosen
+    # Only the school's own listings are offered, found by title or number.
+    assert await fake.suggest("UT", view_id, "opportunity", "robot") == [
+        (f"#{ours}", f"#{ours} Robot lab — Acme Ltd")
+    ]
+    assert await fake.suggest("UT", view_id, "opportunity", f"#{ours}") == [
+        (f"#{ours}", f"#{ours} Robot lab — Acme Ltd")
+    ]
+
+    bad = {"opportunity": f"#{theirs}", "deadline": "2026-01-01", "paid": "no"}
+    answer = await fake.submit_view("UT", view_id, bad)
+    errors = json.loads(answer.body)["errors"]
+    assert errors["deadline"].startswith("That deadline has passed.")
+    assert errors["opportunity"].startswith(f"Sorry, #{theirs} Robot museum isn't your school's")
+    nothing = await fake.submit_view("UT", view_id, {"opportunity": f"#{ours}"})
+    assert json.loads(nothing.body)["errors"] == {
+        "opportunity": "Fill in at least one thing to change."
+    }
+    fixed = {"opportunity": f"#{ours}", "location": "Leeds", "remote": "yes", "kind": "mentoring"}
+    assert (await fake.submit_view("UT", view_id, fixed)).body == ""
+    await slack.idle()
+    assert fake.posted(dm)[-1].section_text.startswith(f"Updated #{ours}:")
+    with session_factory() as session:
+        changed = session.get(Opportunity, ours)
+        assert changed is not None
+        assert (changed.location, changed.remote) == ("Leeds", True)
+        assert changed.kind == OpportunityKind.MENTORING
+        assert changed.paid is None and changed.title == "Robot lab"
+        untouched = session.get(Opportunity, theirs)
+        assert untouched is not None and untouched.deadline is None
 
 
 LISTINGS_CSV = (
@@ -1011,10 +1280,13 @@ def test_the_app_manifest_points_slack_at_the_adapter() -> None:
     # Any other slash command reaches the core as itself ("/report term" is /report term).
     registry = build_registry()
     assert all(registry.find(c.removeprefix("/")) is not None for c in commands[2:])
-    assert {"/publish", "/report", "/objective", "/objectives", "/delivery"} <= set(commands)
+    expected = {"/publish", "/edit", "/report", "/objective", "/objectives", "/delivery"}
+    assert expected <= set(commands)
     assert re.search(r"^\s+- files:read\b", manifest, re.MULTILINE)
-    urls = re.findall(r"^\s+(?:url|request_url): (\S+)", manifest, re.MULTILINE)
-    assert len(urls) == len(commands) + 2
+    urls = re.findall(
+        r"^\s+(?:url|request_url|message_menu_options_url): (\S+)", manifest, re.MULTILINE
+    )
+    assert len(urls) == len(commands) + 3
     assert all(u == f"https://YOUR-HOST{EVENTS_PATH}" for u in urls)
     events = re.search(r"bot_events:\n((?:\s+- .+\n)+)", manifest)
     assert events is not None
@@ -1460,3 +1732,28 @@ def test_the_home_view_stays_within_block_kit_limits_however_much_waits() -> Non
         in text
     )
     assert shown < 80 and "more: /oppbot consent" in text
+
+
+def test_forms_stay_within_block_kit_limits() -> None:
+    # An external select's answer: at most 100 options, labels cut to 75 characters, and a
+    # value too long to send whole left out rather than cut into another value.
+    many = [(f"#{n}", f"Organisation {n} " + "x" * 100) for n in range(150)]
+    answer = option_list([("v" * 151, "Too long a value"), *many])
+    assert len(answer) == 100 and answer[0]["value"] == "#0"
+    assert all(len(o["text"]["text"]) == 75 for o in answer)
+    # Up to 25 choices are a menu; beyond, the field's own choices are searched as typed.
+    few = Field("pick", "Pick", "choice", options=tuple((str(n), f"N{n}") for n in range(25)))
+    more = Field("pick", "Pick", "choice", options=tuple((str(n), f"N{n}") for n in range(26)))
+    assert form_view("cmd", Form("T", "Go", (few,)))["blocks"][0]["element"]["type"] == (
+        "static_select"
+    )
+    element = form_view("cmd", Form("T", "Go", (more,)))["blocks"][0]["element"]
+    assert element["type"] == "external_select" and "options" not in element
+    assert element["action_id"] == "oppbot_options:form:cmd.pick"
+    assert own_choices(Form("T", "Go", (more,)), "pick", "n2") == [
+        (str(n), f"N{n}") for n in (2, 20, 21, 22, 23, 24, 25)
+    ]
+    # A summary longer than a context's text is cut to 3,000 characters.
+    live = Form("T", "Go", (replace(few, live=True),), summary="s")
+    (_, note) = form_view("cmd", live, summary="y" * 5000)["blocks"]
+    assert note["block_id"] == "summary" and len(note["elements"][0]["text"]) == 3000

@@ -304,6 +304,17 @@ def test_close_and_edit(world: World) -> None:
         assert expected in world.tina.text, args
     assert world.opportunities()[0].title == "Junior developer"
 
+    # Several fields at once, as the Slack form sends them: all or nothing.
+    world.tina.send(f"/edit opportunity: {oid}\nlocation: Leeds\ndeadline: soon\npaid: maybe")
+    assert world.tina.text.startswith("Nothing was changed. Please fix this and send it again:")
+    assert "• deadline: Please type the deadline as YYYY-MM-DD" in world.tina.text
+    assert "• paid: Is it paid? Please answer yes, no or not sure." in world.tina.text
+    assert world.opportunities()[0].location != "Leeds"
+    world.tina.send(f"/edit opportunity: #{oid}\nlocation: Leeds\npaid: no")
+    assert world.tina.text.startswith(f"Updated #{oid}:")
+    edited = world.opportunities()[0]
+    assert (edited.location, edited.paid, edited.title) == ("Leeds", False, "Junior developer")
+
     world.tina.send(f"/close {oid}")
     assert world.tina.text == (
         f"Closed #{oid} Junior developer — Acme Ltd. Students no longer see it."

@@ -54,7 +54,21 @@ from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, fi
 from bot.i18n import _, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
-from bot.slack.forms import ANNOUNCE, MODAL_PREFIX, field_errors, submitted_text, view_for
+from bot.slack.forms import (
+    ANNOUNCE,
+    FORM_SOURCE,
+    MODAL_PREFIX,
+    OPTIONS_PREFIX,
+    PREVIEW_PREFIX,
+    field_errors,
+    form_view,
+    metadata,
+    option_list,
+    own_choices,
+    preview_view,
+    submitted_text,
+    unpacked,
+)
 from bot.slack.home import SHORTCUT_PREFIX, home_view
 from bot.slack.render import (
     ACTION_PREFIX,
@@ -66,13 +80,16 @@ from bot.slack.render import (
 )
 from bot.slack.requests import (
     BlockActions,
+    BlockSuggestion,
     EventCallback,
     HomeOpened,
     Malformed,
     MessageEvent,
     Refusals,
     SharedFile,
+    ShownView,
     SlashCommand,
+    View,
     ViewSubmission,
     checked_request,
     parsed,
@@ -159,8 +176,13 @@ class SlackAdapter:
         self.app.event("message")(self._on_message)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.view(re.compile(rf"^{re.escape(MODAL_PREFIX)}"))(self._on_modal)
+        self.app.view(re.compile(rf"^{re.escape(PREVIEW_PREFIX)}"))(self._on_preview)
+        self.app.options(re.compile(rf"^{re.escape(OPTIONS_PREFIX)}"))(self._on_options)
         self.app.action(FORWARD_ACTION)(self._on_forward)
         self.app.action(re.compile(rf"^{re.escape(SHORTCUT_PREFIX)}"))(self._on_shortcut)
+        # Last, as Bolt runs the first listener that matches: any other action is a live
+        # input of a modal changing.
+        self.app.action(re.compile(""))(self._on_input)
         self.home_every = home_every
         # Whose App Home was published (by their DM's id), and when: only those are refreshed.
         self._home_chats: dict[str, str] = {}
@@ -290,13 +312,13 @@ class SlackAdapter:
         await ack()
         text = command_text(command.command, command.text)
         name = text.removeprefix("/").lower()
-        view = view_for(name, self._form(name))
-        if view is None:
+        form = self._form(name)
+        if form is None:
             self._later(command.user_id, self._command(command, text, respond))
         else:
             # A trigger opens a modal only within 3 seconds: it cannot wait for this person's
             # other requests to be answered.
-            self._track(self._open(command, text, view, respond))
+            self._track(self._open(command, text, form, respond))
 
     async def _on_button(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         click = parsed(context, BlockActions)
@@ -334,10 +356,12 @@ class SlackAdapter:
         view, user = submission.view, submission.user.id
         command = view.callback_id.removeprefix(MODAL_PREFIX)
         form = self._form(command)
-        text = submitted_text(form, view.state)
         if form is None:
-            await ack()  # closes the modal; the answer comes in the DM
-            self._later(user, self._run(user, f"view:{view.id}", f"/{command} {text}"))
+            await ack()
+            return
+        text = submitted_text(form, view.state)
+        if form.preview:
+            await self._preview(ack, user, view, form, text)
             return
         # A form's problems belong on its own fields, with what was typed kept: the core runs
         # before the answer to Slack, which keeps the modal open with them shown.
@@ -349,6 +373,109 @@ class SlackAdapter:
             return
         await ack()
         self._track(self._say_all(channel, replies))
+
+    async def _preview(self, ack: AsyncAck, user: str, view: View, form: Form, text: str) -> None:
+        """The form's preview pushed over it (Back returns to the form as it was), or its
+        problems on its fields; nothing is sent yet."""
+        command = view.callback_id.removeprefix(MODAL_PREFIX)
+        reply = await self._lookup(user, form.preview, text)
+        if reply is None:  # not theirs to send (any more): the core says so
+            await ack()
+            self._later(user, self._run(user, f"view:{view.id}", f"/{command}"))
+            return
+        errors = dict(reply.field_errors)
+        carried = metadata(unpacked(view.private_metadata)[0], text)
+        if carried is None:
+            errors.setdefault(form.fields[0].name, "Please shorten it a little.")
+        if errors or carried is None:
+            await ack(response_action="errors", errors=field_errors(errors))
+            return
+        blocks = sections(self.renderer.wording(reply.text))
+        await ack(response_action="push", view=preview_view(command, form, blocks, carried))
+
+    async def _on_preview(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """Send from a form's preview: done, every view closed and the result posted where
+        the command was typed; or the problem shown in place of the preview (Back to fix)."""
+        submission = parsed(context, ViewSubmission)
+        view, user = submission.view, submission.user.id
+        command = view.callback_id.removeprefix(PREVIEW_PREFIX)
+        form = self._form(command)
+        where, text = unpacked(view.private_metadata)
+        if form is None or not text:
+            await ack()
+            return
+        channel = await self._dm(user)
+        replies = await self._handle(user, channel, f"view:{view.id}", text=f"/{command} {text}")
+        problems = [r for r in replies if r.field_errors]
+        if problems:
+            wording = self.renderer.wording(problems[0].text + "\n\nPress Back to change it.")
+            refused = preview_view(command, form, sections(wording), "", send=False)
+            await ack(response_action="update", view=refused)
+            return
+        await ack(response_action="clear")
+        self._track(self._say_where(where, channel, replies))
+
+    async def _say_where(self, where: str, dm: str, replies: list[Reply]) -> None:
+        """Post ``replies`` in the channel ``where`` a command was typed, or in the DM if the
+        bot may not post there (not a member, or a channel of its own kind)."""
+        for reply in replies:
+            if where and where != dm:
+                try:
+                    await self._say(where, reply)
+                    continue
+                except SlackApiError as error:
+                    log.info("could not answer in the command's channel: %s", error)
+                    where = ""
+            await self._say(dm, reply)
+
+    async def _on_input(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """A live input of a form changed: the form is shown again with its summary anew."""
+        change = parsed(context, BlockActions)
+        await ack()
+        view = change.view
+        if view is None or not view.callback_id.startswith(MODAL_PREFIX):
+            return
+        command = view.callback_id.removeprefix(MODAL_PREFIX)
+        form = self._form(command)
+        if form is not None and form.summary:
+            self._later(change.user.id, self._summarise(change.user.id, command, form, view))
+
+    async def _summarise(self, user: str, command: str, form: Form, view: ShownView) -> None:
+        reply = await self._lookup(user, form.summary, submitted_text(form, view.state))
+        if reply is None:
+            return
+        shown = form_view(command, form, summary=reply.text, metadata=view.private_metadata)
+        try:
+            # The hash makes Slack refuse this if the view changed since (a newer summary).
+            await self.client.views_update(view_id=view.id, hash=view.hash, view=shown)
+        except SlackApiError as error:
+            log.info("could not update a form's summary: %s", error)
+
+    async def _lookup(self, user: str, name: str, text: str) -> Reply | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._lookups, self.core.lookup, PLATFORM, user, name, text
+        )
+
+    async def _on_options(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """A search field's choices for what was typed, answered at once (Slack waits)."""
+        suggestion = parsed(context, BlockSuggestion)
+        source = suggestion.action_id.removeprefix(OPTIONS_PREFIX)
+        if source.startswith(FORM_SOURCE):
+            command, _, field = source.removeprefix(FORM_SOURCE).partition(".")
+            choices = own_choices(self._form(command), field, suggestion.value)
+            await ack(options=option_list(choices))
+            return
+        loop = asyncio.get_running_loop()
+        choices = await loop.run_in_executor(
+            self._lookups,
+            self.core.options,
+            PLATFORM,
+            suggestion.user.id,
+            source,
+            suggestion.value,
+        )
+        await ack(options=option_list(choices))
 
     async def _say_all(self, channel: str, replies: list[Reply]) -> None:
         for reply in replies:
@@ -367,9 +494,9 @@ class SlackAdapter:
         click = parsed(context, BlockActions)
         await ack()
         user, name = click.user.id, click.action.value
-        view = view_for(name, self._form(name))
-        if view is not None and await self._may_run(user, name):
-            self._track(self.client.views_open(trigger_id=click.trigger_id, view=view))
+        form = self._form(name)
+        if form is not None and await self._may_run(user, name):
+            self._track(self._open_form(user, click.trigger_id, name, form, ""))
         else:
             self._later(user, self._run(user, f"action:{click.trigger_id}", f"/{name}"))
 
@@ -401,14 +528,28 @@ class SlackAdapter:
             await self._say(event.channel, reply)
 
     async def _open(
-        self, command: SlashCommand, text: str, view: dict[str, Any], respond: AsyncRespond
+        self, command: SlashCommand, text: str, form: Form, respond: AsyncRespond
     ) -> None:
         """Open the command's modal, or run it in turn for someone who may not (the core
         refuses it in its own words)."""
-        if await self._may_run(command.user_id, text.removeprefix("/").lower()):
-            await self.client.views_open(trigger_id=command.trigger_id, view=view)
+        name = text.removeprefix("/").lower()
+        if await self._may_run(command.user_id, name):
+            await self._open_form(
+                command.user_id, command.trigger_id, name, form, command.channel_id
+            )
         else:
             self._later(command.user_id, self._command(command, text, respond))
+
+    async def _open_form(
+        self, user: str, trigger_id: str, name: str, form: Form, channel: str
+    ) -> None:
+        """Open ``form`` as a modal that remembers ``channel`` (where the result goes)."""
+        summary = ""
+        if form.summary:
+            reply = await self._lookup(user, form.summary, "")
+            summary = reply.text if reply is not None else ""
+        view = form_view(name, form, summary=summary, metadata=metadata(channel) or "")
+        await self.client.views_open(trigger_id=trigger_id, view=view)
 
     async def _command(self, command: SlashCommand, text: str, respond: AsyncRespond) -> None:
         channel = await self._run(command.user_id, f"command:{command.trigger_id}", text)

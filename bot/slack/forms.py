@@ -1,13 +1,15 @@
-"""Slack modals: a command's free text, or its ``Form``, asked for in a dialog.
+"""Slack modals: a command's ``Form`` asked for in a dialog.
 
-A command with a ``Modal`` (``/announce``) or a ``Form`` (``/publish``) run without arguments
-opens a modal; what is submitted reaches the core as the command's text ("/announce TEXT", or
-the form's "field: value" lines), exactly as if typed.
+A command with a ``Form`` (``/announce``, ``/publish``, ``/edit``) run without arguments opens
+a modal; what is submitted reaches the core as the form's "field: value" lines, exactly as if
+typed. A form's search fields are external selects whose choices the core finds as the person
+types; a form with a summary shows it under its live fields, updated as they change, and one
+with a preview shows it (pushed over the form, whose Back returns to it) before it is sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from typing import Any
 
 from bot.core import Field, Form
@@ -16,11 +18,23 @@ from bot.slack.requests import ViewState
 # The core's command that drafts an announcement ("/announce TEXT" goes straight to the audience).
 ANNOUNCE = "announce"
 MODAL_PREFIX = "oppbot_modal:"
+# A form's preview, pushed over it: its submit sends the form.
+PREVIEW_PREFIX = "oppbot_preview:"
+# The block under a form's live fields that shows its summary.
+SUMMARY = "summary"
+# The action id of a search field's external select: the prefix and the options' source.
+OPTIONS_PREFIX = "oppbot_options:"
 # Block Kit limits (https://docs.slack.dev/reference/block-kit).
 MAX_MODAL_TITLE = 24
 MAX_LABEL = 2000
 MAX_PLACEHOLDER = 150
 MAX_OPTIONS = 100
+# Beyond this many choices a menu is searched as the person types (an external select).
+MAX_STATIC_OPTIONS = 25
+MAX_TEXT = 3000  # of a section's or context's text
+MAX_METADATA = 3000
+# A form field's own choices, searched: OPTIONS_PREFIX + FORM_SOURCE + "command.field".
+FORM_SOURCE = "form:"
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
 # Slack refuses a view whose text input allows more than this, whatever the field's own limit.
@@ -29,79 +43,105 @@ MAX_INPUT_LENGTH = 3000
 MAX_RADIO_OPTIONS = 5
 
 
-@dataclass(frozen=True)
-class Modal:
-    """A command whose free text is better written in a Slack modal than in a chat message.
-
-    Run without arguments by someone allowed to, the command opens the modal; what they submit
-    reaches the core as "/<command> <text>", exactly as if typed.
-    """
-
-    title: str  # at most 24 characters
-    label: str
-    placeholder: str
-    max_length: int = 2000  # the longest text the core reads
-
-    def view(self, command: str) -> dict[str, Any]:
-        return {
-            "type": "modal",
-            "callback_id": f"{MODAL_PREFIX}{command}",
-            "title": {"type": "plain_text", "text": self.title},
-            "submit": {"type": "plain_text", "text": "Next"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "text",
-                    "label": {"type": "plain_text", "text": self.label},
-                    "element": {
-                        "type": "plain_text_input",
-                        "action_id": "text",
-                        "multiline": True,
-                        "max_length": self.max_length,
-                        "placeholder": {"type": "plain_text", "text": self.placeholder},
-                    },
-                }
-            ],
-        }
-
-
 def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit]}
 
 
-def form_view(command: str, form: Form) -> dict[str, Any]:
-    """The modal that asks for ``form``'s fields, one input block each."""
+def form_view(command: str, form: Form, *, summary: str = "", metadata: str = "") -> dict[str, Any]:
+    """The modal that asks for ``form``'s fields, one input block each, with ``summary`` under
+    the last live field; ``metadata`` (where the command was typed) travels with the view."""
+    blocks = [_input_block(command, f) for f in form.fields]
+    live = [i for i, f in enumerate(form.fields) if f.live]
+    if form.summary and live:
+        note = {
+            "type": "context",
+            "block_id": SUMMARY,
+            "elements": [_plain(summary or " ", MAX_TEXT)],
+        }
+        blocks.insert(live[-1] + 1, note)
     return {
         "type": "modal",
         "callback_id": f"{MODAL_PREFIX}{command}",
         "title": _plain(form.title, MAX_MODAL_TITLE),
         "submit": _plain(form.submit, MAX_MODAL_TITLE),
         "close": _plain("Cancel", MAX_MODAL_TITLE),
-        "blocks": [_input_block(f) for f in form.fields],
+        "private_metadata": metadata,
+        "blocks": blocks,
     }
 
 
-def _input_block(f: Field) -> dict[str, Any]:
+def preview_view(
+    command: str, form: Form, blocks: list[dict[str, Any]], metadata: str, *, send: bool = True
+) -> dict[str, Any]:
+    """A form's preview (``blocks``), pushed over it: Send, or Back to the form as it was."""
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": f"{PREVIEW_PREFIX}{command}",
+        "title": _plain(form.title, MAX_MODAL_TITLE),
+        "close": _plain("Back", MAX_MODAL_TITLE),
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+    if send:
+        view["submit"] = _plain("Send", MAX_MODAL_TITLE)
+    return view
+
+
+def metadata(channel: str, text: str = "") -> str | None:
+    """A view's private metadata: where the command was typed and the form's lines (None
+    if they are too long to travel with it)."""
+    packed = json.dumps({"channel": channel, "text": text}, ensure_ascii=False)
+    return packed if len(packed) <= MAX_METADATA else None
+
+
+def unpacked(metadata: str) -> tuple[str, str]:
+    """The channel and the form's lines that ``metadata`` carries ("" for either if not)."""
+    try:
+        values = json.loads(metadata) if metadata else {}
+    except ValueError:
+        values = {}
+    if not isinstance(values, dict):
+        values = {}
+    channel, text = values.get("channel"), values.get("text")
+    return (
+        channel if isinstance(channel, str) else "",
+        text if isinstance(text, str) else "",
+    )
+
+
+def _input_block(command: str, f: Field) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "input",
         "block_id": f.name,
         "optional": f.optional,
         "label": _plain(f.label, MAX_LABEL),
-        "element": _element(f),
+        "element": _element(command, f),
     }
+    if f.live:
+        block["dispatch_action"] = True
     if f.hint and "placeholder" not in block["element"]:
         block["hint"] = _plain(f.hint, MAX_LABEL)
     return block
 
 
-def _element(f: Field) -> dict[str, Any]:
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": _plain(label, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
+
+
+def _element(command: str, f: Field) -> dict[str, Any]:
     element: dict[str, Any] = {"action_id": f.name}
-    if f.kind in ("choice", "choices"):
-        options = [
-            {"text": _plain(label, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
-            for value, label in f.options[:MAX_OPTIONS]
-        ]
+    searched = f.kind == "search" or (
+        f.kind in ("choice", "choices") and (f.source or len(f.options) > MAX_STATIC_OPTIONS)
+    )
+    if searched:
+        # The choices come from the core as the person types (``option_list``), or from the
+        # field's own list when it is too long for a menu; with no minimum, the first ones
+        # show as soon as the menu opens.
+        source = f.source or f"{FORM_SOURCE}{command}.{f.name}"
+        element.update(action_id=f"{OPTIONS_PREFIX}{source}", min_query_length=0)
+        element["type"] = "multi_external_select" if f.kind == "choices" else "external_select"
+    elif f.kind in ("choice", "choices"):
+        options = [_option(value, label) for value, label in f.options]
         if f.kind == "choices":
             element["type"] = "multi_static_select"
         else:
@@ -111,8 +151,13 @@ def _element(f: Field) -> dict[str, Any]:
         initial = [o for o in options if o["value"] == f.initial]
         if initial:
             element["initial_option"] = initial[0]
+    elif f.kind == "flag":
+        value, label = f.options[0] if f.options else ("yes", f.label)
+        element.update(type="checkboxes", options=[_option(value, label)])
     elif f.kind == "date":
         element["type"] = "datepicker"
+    elif f.kind == "time":
+        element["type"] = "timepicker"
     elif f.kind == "number":
         element.update(type="number_input", is_decimal_allowed=False)
         if f.bounds is not None:
@@ -124,9 +169,26 @@ def _element(f: Field) -> dict[str, Any]:
         element["multiline"] = f.kind == "long_text"
         if f.max_length is not None:
             element["max_length"] = min(f.max_length, MAX_INPUT_LENGTH)
-    if f.hint and element["type"] not in ("radio_buttons", "multi_static_select"):
+    if f.hint and element["type"] not in ("radio_buttons", "multi_static_select", "checkboxes"):
         element["placeholder"] = _plain(f.hint, MAX_PLACEHOLDER)
     return element
+
+
+def own_choices(form: Form | None, field: str, typed: str) -> list[tuple[str, str]]:
+    """A long choice field's own options whose label contains what was typed."""
+    word = typed.strip().lower()
+    fields = [f for f in form.fields if f.name == field] if form is not None else []
+    return [(v, label) for f in fields for v, label in f.options if word in label.lower()]
+
+
+def option_list(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """An external select's answer: the first choices that Block Kit can carry (a value too
+    long to send whole is left out rather than cut into another value)."""
+    return [
+        {"text": _plain(label, MAX_OPTION_TEXT), "value": value}
+        for value, label in choices
+        if 1 <= len(value) <= MAX_OPTION_VALUE
+    ][:MAX_OPTIONS]
 
 
 def field_errors(errors: dict[str, str]) -> dict[str, str]:
@@ -143,24 +205,6 @@ def submitted(state: ViewState) -> dict[str, str]:
     }
 
 
-MODALS = {
-    ANNOUNCE: Modal(
-        "New announcement",
-        "Your message for students",
-        "The careers fair is on Friday from 10:00 in the main hall…",
-    )
-}
-
-
-def view_for(command: str, form: Form | None) -> dict[str, Any] | None:
-    """The modal ``command`` opens when run without arguments, if it has one."""
-    modal = MODALS.get(command)
-    if modal is not None:
-        return modal.view(command)
-    return form_view(command, form) if form is not None else None
-
-
-def submitted_text(form: Form | None, state: ViewState) -> str:
-    """The command's text from a submitted modal: the form's lines, or the modal's one text."""
-    answers = submitted(state)
-    return form.write(answers) if form is not None else answers.get("text", "")
+def submitted_text(form: Form, state: ViewState) -> str:
+    """The command's text from a submitted modal: the form's lines."""
+    return form.write(submitted(state))

@@ -69,8 +69,54 @@ class Container(Part):
     message_ts: str = ""
 
 
+class Option(Part):
+    value: str
+
+
+class ElementState(Part):
+    """One input's value in a submitted modal, whichever kind of input it is."""
+
+    value: str | None = None
+    selected_option: Option | None = None
+    selected_options: list[Option] | None = None
+    selected_date: str | None = None
+    selected_time: str | None = None
+
+    @property
+    def answer(self) -> str:
+        """The text a person would type for it."""
+        if self.selected_options is not None:
+            return ", ".join(o.value for o in self.selected_options)
+        if self.selected_option is not None:
+            return self.selected_option.value
+        return self.selected_date or self.selected_time or self.value or ""
+
+
+class ViewState(Part):
+    values: dict[str, dict[str, ElementState]]
+
+
+class ShownView(Part):
+    """The view a button or input was used on: a modal, or the App Home (no state)."""
+
+    id: Id
+    callback_id: str = ""
+    # Slack's version of the view: an update naming an older one is refused.
+    hash: str = ""
+    private_metadata: str = ""
+    state: ViewState = ViewState(values={})
+
+
+class View(ShownView):
+    """A submitted modal."""
+
+    callback_id: Id
+    state: ViewState
+
+
 class BlockActions(Part):
-    """A button pressed on one of the bot's messages, or on its App Home (no channel)."""
+    """A button pressed on one of the bot's messages, or on its App Home (no channel), or a
+    live input changed in a modal (its ``view``)."""
 
     type: Literal["block_actions"]
     user: Ref
@@ -79,6 +125,7 @@ class BlockActions(Part):
     actions: Annotated[list[Action], Field(min_length=1)]
     container: Container = Container()
     channel: Ref | None = None
+    view: ShownView | None = None
 
     @property
     def action(self) -> Action:
@@ -91,43 +138,21 @@ class BlockActions(Part):
         return self.channel.id
 
 
-class Option(Part):
-    value: str
-
-
-class ElementState(Part):
-    """One input's value in a submitted modal, whichever kind of input it is."""
-
-    value: str | None = None
-    selected_option: Option | None = None
-    selected_options: list[Option] | None = None
-    selected_date: str | None = None
-
-    @property
-    def answer(self) -> str:
-        """The text a person would type for it."""
-        if self.selected_options is not None:
-            return ", ".join(o.value for o in self.selected_options)
-        if self.selected_option is not None:
-            return self.selected_option.value
-        return self.selected_date or self.value or ""
-
-
-class ViewState(Part):
-    values: dict[str, dict[str, ElementState]]
-
-
-class View(Part):
-    id: Id
-    callback_id: Id
-    state: ViewState
-
-
 class ViewSubmission(Part):
     type: Literal["view_submission"]
     user: Ref
     team: Ref
     view: View
+
+
+class BlockSuggestion(Part):
+    """An external select asking for the choices that match what the person has typed."""
+
+    type: Literal["block_suggestion"]
+    user: Ref
+    team: Ref
+    action_id: Id
+    value: str = ""
 
 
 class SharedFile(Part):
@@ -181,13 +206,10 @@ class SslCheck(Part):
     ssl_check: Literal["1"]
 
 
-Typed = Annotated[
-    BlockActions | ViewSubmission | EventCallback | UrlVerification, Field(discriminator="type")
-]
-Request = SlashCommand | SslCheck | BlockActions | ViewSubmission | EventCallback | UrlVerification
-_TYPED: TypeAdapter[BlockActions | ViewSubmission | EventCallback | UrlVerification] = TypeAdapter(
-    Typed
-)
+Interaction = BlockActions | BlockSuggestion | ViewSubmission | EventCallback | UrlVerification
+Typed = Annotated[Interaction, Field(discriminator="type")]
+Request = SlashCommand | SslCheck | Interaction
+_TYPED: TypeAdapter[Interaction] = TypeAdapter(Typed)
 
 
 class Malformed(ValueError):

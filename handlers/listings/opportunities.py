@@ -8,6 +8,8 @@ teacher may also publish in one message, "/publish" then a "field: value" line p
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -81,6 +83,10 @@ MAX_LISTED_NUMBERS = 20
 _SCHEMA_NAMES = {"start": "start_date", "end": "end_date"}
 
 Answers = dict[str, Any]
+# A record chosen from a form's search: "#12".
+_CHOSEN = re.compile(r"#(\d+)")
+# Choices a form's search offers at most (Slack shows at most 100).
+MAX_CHOICES = 50
 
 
 def _kept(value: object) -> Any:
@@ -94,10 +100,23 @@ def _kept(value: object) -> Any:
 
 def _answer(ctx: Context, name: str, text: str) -> Any:
     """The value typed for field ``name``, checked by the opportunity schema."""
+    if name == "organisation":
+        text = _organisation_name(ctx, text)
     try:
         return check_one(_SCHEMA_NAMES.get(name, name), text, today=local_today(ctx))
     except FieldProblems as refused:
         raise UserError(str(refused)) from None
+
+
+def _organisation_name(ctx: Context, text: str) -> str:
+    """The name typed, or organisation 12's for "#12" (how a form's search names one)."""
+    chosen = _CHOSEN.fullmatch(text.strip())
+    if chosen is None:
+        return text
+    organisation = ctx.session.get(Organisation, int(chosen[1]))
+    if organisation is None:
+        raise UserError("That organisation is no longer listed. Please choose it again.")
+    return organisation.name
 
 
 def _example(ctx: Context) -> str:
@@ -109,7 +128,12 @@ PUBLISH_FORM = Form(
     "Publish",
     (
         Field(
-            "organisation", "Organisation", max_length=MAX_ORGANISATION, hint="Leeds Robotics Co"
+            "organisation",
+            "Organisation",
+            "search",
+            max_length=MAX_ORGANISATION,
+            hint="Type to find it, or to add a new one",
+            source="organisations",
         ),
         Field("title", "Title", max_length=MAX_TITLE, hint="Summer software internship"),
         Field(
@@ -159,6 +183,48 @@ PUBLISH_FORM = Form(
 )
 _REQUIRED = ", ".join(f.name for f in PUBLISH_FORM.fields if not f.optional)
 _OPTIONAL = ", ".join(f.name for f in PUBLISH_FORM.fields if f.optional)
+
+
+@registry.options("organisations", roles=STAFF)
+def organisation_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
+    """Organisations whose name contains what was typed, then adding it as a new one (unless
+    it exists): a typo must be chosen as a new organisation, never become one unnoticed."""
+    name = " ".join(typed.split())
+    query = select(Organisation).order_by(Organisation.name, Organisation.id).limit(MAX_CHOICES)
+    if name:
+        query = query.where(Organisation.name.icontains(name, autoescape=True))
+    found = ctx.session.scalars(query).all()
+    choices = [(f"#{o.id}", o.name) for o in found]
+    exists = any(o.name.lower() == name.lower() for o in found)
+    if 2 <= len(name) <= MAX_ORGANISATION and not exists:
+        choices.append((name, f"New organisation: {name}"))
+    return choices
+
+
+@registry.options("listings", roles=STAFF)
+def listing_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
+    """The school's own listings (open or pending) whose number, title or organisation
+    matches what was typed, newest first."""
+    school = staff_school(ctx)
+    word = " ".join(typed.split()).removeprefix("#")
+    query = (
+        select(Opportunity)
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(
+            Opportunity.owner_school_id == school.id,
+            Opportunity.status.in_((OpportunityStatus.OPEN, OpportunityStatus.PENDING)),
+        )
+        .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+        .limit(MAX_CHOICES)
+    )
+    if word:
+        matches = Opportunity.title.icontains(word, autoescape=True) | Organisation.name.icontains(
+            word, autoescape=True
+        )
+        if word.isdigit():
+            matches |= Opportunity.id == int(word)
+        query = query.where(matches)
+    return [(f"#{o.id}", f"#{o.id} {headline(o)}") for o in ctx.session.scalars(query)]
 
 # Buttons answer these steps with the same words a person could type.
 _KIND_BUTTONS = tuple(
@@ -231,6 +297,12 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     given, problems = PUBLISH_FORM.read(args)
     by_field: dict[str, str] = {}
     fields = OpportunityFields()
+    if "organisation" in given:
+        try:
+            given["organisation"] = _organisation_name(ctx, given["organisation"])
+        except UserError as refused:
+            del given["organisation"]
+            by_field["organisation"] = refused.reply.text
     try:
         fields = check(
             {_SCHEMA_NAMES.get(name, name): value for name, value in given.items()},
@@ -240,7 +312,7 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     except FieldProblems as refused:
         form_names = {schema: form for form, schema in _SCHEMA_NAMES.items()}
         refusals = {form_names.get(name, name): text for name, text in refused.problems.items()}
-        by_field = {f.name: refusals[f.name] for f in PUBLISH_FORM.fields if f.name in refusals}
+        by_field |= {f.name: refusals[f.name] for f in PUBLISH_FORM.fields if f.name in refusals}
     problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems:
         raise UserError(
@@ -611,10 +683,32 @@ def close(ctx: Context, args: str) -> list[Reply]:
 
 
 EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "remote")
+EDIT_FORM = Form(
+    "Change a listing",
+    "Save",
+    (
+        Field(
+            "opportunity",
+            "Listing",
+            "search",
+            hint="Type its number or title",
+            source="listings",
+        ),
+        *(
+            replace(f, optional=True, initial=None)
+            for f in PUBLISH_FORM.fields
+            if f.name in EDITABLE
+        ),
+    ),
+)
 
 
-@registry.command("edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds")
+@registry.command(
+    "edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds", form=EDIT_FORM
+)
 def edit(ctx: Context, args: str) -> list[Reply]:
+    if args.lstrip().lower().startswith("opportunity:"):
+        return _edit_at_once(ctx, args)
     usage = f"/edit 12 deadline {_example(ctx)} (fields: " + ", ".join(EDITABLE) + ")"
     opportunity, rest = owned_opportunity(ctx, args, usage)
     field, _, value = rest.partition(" ")
@@ -624,5 +718,40 @@ def edit(ctx: Context, args: str) -> list[Reply]:
     setattr(opportunity, field, _answer(ctx, field, value))
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_edited", field=field)
+    body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
+    return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]
+
+
+def _edit_at_once(ctx: Context, args: str) -> list[Reply]:
+    """Change the fields of "/edit" then "opportunity: 12" and a "field: value" line per
+    change; any problem refuses it whole, each on its field."""
+    given, problems = EDIT_FORM.read(args)
+    by_field: dict[str, str] = {}
+    opportunity = None
+    if "opportunity" in given:
+        try:
+            opportunity, _ = owned_opportunity(ctx, given["opportunity"], "opportunity: 12")
+        except UserError as refused:
+            by_field["opportunity"] = refused.reply.text
+    changes: Answers = {}
+    for f in EDIT_FORM.fields[1:]:
+        if f.name in given:
+            try:
+                changes[f.name] = _answer(ctx, f.name, given[f.name])
+            except UserError as refused:
+                by_field[f.name] = refused.reply.text
+    if not given.keys() - {"opportunity"} and "opportunity" not in by_field:
+        by_field["opportunity"] = "Fill in at least one thing to change."
+    problems += [f"{name}: {problem}" for name, problem in by_field.items()]
+    if problems or opportunity is None:
+        raise UserError(
+            "Nothing was changed. Please fix this and send it again:\n"
+            + "\n".join(f"• {problem}" for problem in problems),
+            fields=by_field,
+        )
+    for name, value in changes.items():
+        setattr(opportunity, name, value)
+    opportunity.updated_at = ctx.now
+    _audit(ctx, opportunity, "opportunity_edited", fields=sorted(changes))
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
     return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]

@@ -22,6 +22,8 @@ from bot.core import (
     STAFF,
     Button,
     Context,
+    Field,
+    Form,
     Registry,
     Reply,
     Timing,
@@ -50,6 +52,8 @@ from storage.models import (
     Cohort,
     Interest,
     Opportunity,
+    OpportunityStatus,
+    Organisation,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -67,6 +71,75 @@ _WHEN = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})")
 A = AnnouncementStatus
 # The last part of a Send or Schedule button's payload that ignores quiet hours.
 URGENT = "urgent"
+# "/announce" then the form's lines (a message that merely starts with "Text:" has no audience).
+_FORM_LINES = re.compile(r"\s*text:.*^audience:", re.IGNORECASE | re.DOTALL | re.MULTILINE)
+# A class or listing chosen from a form's search: "#12".
+_CHOSEN = re.compile(r"#(\d+)")
+# Choices a form's search offers at most.
+MAX_CHOICES = 50
+AUDIENCES = (
+    ("school", "Everyone at the school"),
+    ("cohorts", "Classes"),
+    ("tag", "Students interested in a field"),
+    ("opportunity", "Students interested in an opportunity"),
+)
+# Where each kind of audience is chosen on the form, for a problem to show there.
+_AUDIENCE_FIELD = {"school": "audience", "cohorts": "classes", "tag": "field"}
+_AUDIENCE_FIELD["opportunity"] = "opportunity"
+
+# The whole announcement at once: "/announce" then a "field: value" line each (a Slack modal
+# sends the same lines), with who gets it counted as it is chosen and a preview before it goes.
+ANNOUNCE_FORM = Form(
+    "New announcement",
+    "Preview",
+    (
+        Field(
+            "text",
+            "Your message for students",
+            "long_text",
+            max_length=MAX_TEXT,
+            hint="The careers fair is on Friday from 10:00 in the main hall…",
+        ),
+        Field("audience", "Who should get it?", "choice", options=AUDIENCES, live=True),
+        Field(
+            "classes",
+            "Which classes?",
+            "choices",
+            optional=True,
+            source="cohorts",
+            live=True,
+            hint="Type a class's name",
+        ),
+        Field(
+            "field",
+            "Which field?",
+            "choice",
+            optional=True,
+            options=tuple(TAGS.items()),
+            live=True,
+        ),
+        Field(
+            "opportunity",
+            "Which opportunity?",
+            "search",
+            optional=True,
+            source="opportunities",
+            live=True,
+            hint="Type its number or title",
+        ),
+        Field("date", "Send on", "date", optional=True, hint="Leave empty to send it now"),
+        Field("time", "At", "time", optional=True),
+        Field(
+            "urgent",
+            "Quiet hours",
+            "flag",
+            optional=True,
+            options=(("yes", "Urgent: send even to students in their quiet hours"),),
+        ),
+    ),
+    summary="announce_reach",
+    preview="announce_preview",
+)
 
 
 # --- Who receives it --------------------------------------------------------------------------
@@ -74,11 +147,15 @@ URGENT = "urgent"
 
 def recipients(session: Session, announcement: Announcement) -> list[Person]:
     """The students of the author's school that the audience describes, each once."""
-    audience = announcement.audience
+    return audience_of(session, announcement.school_id, announcement.audience)
+
+
+def audience_of(session: Session, school_id: int, audience: dict[str, Any]) -> list[Person]:
+    """The students of school ``school_id`` that ``audience`` describes, each once."""
     query = (
         select(Person)
         .join(Cohort, Cohort.id == Person.cohort_id)
-        .where(Cohort.school_id == announcement.school_id, Person.role == Role.STUDENT)
+        .where(Cohort.school_id == school_id, Person.role == Role.STUDENT)
     )
     match audience.get("type"):
         case "school":
@@ -270,9 +347,13 @@ def _outcomes(session: Session, announcement: Announcement) -> dict[OutboxStatus
 # --- The teacher's flow -----------------------------------------------------------------------
 
 
-@registry.command("announce", roles=STAFF, help="send an announcement to students")
+@registry.command(
+    "announce", roles=STAFF, help="send an announcement to students", form=ANNOUNCE_FORM
+)
 def announce(ctx: Context, args: str) -> list[Reply]:
     staff_school(ctx)
+    if _FORM_LINES.match(args):
+        return [_announce_at_once(ctx, args)]
     if args.strip():
         return _drafted(ctx, args)
     ctx.start_dialog("announce_text")
@@ -525,7 +606,11 @@ def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
         raise UserError("Choose who should get it first.")
-    urgent = _urgent_arg(args)
+    return [_sent(ctx, announcement, _urgent_arg(args))]
+
+
+def _sent(ctx: Context, announcement: Announcement, urgent: bool) -> Reply:
+    """Send the announcement now: what the author is told."""
     _mark_urgent(announcement, urgent)
     count = send(ctx.session, announcement, ctx.now, ctx.timing.quiet)
     # Nothing has gone out yet: the outbox sends it, and the author hears when it is done.
@@ -542,13 +627,11 @@ def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         )
         later = f" ({waiting} will get it when their quiet hours end)" if waiting else ""
         text = f"Sending to {_students(count)}{later}."
-    return [
-        Reply(
-            f"{text} I'll tell you when it's delivered.",
-            ((Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
-            replace=True,
-        )
-    ]
+    return Reply(
+        f"{text} I'll tell you when it's delivered.",
+        ((Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
+        replace=True,
+    )
 
 
 @registry.action(actions.ANNOUNCE_SCHEDULE, roles=STAFF)
@@ -571,23 +654,25 @@ def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
     announcement = _draft(ctx, str(dialog.get("announcement")))
     when = _parse_when(ctx, text)
     ctx.clear_state(DIALOG)
-    urgent = dialog.get("urgent") is True
+    return [_scheduled(ctx, announcement, when, dialog.get("urgent") is True)]
+
+
+def _scheduled(ctx: Context, announcement: Announcement, when: datetime, urgent: bool) -> Reply:
+    """Schedule the announcement for ``when``: what the author is told."""
     _mark_urgent(announcement, urgent)
     announcement.status = A.SCHEDULED
     announcement.scheduled_for = when
     count = len(recipients(ctx.session, announcement))
     as_urgent = " as urgent" if urgent else ""
     even = ", even in their quiet hours" if urgent else ""
-    return [
-        Reply(
-            f"Scheduled{as_urgent} for {fmt_when(when, ctx.person)}, to {_students(count)} "
-            f"as of now (whoever fits the audience then gets it{even}).",
-            (
-                (Button("Cancel it", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),
-                (Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),
-            ),
-        )
-    ]
+    return Reply(
+        f"Scheduled{as_urgent} for {fmt_when(when, ctx.person)}, to {_students(count)} "
+        f"as of now (whoever fits the audience then gets it{even}).",
+        (
+            (Button("Cancel it", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),
+            (Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),
+        ),
+    )
 
 
 def _parse_when(ctx: Context, text: str) -> datetime:
@@ -614,6 +699,170 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0], statuses=(A.DRAFT, A.SCHEDULED))
     announcement.status = A.CANCELLED
     return [Reply("OK, cancelled. Nothing was sent.", replace=True)]
+
+
+# --- The whole announcement at once (ANNOUNCE_FORM) --------------------------------------------
+
+
+def _announce_at_once(ctx: Context, args: str) -> Reply:
+    """Send or schedule the announcement of "/announce" then "field: value" lines; any
+    problem refuses it whole, each on its field."""
+    text, audience, when, urgent = _read_form(ctx, args)
+    announcement = Announcement(
+        author_id=ctx.person.id,
+        school_id=staff_school(ctx).id,
+        text=text,
+        audience=audience,
+        status=A.DRAFT,
+        created_at=ctx.now,
+    )
+    ctx.session.add(announcement)
+    ctx.session.flush()
+    if when is not None:
+        return _scheduled(ctx, announcement, when, urgent)
+    return _sent(ctx, announcement, urgent)
+
+
+@registry.lookup("announce_reach", roles=STAFF)
+def reach(ctx: Context, args: str) -> Reply:
+    """How many students the audience chosen so far reaches, or what is still to choose."""
+    given, _ = ANNOUNCE_FORM.read(args)
+    by_field: dict[str, str] = {}
+    audience = _audience(ctx, given, by_field)
+    if audience is None:
+        return Reply(next(iter(by_field.values())))
+    school = staff_school(ctx)
+    count = len(audience_of(ctx.session, school.id, audience))
+    return Reply(f"Will reach {_students(count)} ({_describe(ctx, audience)}).")
+
+
+@registry.lookup("announce_preview", roles=STAFF)
+def preview(ctx: Context, args: str) -> Reply:
+    """What the form's announcement would do, and what students would read."""
+    text, audience, when, urgent = _read_form(ctx, args)
+    school = staff_school(ctx)
+    count = len(audience_of(ctx.session, school.id, audience))
+    moment = "now" if when is None else fmt_when(when, ctx.person)
+    as_urgent = ", as urgent (even in their quiet hours)" if urgent else ""
+    return Reply(
+        f"To {_students(count)} ({_describe(ctx, audience)}), {moment}{as_urgent}.\n\n"
+        f"Here's what they'll read:\n\nAnnouncement from {school.name}:\n\n{text}"
+    )
+
+
+def _describe(ctx: Context, audience: dict[str, Any]) -> str:
+    school = staff_school(ctx)
+    return describe(
+        ctx.session, Announcement(school_id=school.id, school=school, audience=audience)
+    )
+
+
+def _read_form(ctx: Context, args: str) -> tuple[str, dict[str, Any], datetime | None, bool]:
+    """The text, audience, time (None: now) and urgency of the form's lines, or a refusal
+    with the problem on each field (also when nobody would get it)."""
+    given, problems = ANNOUNCE_FORM.read(args)
+    by_field: dict[str, str] = {}
+    text = given.get("text", "")
+    if len(text) > MAX_TEXT:
+        by_field["text"] = f"Please keep it under {MAX_TEXT} characters."
+    audience = _audience(ctx, given, by_field)
+    if audience is not None and not audience_of(ctx.session, staff_school(ctx).id, audience):
+        by_field[_AUDIENCE_FIELD[audience["type"]]] = "Nobody fits that yet. Choose someone else?"
+    when = None
+    day, hour = given.get("date"), given.get("time")
+    if day and not hour:
+        by_field["time"] = "Choose a time too, or no date to send it now."
+    elif hour and not day:
+        by_field["date"] = "Choose a date too, or no time to send it now."
+    elif day and hour:
+        try:
+            when = _parse_when(ctx, f"{day} {hour}")
+        except UserError as refused:
+            by_field["date"] = refused.reply.text
+    urgent = given.get("urgent", "").lower()
+    if urgent not in ("", "yes"):
+        by_field["urgent"] = "Say yes, or leave it out."
+    problems += [f"{name}: {problem}" for name, problem in by_field.items()]
+    if problems or audience is None:
+        raise UserError(
+            "Nothing was sent. Please fix this and send it again:\n"
+            + "\n".join(f"• {problem}" for problem in problems),
+            fields=by_field,
+        )
+    return text, audience, when, urgent == "yes"
+
+
+def _audience(
+    ctx: Context, given: dict[str, str], by_field: dict[str, str]
+) -> dict[str, Any] | None:
+    """The audience the form's lines choose, or None with the problem noted on its field."""
+    kind = given.get("audience", "").lower()
+    school = staff_school(ctx)
+    match kind:
+        case "school":
+            return {"type": "school"}
+        case "cohorts":
+            chosen = [c.strip() for c in given.get("classes", "").split(",") if c.strip()]
+            if not chosen:
+                by_field["classes"] = "Choose at least one class."
+                return None
+            cohorts = {c.id: c for c in school_cohorts(ctx.session, school)}
+            by_name = {c.name.lower(): c.id for c in cohorts.values()}
+            ids = set()
+            for name in chosen:
+                number = _CHOSEN.fullmatch(name)
+                found = int(number[1]) if number else by_name.get(name.lower())
+                if found not in cohorts:
+                    by_field["classes"] = f"Your school has no class {name}."
+                    return None
+                ids.add(found)
+            return {"type": "cohorts", "ids": sorted(ids)}
+        case "tag":
+            tag = given.get("field", "").lower()
+            if tag not in TAGS:
+                by_field["field"] = "Choose one of: " + ", ".join(TAGS) + "."
+                return None
+            return {"type": "tag", "tag": tag}
+        case "opportunity":
+            try:
+                opportunity, _ = opportunity_arg(ctx, given.get("opportunity", ""), "#12")
+            except UserError as refused:
+                by_field["opportunity"] = refused.reply.text
+                return None
+            return {"type": "opportunity", "id": opportunity.id}
+        case _:
+            by_field["audience"] = "Choose who should get it."
+            return None
+
+
+@registry.options("cohorts", roles=STAFF)
+def cohort_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
+    """The school's classes whose name contains what was typed."""
+    word = " ".join(typed.split()).lower()
+    cohorts = school_cohorts(ctx.session, staff_school(ctx))
+    return [(f"#{c.id}", c.name) for c in cohorts if word in c.name.lower()][:MAX_CHOICES]
+
+
+@registry.options("opportunities", roles=STAFF)
+def opportunity_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
+    """Open listings whose number, title or organisation matches what was typed, newest
+    first (students may be interested in any school's listing)."""
+    word = " ".join(typed.split()).removeprefix("#")
+    query = (
+        select(Opportunity)
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(Opportunity.status == OpportunityStatus.OPEN)
+        .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+        .limit(MAX_CHOICES)
+    )
+    if word:
+        matches = Opportunity.title.icontains(word, autoescape=True) | Organisation.name.icontains(
+            word, autoescape=True
+        )
+        if is_number(word):
+            matches |= Opportunity.id == int(word)
+        query = query.where(matches)
+    return [(f"#{o.id}", f"#{o.id} {headline(o)}") for o in ctx.session.scalars(query)]
 
 
 # --- The delivery report ----------------------------------------------------------------------

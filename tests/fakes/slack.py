@@ -54,6 +54,9 @@ MAX_LABEL = 2000
 MAX_PLACEHOLDER = 150
 MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
+MAX_METADATA = 3000
+# Options in one answer to an external select's request for them.
+MAX_SUGGESTED = 100
 MAX_OPTIONS = {"static_select": 100, "multi_static_select": 100, "radio_buttons": 10}
 INPUT_ELEMENTS = frozenset(
     {
@@ -61,7 +64,10 @@ INPUT_ELEMENTS = frozenset(
         "url_text_input",
         "number_input",
         "datepicker",
+        "timepicker",
+        "multi_external_select",
         "static_select",
+        "external_select",
         "multi_static_select",
         "radio_buttons",
         "checkboxes",
@@ -179,7 +185,8 @@ class FakeSlack:
         self.ephemeral: list[tuple[str, Message]] = []  # (the user who sees it, message)
         self.history: dict[str, list[dict[str, Any]]] = {}  # what people posted, by channel
         self.users: dict[str, dict[str, Any]] = {}
-        self.views: dict[str, dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}  # every modal opened, pushed or updated
+        self.typed: dict[str, dict[str, str | list[str]]] = {}  # live inputs chosen, by view
         self.home: dict[str, dict[str, Any]] = {}  # published App Home views by user
         self.files: dict[str, list[SharedFile]] = {}  # files shared, by channel
         self.shared: dict[str, tuple[str, bytes]] = {}  # files people shared: id -> (mime, bytes)
@@ -542,16 +549,13 @@ class FakeSlack:
         text typed, or the value of the option(s) chosen, or the date picked (YYYY-MM-DD). An
         input left out keeps its initial option; Slack refuses to submit a required one empty."""
         view = self.views[view_id]
-        state: dict[str, dict[str, Any]] = {}
+        values = {**self.typed.get(view_id, {}), **values}
         for block in view["blocks"]:
-            if block["type"] == "input":
-                element = block["element"]
-                value = values.get(block["block_id"])
-                if value is None and "initial_option" in element:
-                    value = element["initial_option"]["value"]
-                if not value and not block.get("optional"):
-                    raise AssertionError(f"Slack would not submit {block['block_id']} empty")
-                state[block["block_id"]] = {element["action_id"]: _element_state(element, value)}
+            given = values.get(block.get("block_id", "")) or block.get("element", {}).get(
+                "initial_option"
+            )
+            if block["type"] == "input" and not given and not block.get("optional"):
+                raise AssertionError(f"Slack would not submit {block['block_id']} empty")
         payload = {
             "type": "view_submission",
             "team": {"id": TEAM_ID, "domain": "school"},
@@ -559,10 +563,96 @@ class FakeSlack:
             "api_app_id": APP_ID,
             "token": "legacy",
             "trigger_id": f"{next(self._ids)}.{TEAM_ID}.trigger",
-            "view": {**view, "state": {"values": state}, "team_id": TEAM_ID},
+            "view": {**view, "state": self._state(view, values), "team_id": TEAM_ID},
             "response_urls": [],
         }
-        return await self.interaction(payload)
+        answer = await self.interaction(payload)
+        # What Slack does with the modal on the bot's answer: "errors" keeps it as it is.
+        action = json.loads(answer.body) if answer.body else {}
+        if action.get("response_action") == "push":
+            pushed = f"V{next(self._ids):06d}"
+            self.views[pushed] = {**_view(action), "id": pushed, "hash": self._hash()}
+        elif action.get("response_action") == "update":
+            self.views[view_id] = {**_view(action), "id": view_id, "hash": self._hash()}
+        return answer
+
+    async def choose(self, user: str, view_id: str, block_id: str, value: str | list[str]) -> None:
+        """``user`` changes input ``block_id`` of the open modal to ``value``; Slack tells the
+        bot (block_actions) if the input dispatches actions."""
+        view = self.views[view_id]
+        self.typed.setdefault(view_id, {})[block_id] = value
+        (block,) = [b for b in view["blocks"] if b.get("block_id") == block_id]
+        if not block.get("dispatch_action"):
+            return
+        element = block["element"]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "legacy",
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": f"{next(self._ids)}.{TEAM_ID}.trigger",
+            "team": {"id": TEAM_ID, "domain": "school"},
+            "view": {**view, "state": self._state(view, self.typed[view_id])},
+            "actions": [
+                {
+                    "action_id": element["action_id"],
+                    "block_id": block_id,
+                    "action_ts": self._next_ts(),
+                    **_element_state(element, value),
+                }
+            ],
+        }
+        answer = await self.interaction(payload)
+        assert answer.status == 200, answer
+
+    def _state(
+        self, view: dict[str, Any], values: dict[str, str | list[str]]
+    ) -> dict[str, dict[str, Any]]:
+        state: dict[str, dict[str, Any]] = {}
+        for block in view["blocks"]:
+            if block["type"] == "input":
+                element = block["element"]
+                value = values.get(block["block_id"])
+                if value is None and "initial_option" in element:
+                    value = element["initial_option"]["value"]
+                state[block["block_id"]] = {element["action_id"]: _element_state(element, value)}
+        return {"values": state}
+
+    def view_named(self, callback_id: str) -> str:
+        """The id of the newest modal with ``callback_id``."""
+        found = [v for v, view in self.views.items() if view.get("callback_id") == callback_id]
+        assert found, f"no modal {callback_id!r}"
+        return found[-1]
+
+    async def suggest(self, user: str, view_id: str, block_id: str, typed: str) -> list[Any]:
+        """``user`` types ``typed`` into the external select ``block_id`` of the open modal:
+        the (value, label) of the options the bot answers with, checked as Slack does."""
+        view = self.views[view_id]
+        (block,) = [b for b in view["blocks"] if b.get("block_id") == block_id]
+        element = block["element"]
+        assert element["type"] in ("external_select", "multi_external_select"), element
+        payload = {
+            "type": "block_suggestion",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": "school"},
+            "api_app_id": APP_ID,
+            "token": "legacy",
+            "container": {"type": "view", "view_id": view_id},
+            "action_id": element["action_id"],
+            "block_id": block_id,
+            "value": typed,
+            "view": view,
+        }
+        answer = await self.interaction(payload)
+        assert answer.status == 200, answer
+        options = json.loads(answer.body)["options"]
+        assert len(options) <= MAX_SUGGESTED
+        for option in options:
+            assert option["text"]["type"] == "plain_text"
+            assert 1 <= len(option["text"]["text"]) <= MAX_OPTION_TEXT
+            assert 1 <= len(option["value"]) <= MAX_OPTION_VALUE
+        return [(o["value"], o["text"]["text"]) for o in options]
 
     async def interaction(self, payload: dict[str, Any], **signing: Any) -> Delivered:
         body = urlencode({"payload": json.dumps(payload)})
@@ -772,14 +862,16 @@ class FakeSlack:
             raise _ApiError("invalid_trigger_id")
         view = _view(params)
         view_id = f"V{next(self._ids):06d}"
-        self.views[view_id] = {**view, "id": view_id}
+        self.views[view_id] = {**view, "id": view_id, "hash": self._hash()}
         return {"view": self.views[view_id]}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = params.get("view_id")
         if view_id not in self.views:
             raise _ApiError("not_found")
-        self.views[view_id] = {**_view(params), "id": view_id}
+        if params.get("hash") and params["hash"] != self.views[view_id]["hash"]:
+            raise _ApiError("hash_conflict")
+        self.views[view_id] = {**_view(params), "id": view_id, "hash": self._hash()}
         return {"view": self.views[view_id]}
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -802,6 +894,9 @@ class FakeSlack:
         if channel not in self._channels:
             raise _ApiError("channel_not_found")
         return channel
+
+    def _hash(self) -> str:
+        return f"{next(self._ids)}.hash"
 
     def _next_ts(self) -> str:
         return f"1790000000.{next(self._ts):06d}"
@@ -828,6 +923,15 @@ def _element_state(element: dict[str, Any], value: str | list[str] | None) -> di
     """The view state Slack sends for one input element holding ``value``."""
     kind = element["type"]
     options = {o["value"]: o for o in element.get("options") or []}
+    # External selects: the options chosen from the bot's answer (see ``suggest``).
+    if kind == "external_select":
+        chosen = {"text": {"type": "plain_text", "text": str(value)}, "value": value}
+        return {"type": kind, "selected_option": chosen if value else None}
+    if kind == "multi_external_select":
+        chosen_all = [{"text": {"type": "plain_text", "text": v}, "value": v} for v in value or []]
+        return {"type": kind, "selected_options": chosen_all}
+    if kind == "timepicker":
+        return {"type": kind, "selected_time": value}
     if kind in ("static_select", "radio_buttons"):
         return {"type": kind, "selected_option": options[str(value)] if value else None}
     if kind in ("multi_static_select", "checkboxes"):
@@ -949,5 +1053,7 @@ def _view(params: dict[str, Any]) -> dict[str, Any]:
         text = (view.get(name) or {}).get("text")
         if text is not None and not 1 <= len(text) <= MAX_MODAL_TITLE:
             raise _ApiError("invalid_arguments")
+    if len(view.get("private_metadata") or "") > MAX_METADATA:
+        raise _ApiError("invalid_arguments")
     _check_blocks(view.get("blocks") or [])
     return view
