@@ -18,7 +18,7 @@ from bot import logs
 from bot.app import build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
-from bot.core import UserError, utcnow
+from bot.core import utcnow
 from bot.scheduler import board_fetcher
 from handlers.common import (
     only_school,
@@ -44,6 +44,7 @@ from handlers.listings import (
 )
 from handlers.people import create_invite
 from handlers.reports import (
+    PeriodError,
     Scope,
     build_report,
     chart_data,
@@ -384,8 +385,8 @@ def _report(factory: sessionmaker[Session], settings: Settings, args: argparse.N
         zone = school_zone(session, school.id)
         try:
             period = parse_period(args.period, utcnow().astimezone(zone).date(), zone)
-        except UserError as error:
-            print(error.reply.text, file=sys.stderr)
+        except PeriodError as error:
+            print(error, file=sys.stderr)
             return 2
         scope = Scope(school.id, employer.id if employer else None)
         title = f"{school.name}, {employer.name}" if employer else school.name

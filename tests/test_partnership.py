@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import build
 from bot.cli import main
 from bot.config import Settings
-from bot.core import STALE_BUTTON_TEXT, Capabilities, Core, UserError
+from bot.core import STALE_BUTTON_TEXT, Capabilities, Core
 from handlers import build_registry
 from handlers.reports.chart import HEIGHT, WIDTH, render
 from handlers.reports.figures import (
     Breakdown,
     Figures,
     Period,
+    PeriodError,
     Scope,
     compute,
     fmt_duration,
@@ -373,9 +374,9 @@ def test_the_previous_period_is_as_long_and_just_before() -> None:
     ],
 )
 def test_a_period_that_makes_no_sense_is_refused_with_an_example(text: str, says: str) -> None:
-    with pytest.raises(UserError) as refused:
+    with pytest.raises(PeriodError) as refused:
         parse_period(text, TODAY)
-    assert refused.value.reply.text.startswith(says)
+    assert str(refused.value).startswith(says)
 
 
 # --- Every figure -----------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from handlers.reports.chart import render
 from handlers.reports.encounters import coverage, coverage_markdown, school_year
 from handlers.reports.evidence import ask_attendance, mydata_lines
 from handlers.reports.export import csv_cell, long_csv, report_csv, report_markdown, wide_csv
-from handlers.reports.figures import Period, Scope, compute, parse_period
+from handlers.reports.figures import Period, PeriodError, Scope, compute, parse_period
 from handlers.reports.report import build_report, chart_data, school_zone
 
 __all__ = [
     "Period",
+    "PeriodError",
     "Scope",
     "ask_attendance",
     "build_report",

@@ -22,7 +22,6 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, 
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import Select
 
-from bot.core import UserError
 from storage.models import (
     Feedback,
     HoursEntry,
@@ -107,6 +106,10 @@ def days_text(count: int) -> str:
     return f"{count} day{'' if count == 1 else 's'}"
 
 
+class PeriodError(ValueError):
+    """A period that can't be reported on; the message is the sentence to show the person."""
+
+
 def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     """A period as people type it: nothing (this term), 30d, 30 days, week, month, term, year
     (the last 7, 30, 90 or 365 days), this week, this month, this year (the calendar week
@@ -118,7 +121,7 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
         return Period(*calendar, zone)
     if words == "last term":
         # Terms differ from school to school; the bot doesn't know this school's dates.
-        raise UserError(
+        raise PeriodError(
             f"I don't know your term dates. Give them, like {example_period(today)}, "
             "or say term for the last 90 days."
         )
@@ -130,23 +133,23 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     if days := _DAYS.fullmatch(words):
         count = int(days[1])
         if not 1 <= count <= MAX_DAYS:
-            raise UserError(f"Please choose between 1 and {MAX_DAYS} days.")
+            raise PeriodError(f"Please choose between 1 and {MAX_DAYS} days.")
         return Period.last(count, today, zone)
     dates = _DATES.fullmatch(words)
     if dates is None:
-        raise UserError(f"I don't understand that period. {period_help(today)}")
+        raise PeriodError(f"I don't understand that period. {period_help(today)}")
     try:
         period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]), zone)
     except ValueError:
-        raise UserError(f"That isn't a real date. {period_help(today)}") from None
+        raise PeriodError(f"That isn't a real date. {period_help(today)}") from None
     if period.end < period.start:
-        raise UserError("The period ends before it starts. Put the earlier date first.")
+        raise PeriodError("The period ends before it starts. Put the earlier date first.")
     if period.end > today + MAX_REPORT_AHEAD:
-        raise UserError("That period ends more than a year from now. Please choose nearer dates.")
+        raise PeriodError("That period ends more than a year from now. Please choose nearer dates.")
     if period.days > MAX_DAYS:
-        raise UserError(f"Please choose a period of at most {MAX_DAYS} days.")
+        raise PeriodError(f"Please choose a period of at most {MAX_DAYS} days.")
     if period.start.year < EARLIEST_YEAR:
-        raise UserError(f"Please choose dates from {EARLIEST_YEAR} on.")
+        raise PeriodError(f"Please choose dates from {EARLIEST_YEAR} on.")
     return period
 
 

@@ -23,6 +23,7 @@ from handlers.reports.figures import (
     Breakdown,
     Figures,
     Period,
+    PeriodError,
     Scope,
     compute,
     days_text,
@@ -316,7 +317,10 @@ def _view(ctx: Context) -> tuple[Scope, str, bool]:
     help="how the partnerships are doing: /report, /report 30d, /report last month",
 )
 def report(ctx: Context, args: str) -> list[Reply]:
-    period = parse_period(args, local_today(ctx), person_zone(ctx.person))
+    try:
+        period = parse_period(args, local_today(ctx), person_zone(ctx.person))
+    except PeriodError as error:
+        raise UserError(str(error)) from None
     scope, title, single = _view(ctx)
     built = build_report(
         ctx.session, scope, title, period, single=single, year_start=ctx.timing.school_year_start
