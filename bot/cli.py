@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import logs
-from bot.app import build, run
+from bot.app import App, build, run
 from bot.config import Settings
 from bot.console import ConsoleChat
 from bot.core import utcnow
@@ -171,46 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = build(settings)
     if args.command == "chat":
-        if args.demo:
-            with transaction(app.session_factory) as session:
-                seed(session, utcnow())
-        timing = settings.timing()
-        ConsoleChat(
-            app.core,
-            app.session_factory,
-            args.user,
-            sys.stdout,
-            echo=not sys.stdin.isatty(),
-            # No scheduler here: a big file sent with /import is imported between turns.
-            background=lambda: run_imports(app.session_factory, app.core.clock(), timing),
-        ).run(sys.stdin)
-        return 0
+        return _chat(app, settings, args)
     if args.command == "demo":
-        with transaction(app.session_factory) as session:
-            added = seed(session, utcnow())
-        print("Demo data added." if added else "Demo data is already there.")
-        return 0
+        return _demo(app)
     if args.command == "import":
-        with app.session_factory() as session:
-            school = _school(session, args.school)
-            if isinstance(school, str):
-                print(school, file=sys.stderr)
-                return 2
-        # The operator may give a school the listings that no school owns yet.
-        owner = Owner(school.id, claim=True) if school is not None else Owner()
-        try:
-            report = import_file(
-                app.session_factory,
-                args.file,
-                now=utcnow(),
-                owner=owner,
-                progress=_import_progress,
-            )
-        except (OSError, ValueError) as error:
-            print(f"Import failed: {error}", file=sys.stderr)
-            return 1
-        print(report.summary())
-        return 0
+        return _import(app, args)
     if args.command == "invite":
         return _invite(
             app.session_factory, Role(args.role), args.organisation, args.school, args.uses
@@ -222,6 +188,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sources":
         return _sources(app.session_factory, settings, args)
     raise AssertionError(args.command)
+
+
+def _chat(app: App, settings: Settings, args: argparse.Namespace) -> int:
+    if args.demo:
+        with transaction(app.session_factory) as session:
+            seed(session, utcnow())
+    timing = settings.timing()
+    ConsoleChat(
+        app.core,
+        app.session_factory,
+        args.user,
+        sys.stdout,
+        echo=not sys.stdin.isatty(),
+        # No scheduler here: a big file sent with /import is imported between turns.
+        background=lambda: run_imports(app.session_factory, app.core.clock(), timing),
+    ).run(sys.stdin)
+    return 0
+
+
+def _demo(app: App) -> int:
+    with transaction(app.session_factory) as session:
+        added = seed(session, utcnow())
+    print("Demo data added." if added else "Demo data is already there.")
+    return 0
+
+
+def _import(app: App, args: argparse.Namespace) -> int:
+    with app.session_factory() as session:
+        school = _school(session, args.school)
+        if isinstance(school, str):
+            print(school, file=sys.stderr)
+            return 2
+    # The operator may give a school the listings that no school owns yet.
+    owner = Owner(school.id, claim=True) if school is not None else Owner()
+    try:
+        report = import_file(
+            app.session_factory,
+            args.file,
+            now=utcnow(),
+            owner=owner,
+            progress=_import_progress,
+        )
+    except (OSError, ValueError) as error:
+        print(f"Import failed: {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
 
 
 def _import_progress(done: int, total: int) -> None:
@@ -286,78 +299,94 @@ def _school(session: Session, name: str | None) -> School | str | None:
 def _sources(factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> int:
     now = utcnow()
     if args.action == "add":
-        try:
-            with transaction(factory) as session:
-                organisation = (
-                    organisation_named(session, args.organisation, now)
-                    if args.organisation
-                    else None
-                )
-                school = school_named(session, args.school, now) if args.school else None
-                source = add_source(
-                    session,
-                    args.provider,
-                    args.board,
-                    organisation=organisation,
-                    school=school,
-                    created_by=None,
-                    now=now,
-                    title_filter=args.title_filter,
-                    review=args.review,
-                )
-                print(f"Connected {describe(source)}. Sync it now: oppbot sources sync {source.id}")
-        except SourceProblem as problem:
-            print(problem, file=sys.stderr)
-            return 2
-        return 0
+        return _source_add(factory, args, now)
     if args.action == "list":
-        with factory() as session:
-            found = visible_sources(session, None)
-            runs = last_runs(session, [source.id for source in found])
-            if not found:
-                print(
-                    "No sources yet. Connect one: oppbot sources add greenhouse BOARD "
-                    '--organisation "Acme Ltd"'
-                )
-            for source in found:
-                run = runs.get(source.id)
-                when = f"{run.finished_at:%Y-%m-%d %H:%M} UTC" if run is not None else None
-                print("\n    ".join(status_lines(source, run, when)))
-        return 0
+        return _source_list(factory)
     if args.action == "sync":
-        with factory() as session:
-            if args.id is None:
-                ids = [
-                    s.id for s in visible_sources(session, None) if s.status == SourceStatus.ACTIVE
-                ]
-            elif session.get(Source, args.id) is None:
-                print(f"There's no source #{args.id}.", file=sys.stderr)
-                return 2
-            else:
-                ids = [args.id]
-        results = sync_sources(
-            factory,
-            board_fetcher(settings),
-            ids,
-            now=now,
-            every=settings.sources_every,
-            quiet=settings.timing().quiet,
-            progress=_progress_bar if sys.stdout.isatty() else None,
-        )
-        for result in results:
-            print(f"#{result.source_id}: {result.summary()}")
-        return 1 if any(result.errors for result in results) else 0
+        return _source_sync(factory, settings, args, now)
     if args.action == "remove":
-        with transaction(factory) as session:
-            removed = session.get(Source, args.id)
-            if removed is None:
-                print(f"There's no source #{args.id}.", file=sys.stderr)
-                return 2
-            name = describe(removed)
-            closed = remove_source(session, removed, now=now, quiet=settings.timing().quiet)
-        print(f"Removed {name}; {closed} of its listings closed.")
-        return 0
+        return _source_remove(factory, settings, args, now)
     raise AssertionError(args.action)
+
+
+def _source_add(factory: sessionmaker[Session], args: argparse.Namespace, now: datetime) -> int:
+    try:
+        with transaction(factory) as session:
+            organisation = (
+                organisation_named(session, args.organisation, now) if args.organisation else None
+            )
+            school = school_named(session, args.school, now) if args.school else None
+            source = add_source(
+                session,
+                args.provider,
+                args.board,
+                organisation=organisation,
+                school=school,
+                created_by=None,
+                now=now,
+                title_filter=args.title_filter,
+                review=args.review,
+            )
+            print(f"Connected {describe(source)}. Sync it now: oppbot sources sync {source.id}")
+    except SourceProblem as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return 0
+
+
+def _source_list(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        found = visible_sources(session, None)
+        runs = last_runs(session, [source.id for source in found])
+        if not found:
+            print(
+                "No sources yet. Connect one: oppbot sources add greenhouse BOARD "
+                '--organisation "Acme Ltd"'
+            )
+        for source in found:
+            run = runs.get(source.id)
+            when = f"{run.finished_at:%Y-%m-%d %H:%M} UTC" if run is not None else None
+            print("\n    ".join(status_lines(source, run, when)))
+    return 0
+
+
+def _source_sync(
+    factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace, now: datetime
+) -> int:
+    with factory() as session:
+        if args.id is None:
+            ids = [s.id for s in visible_sources(session, None) if s.status == SourceStatus.ACTIVE]
+        elif session.get(Source, args.id) is None:
+            print(f"There's no source #{args.id}.", file=sys.stderr)
+            return 2
+        else:
+            ids = [args.id]
+    results = sync_sources(
+        factory,
+        board_fetcher(settings),
+        ids,
+        now=now,
+        every=settings.sources_every,
+        quiet=settings.timing().quiet,
+        progress=_progress_bar if sys.stdout.isatty() else None,
+    )
+    for result in results:
+        print(f"#{result.source_id}: {result.summary()}")
+    return 1 if any(result.errors for result in results) else 0
+
+
+def _source_remove(
+    factory: sessionmaker[Session], settings: Settings, args: argparse.Namespace, now: datetime
+) -> int:
+    with transaction(factory) as session:
+        removed = session.get(Source, args.id)
+        if removed is None:
+            print(f"There's no source #{args.id}.", file=sys.stderr)
+            return 2
+        name = describe(removed)
+        closed = remove_source(session, removed, now=now, quiet=settings.timing().quiet)
+    print(f"Removed {name}; {closed} of its listings closed.")
+    return 0
 
 
 def _progress_bar(done: int, total: int, label: str) -> None:
