@@ -67,6 +67,7 @@ from storage.models import Organisation, Role, School, Source, SourceStatus
 Named = TypeVar("Named", School, Organisation)
 
 
+# Long because it is the argparse table of every command and option, read top to bottom.
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oppbot", description="oppbot connects students to opportunities from employers."

@@ -330,6 +330,7 @@ def _encounters_story(
             )
 
 
+# Long because it is one demo student's story told in order, row by row.
 def _placement_story(
     session: Session,
     now: datetime,

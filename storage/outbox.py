@@ -179,6 +179,7 @@ def _lease_times(
 DueRow = Row[int, int, str, str, list[list[list[str]]] | None, int]
 
 
+# Long because the claim is one locking query whose conditions belong together.
 def claim_due(
     session: Session,
     *,

@@ -212,6 +212,7 @@ def title_key(opportunity: type[Opportunity] = Opportunity) -> ColumnElement[str
     return func.lower(func.trim(opportunity.title))
 
 
+# Long because each browse filter adds its condition to the same query, one after another.
 def browse_page(
     session: Session,
     person: Person,

@@ -139,6 +139,7 @@ class SocketModeHandler(AsyncSocketModeHandler):
 class SlackAdapter:
     """slack-bolt's AsyncApp, served inside our own event loop."""
 
+    # Long because it wires every bolt listener to the core in one place, each a few lines.
     def __init__(
         self,
         core: Core,

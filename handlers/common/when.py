@@ -159,6 +159,7 @@ def starts_with_a_moment(text: str) -> bool:
     return _DAY_OR_HOUR_FIRST.match(" ".join(text.lower().split())) is not None
 
 
+# Long because it is one ordered list of the date and time forms people type, tried in turn.
 def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time(9, 0)) -> datetime:
     """The moment (aware, UTC, whole minutes) that ``text`` means to someone in ``zone``.
 

@@ -105,6 +105,7 @@ def describe(filters: BrowseFilters) -> list[str]:
     return parts
 
 
+# Long because one page's card, filters line and paging buttons are built from the same query.
 def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str = "") -> Reply:
     filters, _ = _load(ctx)
     size = ctx.caps.page_size

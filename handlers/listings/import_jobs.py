@@ -104,6 +104,7 @@ def run_imports(session_factory: sessionmaker[Session], now: datetime, timing: T
     return finished
 
 
+# Long because claiming, importing and committing a batch must stay one visible transaction.
 def import_batches(
     session_factory: sessionmaker[Session], job_id: int, now: datetime
 ) -> Iterator[tuple[int, int]]:

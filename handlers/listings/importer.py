@@ -412,6 +412,7 @@ def _json_split(text: str) -> tuple[list[Any], _Convert]:
     return records, _listing
 
 
+# Long because it checks each field of one record in the order the schema lists them.
 def _listing(number: int, record: object, today: date | None) -> Row:
     if not isinstance(record, dict):
         raise _Bad(f"is not a JSON object: {clip(json.dumps(record), 60)}")

@@ -63,6 +63,7 @@ def create_invite(
     return invite
 
 
+# Long because each kind of code (invite, class code) and each refusal is answered here in turn.
 @registry.command("join", roles=EVERYONE, help="join with an invite or class code")
 def join(ctx: Context, args: str) -> list[Reply]:
     if not args:

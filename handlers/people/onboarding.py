@@ -595,6 +595,7 @@ def _where(person: Person) -> str:
     return " " + _("Remote only.") if person.wants_remote else ""
 
 
+# Long because the last step saves every answer at once and words the welcome for each role.
 def _finish(ctx: Context, answers: Answers) -> list[Reply]:
     person = ctx.person
     cohort = ctx.session.get(Cohort, answers["cohort"])

@@ -39,6 +39,7 @@ from storage.tags import TAGS
 registry = Registry()
 
 
+# Long because it lists everything stored about a person, one section per kind of data.
 @registry.command(
     "mydata", "privacy", "data", roles=EVERYONE, help="see everything I store about you"
 )
@@ -229,6 +230,7 @@ def keep_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("Good, nothing was deleted.", replace=True)]
 
 
+# Long because every deletion is listed in one place, each with why it goes or stays.
 @registry.action(actions.FORGET_YES, roles=EVERYONE)
 def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     person = ctx.person

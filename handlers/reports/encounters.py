@@ -199,12 +199,24 @@ def evidence_for(
     found = {s.id: StudentEvidence(s) for s in students}
     if not found:
         return []
-    ids = list(found)
+    _add_placements(session, school_id, found, today)
+    _add_recorded(session, school_id, found, today)
+    _add_hours(session, school_id, found, year, today)
+    _add_feedback(session, school_id, found, year)
+    for evidence in found.values():
+        evidence.items.sort(key=lambda i: (i.day, i.activity))
+    return list(found.values())
+
+
+def _add_placements(
+    session: Session, school_id: int, found: dict[int, StudentEvidence], today: date
+) -> None:
+    """Each placement that has started, as a two-way workplace experience or encounter."""
     placements = session.execute(
         select(Placement, Opportunity.kind)
         .join(Interest, Interest.id == Placement.interest_id)
         .join(Opportunity, Opportunity.id == Interest.opportunity_id)
-        .where(Placement.school_id == school_id, Placement.student_id.in_(ids))
+        .where(Placement.school_id == school_id, Placement.student_id.in_(list(found)))
         .options(selectinload(Placement.organisation))
         .order_by(Placement.id)
     ).all()
@@ -228,11 +240,17 @@ def evidence_for(
                 source="placement",
             )
         )
+
+
+def _add_recorded(
+    session: Session, school_id: int, found: dict[int, StudentEvidence], today: date
+) -> None:
+    """The encounters teachers and students recorded, up to ``today``."""
     recorded = session.scalars(
         select(Encounter)
         .where(
             Encounter.school_id == school_id,
-            Encounter.student_id.in_(ids),
+            Encounter.student_id.in_(list(found)),
             Encounter.happened_on <= today,
         )
         .options(selectinload(Encounter.organisation))
@@ -252,12 +270,22 @@ def evidence_for(
                 source="teacher" if row.recorded_by_id is not None else "student",
             )
         )
+
+
+def _add_hours(
+    session: Session,
+    school_id: int,
+    found: dict[int, StudentEvidence],
+    year: SchoolYear,
+    today: date,
+) -> None:
+    """Confirmed placement hours worked in ``year`` up to ``today``."""
     hours = session.execute(
         select(Placement.student_id, func.sum(HoursEntry.minutes))
         .join(HoursEntry, HoursEntry.placement_id == Placement.id)
         .where(
             Placement.school_id == school_id,
-            Placement.student_id.in_(ids),
+            Placement.student_id.in_(list(found)),
             HoursEntry.status == HoursStatus.CONFIRMED,
             HoursEntry.work_date >= year.start,
             HoursEntry.work_date <= min(year.end, today),
@@ -265,27 +293,30 @@ def evidence_for(
         .group_by(Placement.student_id)
     ).all()
     for student_id, minutes in hours:
-        # The join to placements of ``ids`` rules out placements without a student.
+        # The join to placements of these students rules out placements without a student.
         assert student_id is not None
         found[student_id].hours_minutes = int(minutes or 0)
+
+
+def _add_feedback(
+    session: Session, school_id: int, found: dict[int, StudentEvidence], year: SchoolYear
+) -> None:
+    """How many feedback forms each student answered in ``year``."""
     feedback = session.execute(
         select(Feedback.respondent_id, Feedback.answered_at)
         .join(Placement, Placement.id == Feedback.placement_id)
         .where(
             Placement.school_id == school_id,
-            Feedback.respondent_id.in_(ids),
+            Feedback.respondent_id.in_(list(found)),
             Feedback.status == FeedbackStatus.ANSWERED,
             Feedback.answered_at.is_not(None),
         )
     ).all()
     for student_id, answered_at in feedback:
-        # The query keeps answered feedback from ``ids`` only.
+        # The query keeps answered feedback from these students only.
         assert student_id is not None and answered_at is not None
         if answered_at.date() in year:
             found[student_id].feedback_given += 1
-    for evidence in found.values():
-        evidence.items.sort(key=lambda i: (i.day, i.activity))
-    return list(found.values())
 
 
 def coverage(

@@ -759,6 +759,7 @@ def attendance_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ]
 
 
+# Long because claim, ask and mark-asked must be one visible transaction per batch.
 def ask_attendance(
     session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
 ) -> int:

@@ -197,6 +197,7 @@ def _failed(
         return RunResult(source.id, errors=1, error=error, paused=paused)
 
 
+# Long because adding, updating and closing a board's listings are one transaction in one pass.
 def _apply(
     session: Session,
     source: Source,
