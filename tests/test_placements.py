@@ -357,6 +357,7 @@ def test_an_under_16_over_the_week_limit_warns_and_corrections_count_once(
     assert len(inbox(world.factory, world.tina, "hours-limit")) == 1
 
 
+@pytest.mark.slow
 def test_adults_have_no_limit_and_the_limits_are_settings(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -331,6 +331,7 @@ def _job(session_factory: sessionmaker[Session]) -> ImportJob:
         return session.scalars(select(ImportJob)).one()
 
 
+@pytest.mark.slow
 def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
     core: Core,
     tina: Chat,
@@ -416,6 +417,7 @@ def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
     assert len(inbox(session_factory, tina, "import")) == 3
 
 
+@pytest.mark.slow
 def test_a_big_file_sent_again_updates_in_the_background(
     tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -309,6 +309,7 @@ def test_due_long_before_the_bot_came_back_is_marked_missed(
     assert queue(session_factory, clock) == Queued()
 
 
+@pytest.mark.slow
 def test_the_grace_period_is_a_setting(
     ada: Chat, opportunity: int, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

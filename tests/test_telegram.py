@@ -423,6 +423,7 @@ async def test_a_menu_left_from_before_a_restart_is_reset_once(
     assert [c.status for c in fake.calls_to("deleteMyCommands")] == [500, 200]
 
 
+@pytest.mark.slow
 async def test_broadcast_with_429_403_and_500_arrives_exactly_once_within_the_limits(
     fake: FakeTelegram, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
@@ -532,6 +533,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_a_sender_killed_mid_broadcast_loses_nothing(
     fake: FakeTelegram, db_url: str, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
@@ -564,6 +566,7 @@ async def test_a_sender_killed_mid_broadcast_loses_nothing(
         assert set(session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
 
 
+@pytest.mark.slow
 async def test_two_processes_on_postgresql_send_each_message_once(
     fake: FakeTelegram, db_url: str, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
@@ -598,6 +601,7 @@ async def test_two_processes_on_postgresql_send_each_message_once(
     assert fake.rate_limited == 0
 
 
+@pytest.mark.slow
 async def test_oppbot_run_serves_telegram_and_sends_the_outbox(
     fake: FakeTelegram, db_url: str, clock: FakeClock
 ) -> None:
