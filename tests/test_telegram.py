@@ -123,6 +123,11 @@ async def _until(condition: Callable[[], bool], what: str, timeout: float = 15) 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _all_sent(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return set(session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
+
+
 class TelegramUser:
     """A student in a private chat with the bot, through the fake server."""
 
@@ -311,10 +316,13 @@ async def test_groups_get_no_data_and_only_addressed_commands(
     fake.push(fake.message_update(501, "hello everyone", chat_id=group, chat_type="group"))
     fake.push(fake.message_update(501, "/mydata", chat_id=group, chat_type="group"))
     fake.push(fake.message_update(501, "/mydata@oppbot_test_bot", chat_id=group, chat_type="group"))
-    await _until(lambda: bool(_outgoing(fake, group)), "the group answer")
-    await asyncio.sleep(0.2)
-    (answer,) = _outgoing(fake, group)
-    assert "Message me directly: @oppbot_test_bot" in answer.params["text"]
+    # One chat's updates are handled in order: once this last one is answered, so are the
+    # others, and whatever they were going to get has been sent.
+    fake.push(fake.message_update(501, "/help@oppbot_test_bot", chat_id=group, chat_type="group"))
+    await _until(lambda: len(_outgoing(fake, group)) >= 2, "the answer to the last one")
+    answers = [call.params["text"] for call in _outgoing(fake, group)]
+    assert len(answers) == 2, answers
+    assert all("Message me directly: @oppbot_test_bot" in text for text in answers)
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Person)) == 0
 
@@ -590,8 +598,9 @@ async def test_two_processes_on_postgresql_send_each_message_once(
             for engine in engines
         ]
         tasks = [asyncio.create_task(s.run(stop)) for s in senders]
-        await _until(lambda: len(fake.sent()) >= students, "every message")
-        await asyncio.sleep(0.3)  # room for a second sender's duplicate to show up, if any
+        await _until(lambda: _all_sent(session_factory), "every message recorded as sent")
+        # A sent row is never claimed again, and stopping waits for the sends in flight: any
+        # duplicate has arrived at the fake once both senders have returned.
         stop.set()
         await asyncio.gather(*tasks)
     for engine in engines:
