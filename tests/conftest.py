@@ -1,18 +1,21 @@
 """Fixtures: a migrated database per test (SQLite always, PostgreSQL when configured),
-an injectable clock, and the core wired with every handler."""
+an injectable clock, the core wired with every handler, and snapshots of prepared worlds."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +28,7 @@ from storage.models import Base
 PG_URL = os.environ.get("OPPBOT_TEST_DATABASE_URL")
 # As `oppbot` does: python-telegram-bot's retry_after as a timedelta, without deprecation noise.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+T = TypeVar("T")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
@@ -94,11 +98,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("pg_database")
     engine = make_engine(url)
+    _truncate(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate(engine: Engine) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return url
 
 
 @pytest.fixture
@@ -121,3 +129,163 @@ def clock() -> FakeClock:
 @pytest.fixture
 def core(session_factory: sessionmaker[Session], clock: FakeClock) -> Core:
     return Core(session_factory, build_registry(), clock=clock)
+
+
+@dataclass
+class _Saved:
+    """A world as a build left it: its database, the clock's time and what the build returned."""
+
+    sqlite_file: Path | None
+    pg_rows: list[tuple[str, list[dict[str, object]]]]
+    pg_sequences: list[tuple[str, int]]
+    now: datetime
+    value: object
+    # The build's own objects, which copies of ``value`` swap for the test's.
+    originals: tuple[object, ...]
+
+
+@pytest.fixture(scope="session")
+def _saved_worlds(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[tuple[str, ...], _Saved]]:
+    return tmp_path_factory.mktemp("worlds"), {}
+
+
+def _is_pristine(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return not any(
+            conn.scalar(select(text("1")).select_from(table).limit(1))
+            for table in Base.metadata.sorted_tables
+        )
+
+
+class Snapshot:
+    """Builds a world (people onboarded by chatting, listings, ...) once per worker and backend,
+    then copies it into each test's database: the same rows, ids, codes and clock time as if
+    the build had run in the test, in a fraction of the time.
+
+    ``snapshot(build)`` runs ``build(core, session_factory, clock)`` the first time and returns
+    its result; later it restores the database the build left and returns a copy of the result
+    whose chats talk to this test's core. It must be the first thing written to the database
+    (it replaces the whole database), and may be called again in the same test for a fresh
+    copy, e.g. once per property-test example. ``snapshot(None)`` restores the empty database.
+    """
+
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        engine: Engine,
+        session_factory: sessionmaker[Session],
+        clock: FakeClock,
+        core: Core,
+    ) -> None:
+        self.request = request
+        self.engine = engine
+        self.session_factory = session_factory
+        self.clock = clock
+        self.core = core
+        self.start = clock.now
+        self.written = False
+        self.folder, self.saved = request.getfixturevalue("_saved_worlds")
+
+    def __call__(self, build: Callable[[Core, sessionmaker[Session], FakeClock], T] | None) -> T:
+        # The test's database is fresh the first time: no need to empty it again.
+        fresh = not self.written
+        if fresh:
+            assert _is_pristine(self.engine), "take the snapshot before writing to the database"
+            self.written = True
+        key = (
+            self.engine.url.get_backend_name(),
+            self.start.isoformat(),
+            *((build.__module__, build.__qualname__) if build else ()),
+        )
+        self.clock.now = self.start
+        if build is None:
+            if not fresh:
+                self._empty()
+            return None  # type: ignore[return-value]
+        saved = self.saved.get(key)
+        if saved is None:
+            if not fresh:
+                self._empty()
+            value = build(self.core, self.session_factory, self.clock)
+            self.saved[key] = self._save(len(self.saved), value)
+            return value
+        self._restore(saved, fresh)
+        self.clock.now = saved.now
+        memo = {id(old): new for old, new in zip(saved.originals, self._objects(), strict=True)}
+        return copy.deepcopy(saved.value, memo)  # type: ignore[return-value]
+
+    def _objects(self) -> tuple[object, ...]:
+        return (self.core, self.session_factory, self.clock, self.engine)
+
+    def _sqlite_path(self) -> Path:
+        database = self.engine.url.database
+        assert database
+        return Path(database)
+
+    def _save(self, number: int, value: object) -> _Saved:
+        file, rows, sequences = None, [], []
+        if self.engine.url.get_backend_name() == "sqlite":
+            # With no connection open, SQLite has checkpointed the WAL: the file is complete.
+            self.engine.dispose()
+            file = self.folder / f"world-{number}.db"
+            shutil.copy(self._sqlite_path(), file)
+        else:
+            with self.engine.connect() as conn:
+                rows = [
+                    (table.name, [dict(r) for r in conn.execute(select(table)).mappings()])
+                    for table in Base.metadata.sorted_tables
+                ]
+                sequences = [
+                    (name, last)
+                    for name, last in conn.execute(
+                        text(
+                            "SELECT sequencename, last_value FROM pg_sequences"
+                            " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                        )
+                    )
+                ]
+        return _Saved(file, rows, sequences, self.clock.now, value, self._objects())
+
+    def _empty(self) -> None:
+        if self.engine.url.get_backend_name() == "sqlite":
+            self._copy_file(self.request.getfixturevalue("sqlite_template"))
+        else:
+            _truncate(self.engine)
+
+    def _copy_file(self, source: Path) -> None:
+        self.engine.dispose()
+        path = self._sqlite_path()
+        for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copy(source, path)
+
+    def _restore(self, saved: _Saved, fresh: bool) -> None:
+        if saved.sqlite_file is not None:
+            self._copy_file(saved.sqlite_file)
+            return
+        if not fresh:
+            _truncate(self.engine)
+        tables = Base.metadata.tables
+        # Inserted with the triggers on, in dependency order: the search index fills as usual.
+        with self.engine.begin() as conn:
+            for name, rows in saved.pg_rows:
+                if rows:
+                    conn.execute(tables[name].insert(), rows)
+            for sequence, last in saved.pg_sequences:
+                conn.execute(
+                    text("SELECT setval(quote_ident(:name), :last)"),
+                    {"name": sequence, "last": last},
+                )
+
+
+@pytest.fixture
+def snapshot(
+    request: pytest.FixtureRequest,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+    core: Core,
+) -> Snapshot:
+    return Snapshot(request, engine, session_factory, clock, core)

@@ -25,7 +25,7 @@ from storage.models import (
     Role,
 )
 from storage.outbox import QuietHours
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -79,8 +79,7 @@ class World:
         return [user for _, user, *_ in self.rows()]
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     year_11 = add_school(session_factory, clock.now)
     with session_factory.begin() as session:
         riverside = session.get(Cohort, year_11)
@@ -129,6 +128,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
     dee = Chat(core, "dee", name="Dee")
     onboard(dee, code="HILL-10", under_18=False)
     return World(core, session_factory, clock, ada, bob, cal, dee, tina, tom, maya)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def write(world: World, teacher: Chat, text: str = MESSAGE) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
 from storage.models import OpportunityKind, OpportunityStatus
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard
 
 _LINE = re.compile(r"^\d+\. (.+?) — ", re.MULTILINE)
@@ -25,13 +25,17 @@ def today(clock: FakeClock) -> date:
     return clock.now.date()
 
 
-@pytest.fixture
-def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     """An onboarded student: under 18, grade 11, in London."""
     add_school(session_factory, clock.now)
     chat = Chat(core, "ada", name="Ada")
     onboard(chat, grade="11", under_18=True)
     return chat
+
+
+@pytest.fixture
+def ada(snapshot: Snapshot) -> Chat:
+    return snapshot(_ada)
 
 
 def test_soonest_deadline_first_then_no_deadline_newest_first(
@@ -151,7 +155,8 @@ def test_only_opportunities_the_student_is_eligible_for_are_listed(
 
 
 @pytest.fixture
-def listings(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+def listings(ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+    """Listings added once Ada is onboarded (her snapshot is the database's first content)."""
     add_opportunity(
         session_factory,
         clock.now,

@@ -24,7 +24,7 @@ from storage.models import (
     Reminder,
     ReminderStatus,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard, person_id
 
 TITLE = 'Robots, lasers; "back\\slash" & a very long name: Überlänge für Résumé-Werkstatt ✓✓✓'
@@ -34,12 +34,16 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@pytest.fixture
-def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     add_school(session_factory, clock.now)
     chat = Chat(core, "ada", name="Ada")
     onboard(chat)
     return chat
+
+
+@pytest.fixture
+def ada(snapshot: Snapshot) -> Chat:
+    return snapshot(_ada)
 
 
 def fill_calendar(ada: Chat, factory: sessionmaker[Session], clock: FakeClock) -> int:

@@ -174,6 +174,7 @@ def test_import_says_how_far_it_got_then_the_summary(
         assert session.scalar(select(func.count()).select_from(Opportunity)) == rows
 
 
+@pytest.mark.slow
 def test_the_console_imports_a_big_file_between_turns(tmp_path: Path) -> None:
     rows = BATCH_SIZE + 1
     listings = tmp_path / "many.csv"

@@ -15,7 +15,7 @@ from handlers.common.membership import school_named
 from handlers.people.consent import NOT_A_GUARDIAN_ACCOUNT, no_longer_works
 from handlers.people.invites import create_invite
 from storage.models import AuditEntry, GuardianCode, Interest, Person, Role
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -62,8 +62,7 @@ class World:
             return [(a.action, a.actor_id, a.subject_id, a.detail) for a in rows]
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     add_school(session_factory, clock.now)
     opportunity = add_opportunity(
         session_factory,
@@ -87,6 +86,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
     onboard(bob, under_18=False)
     gwen = Chat(core, "gwen", platform="telegram", name="Gwen Lovelace")
     return World(core, session_factory, clock, opportunity, ada, bob, maya, tina, tom, gwen)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def register(world: World, chat: Chat, note: str | None = None) -> None:

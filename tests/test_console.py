@@ -113,6 +113,7 @@ def test_numbers_beyond_the_buttons_are_text(
     assert "Send /help" in transcript.split("> 9")[1]
 
 
+@pytest.mark.slow
 def test_oppbot_chat_command_with_piped_input(tmp_path: Path) -> None:
     env = {**os.environ, "OPPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
     result = subprocess.run(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Context, Core, Incoming, Reply
 from storage.models import Account, Role
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     APOLOGY,
     Chat,
@@ -39,12 +39,16 @@ EMPLOYERS = EVERYONES | {"propose", "timezone"}
 EMPLOYERS |= {"report", "placements", "hours", "matches", "colleagues"}
 
 
-@pytest.fixture
-def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     add_school(session_factory, clock.now)
     chat = Chat(core, "ada", name="Ada")
     onboard(chat)
     return chat
+
+
+@pytest.fixture
+def ada(snapshot: Snapshot) -> Chat:
+    return snapshot(_ada)
 
 
 def help_commands(chat: Chat) -> set[str]:

@@ -124,6 +124,7 @@ def _statuses(factory: sessionmaker[Session]) -> list[OutboxStatus]:
         return list(session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id)))
 
 
+@pytest.mark.slow
 async def test_each_message_is_sent_once_at_the_global_pace(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -20,7 +20,7 @@ from storage.models import (
     PersonTag,
     Role,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard, person_id, row_counts
 
 TIMING = Timing()
@@ -49,12 +49,16 @@ def person(factory: sessionmaker[Session], chat: Chat) -> Person:
         return found
 
 
-@pytest.fixture
-def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     add_school(session_factory, clock.now)
     chat = Chat(core, "ada", name="Ada")
     onboard(chat, tags=("Technology & IT",))  # London
     return chat
+
+
+@pytest.fixture
+def ada(snapshot: Snapshot) -> Chat:
+    return snapshot(_ada)
 
 
 def send(factory: sessionmaker[Session], clock: FakeClock) -> int:

@@ -43,7 +43,7 @@ from storage.models import (
     Role,
     School,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -88,8 +88,7 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     factory = session_factory
     add_school(factory, clock.now)
     add_school(factory, clock.now, school="Hillside", cohort="Year 11", code="HILL-11")
@@ -121,6 +120,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
     maya = Chat(core, "maya", name="Maya")
     make_employer(factory, clock.now, maya, "Acme Ltd")
     return World(core, factory, tina=tina, hugo=hugo, maya=maya, **chats)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def test_school_years_run_from_the_configured_first_day() -> None:

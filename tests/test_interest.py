@@ -21,7 +21,7 @@ from storage.models import (
     Person,
     SavedOpportunity,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -59,8 +59,7 @@ class World:
             return [(user, text) for user, text in rows]
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     add_school(session_factory, clock.now)
     opportunity = add_opportunity(
         session_factory,
@@ -78,6 +77,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
     bob = Chat(core, "bob", name="Bob Smith")
     onboard(bob, under_18=False, tags=("Technology & IT", "Engineering"))
     return World(core, session_factory, clock, opportunity, ada, bob, employers)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def register(world: World, chat: Chat, note: str | None) -> None:

@@ -25,7 +25,7 @@ from storage.models import (
     ReminderStatus,
     Role,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -62,8 +62,7 @@ class World:
             return [(m.from_role, m.kind, m.text) for m in rows]
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     add_school(session_factory, clock.now)
     opportunity = add_opportunity(
         session_factory,
@@ -84,6 +83,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
     bob = Chat(core, "bob", name="Bob Smith")
     onboard(bob, under_18=False)
     return World(core, session_factory, clock, opportunity, ada, bob, maya, raj, olga, tina)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def counts(world: World) -> dict[str, int]:

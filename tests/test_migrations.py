@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -22,6 +23,7 @@ def test_migrated_schema_matches_models(engine: Engine) -> None:
     assert _differences(engine) == []
 
 
+@pytest.mark.slow
 def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     command.downgrade(alembic_config(engine), "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

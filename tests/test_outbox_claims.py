@@ -40,6 +40,9 @@ TOKEN_A, TOKEN_B = "111:SENDER-A", "222:SENDER-B"
 FAST = Pacing(per_second=2000, per_chat_per_second=100)
 LOCK_CHECK = 0.3
 
+# A thousand messages through several senders and processes.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _postgresql_only(db_url: str) -> None:

@@ -54,7 +54,7 @@ from storage.models import (
     Role,
     School,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard
 
 # The period the figures are checked over, and the one before it (20 days each).
@@ -298,8 +298,8 @@ def build_data(factory: sessionmaker[Session]) -> Ids:
 
 
 @pytest.fixture
-def ids(session_factory: sessionmaker[Session]) -> Ids:
-    return build_data(session_factory)
+def ids(snapshot: Snapshot) -> Ids:
+    return snapshot(lambda _core, factory, _clock: build_data(factory))
 
 
 # --- The period grammar -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from storage.models import (
     Placement,
     Role,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     APOLOGY,
     Chat,
@@ -102,8 +102,8 @@ def _world(core: Core, factory: sessionmaker[Session], clock: FakeClock) -> Worl
 
 
 @pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
-    return _world(core, session_factory, clock)
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def place(world: World, student: Chat) -> int:
@@ -357,6 +357,7 @@ def test_an_under_16_over_the_week_limit_warns_and_corrections_count_once(
     assert len(inbox(world.factory, world.tina, "hours-limit")) == 1
 
 
+@pytest.mark.slow
 def test_adults_have_no_limit_and_the_limits_are_settings(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

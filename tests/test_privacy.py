@@ -23,7 +23,7 @@ from storage.models import (
     Role,
 )
 from storage.outbox import enqueue
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     Chat,
     add_opportunity,
@@ -46,8 +46,7 @@ class World:
     mentoring: int
 
 
-@pytest.fixture
-def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
+def _world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> World:
     """Bob, an adult student, with two interests (one with a note), a saved listing, a
     reminder, a message waiting for him, and an employer with two members."""
     add_school(session_factory, clock.now)
@@ -87,6 +86,11 @@ def world(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
             .values(status=OutboxStatus.SENT)
         )
     return World(session_factory, clock, bob, bob_id, internship, mentoring)
+
+
+@pytest.fixture
+def world(snapshot: Snapshot) -> World:
+    return snapshot(_world)
 
 
 def test_mydata_shows_profile_interests_notes_and_saved(world: World) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import MAX_PAYLOAD_BYTES, Core, Incoming, Reply
 from handlers import build_registry
 from storage.models import Role
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     APOLOGY,
     Chat,
@@ -50,6 +50,9 @@ _arg = st.one_of(
     st.sampled_from(["technology", "internship", "Europe/London", "redo", "keep", "grade", "1"]),
 )
 
+# Hundreds of examples, each on a fresh database.
+pytestmark = pytest.mark.slow
+
 
 def payloads(actions: list[str]) -> st.SearchStrategy[str]:
     """Arbitrary strings, and well-formed payloads naming real actions with odd arguments."""
@@ -64,6 +67,7 @@ def payloads(actions: list[str]) -> st.SearchStrategy[str]:
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
+    # Each example starts from a fresh copy of its snapshot, not from the fixture's database.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 _events = itertools.count(1)
@@ -94,8 +98,7 @@ def answer(core: Core, user: str, *, text: str | None = None, payload: str | Non
                 assert button.payload.split(":")[0] in ACTIONS, button.payload
 
 
-@pytest.fixture
-def student(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> str:
+def _student(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> str:
     """An onboarded student, opportunities to act on and an employer to notify."""
     add_school(session_factory, clock.now)
     for n in range(1, 8):
@@ -108,34 +111,41 @@ def student(core: Core, session_factory: sessionmaker[Session], clock: FakeClock
 
 @SETTINGS
 @given(text=TEXTS)
-def test_any_text_from_a_guest_is_answered(core: Core, text: str) -> None:
+def test_any_text_from_a_guest_is_answered(core: Core, snapshot: Snapshot, text: str) -> None:
+    snapshot(None)
     answer(core, "guest", text=text)
 
 
 @SETTINGS
 @given(text=TEXTS)
-def test_any_text_from_a_student_is_answered(core: Core, student: str, text: str) -> None:
+def test_any_text_from_a_student_is_answered(core: Core, snapshot: Snapshot, text: str) -> None:
+    student = snapshot(_student)
     answer(core, student, text=text)
 
 
 @SETTINGS
 @given(payload=payloads(ACTIONS))
-def test_any_payload_from_a_guest_is_answered(core: Core, payload: str) -> None:
+def test_any_payload_from_a_guest_is_answered(
+    core: Core, snapshot: Snapshot, payload: str
+) -> None:
+    snapshot(None)
     answer(core, "guest", payload=payload)
 
 
 @SETTINGS
 @given(payload=payloads([a for a in ACTIONS if a != "fgy"]), text=TEXTS)
 def test_any_payload_then_text_from_a_student_is_answered(
-    core: Core, student: str, payload: str, text: str
+    core: Core, snapshot: Snapshot, payload: str, text: str
 ) -> None:
+    student = snapshot(_student)
     # The text after a press lands in whatever dialog the press opened (a note, a search).
     answer(core, student, payload=payload)
     answer(core, student, text=text)
 
 
-@pytest.fixture
-def staff(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> tuple[str, str]:
+def _staff(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> tuple[str, str]:
     """An employer member and a teacher, with a placement, logged hours and feedback rows."""
     add_school(session_factory, clock.now)
     opportunity = add_opportunity(
@@ -163,8 +173,9 @@ def staff(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) 
 @SETTINGS
 @given(payload=payloads([a for a in ACTIONS if a != "fgy"]), text=TEXTS)
 def test_any_payload_then_text_from_an_employer_or_teacher_is_answered(
-    core: Core, staff: tuple[str, str], payload: str, text: str
+    core: Core, snapshot: Snapshot, payload: str, text: str
 ) -> None:
+    staff = snapshot(_staff)
     for user in staff:
         answer(core, user, payload=payload)
         answer(core, user, text=text)

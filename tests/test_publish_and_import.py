@@ -24,7 +24,7 @@ from storage.models import (
     OpportunityStatus,
     Role,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import (
     APOLOGY,
     Chat,
@@ -62,12 +62,16 @@ CSV = (
 )
 
 
-@pytest.fixture
-def tina(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _tina(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     add_school(session_factory, clock.now)
     teacher = Chat(core, "tina", name="Tina Teacher")
     join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
     return teacher
+
+
+@pytest.fixture
+def tina(snapshot: Snapshot) -> Chat:
+    return snapshot(_tina)
 
 
 def _opportunities(session_factory: sessionmaker[Session]) -> list[Opportunity]:
@@ -327,6 +331,7 @@ def _job(session_factory: sessionmaker[Session]) -> ImportJob:
         return session.scalars(select(ImportJob)).one()
 
 
+@pytest.mark.slow
 def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
     core: Core,
     tina: Chat,
@@ -412,6 +417,7 @@ def test_a_big_file_imports_in_the_background_and_others_are_served_meanwhile(
     assert len(inbox(session_factory, tina, "import")) == 3
 
 
+@pytest.mark.slow
 def test_a_big_file_sent_again_updates_in_the_background(
     tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

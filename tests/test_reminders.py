@@ -32,7 +32,7 @@ from storage.models import (
     ReminderKind,
     ReminderStatus,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard, person_id, row_counts
 
 TIMING = Timing()
@@ -86,9 +86,13 @@ def student(core: Core, factory: sessionmaker[Session], now: datetime, *, zone: 
     return chat
 
 
-@pytest.fixture
-def ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
+def _ada(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> Chat:
     return student(core, session_factory, clock.now, zone="London")
+
+
+@pytest.fixture
+def ada(snapshot: Snapshot) -> Chat:
+    return snapshot(_ada)
 
 
 @pytest.fixture
@@ -305,6 +309,7 @@ def test_due_long_before_the_bot_came_back_is_marked_missed(
     assert queue(session_factory, clock) == Queued()
 
 
+@pytest.mark.slow
 def test_the_grace_period_is_a_setting(
     ada: Chat, opportunity: int, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

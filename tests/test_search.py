@@ -25,7 +25,7 @@ from storage.models import (
 )
 from storage.queries import BrowseFilters, browse_page, elsewhere
 from storage.search import closest, parse
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard
 
 LISTINGS = Path(__file__).parent / "data" / "internship-listings-sample.json"
@@ -51,7 +51,11 @@ def leading(results: list[str], good: Callable[[str], bool]) -> int:
 
 
 @pytest.fixture
-def imported(session_factory: sessionmaker[Session], clock: FakeClock) -> None:
+def imported(snapshot: Snapshot) -> None:
+    snapshot(_import)
+
+
+def _import(_core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> None:
     import_file(session_factory, LISTINGS, now=clock.now)
     with session_factory.begin() as session:
         # Most of the sample has closed; search looks only at open listings.
