@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -356,7 +356,7 @@ def announce(ctx: Context, args: str) -> list[Reply]:
         return [_announce_at_once(ctx, args)]
     if args.strip():
         return _drafted(ctx, args)
-    ctx.start_dialog("announce_text")
+    ctx.start_dialog("announce_text", TextDialog())
     return [
         Reply(
             f"What's your message for students? Type it now (up to {MAX_TEXT} characters).",
@@ -365,8 +365,12 @@ def announce(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
+class TextDialog(TypedDict):
+    """The message typed after /announce: the text itself is the answer, nothing is kept."""
+
+
 @registry.dialog("announce_text")
-def text_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def text_typed(ctx: Context, text: str, dialog: TextDialog) -> list[Reply]:
     return _drafted(ctx, text)
 
 
@@ -478,7 +482,9 @@ def audience_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
             return [Reply("Students interested in which field?", rows, replace=True)]
         case ["opp"]:
-            ctx.start_dialog("announce_opportunity", announcement=announcement.id)
+            ctx.start_dialog(
+                "announce_opportunity", OpportunityDialog(announcement=announcement.id)
+            )
             return [
                 Reply(
                     "Type the opportunity's number (/listings shows them).",
@@ -542,8 +548,14 @@ def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [_preview(ctx, announcement)]
 
 
+class OpportunityDialog(TypedDict):
+    """The opportunity (its number) typed for a draft: which draft."""
+
+    announcement: int
+
+
 @registry.dialog("announce_opportunity")
-def opportunity_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def opportunity_typed(ctx: Context, text: str, dialog: OpportunityDialog) -> list[Reply]:
     announcement = _draft(ctx, str(dialog.get("announcement")))
     opportunity, _ = opportunity_arg(ctx, text, "like 12")
     ctx.clear_state(DIALOG)
@@ -639,7 +651,9 @@ def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
         raise UserError("Choose who should get it first.")
-    ctx.start_dialog("announce_when", announcement=announcement.id, urgent=_urgent_arg(args))
+    ctx.start_dialog(
+        "announce_when", WhenDialog(announcement=announcement.id, urgent=_urgent_arg(args))
+    )
     zone = person_zone(ctx.person).key
     return [
         Reply(
@@ -649,8 +663,15 @@ def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ]
 
 
+class WhenDialog(TypedDict):
+    """The time typed to schedule a draft: which draft, and whether it goes as urgent."""
+
+    announcement: int
+    urgent: bool
+
+
 @registry.dialog("announce_when")
-def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def when_typed(ctx: Context, text: str, dialog: WhenDialog) -> list[Reply]:
     announcement = _draft(ctx, str(dialog.get("announcement")))
     when = _parse_when(ctx, text)
     ctx.clear_state(DIALOG)
