@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload, sessionmaker
@@ -525,7 +525,7 @@ def remind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
-    ctx.start_dialog("remind_when", opportunity=opportunity.id)
+    ctx.start_dialog("remind_when", WhenDialog(opportunity=opportunity.id))
     return Reply(
         f"When should I remind you about {headline(opportunity)}? "
         f"For example: {examples(local_today(ctx))}.",
@@ -533,8 +533,14 @@ def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
     )
 
 
+class WhenDialog(TypedDict):
+    """The time typed for a custom reminder: about which opportunity."""
+
+    opportunity: int
+
+
 @registry.dialog("remind_when")
-def when_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def when_typed(ctx: Context, text: str, dialog: WhenDialog) -> list[Reply]:
     opportunity = open_opportunity(ctx, str(dialog.get("opportunity")), for_action=False)
     reply = add_custom(ctx, _parse(ctx, text), opportunity=opportunity)
     ctx.clear_state(DIALOG)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -268,7 +268,7 @@ def rating_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     row.rating = int(args[1])
     row.status = FeedbackStatus.ANSWERED
     row.answered_at = ctx.now
-    ctx.start_dialog("feedback_comment", feedback=row.id)
+    ctx.start_dialog("feedback_comment", CommentDialog(feedback=row.id))
     return [
         Reply(
             f"Thanks: {row.rating} out of 5. Would you like to add a short comment? Type it "
@@ -292,8 +292,14 @@ def no_comment_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("Thank you for your feedback!", replace=True)]
 
 
+class CommentDialog(TypedDict):
+    """The comment typed after a rating: for which feedback question."""
+
+    feedback: int
+
+
 @registry.dialog("feedback_comment")
-def comment_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def comment_typed(ctx: Context, text: str, dialog: CommentDialog) -> list[Reply]:
     row = ctx.session.get(Feedback, parse_id(str(dialog.get("feedback"))))
     if row is None or row.respondent_id != ctx.person.id or row.comment is not None:
         ctx.clear_state(DIALOG)

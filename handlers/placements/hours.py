@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import func, select
 
@@ -407,7 +407,7 @@ def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.HOURS_QUERY, roles=EMPLOYERS)
 def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     entry = _reviewable(ctx, args)
-    ctx.start_dialog("hours_query", entry=entry.id, minutes=entry.minutes)
+    ctx.start_dialog("hours_query", QueryDialog(entry=entry.id, minutes=entry.minutes))
     return [
         Reply(
             f"What would you like to ask {student_label(entry.placement.student)} about "
@@ -422,8 +422,16 @@ def query_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
     return [Reply("OK, nothing sent.", replace=True)]
 
 
+class QueryDialog(TypedDict):
+    """The question typed about logged hours: which entry, and the minutes it had when asked
+    (so an entry logged again meanwhile is not queried by mistake)."""
+
+    entry: int
+    minutes: int
+
+
 @registry.dialog("hours_query")
-def query_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def query_typed(ctx: Context, text: str, dialog: QueryDialog) -> list[Reply]:
     entry = _reviewable(ctx, [str(dialog.get("entry")), str(dialog.get("minutes"))])
     question = text.strip()
     if len(question) > MAX_QUERY:

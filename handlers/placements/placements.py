@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
@@ -251,7 +251,7 @@ def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             for m in members[:10]
         )
         return [Reply("Who supervises this placement?", (*rows, cancel))]
-    ctx.start_dialog("placement_edit", placement=placement.id, field=args[1])
+    ctx.start_dialog("placement_edit", EditDialog(placement=placement.id, field=args[1]))
     if args[1] == "dates":
         example = example_range(ctx.now.astimezone(ctx.person.zone).date())
         return [Reply(f"When does the placement run? For example: {example}.", (cancel,))]
@@ -277,8 +277,16 @@ def supervisor_chosen(ctx: Context, args: list[str]) -> list[Reply]:
     return _changed(ctx, placement, f"{member.name} now supervises this placement.")
 
 
+class EditDialog(TypedDict):
+    """The value typed for a placement's detail: which placement, and which detail
+    ("dates" or "hours")."""
+
+    placement: int
+    field: str
+
+
 @registry.dialog("placement_edit")
-def edit_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def edit_typed(ctx: Context, text: str, dialog: EditDialog) -> list[Reply]:
     placement = placement_for(ctx, str(dialog.get("placement")))
     if dialog.get("field") == "dates":
         start, end = parse_dates(ctx, text)
