@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -277,12 +277,20 @@ def nudge_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action(actions.EVIDENCE_OWN_TEXT, roles=STAFF)
 def own_text_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    ctx.start_dialog("evidence_nudge_text", announcement=parse_id(args[0] if args else None))
+    ctx.start_dialog(
+        "evidence_nudge_text", NudgeTextDialog(announcement=parse_id(args[0] if args else None))
+    )
     return [Reply("Type your message for them (up to 2000 characters).")]
 
 
+class NudgeTextDialog(TypedDict):
+    """The nudge's own wording typed by a teacher: for which draft announcement."""
+
+    announcement: int
+
+
 @registry.dialog("evidence_nudge_text")
-def nudge_text_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def nudge_text_typed(ctx: Context, text: str, dialog: NudgeTextDialog) -> list[Reply]:
     return [retext_draft(ctx, str(dialog.get("announcement")), text)]
 
 
