@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, inspect, select
 
@@ -83,6 +83,21 @@ MAX_LISTED_NUMBERS = 20
 _SCHEMA_NAMES = {"start": "start_date", "end": "end_date"}
 
 Answers = dict[str, Any]
+
+
+class FormDialog(TypedDict, total=False):
+    """The /propose or /publish form under way: its mode and the answers so far. Read
+    back with ``.get`` because a form started by an earlier release may lack a key."""
+
+    name: str
+    mode: str
+    answers: Answers
+
+
+class RejectDialog(TypedDict):
+    """The reason typed for turning a proposal down: which opportunity."""
+
+    opportunity: int
 # A record chosen from a form's search: "#12".
 _CHOSEN = re.compile(r"#(\d+)")
 # Choices a form's search offers at most (Slack shows at most 100).
@@ -343,7 +358,7 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
 
 
 def _begin(ctx: Context, mode: str, answers: Answers, note: str) -> list[Reply]:
-    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    ctx.start_dialog(FORM, FormDialog(mode=mode, answers=answers))
     return [_next(ctx, mode, answers, note=note)]
 
 
@@ -357,20 +372,20 @@ def _next(ctx: Context, mode: str, answers: Answers, *, note: str = "") -> Reply
 
 
 def _form(ctx: Context) -> tuple[str, Answers]:
-    dialog = ctx.state(DIALOG)
+    dialog = ctx.typed_state(DIALOG, FormDialog)
     if dialog is None or dialog.get("name") != FORM:
         raise UserError("That form was closed. Send /propose or /publish to start again.")
     return str(dialog.get("mode")), dict(dialog.get("answers", {}))
 
 
 @registry.dialog(FORM, action=actions.FORM)
-def form_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def form_typed(ctx: Context, text: str, dialog: FormDialog) -> list[Reply]:
     mode, answers = _form(ctx)
     step = next((s for s in _steps(mode) if s not in answers), None)
     if step is None:
         raise UserError("All done: tap Submit (or Publish) above, or Cancel.")
     answers[step] = _kept(_answer(ctx, step, text))
-    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    ctx.start_dialog(FORM, FormDialog(mode=mode, answers=answers))
     return [_next(ctx, mode, answers)]
 
 
@@ -384,7 +399,7 @@ def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[0] != step:
         raise UserError("That button is from an earlier question. Please answer the one above.")
     answers[step] = _kept(_answer(ctx, step, args[1].replace("_", " ")))
-    ctx.start_dialog(FORM, mode=mode, answers=answers)
+    ctx.start_dialog(FORM, FormDialog(mode=mode, answers=answers))
     return [_next(ctx, mode, answers)]
 
 
@@ -553,7 +568,7 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.PROPOSAL_REJECT, roles=STAFF)
 def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity, _ = _proposal(ctx, args[0] if args else None)
-    ctx.start_dialog(REJECT, opportunity=opportunity.id)
+    ctx.start_dialog(REJECT, RejectDialog(opportunity=opportunity.id))
     return [
         Reply(
             f"Why isn't {opportunity.title} right for your students? Type a short reason: "
@@ -564,7 +579,7 @@ def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 @registry.dialog(REJECT)
-def reject_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def reject_typed(ctx: Context, text: str, dialog: RejectDialog) -> list[Reply]:
     opportunity, school = _proposal(ctx, str(dialog.get("opportunity")))
     reason = text.strip()
     if len(reason) > MAX_REASON:
