@@ -235,7 +235,7 @@ def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 )
 def search(ctx: Context, args: str) -> list[Reply]:
     if not args:
-        ctx.start_dialog("search")
+        ctx.start_dialog("search", WordsDialog())
         return [Reply("What should I look for? Type a word or two, like 'design' or 'Leeds'.")]
     filters, _ = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), "text": _search_words(args)}))
@@ -249,14 +249,18 @@ def _search_words(text: str) -> str:
     return words
 
 
+class WordsDialog(TypedDict):
+    """The words typed for a search or a place: the text is the whole answer, nothing is kept."""
+
+
 @registry.dialog("search")
-def search_answer(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def search_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
     ctx.clear_state("dialog")
     return search(ctx, text)
 
 
 @registry.dialog("where")
-def where_answer(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def where_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
     place = " ".join(text.split())
     if len(place) > MAX_SEARCH:
         raise UserError("That place name is too long. Try a town or city.")
@@ -450,10 +454,10 @@ def filter_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         tags = [Button(label, actions.FILTER_TAG.payload(tag)) for tag, label in TAGS.items()]
         return [Reply("Which field?", _rows(tags, 2), replace=True)]
     if args == ["where"]:
-        ctx.start_dialog("where")
+        ctx.start_dialog("where", WordsDialog())
         return [Reply("Which town or city? Type its name.")]
     if args == ["text"]:
-        ctx.start_dialog("search")
+        ctx.start_dialog("search", WordsDialog())
         return [Reply("What should I look for? Type a word or two.")]
     raise UserError("That button doesn't work any more. Send /filter to start again.")
 
