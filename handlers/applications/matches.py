@@ -10,7 +10,7 @@ file: until then the employer hears that a student is interested and the school 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -355,7 +355,7 @@ def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return _decline(ctx, interest, "")
     if verb == "pl":
         return _place(ctx, interest)
-    ctx.start_dialog("employer_message", interest=interest.id, verb=verb)
+    ctx.start_dialog("employer_message", EmployerDialog(interest=interest.id, verb=verb))
     return [_prompt(interest, verb, ctx.now)]
 
 
@@ -397,8 +397,16 @@ def _message_text(text: str) -> str:
     return message
 
 
+class EmployerDialog(TypedDict):
+    """The message an employer types to a student: about which interest, and the answer's
+    verb (one of ``KINDS``, or "dec" to decline with a message)."""
+
+    interest: int
+    verb: str
+
+
 @registry.dialog("employer_message")
-def employer_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def employer_typed(ctx: Context, text: str, dialog: EmployerDialog) -> list[Reply]:
     verb = str(dialog.get("verb"))
     if verb not in KINDS and verb != "dec":
         ctx.clear_state(DIALOG)
@@ -695,7 +703,7 @@ def application_opened(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.STUDENT_REPLY, roles=STUDENTS)
 def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = _replyable(ctx, args[0] if args else None)
-    ctx.start_dialog("student_reply", interest=interest.id)
+    ctx.start_dialog("student_reply", ReplyDialog(interest=interest.id))
     return [
         Reply(
             f"Type your reply to {interest.opportunity.organisation.name} about "
@@ -729,8 +737,14 @@ def _replyable(ctx: Context, raw_id: str | None) -> Interest:
     return interest
 
 
+class ReplyDialog(TypedDict):
+    """A student's reply to an employer's message: about which interest."""
+
+    interest: int
+
+
 @registry.dialog("student_reply")
-def student_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def student_typed(ctx: Context, text: str, dialog: ReplyDialog) -> list[Reply]:
     interest = _replyable(ctx, str(dialog.get("interest")))
     reply = _message_text(text)
     ctx.clear_state(DIALOG)
