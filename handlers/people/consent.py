@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from sqlalchemy import CursorResult, func, select, update
 
@@ -177,7 +177,7 @@ def consent(ctx: Context, args: str) -> list[Reply]:
     if _GUARDIAN_CODE.fullmatch(code):
         row = _usable_code(ctx, code)
         # Before anything else the guardian chooses the language the request is made in.
-        ctx.start_dialog(GUARDIAN_DIALOG, code=row.code, step="language")
+        ctx.start_dialog(GUARDIAN_DIALOG, GuardianDialog(code=row.code, step="language"))
         return [_language_question()]
     if ctx.role in STAFF:
         return [_consent_list(ctx, args.strip())]
@@ -287,8 +287,19 @@ def _relationship(word: str) -> str:
     return _(label).lower() if label is not None else word
 
 
-def _guardian_dialog(ctx: Context) -> dict[str, Any]:
-    dialog = ctx.state(DIALOG)
+class GuardianDialog(TypedDict):
+    """A guardian's consent under way: the code, the step reached, and what they have told so
+    far (their name from the "relationship" step on, the relationship at "confirm")."""
+
+    name: NotRequired[str]
+    code: str
+    step: Literal["language", "name", "relationship", "confirm"]
+    guardian: NotRequired[str]
+    relationship: NotRequired[str]
+
+
+def _guardian_dialog(ctx: Context) -> GuardianDialog:
+    dialog = ctx.typed_state(DIALOG, GuardianDialog)
     if dialog is None or dialog.get("name") != GUARDIAN_DIALOG:
         raise UserError(
             _("That button is from an earlier conversation. Send /consent with the code again.")
@@ -297,7 +308,7 @@ def _guardian_dialog(ctx: Context) -> dict[str, Any]:
 
 
 @registry.dialog(GUARDIAN_DIALOG, action=actions.GUARDIAN)
-def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Reply]:
+def guardian_typed(ctx: Context, text: str, dialog: GuardianDialog) -> list[Reply]:
     code = _usable_code(ctx, dialog.get("code", ""))
     if dialog.get("step") == "language":
         chosen = chosen_language(text)
@@ -306,7 +317,9 @@ def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Repl
         return [_language_chosen(ctx, code, chosen)]
     if dialog.get("step") == "name":
         name = _words(text, MAX_GUARDIAN_NAME, _("Please type just your name, like Jane Patel"))
-        ctx.start_dialog(GUARDIAN_DIALOG, code=code.code, guardian=name, step="relationship")
+        ctx.start_dialog(
+            GUARDIAN_DIALOG, GuardianDialog(code=code.code, guardian=name, step="relationship")
+        )
         return [_relationship_question(name, code.student)]
     if dialog.get("step") == "relationship":
         relationship = _words(
@@ -318,14 +331,15 @@ def guardian_typed(ctx: Context, text: str, dialog: dict[str, Any]) -> list[Repl
 
 def _language_chosen(ctx: Context, code: GuardianCode, chosen: str) -> Reply:
     ctx.person.language = chosen
-    ctx.start_dialog(GUARDIAN_DIALOG, code=code.code, step="name")
+    ctx.start_dialog(GUARDIAN_DIALOG, GuardianDialog(code=code.code, step="name"))
     with language(chosen):
         return _name_question()
 
 
 def _confirm_step(ctx: Context, code: GuardianCode, name: str, relationship: str) -> Reply:
     ctx.start_dialog(
-        GUARDIAN_DIALOG, code=code.code, guardian=name, relationship=relationship, step="confirm"
+        GUARDIAN_DIALOG,
+        GuardianDialog(code=code.code, guardian=name, relationship=relationship, step="confirm"),
     )
     return _confirm_question(ctx, code, name, relationship)
 
