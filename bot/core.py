@@ -565,10 +565,10 @@ class Context:
         if row is not None:
             self.session.delete(row)
 
-    def start_dialog(self, name: str, state: Mapping[str, Any] | None = None, **data: Any) -> None:
+    def start_dialog(self, name: str, state: Mapping[str, Any]) -> None:
         """Open dialog ``name``; its step is handed ``state`` (a TypedDict the step declares,
-        so mypy checks both sides) and ``data``, with "name" added."""
-        self.set_state(DIALOG, {**(state or {}), **data, "name": name})
+        so mypy checks both sides), with "name" added."""
+        self.set_state(DIALOG, {**state, "name": name})
 
     def notify(
         self,
