@@ -104,7 +104,7 @@ def test_a_saved_search_near_a_place(
     ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     ada.send("/alert  Nursing  near  Leeds ")
-    assert ada.text.startswith('Done: I\'ll tell you about "Nursing" near Leeds as it comes in')
+    assert ada.text.startswith('Done: I\'ll tell you about "Nursing" near Leeds as they come in')
     clock.advance(minutes=1)
     add_opportunity(session_factory, clock.now, title="Student nurse", location="Leeds, UK")
     add_opportunity(session_factory, clock.now, title="Trainee nurse", location="York")

@@ -135,7 +135,7 @@ def alert(ctx: Context, args: str) -> list[Reply]:
     how_often = EVERY.get(ctx.person.alert_every_days, "once a day")
     return [
         Reply(
-            f"Done: I'll tell you about {describe(made, ctx.person)} as it comes in, "
+            f"Done: I'll tell you about {describe(made, ctx.person)} as they come in, "
             f"{how_often} at most and never at night. /alerts to see or remove your alerts."
         )
     ]
