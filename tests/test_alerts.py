@@ -57,7 +57,7 @@ def test_an_alert_for_my_fields_batches_what_is_new(
     clock.advance(minutes=1)
     ada.send("/alert")
     assert ada.text == (
-        "Done: I'll tell you about new opportunities in your fields (Technology) as it comes "
+        "Done: I'll tell you about new opportunities in your fields (Technology) as they come "
         "in, once a day at most and never at night. /alerts to see or remove your alerts."
     )
     assert send(session_factory, clock) == 0  # nothing new yet
