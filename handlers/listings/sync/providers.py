@@ -344,21 +344,33 @@ def _names(value: Any, key: str = "name") -> list[str]:
 # Greenhouse
 
 
-def _greenhouse(
-    http: _Http, base: str, board: str, etag: str | None, last_modified: str | None
-) -> Fetched:
-    answer = http.get(
-        f"{base.rstrip('/')}/v1/boards/{_path(board)}/jobs",
-        {"content": "true"},
-        etag=etag,
-        last_modified=last_modified,
-    )
+def _jobs(
+    http: _Http, url: str, params: dict[str, str | int], etag: str | None, last_modified: str | None
+) -> tuple[_Answer, list[Any] | None]:
+    """A board answering ``{"jobs": [...]}`` (Greenhouse, Ashby), asked conditionally: the
+    answer and its jobs, or None for the jobs when the board is unchanged (304)."""
+    answer = http.get(url, params, etag=etag, last_modified=last_modified)
     if answer.status == 304:
-        return Fetched(not_modified=True, etag=etag, last_modified=last_modified)
+        return answer, None
     data = _decode(answer.body)
     jobs = data.get("jobs") if isinstance(data, dict) else None
     if not isinstance(jobs, list):
         raise FetchError("the board's answer has no list of jobs")
+    return answer, jobs
+
+
+def _greenhouse(
+    http: _Http, base: str, board: str, etag: str | None, last_modified: str | None
+) -> Fetched:
+    answer, jobs = _jobs(
+        http,
+        f"{base.rstrip('/')}/v1/boards/{_path(board)}/jobs",
+        {"content": "true"},
+        etag,
+        last_modified,
+    )
+    if jobs is None:
+        return Fetched(not_modified=True, etag=etag, last_modified=last_modified)
     fetched = _read_each(jobs, _greenhouse_job)
     fetched.etag, fetched.last_modified = answer.etag, answer.last_modified
     return fetched
@@ -433,18 +445,15 @@ def _lever_posting(posting: dict[str, Any]) -> Posting:
 def _ashby(
     http: _Http, base: str, board: str, etag: str | None, last_modified: str | None
 ) -> Fetched:
-    answer = http.get(
+    answer, jobs = _jobs(
+        http,
         f"{base.rstrip('/')}/posting-api/job-board/{_path(board)}",
         {"includeCompensation": "true"},
-        etag=etag,
-        last_modified=last_modified,
+        etag,
+        last_modified,
     )
-    if answer.status == 304:
+    if jobs is None:
         return Fetched(not_modified=True, etag=etag, last_modified=last_modified)
-    data = _decode(answer.body)
-    jobs = data.get("jobs") if isinstance(data, dict) else None
-    if not isinstance(jobs, list):
-        raise FetchError("the board's answer has no list of jobs")
     # An unlisted job is reachable by its link but not advertised: not for students.
     listed = [job for job in jobs if not (isinstance(job, dict) and job.get("isListed") is False)]
     fetched = _read_each(listed, _ashby_job)
