@@ -9,6 +9,7 @@ student in an alert only once (``AlertSent``). Every alert and the weekly digest
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +56,17 @@ def pause_buttons(stop: Button) -> list[list[Button]]:
         ],
         [Button("Pause until I resume", actions.PAUSE_NEWS.payload("on")), stop],
     ]
+
+
+def news_buttons(opportunities: Sequence[Opportunity], stop: Button) -> list[list[list[str]]]:
+    """The buttons under an alert or digest, as the outbox keeps them: a numbered button per
+    listed opportunity (four a row), then Pause and the message's own ``stop``."""
+    numbers = [
+        Button(str(n), actions.OPEN_LISTING.payload(o.id))
+        for n, o in enumerate(opportunities, start=1)
+    ]
+    rows = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
+    return stored_buttons([*rows, *pause_buttons(stop)])
 
 
 def paused(person: Person, now: datetime) -> bool:
@@ -292,13 +304,8 @@ def alert_message(
         lines.append(f"   {deadline_phrase(opportunity, today)} · {describe(matched, person)}")
     if len(items) > len(shown):
         lines.append(f"…and {len(items) - len(shown)} more: /browse")
-    numbers = [
-        Button(str(n), actions.OPEN_LISTING.payload(o.id))
-        for n, (o, _) in enumerate(shown, start=1)
-    ]
-    buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
     stop = Button("Stop alerts", actions.ALERT.payload("stop"))
-    return "\n".join(lines), stored_buttons([*buttons, *pause_buttons(stop)])
+    return "\n".join(lines), news_buttons([o for o, _ in shown], stop)
 
 
 def send_alerts(

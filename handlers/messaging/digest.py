@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
+from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
 from handlers import actions
 from handlers.common import clip, deadline_phrase, headline
-from handlers.messaging.alerts import pause_buttons, paused
+from handlers.messaging.alerts import news_buttons, paused
 from storage.db import transaction
 from storage.models import Opportunity, OpportunityTag, Person, Role
 from storage.outbox import Outgoing, enqueue_many
@@ -153,12 +153,8 @@ def digest_message(
         lines.append(f"   {deadline_phrase(opportunity, today)}")
     if total > len(items):
         lines.append(f"…and {total - len(items)} more: /browse")
-    numbers = [
-        Button(str(n), actions.OPEN_LISTING.payload(o.id)) for n, o in enumerate(items, start=1)
-    ]
-    buttons = [numbers[i : i + 4] for i in range(0, len(numbers), 4)]
     stop = Button("Stop the digest", actions.DIGEST_DAY.payload("stop"))
-    return "\n".join(lines), stored_buttons([*buttons, *pause_buttons(stop)])
+    return "\n".join(lines), news_buttons(items, stop)
 
 
 def send_digests(
