@@ -49,7 +49,7 @@ import io
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -342,7 +342,9 @@ def store_rows(
             report.skipped.append(
                 (row.number, f"{row.external_id!r} is another school's listing, left unchanged")
             )
-        elif _update(opportunity, {**values, "owner_school_id": owner.school_id}, row.tags):
+        elif update_opportunity(
+            opportunity, {**values, "owner_school_id": owner.school_id}, row.tags
+        ):
             opportunity.updated_at = now
             _publish(opportunity, now)
             report.updated += 1
@@ -362,8 +364,11 @@ def _organisation_ids(session: Session, names: set[str], now: datetime) -> dict[
     return ids
 
 
-def _update(opportunity: Opportunity, values: dict[str, Any], tags: list[str]) -> bool:
-    """Bring ``opportunity`` in line with the file; whether anything changed."""
+def update_opportunity(
+    opportunity: Opportunity, values: Mapping[str, object], tags: list[str]
+) -> bool:
+    """Bring ``opportunity`` in line with a file's row or a board's posting; whether anything
+    changed."""
     changed = False
     for name, value in values.items():
         if getattr(opportunity, name) != value:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import Timing
+from handlers.listings.importer import update_opportunity
 from handlers.listings.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
 from storage.models import (
@@ -248,7 +249,7 @@ def _apply(
         opportunity = existing.get(external_id)
         if opportunity is not None and opportunity.id in reopen:
             # Back on the board after the sync closed it: open (or up for review) again.
-            _update(opportunity, values, tags)
+            update_opportunity(opportunity, values, tags)
             opportunity.status = new_status
             if new_status == OpportunityStatus.OPEN and opportunity.published_at is None:
                 opportunity.published_at = now
@@ -271,7 +272,7 @@ def _apply(
                 )
             )
             run.created += 1
-        elif _update(opportunity, values, tags):
+        elif update_opportunity(opportunity, values, tags):
             opportunity.updated_at = now
             run.updated += 1
     gone = [
@@ -353,21 +354,6 @@ def _values(posting: Posting, organisations: dict[str | None, int]) -> dict[str,
         "remote": posting.remote,
         "url": posting.url,
     }
-
-
-def _update(opportunity: Opportunity, values: dict[str, object], tags: list[str]) -> bool:
-    changed = False
-    for name, value in values.items():
-        if getattr(opportunity, name) != value:
-            setattr(opportunity, name, value)
-            changed = True
-    current = set(opportunity.tag_names)
-    if current != set(tags):
-        opportunity.tags = [t for t in opportunity.tags if t.tag in tags] + [
-            OpportunityTag(tag=tag) for tag in tags if tag not in current
-        ]
-        changed = True
-    return changed
 
 
 def tell_closed(
