@@ -322,13 +322,13 @@ def store_rows(
     }
     for row in rows:
         values = {**row.values, "organisation_id": organisation_ids[row.organisation]}
+        values["owner_school_id"] = owner.school_id
         opportunity = existing.get(row.external_id)
         if opportunity is None:
             opportunity = Opportunity(
                 source=source,
                 external_id=row.external_id,
                 tags=[OpportunityTag(tag=tag) for tag in row.tags],
-                owner_school_id=owner.school_id,
                 created_at=now,
                 updated_at=now,
                 **values,
@@ -342,9 +342,7 @@ def store_rows(
             report.skipped.append(
                 (row.number, f"{row.external_id!r} is another school's listing, left unchanged")
             )
-        elif update_opportunity(
-            opportunity, {**values, "owner_school_id": owner.school_id}, row.tags
-        ):
+        elif update_opportunity(opportunity, values, row.tags):
             opportunity.updated_at = now
             _publish(opportunity, now)
             report.updated += 1
