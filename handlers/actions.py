@@ -27,6 +27,10 @@ COLLEAGUE_REMOVE_CANCEL = ActionRef("colx")
 COLLEAGUE_REMOVE_YES = ActionRef("colrm")  # MEMBER
 THREAD = ActionRef("th")  # INTEREST
 
+# people: questions
+ASK_TEACHER = ActionRef("ask")  # send | no: pass on what the student wrote, or not
+QUESTION_ANSWER = ActionRef("qa")  # QUESTION: a teacher answers a student's question
+
 # listings: browse, saved, flags, opportunities, sources
 PAGE = ActionRef("pg")  # PAGE (from 0)
 ORDER = ActionRef("ord")  # ORDER

@@ -1037,3 +1037,38 @@ class Encounter(Base):
     student: Mapped[Person | None] = relationship(foreign_keys=[student_id])
     organisation: Mapped[Organisation | None] = relationship()
     recorded_by: Mapped[Person | None] = relationship(foreign_keys=[recorded_by_id])
+
+
+class Question(Base):
+    """A student's question for their teachers, passed on when the bot could not answer it.
+
+    It goes to every teacher and coordinator of the student's school; the first to answer
+    wins (``answered_at`` is set once, by a conditional update), and the answer is relayed to
+    the student. One still open a school day later is raised once more (``raised_again_at``).
+    The row goes with the student when they delete their data.
+    """
+
+    __tablename__ = "questions"
+    # Ids are in buttons and outbox keys: SQLite must never hand a deleted one out again.
+    __table_args__ = (
+        Index("ix_questions_school_id_answered_at", "school_id", "answered_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    raised_again_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
+    # The teacher's name as the student and colleagues saw it, kept if the teacher leaves.
+    answered_by_name: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)
+
+    student: Mapped[Person] = relationship(foreign_keys=[student_id])
