@@ -32,7 +32,7 @@ from bot.core import (
     UserError,
     not_understood,
 )
-from bot.i18n import N_, _, speaking_to
+from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
 from handlers.common import (
     clip,
@@ -126,10 +126,12 @@ def _ask(ctx: Context, text: str) -> list[Reply]:
     school = _school_of(ctx)
     if len(_open_questions(ctx.session, ctx.person)) >= MAX_OPEN:
         raise UserError(
-            _(
+            _n(
+                "You have {n} question waiting for your teachers already. Please wait for an "
+                "answer before asking more.",
                 "You have {n} questions waiting for your teachers already. Please wait for an "
                 "answer before asking more.",
-                n=MAX_OPEN,
+                MAX_OPEN,
             )
         )
     question = Question(
@@ -391,7 +393,10 @@ def questions_command(ctx: Context, args: str) -> list[Reply]:
         return [Reply(_("No student questions are waiting. Well done!"))]
     replies = [Reply(question_line(ctx, q), (answer_buttons(q),)) for q in shown]
     if total > len(shown):
-        replies.append(Reply(_("…and {n} more, oldest first.", n=total - len(shown))))
+        more = total - len(shown)
+        replies.append(
+            Reply(_n("…and {n} more, oldest first.", "…and {n} more, oldest first.", more))
+        )
     return replies
 
 
