@@ -1056,17 +1056,13 @@ class Question(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    student_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     asked_at: Mapped[datetime]
     raised_again_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
-    answered_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("people.id", ondelete="SET NULL")
-    )
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # The teacher's name as the student and colleagues saw it, kept if the teacher leaves.
     answered_by_name: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(Text)
