@@ -28,7 +28,7 @@ COLLEAGUE_REMOVE_YES = ActionRef("colrm")  # MEMBER
 THREAD = ActionRef("th")  # INTEREST
 
 # people: questions
-ASK_TEACHER = ActionRef("ask")  # send | no: pass on what the student wrote, or not
+ASK_TEACHER = ActionRef("ask")  # SHOWN_AT: pass on the text the bot did not understand
 QUESTION_ANSWER = ActionRef("qa")  # QUESTION: a teacher answers a student's question
 
 # listings: browse, saved, flags, opportunities, sources

@@ -42,6 +42,7 @@ from handlers.common import (
     parse_id,
     school_staff,
     staff_label,
+    stamp,
     student_school_id,
 )
 from storage.db import transaction
@@ -180,30 +181,32 @@ def offer_to_ask(ctx: Context, text: str) -> list[Reply] | None:
     school_id = student_school_id(ctx.person)
     if school_id is None or not school_staff(ctx.session, school_id):
         return None
-    # The button can't carry the text; it waits here until pressed (or the next such text).
-    ctx.set_state(DRAFT, {"text": text})
+    # The button can't carry the text: it waits here, and the button names it by its moment,
+    # so an older button never sends a newer text.
+    shown = stamp(ctx.now)
+    ctx.set_state(DRAFT, {"text": text, "shown": shown})
     return [
         Reply(
             not_understood().text
             + "\n\n"
             + _("If it's a question for your teacher, I can pass it on."),
-            ((Button(_("Ask my teacher"), actions.ASK_TEACHER.payload("send")),),),
+            ((Button(_("Ask my teacher"), actions.ASK_TEACHER.payload(shown)),),),
         )
     ]
 
 
 @registry.action(actions.ASK_TEACHER, roles=STUDENTS)
 def ask_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    draft = ctx.state(DRAFT)
-    ctx.clear_state(DRAFT)
-    text = draft.get("text") if draft is not None else None
-    if args != ["send"] or not isinstance(text, str):
+    draft = ctx.state(DRAFT) or {}
+    text = draft.get("text")
+    if args != [draft.get("shown")] or not isinstance(text, str):
         raise UserError(
             _(
                 "That question was already passed on, or it's from too long ago. "
                 "Send /ask to ask your teacher something."
             )
         )
+    ctx.clear_state(DRAFT)
     return _ask(ctx, text)
 
 
