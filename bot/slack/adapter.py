@@ -407,6 +407,9 @@ class SlackAdapter:
             return
         await ack()
         self._track(self._say_all(channel, replies))
+        if user in self._home_at:
+            # What the form did may change what their Home shows (a question answered).
+            self.refresh_home(user)
 
     async def _preview(self, ack: AsyncAck, user: str, view: View, form: Form, text: str) -> None:
         """The form's preview pushed over it (Back returns to the form as it was), or its
