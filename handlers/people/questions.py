@@ -309,7 +309,8 @@ def answer_question(ctx: Context, raw_id: str, text: str) -> list[Reply]:
     if len(answer) > MAX_ANSWER:
         limit = _("Please keep it under {limit} characters.", limit=MAX_ANSWER)
         raise UserError(limit, fields={"answer": limit})
-    teacher = ctx.person.name or _("Your teacher")
+    # The name as the teacher gave it; a recipient without one reads it in their own words.
+    name = ctx.person.name[:100] or None
     # One conditional update: of two teachers answering at once, exactly one changes the row.
     won = ctx.session.execute(
         update(Question)
@@ -317,7 +318,7 @@ def answer_question(ctx: Context, raw_id: str, text: str) -> list[Reply]:
         .values(
             answered_at=ctx.now,
             answered_by_id=ctx.person.id,
-            answered_by_name=teacher[:100],
+            answered_by_name=name,
             answer=answer,
         )
         .execution_options(synchronize_session=False)
@@ -331,7 +332,7 @@ def answer_question(ctx: Context, raw_id: str, text: str) -> list[Reply]:
             student,
             _(
                 "{teacher} answered your question \u201c{question}\u201d:",
-                teacher=teacher,
+                teacher=name or _("Your teacher"),
                 question=clip(question.text, QUOTE),
             )
             + "\n\n"
@@ -349,7 +350,7 @@ def answer_question(ctx: Context, raw_id: str, text: str) -> list[Reply]:
                 colleague,
                 _(
                     "Answered by {teacher}: the question from {student}, \u201c{question}\u201d.",
-                    teacher=teacher,
+                    teacher=name or _("A colleague"),
                     student=label,
                     question=clip(question.text, QUOTE),
                 )
