@@ -27,7 +27,7 @@ from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import READ_ONLY, transaction
 from storage.models import Account, ConversationState, Person, Role
-from storage.outbox import QuietHours, enqueue
+from storage.outbox import QuietHours, enqueue, enqueue_edit
 from storage.queries import first_delivery
 
 log = logging.getLogger(__name__)
@@ -605,11 +605,13 @@ class Context:
         buttons: Iterable[Iterable[Button]] = (),
         about: Person | None = None,
         urgent: bool = False,
+        thread_of: str | None = None,
     ) -> bool:
         """Queue ``text`` for another person in this transaction; see ``storage.outbox``.
 
         A student gets it outside their quiet hours unless it is ``urgent`` (a teacher's
-        announcement that cannot wait for the morning).
+        announcement that cannot wait for the morning). With ``thread_of`` (an earlier
+        message's key) it goes in that message's thread, once that one is sent.
         """
         rows = stored_buttons(buttons)
         quiet = self.timing.quiet if person.role == Role.STUDENT and not urgent else None
@@ -623,6 +625,32 @@ class Context:
             buttons=rows or None,
             about=about,
             quiet=quiet,
+            thread_of=thread_of,
+        )
+
+    def edit_notice(
+        self,
+        edits: str,
+        text: str,
+        *,
+        kind: str,
+        key: str,
+        buttons: Iterable[Iterable[Button]] | None = None,
+        about: Person | None = None,
+    ) -> bool:
+        """Queue a rewrite of the message queued earlier with the key ``edits``: ``text`` and
+        ``buttons`` (None: the buttons it has; no rows: none). See
+        ``storage.outbox.enqueue_edit``."""
+        return enqueue_edit(
+            self.session,
+            edits,
+            text,
+            kind=kind,
+            key=key,
+            now=self.now,
+            buttons=stored_buttons(buttons) if buttons is not None else None,
+            keep_buttons=buttons is None,
+            about=about,
         )
 
 

@@ -591,6 +591,17 @@ class OutboxMessage(Base):
     # sends only a row it holds, so two senders never send one message twice.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None]
+    # Where the platform put the message once it accepted it (Slack: the channel and ts;
+    # Telegram: the chat and message id), so that a later row can answer in its thread or
+    # edit it.
+    sent_chat_id: Mapped[str | None] = mapped_column(String(64))
+    sent_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The idempotency key of an earlier row to the same account: this one goes in its thread
+    # (a reply to it on Telegram), and only once that row is no longer pending.
+    thread_of: Mapped[str | None] = mapped_column(String(200))
+    # The idempotency key of an earlier row whose message this row rewrites instead of sending
+    # a new one (its text and buttons become this row's).
+    edits: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class Announcement(Base):
