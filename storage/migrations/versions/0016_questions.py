@@ -1,7 +1,7 @@
 """questions: students' questions passed on to their school's teachers, and the answers
 
-Revision ID: 0015_questions
-Revises: 0014_alerts
+Revision ID: 0016_questions
+Revises: 0015_outbox_threads
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_questions"
-down_revision: str | None = "0014_alerts"
+revision: str = "0016_questions"
+down_revision: str | None = "0015_outbox_threads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
