@@ -161,12 +161,17 @@ async def test_a_telegram_student_asks_and_the_first_telegram_teacher_answers(
             "Ms Lee answered your question \u201cCan I wear trainers &amp; &lt;b&gt;jeans&lt;/b&gt;"
             " to the interview?\u201d:\n\nSmart &amp; &lt;i&gt;tidy&lt;/i&gt; is best."
         )
-        assert khan.messages[-1].params["text"] == (
-            "Answered by Ms Lee: the question from Ada Lovelace (Year 11), \u201cCan I wear "
-            "trainers &amp; &lt;b&gt;jeans&lt;/b&gt; to the interview?\u201d.\n\n"
-            "Their answer: Smart &amp; &lt;i&gt;tidy&lt;/i&gt; is best."
-        )
-        assert lee.messages[-1].params["text"].startswith("Thank you! I've passed your answer")
+        # Every teacher's copy of the question is edited in place: who answered, no button.
+        for teacher in (khan, lee):
+            (edit,) = [c for c in teacher.messages if c.method == "editMessageText"]
+            assert edit.params["message_id"] == 1
+            assert edit.params["text"] == (
+                "A question from Ada Lovelace (Year 11):\n\n"
+                "Can I wear trainers &amp; &lt;b&gt;jeans&lt;/b&gt; to the interview?\n\n"
+                "Answered by Ms Lee: Smart &amp; &lt;i&gt;tidy&lt;/i&gt; is best."
+            )
+            assert not (edit.params.get("reply_markup") or {}).get("inline_keyboard")
+        assert other.messages[-1].method == "sendMessage"
         # An old Answer button, pressed after the answer, gets a polite word.
         await khan.press("Answer", "Ms Lee already answered this question")
     (question,) = _questions(session_factory)
@@ -221,7 +226,7 @@ async def test_slack_teachers_answer_in_a_modal_from_the_dm_and_see_it_on_their_
     assert [(b["text"]["text"], b["value"]) for b in asked.buttons] == [
         ("Answer", f"qa:{question.id}")
     ]
-    assert len(fake.posted(khan_dm)) == 1
+    (asked_khan,) = fake.posted(khan_dm)
 
     await fake.open_home("UL")
     await adapter.idle()
@@ -256,13 +261,25 @@ async def test_slack_teachers_answer_in_a_modal_from_the_dm_and_see_it_on_their_
     assert fake.posted(khan_dm)[-1].section_text == (
         "Ms Lee already answered this question. Thank you all the same!"
     )
+    stale = fake.button(khan_dm, "Answer")
     await _drain(session_factory, clock, slack=adapter.transport())
-    assert fake.posted(khan_dm)[-1].section_text.startswith("Answered by Ms Lee: the question")
+    # Both copies of the question are updated in place: who answered, and no button.
+    updates = {call.params["channel"]: call.params for call in fake.calls_to("chat.update")}
+    assert set(updates) == {lee_dm, khan_dm}
+    assert updates[khan_dm]["ts"] == asked_khan.ts
+    (khan_copy,) = [m for m in fake.posted(khan_dm) if m.ts == asked_khan.ts]
+    assert khan_copy.section_text == (
+        "A question from Ada Lovelace (Year 11):\n\n"
+        "Can I wear trainers &amp; &lt;b&gt;jeans&lt;/b&gt; to the interview?\n\n"
+        "Answered by Ms Lee: Smart &amp; tidy."
+    )
+    assert khan_copy.buttons == []
     # The student hears it on Telegram, through the outbox.
     (to_ada,) = [text for text, _buttons in inbox(session_factory, ada, "question")]
     assert to_ada.endswith(":\n\nSmart & tidy.")
-    # An old Answer button opens no modal now: the DM says who answered.
-    await fake.click("UK", "Answer", channel=khan_dm)
+    # An old Answer button (pressed before the update arrived) opens no modal now: the DM
+    # says who answered.
+    await fake.interaction(fake.click_payload("UK", *stale))
     await adapter.idle()
     assert len(fake.calls_to("views.open")) == 2
     assert "Ms Lee already answered" in fake.posted(khan_dm)[-1].section_text
@@ -336,9 +353,10 @@ def test_two_teachers_answering_at_once_one_wins(
     )
     (to_ada,) = inbox(session_factory, ada, "question")
     assert to_ada[0].endswith("\n\n" + (row.answer or "?"))
-    # Only the loser hears who answered; the winner is told nothing more.
-    assert len(inbox(session_factory, loser, "question")) == 2
-    assert len(inbox(session_factory, winner, "question")) == 1
+    # Each teacher's copy of the question is edited once, to say who answered.
+    for teacher in (winner, loser):
+        (_asked, edited) = inbox(session_factory, teacher, "question")
+        assert edited[0].endswith(f"Answered by {row.answered_by_name}: {row.answer}")
 
 
 def test_only_the_students_school_sees_and_answers_the_question(
@@ -445,7 +463,8 @@ def test_an_unanswered_question_is_raised_once_more_the_next_school_day(
         "(Year 11):\n\nIs there a placement over the holidays?"
     )
     assert [b.label for b in buttons] == ["Answer"]
-    assert len(inbox(session_factory, lee, "question")) == 3
+    # Two questions, the answered one's copy edited, and the open one raised again.
+    assert len(inbox(session_factory, lee, "question")) == 4
 
 
 def test_the_school_days_before_raising_again_are_configurable(

@@ -220,21 +220,13 @@ def _answer_button(question: Question) -> Button:
 def _tell_teachers(session: Session, question: Question, now: datetime, *, again: bool) -> int:
     """Queue the question for each teacher of its school, in their language; how many."""
     label = staff_label(session, question.student)
+    step = "again" if again else "ask"
     messages = []
     for teacher in school_staff(session, question.school_id):
         with speaking_to(teacher):
-            if again:
-                text = _(
-                    "Still waiting for an answer since {when}, a question from {student}:",
-                    when=fmt_when(question.asked_at, teacher),
-                    student=label,
-                )
-            else:
-                text = _("A question from {student}:", student=label)
-            text += "\n\n" + question.text + "\n\n"
+            text = _heading(question, label, teacher, step) + "\n\n"
             text += _("The first teacher to answer replies for everyone.")
             button = _answer_button(question)
-        step = "again" if again else "ask"
         messages.append(
             Outgoing(
                 teacher,
@@ -246,6 +238,20 @@ def _tell_teachers(session: Session, question: Question, now: datetime, *, again
             )
         )
     return len(enqueue_many(session, messages, now=now))
+
+
+def _heading(question: Question, label: str, teacher: Person, step: str) -> str:
+    """A teacher's copy of the question (``step`` "ask", or "again" when raised again): who
+    asked and what, in the current language."""
+    if step == "again":
+        heading = _(
+            "Still waiting for an answer since {when}, a question from {student}:",
+            when=fmt_when(question.asked_at, teacher),
+            student=label,
+        )
+    else:
+        heading = _("A question from {student}:", student=label)
+    return heading + "\n\n" + question.text
 
 
 def _staff_question(ctx: Context, raw_id: str | None) -> Question:
@@ -342,24 +348,22 @@ def answer_question(ctx: Context, raw_id: str, text: str) -> list[Reply]:
             about=student,
         )
     label = staff_label(ctx.session, student)
+    # Every teacher's copy (the answerer's too) now says who answered, without its button.
     for colleague in school_staff(ctx.session, question.school_id):
-        if colleague.id == ctx.person.id:
-            continue
         with speaking_to(colleague):
-            ctx.notify(
-                colleague,
-                _(
-                    "Answered by {teacher}: the question from {student}, \u201c{question}\u201d.",
-                    teacher=name or _("A colleague"),
-                    student=label,
-                    question=clip(question.text, QUOTE),
-                )
-                + "\n\n"
-                + _("Their answer: {answer}", answer=answer),
-                kind=KIND,
-                key=f"question:{question.id}:answered:{colleague.id}",
-                about=student,
+            answered = _(
+                "Answered by {teacher}: {answer}", teacher=name or _("A colleague"), answer=answer
             )
+            for step in ("ask", "again"):
+                copy = f"question:{question.id}:{step}:{colleague.id}"
+                ctx.edit_notice(
+                    copy,
+                    _heading(question, label, colleague, step) + "\n\n" + answered,
+                    kind=KIND,
+                    key=f"{copy}:answered",
+                    buttons=(),
+                    about=student,
+                )
     return [Reply(_("Thank you! I've passed your answer on to {student}.", student=label))]
 
 
