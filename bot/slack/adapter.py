@@ -336,11 +336,12 @@ class SlackAdapter:
         form, and the payload's parts fill the form's first fields), or None."""
         name, *parts = payload.split(":")
         action = self.core.registry.actions.get(name)
-        form = self._form(action.form) if action is not None and action.form else None
-        if action is None or action.form is None or form is None:
+        command = action.form if action is not None else None
+        form = self._form(command) if command is not None else None
+        if command is None or form is None:
             return None
         given = dict(zip((f.name for f in form.fields), parts, strict=False))
-        return action.form, form, form.write(given)
+        return command, form, form.write(given)
 
     async def _open_button_form(
         self, click: BlockActions, command: str, form: Form, given: str
