@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Placement feedback: asked at this local time, asked again once after this many days.
     feedback_time: time = time(16, 0)
     feedback_remind_days: int = Field(default=3, ge=1)
+    # A student's question nobody answered is raised again after this many school days.
+    question_raise_school_days: int = Field(default=1, ge=1)
     # Under-16s working more than this on a school day, or in a school week, warn the teacher.
     under16_school_day_hours: float = Field(default=3.0, gt=0)
     under16_school_week_hours: float = Field(default=18.0, gt=0)
@@ -141,6 +143,7 @@ class Settings(BaseSettings):
             digest_at=self.digest_time,
             feedback_at=self.feedback_time,
             feedback_remind_after=timedelta(days=self.feedback_remind_days),
+            question_raise_after_days=self.question_raise_school_days,
             work_limits=WorkLimits(self.under16_school_day_hours, self.under16_school_week_hours),
             events_kept=timedelta(days=self.handled_events_days),
             school_year_start=(

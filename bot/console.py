@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import MAX_FILE_BYTES, Attachment, Button, Core, Incoming, Reply, file_too_big
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
+from storage.outbox import waiting_for_earlier
 
 PLATFORM = "console"
 _IMPORT = re.compile(r"/import\s+(.+)", re.IGNORECASE)
@@ -127,6 +128,13 @@ class ConsoleChat:
 
     def deliver(self) -> None:
         """Show and mark sent what the outbox holds for this console user."""
+        # Rounds: a reply in a thread or an edit waits for its message, as on a platform, so
+        # it is shown in the round after that message's.
+        first = True
+        while self._deliver_round(first):
+            first = False
+
+    def _deliver_round(self, first: bool) -> bool:
         with transaction(self.session_factory) as session:
             pending = session.scalars(
                 select(OutboxMessage)
@@ -137,13 +145,14 @@ class ConsoleChat:
                     OutboxMessage.status == OutboxStatus.PENDING,
                     # Held back for a later time (a student's quiet hours) until then.
                     OutboxMessage.next_attempt_at <= self.core.clock(),
+                    ~waiting_for_earlier(),
                 )
                 .order_by(OutboxMessage.id)
             ).all()
-            if pending:
+            if pending and first:
                 self.buttons = []
             for message in pending:
-                self._print(f"[message] {message.text}")
+                self._print(f"{self._label(session, message)} {message.text}")
                 rows = message.buttons or []
                 self._print_buttons(
                     [Button(label, payload) for label, payload in row] for row in rows
@@ -151,6 +160,24 @@ class ConsoleChat:
                 message.status = OutboxStatus.SENT
                 message.attempts += 1
                 message.sent_at = self.core.clock()
+            return bool(pending)
+
+    @staticmethod
+    def _label(session: Session, message: OutboxMessage) -> str:
+        """How a message from the outbox is introduced: a terminal can neither thread nor
+        edit, so it says which earlier message this one answers or replaces."""
+        earlier_key = message.edits or message.thread_of
+        earlier = (
+            session.scalar(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key == earlier_key)
+            )
+            if earlier_key is not None
+            else None
+        )
+        if earlier is None:
+            return "[message]"
+        about = earlier.text.splitlines()[0][:40] if earlier.text else ""
+        return f'[{"update of" if message.edits else "reply to"} "{about}"]'
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")

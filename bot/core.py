@@ -27,7 +27,7 @@ from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import READ_ONLY, transaction
 from storage.models import Account, ConversationState, Person, Role
-from storage.outbox import QuietHours, enqueue
+from storage.outbox import QuietHours, enqueue, enqueue_edit
 from storage.queries import first_delivery
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,9 @@ class Timing:
     events_kept: timedelta = timedelta(days=3)
     # The first day of the school year (month, day): evidence of encounters counts per year.
     school_year_start: tuple[int, int] = (9, 1)
+    # A student's question no teacher has answered is raised again once, this many school
+    # days (Monday to Friday) after it was asked, at the same time of day.
+    question_raise_after_days: int = 1
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,10 @@ class Reply:
 
 def stale_button() -> Reply:
     return Reply(_(STALE_BUTTON_TEXT))
+
+
+def not_understood() -> Reply:
+    return Reply(_("I'm not sure what you mean. Send /help to see what I can do."))
 
 
 @dataclass(frozen=True)
@@ -328,6 +335,8 @@ DialogFunc = Callable[["Context", str, dict[str, Any]], list[Reply]]
 # A dialog's or a capability's stored state, declared as a TypedDict so mypy checks its keys.
 State = TypeVar("State", bound=Mapping[str, Any])
 TextFunc = Callable[["Context", str], list[Reply] | None]
+# What to say to text nothing understood (None: the core's own "I'm not sure what you mean").
+FallbackFunc = Callable[["Context", str], list[Reply] | None]
 FileFunc = Callable[["Context", Attachment], list[Reply]]
 DashboardFunc = Callable[["Context"], Dashboard | None]
 T = TypeVar("T")
@@ -353,6 +362,9 @@ class Action:
     name: str
     func: ActionFunc
     roles: Audience
+    # A command whose ``Form`` an adapter that shows forms (a Slack modal) opens instead, with
+    # the payload's parts as the form's first fields; the action itself asks in the chat.
+    form: str | None = None
 
 
 @dataclass(frozen=True)
@@ -387,6 +399,7 @@ class Registry:
     dialogs: dict[str, Dialog] = field(default_factory=dict)
     text_handlers: list[TextFunc] = field(default_factory=list)
     file_handler: FileFunc | None = None
+    fallback_handler: FallbackFunc | None = None
     dashboard_builder: DashboardFunc | None = None
     sources: dict[str, Options] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
@@ -401,11 +414,14 @@ class Registry:
 
         return decorator
 
-    def action(self, ref: ActionRef, *, roles: Audience) -> Callable[[ActionFunc], ActionFunc]:
-        """Register what pressing a button built by ``ref.payload`` does."""
+    def action(
+        self, ref: ActionRef, *, roles: Audience, form: str | None = None
+    ) -> Callable[[ActionFunc], ActionFunc]:
+        """Register what pressing a button built by ``ref.payload`` does (see ``Action.form``
+        for ``form``)."""
 
         def decorator(func: ActionFunc) -> ActionFunc:
-            self._add_action(Action(ref.name, func, roles))
+            self._add_action(Action(ref.name, func, roles, form))
             return func
 
         return decorator
@@ -452,6 +468,13 @@ class Registry:
         self.file_handler = func
         return func
 
+    def fallback(self, func: FallbackFunc) -> FallbackFunc:
+        """Register what to answer text that no command, dialog or interpreter took."""
+        if self.fallback_handler is not None:
+            raise ValueError("a fallback is registered twice")
+        self.fallback_handler = func
+        return func
+
     def dashboard(self, func: DashboardFunc) -> DashboardFunc:
         """Register what a member's dashboard shows (None: nothing for their role)."""
         if self.dashboard_builder is not None:
@@ -493,6 +516,8 @@ class Registry:
         self.text_handlers.extend(other.text_handlers)
         if other.file_handler is not None:
             self.file(other.file_handler)
+        if other.fallback_handler is not None:
+            self.fallback(other.fallback_handler)
         if other.dashboard_builder is not None:
             self.dashboard(other.dashboard_builder)
         for name, options in other.sources.items():
@@ -580,11 +605,13 @@ class Context:
         buttons: Iterable[Iterable[Button]] = (),
         about: Person | None = None,
         urgent: bool = False,
+        thread_of: str | None = None,
     ) -> bool:
         """Queue ``text`` for another person in this transaction; see ``storage.outbox``.
 
         A student gets it outside their quiet hours unless it is ``urgent`` (a teacher's
-        announcement that cannot wait for the morning).
+        announcement that cannot wait for the morning). With ``thread_of`` (an earlier
+        message's key) it goes in that message's thread, once that one is sent.
         """
         rows = stored_buttons(buttons)
         quiet = self.timing.quiet if person.role == Role.STUDENT and not urgent else None
@@ -598,6 +625,32 @@ class Context:
             buttons=rows or None,
             about=about,
             quiet=quiet,
+            thread_of=thread_of,
+        )
+
+    def edit_notice(
+        self,
+        edits: str,
+        text: str,
+        *,
+        kind: str,
+        key: str,
+        buttons: Iterable[Iterable[Button]] | None = None,
+        about: Person | None = None,
+    ) -> bool:
+        """Queue a rewrite of the message queued earlier with the key ``edits``: ``text`` and
+        ``buttons`` (None: the buttons it has; no rows: none). See
+        ``storage.outbox.enqueue_edit``."""
+        return enqueue_edit(
+            self.session,
+            edits,
+            text,
+            kind=kind,
+            key=key,
+            now=self.now,
+            buttons=stored_buttons(buttons) if buttons is not None else None,
+            keep_buttons=buttons is None,
+            about=about,
         )
 
 
@@ -962,7 +1015,9 @@ class Core:
                 return replies
         if command is not None:
             return self._run(ctx, command, rest.strip())
-        return [Reply(_("I'm not sure what you mean. Send /help to see what I can do."))]
+        fallback = self.registry.fallback_handler
+        replies = fallback(ctx, text) if fallback is not None else None
+        return replies or [not_understood()]
 
     def _run(self, ctx: Context, command: Command, args: str) -> list[Reply]:
         if ctx.role not in command.roles:

@@ -15,6 +15,10 @@ one pace, not one per process: the holder re-checks the lock at least every ``lo
 seconds before sending, and stops within that time once it is gone; a new holder waits that
 long before its first send. When the platform accepted a message but the database could not
 record it (an outage), the outcome is kept in memory and recorded before anything else is sent.
+
+A row may also answer in the thread of an earlier row's message, or edit it (see
+``storage.outbox.enqueue`` and ``enqueue_edit``): it is claimed only once that row is no
+longer pending, and where the platform put each message it accepted is recorded with it.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import metrics
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
-from storage.outbox import claim_due, release_claims, renew_claim
+from storage.outbox import DueRow, MessageRef, claim_due, release_claims, renew_claim
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +65,25 @@ class Result:
     outcome: Outcome
     retry_after: float = 0.0
     error: str = ""
+    # Where the platform put a message it accepted (its first part, if it took several), for
+    # the rows that answer in its thread or edit it.
+    ref: MessageRef | None = None
 
 
 class Transport(Protocol):
-    """Sends one rendered outbox message to one chat on one platform."""
+    """Sends one rendered outbox message to one chat on one platform, or edits one."""
 
     platform: str
 
-    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result: ...
+    async def send(
+        self, chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
+        """A new message; with ``thread``, in that message's thread (Slack) or as a reply
+        quoting it (Telegram)."""
+
+    async def edit(self, ref: MessageRef, text: str, buttons: Buttons | None) -> Result:
+        """The message at ``ref`` now reads ``text`` with ``buttons`` (None: none). An edit
+        that changes nothing counts as done."""
 
 
 @dataclass(frozen=True)
@@ -94,15 +109,10 @@ class Pacing:
         return max(1, math.floor(self.per_second))
 
 
-@dataclass(frozen=True)
-class Due:
-    id: int
-    account_id: int
-    chat_id: str
-    text: str
-    buttons: Buttons | None
-    attempts: int
-
+# A claimed row, as ``storage.outbox.claim_due`` returns it.
+Due = DueRow
+# The outcome of an edit whose message was never sent (it failed or went nowhere).
+NOTHING_TO_EDIT = Result(Outcome.PERMANENT, error="the message to edit was never sent")
 
 MAX_ATTEMPTS = 12
 # How often outcomes the database could not take are tried again while it is away.
@@ -399,7 +409,7 @@ class OutboxSender:
             )
         if rows:
             self._holds_claims = True
-        return [Due(*row) for row in rows]
+        return rows
 
     def _next_due(self) -> datetime | None:
         with self.session_factory() as session:
@@ -422,7 +432,7 @@ class OutboxSender:
                 return  # still claimed by us: sent on a later round, or given back
             try:
                 async with asyncio.timeout(self.lease / 2):
-                    result = await self.transport.send(row.chat_id, row.text, row.buttons)
+                    result = await self._send(row)
             except Exception as error:  # a transport bug must not lose the message
                 log.exception(
                     "%s transport failed on outbox row %s", self.transport.platform, row.id
@@ -435,6 +445,13 @@ class OutboxSender:
         finally:
             self._in_flight.pop(row.id, None)
             self._gate.release()
+
+    async def _send(self, row: Due) -> Result:
+        if row.edits is None:
+            return await self.transport.send(row.chat_id, row.text, row.buttons, row.thread)
+        if row.edited is None:
+            return NOTHING_TO_EDIT
+        return await self.transport.edit(row.edited, row.text, row.buttons)
 
     async def _may_send(self, row: Due) -> bool:
         """Whether ``row`` may go out now: earlier outcomes recorded, still the sender, and
@@ -551,6 +568,9 @@ class OutboxSender:
                 case Outcome.SENT:
                     message.status = OutboxStatus.SENT
                     message.sent_at = now
+                    if result.ref is not None:
+                        message.sent_chat_id = result.ref.chat
+                        message.sent_message_id = result.ref.message
                 case Outcome.RETRY_AFTER:
                     message.next_attempt_at = now + timedelta(seconds=result.retry_after)
                 case Outcome.UNREACHABLE:

@@ -37,6 +37,7 @@ from handlers.jobs import (
     close_expired,
     nudge_unanswered,
     queue_due_reminders,
+    raise_unanswered,
     reconcile_all,
     report_deliveries,
     run_imports,
@@ -105,6 +106,8 @@ def jobs(settings: Settings) -> tuple[Job, ...]:
             partial(nudge_unanswered, after=timedelta(days=settings.employer_nudge_days)),
             settings.digest_poll_seconds,
         ),
+        # A question is raised again a school day after it was asked: minutes late is fine.
+        Job("questions.raise", raise_unanswered, settings.digest_poll_seconds),
         # Housekeeping: the record of handled event ids stays a few days long.
         Job("events.forget", forget_old_events, settings.reconcile_minutes * 60),
         Job("imports.run", run_imports, settings.import_poll_seconds),

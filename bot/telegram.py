@@ -30,10 +30,11 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes
 from telegram.ext import TypeHandler as PTBTypeHandler
 
@@ -53,6 +54,7 @@ from bot.delivery import Buttons, Outcome, Result
 from bot.i18n import DEFAULT, LANGUAGES, _, language
 from bot.ordering import InTurn
 from storage.models import Role
+from storage.outbox import MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +110,30 @@ async def send_text(
     chat_id: int | str,
     text: str,
     buttons: tuple[tuple[Button, ...], ...] | Buttons | None,
-) -> None:
-    """Send ``text`` as one or more HTML messages; the buttons go under the last one."""
+    reply_to: int | None = None,
+) -> Message | None:
+    """Send ``text`` as one or more HTML messages; the buttons go under the last one.
+
+    With ``reply_to`` the first quotes that message of the chat (sent anyway if it is gone).
+    Returns the first message sent.
+    """
     pieces = split_text(text)
+    first: Message | None = None
     for n, piece in enumerate(pieces, start=1):
-        await bot.send_message(
+        sent = await bot.send_message(
             chat_id=chat_id,
             text=to_html(piece),
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(buttons) if n == len(pieces) else None,
+            reply_parameters=(
+                ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to is not None and first is None
+                else None
+            ),
             disable_web_page_preview=True,
         )
+        first = first or sent
+    return first
 
 
 def _seconds(value: int | timedelta) -> float:
@@ -144,27 +159,61 @@ class Answered(NamedTuple):
 
 
 class TelegramTransport:
-    """Sends outbox messages through the Bot API; see ``bot.delivery``."""
+    """Sends outbox messages through the Bot API (in a thread: a reply quoting the thread's
+    first message) and edits them with editMessageText; see ``bot.delivery``."""
 
     platform = PLATFORM
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
 
-    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
+    async def send(
+        self, chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
         try:
-            await send_text(self.bot, chat_id, text, buttons)
-        except RetryAfter as error:
-            return Result(Outcome.RETRY_AFTER, _seconds(error.retry_after), str(error))
-        except Forbidden as error:
-            return Result(Outcome.UNREACHABLE, error=str(error))
+            sent = await send_text(
+                self.bot, chat_id, text, buttons, int(thread.message) if thread else None
+            )
+        except TelegramError as error:
+            return _refused(error)
+        ref = MessageRef(str(sent.chat_id), str(sent.message_id)) if sent is not None else None
+        return Result(Outcome.SENT, ref=ref)
+
+    async def edit(self, ref: MessageRef, text: str, buttons: Buttons | None) -> Result:
+        if len(text) > MessageLimit.MAX_TEXT_LENGTH:
+            return Result(Outcome.PERMANENT, error="too long for one message")
+        try:
+            await self.bot.edit_message_text(
+                chat_id=ref.chat,
+                message_id=int(ref.message),
+                text=to_html(text),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons),
+                disable_web_page_preview=True,
+            )
         except BadRequest as error:
+            # The same edit again (a resend after an outage): the message already reads so.
+            if "not modified" in error.message.lower():
+                return Result(Outcome.SENT, ref=ref)
+            return _refused(error)
+        except TelegramError as error:
+            return _refused(error)
+        return Result(Outcome.SENT, ref=ref)
+
+
+def _refused(error: TelegramError) -> Result:
+    """What the outbox sender should do after the Bot API refused a message."""
+    match error:
+        case RetryAfter():
+            return Result(Outcome.RETRY_AFTER, _seconds(error.retry_after), str(error))
+        case Forbidden():
+            return Result(Outcome.UNREACHABLE, error=str(error))
+        case BadRequest():
             # "Chat not found": the account is gone; anything else would fail again the same way.
             gone = "chat not found" in error.message.lower()
             return Result(Outcome.UNREACHABLE if gone else Outcome.PERMANENT, error=str(error))
-        except (NetworkError, TelegramError) as error:
+        case _:  # NetworkError and the rest: try again later
             return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
-        return Result(Outcome.SENT)
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):

@@ -7,7 +7,16 @@ from handlers import home
 from handlers.applications import interest, matches
 from handlers.listings import browse, flags, opportunities, saved, sources
 from handlers.messaging import alerts, announcements, calendar, digest, reminders
-from handlers.people import colleagues, consent, general, invites, onboarding, privacy, staff
+from handlers.people import (
+    colleagues,
+    consent,
+    general,
+    invites,
+    onboarding,
+    privacy,
+    questions,
+    staff,
+)
 from handlers.placements import feedback, hours, placements
 from handlers.reports import evidence, objectives, report
 
@@ -27,6 +36,7 @@ MODULES = (
     placements,
     hours,
     feedback,
+    questions,
     colleagues,
     consent,
     opportunities,

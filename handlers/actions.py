@@ -27,6 +27,10 @@ COLLEAGUE_REMOVE_CANCEL = ActionRef("colx")
 COLLEAGUE_REMOVE_YES = ActionRef("colrm")  # MEMBER
 THREAD = ActionRef("th")  # INTEREST
 
+# people: questions
+ASK_TEACHER = ActionRef("ask")  # SHOWN_AT: pass on the text the bot did not understand
+QUESTION_ANSWER = ActionRef("qa")  # QUESTION: a teacher answers a student's question
+
 # listings: browse, saved, flags, opportunities, sources
 PAGE = ActionRef("pg")  # PAGE (from 0)
 ORDER = ActionRef("ord")  # ORDER

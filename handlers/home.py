@@ -24,7 +24,7 @@ from handlers.common import (
 )
 from handlers.listings import proposal_buttons, report_buttons, review_queue
 from handlers.messaging import fmt_moment, waiting_reminders
-from handlers.people import consent_waiting
+from handlers.people import answer_buttons, consent_waiting, question_line, waiting_questions
 from handlers.placements import (
     confirm_buttons,
     dates_phrase,
@@ -83,9 +83,18 @@ def _teacher(ctx: Context) -> Dashboard:
         )
         for s in consent_waiting(ctx, school)
     ]
+    asked, asked_total = waiting_questions(ctx, school, MAX_ITEMS)
+    questions = [Item(question_line(ctx, q), answer_buttons(q)) for q in asked]
     return Dashboard(
         school.name,
         (
+            Panel(
+                "Questions waiting",
+                tuple(questions),
+                "No student questions are waiting.",
+                "questions",
+                asked_total,
+            ),
             Panel(
                 "Waiting for your review",
                 tuple(review[:MAX_ITEMS]),

@@ -18,6 +18,7 @@ from handlers.messaging import (
     send_digests,
     send_due_announcements,
 )
+from handlers.people import raise_unanswered
 from handlers.placements import ask_due_feedback
 from handlers.reports import ask_attendance
 
@@ -30,6 +31,7 @@ __all__ = [
     "close_expired",
     "nudge_unanswered",
     "queue_due_reminders",
+    "raise_unanswered",
     "reconcile_all",
     "report_deliveries",
     "run_imports",

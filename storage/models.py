@@ -591,6 +591,17 @@ class OutboxMessage(Base):
     # sends only a row it holds, so two senders never send one message twice.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_expires_at: Mapped[datetime | None]
+    # Where the platform put the message once it accepted it (Slack: the channel and ts;
+    # Telegram: the chat and message id), so that a later row can answer in its thread or
+    # edit it.
+    sent_chat_id: Mapped[str | None] = mapped_column(String(64))
+    sent_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The idempotency key of an earlier row to the same account: this one goes in its thread
+    # (a reply to it on Telegram), and only once that row is no longer pending.
+    thread_of: Mapped[str | None] = mapped_column(String(200))
+    # The idempotency key of an earlier row whose message this row rewrites instead of sending
+    # a new one (its text and buttons become this row's).
+    edits: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class Announcement(Base):
@@ -1037,3 +1048,34 @@ class Encounter(Base):
     student: Mapped[Person | None] = relationship(foreign_keys=[student_id])
     organisation: Mapped[Organisation | None] = relationship()
     recorded_by: Mapped[Person | None] = relationship(foreign_keys=[recorded_by_id])
+
+
+class Question(Base):
+    """A student's question for their teachers, passed on when the bot could not answer it.
+
+    It goes to every teacher and coordinator of the student's school; the first to answer
+    wins (``answered_at`` is set once, by a conditional update), and the answer is relayed to
+    the student. One still open a school day later is raised once more (``raised_again_at``).
+    The row goes with the student when they delete their data.
+    """
+
+    __tablename__ = "questions"
+    # Ids are in buttons and outbox keys: SQLite must never hand a deleted one out again.
+    __table_args__ = (
+        Index("ix_questions_school_id_answered_at", "school_id", "answered_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    raised_again_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The teacher's name as the student and colleagues saw it, kept if the teacher leaves.
+    answered_by_name: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)
+
+    student: Mapped[Person] = relationship(foreign_keys=[student_id])

@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Interval,
-    Row,
+    and_,
+    exists,
     func,
     literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.db import insert_new
 from storage.models import Account, OutboxMessage, OutboxStatus, Person, UTCDateTime
@@ -85,6 +86,16 @@ class Outgoing:
     buttons: list[list[list[str]]] | None = None
     about: Person | None = None
     not_before: datetime | None = None
+    thread_of: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a platform put a sent message: Slack's channel and ts, Telegram's chat and
+    message id."""
+
+    chat: str
+    message: str
 
 
 def enqueue(
@@ -99,6 +110,7 @@ def enqueue(
     about: Person | None = None,
     not_before: datetime | None = None,
     quiet: QuietHours | None = None,
+    thread_of: str | None = None,
 ) -> bool:
     """Queue ``text`` for ``person`` unless a message with this ``key`` was already queued.
 
@@ -106,8 +118,12 @@ def enqueue(
     the person's time zone (None: send whatever the hour, as for urgent announcements).
     Returns whether a row was written. A person with no reachable account gets nothing: the
     caller's own records (an interest, a reminder) still hold the truth.
+
+    With ``thread_of`` (the key of an earlier row) it waits until that row is sent and goes in
+    its thread (Slack) or as a reply to it (Telegram); if that row was never sent, or went to
+    another account, it goes out on its own.
     """
-    message = Outgoing(person, text, kind, key, buttons, about, not_before)
+    message = Outgoing(person, text, kind, key, buttons, about, not_before, thread_of)
     return bool(enqueue_many(session, [message], now=now, quiet=quiet))
 
 
@@ -143,12 +159,65 @@ def enqueue_many(
                 "idempotency_key": message.key,
                 "next_attempt_at": send_at,
                 "created_at": now,
+                "thread_of": message.thread_of,
             }
         )
     return {
         str(key)
         for key in insert_new(session, OutboxMessage.__table__, rows, unique="idempotency_key")
     }
+
+
+def enqueue_edit(
+    session: Session,
+    edits: str,
+    text: str,
+    *,
+    kind: str,
+    key: str,
+    now: datetime,
+    buttons: list[list[list[str]]] | None = None,
+    keep_buttons: bool = False,
+    about: Person | None = None,
+) -> bool:
+    """Queue a rewrite of the message of the row keyed ``edits``, unless ``key`` was queued.
+
+    The message gets ``text`` and ``buttons`` (None: none), or with ``keep_buttons`` the ones
+    it shows now. The edit goes where that message went, as soon as that row and every
+    earlier edit of it are no longer pending (edits land in order), whatever the hour: an
+    edit makes no sound. If the message was never sent the edit is given up (failed), and a
+    repeated edit changes nothing. Returns whether a row was written: none when there is no
+    row ``edits`` or it already failed.
+    """
+    target = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == edits))
+    if target is None or target.status not in (OutboxStatus.PENDING, OutboxStatus.SENT):
+        return False
+    if keep_buttons:
+        # What the message shows once the edits before this one have landed.
+        latest = session.scalar(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.edits == edits,
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENT)),
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        buttons = (latest or target).buttons
+    row = {
+        "account_id": target.account_id,
+        "kind": kind,
+        "text": text,
+        "buttons": buttons or None,
+        "about_person_id": about.id if about is not None else None,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "idempotency_key": key,
+        "next_attempt_at": now,
+        "created_at": now,
+        "edits": edits,
+    }
+    return bool(insert_new(session, OutboxMessage.__table__, [row], unique="idempotency_key"))
 
 
 # Leases: a sender claims the rows it is about to send, for ``lease`` seconds, and sends a row
@@ -175,8 +244,40 @@ def _lease_times(
     )
 
 
-# A claimed row: (id, account_id, chat_id, text, buttons, attempts).
-DueRow = Row[int, int, str, str, list[list[list[str]]] | None, int]
+class DueRow(NamedTuple):
+    """A claimed row: who it goes to and what, and how (a new message, perhaps in a thread,
+    or an edit)."""
+
+    id: int
+    account_id: int
+    chat_id: str
+    text: str
+    buttons: list[list[list[str]]] | None
+    attempts: int
+    # The sent message whose thread this one goes in; None: a message of its own.
+    thread: MessageRef | None = None
+    # The key of the row whose message this one rewrites (None: a new message), and where
+    # that message is (None: it was never sent, so there is nothing to edit).
+    edits: str | None = None
+    edited: MessageRef | None = None
+
+
+def waiting_for_earlier() -> ColumnElement[bool]:
+    """Whether a row must wait: the row whose thread it goes in or whose message it edits, or
+    an earlier edit of that message, is still pending."""
+    earlier = aliased(OutboxMessage)
+    return exists().where(
+        earlier.status == OutboxStatus.PENDING,
+        or_(
+            earlier.idempotency_key == OutboxMessage.thread_of,
+            earlier.idempotency_key == OutboxMessage.edits,
+            and_(earlier.edits == OutboxMessage.edits, earlier.id < OutboxMessage.id),
+        ),
+    )
+
+
+def _ref(chat: str | None, message: str | None) -> MessageRef | None:
+    return MessageRef(chat, message) if chat is not None and message is not None else None
 
 
 # Long because the claim is one locking query whose conditions belong together.
@@ -195,7 +296,9 @@ def claim_due(
 
     A row is taken when nobody holds it, its lease ran out, or ``owner`` holds it already (a
     row claimed earlier but not sent yet; ``skip_ids`` are those being sent right now).
-    Returns (id, account_id, chat_id, text, buttons, attempts) in sending order.
+    A row that goes in another's thread or edits another's message waits until that one is
+    no longer pending (see ``waiting_for_earlier``).
+    Returns ``DueRow`` values in sending order.
     On PostgreSQL rows another transaction is claiming are skipped, not waited for.
     """
     lease_now, until = _lease_times(session, lease)
@@ -213,6 +316,7 @@ def claim_due(
             ),
             OutboxMessage.id.not_in(list(skip_ids)),
             Account.chat_id.not_in(list(skip_chats)),
+            ~waiting_for_earlier(),
         )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
@@ -229,21 +333,39 @@ def claim_due(
     )
     if not ids:
         return []
-    return list(
-        session.execute(
-            select(
-                OutboxMessage.id,
-                OutboxMessage.account_id,
-                Account.chat_id,
-                OutboxMessage.text,
-                OutboxMessage.buttons,
-                OutboxMessage.attempts,
-            )
-            .join(Account, Account.id == OutboxMessage.account_id)
-            .where(OutboxMessage.id.in_(ids))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        ).all()
-    )
+    parent, edited = aliased(OutboxMessage), aliased(OutboxMessage)
+    sent = OutboxStatus.SENT
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.account_id,
+            Account.chat_id,
+            OutboxMessage.text,
+            OutboxMessage.buttons,
+            OutboxMessage.attempts,
+            parent.sent_chat_id,
+            parent.sent_message_id,
+            OutboxMessage.edits,
+            edited.sent_chat_id,
+            edited.sent_message_id,
+        )
+        .join(Account, Account.id == OutboxMessage.account_id)
+        # A thread only in the same chat: the person may have moved to another platform since.
+        .outerjoin(
+            parent,
+            and_(
+                parent.idempotency_key == OutboxMessage.thread_of,
+                parent.account_id == OutboxMessage.account_id,
+                parent.status == sent,
+            ),
+        )
+        .outerjoin(
+            edited, and_(edited.idempotency_key == OutboxMessage.edits, edited.status == sent)
+        )
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+    ).all()
+    return [DueRow(*row[:6], _ref(row[6], row[7]), row[8], _ref(row[9], row[10])) for row in rows]
 
 
 def renew_claim(session: Session, row_id: int, *, owner: str, lease: float) -> bool:

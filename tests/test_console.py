@@ -16,7 +16,8 @@ from bot.console import ConsoleChat
 from bot.core import Core
 from storage.db import transaction
 from storage.demo import seed
-from storage.models import Interest, Opportunity, OutboxMessage, OutboxStatus
+from storage.models import Interest, Opportunity, OutboxMessage, OutboxStatus, Person
+from storage.outbox import enqueue, enqueue_edit
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,3 +148,39 @@ def test_import_path_sends_a_local_file(
     assert "only teachers can import listings" in ada_out.getvalue()
     with session_factory() as session:
         assert session.scalar(select(func.count()).where(Opportunity.title == "Console lab")) == 1
+
+
+def test_replies_in_a_thread_and_edits_say_which_message_they_belong_to(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        seed(session, clock.now)
+    maya, maya_out = _chat(core, session_factory, "maya")
+    maya.run([])  # her account, as the demo's employer
+    with transaction(session_factory) as session:
+        person = session.scalars(select(Person).where(Person.name == "Maya Okafor")).one()
+        enqueue(
+            session, person, "Ada is interested.\nStatus: New", kind="t", key="root", now=clock.now
+        )
+        enqueue(
+            session,
+            person,
+            "Ada replies: yes",
+            kind="t",
+            key="reply",
+            now=clock.now,
+            thread_of="root",
+        )
+        enqueue_edit(
+            session,
+            "root",
+            "Ada is interested.\nStatus: Invited",
+            kind="t",
+            key="edit",
+            now=clock.now,
+        )
+    maya.deliver()
+    shown = maya_out.getvalue()
+    assert "[message] Ada is interested." in shown
+    assert '[reply to "Ada is interested."] Ada replies: yes' in shown
+    assert '[update of "Ada is interested."] Ada is interested.\nStatus: Invited' in shown

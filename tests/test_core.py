@@ -30,11 +30,11 @@ _HELP_LINE = re.compile(r"^/(\w+) — ", re.MULTILINE)
 EVERYONES = {"help", "cancel", "language", "start", "join", "mydata", "forget", "consent"}
 STUDENTS = EVERYONES | {"browse", "search", "clear", "filter", "mine", "saved"}
 STUDENTS |= {"remind", "reminders", "digest", "alert", "alerts", "calendar"}
-STUDENTS |= {"guardian", "hours", "record"}
+STUDENTS |= {"guardian", "hours", "record", "ask"}
 TEACHERS = EVERYONES | {"invite", "publish", "pending", "close", "edit", "cohort", "interested"}
 TEACHERS |= {"thread", "import", "listings", "announce", "report", "timezone"}
 TEACHERS |= {"delivery", "objective", "objectives", "sources"}
-TEACHERS |= {"place", "placements", "hours", "evidence", "record"}
+TEACHERS |= {"place", "placements", "hours", "evidence", "record", "questions", "answer"}
 EMPLOYERS = EVERYONES | {"propose", "timezone"}
 EMPLOYERS |= {"report", "placements", "hours", "matches", "colleagues"}
 

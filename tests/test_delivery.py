@@ -31,7 +31,7 @@ from bot.delivery import (
 )
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus, Person
-from storage.outbox import enqueue
+from storage.outbox import MessageRef, enqueue, enqueue_edit
 from tests.conftest import FakeClock
 from tests.helpers import Chat
 
@@ -63,8 +63,15 @@ class ScriptedTransport:
     script: dict[str, list[Result]] = field(default_factory=lambda: defaultdict(list))
     delivered: list[tuple[float, str, str]] = field(default_factory=list)
     attempts: int = 0
+    # Each message sent: its text, and the text of the message whose thread it went in.
+    threads: list[tuple[str, str | None]] = field(default_factory=list)
+    # Each edit: the text of the message edited and its new text.
+    edits: list[tuple[str, str]] = field(default_factory=list)
+    texts: dict[MessageRef, str] = field(default_factory=dict)
 
-    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
+    async def send(
+        self, chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
         self.attempts += 1
         if self.script[chat_id]:
             result = self.script[chat_id].pop(0)
@@ -73,7 +80,14 @@ class ScriptedTransport:
             if result.outcome is not Outcome.SENT:
                 return result
         self.delivered.append((self.timeline.now, chat_id, text))
-        return Result(Outcome.SENT)
+        ref = MessageRef(chat_id, str(len(self.texts) + 1))
+        self.texts[ref] = text
+        self.threads.append((text, self.texts[thread] if thread is not None else None))
+        return Result(Outcome.SENT, ref=ref)
+
+    async def edit(self, ref: MessageRef, text: str, buttons: Buttons | None) -> Result:
+        self.edits.append((self.texts[ref], text))
+        return Result(Outcome.SENT, ref=ref)
 
 
 def _people(factory: sessionmaker[Session], clock: FakeClock, count: int) -> list[int]:
@@ -267,9 +281,11 @@ async def test_a_sent_message_the_database_cannot_record_is_recorded_before_any_
     send, record = transport.send, sender._record
     refusals = 5  # the database is away while chat 0's accepted message is recorded
 
-    async def logged_send(chat_id: str, text: str, buttons: Buttons | None) -> Result:
+    async def logged_send(
+        chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
         events.append(f"send {chat_id}")
-        return await send(chat_id, text, buttons)
+        return await send(chat_id, text, buttons, thread)
 
     def flaky_record(row: Due, result: Result) -> None:
         nonlocal refusals
@@ -332,3 +348,100 @@ async def test_the_sender_outlives_a_database_outage(
     await running  # the outage did not end the task with an error
     assert [chat for _, chat, _ in transport.delivered] == ["0"]
     assert _statuses(session_factory) == [OutboxStatus.SENT]
+
+
+def _queue_row(
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+    person_id: int,
+    key: str,
+    *,
+    thread_of: str | None = None,
+    buttons: Buttons | None = None,
+) -> None:
+    with transaction(factory) as session:
+        person = session.get(Person, person_id)
+        assert person is not None
+        assert enqueue(
+            session,
+            person,
+            key,
+            kind="test",
+            key=key,
+            now=clock.now,
+            thread_of=thread_of,
+            buttons=buttons,
+        )
+
+
+def _edit(
+    factory: sessionmaker[Session], clock: FakeClock, edits: str, text: str, **how: object
+) -> bool:
+    with transaction(factory) as session:
+        return enqueue_edit(session, edits, text, kind="test", key=text, now=clock.now, **how)  # type: ignore[arg-type]
+
+
+async def test_a_reply_waits_for_its_message_and_goes_in_its_thread(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    (person,) = _people(session_factory, clock, 1)
+    _queue_row(session_factory, clock, person, "root")
+    _queue_row(session_factory, clock, person, "answer", thread_of="root")
+    _queue_row(session_factory, clock, person, "stray", thread_of="never-queued")
+    sender, transport, _ = _sender(session_factory, clock)
+    # The root fails first and waits to be tried again: the reply must not overtake it.
+    transport.script["0"] = [Result(Outcome.TRANSIENT)]
+    await sender.drain()
+    assert transport.threads == [("stray", None), ("root", None), ("answer", "root")]
+    with session_factory() as session:
+        root = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == "root")
+        ).one()
+        assert (root.sent_chat_id, root.sent_message_id) == ("0", "2")
+
+
+async def test_a_reply_to_a_message_that_failed_goes_on_its_own(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    (person,) = _people(session_factory, clock, 1)
+    _queue_row(session_factory, clock, person, "root")
+    _queue_row(session_factory, clock, person, "answer", thread_of="root")
+    sender, transport, _ = _sender(session_factory, clock)
+    transport.script["0"] = [Result(Outcome.PERMANENT, error="bad")]
+    await sender.drain()
+    assert transport.threads == [("answer", None)]
+    assert _statuses(session_factory) == [OutboxStatus.FAILED, OutboxStatus.SENT]
+
+
+async def test_edits_land_after_their_message_in_order_once_keeping_its_buttons(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    (person,) = _people(session_factory, clock, 1)
+    _queue_row(session_factory, clock, person, "root", buttons=[[["Invite", "emp:1:inv"]]])
+    assert _edit(session_factory, clock, "root", "first edit", keep_buttons=True)
+    assert _edit(session_factory, clock, "root", "second edit", buttons=[[["Mine", "mine"]]])
+    assert not _edit(session_factory, clock, "root", "second edit")  # the same key: once
+    assert not _edit(session_factory, clock, "nothing-queued", "lost edit")
+    sender, transport, _ = _sender(session_factory, clock)
+    transport.script["0"] = [Result(Outcome.TRANSIENT)]  # the message itself goes out late
+    await sender.drain()
+    assert transport.edits == [("root", "first edit"), ("root", "second edit")]
+    assert [text for _, _, text in transport.delivered] == ["root"]
+    with session_factory() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [r.status for r in rows] == [OutboxStatus.SENT] * 3
+        assert rows[1].buttons == [[["Invite", "emp:1:inv"]]]  # kept
+        assert rows[2].buttons == [[["Mine", "mine"]]]  # replaced
+
+
+async def test_an_edit_of_a_message_never_sent_is_given_up(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    (person,) = _people(session_factory, clock, 1)
+    _queue_row(session_factory, clock, person, "root")
+    assert _edit(session_factory, clock, "root", "edit")
+    sender, transport, _ = _sender(session_factory, clock)
+    transport.script["0"] = [Result(Outcome.UNREACHABLE, error="blocked")]
+    await sender.drain()
+    assert transport.edits == []
+    assert _statuses(session_factory) == [OutboxStatus.UNREACHABLE, OutboxStatus.UNREACHABLE]

@@ -29,6 +29,7 @@ from bot.delivery import Buttons, OutboxSender, Pacing, Result, SenderLock
 from bot.telegram import TelegramTransport
 from storage.db import make_engine, make_session_factory
 from storage.models import Account, OutboxMessage, OutboxStatus, Person, Role
+from storage.outbox import MessageRef
 from tests.fakes.telegram import FakeTelegram
 
 MESSAGES = 1000
@@ -281,8 +282,10 @@ class CutAfter:
         self.sender: OutboxSender | None = None
         self.in_flight_at_cut = -1
 
-    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
-        result = await self.transport.send(chat_id, text, buttons)
+    async def send(
+        self, chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
+        result = await self.transport.send(chat_id, text, buttons, thread)
         self.left -= 1
         if self.left == 0:
             self.outage.cut()

@@ -79,7 +79,7 @@ from storage.models import (
     Role,
     School,
 )
-from storage.outbox import enqueue
+from storage.outbox import MessageRef, enqueue
 from tests.conftest import FakeClock
 from tests.fakes.slack import (
     APP_TOKEN,
@@ -1196,6 +1196,27 @@ async def test_transport_outcomes(fake: FakeSlack) -> None:
     ]
     await fake.stop()  # nobody answers: a network failure is transient
     assert (await transport.send(dm, "hi", None)).outcome is Outcome.TRANSIENT
+
+
+async def test_transport_answers_in_a_thread_and_edits_in_place(fake: FakeSlack) -> None:
+    dm = fake.add_user("U1", "Ada")
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+    transport = SlackTransport(client, Renderer(build_registry()))
+    root = await transport.send(dm, "Ada is interested.\nStatus: New", [[["Invite", "emp:1:inv"]]])
+    assert root.outcome is Outcome.SENT and root.ref is not None
+    assert (root.ref.chat, root.ref.message) == (dm, fake.posted(dm)[0].ts)
+    answer = await transport.send(dm, "Ada replies: yes", None, thread=root.ref)
+    assert answer.outcome is Outcome.SENT
+    (_, posted) = fake.calls_to("chat.postMessage")
+    assert posted.params["thread_ts"] == root.ref.message
+    edited = await transport.edit(root.ref, "Ada is interested.\nStatus: Invited", None)
+    assert edited.outcome is Outcome.SENT
+    (update,) = fake.calls_to("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (dm, root.ref.message)
+    first = fake.posted(dm)[0]
+    assert "Status: Invited" in first.section_text and first.buttons == []
+    gone = MessageRef(dm, "1.000001")
+    assert (await transport.edit(gone, "x", None)).outcome is Outcome.PERMANENT
 
 
 def test_rendering_stays_within_block_kit_limits() -> None:

@@ -19,7 +19,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from bot.app import Runner, build
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Core, utcnow
-from bot.delivery import OutboxSender, Pacing, SenderLock
+from bot.delivery import OutboxSender, Outcome, Pacing, SenderLock
 from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
 from storage.db import make_engine, make_session_factory
 from storage.models import (
@@ -31,7 +31,7 @@ from storage.models import (
     Person,
     Role,
 )
-from storage.outbox import enqueue
+from storage.outbox import MessageRef, enqueue
 from tests.conftest import FakeClock
 from tests.fakes.telegram import Call, FakeTelegram
 from tests.helpers import (
@@ -243,6 +243,29 @@ async def test_employer_notification_is_sent_escaped_through_the_outbox(
     assert "Their note: I &lt;3 robots &amp; &lt;b&gt;code&lt;/b&gt;" in sent.params["text"]
     with session_factory() as session:
         assert session.scalars(select(OutboxMessage.status)).one() == OutboxStatus.SENT
+
+
+async def test_transport_replies_to_a_message_and_edits_it(fake: FakeTelegram) -> None:
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        transport = TelegramTransport(bot)
+        root = await transport.send("900", "Ada is interested.\nStatus: New", [[["Invite", "i"]]])
+        assert root.outcome is Outcome.SENT and root.ref == MessageRef("900", "1")
+        answer = await transport.send("900", "Ada replies", None, thread=root.ref)
+        assert answer.outcome is Outcome.SENT
+        edit = await transport.edit(root.ref, "Ada is interested.\nStatus: Invited", None)
+        again = await transport.edit(root.ref, "Ada is interested.\nStatus: Invited", None)
+        missing = await transport.edit(MessageRef("900", "77"), "x", None)
+    (_, reply) = fake.sent(900)
+    assert reply.params["reply_parameters"]["message_id"] == 1
+    (edited, _, _) = fake.calls_to("editMessageText")
+    assert (edited.params["chat_id"], edited.params["message_id"]) == (900, 1)
+    assert "Status: Invited" in edited.params["text"] and "reply_markup" not in edited.params
+    # The same edit again changes nothing and is done; a message that is gone cannot be edited.
+    assert (edit.outcome, again.outcome, missing.outcome) == (
+        Outcome.SENT,
+        Outcome.SENT,
+        Outcome.PERMANENT,
+    )
 
 
 async def test_webhook_checks_the_secret_and_applies_a_duplicate_once(

@@ -324,7 +324,39 @@ class SlackAdapter:
     async def _on_button(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         click = parsed(context, BlockActions)
         await ack()
-        self._later(click.user.id, self._button(click))
+        opened = self._button_form(click.action.value)
+        if opened is None:
+            self._later(click.user.id, self._button(click))
+        else:
+            # Like a command's modal, it must open within the trigger's 3 seconds.
+            self._track(self._open_button_form(click, *opened))
+
+    def _button_form(self, payload: str) -> tuple[str, Form, str] | None:
+        """The command, form and given lines a button opens as a modal (its action names a
+        form, and the payload's parts fill the form's first fields), or None."""
+        name, *parts = payload.split(":")
+        action = self.core.registry.actions.get(name)
+        command = action.form if action is not None else None
+        form = self._form(command) if command is not None else None
+        if command is None or form is None:
+            return None
+        given = dict(zip((f.name for f in form.fields), parts, strict=False))
+        return command, form, form.write(given)
+
+    async def _open_button_form(
+        self, click: BlockActions, command: str, form: Form, given: str
+    ) -> None:
+        """The button's form as a modal; pressed as in a chat if its summary refuses (the
+        thing it is about is gone, done, or not this person's) or the person may not."""
+        user = click.user.id
+        summary = await self._lookup(user, form.summary, given) if form.summary else None
+        refused = summary is not None and bool(summary.field_errors)
+        if refused or not await self._may_run(user, command):
+            self._later(user, self._button(click))
+            return
+        text = summary.text if summary is not None else ""
+        view = form_view(command, form, summary=text, metadata=metadata("", given) or "")
+        await self.client.views_open(trigger_id=click.trigger_id, view=view)
 
     async def _on_message(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         callback = parsed(context, EventCallback)
@@ -360,7 +392,9 @@ class SlackAdapter:
         if form is None:
             await ack()
             return
-        text = submitted_text(form, view.state)
+        # Fields a button filled in travel in the metadata, not on the form.
+        given = unpacked(view.private_metadata)[1]
+        text = "\n".join(t for t in (given, submitted_text(form, view.state)) if t)
         if form.preview:
             await self._preview(ack, user, view, form, text)
             return
@@ -374,6 +408,9 @@ class SlackAdapter:
             return
         await ack()
         self._track(self._say_all(channel, replies))
+        if user in self._home_at:
+            # What the form did may change what their Home shows (a question answered).
+            self.refresh_home(user)
 
     async def _preview(self, ack: AsyncAck, user: str, view: View, form: Form, text: str) -> None:
         """The form's preview pushed over it (Back returns to the form as it was), or its

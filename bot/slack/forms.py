@@ -49,16 +49,19 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
 
 def form_view(command: str, form: Form, *, summary: str = "", metadata: str = "") -> dict[str, Any]:
     """The modal that asks for ``form``'s fields, one input block each, with ``summary`` under
-    the last live field; ``metadata`` (where the command was typed) travels with the view."""
-    blocks = [_input_block(command, f) for f in form.fields]
-    live = [i for i, f in enumerate(form.fields) if f.live]
-    if form.summary and live:
+    the last live field (or first, with none); ``metadata`` (where the command was typed, and
+    the lines of fields already given, which are not asked again) travels with the view."""
+    given, _problems = form.read(unpacked(metadata)[1])
+    fields = [f for f in form.fields if f.name not in given]
+    blocks = [_input_block(command, f) for f in fields]
+    live = [i for i, f in enumerate(fields) if f.live]
+    if form.summary and (live or given):
         note = {
             "type": "context",
             "block_id": SUMMARY,
             "elements": [_plain(summary or " ", MAX_TEXT)],
         }
-        blocks.insert(live[-1] + 1, note)
+        blocks.insert(live[-1] + 1 if live else 0, note)
     return {
         "type": "modal",
         "callback_id": f"{MODAL_PREFIX}{command}",

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import Buttons, Outcome, Result
 from bot.slack.render import Renderer, SlackMessage, as_buttons
+from storage.outbox import MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,24 @@ def classify(error: SlackApiError) -> Result:
     return Result(Outcome.PERMANENT, error=code or f"HTTP {response.status_code}")
 
 
-async def post(client: AsyncWebClient, channel: str, message: SlackMessage) -> None:
-    await client.chat_postMessage(
+async def post(
+    client: AsyncWebClient, channel: str, message: SlackMessage, *, thread_ts: str | None = None
+) -> MessageRef:
+    """Post ``message`` (in the thread of ``thread_ts``); returns where Slack put it."""
+    response = await client.chat_postMessage(
         channel=channel,
         text=message.text,
         blocks=message.blocks,
+        thread_ts=thread_ts,
         unfurl_links=False,
         unfurl_media=False,
     )
+    return MessageRef(str(response["channel"]), str(response["ts"]))
 
 
 class SlackTransport:
-    """Sends outbox messages with chat.postMessage; see ``bot.delivery``."""
+    """Sends outbox messages with chat.postMessage (in a thread: ``thread_ts``) and edits
+    them with chat.update; see ``bot.delivery``."""
 
     platform = PLATFORM
 
@@ -96,13 +103,35 @@ class SlackTransport:
         # Told the chat of every message sent: the adapter refreshes that person's App Home.
         self.on_sent = on_sent
 
-    async def send(self, chat_id: str, text: str, buttons: Buttons | None) -> Result:
+    async def send(
+        self, chat_id: str, text: str, buttons: Buttons | None, thread: MessageRef | None = None
+    ) -> Result:
+        first: MessageRef | None = None
         try:
             for message in self.renderer.render(text, as_buttons(buttons)):
-                await post(self.client, chat_id, message)
+                # A long message's later parts follow its first in the same thread.
+                ref = await post(
+                    self.client, chat_id, message, thread_ts=thread.message if thread else None
+                )
+                first = first or ref
         except SlackApiError as error:
             return classify(error)
         except (aiohttp.ClientError, TimeoutError, SlackClientError) as error:
             return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
         self.on_sent(chat_id)
-        return Result(Outcome.SENT)
+        return Result(Outcome.SENT, ref=first)
+
+    async def edit(self, ref: MessageRef, text: str, buttons: Buttons | None) -> Result:
+        messages = self.renderer.render(text, as_buttons(buttons))
+        if len(messages) != 1:
+            return Result(Outcome.PERMANENT, error="too long for one message")
+        try:
+            await self.client.chat_update(
+                channel=ref.chat, ts=ref.message, text=messages[0].text, blocks=messages[0].blocks
+            )
+        except SlackApiError as error:
+            return classify(error)
+        except (aiohttp.ClientError, TimeoutError, SlackClientError) as error:
+            return Result(Outcome.TRANSIENT, error=f"{type(error).__name__}: {error}")
+        self.on_sent(ref.chat)
+        return Result(Outcome.SENT, ref=ref)

@@ -15,6 +15,7 @@ from handlers.common import ACTIVE, STATUS_LABELS, clip, fmt_when, headline
 from handlers.messaging import DAYS, alerts_summary
 from handlers.people.consent import confirmations
 from handlers.people.onboarding import AGE_BANDS, age_band
+from handlers.people.questions import mydata_lines as question_lines
 from handlers.placements import dates_phrase, forget_feedback, hours_phrase
 from handlers.reports import mydata_lines as encounter_lines
 from storage.models import (
@@ -113,6 +114,7 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         ]
     lines += _placement_lines(ctx)
     lines += encounter_lines(ctx)
+    lines += question_lines(ctx)
     lines += _guardian_lines(ctx)
     lines += ["", "To delete all of this, send /forget."]
     return [Reply("\n".join(lines))]

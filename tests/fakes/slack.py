@@ -121,6 +121,7 @@ class Message:
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
     updates: int = 0
+    thread_ts: str | None = None  # the ts of the message whose thread it is in
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -789,7 +790,13 @@ class FakeSlack:
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
         text, blocks = _content(params)
-        message = Message(channel, self._next_ts(), text, blocks)
+        thread_ts = params.get("thread_ts") or None
+        # Slack answers in a thread only under a message of the same channel.
+        if thread_ts is not None and not any(
+            m.ts == thread_ts for m in self.messages.get(channel, [])
+        ):
+            raise _ApiError("thread_not_found")
+        message = Message(channel, self._next_ts(), text, blocks, thread_ts=thread_ts)
         self.messages.setdefault(channel, []).append(message)
         return {"channel": channel, "ts": message.ts, "message": message.as_event()}
 

@@ -649,9 +649,27 @@ class FakeTelegram:
         text = _message_text(params)
         markup = _inline_keyboard(params)
         self._check_limits(chat_id)
+        quoted = self._quoted(chat_id, params.get("reply_parameters"))
         message = self._bot_message(chat_id, self._next_message_id(chat_id), text, markup)
+        if quoted is not None:
+            message["reply_to_message"] = quoted
         self._messages[chat_id, message["message_id"]] = (params["text"], message)
         return message
+
+    def _quoted(self, chat_id: int, reply: Any) -> dict[str, Any] | None:
+        """The message a reply quotes; one that is gone fails unless the reply may go without."""
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or not isinstance(reply.get("message_id"), int):
+            raise _bad_request("can't parse reply parameters JSON object")
+        message_id = reply["message_id"]
+        if message_id > self._last_message_id[chat_id]:  # no such message in this chat, ever
+            if not reply.get("allow_sending_without_reply"):
+                raise _bad_request("message to be replied not found")
+            return None
+        found = self._messages.get((chat_id, message_id))
+        # A person's message is not kept here: quoted by its id alone.
+        return found[1] if found is not None else {"message_id": message_id}
 
     async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _int_param(params, "chat_id", "chat not found")
@@ -715,6 +733,8 @@ class FakeTelegram:
             return True
         chat_id = _int_param(params, "chat_id", "chat not found")
         message_id = _int_param(params, "message_id", "message to edit not found")
+        if message_id > self._last_message_id[chat_id]:  # no such message in this chat, ever
+            raise _bad_request("message to edit not found")
         before = self._messages.get((chat_id, message_id))
         if before and before[0] == params["text"] and before[1].get("reply_markup") == markup:
             raise _bad_request(
