@@ -28,13 +28,14 @@ from bot.i18n_tools import _check, extract, problems
 from handlers import actions
 from handlers.common import KIND_LABELS, STATUS_LABELS
 from handlers.people.onboarding import COMMON_ZONES
-from storage.models import Person
+from storage.models import Person, Role
 from tests.conftest import FakeClock
 from tests.helpers import (
     Chat,
     add_opportunity,
     add_school,
     inbox,
+    join_with_invite,
     make_employer,
     onboard,
     person_id,
@@ -284,8 +285,9 @@ def test_browse_search_and_interest_in_the_pseudo_language_let_no_english_throug
     core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
 ) -> None:
     today = clock.now.date()
+    ids = []
     for title, days in (("Robot builder", 3), ("Robot tester", 1), ("Robot painter", 0)):
-        add_opportunity(
+        listing = add_opportunity(
             session_factory,
             clock.now,
             title=title,
@@ -294,6 +296,8 @@ def test_browse_search_and_interest_in_the_pseudo_language_let_no_english_throug
             location="London",
             paid=True,
         )
+        ids.append(listing)
+    first = ids[0]
     add_opportunity(session_factory, clock.now, title="Robot builder", location="Leeds")
     add_opportunity(session_factory, clock.now, title="Robot builder", location="York")
     add_opportunity(session_factory, clock.now, title="Robot builder", location="Bath")
@@ -323,16 +327,16 @@ def test_browse_search_and_interest_in_the_pseudo_language_let_no_english_throug
         lambda: ada.send("/search zebra"),
         lambda: ada.send("/clear"),
         lambda: ada.send("1"),
-        lambda: ada.press_payload(actions.SAVE.payload(1)),
-        lambda: ada.press_payload(actions.SAVE.payload(1)),
+        lambda: ada.press_payload(actions.SAVE.payload(first)),
+        lambda: ada.press_payload(actions.SAVE.payload(first)),
         lambda: ada.send("/saved"),
-        lambda: ada.press_payload(actions.OPEN_LISTING.payload(1)),
-        lambda: ada.press_payload(actions.INTEREST.payload(1)),
+        lambda: ada.press_payload(actions.OPEN_LISTING.payload(first)),
+        lambda: ada.press_payload(actions.INTEREST.payload(first)),
         lambda: ada.send("x" * 501),
         lambda: ada.send("I love robots"),
-        lambda: ada.press_payload(actions.INTEREST.payload(1)),
+        lambda: ada.press_payload(actions.INTEREST.payload(first)),
         lambda: ada.send("/mine"),
-        lambda: ada.press_payload(actions.UNSAVE.payload(1)),
+        lambda: ada.press_payload(actions.UNSAVE.payload(first)),
         lambda: ada.send("/saved"),
     ):
         seen += _own(step())
@@ -388,3 +392,85 @@ def test_the_employers_answers_reach_each_person_in_their_own_language(
     copies = [text for text, _buttons in inbox(session_factory, raj, "relay")]
     assert copies[0] == "Maya asked Bob about Robot builder: Can you start at 9?"
     assert copies[1] == "Bob replies about Robot builder: Yes I can"
+
+
+def test_the_for_you_reasons_are_in_the_students_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Robot builder",
+        deadline=clock.now.date() + timedelta(days=3),
+        tags=("technology",),
+        location="London",
+        paid=True,
+    )
+    ana = Chat(core, "ana", name="Ana García")
+    onboard(ana, place="London")
+    for lang, line in (
+        ("es", "Tecnología · cerca de London · cierra en 3 días · remunerada · nueva"),
+        ("pl", "Technologia · blisko: London · kończy się za 3 dni · płatne · nowa"),
+        ("uk", "Технології · поблизу London · закривається через 3 дні · оплачувана · нова"),
+    ):
+        _speaks(session_factory, ana, lang)
+        ana.send("/browse")
+        assert f"   {line}" in ana.text.splitlines()
+    _speaks(session_factory, ana, "ar")
+    ana.send("/browse")
+    assert f"قرب {FSI}London{PDI} · تُغلق بعد {FSI}3{PDI} أيام" in ana.text
+
+
+def test_proposals_and_reports_reach_each_teacher_in_their_own_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    maya = Chat(core, "maya", name="Maya Jones", language=PSEUDO)
+    listing = add_opportunity(session_factory, clock.now, title="Robot builder")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    tina, tom = Chat(core, "tina", name="Tina Teacher"), Chat(core, "tom", name="Tom")
+    for teacher in (tina, tom):
+        join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    _speaks(session_factory, tina, "es")
+    typed = ("Robot lab internship", "Build and test robots with our team.", "Leeds")
+    seen: list[Reply] = []
+    for step in (
+        lambda: maya.send("/propose"),
+        lambda: maya.send(typed[0]),
+        lambda: maya.press_payload(actions.FORM.payload("title", "x")),
+        lambda: maya.press_payload(actions.FORM.payload("kind", "internship")),
+        lambda: maya.send(typed[1]),
+        lambda: maya.send(typed[2]),
+        lambda: maya.send("31/03/2027"),
+        lambda: maya.press_payload(actions.FORM.payload("deadline", "none")),
+        lambda: maya.press_payload(actions.FORM.payload("paid", "yes")),
+        lambda: maya.press_payload(actions.FORM.payload("remote", "no")),
+    ):
+        seen += step()
+    # The preview's card is handlers/common's: its first line, the question, is ours.
+    preview = seen.pop()
+    seen.append(Reply(preview.text.partition("\n\n")[0], preview.buttons))
+    seen += maya.press_payload(actions.FORM.payload("done"))
+    (proposal, buttons), *_more = inbox(session_factory, tina, "proposal")
+    assert proposal.startswith("Acme Ltd propone una nueva oportunidad (#")
+    assert [b.label for b in buttons] == ["Aprobar", "Rechazar"]
+    (english, _buttons), *_more = inbox(session_factory, tom, "proposal")
+    assert english.startswith("Acme Ltd proposes a new opportunity (#")
+    tina.press_payload(buttons[0].payload)
+    assert tina.text.startswith("Aprobada: Robot lab internship")
+    seen += _queued(session_factory, maya, "proposal")
+    assert len(seen) == 12
+    allowed = (*DEMO, *typed, *COMMON_WORDS, "31/03/2027", "YYYY-MM-DD", "Robot lab internship")
+    assert leaks(seen, allowed=allowed) == []
+
+    # Two students report the listing: each teacher hears of it in their own language.
+    for name in ("ada", "bob"):
+        student = Chat(core, name, name=f"{name.title()} Smith")
+        onboard(student, under_18=False)
+        student.press_payload(actions.REPORT_PROBLEM.payload(listing, "link"))
+    (reported, _buttons), *_more = inbox(session_factory, tina, "listing_reported")
+    assert reported.startswith(
+        f"Algunos estudiantes avisan de un problema con #{listing} Robot builder"
+    )
+    assert "(enlace roto: 2)" in reported
+    (english, _buttons), *_more = inbox(session_factory, tom, "listing_reported")
+    assert "(link broken: 2)" in english
