@@ -474,3 +474,26 @@ def test_proposals_and_reports_reach_each_teacher_in_their_own_language(
     assert "(enlace roto: 2)" in reported
     (english, _buttons), *_more = inbox(session_factory, tom, "listing_reported")
     assert "(link broken: 2)" in english
+
+
+def test_help_in_the_pseudo_language_for_listings_and_applications(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace")
+    onboard(ada)
+    _speaks(session_factory, ada, PSEUDO)
+    maya = Chat(core, "maya", name="Maya Jones", language=PSEUDO)
+    add_opportunity(session_factory, clock.now)
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    tina = Chat(core, "tina", name="Tina Teacher")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    _speaks(session_factory, tina, PSEUDO)
+    for chat, commands in (
+        (ada, ("/browse", "/search", "/clear", "/filter", "/saved", "/mine")),
+        (maya, ("/propose", "/matches")),
+        (tina, ("/publish", "/pending", "/listings", "/close", "/edit", "/place", "/sources")),
+    ):
+        chat.send("/help")
+        lines = [li for li in chat.text.splitlines() if li.lstrip("⟦").split(" ")[0] in commands]
+        assert len(lines) == len(commands), chat.text
+        assert leaks([Reply("\n".join(lines))]) == []

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
-from bot.i18n import _, fmt_date, speaking_to
+from bot.i18n import N_, _, fmt_date, speaking_to
 from handlers import actions
 from handlers.applications.matches import employer_members, notify_employers
 from handlers.common import (
@@ -182,7 +182,7 @@ def register(ctx: Context, opportunity: Opportunity, note: str | None) -> list[R
     return [card(ctx, opportunity, note=confirmation)]
 
 
-@registry.command("mine", "applications", "status", roles=STUDENTS, help="my applications")
+@registry.command("mine", "applications", "status", roles=STUDENTS, help=N_("my applications"))
 def mine(ctx: Context, args: str) -> list[Reply]:
     return [_mine(ctx, replace=False)]
 

@@ -691,7 +691,9 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
     return [placement_card(ctx, placement, note=done)]
 
 
-@registry.command("place", roles=STAFF, help="mark one of your students placed: /place APPLICATION")
+@registry.command(
+    "place", roles=STAFF, help=N_("mark one of your students placed: /place APPLICATION")
+)
 def place(ctx: Context, args: str) -> list[Reply]:
     number = args.strip().removeprefix("#")
     if not is_number(number):
@@ -776,7 +778,7 @@ def live_applications(
     "matches",
     "candidates",
     roles=EMPLOYERS,
-    help="students interested in your opportunities; answer one",
+    help=N_("students interested in your opportunities; answer one"),
 )
 def applications(ctx: Context, args: str) -> list[Reply]:
     """Every live application to this employer, so a missed notification is never lost."""

@@ -292,7 +292,7 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
 
 
 @registry.command(
-    "browse", "list", "opportunities", "b", roles=STUDENTS, help="see open opportunities"
+    "browse", "list", "opportunities", "b", roles=STUDENTS, help=N_("see open opportunities")
 )
 def browse(ctx: Context, args: str) -> list[Reply]:
     chosen = ORDER_WORDS.get(args.strip().lower())
@@ -323,7 +323,7 @@ def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 @registry.command(
-    "search", "find", roles=STUDENTS, help="search opportunities, e.g. /search nursing"
+    "search", "find", roles=STUDENTS, help=N_("search opportunities, e.g. /search nursing")
 )
 def search(ctx: Context, args: str) -> list[Reply]:
     if not args:
@@ -496,7 +496,7 @@ def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
     return [card(ctx, items[index], replace=False)]
 
 
-@registry.command("clear", roles=STUDENTS, help="clear all browse filters")
+@registry.command("clear", roles=STUDENTS, help=N_("clear all browse filters"))
 def clear(ctx: Context, args: str) -> list[Reply]:
     _save(ctx, BrowseFilters())
     return [show_list(ctx, note=_("Filters cleared."))]
@@ -532,7 +532,7 @@ def back_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 @registry.command(
-    "filter", "filters", roles=STUDENTS, help="narrow the list by kind, field, place, pay"
+    "filter", "filters", roles=STUDENTS, help=N_("narrow the list by kind, field, place, pay")
 )
 def filter_menu(ctx: Context, args: str) -> list[Reply]:
     return [_filter_menu(ctx, replace=False)]

@@ -294,7 +294,9 @@ def _steps(mode: str) -> tuple[str, ...]:
     return PUBLISH_STEPS if mode == "publish" else PROPOSE_STEPS
 
 
-@registry.command("propose", roles=EMPLOYERS, help="propose an opportunity (a teacher approves it)")
+@registry.command(
+    "propose", roles=EMPLOYERS, help=N_("propose an opportunity (a teacher approves it)")
+)
 def propose(ctx: Context, args: str) -> list[Reply]:
     if ctx.person.organisation is None:
         raise UserError(_("You're not linked to an organisation. Ask your school coordinator."))
@@ -311,7 +313,7 @@ def propose(ctx: Context, args: str) -> list[Reply]:
 
 
 @registry.command(
-    "publish", roles=STAFF, help="publish an opportunity for students", form=PUBLISH_FORM
+    "publish", roles=STAFF, help=N_("publish an opportunity for students"), form=PUBLISH_FORM
 )
 def publish(ctx: Context, args: str) -> list[Reply]:
     if args:
@@ -679,7 +681,7 @@ def review_queue(
     return [ctx.session.get_one(Opportunity, oid) for oid in reported], list(proposals)
 
 
-@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
+@registry.command("pending", roles=STAFF, help=N_("proposals and reported listings to review"))
 def pending(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     reported, proposals = review_queue(ctx, school)
@@ -702,7 +704,7 @@ def pending(ctx: Context, args: str) -> list[Reply]:
 @registry.command(
     "listings",
     roles=STAFF,
-    help="opportunities and their numbers: /listings robot",
+    help=N_("opportunities and their numbers: /listings robot"),
 )
 def listings(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
@@ -754,7 +756,7 @@ def owned_opportunity(ctx: Context, text: str, usage: str) -> tuple[Opportunity,
     return opportunity, rest
 
 
-@registry.command("close", roles=STAFF, help="close an opportunity: /close 12")
+@registry.command("close", roles=STAFF, help=N_("close an opportunity: /close 12"))
 def close(ctx: Context, args: str) -> list[Reply]:
     opportunity, _rest = owned_opportunity(ctx, args, "/close 12")
     if opportunity.status == OpportunityStatus.CLOSED:
@@ -797,7 +799,7 @@ EDIT_FORM = Form(
 
 
 @registry.command(
-    "edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds", form=EDIT_FORM
+    "edit", roles=STAFF, help=N_("change an opportunity: /edit 12 location Leeds"), form=EDIT_FORM
 )
 def edit(ctx: Context, args: str) -> list[Reply]:
     if args.lstrip().lower().startswith("opportunity:"):

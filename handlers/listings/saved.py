@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply
-from bot.i18n import _
+from bot.i18n import N_, _
 from handlers import actions
 from handlers.common import (
     card,
@@ -58,7 +58,7 @@ def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     return [card(ctx, opportunity, note=_("Removed from your saved list."))]
 
 
-@registry.command("saved", "bookmarks", roles=STUDENTS, help="opportunities I saved")
+@registry.command("saved", "bookmarks", roles=STUDENTS, help=N_("opportunities I saved"))
 def saved(ctx: Context, args: str) -> list[Reply]:
     return [saved_list(ctx, replace=False)]
 

@@ -89,7 +89,7 @@ def _card(ctx: Context, source: Source, *, note: str = "", replace: bool = False
 @registry.command(
     "sources",
     roles=STAFF,
-    help="employers' job boards synced as opportunities: /sources add greenhouse acme Acme Ltd",
+    help=N_("employers' job boards synced as opportunities: /sources add greenhouse acme Acme Ltd"),
 )
 def sources(ctx: Context, args: str) -> list[Reply]:
     word, _space, rest = args.strip().partition(" ")
