@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -172,30 +172,33 @@ def for_you_score(person: Person, today: date) -> ColumnElement[int]:
     return sum(terms[1:], terms[0])
 
 
-def reasons(opportunity: Opportunity, person: Person, today: date) -> list[str]:
-    """Why ``opportunity`` is in ``person``'s list, in a few words (the facts of the score)."""
-    said: list[str] = []
-    fields = [TAGS[t] for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
+@dataclass(frozen=True)
+class Reason:
+    """One fact of the for-you score; handlers word it in the reader's language."""
+
+    what: Literal["field", "near", "remote", "closes", "paid", "new"]
+    tag: str = ""  # the field's tag
+    place: str = ""  # the person's place the listing is near
+    days: int = 0  # how many days until it closes
+
+
+def reasons(opportunity: Opportunity, person: Person, today: date) -> list[Reason]:
+    """Why ``opportunity`` is in ``person``'s list (the facts of the score)."""
+    said: list[Reason] = []
+    fields = [t for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
     if fields:
-        said.append(fields[0].split(" & ")[0])
+        said.append(Reason("field", tag=fields[0]))
     key = place_key(person.place) if person.place else ""
     if key and key in opportunity.location.lower():
-        said.append(f"near {person.place}")
+        said.append(Reason("near", place=person.place or ""))
     elif opportunity.remote:
-        said.append("remote")
+        said.append(Reason("remote"))
     if opportunity.deadline is not None and opportunity.deadline <= today + SOON:
-        days = (opportunity.deadline - today).days
-        said.append(
-            "closes today"
-            if days == 0
-            else "closes tomorrow"
-            if days == 1
-            else f"closes in {days} days"
-        )
+        said.append(Reason("closes", days=(opportunity.deadline - today).days))
     if opportunity.paid:
-        said.append("paid")
+        said.append(Reason("paid"))
     if opportunity.published_at and opportunity.published_at >= _midnight(today - SOON):
-        said.append("new")
+        said.append(Reason("new"))
     return said
 
 

@@ -59,7 +59,7 @@ def test_soonest_deadline_first_then_no_deadline_newest_first(
         "Open-ended new",
     ]
     assert "1. Today — Acme Ltd · apply by today" in ada.text
-    assert "4. Ten days — Acme Ltd · apply by 3 Dec" in ada.text
+    assert "4. Ten days — Acme Ltd · apply by Thu 3 Dec" in ada.text
     ada.press("Next")
     assert titles(ada) == ["Open-ended old"]
 

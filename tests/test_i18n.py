@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,10 +25,21 @@ from bot.i18n import (
     supported,
 )
 from bot.i18n_tools import _check, extract, problems
+from handlers import actions
+from handlers.common import KIND_LABELS, STATUS_LABELS
 from handlers.people.onboarding import COMMON_ZONES
-from storage.models import Person
+from storage.models import Person, Role
 from tests.conftest import FakeClock
-from tests.helpers import Chat, add_school, person_id
+from tests.helpers import (
+    Chat,
+    add_opportunity,
+    add_school,
+    inbox,
+    join_with_invite,
+    make_employer,
+    onboard,
+    person_id,
+)
 from tests.pseudo import leaks, untranslated
 
 # What an onboarding journey types, and the values of the demo data it sees.
@@ -234,3 +245,255 @@ def test_language_changes_with_buttons_in_each_languages_own_name(
     ada.language = "es"
     ada.send("/mydata")
     assert "Language: Polski (change it with /language)" in ada.text
+
+
+# What handlers/common shows around the listings' own messages (the card, kind and status
+# labels): checked where handlers/common is, so these journeys judge only their own words.
+COMMON_WORDS = (
+    *KIND_LABELS.values(),
+    *(text for pair in STATUS_LABELS.values() for text in pair),
+)
+DEMO = ("Robot builder", "Robot", "Acme Ltd", "Other Org", "London", "Bob", "Smith", "Raj")
+
+
+def _own(replies: list[Reply]) -> list[Reply]:
+    """The replies, with an opportunity's card (handlers/common's) cut down to its note."""
+    back = actions.BACK_TO_LIST.payload()
+    own = []
+    for reply in replies:
+        if any(b.payload == back for row in reply.buttons for b in row):
+            note, _sep, _card = reply.text.partition("\n\n")
+            own.append(Reply(note if _card else ""))
+        else:
+            own.append(reply)
+    return own
+
+
+def _queued(session_factory: sessionmaker[Session], chat: Chat, kind: str) -> list[Reply]:
+    return [Reply(text, ((*buttons,),)) for text, buttons in inbox(session_factory, chat, kind)]
+
+
+def _speaks(session_factory: sessionmaker[Session], chat: Chat, lang: str) -> None:
+    """``chat``'s person now speaks ``lang`` (as /language would set it)."""
+    with session_factory.begin() as session:
+        person = session.get(Person, person_id(session_factory, chat))
+        assert person is not None
+        person.language = lang
+
+
+def test_browse_search_and_interest_in_the_pseudo_language_let_no_english_through(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    today = clock.now.date()
+    ids = []
+    for title, days in (("Robot builder", 3), ("Robot tester", 1), ("Robot painter", 0)):
+        listing = add_opportunity(
+            session_factory,
+            clock.now,
+            title=title,
+            deadline=today + timedelta(days=days),
+            tags=("technology",),
+            location="London",
+            paid=True,
+        )
+        ids.append(listing)
+    first = ids[0]
+    add_opportunity(session_factory, clock.now, title="Robot builder", location="Leeds")
+    add_opportunity(session_factory, clock.now, title="Robot builder", location="York")
+    add_opportunity(session_factory, clock.now, title="Robot builder", location="Bath")
+    ada = Chat(core, "ada", name="Ada Lovelace")
+    onboard(ada, place="London")
+    _speaks(session_factory, ada, PSEUDO)
+    seen: list[Reply] = []
+    for step in (
+        lambda: ada.send("/browse"),
+        lambda: ada.send("hello"),
+        lambda: ada.send("thanks"),
+        lambda: ada.send("/browse soonest"),
+        lambda: ada.press_payload(actions.ORDER.payload("newest")),
+        lambda: ada.send("/filter"),
+        lambda: ada.press_payload(actions.FILTER.payload("tag")),
+        lambda: ada.press_payload(actions.FILTER_TAG.payload("health")),
+        lambda: ada.press_payload(actions.FILTER_REMOTE.payload(1)),
+        lambda: ada.press_payload(actions.FILTER_PAID.payload(1)),
+        lambda: ada.press_payload(actions.FILTER.payload("where")),
+        lambda: ada.send("Leeds"),
+        lambda: ada.send("/filter"),
+        lambda: ada.press_payload(actions.FILTER.payload("nonsense")),
+        lambda: ada.send("/clear"),
+        lambda: ada.send("/search"),
+        lambda: ada.send("robot"),
+        lambda: ada.send("/search " + "x" * 101),
+        lambda: ada.send("/search zebra"),
+        lambda: ada.send("/clear"),
+        lambda: ada.send("1"),
+        lambda: ada.press_payload(actions.SAVE.payload(first)),
+        lambda: ada.press_payload(actions.SAVE.payload(first)),
+        lambda: ada.send("/saved"),
+        lambda: ada.press_payload(actions.OPEN_LISTING.payload(first)),
+        lambda: ada.press_payload(actions.INTEREST.payload(first)),
+        lambda: ada.send("x" * 501),
+        lambda: ada.send("I love robots"),
+        lambda: ada.press_payload(actions.INTEREST.payload(first)),
+        lambda: ada.send("/mine"),
+        lambda: ada.press_payload(actions.UNSAVE.payload(first)),
+        lambda: ada.send("/saved"),
+    ):
+        seen += _own(step())
+    text = "\n".join(r.text for r in seen)
+    for english in ("open opportunities", "closes in", "apply by", "Filters now", "also in"):
+        assert english not in text
+    assert leaks(seen, allowed=(*DEMO, *COMMON_WORDS, "I love robots", "Leeds", "zebra")) == []
+
+
+def test_the_employers_answers_reach_each_person_in_their_own_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    opportunity = add_opportunity(
+        session_factory, clock.now, title="Robot builder", deadline=clock.now.date() + timedelta(9)
+    )
+    maya = Chat(core, "maya", name="Maya Jones", language=PSEUDO)
+    raj = Chat(core, "raj", name="Raj")
+    for employer in (maya, raj):
+        make_employer(session_factory, clock.now, employer, "Acme Ltd")
+    bob = Chat(core, "bob", name="Bob Smith")
+    onboard(bob, under_18=False)
+    _speaks(session_factory, bob, PSEUDO)
+    bob.press_payload(actions.INTEREST.payload(opportunity))
+    bob.send("I love robots")
+
+    (match, buttons), *_rest = inbox(session_factory, raj, "match")
+    assert match.startswith("Bob (Year 11, Riverside High) is interested in Robot builder.")
+    assert [b.label for b in buttons] == ["Invite", "Ask a question", "Decline"]
+    typed = ("I love robots", "Can you start at 9?", "Yes I can", "Come on Friday", "Sorry")
+    allowed = (*DEMO, *TYPED, *typed, "Year 11", "Riverside High")
+    seen = _queued(session_factory, maya, "match")
+    interest = next(b.payload for r in seen for row in r.buttons for b in row).split(":")[1]
+
+    def answer(verb: str, text: str | None = None) -> None:
+        nonlocal seen
+        seen += maya.press_payload(actions.EMPLOYER_ANSWER.payload(interest, verb))
+        if text is not None:
+            seen += maya.send(text)
+
+    answer("ask", typed[1])
+    bob.press_payload(actions.STUDENT_REPLY.payload(interest))
+    student = list(bob.replies)
+    student += bob.send(typed[2])
+    answer("inv", typed[3])
+    seen += maya.send("/matches")
+    answer("dec", typed[4])
+    seen += _queued(session_factory, maya, "relay")
+    student += _queued(session_factory, bob, "relay")
+    assert len(student) == 5 and len(seen) > 8
+    assert leaks(seen, allowed=allowed) == []
+    assert leaks(_own(student), allowed=allowed) == []
+    # Raj, who speaks English, reads his colleague's answers in English.
+    copies = [text for text, _buttons in inbox(session_factory, raj, "relay")]
+    assert copies[0] == "Maya asked Bob about Robot builder: Can you start at 9?"
+    assert copies[1] == "Bob replies about Robot builder: Yes I can"
+
+
+def test_the_for_you_reasons_are_in_the_students_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    add_opportunity(
+        session_factory,
+        clock.now,
+        title="Robot builder",
+        deadline=clock.now.date() + timedelta(days=3),
+        tags=("technology",),
+        location="London",
+        paid=True,
+    )
+    ana = Chat(core, "ana", name="Ana García")
+    onboard(ana, place="London")
+    for lang, line in (
+        ("es", "Tecnología · cerca de London · cierra en 3 días · remunerada · nueva"),
+        ("pl", "Technologia · blisko: London · kończy się za 3 dni · płatne · nowa"),
+        ("uk", "Технології · поблизу London · закривається через 3 дні · оплачувана · нова"),
+    ):
+        _speaks(session_factory, ana, lang)
+        ana.send("/browse")
+        assert f"   {line}" in ana.text.splitlines()
+    _speaks(session_factory, ana, "ar")
+    ana.send("/browse")
+    assert f"قرب {FSI}London{PDI} · تُغلق بعد {FSI}3{PDI} أيام" in ana.text
+
+
+def test_proposals_and_reports_reach_each_teacher_in_their_own_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    maya = Chat(core, "maya", name="Maya Jones", language=PSEUDO)
+    listing = add_opportunity(session_factory, clock.now, title="Robot builder")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    tina, tom = Chat(core, "tina", name="Tina Teacher"), Chat(core, "tom", name="Tom")
+    for teacher in (tina, tom):
+        join_with_invite(session_factory, clock.now, teacher, Role.TEACHER)
+    _speaks(session_factory, tina, "es")
+    typed = ("Robot lab internship", "Build and test robots with our team.", "Leeds")
+    seen: list[Reply] = []
+    for step in (
+        lambda: maya.send("/propose"),
+        lambda: maya.send(typed[0]),
+        lambda: maya.press_payload(actions.FORM.payload("title", "x")),
+        lambda: maya.press_payload(actions.FORM.payload("kind", "internship")),
+        lambda: maya.send(typed[1]),
+        lambda: maya.send(typed[2]),
+        lambda: maya.send("31/03/2027"),
+        lambda: maya.press_payload(actions.FORM.payload("deadline", "none")),
+        lambda: maya.press_payload(actions.FORM.payload("paid", "yes")),
+        lambda: maya.press_payload(actions.FORM.payload("remote", "no")),
+    ):
+        seen += step()
+    # The preview's card is handlers/common's: its first line, the question, is ours.
+    preview = seen.pop()
+    seen.append(Reply(preview.text.partition("\n\n")[0], preview.buttons))
+    seen += maya.press_payload(actions.FORM.payload("done"))
+    (proposal, buttons), *_more = inbox(session_factory, tina, "proposal")
+    assert proposal.startswith("Acme Ltd propone una nueva oportunidad (#")
+    assert [b.label for b in buttons] == ["Aprobar", "Rechazar"]
+    (english, _buttons), *_more = inbox(session_factory, tom, "proposal")
+    assert english.startswith("Acme Ltd proposes a new opportunity (#")
+    tina.press_payload(buttons[0].payload)
+    assert tina.text.startswith("Aprobada: Robot lab internship")
+    seen += _queued(session_factory, maya, "proposal")
+    assert len(seen) == 12
+    allowed = (*DEMO, *typed, *COMMON_WORDS, "31/03/2027", "YYYY-MM-DD", "Robot lab internship")
+    assert leaks(seen, allowed=allowed) == []
+
+    # Two students report the listing: each teacher hears of it in their own language.
+    for name in ("ada", "bob"):
+        student = Chat(core, name, name=f"{name.title()} Smith")
+        onboard(student, under_18=False)
+        student.press_payload(actions.REPORT_PROBLEM.payload(listing, "link"))
+    (reported, _buttons), *_more = inbox(session_factory, tina, "listing_reported")
+    assert reported.startswith(
+        f"Algunos estudiantes avisan de un problema con #{listing} Robot builder"
+    )
+    assert "(enlace roto: 2)" in reported
+    (english, _buttons), *_more = inbox(session_factory, tom, "listing_reported")
+    assert "(link broken: 2)" in english
+
+
+def test_help_in_the_pseudo_language_for_listings_and_applications(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock, school: int
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace")
+    onboard(ada)
+    _speaks(session_factory, ada, PSEUDO)
+    maya = Chat(core, "maya", name="Maya Jones", language=PSEUDO)
+    add_opportunity(session_factory, clock.now)
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    tina = Chat(core, "tina", name="Tina Teacher")
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    _speaks(session_factory, tina, PSEUDO)
+    for chat, commands in (
+        (ada, ("/browse", "/search", "/clear", "/filter", "/saved", "/mine")),
+        (maya, ("/propose", "/matches")),
+        (tina, ("/publish", "/pending", "/listings", "/close", "/edit", "/place", "/sources")),
+    ):
+        chat.send("/help")
+        lines = [li for li in chat.text.splitlines() if li.lstrip("⟦").split(" ")[0] in commands]
+        assert len(lines) == len(commands), chat.text
+        assert leaks([Reply("\n".join(lines))]) == []

@@ -397,8 +397,8 @@ def test_the_note_prompts_cancel_after_the_interest_went_tells_the_truth(world: 
     world.bob.press_payload(cancel)
     (reply,) = world.bob.replies
     assert reply.text == (
-        "Your interest in Software intern was already sent to Acme Ltd on 23 Nov, so there's "
-        "nothing to cancel. /mine shows where it stands."
+        "Your interest in Software intern was already sent to Acme Ltd on 23 Nov 2026, "
+        "so there's nothing to cancel. /mine shows where it stands."
     )
     # It takes the prompt's buttons away.
     assert reply.replace

@@ -22,6 +22,7 @@ from storage.models import (
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
+    Person,
     Role,
 )
 from tests.conftest import FakeClock, Snapshot
@@ -34,6 +35,7 @@ from tests.helpers import (
     join_with_invite,
     make_employer,
     onboard,
+    person_id,
     row_counts,
 )
 
@@ -584,3 +586,43 @@ def test_every_way_in_has_the_schemas_limits() -> None:
             "description": "Please keep the description to 10000 characters or fewer "
             "(it has 10001)."
         }
+
+
+def test_a_teachers_import_is_summed_up_in_their_language(
+    tina: Chat, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        teacher = session.get_one(Person, person_id(session_factory, tina))
+        teacher.language = "es"
+    tina.send_file("listings.csv", CSV)
+    assert tina.text.splitlines() == [
+        "Importado listings.csv: 2 oportunidades: 2 creadas, 0 actualizadas, 0 sin cambios; "
+        "2 filas omitidas",
+        "fila 3: Escribe el campo «fecha límite» como AAAA-MM-DD, por ejemplo 2027-02-28.",
+        "fila 4: Escribe el campo «número de plazas» como un número entero del 1 al 10000.",
+    ]
+    tina.send_file("photo.png", b"\x89PNG")
+    assert tina.text == (
+        "No he podido importar ese archivo: no se puede importar photo.png: "
+        "usa un archivo .csv o .json."
+    )
+
+
+def test_a_background_import_tells_the_teacher_in_their_language(
+    tina: Chat, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with session_factory.begin() as session:
+        session.get_one(Person, person_id(session_factory, tina)).language = "pl"
+    rows = BATCH_SIZE + 1
+    tina.send_file("big.csv", _big_csv(rows))
+    assert tina.text.startswith(f"Importuję ogłoszenia z pliku big.csv (liczba: {rows + 2}).")
+    assert run_imports(session_factory, clock.now, Timing()) == 1
+    (summary, _buttons), *_rest = inbox(session_factory, tina, "import")
+    # The rows' problems too are worded for her, though read in the background.
+    assert summary.splitlines() == [
+        f"Zaimportowano big.csv: {rows} ofert: utworzone {rows}, zaktualizowane 0, bez zmian 0; "
+        "pominięto 2 wiersze",
+        f"wiersz 9: external_id 'B7' powtarza się w wierszu {rows + 3}, który zaimportowano "
+        "zamiast tego",
+        f"wiersz {rows + 2}: Wpisz „liczba miejsc” jako liczbę całkowitą od 1 do 10000.",
+    ]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, fmt_date, speaking_to
 from handlers import actions
 from handlers.applications.matches import employer_members, notify_employers
 from handlers.common import (
@@ -19,7 +20,6 @@ from handlers.common import (
     STATUS_LABELS,
     card,
     clip,
-    fmt_date,
     headline,
     local_today,
     open_opportunity,
@@ -46,8 +46,11 @@ MAX_NOTE = 500
 def _check_open(ctx: Context, opportunity: Opportunity) -> None:
     if opportunity.deadline is not None and opportunity.deadline < local_today(ctx):
         raise UserError(
-            f"Sorry, applications for {opportunity.title} closed on "
-            f"{fmt_date(opportunity.deadline)}. Send /browse to see what's open."
+            _(
+                "Sorry, applications for {title} closed on {day}. Send /browse to see what's open.",
+                title=opportunity.title,
+                day=fmt_date(opportunity.deadline),
+            )
         )
 
 
@@ -62,9 +65,11 @@ def _existing(ctx: Context, opportunity: Opportunity) -> Interest | None:
 def _already(interest: Interest) -> UserError:
     when = interest.created_at
     return UserError(
-        f"You already registered interest on {when.day} {when:%b}. "
-        "Send /mine to see where it stands.",
-        ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
+        _(
+            "You already registered interest on {day}. Send /mine to see where it stands.",
+            day=fmt_date(when.date()),
+        ),
+        ((Button(_("My applications"), actions.MY_APPLICATIONS.payload()),),),
     )
 
 
@@ -78,9 +83,12 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog(NOTE, NoteDialog(opportunity=opportunity.id))
     return [
         Reply(
-            "Great choice! Would you like to add a short note for "
-            f"{opportunity.organisation.name}? Type it now (up to {MAX_NOTE} characters), "
-            "or send it without one.",
+            _(
+                "Great choice! Would you like to add a short note for {organisation}? "
+                "Type it now (up to {n} characters), or send it without one.",
+                organisation=opportunity.organisation.name,
+                n=MAX_NOTE,
+            ),
             _note_buttons(opportunity.id),
         )
     ]
@@ -88,8 +96,8 @@ def interest_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 def _note_buttons(opportunity_id: int) -> tuple[tuple[Button, ...], ...]:
     return (
-        (Button("Send without a note", actions.INTEREST_NO_NOTE.payload(opportunity_id)),),
-        (Button("Cancel", actions.INTEREST_CANCEL.payload(opportunity_id)),),
+        (Button(_("Send without a note"), actions.INTEREST_NO_NOTE.payload(opportunity_id)),),
+        (Button(_("Cancel"), actions.INTEREST_CANCEL.payload(opportunity_id)),),
     )
 
 
@@ -110,15 +118,19 @@ def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         when = interest.updated_at
         return [
             Reply(
-                f"Your interest in {opportunity.title} was already sent to "
-                f"{opportunity.organisation.name} on {when.day} {when:%b}, so there's nothing "
-                "to cancel. /mine shows where it stands.",
-                ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
+                _(
+                    "Your interest in {title} was already sent to {organisation} on {day}, "
+                    "so there's nothing to cancel. /mine shows where it stands.",
+                    title=opportunity.title,
+                    organisation=opportunity.organisation.name,
+                    day=fmt_date(when.date()),
+                ),
+                ((Button(_("My applications"), actions.MY_APPLICATIONS.payload()),),),
                 replace=True,
             )
         ]
     ctx.clear_state(DIALOG)
-    return [Reply("OK, nothing sent. Send /browse to keep looking.", replace=True)]
+    return [Reply(_("OK, nothing sent. Send /browse to keep looking."), replace=True)]
 
 
 @registry.dialog(NOTE)
@@ -127,8 +139,12 @@ def note_typed(ctx: Context, text: str, dialog: NoteDialog) -> list[Reply]:
     note = text.strip()
     if len(note) > MAX_NOTE:
         raise UserError(
-            f"That note is {len(note)} characters; please keep it under {MAX_NOTE}. "
-            "Try again, or tap Send without a note.",
+            _(
+                "That note is {length} characters; please keep it under {n}. "
+                "Try again, or tap Send without a note.",
+                length=len(note),
+                n=MAX_NOTE,
+            ),
             _note_buttons(opportunity_id),
         )
     opportunity = open_opportunity(ctx, str(opportunity_id))
@@ -157,14 +173,16 @@ def register(ctx: Context, opportunity: Opportunity, note: str | None) -> list[R
     ctx.session.flush()
     sync_deadline_reminders(ctx, opportunity.id)
     notify_employers(ctx, interest)
-    confirmation = (
-        f"Done! {opportunity.organisation.name} will hear that you're interested in "
-        f"{opportunity.title}. Their reply will come here; /mine shows where it stands."
+    confirmation = _(
+        "Done! {organisation} will hear that you're interested in {title}. "
+        "Their reply will come here; /mine shows where it stands.",
+        organisation=opportunity.organisation.name,
+        title=opportunity.title,
     )
     return [card(ctx, opportunity, note=confirmation)]
 
 
-@registry.command("mine", "applications", "status", roles=STUDENTS, help="my applications")
+@registry.command("mine", "applications", "status", roles=STUDENTS, help=N_("my applications"))
 def mine(ctx: Context, args: str) -> list[Reply]:
     return [_mine(ctx, replace=False)]
 
@@ -192,16 +210,18 @@ def _mine(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     if not interests:
         return Reply(
             prefix
-            + "You haven't registered interest in anything yet. Send /browse to look around.",
+            + _("You haven't registered interest in anything yet. Send /browse to look around."),
             replace=replace,
         )
-    lines = [f"{prefix}Your applications:"]
+    lines = [prefix + _("Your applications:")]
     buttons = []
     for n, interest in enumerate(interests, start=1):
         label, next_step = STATUS_LABELS[interest.status]
-        lines.append(f"\n{n}. {clip(headline(interest.opportunity), 90)}\n   {label}. {next_step}")
+        lines.append(
+            f"\n{n}. {clip(headline(interest.opportunity), 90)}\n   {_(label)}. {_(next_step)}"
+        )
         if interest.status in (InterestStatus.INTERESTED, InterestStatus.INVITED):
-            buttons.append((Button(f"Withdraw {n}", actions.WITHDRAW.payload(interest.id)),))
+            buttons.append((Button(_("Withdraw {n}", n=n), actions.WITHDRAW.payload(interest.id)),))
     return Reply("\n".join(lines), tuple(buttons), replace=replace)
 
 
@@ -209,15 +229,18 @@ def _mine(ctx: Context, *, replace: bool, note: str = "") -> Reply:
 def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = own_interest(ctx, args[0] if args else None)
     if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):
-        raise UserError("That application is no longer open, so there is nothing to withdraw.")
+        raise UserError(_("That application is no longer open, so there is nothing to withdraw."))
     return [
         Reply(
-            f"Withdraw your interest in {headline(interest.opportunity)}? "
-            "The employer will only be told that you withdrew.",
+            _(
+                "Withdraw your interest in {title}? The employer will only be told that you "
+                "withdrew.",
+                title=headline(interest.opportunity),
+            ),
             (
                 (
-                    Button("Yes, withdraw", actions.WITHDRAW_YES.payload(interest.id)),
-                    Button("Keep it", actions.MY_APPLICATIONS.payload()),
+                    Button(_("Yes, withdraw"), actions.WITHDRAW_YES.payload(interest.id)),
+                    Button(_("Keep it"), actions.MY_APPLICATIONS.payload()),
                 ),
             ),
         )
@@ -228,9 +251,11 @@ def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def withdraw_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     interest = own_interest(ctx, args[0] if args else None)
     if interest.status not in (InterestStatus.INTERESTED, InterestStatus.INVITED):
-        raise UserError("That application is no longer open, so there is nothing to withdraw.")
+        raise UserError(_("That application is no longer open, so there is nothing to withdraw."))
     withdraw(ctx, interest)
-    return [_mine(ctx, replace=True, note=f"Withdrawn: {interest.opportunity.title}.")]
+    return [
+        _mine(ctx, replace=True, note=_("Withdrawn: {title}.", title=interest.opportunity.title))
+    ]
 
 
 def withdraw(ctx: Context, interest: Interest) -> None:
@@ -240,9 +265,13 @@ def withdraw(ctx: Context, interest: Interest) -> None:
     opportunity = interest.opportunity
     sync_deadline_reminders(ctx, opportunity.id)
     for member in employer_members(ctx, opportunity):
-        ctx.notify(
-            member,
-            f"A student has withdrawn their interest in {opportunity.title}.",
-            kind="withdrawn",
-            key=f"withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
-        )
+        with speaking_to(member):
+            ctx.notify(
+                member,
+                _(
+                    "A student has withdrawn their interest in {title}.",
+                    title=opportunity.title,
+                ),
+                kind="withdrawn",
+                key=f"withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
+            )

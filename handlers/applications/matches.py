@@ -9,6 +9,7 @@ file: until then the employer hears that a student is interested and the school 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypedDict
 
@@ -28,6 +29,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import N_, _, _p, fmt_list, speaking_to
 from handlers import actions
 from handlers.common import (
     STATUS_LABELS,
@@ -79,13 +81,13 @@ ALLOWED: dict[str, frozenset[InterestStatus]] = {
 REPLYABLE = frozenset({S.INTERESTED, S.INVITED, S.PLACED})
 # The kind of stored message each employer button writes.
 KINDS = {"inv": "invite", "ask": "question", "msg": "message"}
-# Each kind of stored message as its writer calls it.
+# What a Cancel says once each kind of stored message was already sent.
 WHAT = {
-    "invite": "invitation",
-    "question": "question",
-    "message": "message",
-    "decline": "answer",
-    "reply": "reply",
+    "invite": N_("Your invitation was already sent, so there's nothing to cancel."),
+    "question": N_("Your question was already sent, so there's nothing to cancel."),
+    "message": N_("Your message was already sent, so there's nothing to cancel."),
+    "decline": N_("Your answer was already sent, so there's nothing to cancel."),
+    "reply": N_("Your reply was already sent, so there's nothing to cancel."),
 }
 
 
@@ -96,17 +98,29 @@ def employer_members(ctx: Context, opportunity: Opportunity) -> list[Person]:
 def match_notification(student: Person, opportunity: Opportunity, note: str | None) -> str:
     """What an employer learns: only what the student chose to share, and only if allowed."""
     if not may_share(student):
-        return (
-            f"A student is interested in {opportunity.title}. Their school will share their "
-            "details once a guardian's consent is on file."
+        return _(
+            "A student is interested in {title}. Their school will share their details once a "
+            "guardian's consent is on file.",
+            title=opportunity.title,
         )
     cohort = student.cohort
-    origin = f" ({cohort.name}, {cohort.school.name})" if cohort is not None else ""
-    lines = [f"{student.first_name or 'A student'}{origin} is interested in {opportunity.title}."]
+    name = student.first_name or _("A student")
+    lines = [
+        _(
+            "{name} ({cohort}, {school}) is interested in {title}.",
+            name=name,
+            cohort=cohort.name,
+            school=cohort.school.name,
+            title=opportunity.title,
+        )
+        if cohort is not None
+        else _("{name} is interested in {title}.", name=name, title=opportunity.title)
+    ]
     if student.tag_names:
-        lines.append("Interested in: " + ", ".join(TAGS.get(t, t) for t in student.tag_names))
+        fields = [_(TAGS[t]) if t in TAGS else t for t in student.tag_names]
+        lines.append(_("Interested in: {fields}", fields=fmt_list(fields, style="unit-short")))
     if note:
-        lines.append(f"Their note: {note}")
+        lines.append(_("Their note: {note}", note=note))
     return "\n".join(lines)
 
 
@@ -117,21 +131,23 @@ def employer_buttons(interest: Interest) -> Buttons:
         case S.INTERESTED:
             return (
                 (
-                    Button("Invite", actions.EMPLOYER_ANSWER.payload(iid, "inv")),
-                    Button("Ask a question", actions.EMPLOYER_ANSWER.payload(iid, "ask")),
+                    Button(_("Invite"), actions.EMPLOYER_ANSWER.payload(iid, "inv")),
+                    Button(_("Ask a question"), actions.EMPLOYER_ANSWER.payload(iid, "ask")),
                 ),
-                (Button("Decline", actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
+                (Button(_("Decline"), actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
             )
         case S.INVITED:
             return (
                 (
-                    Button("Message", actions.EMPLOYER_ANSWER.payload(iid, "msg")),
-                    Button("Mark as placed", actions.EMPLOYER_ANSWER.payload(iid, "pl")),
+                    Button(_p("button", "Message"), actions.EMPLOYER_ANSWER.payload(iid, "msg")),
+                    Button(_("Mark as placed"), actions.EMPLOYER_ANSWER.payload(iid, "pl")),
                 ),
-                (Button("Decline", actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
+                (Button(_("Decline"), actions.EMPLOYER_ANSWER.payload(iid, "dec")),),
             )
         case S.PLACED:
-            return ((Button("Message", actions.EMPLOYER_ANSWER.payload(iid, "msg")),),)
+            return (
+                (Button(_p("button", "Message"), actions.EMPLOYER_ANSWER.payload(iid, "msg")),),
+            )
         case _:
             return ()
 
@@ -152,16 +168,16 @@ def notify_employers(ctx: Context, interest: Interest) -> None:
     if shared:
         # The employer's reply time runs from this notification, not an earlier one.
         interest.details_shared_at = ctx.now
-    message = match_notification(student, opportunity, interest.note)
     for member in employer_members(ctx, opportunity):
-        ctx.notify(
-            member,
-            message,
-            kind="match",
-            key=f"match:{interest.id}:{member.id}:{ctx.now.isoformat()}",
-            buttons=employer_buttons(interest) if shared else (),
-            about=student,
-        )
+        with speaking_to(member):
+            ctx.notify(
+                member,
+                match_notification(student, opportunity, interest.note),
+                kind="match",
+                key=f"match:{interest.id}:{member.id}:{ctx.now.isoformat()}",
+                buttons=employer_buttons(interest) if shared else (),
+                about=student,
+            )
     if not shared:
         _ask_teachers_for_consent(ctx, interest)
 
@@ -169,21 +185,27 @@ def notify_employers(ctx: Context, interest: Interest) -> None:
 def _ask_teachers_for_consent(ctx: Context, interest: Interest) -> None:
     student = ctx.person
     organisation = interest.opportunity.organisation.name
-    text = (
-        f"{staff_label(ctx.session, student)} registered interest in "
-        f"{headline(interest.opportunity)}. A guardian's consent isn't on file, so "
-        f"{organisation} only knows that a student is interested. Please follow up: once "
-        f"consent is on file, I'll send {organisation} {student.first_name}'s details."
-    )
+    label = staff_label(ctx.session, student)
     for teacher in school_staff(ctx.session, student_school_id(student)):
-        ctx.notify(
-            teacher,
-            text,
-            kind="consent_followup",
-            key=f"consent-ask:{interest.id}:{teacher.id}:{ctx.now.isoformat()}",
-            buttons=((Button("Consent on file", actions.CONSENT_ON_FILE.payload(student.id)),),),
-            about=student,
-        )
+        with speaking_to(teacher):
+            text = _(
+                "{student} registered interest in {title}. A guardian's consent isn't on file, "
+                "so {organisation} only knows that a student is interested. Please follow up: "
+                "once consent is on file, I'll send {organisation} {name}'s details.",
+                student=label,
+                title=headline(interest.opportunity),
+                organisation=organisation,
+                name=student.first_name,
+            )
+            on_file = Button(_("Consent on file"), actions.CONSENT_ON_FILE.payload(student.id))
+            ctx.notify(
+                teacher,
+                text,
+                kind="consent_followup",
+                key=f"consent-ask:{interest.id}:{teacher.id}:{ctx.now.isoformat()}",
+                buttons=((on_file,),),
+                about=student,
+            )
 
 
 def share_pending(ctx: Context, student: Person) -> int:
@@ -202,21 +224,22 @@ def share_pending(ctx: Context, student: Person) -> int:
     ).all()
     for interest in interests:
         interest.details_shared_at = ctx.now
-        text = "A guardian's consent is now on file, so here are the student's details.\n\n"
-        text += match_notification(student, interest.opportunity, interest.note)
         for member in employer_members(ctx, interest.opportunity):
-            ctx.notify(
-                member,
-                text,
-                kind="match",
-                key=f"match:{interest.id}:{member.id}:consent:{ctx.now.isoformat()}",
-                buttons=employer_buttons(interest),
-                about=student,
-            )
+            with speaking_to(member):
+                text = _("A guardian's consent is now on file, so here are the student's details.")
+                text += "\n\n" + match_notification(student, interest.opportunity, interest.note)
+                ctx.notify(
+                    member,
+                    text,
+                    kind="match",
+                    key=f"match:{interest.id}:{member.id}:consent:{ctx.now.isoformat()}",
+                    buttons=employer_buttons(interest),
+                    about=student,
+                )
     return len(interests)
 
 
-NUDGE = "A friendly reminder: this student is still waiting to hear from you.\n\n"
+NUDGE = N_("A friendly reminder: this student is still waiting to hear from you.")
 
 
 def nudge_unanswered(
@@ -259,19 +282,20 @@ def nudge_unanswered(
                 student, opportunity = interest.person, interest.opportunity
                 assert student is not None and interest.details_shared_at is not None
                 since = max(interest.details_shared_at, interest.updated_at)
-                text = NUDGE + match_notification(student, opportunity, interest.note)
-                buttons = stored_buttons(employer_buttons(interest))
-                messages.extend(
-                    Outgoing(
-                        member,
-                        text,
-                        "nudge",
-                        f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
-                        buttons,
-                        about=student,
-                    )
-                    for member in members_of(session, opportunity.organisation_id)
-                )
+                for member in members_of(session, opportunity.organisation_id):
+                    with speaking_to(member):
+                        text = _(NUDGE) + "\n\n"
+                        text += match_notification(student, opportunity, interest.note)
+                        messages.append(
+                            Outgoing(
+                                member,
+                                text,
+                                "nudge",
+                                f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
+                                stored_buttons(employer_buttons(interest)),
+                                about=student,
+                            )
+                        )
             enqueue_many(session, messages, now=now, quiet=timing.quiet)
             total += len(claimed)
         if len(claimed) < batch:
@@ -282,19 +306,24 @@ def _answerable(ctx: Context, raw_id: str | None, verb: str) -> Interest:
     """The application an employer's button names, if this member may still answer it so."""
     interest = ctx.session.get(Interest, parse_id(raw_id))
     if interest is None:
-        raise UserError("That application no longer exists.")
+        raise UserError(_("That application no longer exists."))
     opportunity = interest.opportunity
     if opportunity.organisation_id != ctx.person.organisation_id:
-        raise UserError("Sorry, that application is for another organisation.")
+        raise UserError(_("Sorry, that application is for another organisation."))
     if interest.person_id is None or interest.status == S.WITHDRAWN:
         raise UserError(
-            f"The student has withdrawn their interest in {opportunity.title}, "
-            "so there's nothing to answer."
+            _(
+                "The student has withdrawn their interest in {title}, so there's nothing to "
+                "answer.",
+                title=opportunity.title,
+            )
         )
     if interest.details_shared_at is None:
         raise UserError(
-            "You can't answer this one yet: the school is waiting for a guardian's consent. "
-            "I'll send you the student's details as soon as it's on file."
+            _(
+                "You can't answer this one yet: the school is waiting for a guardian's consent. "
+                "I'll send you the student's details as soon as it's on file."
+            )
         )
     if interest.status not in ALLOWED[verb]:
         raise UserError(_not_now(interest, verb), employer_buttons(interest))
@@ -303,52 +332,62 @@ def _answerable(ctx: Context, raw_id: str | None, verb: str) -> Interest:
 
 def _not_now(interest: Interest, verb: str) -> str:
     if verb == "inv" and interest.status == S.INVITED:
-        return (
-            f"You've already invited {student_label(interest.person)}. To add or change "
-            "details, send them a message."
+        return _(
+            "You've already invited {who}. To add or change details, send them a message.",
+            who=student_label(interest.person),
         )
     if interest.status == S.DECLINED:
-        return "You've already declined this application."
+        return _("You've already declined this application.")
     if interest.status == S.PLACED:
-        return "This student already has a place: send them a message instead."
-    return "Please invite the student first: you can mark them as placed after an invitation."
+        return _("This student already has a place: send them a message instead.")
+    return _("Please invite the student first: you can mark them as placed after an invitation.")
 
 
 def _prompt(interest: Interest, verb: str, now: datetime) -> Reply:
     who = student_label(interest.person)
     title = interest.opportunity.title
-    cancel = (Button("Cancel", actions.EMPLOYER_ANSWER_CANCEL.payload(interest.id, stamp(now))),)
+    cancel = (Button(_("Cancel"), actions.EMPLOYER_ANSWER_CANCEL.payload(interest.id, stamp(now))),)
     if verb == "inv":
-        text = (
-            f"Type your invitation for {who} (for example an interview time and place for "
-            f"{title}). I'll pass it on through the bot."
+        text = _(
+            "Type your invitation for {who} (for example an interview time and place for "
+            "{title}). I'll pass it on through the bot.",
+            who=who,
+            title=title,
         )
         return Reply(text, (cancel,))
     if verb == "dec":
-        text = (
-            f"Would you like to add a kind word for {who}? Type it now, or decline without "
-            "a message."
+        text = _(
+            "Would you like to add a kind word for {who}? Type it now, or decline without "
+            "a message.",
+            who=who,
         )
         return Reply(
             text,
             (
                 (
                     Button(
-                        "Decline without a message",
+                        _("Decline without a message"),
                         actions.EMPLOYER_ANSWER.payload(interest.id, "decn"),
                     ),
                 ),
                 cancel,
             ),
         )
-    what = "question" if verb == "ask" else "message"
-    return Reply(f"Type your {what} for {who} about {title}. I'll pass it on.", (cancel,))
+    if verb == "ask":
+        text = _(
+            "Type your question for {who} about {title}. I'll pass it on.", who=who, title=title
+        )
+    else:
+        text = _(
+            "Type your message for {who} about {title}. I'll pass it on.", who=who, title=title
+        )
+    return Reply(text, (cancel,))
 
 
 @registry.action(actions.EMPLOYER_ANSWER, roles=EMPLOYERS)
 def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in ALLOWED:
-        raise UserError("That button doesn't work any more. Send /help to see what you can do.")
+        raise UserError(_("That button doesn't work any more. Send /help to see what you can do."))
     raw_id, verb = args
     interest = _answerable(ctx, raw_id, verb)
     if verb == "decn":
@@ -380,19 +419,19 @@ def _cancelled(ctx: Context, args: list[str]) -> Reply:
             .limit(1)
         )
         if sent is not None:
-            what = WHAT[sent.kind]
-            return Reply(
-                f"Your {what} was already sent, so there's nothing to cancel.", replace=True
-            )
-    return Reply("OK, nothing sent.", replace=True)
+            return Reply(_(WHAT[sent.kind]), replace=True)
+    return Reply(_("OK, nothing sent."), replace=True)
 
 
 def _message_text(text: str) -> str:
     message = text.strip()
     if len(message) > MAX_MESSAGE:
         raise UserError(
-            f"That's {len(message)} characters; please keep it under {MAX_MESSAGE} and "
-            "send it again."
+            _(
+                "That's {length} characters; please keep it under {n} and send it again.",
+                length=len(message),
+                n=MAX_MESSAGE,
+            )
         )
     return message
 
@@ -410,7 +449,7 @@ def employer_typed(ctx: Context, text: str, dialog: EmployerDialog) -> list[Repl
     verb = str(dialog.get("verb"))
     if verb not in KINDS and verb != "dec":
         ctx.clear_state(DIALOG)
-        raise UserError("That conversation has expired. Please press the button again.")
+        raise UserError(_("That conversation has expired. Please press the button again."))
     interest = _answerable(ctx, str(dialog.get("interest")), verb)
     message = _message_text(text)
     ctx.clear_state(DIALOG)
@@ -438,38 +477,46 @@ def _record(ctx: Context, interest: Interest, kind: str, text: str) -> InterestM
 
 def _colleague(ctx: Context) -> str:
     """The employer member who answered, as their colleagues see them."""
-    return ctx.person.first_name or "A colleague"
+    return ctx.person.first_name or _("A colleague")
+
+
+# What is relayed is worded in each recipient's language: a function that renders it there.
+Text = Callable[[], str]
 
 
 def _tell_student(
-    ctx: Context, interest: Interest, message: InterestMessage, text: str, *, reply: bool
+    ctx: Context, interest: Interest, message: InterestMessage, text: Text, *, reply: bool
 ) -> None:
     assert interest.person is not None
-    buttons = ((Button("Reply", actions.STUDENT_REPLY.payload(interest.id)),),) if reply else ()
-    ctx.notify(
-        interest.person,
-        text,
-        kind="relay",
-        key=f"relay:{message.id}:{interest.person.id}",
-        buttons=buttons,
-    )
+    with speaking_to(interest.person):
+        buttons = (
+            ((Button(_("Reply"), actions.STUDENT_REPLY.payload(interest.id)),),) if reply else ()
+        )
+        ctx.notify(
+            interest.person,
+            text(),
+            kind="relay",
+            key=f"relay:{message.id}:{interest.person.id}",
+            buttons=buttons,
+        )
 
 
 def _tell_members(
-    ctx: Context, interest: Interest, message: InterestMessage, text: str, *, others_only: bool
+    ctx: Context, interest: Interest, message: InterestMessage, text: Text, *, others_only: bool
 ) -> None:
     """Every member of the employer (but the writer, for a copy of what they did)."""
     for member in employer_members(ctx, interest.opportunity):
         if others_only and member.id == ctx.person.id:
             continue
-        ctx.notify(
-            member,
-            text,
-            kind="relay",
-            key=f"relay:{message.id}:{member.id}",
-            buttons=employer_buttons(interest),
-            about=interest.person,
-        )
+        with speaking_to(member):
+            ctx.notify(
+                member,
+                text(),
+                kind="relay",
+                key=f"relay:{message.id}:{member.id}",
+                buttons=employer_buttons(interest),
+                about=interest.person,
+            )
 
 
 def _write_to_student(ctx: Context, interest: Interest, verb: str, text: str) -> list[Reply]:
@@ -478,34 +525,49 @@ def _write_to_student(ctx: Context, interest: Interest, verb: str, text: str) ->
     message = _record(ctx, interest, KINDS[verb], text)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
-    who = student_label(interest.person)
+    said = {"organisation": organisation, "title": title, "text": text}
     to_student, done, copy = {
         "inv": (
-            f"{organisation} invited you for {title}: {text}",
-            f"Invitation sent to {who}.",
-            f"{_colleague(ctx)} invited {who} for {title}: {text}",
+            N_("{organisation} invited you for {title}: {text}"),
+            N_("Invitation sent to {who}."),
+            N_("{colleague} invited {who} for {title}: {text}"),
         ),
         "ask": (
-            f"{organisation} has a question about {title}: {text}",
-            f"Question sent to {who}.",
-            f"{_colleague(ctx)} asked {who} about {title}: {text}",
+            N_("{organisation} has a question about {title}: {text}"),
+            N_("Question sent to {who}."),
+            N_("{colleague} asked {who} about {title}: {text}"),
         ),
         "msg": (
-            f"{organisation} writes about {title}: {text}",
-            f"Message sent to {who}.",
-            f"{_colleague(ctx)} wrote to {who} about {title}: {text}",
+            N_("{organisation} writes about {title}: {text}"),
+            N_("Message sent to {who}."),
+            N_("{colleague} wrote to {who} about {title}: {text}"),
         ),
     }[verb]
     event_at = _invited_event(ctx, interest, text) if verb == "inv" else None
-    if event_at is not None and interest.person is not None:
-        to_student += (
-            f"\n\nI'll remind you before it ({fmt_moment(event_at, interest.person, ctx.now)})."
-        )
+    student = interest.person
+
+    def for_student() -> str:
+        if event_at is None or student is None:
+            return _(to_student, **said)
+        when = fmt_moment(event_at, student, ctx.now)
+        return _(to_student, **said) + "\n\n" + _("I'll remind you before it ({when}).", when=when)
+
+    who = student_label(student)
+    sent = _(done, who=who)
+    if event_at is not None and student is not None:
         when = fmt_moment(event_at, ctx.person, ctx.now)
-        done += f" I read the time as {when} and will remind {who} before it."
-    _tell_student(ctx, interest, message, to_student, reply=True)
-    _tell_members(ctx, interest, message, copy, others_only=True)
-    return [Reply(f"{done} Their reply will come here.", employer_buttons(interest))]
+        sent += " " + _(
+            "I read the time as {when} and will remind {who} before it.", when=when, who=who
+        )
+    _tell_student(ctx, interest, message, for_student, reply=True)
+    _tell_members(
+        ctx,
+        interest,
+        message,
+        lambda: _(copy, colleague=_colleague(ctx), who=student_label(student), **said),
+        others_only=True,
+    )
+    return [Reply(sent + " " + _("Their reply will come here."), employer_buttons(interest))]
 
 
 def _invited_event(ctx: Context, interest: Interest, text: str) -> datetime | None:
@@ -521,7 +583,7 @@ def _invited_event(ctx: Context, interest: Interest, text: str) -> datetime | No
         event_at,
         now=ctx.now,
         timing=ctx.timing,
-        what="Invitation",
+        what=N_("Invitation"),
     )
     return event_at if reminders else None
 
@@ -531,23 +593,42 @@ def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
     message = _record(ctx, interest, "decline", text)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
+
+    def for_student() -> str:
+        lines = [
+            _(
+                "Thank you for your interest in {title}. {organisation} can't offer you a place "
+                "this time.",
+                title=title,
+                organisation=organisation,
+            )
+        ]
+        if text:
+            lines.append(_("They said: {text}", text=text))
+        lines.append(_("Don't be discouraged: there's plenty more to find with /browse."))
+        return "\n".join(lines)
+
+    def for_members() -> str:
+        who = student_label(interest.person)
+        if text:
+            return _(
+                "{colleague} declined {who} for {title}: {text}",
+                colleague=_colleague(ctx),
+                who=who,
+                title=title,
+                text=text,
+            )
+        return _(
+            "{colleague} declined {who} for {title}.",
+            colleague=_colleague(ctx),
+            who=who,
+            title=title,
+        )
+
+    _tell_student(ctx, interest, message, for_student, reply=False)
+    _tell_members(ctx, interest, message, for_members, others_only=True)
     who = student_label(interest.person)
-    lines = [
-        f"Thank you for your interest in {title}. {organisation} can't offer you a place this time."
-    ]
-    if text:
-        lines.append(f"They said: {text}")
-    lines.append("Don't be discouraged: there's plenty more to find with /browse.")
-    _tell_student(ctx, interest, message, "\n".join(lines), reply=False)
-    said = f": {text}" if text else "."
-    _tell_members(
-        ctx,
-        interest,
-        message,
-        f"{_colleague(ctx)} declined {who} for {title}{said}",
-        others_only=True,
-    )
-    return [Reply(f"Declined. I've let {who} know kindly.", replace=not text)]
+    return [Reply(_("Declined. I've let {who} know kindly.", who=who), replace=not text)]
 
 
 def _place(ctx: Context, interest: Interest) -> list[Reply]:
@@ -557,43 +638,70 @@ def _place(ctx: Context, interest: Interest) -> list[Reply]:
     placement = create_placement(ctx, interest)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
-    who = student_label(interest.person)
     by_teacher = ctx.person.role != Role.EMPLOYER
+    names = {"title": title, "organisation": organisation}
     confirmed = (
-        f"your teacher confirmed your place for {title} at {organisation}"
+        N_(
+            "Great news: your teacher confirmed your place for {title} at {organisation}. Well "
+            "done! Log your hours as you go with /hours, for example /hours today 3h."
+        )
         if by_teacher
-        else f"{organisation} confirmed your place for {title}"
+        else N_(
+            "Great news: {organisation} confirmed your place for {title}. Well done! Log your "
+            "hours as you go with /hours, for example /hours today 3h."
+        )
     )
     _tell_student(
         ctx,
         interest,
         message,
-        f"Great news: {confirmed}. Well done! "
-        "Log your hours as you go with /hours, for example /hours today 3h.",
+        lambda: _(confirmed, **names),
         # The student may write to the employer only once the employer has written to them.
         reply=interest.employer_replied_at is not None,
     )
-    placer = f"{ctx.person.name or 'A teacher'} (the student's teacher)" if by_teacher else None
-    _tell_members(
-        ctx,
-        interest,
-        message,
-        f"{placer or _colleague(ctx)} marked {who} as placed for {title}. "
-        f"Set the dates and supervisor with /placements {placement.id}.",
-        others_only=not by_teacher,
-    )
+
+    def for_members() -> str:
+        who = student_label(interest.person)
+        at = {"who": who, "title": title, "id": placement.id}
+        if by_teacher:
+            teacher = ctx.person.name or _("A teacher")
+            return _(
+                "{teacher} (the student's teacher) marked {who} as placed for {title}. Set the "
+                "dates and supervisor with /placements {id}.",
+                teacher=teacher,
+                **at,
+            )
+        return _(
+            "{colleague} marked {who} as placed for {title}. Set the dates and supervisor with "
+            "/placements {id}.",
+            colleague=_colleague(ctx),
+            **at,
+        )
+
+    _tell_members(ctx, interest, message, for_members, others_only=not by_teacher)
+    who = student_label(interest.person)
     if by_teacher and interest.person is not None:
         who = staff_label(ctx.session, interest.person)
-    done = f"Marked {who} as placed for {title}. I've told them the good news."
-    return [placement_card(ctx, placement, note=done + " Please check the details:")]
+    done = _(
+        "Marked {who} as placed for {title}. I've told them the good news. Please check the "
+        "details:",
+        who=who,
+        title=title,
+    )
+    return [placement_card(ctx, placement, note=done)]
 
 
-@registry.command("place", roles=STAFF, help="mark one of your students placed: /place APPLICATION")
+@registry.command(
+    "place", roles=STAFF, help=N_("mark one of your students placed: /place APPLICATION")
+)
 def place(ctx: Context, args: str) -> list[Reply]:
     number = args.strip().removeprefix("#")
     if not is_number(number):
         raise UserError(
-            "Say which application by its number, like /place 7 (the numbers are in /interested)."
+            _(
+                "Say which application by its number, like /place 7 "
+                "(the numbers are in /interested)."
+            )
         )
     return _teacher_places(ctx, int(number))
 
@@ -611,22 +719,28 @@ def _teacher_places(ctx: Context, interest_id: int) -> list[Reply]:
         or interest.person is None
         or student_school_id(interest.person) != school.id
     ):
-        raise UserError("I can't find that application among your students'.")
+        raise UserError(_("I can't find that application among your students'."))
     if interest.status == S.PLACED:
         raise UserError(
-            f"{staff_label(ctx.session, interest.person)} already has a place: see /placements "
-            "to change it."
+            _(
+                "{student} already has a place: see /placements to change it.",
+                student=staff_label(ctx.session, interest.person),
+            )
         )
     if interest.status not in (S.INTERESTED, S.INVITED):
         raise UserError(
-            f"That application is {STATUS_LABELS[interest.status][0].lower()}, so it can't "
-            "be marked placed."
+            _(
+                "That application is {status}, so it can't be marked placed.",
+                status=_(STATUS_LABELS[interest.status][0]).lower(),
+            )
         )
     if not may_share(interest.person):
         raise UserError(
-            f"{staff_label(ctx.session, interest.person)} is under 18 and their guardian's "
-            "consent isn't on file "
-            "yet, so the employer can't know who they are. Record it first with /consent."
+            _(
+                "{student} is under 18 and their guardian's consent isn't on file yet, so the "
+                "employer can't know who they are. Record it first with /consent.",
+                student=staff_label(ctx.session, interest.person),
+            )
         )
     return _place(ctx, interest)
 
@@ -634,9 +748,9 @@ def _teacher_places(ctx: Context, interest_id: int) -> list[Reply]:
 # As many as the buttons to open them can show.
 MAX_APPLICATIONS = 12
 _ANSWER_STATE = {
-    S.INTERESTED: "waiting for your answer",
-    S.INVITED: "invited",
-    S.PLACED: "placed",
+    S.INTERESTED: N_("waiting for your answer"),
+    S.INVITED: N_("invited"),
+    S.PLACED: N_("placed"),
 }
 
 
@@ -664,7 +778,7 @@ def live_applications(
     "matches",
     "candidates",
     roles=EMPLOYERS,
-    help="students interested in your opportunities; answer one",
+    help=N_("students interested in your opportunities; answer one"),
 )
 def applications(ctx: Context, args: str) -> list[Reply]:
     """Every live application to this employer, so a missed notification is never lost."""
@@ -672,23 +786,25 @@ def applications(ctx: Context, args: str) -> list[Reply]:
     if not interests:
         return [
             Reply(
-                "No applications yet. When a student registers interest in one of your "
-                "opportunities, you'll hear from me, and it will be listed here."
+                _(
+                    "No applications yet. When a student registers interest in one of your "
+                    "opportunities, you'll hear from me, and it will be listed here."
+                )
             )
         ]
-    lines = ["Applications to your opportunities, newest first:"]
+    lines = [_("Applications to your opportunities, newest first:")]
     buttons = []
     for interest in interests:
         title = interest.opportunity.title
         if interest.details_shared_at is None:
-            lines.append(f"• A student, {title}: waiting for a guardian's consent")
+            lines.append(_("• A student, {title}: waiting for a guardian's consent", title=title))
             continue
-        state = _ANSWER_STATE[interest.status]
+        state = _(_ANSWER_STATE[interest.status])
         lines.append(f"• #{interest.id} {student_label(interest.person)}, {title}: {state}")
         buttons.append(Button(f"#{interest.id}", actions.APPLICATION.payload(interest.id)))
     rows = tuple(tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4))
     if rows:
-        lines.append("Tap a number to answer.")
+        lines.append(_("Tap a number to answer."))
     return [Reply("\n".join(lines), rows)]
 
 
@@ -697,7 +813,8 @@ def application_opened(ctx: Context, args: list[str]) -> list[Reply]:
     interest = _answerable(ctx, args[0] if args else None, "msg")
     assert interest.person is not None
     text = match_notification(interest.person, interest.opportunity, interest.note)
-    return [Reply(f"{text}\nStatus: {_ANSWER_STATE[interest.status]}.", employer_buttons(interest))]
+    status = _("Status: {status}.", status=_(_ANSWER_STATE[interest.status]))
+    return [Reply(f"{text}\n{status}", employer_buttons(interest))]
 
 
 @registry.action(actions.STUDENT_REPLY, roles=STUDENTS)
@@ -706,12 +823,17 @@ def student_reply_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog("student_reply", ReplyDialog(interest=interest.id))
     return [
         Reply(
-            f"Type your reply to {interest.opportunity.organisation.name} about "
-            f"{interest.opportunity.title} (up to {MAX_MESSAGE} characters).",
+            _(
+                "Type your reply to {organisation} about {title} (up to {n} characters).",
+                organisation=interest.opportunity.organisation.name,
+                title=interest.opportunity.title,
+                n=MAX_MESSAGE,
+            ),
             (
                 (
                     Button(
-                        "Cancel", actions.STUDENT_REPLY_CANCEL.payload(interest.id, stamp(ctx.now))
+                        _("Cancel"),
+                        actions.STUDENT_REPLY_CANCEL.payload(interest.id, stamp(ctx.now)),
                     ),
                 ),
             ),
@@ -728,12 +850,14 @@ def _replyable(ctx: Context, raw_id: str | None) -> Interest:
     interest = own_interest(ctx, raw_id)
     if interest.status not in REPLYABLE:
         raise UserError(
-            "That application is closed now, so there's no one to reply to. Send /mine to "
-            "see the others."
+            _(
+                "That application is closed now, so there's no one to reply to. Send /mine to "
+                "see the others."
+            )
         )
     # Employers start the conversation: a student cannot write to one unprompted.
     if interest.employer_replied_at is None:
-        raise UserError("You can reply once the employer has written to you.")
+        raise UserError(_("You can reply once the employer has written to you."))
     return interest
 
 
@@ -754,12 +878,20 @@ def student_typed(ctx: Context, text: str, dialog: ReplyDialog) -> list[Reply]:
         ctx,
         interest,
         message,
-        f"{student_label(ctx.person)} replies about {title}: {reply}",
+        lambda: _(
+            "{student} replies about {title}: {reply}",
+            student=student_label(ctx.person),
+            title=title,
+            reply=reply,
+        ),
         others_only=False,
     )
     return [
         Reply(
-            f"Sent to {interest.opportunity.organisation.name}. Their answer will come here.",
-            ((Button("My applications", actions.MY_APPLICATIONS.payload()),),),
+            _(
+                "Sent to {organisation}. Their answer will come here.",
+                organisation=interest.opportunity.organisation.name,
+            ),
+            ((Button(_("My applications"), actions.MY_APPLICATIONS.payload()),),),
         )
     ]

@@ -12,10 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, cast
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _n, fmt_day
 from handlers import actions
 from handlers.common import KIND_LABELS, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
-from storage.queries import ORDERS, BrowseFilters, browse_page, elsewhere, reasons
+from storage.queries import (
+    ORDERS,
+    BrowseFilters,
+    Elsewhere,
+    Reason,
+    browse_page,
+    elsewhere,
+    reasons,
+)
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -25,11 +34,28 @@ MAX_SEARCH = 100
 # Free text counts as a search only shortly after the student looked at the list.
 SEARCH_WINDOW = timedelta(minutes=30)
 ORDER_LABELS = {
-    "for_you": "best for you first",
-    "soonest": "soonest deadline first",
-    "newest": "newest first",
+    "for_you": N_("best for you first"),
+    "soonest": N_("soonest deadline first"),
+    "newest": N_("newest first"),
 }
-ORDER_BUTTONS = {"for_you": "For you", "soonest": "Soonest deadline", "newest": "Newest"}
+ORDER_BUTTONS = {
+    "for_you": N_("For you"),
+    "soonest": N_("Soonest deadline"),
+    "newest": N_("Newest"),
+}
+# The field a for-you line names, shorter than its tag's label ("Technology" for "Technology & IT").
+FIELD_WORDS = {
+    "technology": N_("Technology"),
+    "engineering": N_("Engineering"),
+    "science": N_("Science"),
+    "health": N_("Health"),
+    "business": N_("Business"),
+    "creative": N_("Creative"),
+    "trades": N_("Construction"),
+    "education": N_("Education"),
+    "hospitality": N_("Hospitality"),
+    "public": N_("Public service"),
+}
 ORDER_WORDS = {
     "soonest": "soonest",
     "deadline": "soonest",
@@ -78,7 +104,7 @@ def _load(ctx: Context) -> tuple[BrowseFilters, BrowseState]:
 
 
 def _save(ctx: Context, filters: BrowseFilters, *, page: int | None = None) -> None:
-    _, state = _load(ctx)
+    _filters, state = _load(ctx)
     if page is not None:
         state["page"] = page
         state["back"] = "list"
@@ -91,23 +117,23 @@ def _save(ctx: Context, filters: BrowseFilters, *, page: int | None = None) -> N
 def describe(filters: BrowseFilters) -> list[str]:
     parts = []
     if filters.kind:
-        parts.append(KIND_LABELS[filters.kind])
+        parts.append(_(KIND_LABELS[filters.kind]))
     if filters.tag:
-        parts.append(TAGS[filters.tag])
+        parts.append(_(TAGS[filters.tag]))
     if filters.where:
-        parts.append(f"in {filters.where}")
+        parts.append(_("in {place}", place=filters.where))
     if filters.remote is not None:
-        parts.append("remote" if filters.remote else "on site")
+        parts.append(_("remote") if filters.remote else _("on site"))
     if filters.paid is not None:
-        parts.append("paid" if filters.paid else "unpaid")
+        parts.append(_("paid") if filters.paid else _("unpaid"))
     if filters.text:
-        parts.append(f'"{filters.text}"')
+        parts.append(_('"{words}"', words=filters.text))
     return parts
 
 
 # Long because one page's card, filters line and paging buttons are built from the same query.
 def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str = "") -> Reply:
-    filters, _ = _load(ctx)
+    filters, _state = _load(ctx)
     size = ctx.caps.page_size
     order = _order(ctx)
     items, total = browse_page(
@@ -132,67 +158,133 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         if not filters.active:
             return Reply(
                 prefix
-                + "There are no open opportunities right now. I'll have more soon: check back!",
+                + _("There are no open opportunities right now. I'll have more soon: check back!"),
                 replace=replace,
             )
         return Reply(
-            f"{prefix}Nothing matches {summary}. Try removing a filter or clearing them all.",
+            prefix
+            + _(
+                "Nothing matches {filters}. Try removing a filter or clearing them all.",
+                filters=summary,
+            ),
             (
                 *_remove_buttons(filters),
-                (Button("Clear all filters", actions.FILTERS_CLEAR.payload()),),
+                (Button(_("Clear all filters"), actions.FILTERS_CLEAR.payload()),),
             ),
             replace=replace,
         )
-    heading = f"{total} open opportunit{'y' if total == 1 else 'ies'}"
-    if summary:
-        heading += f" for {summary}"
-    if not filters.text:
-        heading += f", {ORDER_LABELS[order]}"
-    lines = [f"{prefix}{heading} (page {page + 1} of {pages}):", ""]
+    lines = [prefix + _heading(total, summary, None if filters.text else order, page, pages), ""]
     today = local_today(ctx)
     # Numbers run on across pages, so "7" always means the same line of this list.
     first = page * size + 1
     others = elsewhere(ctx.session, ctx.person, today, items)
     for n, item in enumerate(items, start=first):
-        due = f" · apply by {item.deadline.day} {item.deadline:%b}" if item.deadline else ""
+        line = f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}"
         if item.deadline and item.deadline == today:
-            due = " · apply by today"
-        lines.append(f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}{due}")
-        notes = reasons(item, ctx.person, today) if order == "for_you" and not filters.text else []
+            line = _("{line} · apply by today", line=line)
+        elif item.deadline:
+            line = _("{line} · apply by {day}", line=line, day=fmt_day(item.deadline))
+        lines.append(line)
+        facts = reasons(item, ctx.person, today) if order == "for_you" and not filters.text else []
+        notes = [_reason(fact) for fact in facts]
         if item.id in others:
-            notes.append(others[item.id].phrase())
+            notes.append(also(others[item.id]))
         if notes:
             lines.append(f"   {' · '.join(notes)}")
-    lines += ["", "Tap a number to see the details."]
+    lines += ["", _("Tap a number to see the details.")]
     numbers = tuple(
         Button(str(n), actions.OPEN_LISTING.payload(item.id))
         for n, item in enumerate(items, start=first)
     )
     paging = []
     if page > 0:
-        paging.append(Button("« Previous", actions.PAGE.payload(page - 1)))
+        paging.append(Button(_("« Previous"), actions.PAGE.payload(page - 1)))
     if page + 1 < pages:
-        paging.append(Button("Next »", actions.PAGE.payload(page + 1)))
-    tools = [Button("Filter", actions.FILTER.payload())]
+        paging.append(Button(_("Next »"), actions.PAGE.payload(page + 1)))
+    tools = [Button(_("Filter"), actions.FILTER.payload())]
     if not filters.text:
-        tools += [Button(ORDER_BUTTONS[o], actions.ORDER.payload(o)) for o in ORDERS if o != order]
+        tools += [
+            Button(_(ORDER_BUTTONS[o]), actions.ORDER.payload(o)) for o in ORDERS if o != order
+        ]
     if filters.active:
-        tools.append(Button("Clear filters", actions.FILTERS_CLEAR.payload()))
+        tools.append(Button(_("Clear filters"), actions.FILTERS_CLEAR.payload()))
     rows = tuple(r for r in (numbers, tuple(paging), tuple(tools)) if r)
     return Reply("\n".join(lines), rows, replace=replace)
 
 
+def _heading(total: int, filters: str, order: str | None, page: int, pages: int) -> str:
+    """The list's first line: how many, for which filters, in which order, which page."""
+    at = {"page": page + 1, "pages": pages}
+    if order is None:
+        return _n(
+            "{n} open opportunity for {filters} (page {page} of {pages}):",
+            "{n} open opportunities for {filters} (page {page} of {pages}):",
+            total,
+            filters=filters,
+            **at,
+        )
+    if filters:
+        return _n(
+            "{n} open opportunity for {filters}, {order} (page {page} of {pages}):",
+            "{n} open opportunities for {filters}, {order} (page {page} of {pages}):",
+            total,
+            filters=filters,
+            order=_(ORDER_LABELS[order]),
+            **at,
+        )
+    return _n(
+        "{n} open opportunity, {order} (page {page} of {pages}):",
+        "{n} open opportunities, {order} (page {page} of {pages}):",
+        total,
+        order=_(ORDER_LABELS[order]),
+        **at,
+    )
+
+
+def _reason(fact: Reason) -> str:
+    """One fact of the for-you score in a word or two: "near Leeds", "closes in 3 days"."""
+    if fact.what == "field":
+        return _(FIELD_WORDS[fact.tag])
+    if fact.what == "near":
+        return _("near {place}", place=fact.place)
+    if fact.what == "closes":
+        if fact.days == 0:
+            return _("closes today")
+        if fact.days == 1:
+            return _("closes tomorrow")
+        return _n("closes in {n} day", "closes in {n} days", fact.days)
+    return _(REASON_WORDS[fact.what])
+
+
+# The facts of the score that are a word: marked here, translated by ``_reason``.
+REASON_WORDS = {"remote": N_("remote"), "paid": N_("paid"), "new": N_("new")}
+
+
+def also(other: Elsewhere) -> str:
+    """ "also in Plano, TX and 2 more", or "also listed 2 more times" without new places."""
+    if len(other.places) > 1:
+        return _n(
+            "also in {place} and {n} more",
+            "also in {place} and {n} more",
+            len(other.places) - 1,
+            place=other.places[0],
+        )
+    if other.places:
+        return _("also in {place}", place=other.places[0])
+    return _n("also listed {n} more time", "also listed {n} more times", other.listings)
+
+
 def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
     labels = {
-        "kind": "any kind",
-        "tag": "any field",
-        "where": "anywhere",
-        "remote": "remote or not",
-        "paid": "paid or not",
-        "text": "no search words",
+        "kind": N_("Show any kind"),
+        "tag": N_("Show any field"),
+        "where": N_("Show anywhere"),
+        "remote": N_("Show remote or not"),
+        "paid": N_("Show paid or not"),
+        "text": N_("Show no search words"),
     }
     buttons = [
-        Button(f"Show {label}", actions.FILTER_REMOVE.payload(name))
+        Button(_(label), actions.FILTER_REMOVE.payload(name))
         for name, label in labels.items()
         if getattr(filters, name) is not None
     ]
@@ -200,12 +292,12 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
 
 
 @registry.command(
-    "browse", "list", "opportunities", "b", roles=STUDENTS, help="see open opportunities"
+    "browse", "list", "opportunities", "b", roles=STUDENTS, help=N_("see open opportunities")
 )
 def browse(ctx: Context, args: str) -> list[Reply]:
     chosen = ORDER_WORDS.get(args.strip().lower())
     if chosen is not None:
-        _, state = _load(ctx)
+        _filters, state = _load(ctx)
         state["order"] = chosen
         ctx.set_state(BROWSE, state)
         return [show_list(ctx)]
@@ -215,7 +307,7 @@ def browse(ctx: Context, args: str) -> list[Reply]:
 
 
 def _order(ctx: Context) -> str:
-    _, state = _load(ctx)
+    _filters, state = _load(ctx)
     order = state.get("order")
     return order if order in ORDERS else "for_you"
 
@@ -223,21 +315,21 @@ def _order(ctx: Context) -> str:
 @registry.action(actions.ORDER, roles=STUDENTS)
 def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in ORDERS:
-        raise UserError("That button doesn't work any more. Send /browse to start again.")
-    _, state = _load(ctx)
+        raise UserError(_("That button doesn't work any more. Send /browse to start again."))
+    _filters, state = _load(ctx)
     state["order"] = args[0]
     ctx.set_state(BROWSE, state)
     return [show_list(ctx, replace=True)]
 
 
 @registry.command(
-    "search", "find", roles=STUDENTS, help="search opportunities, e.g. /search nursing"
+    "search", "find", roles=STUDENTS, help=N_("search opportunities, e.g. /search nursing")
 )
 def search(ctx: Context, args: str) -> list[Reply]:
     if not args:
         ctx.start_dialog("search", WordsDialog())
-        return [Reply("What should I look for? Type a word or two, like 'design' or 'Leeds'.")]
-    filters, _ = _load(ctx)
+        return [Reply(_("What should I look for? Type a word or two, like 'design' or 'Leeds'."))]
+    filters, _state = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), "text": _search_words(args)}))
     return [show_list(ctx)]
 
@@ -245,7 +337,9 @@ def search(ctx: Context, args: str) -> list[Reply]:
 def _search_words(text: str) -> str:
     words = " ".join(text.split())
     if len(words) > MAX_SEARCH:
-        raise UserError(f"That search is too long. Please use fewer than {MAX_SEARCH} characters.")
+        raise UserError(
+            _("That search is too long. Please use fewer than {n} characters.", n=MAX_SEARCH)
+        )
     return words
 
 
@@ -263,9 +357,9 @@ def search_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
 def where_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
     place = " ".join(text.split())
     if len(place) > MAX_SEARCH:
-        raise UserError("That place name is too long. Try a town or city.")
+        raise UserError(_("That place name is too long. Try a town or city."))
     ctx.clear_state("dialog")
-    filters, _ = _load(ctx)
+    filters, _state = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), "where": place}))
     return [show_list(ctx)]
 
@@ -274,7 +368,7 @@ def where_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
 def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
     if ctx.role not in STUDENTS:
         return None
-    _, state = _load(ctx)
+    _filters, state = _load(ctx)
     seen = state.get("seen_at")
     if seen is None or ctx.now - datetime.fromisoformat(seen) > SEARCH_WINDOW:
         return None
@@ -364,17 +458,21 @@ def looks_like_search(text: str) -> bool:
 
 def _what_you_can_do(text: str) -> Reply:
     thanked = re.search(r"\b(thanks|thank|thx|cheers|ta)\b", text.lower())
-    opening = "You're welcome!" if thanked else "Hi!"
+    opening = _("You're welcome!") if thanked else _("Hi!")
     return Reply(
-        f"{opening} Here's what you can do:\n"
-        "• type a word or two to search, like 'design' or 'nursing Leeds'\n"
-        "• tap a number in the list to see that opportunity\n"
-        "• /filter to narrow the list, /saved for what you saved\n"
-        "• /help for everything else",
+        opening
+        + " "
+        + _(
+            "Here's what you can do:\n"
+            "• type a word or two to search, like 'design' or 'nursing Leeds'\n"
+            "• tap a number in the list to see that opportunity\n"
+            "• /filter to narrow the list, /saved for what you saved\n"
+            "• /help for everything else"
+        ),
         (
             (
-                Button("Show the list", actions.PAGE.payload(0)),
-                Button("Filter", actions.FILTER.payload()),
+                Button(_("Show the list"), actions.PAGE.payload(0)),
+                Button(_("Filter"), actions.FILTER.payload()),
             ),
         ),
     )
@@ -387,10 +485,10 @@ def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
     """
     if number < 1:
         return None
-    filters, _ = _load(ctx)
+    filters, _state = _load(ctx)
     size = ctx.caps.page_size
     page, index = divmod(number - 1, size)
-    items, _ = browse_page(
+    items, _total = browse_page(
         ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
     )
     if index >= len(items):
@@ -398,22 +496,22 @@ def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
     return [card(ctx, items[index], replace=False)]
 
 
-@registry.command("clear", roles=STUDENTS, help="clear all browse filters")
+@registry.command("clear", roles=STUDENTS, help=N_("clear all browse filters"))
 def clear(ctx: Context, args: str) -> list[Reply]:
     _save(ctx, BrowseFilters())
-    return [show_list(ctx, note="Filters cleared.")]
+    return [show_list(ctx, note=_("Filters cleared."))]
 
 
 @registry.action(actions.FILTERS_CLEAR, roles=STUDENTS)
 def clear_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     _save(ctx, BrowseFilters())
-    return [show_list(ctx, replace=True, note="Filters cleared.")]
+    return [show_list(ctx, replace=True, note=_("Filters cleared."))]
 
 
 @registry.action(actions.PAGE, roles=STUDENTS)
 def page_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 6:
-        raise UserError("That button doesn't work any more. Send /browse to start again.")
+        raise UserError(_("That button doesn't work any more. Send /browse to start again."))
     return [show_list(ctx, int(args[0]), replace=True)]
 
 
@@ -425,7 +523,7 @@ def open_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action(actions.BACK_TO_LIST, roles=STUDENTS)
 def back_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    _, state = _load(ctx)
+    _filters, state = _load(ctx)
     if state.get("back") == "saved":
         from handlers.listings.saved import saved_list
 
@@ -434,7 +532,7 @@ def back_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 @registry.command(
-    "filter", "filters", roles=STUDENTS, help="narrow the list by kind, field, place, pay"
+    "filter", "filters", roles=STUDENTS, help=N_("narrow the list by kind, field, place, pay")
 )
 def filter_menu(ctx: Context, args: str) -> list[Reply]:
     return [_filter_menu(ctx, replace=False)]
@@ -446,20 +544,20 @@ def filter_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return [_filter_menu(ctx, replace=True)]
     if args == ["kind"]:
         kinds = [
-            Button(label, actions.FILTER_KIND.payload(kind.value))
+            Button(_(label), actions.FILTER_KIND.payload(kind.value))
             for kind, label in KIND_LABELS.items()
         ]
-        return [Reply("Which kind?", _rows(kinds, 2), replace=True)]
+        return [Reply(_("Which kind?"), _rows(kinds, 2), replace=True)]
     if args == ["tag"]:
-        tags = [Button(label, actions.FILTER_TAG.payload(tag)) for tag, label in TAGS.items()]
-        return [Reply("Which field?", _rows(tags, 2), replace=True)]
+        tags = [Button(_(label), actions.FILTER_TAG.payload(tag)) for tag, label in TAGS.items()]
+        return [Reply(_("Which field?"), _rows(tags, 2), replace=True)]
     if args == ["where"]:
         ctx.start_dialog("where", WordsDialog())
-        return [Reply("Which town or city? Type its name.")]
+        return [Reply(_("Which town or city? Type its name."))]
     if args == ["text"]:
         ctx.start_dialog("search", WordsDialog())
-        return [Reply("What should I look for? Type a word or two.")]
-    raise UserError("That button doesn't work any more. Send /filter to start again.")
+        return [Reply(_("What should I look for? Type a word or two."))]
+    raise UserError(_("That button doesn't work any more. Send /filter to start again."))
 
 
 def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
@@ -467,35 +565,37 @@ def _rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]
 
 
 def _filter_menu(ctx: Context, *, replace: bool) -> Reply:
-    filters, _ = _load(ctx)
-    now = ", ".join(describe(filters)) or "none"
+    filters, _state = _load(ctx)
+    now = ", ".join(describe(filters))
     return Reply(
-        f"Filters now: {now}. What would you like to narrow down?",
+        _("Filters now: {filters}. What would you like to narrow down?", filters=now)
+        if now
+        else _("Filters now: none. What would you like to narrow down?"),
         (
             (
-                Button("Kind", actions.FILTER.payload("kind")),
-                Button("Field", actions.FILTER.payload("tag")),
+                Button(_("Kind"), actions.FILTER.payload("kind")),
+                Button(_("Field"), actions.FILTER.payload("tag")),
             ),
             (
-                Button("Place", actions.FILTER.payload("where")),
-                Button("Search words", actions.FILTER.payload("text")),
+                Button(_("Place"), actions.FILTER.payload("where")),
+                Button(_("Search words"), actions.FILTER.payload("text")),
             ),
             (
-                Button("Remote only", actions.FILTER_REMOTE.payload(1)),
-                Button("On site only", actions.FILTER_REMOTE.payload(0)),
+                Button(_("Remote only"), actions.FILTER_REMOTE.payload(1)),
+                Button(_("On site only"), actions.FILTER_REMOTE.payload(0)),
             ),
             (
-                Button("Paid only", actions.FILTER_PAID.payload(1)),
-                Button("Clear filters", actions.FILTERS_CLEAR.payload()),
+                Button(_("Paid only"), actions.FILTER_PAID.payload(1)),
+                Button(_("Clear filters"), actions.FILTERS_CLEAR.payload()),
             ),
-            (Button("Show results", actions.PAGE.payload(0)),),
+            (Button(_("Show results"), actions.PAGE.payload(0)),),
         ),
         replace=replace,
     )
 
 
 def _set(ctx: Context, **change: Any) -> list[Reply]:
-    filters, _ = _load(ctx)
+    filters, _state = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), **change}))
     return [show_list(ctx, replace=True)]
 
@@ -503,7 +603,7 @@ def _set(ctx: Context, **change: Any) -> list[Reply]:
 @registry.action(actions.FILTER_KIND, roles=STUDENTS)
 def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in OpportunityKind._value2member_map_:
-        raise UserError("That button doesn't work any more. Send /filter to start again.")
+        raise UserError(_("That button doesn't work any more. Send /filter to start again."))
     return _set(ctx, kind=OpportunityKind(args[0]))
 
 
@@ -511,13 +611,13 @@ def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     tag = normalise_tag(args[0]) if len(args) == 1 else None
     if tag is None:
-        raise UserError("That button doesn't work any more. Send /filter to start again.")
+        raise UserError(_("That button doesn't work any more. Send /filter to start again."))
     return _set(ctx, tag=tag)
 
 
 def _flag(args: list[str]) -> bool:
     if args not in (["0"], ["1"]):
-        raise UserError("That button doesn't work any more. Send /filter to start again.")
+        raise UserError(_("That button doesn't work any more. Send /filter to start again."))
     return args == ["1"]
 
 
@@ -534,5 +634,5 @@ def paid_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.FILTER_REMOVE, roles=STUDENTS)
 def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1 or args[0] not in BrowseFilters.__dataclass_fields__:
-        raise UserError("That button doesn't work any more. Send /filter to start again.")
+        raise UserError(_("That button doesn't work any more. Send /filter to start again."))
     return _set(ctx, **{args[0]: None})

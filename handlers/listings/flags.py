@@ -13,6 +13,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from bot.core import STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, speaking_to
 from handlers import actions
 from handlers.common import (
     all_staff,
@@ -30,17 +31,17 @@ from storage.models import AuditEntry, ListingReport, Opportunity, OpportunitySt
 registry = Registry()
 
 REASONS = {
-    "closed": "It has closed",
-    "link": "The link is broken",
-    "duplicate": "It's a duplicate",
-    "wrong": "Something else is wrong",
+    "closed": N_("It has closed"),
+    "link": N_("The link is broken"),
+    "duplicate": N_("It's a duplicate"),
+    "wrong": N_("Something else is wrong"),
 }
 # How teachers read the reasons.
 REASON_NOTES = {
-    "closed": "closed",
-    "link": "link broken",
-    "duplicate": "duplicate",
-    "wrong": "something wrong",
+    "closed": N_("closed"),
+    "link": N_("link broken"),
+    "duplicate": N_("duplicate"),
+    "wrong": N_("something wrong"),
 }
 REPORTS_TO_HIDE = 2
 
@@ -50,22 +51,22 @@ def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     if len(args) == 1:
         buttons = [
-            Button(label, actions.REPORT_PROBLEM.payload(opportunity.id, key))
+            Button(_(label), actions.REPORT_PROBLEM.payload(opportunity.id, key))
             for key, label in REASONS.items()
         ]
         return [
             Reply(
-                f"What's wrong with {opportunity.title}?",
+                _("What's wrong with {title}?", title=opportunity.title),
                 (
                     tuple(buttons[:2]),
                     tuple(buttons[2:]),
-                    (Button("« Back", actions.OPEN_LISTING.payload(opportunity.id)),),
+                    (Button(_("« Back"), actions.OPEN_LISTING.payload(opportunity.id)),),
                 ),
                 replace=True,
             )
         ]
     if len(args) != 2 or args[1] not in REASONS:
-        raise UserError("That button doesn't work any more. Send /browse to start again.")
+        raise UserError(_("That button doesn't work any more. Send /browse to start again."))
     # Held until commit: two students reporting at once are counted one after the other.
     ctx.session.scalar(
         select(Opportunity.id).where(Opportunity.id == opportunity.id).with_for_update()
@@ -77,7 +78,7 @@ def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         )
     )
     if mine is not None and mine.resolved_at is None:
-        return [Reply("You've already reported it, thank you: a teacher will check it.")]
+        return [Reply(_("You've already reported it, thank you: a teacher will check it."))]
     if mine is None:
         mine = ListingReport(opportunity_id=opportunity.id, person_id=ctx.person.id)
         ctx.session.add(mine)
@@ -92,11 +93,15 @@ def report_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         _hide(ctx, opportunity)
     return [
         Reply(
-            "Thank you for telling us. A teacher will check it, and it's hidden from students "
-            "if others find the same."
+            _(
+                "Thank you for telling us. A teacher will check it, and it's hidden from students "
+                "if others find the same."
+            )
             if opportunity.status == OpportunityStatus.OPEN
-            else "Thank you for telling us. It's hidden from students until a teacher checks it.",
-            ((Button("« Back to the list", actions.BACK_TO_LIST.payload()),),),
+            else _(
+                "Thank you for telling us. It's hidden from students until a teacher checks it."
+            ),
+            ((Button(_("« Back to the list"), actions.BACK_TO_LIST.payload()),),),
             replace=True,
         )
     ]
@@ -114,15 +119,20 @@ def _hide(ctx: Context, opportunity: Opportunity) -> None:
         else all_staff(ctx.session)
     )
     for teacher in reviewers:
-        ctx.notify(
-            teacher,
-            f"Students report a problem with #{opportunity.id} {headline(opportunity)} "
-            f"({_reasons(ctx, opportunity)}). I've hidden it until you look: restore or close "
-            "it here or in /pending.",
-            kind="listing_reported",
-            key=f"listing-reported:{opportunity.id}:{hidden.id}:{teacher.id}",
-            buttons=review_buttons(opportunity),
-        )
+        with speaking_to(teacher):
+            ctx.notify(
+                teacher,
+                _(
+                    "Students report a problem with #{id} {title} ({reasons}). I've hidden it "
+                    "until you look: restore or close it here or in /pending.",
+                    id=opportunity.id,
+                    title=headline(opportunity),
+                    reasons=_reasons(ctx, opportunity),
+                ),
+                kind="listing_reported",
+                key=f"listing-reported:{opportunity.id}:{hidden.id}:{teacher.id}",
+                buttons=review_buttons(opportunity),
+            )
 
 
 def _reasons(ctx: Context, opportunity: Opportunity) -> str:
@@ -134,14 +144,17 @@ def _reasons(ctx: Context, opportunity: Opportunity) -> str:
             )
         )
     )
-    return ", ".join(f"{REASON_NOTES.get(reason, reason)}: {n}" for reason, n in counted.items())
+    return ", ".join(
+        f"{_(REASON_NOTES[reason]) if reason in REASON_NOTES else reason}: {n}"
+        for reason, n in counted.items()
+    )
 
 
 def review_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button("Restore", actions.REPORT_RESTORE.payload(opportunity.id)),
-            Button("Close it", actions.REPORT_CLOSE.payload(opportunity.id)),
+            Button(_("Restore"), actions.REPORT_RESTORE.payload(opportunity.id)),
+            Button(_("Close it"), actions.REPORT_CLOSE.payload(opportunity.id)),
         ),
     )
 
@@ -166,8 +179,12 @@ def reported_ids(ctx: Context, school: School) -> list[int]:
 def reported_card(ctx: Context, opportunity: Opportunity) -> Reply:
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 200)
     return Reply(
-        f"Reported #{opportunity.id} ({_reasons(ctx, opportunity)}), hidden from students:"
-        f"\n\n{body}",
+        _(
+            "Reported #{id} ({reasons}), hidden from students:",
+            id=opportunity.id,
+            reasons=_reasons(ctx, opportunity),
+        )
+        + f"\n\n{body}",
         review_buttons(opportunity),
     )
 
@@ -175,7 +192,7 @@ def reported_card(ctx: Context, opportunity: Opportunity) -> Reply:
 def _reported(ctx: Context, raw_id: str | None) -> Opportunity:
     opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
     if opportunity is None or opportunity.id not in reported_ids(ctx, staff_school(ctx)):
-        raise UserError("That report was already dealt with. Send /pending for the rest.")
+        raise UserError(_("That report was already dealt with. Send /pending for the rest."))
     return opportunity
 
 
@@ -195,7 +212,7 @@ def restore(ctx: Context, args: list[str]) -> list[Reply]:
     opportunity.status = OpportunityStatus.OPEN
     _resolve(ctx, opportunity)
     _audit(ctx, opportunity, "listing_restored")
-    return [Reply(f"Restored: {headline(opportunity)}. Students can find it again.")]
+    return [Reply(_("Restored: {title}. Students can find it again.", title=headline(opportunity)))]
 
 
 @registry.action(actions.REPORT_CLOSE, roles=STAFF)
@@ -206,7 +223,9 @@ def close(ctx: Context, args: list[str]) -> list[Reply]:
     _audit(ctx, opportunity, "opportunity_closed")
     ctx.session.flush()
     tell_closed(ctx.session, [opportunity], now=ctx.now, quiet=ctx.timing.quiet)
-    return [Reply(f"Closed: {headline(opportunity)}. Students who saved it are told.")]
+    return [
+        Reply(_("Closed: {title}. Students who saved it are told.", title=headline(opportunity)))
+    ]
 
 
 def _audit(ctx: Context, opportunity: Opportunity, action: str) -> AuditEntry:

@@ -14,14 +14,16 @@ job resumes where its last batch ended, and no row is imported twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Attachment, Context, Reply, Timing, UserError
+from bot.i18n import _, fmt_number, language, speaking_to
 from handlers.common import local_today
 from handlers.listings.importer import (
     BATCH_SIZE,
@@ -51,7 +53,7 @@ def start_import(ctx: Context, file: Attachment, owner: Owner) -> list[Reply]:
     try:
         total = count_records(file.filename, file.content)
     except ValueError as error:
-        raise UserError(f"I couldn't import that file: {error}.") from error
+        raise UserError(_("I couldn't import that file: {error}.", error=str(error))) from error
     if total <= BATCH_SIZE:
         parsed = read_listings(file.filename, file.content, local_today(ctx))
         store_rows(ctx.session, parsed, 0, ctx.now, parsed.report, owner)
@@ -78,8 +80,12 @@ def start_import(ctx: Context, file: Attachment, owner: Owner) -> list[Reply]:
     )
     return [
         Reply(
-            f"Importing {total:,} listings from {file.filename}. "
-            "I'll tell you how it's going, and what was imported when it's done."
+            _(
+                "Importing {count} listings from {filename}. I'll tell you how it's going, and "
+                "what was imported when it's done.",
+                count=fmt_number(total),
+                filename=file.filename,
+            )
         )
     ]
 
@@ -119,15 +125,25 @@ def import_batches(
             return
         filename, payload = job.filename, job.payload
         owner = Owner(job.school_id, claim=job.claim_unowned)
+        # The problems with rows are worded for the teacher who sent the file.
+        requester = session.get(Person, job.requested_by_id) if job.requested_by_id else None
+        speaks = requester.language if requester is not None else None
     try:
-        parsed = read_listings(filename, payload, now.date())
+        with language(speaks):
+            parsed = read_listings(filename, payload, now.date())
     except ValueError as error:
         # The file was read when it was accepted: only a changed importer can refuse it now.
         with transaction(session_factory) as session:
             job = _claim(session, job_id)
             if job is not None:
-                refused = f"I couldn't import that file: {error}."
-                _finish(session, job, now, ImportStatus.FAILED, refused)
+                refused = str(error)
+                _finish(
+                    session,
+                    job,
+                    now,
+                    ImportStatus.FAILED,
+                    lambda: _("I couldn't import that file: {error}.", error=refused),
+                )
         return
     total = parsed.records
     while True:
@@ -137,7 +153,8 @@ def import_batches(
                 return
             before = job.done
             counts = ImportReport()
-            job.done = store_rows(session, parsed, before, now, counts, owner)
+            with language(speaks):
+                job.done = store_rows(session, parsed, before, now, counts, owner)
             job.created += counts.created
             job.updated += counts.updated
             job.unchanged += counts.unchanged
@@ -154,15 +171,10 @@ def import_batches(
                 ]
                 report = ImportReport(job.created, job.updated, job.unchanged, sorted(skipped))
                 _audit(session, now, job.requested_by_id, filename, job.created)
-                _finish(session, job, now, ImportStatus.DONE, _summary(filename, report))
+                _finish(session, job, now, ImportStatus.DONE, partial(_summary, filename, report))
             elif progress_due(before, job.done):
-                _tell(
-                    session,
-                    job,
-                    now,
-                    f"{job.done:,} of {total:,} listings from {filename} done so far…",
-                    step=str(job.done),
-                )
+                so_far = partial(_progress, job.done, total, filename)
+                _tell(session, job, now, so_far, step=str(job.done))
             done = min(job.done, total)
         yield done, total
         if done == total:
@@ -179,7 +191,7 @@ def _claim(session: Session, job_id: int) -> ImportJob | None:
 
 
 def _finish(
-    session: Session, job: ImportJob, now: datetime, status: ImportStatus, message: str
+    session: Session, job: ImportJob, now: datetime, status: ImportStatus, message: Text
 ) -> None:
     job.status = status
     # The file is not kept once imported: the opportunities are.
@@ -188,10 +200,15 @@ def _finish(
     _tell(session, job, now, message, step="end")
 
 
-def _tell(session: Session, job: ImportJob, now: datetime, text: str, *, step: str) -> None:
+# What the teacher is told, rendered in their language: a function that words it there.
+Text = Callable[[], str]
+
+
+def _tell(session: Session, job: ImportJob, now: datetime, text: Text, *, step: str) -> None:
     person = session.get(Person, job.requested_by_id) if job.requested_by_id else None
     if person is not None:
-        enqueue(session, person, text, kind="import", key=f"import:{job.id}:{step}", now=now)
+        with speaking_to(person):
+            enqueue(session, person, text(), kind="import", key=f"import:{job.id}:{step}", now=now)
 
 
 def _audit(
@@ -207,8 +224,21 @@ def _audit(
     )
 
 
+def _progress(done: int, total: int, filename: str) -> str:
+    return _(
+        "{done} of {total} listings from {filename} done so far…",
+        done=fmt_number(done),
+        total=fmt_number(total),
+        filename=filename,
+    )
+
+
 def _summary(filename: str, report: ImportReport) -> str:
-    return f"Imported {filename}: {report.summary(limit=MAX_BAD_ROWS)}"
+    return _(
+        "Imported {filename}: {summary}",
+        filename=filename,
+        summary=report.summary(limit=MAX_BAD_ROWS),
+    )
 
 
 def _short(filename: str) -> str:

@@ -58,6 +58,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from bot.i18n import _, _n
 from handlers.listings.schema import (
     FIELDS,
     MAX_LOCATION,
@@ -106,16 +107,30 @@ class ImportReport:
     def summary(self, limit: int | None = None) -> str:
         """The counts, then each skipped row (the first ``limit`` of them, if given)."""
         total = self.created + self.updated + self.unchanged
-        rows = "row" if len(self.skipped) == 1 else "rows"
         lines = [
-            f"{total} {'opportunity' if total == 1 else 'opportunities'}: "
-            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged; "
-            f"{len(self.skipped)} {rows} skipped"
+            _n(
+                "{n} opportunity: {created} created, {updated} updated, {unchanged} unchanged",
+                "{n} opportunities: {created} created, {updated} updated, {unchanged} unchanged",
+                total,
+                created=self.created,
+                updated=self.updated,
+                unchanged=self.unchanged,
+            )
+            + "; "
+            + _n("{n} row skipped", "{n} rows skipped", len(self.skipped))
         ]
         shown = self.skipped if limit is None else self.skipped[:limit]
-        lines += [f"row {number}: {reason}" for number, reason in shown]
+        lines += [
+            _("row {number}: {reason}", number=number, reason=reason) for number, reason in shown
+        ]
         if len(shown) < len(self.skipped):
-            lines.append(f"…and {len(self.skipped) - len(shown)} more skipped rows.")
+            lines.append(
+                _n(
+                    "…and {n} more skipped row.",
+                    "…and {n} more skipped rows.",
+                    len(self.skipped) - len(shown),
+                )
+            )
         return "\n".join(lines)
 
 
@@ -183,7 +198,9 @@ def import_file(
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror or error}") from error
+        raise ValueError(
+            _("cannot read {path}: {error}", path=str(path), error=error.strerror or error)
+        ) from error
     parsed = read_listings(path.name, data, now.date())
     done = 0
     while done < parsed.records:
@@ -255,21 +272,27 @@ def _split(filename: str, data: bytes) -> tuple[_Format, list[Any], _Convert]:
     }
     suffix = Path(filename).suffix.lower()
     if suffix not in formats:
-        raise ValueError(f"cannot import {filename}: use a .csv or .json file")
+        raise ValueError(_("cannot import {filename}: use a .csv or .json file", filename=filename))
     form = formats[suffix]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(
-            f"{filename} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+            _(
+                "{filename} is not UTF-8 text (byte {byte}); save it as UTF-8",
+                filename=filename,
+                byte=error.start,
+            )
         ) from error
     if "\x00" in text:
         # UTF-16 without a byte-order mark decodes as UTF-8 full of NULs, which PostgreSQL refuses.
-        raise ValueError(f"{filename} contains NUL bytes; save it as UTF-8 text")
+        raise ValueError(
+            _("{filename} contains NUL bytes; save it as UTF-8 text", filename=filename)
+        )
     try:
         records, convert = form.split(text)
     except ValueError as error:
-        raise ValueError(f"{filename}: {error}") from error
+        raise ValueError(_("{filename}: {error}", filename=filename, error=error)) from error
     return form, records, convert
 
 
@@ -281,8 +304,12 @@ def _last_wins(rows: list[Row], id_name: str, report: ImportReport) -> list[Row]
             report.skipped.append(
                 (
                     earlier.number,
-                    f"{id_name} {row.external_id!r} is repeated in row {row.number}, "
-                    "which was imported instead",
+                    _(
+                        "{column} {id} is repeated in row {number}, which was imported instead",
+                        column=id_name,
+                        id=repr(row.external_id),
+                        number=row.number,
+                    ),
                 )
             )
         latest[row.external_id] = row
@@ -339,9 +366,7 @@ def store_rows(
         elif opportunity.owner_school_id != owner.school_id and not (
             owner.claim and opportunity.owner_school_id is None
         ):
-            report.skipped.append(
-                (row.number, f"{row.external_id!r} is another school's listing, left unchanged")
-            )
+            report.skipped.append((row.number, _not_ours(row)))
         elif update_opportunity(opportunity, values, row.tags):
             opportunity.updated_at = now
             _publish(opportunity, now)
@@ -349,6 +374,10 @@ def store_rows(
         else:
             report.unchanged += 1
     return end
+
+
+def _not_ours(row: Row) -> str:
+    return _("{id} is another school's listing, left unchanged", id=repr(row.external_id))
 
 
 def _organisation_ids(session: Session, names: set[str], now: datetime) -> dict[str, int]:
@@ -403,29 +432,34 @@ def _too_deep(text: str) -> bool:
 
 def _json_split(text: str) -> tuple[list[Any], _Convert]:
     if _too_deep(text):
-        raise ValueError("it is nested too deeply to be a listings file (an array of objects)")
+        raise ValueError(_("it is nested too deeply to be a listings file (an array of objects)"))
     try:
         records = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(
-            f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+            _(
+                "not valid JSON (line {line}, column {column}: {error})",
+                line=error.lineno,
+                column=error.colno,
+                error=error.msg,
+            )
         ) from error
     if not isinstance(records, list):
-        raise ValueError("expected a JSON array of listings")
+        raise ValueError(_("expected a JSON array of listings"))
     return records, _listing
 
 
 # Long because it checks each field of one record in the order the schema lists them.
 def _listing(number: int, record: object, today: date | None) -> Row:
     if not isinstance(record, dict):
-        raise _Bad(f"is not a JSON object: {clip(json.dumps(record), 60)}")
+        raise _Bad(_("is not a JSON object: {record}", record=clip(json.dumps(record), 60)))
     problems: dict[str, str] = {}
     places: list[str] = []
     about = []
     for key in ("locations", "terms"):
         value = record.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            problems[key] = f"The {key} must be a list of texts."
+            problems[key] = _("The {key} must be a list of texts.", key=key)
         elif key == "locations":
             places = [place.strip() for place in value if place.strip()]
         elif value:
@@ -492,11 +526,11 @@ def _posted(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"The date_posted {clip(repr(value), 40)} is not a Unix time.")
+        raise _Bad(_("The date_posted {value} is not a Unix time.", value=clip(repr(value), 40)))
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError) as error:
-        raise _Bad(f"The date_posted {value!r} is out of range.") from error
+        raise _Bad(_("The date_posted {value} is out of range.", value=repr(value))) from error
 
 
 def _places(locations: list[str]) -> str:
@@ -523,12 +557,14 @@ def _csv_split(text: str) -> tuple[list[Any], _Convert]:
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
-            raise ValueError("the file is empty: the first row must name the columns")
+            raise ValueError(_("the file is empty: the first row must name the columns"))
         columns = _columns(header)
         # Records, not lines, so that numbers stay right when a quoted value spans lines.
         records = list(reader)
     except csv.Error as error:
-        raise ValueError(f"not readable as CSV (line {reader.line_num}: {error})") from error
+        raise ValueError(
+            _("not readable as CSV (line {line}: {error})", line=reader.line_num, error=error)
+        ) from error
 
     def convert(number: int, cells: list[str], today: date | None) -> Row | None:
         if not any(cell.strip() for cell in cells):
@@ -544,23 +580,34 @@ def _columns(header: list[str]) -> list[str]:
     unknown = [name for name in columns if name and name not in CSV_COLUMNS]
     if unknown:
         raise ValueError(
-            f"unknown column {', '.join(map(repr, unknown))} "
-            f"(the columns are: {', '.join(CSV_COLUMNS)})"
+            _(
+                "unknown column {unknown} (the columns are: {columns})",
+                unknown=", ".join(map(repr, unknown)),
+                columns=", ".join(CSV_COLUMNS),
+            )
         )
     repeated = sorted({name for name in columns if name and columns.count(name) > 1})
     if repeated:
-        raise ValueError(f"column {', '.join(map(repr, repeated))} appears more than once")
+        raise ValueError(
+            _("column {columns} appears more than once", columns=", ".join(map(repr, repeated)))
+        )
     missing = [name for name in REQUIRED_CSV_COLUMNS if name not in columns]
     if missing:
-        raise ValueError(f"missing required column {', '.join(map(repr, missing))}")
+        raise ValueError(
+            _("missing required column {columns}", columns=", ".join(map(repr, missing)))
+        )
     return columns
 
 
 def _csv_row(number: int, columns: list[str], cells: list[str], today: date | None) -> Row:
     if len(cells) > len(columns):
         raise _Bad(
-            f"has {len(cells)} values but the header names {len(columns)} columns "
-            "(a value with a comma in it needs quotes)"
+            _(
+                "has {values} values but the header names {columns} columns (a value with a "
+                "comma in it needs quotes)",
+                values=len(cells),
+                columns=len(columns),
+            )
         )
     raw = {name: cell for name, cell in zip(columns, cells, strict=False) if name}
     try:

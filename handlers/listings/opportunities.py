@@ -9,6 +9,7 @@ teacher may also publish in one message, "/publish" then a "field: value" line p
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from enum import Enum
@@ -28,6 +29,7 @@ from bot.core import (
     Reply,
     UserError,
 )
+from bot.i18n import N_, _, speaking_to
 from handlers import actions
 from handlers.common import (
     KIND_LABELS,
@@ -98,6 +100,8 @@ class RejectDialog(TypedDict):
     """The reason typed for turning a proposal down: which opportunity."""
 
     opportunity: int
+
+
 # A record chosen from a form's search: "#12".
 _CHOSEN = re.compile(r"#(\d+)")
 # Choices a form's search offers at most (Slack shows at most 100).
@@ -130,7 +134,7 @@ def _organisation_name(ctx: Context, text: str) -> str:
         return text
     organisation = ctx.session.get(Organisation, int(chosen[1]))
     if organisation is None:
-        raise UserError("That organisation is no longer listed. Please choose it again.")
+        raise UserError(_("That organisation is no longer listed. Please choose it again."))
     return organisation.name
 
 
@@ -139,60 +143,62 @@ def _example(ctx: Context) -> str:
 
 
 PUBLISH_FORM = Form(
-    "New opportunity",
-    "Publish",
+    N_("New opportunity"),
+    N_("Publish"),
     (
         Field(
             "organisation",
-            "Organisation",
+            N_("Organisation"),
             "search",
             max_length=MAX_ORGANISATION,
-            hint="Type to find it, or to add a new one",
+            hint=N_("Type to find it, or to add a new one"),
             source="organisations",
         ),
-        Field("title", "Title", max_length=MAX_TITLE, hint="Summer software internship"),
+        Field("title", N_("Title"), max_length=MAX_TITLE, hint=N_("Summer software internship")),
         Field(
             "kind",
-            "Kind",
+            N_("Kind"),
             "choice",
             options=tuple((kind.value, label) for kind, label in KIND_LABELS.items()),
         ),
         Field(
             "description",
-            "Description for students",
+            N_("Description for students"),
             "long_text",
             max_length=MAX_DESCRIPTION,
-            hint="What they'll do and learn, in a few sentences",
+            hint=N_("What they'll do and learn, in a few sentences"),
         ),
-        Field("location", "Location", max_length=MAX_LOCATION, hint="A town, or an address"),
+        Field(
+            "location", N_("Location"), max_length=MAX_LOCATION, hint=N_("A town, or an address")
+        ),
         Field(
             "remote",
-            "Can students take part remotely?",
+            N_("Can students take part remotely?"),
             "choice",
             optional=True,
-            options=(("no", "In person"), ("yes", "Remote")),
+            options=(("no", N_("In person")), ("yes", N_("Remote"))),
             initial="no",
         ),
         Field(
             "paid",
-            "Is it paid?",
+            N_("Is it paid?"),
             "choice",
             optional=True,
-            options=(("yes", "Paid"), ("no", "Unpaid"), ("not sure", "Not sure")),
+            options=(("yes", N_("Paid")), ("no", N_("Unpaid")), ("not sure", N_("Not sure"))),
             initial="not sure",
         ),
-        Field("start", "Starts on", "date", optional=True),
-        Field("end", "Ends on", "date", optional=True),
-        Field("deadline", "Deadline to register interest", "date", optional=True),
-        Field("spots", "Places", "number", optional=True, bounds=(1, MAX_SPOTS)),
-        Field("url", "Web page", "url", optional=True, max_length=MAX_URL),
+        Field("start", N_("Starts on"), "date", optional=True),
+        Field("end", N_("Ends on"), "date", optional=True),
+        Field("deadline", N_("Deadline to register interest"), "date", optional=True),
+        Field("spots", N_("Places"), "number", optional=True, bounds=(1, MAX_SPOTS)),
+        Field("url", N_("Web page"), "url", optional=True, max_length=MAX_URL),
         Field(
             "tags",
-            "Fields of interest",
+            N_("Fields of interest"),
             "choices",
             optional=True,
             options=tuple(TAGS.items()),
-            hint="Found from the title and description if left empty",
+            hint=N_("Found from the title and description if left empty"),
         ),
     ),
 )
@@ -212,7 +218,7 @@ def organisation_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
     choices = [(f"#{o.id}", o.name) for o in found]
     exists = any(o.name.lower() == name.lower() for o in found)
     if 2 <= len(name) <= MAX_ORGANISATION and not exists:
-        choices.append((name, f"New organisation: {name}"))
+        choices.append((name, _("New organisation: {name}", name=name)))
     return choices
 
 
@@ -241,39 +247,43 @@ def listing_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
         query = query.where(matches)
     return [(f"#{o.id}", f"#{o.id} {headline(o)}") for o in ctx.session.scalars(query)]
 
+
 # Buttons answer these steps with the same words a person could type.
 _KIND_BUTTONS = tuple(
     Button(label, actions.FORM.payload("kind", kind.value)) for kind, label in KIND_LABELS.items()
 )
 QUESTIONS: dict[str, tuple[str, tuple[tuple[Button, ...], ...]]] = {
-    "organisation": ("Which organisation offers it? Type its name.", ()),
-    "title": ("What's the title? (For example: Summer software internship)", ()),
+    "organisation": (N_("Which organisation offers it? Type its name."), ()),
+    "title": (N_("What's the title? (For example: Summer software internship)"), ()),
     "kind": (
-        "What kind of opportunity is it?",
+        N_("What kind of opportunity is it?"),
         (_KIND_BUTTONS[:2], _KIND_BUTTONS[2:4], _KIND_BUTTONS[4:]),
     ),
-    "description": ("Describe it for students in a few sentences: what they'll do and learn.", ()),
-    "location": ("Where is it? (A town, or an address)", ()),
+    "description": (
+        N_("Describe it for students in a few sentences: what they'll do and learn."),
+        (),
+    ),
+    "location": (N_("Where is it? (A town, or an address)"), ()),
     "deadline": (
-        "What's the deadline to register interest? Type it as YYYY-MM-DD.",
-        ((Button("No deadline", actions.FORM.payload("deadline", "none")),),),
+        N_("What's the deadline to register interest? Type it as YYYY-MM-DD."),
+        ((Button(N_("No deadline"), actions.FORM.payload("deadline", "none")),),),
     ),
     "paid": (
-        "Is it paid?",
+        N_("Is it paid?"),
         (
             (
-                Button("Paid", actions.FORM.payload("paid", "yes")),
-                Button("Unpaid", actions.FORM.payload("paid", "no")),
-                Button("Not sure", actions.FORM.payload("paid", "unknown")),
+                Button(N_("Paid"), actions.FORM.payload("paid", "yes")),
+                Button(N_("Unpaid"), actions.FORM.payload("paid", "no")),
+                Button(N_("Not sure"), actions.FORM.payload("paid", "unknown")),
             ),
         ),
     ),
     "remote": (
-        "Can students take part remotely?",
+        N_("Can students take part remotely?"),
         (
             (
-                Button("Remote", actions.FORM.payload("remote", "yes")),
-                Button("In person", actions.FORM.payload("remote", "no")),
+                Button(N_("Remote"), actions.FORM.payload("remote", "yes")),
+                Button(N_("In person"), actions.FORM.payload("remote", "no")),
             ),
         ),
     ),
@@ -284,26 +294,33 @@ def _steps(mode: str) -> tuple[str, ...]:
     return PUBLISH_STEPS if mode == "publish" else PROPOSE_STEPS
 
 
-@registry.command("propose", roles=EMPLOYERS, help="propose an opportunity (a teacher approves it)")
+@registry.command(
+    "propose", roles=EMPLOYERS, help=N_("propose an opportunity (a teacher approves it)")
+)
 def propose(ctx: Context, args: str) -> list[Reply]:
     if ctx.person.organisation is None:
-        raise UserError("You're not linked to an organisation. Ask your school coordinator.")
+        raise UserError(_("You're not linked to an organisation. Ask your school coordinator."))
     return _begin(
         ctx,
         "propose",
         {},
-        f"Let's describe the opportunity {ctx.person.organisation.name} offers. A teacher "
-        "approves it before students see it. Send /cancel to stop at any time.",
+        _(
+            "Let's describe the opportunity {organisation} offers. A teacher approves it before "
+            "students see it. Send /cancel to stop at any time.",
+            organisation=ctx.person.organisation.name,
+        ),
     )
 
 
 @registry.command(
-    "publish", roles=STAFF, help="publish an opportunity for students", form=PUBLISH_FORM
+    "publish", roles=STAFF, help=N_("publish an opportunity for students"), form=PUBLISH_FORM
 )
 def publish(ctx: Context, args: str) -> list[Reply]:
     if args:
         return _publish_at_once(ctx, args)
-    return _begin(ctx, "publish", {}, "Let's add an opportunity. Send /cancel to stop at any time.")
+    return _begin(
+        ctx, "publish", {}, _("Let's add an opportunity. Send /cancel to stop at any time.")
+    )
 
 
 def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
@@ -331,10 +348,16 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems:
         raise UserError(
-            "Nothing was published. Please fix this and send it again:\n"
+            _("Nothing was published. Please fix this and send it again:")
+            + "\n"
             + "\n".join(f"• {problem}" for problem in problems)
-            + f"\n\nOne line per field: {_REQUIRED} (needed); {_OPTIONAL}. "
-            "Or send /publish alone and I'll ask one question at a time.",
+            + "\n\n"
+            + _(
+                "One line per field: {required} (needed); {optional}. Or send /publish alone "
+                "and I'll ask one question at a time.",
+                required=_REQUIRED,
+                optional=_OPTIONAL,
+            ),
             fields=by_field,
         )
     answers = {step: _kept(getattr(fields, step)) for step in PUBLISH_STEPS}
@@ -352,9 +375,8 @@ def _publish_at_once(ctx: Context, args: str) -> list[Reply]:
     ctx.session.add(opportunity)
     ctx.session.flush()
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
-    return [
-        Reply(f"Published (#{opportunity.id}): students can find it with /browse now.\n\n{body}")
-    ]
+    published = _("Published (#{id}): students can find it with /browse now.", id=opportunity.id)
+    return [Reply(f"{published}\n\n{body}")]
 
 
 def _begin(ctx: Context, mode: str, answers: Answers, note: str) -> list[Reply]:
@@ -368,13 +390,14 @@ def _next(ctx: Context, mode: str, answers: Answers, *, note: str = "") -> Reply
     if step is None:
         return _preview(ctx, mode, answers, prefix)
     text, buttons = QUESTIONS[step]
-    return Reply(prefix + text, (*buttons, (Button("Cancel", actions.FORM_CANCEL.payload()),)))
+    rows = tuple(tuple(replace(b, label=_(b.label)) for b in row) for row in buttons)
+    return Reply(prefix + _(text), (*rows, (Button(_("Cancel"), actions.FORM_CANCEL.payload()),)))
 
 
 def _form(ctx: Context) -> tuple[str, Answers]:
     dialog = ctx.typed_state(DIALOG, FormDialog)
     if dialog is None or dialog.get("name") != FORM:
-        raise UserError("That form was closed. Send /propose or /publish to start again.")
+        raise UserError(_("That form was closed. Send /propose or /publish to start again."))
     return str(dialog.get("mode")), dict(dialog.get("answers", {}))
 
 
@@ -383,7 +406,7 @@ def form_typed(ctx: Context, text: str, dialog: FormDialog) -> list[Reply]:
     mode, answers = _form(ctx)
     step = next((s for s in _steps(mode) if s not in answers), None)
     if step is None:
-        raise UserError("All done: tap Submit (or Publish) above, or Cancel.")
+        raise UserError(_("All done: tap Submit (or Publish) above, or Cancel."))
     answers[step] = _kept(_answer(ctx, step, text))
     ctx.start_dialog(FORM, FormDialog(mode=mode, answers=answers))
     return [_next(ctx, mode, answers)]
@@ -397,7 +420,7 @@ def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         ctx.clear_state(DIALOG)
         return _finish(ctx, mode, answers)
     if len(args) != 2 or args[0] != step:
-        raise UserError("That button is from an earlier question. Please answer the one above.")
+        raise UserError(_("That button is from an earlier question. Please answer the one above."))
     answers[step] = _kept(_answer(ctx, step, args[1].replace("_", " ")))
     ctx.start_dialog(FORM, FormDialog(mode=mode, answers=answers))
     return [_next(ctx, mode, answers)]
@@ -405,13 +428,13 @@ def form_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action(actions.FORM_CANCEL, roles=EMPLOYERS | STAFF)
 def form_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, stopped. Nothing was saved.", replace=True)]
+    return [Reply(_("OK, stopped. Nothing was saved."), replace=True)]
 
 
 def _organisation(ctx: Context, mode: str, answers: Answers) -> Organisation:
     if mode == "propose":
         if ctx.person.organisation is None:
-            raise UserError("You're not linked to an organisation any more.")
+            raise UserError(_("You're not linked to an organisation any more."))
         return ctx.person.organisation
     name = answers["organisation"]
     found = ctx.session.scalar(select(Organisation).where(Organisation.name == name))
@@ -448,13 +471,13 @@ def _build(ctx: Context, mode: str, answers: Answers, organisation: Organisation
 def _preview(ctx: Context, mode: str, answers: Answers, prefix: str) -> Reply:
     opportunity = _build(ctx, mode, answers, _organisation(ctx, mode, answers))
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 200)
-    finish = "Submit for approval" if mode == "propose" else "Publish"
+    finish = _("Submit for approval") if mode == "propose" else _("Publish")
     return Reply(
-        f"{prefix}Here's how students will see it:\n\n{body}",
+        prefix + _("Here's how students will see it:") + f"\n\n{body}",
         (
             (
                 Button(finish, actions.FORM.payload("done")),
-                Button("Cancel", actions.FORM_CANCEL.payload()),
+                Button(_("Cancel"), actions.FORM_CANCEL.payload()),
             ),
         ),
     )
@@ -473,25 +496,35 @@ def _finish(ctx: Context, mode: str, answers: Answers) -> list[Reply]:
     ctx.session.add(opportunity)
     ctx.session.flush()
     if mode == "publish":
-        return [Reply(f"Published (#{opportunity.id}): students can find it with /browse now.")]
+        return [
+            Reply(_("Published (#{id}): students can find it with /browse now.", id=opportunity.id))
+        ]
     reviewers = (
         all_staff(ctx.session)
         if opportunity.owner_school_id is None
         else school_staff(ctx.session, opportunity.owner_school_id)
     )
     for teacher in reviewers:
-        ctx.notify(
-            teacher,
-            f"{organisation.name} proposes a new opportunity (#{opportunity.id}):\n\n"
-            + card_text(opportunity, local_today(ctx), 3000),
-            kind="proposal",
-            key=f"proposal:{opportunity.id}:{teacher.id}",
-            buttons=proposal_buttons(opportunity),
-        )
+        with speaking_to(teacher):
+            proposes = _(
+                "{organisation} proposes a new opportunity (#{id}):",
+                organisation=organisation.name,
+                id=opportunity.id,
+            )
+            ctx.notify(
+                teacher,
+                proposes + "\n\n" + card_text(opportunity, local_today(ctx), 3000),
+                kind="proposal",
+                key=f"proposal:{opportunity.id}:{teacher.id}",
+                buttons=proposal_buttons(opportunity),
+            )
     return [
         Reply(
-            f"Thank you! {opportunity.title} is waiting for a teacher's approval. "
-            "I'll tell you as soon as it's decided."
+            _(
+                "Thank you! {title} is waiting for a teacher's approval. I'll tell you as soon "
+                "as it's decided.",
+                title=opportunity.title,
+            )
         )
     ]
 
@@ -500,8 +533,8 @@ def proposal_buttons(opportunity: Opportunity) -> tuple[tuple[Button, ...], ...]
     """A teacher's answers to a proposal."""
     return (
         (
-            Button("Approve", actions.PROPOSAL_APPROVE.payload(opportunity.id)),
-            Button("Reject", actions.PROPOSAL_REJECT.payload(opportunity.id)),
+            Button(_("Approve"), actions.PROPOSAL_APPROVE.payload(opportunity.id)),
+            Button(_("Reject"), actions.PROPOSAL_REJECT.payload(opportunity.id)),
         ),
     )
 
@@ -516,24 +549,35 @@ def _proposal(ctx: Context, raw_id: str | None) -> tuple[Opportunity, School]:
     school = staff_school(ctx)
     opportunity = ctx.session.get(Opportunity, parse_id(raw_id))
     if opportunity is None:
-        raise UserError("That proposal no longer exists.")
+        raise UserError(_("That proposal no longer exists."))
     if opportunity.status != OpportunityStatus.PENDING:
-        state = "approved" if opportunity.status == OpportunityStatus.OPEN else "dealt with"
-        raise UserError(f"{opportunity.title} was already {state}. Send /pending for the rest.")
+        done = (
+            N_("{title} was already approved. Send /pending for the rest.")
+            if opportunity.status == OpportunityStatus.OPEN
+            else N_("{title} was already dealt with. Send /pending for the rest.")
+        )
+        raise UserError(_(done, title=opportunity.title))
     if opportunity.owner_school_id not in (None, school.id):
         raise UserError(
-            f"{opportunity.title} was proposed to another school, so it's theirs to decide. "
-            "Send /pending for your school's proposals."
+            _(
+                "{title} was proposed to another school, so it's theirs to decide. Send /pending "
+                "for your school's proposals.",
+                title=opportunity.title,
+            )
         )
     return opportunity, school
 
 
-def _tell_proposer(ctx: Context, opportunity: Opportunity, text: str, key: str) -> None:
+def _tell_proposer(
+    ctx: Context, opportunity: Opportunity, text: Callable[[], str], key: str
+) -> None:
+    """``text`` renders the news in the proposer's language."""
     if opportunity.created_by_id is None:
         return
     proposer = ctx.session.get(Person, opportunity.created_by_id)
     if proposer is not None:
-        ctx.notify(proposer, text, kind="proposal", key=key)
+        with speaking_to(proposer):
+            ctx.notify(proposer, text(), kind="proposal", key=key)
 
 
 def _audit(ctx: Context, opportunity: Opportunity, action: str, **detail: Any) -> None:
@@ -559,21 +603,28 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
     _tell_proposer(
         ctx,
         opportunity,
-        f"Good news: {opportunity.title} is approved, and students can find it now.",
+        lambda: _(
+            "Good news: {title} is approved, and students can find it now.",
+            title=opportunity.title,
+        ),
         key=f"proposal-approved:{opportunity.id}",
     )
-    return [Reply(f"Approved: {headline(opportunity)}. Students can find it now.")]
+    return [Reply(_("Approved: {title}. Students can find it now.", title=headline(opportunity)))]
 
 
 @registry.action(actions.PROPOSAL_REJECT, roles=STAFF)
 def reject_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    opportunity, _ = _proposal(ctx, args[0] if args else None)
+    opportunity, _school = _proposal(ctx, args[0] if args else None)
     ctx.start_dialog(REJECT, RejectDialog(opportunity=opportunity.id))
     return [
         Reply(
-            f"Why isn't {opportunity.title} right for your students? Type a short reason: "
-            f"I'll pass it on to {opportunity.organisation.name}.",
-            ((Button("Cancel", actions.FORM_CANCEL.payload()),),),
+            _(
+                "Why isn't {title} right for your students? Type a short reason: I'll pass it "
+                "on to {organisation}.",
+                title=opportunity.title,
+                organisation=opportunity.organisation.name,
+            ),
+            ((Button(_("Cancel"), actions.FORM_CANCEL.payload()),),),
         )
     ]
 
@@ -583,7 +634,7 @@ def reject_typed(ctx: Context, text: str, dialog: RejectDialog) -> list[Reply]:
     opportunity, school = _proposal(ctx, str(dialog.get("opportunity")))
     reason = text.strip()
     if len(reason) > MAX_REASON:
-        raise UserError(f"Please keep the reason under {MAX_REASON} characters.")
+        raise UserError(_("Please keep the reason under {n} characters.", n=MAX_REASON))
     ctx.clear_state(DIALOG)
     # Back to a draft: never shown to students, and the record of what was proposed stays.
     opportunity.status = OpportunityStatus.DRAFT
@@ -593,11 +644,22 @@ def reject_typed(ctx: Context, text: str, dialog: RejectDialog) -> list[Reply]:
     _tell_proposer(
         ctx,
         opportunity,
-        f"Sorry, {opportunity.title} wasn't approved. The school said: {reason}\n"
-        "You're welcome to /propose it again with changes.",
+        lambda: _(
+            "Sorry, {title} wasn't approved. The school said: {reason}\n"
+            "You're welcome to /propose it again with changes.",
+            title=opportunity.title,
+            reason=reason,
+        ),
         key=f"proposal-rejected:{opportunity.id}",
     )
-    return [Reply(f"Rejected. I've told {opportunity.organisation.name} why.")]
+    return [
+        Reply(
+            _(
+                "Rejected. I've told {organisation} why.",
+                organisation=opportunity.organisation.name,
+            )
+        )
+    ]
 
 
 def review_queue(
@@ -619,18 +681,21 @@ def review_queue(
     return [ctx.session.get_one(Opportunity, oid) for oid in reported], list(proposals)
 
 
-@registry.command("pending", roles=STAFF, help="proposals and reported listings to review")
+@registry.command("pending", roles=STAFF, help=N_("proposals and reported listings to review"))
 def pending(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     reported, proposals = review_queue(ctx, school)
     if not proposals and not reported:
-        return [Reply("No proposals are waiting. Employers send them with /propose.")]
+        return [Reply(_("No proposals are waiting. Employers send them with /propose."))]
     today = local_today(ctx)
     room = ctx.caps.max_text - 100
     return [
         *(reported_card(ctx, o) for o in reported),
         *(
-            Reply(f"Proposal #{o.id}:\n\n{card_text(o, today, room)}", proposal_buttons(o))
+            Reply(
+                _("Proposal #{id}:", id=o.id) + f"\n\n{card_text(o, today, room)}",
+                proposal_buttons(o),
+            )
             for o in proposals
         ),
     ]
@@ -639,7 +704,7 @@ def pending(ctx: Context, args: str) -> list[Reply]:
 @registry.command(
     "listings",
     roles=STAFF,
-    help="opportunities and their numbers: /listings robot",
+    help=N_("opportunities and their numbers: /listings robot"),
 )
 def listings(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
@@ -661,16 +726,17 @@ def listings(ctx: Context, args: str) -> list[Reply]:
         )
     found = ctx.session.scalars(query).all()
     if not found:
-        return [Reply("Nothing open matches that." if word else "Nothing is open right now.")]
-    lines = ["Open and pending opportunities, newest first:"]
+        return [Reply(_("Nothing open matches that.") if word else _("Nothing is open right now."))]
+    lines = [_("Open and pending opportunities, newest first:")]
     for opportunity in found:
-        pending = (
-            " (waiting for approval)" if opportunity.status == OpportunityStatus.PENDING else ""
-        )
-        theirs = "" if owns(ctx.session, school, opportunity) else " (not your school's)"
-        lines.append(f"#{opportunity.id} {clip(headline(opportunity), 80)}{pending}{theirs}")
+        line = f"#{opportunity.id} {clip(headline(opportunity), 80)}"
+        if opportunity.status == OpportunityStatus.PENDING:
+            line = _("{line} (waiting for approval)", line=line)
+        if not owns(ctx.session, school, opportunity):
+            line = _("{line} (not your school's)", line=line)
+        lines.append(line)
     if len(found) == MAX_LISTED_NUMBERS:
-        lines.append("Add a word to narrow it down: /listings robot")
+        lines.append(_("Add a word to narrow it down: /listings robot"))
     return [Reply("\n".join(lines))]
 
 
@@ -680,33 +746,47 @@ def owned_opportunity(ctx: Context, text: str, usage: str) -> tuple[Opportunity,
     opportunity, rest = opportunity_arg(ctx, text, usage)
     if not owns(ctx.session, school, opportunity):
         raise UserError(
-            f"Sorry, #{opportunity.id} {opportunity.title} isn't your school's listing, so I "
-            "haven't changed it: only the school that published or approved it can."
+            _(
+                "Sorry, #{id} {title} isn't your school's listing, so I haven't changed it: only "
+                "the school that published or approved it can.",
+                id=opportunity.id,
+                title=opportunity.title,
+            )
         )
     return opportunity, rest
 
 
-@registry.command("close", roles=STAFF, help="close an opportunity: /close 12")
+@registry.command("close", roles=STAFF, help=N_("close an opportunity: /close 12"))
 def close(ctx: Context, args: str) -> list[Reply]:
-    opportunity, _ = owned_opportunity(ctx, args, "/close 12")
+    opportunity, _rest = owned_opportunity(ctx, args, "/close 12")
     if opportunity.status == OpportunityStatus.CLOSED:
-        raise UserError(f"#{opportunity.id} {opportunity.title} is already closed.")
+        raise UserError(
+            _("#{id} {title} is already closed.", id=opportunity.id, title=opportunity.title)
+        )
     opportunity.status = OpportunityStatus.CLOSED
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_closed")
-    return [Reply(f"Closed #{opportunity.id} {headline(opportunity)}. Students no longer see it.")]
+    return [
+        Reply(
+            _(
+                "Closed #{id} {title}. Students no longer see it.",
+                id=opportunity.id,
+                title=headline(opportunity),
+            )
+        )
+    ]
 
 
 EDITABLE = ("title", "kind", "description", "location", "deadline", "paid", "remote")
 EDIT_FORM = Form(
-    "Change a listing",
-    "Save",
+    N_("Change a listing"),
+    N_("Save"),
     (
         Field(
             "opportunity",
-            "Listing",
+            N_("Listing"),
             "search",
-            hint="Type its number or title",
+            hint=N_("Type its number or title"),
             source="listings",
         ),
         *(
@@ -719,22 +799,26 @@ EDIT_FORM = Form(
 
 
 @registry.command(
-    "edit", roles=STAFF, help="change an opportunity: /edit 12 location Leeds", form=EDIT_FORM
+    "edit", roles=STAFF, help=N_("change an opportunity: /edit 12 location Leeds"), form=EDIT_FORM
 )
 def edit(ctx: Context, args: str) -> list[Reply]:
     if args.lstrip().lower().startswith("opportunity:"):
         return _edit_at_once(ctx, args)
-    usage = f"/edit 12 deadline {_example(ctx)} (fields: " + ", ".join(EDITABLE) + ")"
+    usage = _(
+        "/edit 12 deadline {day} (fields: {fields})",
+        day=_example(ctx),
+        fields=", ".join(EDITABLE),
+    )
     opportunity, rest = owned_opportunity(ctx, args, usage)
-    field, _, value = rest.partition(" ")
+    field, _space, value = rest.partition(" ")
     field = field.lower()
     if field not in EDITABLE or not value.strip():
-        raise UserError(f"Say what to change and the new value: {usage}")
+        raise UserError(_("Say what to change and the new value: {usage}", usage=usage))
     setattr(opportunity, field, _answer(ctx, field, value))
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_edited", field=field)
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
-    return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]
+    return [Reply(_("Updated #{id}:", id=opportunity.id) + f"\n\n{body}")]
 
 
 def _edit_at_once(ctx: Context, args: str) -> list[Reply]:
@@ -745,7 +829,7 @@ def _edit_at_once(ctx: Context, args: str) -> list[Reply]:
     opportunity = None
     if "opportunity" in given:
         try:
-            opportunity, _ = owned_opportunity(ctx, given["opportunity"], "opportunity: 12")
+            opportunity, _rest = owned_opportunity(ctx, given["opportunity"], "opportunity: 12")
         except UserError as refused:
             by_field["opportunity"] = refused.reply.text
     changes: Answers = {}
@@ -756,11 +840,12 @@ def _edit_at_once(ctx: Context, args: str) -> list[Reply]:
             except UserError as refused:
                 by_field[f.name] = refused.reply.text
     if not given.keys() - {"opportunity"} and "opportunity" not in by_field:
-        by_field["opportunity"] = "Fill in at least one thing to change."
+        by_field["opportunity"] = _("Fill in at least one thing to change.")
     problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems or opportunity is None:
         raise UserError(
-            "Nothing was changed. Please fix this and send it again:\n"
+            _("Nothing was changed. Please fix this and send it again:")
+            + "\n"
             + "\n".join(f"• {problem}" for problem in problems),
             fields=by_field,
         )
@@ -769,4 +854,4 @@ def _edit_at_once(ctx: Context, args: str) -> list[Reply]:
     opportunity.updated_at = ctx.now
     _audit(ctx, opportunity, "opportunity_edited", fields=sorted(changes))
     body = card_text(opportunity, local_today(ctx), ctx.caps.max_text - 100)
-    return [Reply(f"Updated #{opportunity.id}:\n\n{body}")]
+    return [Reply(_("Updated #{id}:", id=opportunity.id) + f"\n\n{body}")]

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply
+from bot.i18n import N_, _
 from handlers import actions
 from handlers.common import (
     card,
@@ -31,12 +32,14 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if is_saved(ctx, opportunity):
         # A new message, not the card again: an edit to what the card already shows (a double
         # tap, an older card) would look as if the press did nothing.
-        return [Reply(f"Already saved ✓ {opportunity.title} is in your /saved list.")]
+        return [
+            Reply(_("Already saved ✓ {title} is in your /saved list.", title=opportunity.title))
+        ]
     ctx.session.add(
         SavedOpportunity(person_id=ctx.person.id, opportunity_id=opportunity.id, created_at=ctx.now)
     )
     sync_deadline_reminders(ctx, opportunity.id)
-    return [card(ctx, opportunity, note="Saved. Find it again with /saved.")]
+    return [card(ctx, opportunity, note=_("Saved. Find it again with /saved."))]
 
 
 @registry.action(actions.UNSAVE, roles=STUDENTS)
@@ -44,18 +47,18 @@ def unsave_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     # A saved opportunity that has closed since must still be removable from the list.
     saved = ctx.session.get(SavedOpportunity, (ctx.person.id, parse_id(args[0] if args else None)))
     if saved is None:
-        return [Reply("That one isn't in your saved list (any more). /saved shows what is.")]
+        return [Reply(_("That one isn't in your saved list (any more). /saved shows what is."))]
     if _closed(saved.opportunity, local_today(ctx)):
         ctx.session.delete(saved)
         sync_deadline_reminders(ctx, saved.opportunity_id)
-        return [saved_list(ctx, replace=True, note="Removed from your saved list.")]
+        return [saved_list(ctx, replace=True, note=_("Removed from your saved list."))]
     opportunity = open_opportunity(ctx, args[0] if args else None, for_action=False)
     ctx.session.delete(saved)
     sync_deadline_reminders(ctx, opportunity.id)
-    return [card(ctx, opportunity, note="Removed from your saved list.")]
+    return [card(ctx, opportunity, note=_("Removed from your saved list."))]
 
 
-@registry.command("saved", "bookmarks", roles=STUDENTS, help="opportunities I saved")
+@registry.command("saved", "bookmarks", roles=STUDENTS, help=N_("opportunities I saved"))
 def saved(ctx: Context, args: str) -> list[Reply]:
     return [saved_list(ctx, replace=False)]
 
@@ -73,19 +76,20 @@ def saved_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(
-            prefix + "You haven't saved anything yet. Tap Save on an opportunity to keep it here.",
+            prefix
+            + _("You haven't saved anything yet. Tap Save on an opportunity to keep it here."),
             replace=replace,
         )
     today = local_today(ctx)
-    lines = [f"{prefix}Your saved opportunities:", ""]
+    lines = [prefix + _("Your saved opportunities:"), ""]
     buttons = []
     for n, row in enumerate(rows, start=1):
         opportunity = row.opportunity
         closed = _closed(opportunity, today)
-        suffix = " (closed)" if closed else ""
-        lines.append(f"{n}. {clip(headline(opportunity), 90)}{suffix}")
+        line = f"{n}. {clip(headline(opportunity), 90)}"
+        lines.append(_("{line} (closed)", line=line) if closed else line)
         if closed:
-            buttons.append(Button(f"Remove {n}", actions.UNSAVE.payload(opportunity.id)))
+            buttons.append(Button(_("Remove {n}", n=n), actions.UNSAVE.payload(opportunity.id)))
         else:
             buttons.append(Button(str(n), actions.OPEN_LISTING.payload(opportunity.id)))
     rows_of_buttons = tuple(tuple(buttons[i : i + 5]) for i in range(0, len(buttons), 5))

@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from bot.i18n import N_, _
 from handlers.common import KIND_LABELS, example_deadline
 from storage.models import OpportunityKind, OpportunityStatus
 from storage.tags import TAGS, UnknownTag, known_tags
@@ -55,27 +56,33 @@ MIN_TYPED = {"title": 3, "organisation": 2, "location": 2, "description": 10}
 # Far enough for next summer's placements; further is almost certainly a typo.
 MAX_AHEAD = timedelta(days=2 * 365)
 
-# How each field is named in a message.
+# How each field is named in a message (translated there: ``_label``).
 LABELS = {
-    "external_id": "id",
-    "title": "title",
-    "organisation": "organisation's name",
-    "kind": "kind",
-    "description": "description",
-    "location": "location",
-    "remote": "remote",
-    "paid": "paid",
-    "start_date": "start date",
-    "end_date": "end date",
-    "deadline": "deadline",
-    "spots": "number of places",
-    "tags": "fields of interest",
-    "url": "web address",
-    "min_age": "minimum age",
-    "min_grade": "lowest grade",
-    "max_grade": "highest grade",
-    "status": "status",
+    "external_id": N_("id"),
+    "title": N_("title"),
+    "organisation": N_("organisation's name"),
+    "kind": N_("kind"),
+    "description": N_("description"),
+    "location": N_("location"),
+    "remote": N_("remote"),
+    "paid": N_("paid"),
+    "start_date": N_("start date"),
+    "end_date": N_("end date"),
+    "deadline": N_("deadline"),
+    "spots": N_("number of places"),
+    "tags": N_("fields of interest"),
+    "url": N_("web address"),
+    "min_age": N_("minimum age"),
+    "min_grade": N_("lowest grade"),
+    "max_grade": N_("highest grade"),
+    "status": N_("status"),
 }
+
+
+def _label(name: str) -> str:
+    """Field ``name`` as a message names it, in the reader's language."""
+    return _(LABELS[name]) if name in LABELS else name
+
 
 _KINDS: dict[str, OpportunityKind] = {
     **{word: kind for kind, label in KIND_LABELS.items() for word in (kind.value, label)},
@@ -193,7 +200,7 @@ class OpportunityFields(BaseModel):
         kind = _KIND_WORDS.get(_letters(text))
         if kind is None:
             kinds = ", ".join(label.lower() for label in KIND_LABELS.values())
-            raise _refuse(f"The kind must be one of: {kinds}.")
+            raise _refuse(_("The kind must be one of: {kinds}.", kinds=kinds))
         return kind
 
     @field_validator("status", mode="before")
@@ -207,7 +214,7 @@ class OpportunityFields(BaseModel):
         try:
             return OpportunityStatus(text.lower())
         except ValueError:
-            raise _refuse("The status must be one of: open, closed, draft, pending.") from None
+            raise _refuse(_("The status must be one of: open, closed, draft, pending.")) from None
 
     @field_validator("remote", "paid", mode="before")
     @classmethod
@@ -225,8 +232,8 @@ class OpportunityFields(BaseModel):
         if paid and text in _NOT_SURE:
             return None
         if paid:
-            raise _refuse("Is it paid? Please answer yes, no or not sure.")
-        raise _refuse("Can students take part remotely? Please answer yes or no.")
+            raise _refuse(_("Is it paid? Please answer yes, no or not sure."))
+        raise _refuse(_("Can students take part remotely? Please answer yes or no."))
 
     @field_validator("start_date", "end_date", "deadline", mode="before")
     @classmethod
@@ -234,29 +241,37 @@ class OpportunityFields(BaseModel):
         if isinstance(value, date) or value is None:
             day = value
         else:
-            label = LABELS[str(info.field_name)]
-            today, _ = _context(info)
+            label = _label(str(info.field_name))
+            today, _typed = _context(info)
             text = _given(value, str(info.field_name)).lower()
             if not text or text in _NO_DATE:
                 return None
-            like = f", like {example_deadline(today):%Y-%m-%d}" if today else ""
+            how = (
+                _(
+                    "Please type the {field} as YYYY-MM-DD, like {example}.",
+                    field=label,
+                    example=example_deadline(today).isoformat(),
+                )
+                if today
+                else _("Please type the {field} as YYYY-MM-DD.", field=label)
+            )
             if not _ISO_DATE.fullmatch(text):
-                raise _refuse(f"Please type the {label} as YYYY-MM-DD{like}.")
+                raise _refuse(how)
             try:
                 day = date.fromisoformat(text)
             except ValueError:
-                raise _refuse(
-                    f"{text} isn't a date. Please type the {label} as YYYY-MM-DD{like}."
-                ) from None
+                raise _refuse(_("{text} isn't a date.", text=text) + " " + how) from None
         today, typed = _context(info)
         if typed and today is not None and day is not None:
             if day < today:
                 raise _refuse(
-                    f"That {LABELS[str(info.field_name)]} has passed. "
-                    "Please type a date from today on."
+                    _(
+                        "That {field} has passed. Please type a date from today on.",
+                        field=_label(str(info.field_name)),
+                    )
                 )
             if day > today + MAX_AHEAD:
-                raise _refuse("That's more than two years ahead. Please check the year.")
+                raise _refuse(_("That's more than two years ahead. Please check the year."))
         return day
 
     @field_validator("spots", "min_age", "min_grade", "max_grade", mode="before")
@@ -264,7 +279,14 @@ class OpportunityFields(BaseModel):
     def _whole(cls, value: object, info: ValidationInfo) -> int | None:
         name = str(info.field_name)
         low, high = {"spots": (1, MAX_SPOTS), "min_age": AGES}.get(name, GRADES)
-        refusal = _refuse(f"Please type the {LABELS[name]} as a whole number from {low} to {high}.")
+        refusal = _refuse(
+            _(
+                "Please type the {field} as a whole number from {low} to {high}.",
+                field=_label(name),
+                low=low,
+                high=high,
+            )
+        )
         if isinstance(value, bool):
             raise refusal
         if isinstance(value, int) or value is None:
@@ -287,14 +309,18 @@ class OpportunityFields(BaseModel):
             return None
         parts = value if isinstance(value, list) else re.split(r"[;,\n]", _given(value, "tags"))
         if not all(isinstance(part, str) for part in parts):
-            raise _refuse("The fields of interest must be words.")
+            raise _refuse(_("The fields of interest must be words."))
         if any(_CONTROL.search(part) for part in parts):
-            raise _refuse("The fields of interest have control characters in them.")
+            raise _refuse(_("The fields of interest have control characters in them."))
         try:
             return known_tags(parts) or None
         except UnknownTag as unknown:
             raise _refuse(
-                f"I don't know the field {_quoted(unknown.part)}. Choose from: {', '.join(TAGS)}."
+                _(
+                    "I don't know the field {field}. Choose from: {fields}.",
+                    field=_quoted(unknown.part),
+                    fields=", ".join(TAGS),
+                )
             ) from None
 
     @field_validator("url", mode="before")
@@ -304,16 +330,16 @@ class OpportunityFields(BaseModel):
         if not text:
             return None
         if not is_web_address(text):
-            raise _refuse("Please type the web address in full, like https://example.org.")
+            raise _refuse(_("Please type the web address in full, like https://example.org."))
         return text
 
 
 def _given(value: object, name: str) -> str:
     """The text of ``value`` with its ends trimmed, refusing what is not plain text."""
     if not isinstance(value, str):
-        raise _refuse(f"The {LABELS[name]} must be text.")
+        raise _refuse(_("The {field} must be text.", field=_label(name)))
     if _CONTROL.search(value):
-        raise _refuse(f"The {LABELS[name]} has control characters in it.")
+        raise _refuse(_("The {field} has control characters in it.", field=_label(name)))
     return value.strip()
 
 
@@ -323,14 +349,21 @@ def _text(value: object, name: str, limit: int, *, typed: bool) -> str | None:
     text = _given(value, name)
     # Stray spaces and line breaks are noise everywhere but in the description.
     text = text if name == "description" else squash(text)
-    label = LABELS[name]
+    label = _label(name)
     if len(text) > limit:
         raise _refuse(
-            f"Please keep the {label} to {limit} characters or fewer (it has {len(text)})."
+            _(
+                "Please keep the {field} to {n} characters or fewer (it has {length}).",
+                field=label,
+                n=limit,
+                length=len(text),
+            )
         )
     minimum = MIN_TYPED.get(name, 0)
     if typed and len(text) < minimum:
-        raise _refuse(f"Please type the {label} (at least {minimum} characters).")
+        raise _refuse(
+            _("Please type the {field} (at least {n} characters).", field=label, n=minimum)
+        )
     return text
 
 
@@ -366,7 +399,7 @@ def check(
                 problems[name] = (
                     problem["msg"]
                     if problem["type"] == "opportunity_field"
-                    else f"The {LABELS.get(name, name)} isn't valid."
+                    else _("The {field} isn't valid.", field=_label(name))
                 )
         # The rest still tell of missing and contradicting values, so every problem is told.
         fields = OpportunityFields.model_validate(
@@ -374,11 +407,11 @@ def check(
         )
     for name in required:
         if name not in problems and getattr(fields, name) in (None, ""):
-            problems[name] = f"The {LABELS[name]} is missing."
+            problems[name] = _("The {field} is missing.", field=_label(name))
     if fields.start_date and fields.end_date and fields.end_date < fields.start_date:
-        problems["end_date"] = "The end date is before the start date."
+        problems["end_date"] = _("The end date is before the start date.")
     if fields.min_grade and fields.max_grade and fields.max_grade < fields.min_grade:
-        problems["max_grade"] = "The highest grade is below the lowest grade."
+        problems["max_grade"] = _("The highest grade is below the lowest grade.")
     if problems:
         order = {name: place for place, name in enumerate(FIELDS)}
         raise FieldProblems(dict(sorted(problems.items(), key=lambda p: order.get(p[0], 0))))

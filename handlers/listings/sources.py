@@ -8,6 +8,7 @@ A teacher sees and changes their own school's sources; an admin every source.
 from __future__ import annotations
 
 from bot.core import STAFF, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _n
 from handlers import actions
 from handlers.common import (
     MAX_ORG_NAME,
@@ -31,11 +32,18 @@ from storage.models import Role, Source, SourceStatus
 
 registry = Registry()
 
-USAGE = (
+# Translated where shown: _(USAGE, providers=...), _(FILTER_USAGE).
+USAGE = N_(
     "/sources add PROVIDER BOARD ORGANISATION (like: /sources add greenhouse acme Acme Ltd); "
-    f"providers: {', '.join(PROVIDERS)} (for listings, BOARD is the file's web address)"
+    "providers: {providers} (for listings, BOARD is the file's web address)"
 )
-FILTER_USAGE = "/sources filter ID WORDS (like: /sources filter 3 intern, apprentice; * for all)"
+FILTER_USAGE = N_(
+    "/sources filter ID WORDS (like: /sources filter 3 intern, apprentice; * for all)"
+)
+
+
+def _usage() -> str:
+    return _(USAGE, providers=", ".join(PROVIDERS))
 
 
 def _school_id(ctx: Context) -> int | None:
@@ -45,11 +53,13 @@ def _school_id(ctx: Context) -> int | None:
 
 def _source(ctx: Context, raw_id: str | None) -> Source:
     if raw_id is None or not is_number(raw_id.removeprefix("#")):
-        raise UserError(f"Say which source by its number, as /sources shows it. {FILTER_USAGE}")
+        raise UserError(
+            _("Say which source by its number, as /sources shows it.") + " " + _(FILTER_USAGE)
+        )
     source = ctx.session.get(Source, int(raw_id.removeprefix("#")))
     school_id = _school_id(ctx)
     if source is None or (school_id is not None and source.school_id != school_id):
-        raise UserError("I can't find that source. Send /sources to see yours.")
+        raise UserError(_("I can't find that source. Send /sources to see yours."))
     return source
 
 
@@ -60,16 +70,16 @@ def _card(ctx: Context, source: Source, *, note: str = "", replace: bool = False
     active = source.status == SourceStatus.ACTIVE
     buttons = (
         (
-            Button("Sync now", actions.SOURCE.payload("sync", source.id)),
-            Button("Pause", actions.SOURCE.payload("pause", source.id))
+            Button(_("Sync now"), actions.SOURCE.payload("sync", source.id)),
+            Button(_("Pause"), actions.SOURCE.payload("pause", source.id))
             if active
-            else Button("Resume", actions.SOURCE.payload("resume", source.id)),
+            else Button(_("Resume"), actions.SOURCE.payload("resume", source.id)),
         ),
         (
-            Button("Publish at once", actions.SOURCE.payload("open", source.id))
+            Button(_("Publish at once"), actions.SOURCE.payload("open", source.id))
             if source.review
-            else Button("Review first", actions.SOURCE.payload("review", source.id)),
-            Button("Remove", actions.SOURCE.payload("remove", source.id)),
+            else Button(_("Review first"), actions.SOURCE.payload("review", source.id)),
+            Button(_("Remove"), actions.SOURCE.payload("remove", source.id)),
         ),
     )
     prefix = f"{note}\n\n" if note else ""
@@ -79,24 +89,30 @@ def _card(ctx: Context, source: Source, *, note: str = "", replace: bool = False
 @registry.command(
     "sources",
     roles=STAFF,
-    help="employers' job boards synced as opportunities: /sources add greenhouse acme Acme Ltd",
+    help=N_("employers' job boards synced as opportunities: /sources add greenhouse acme Acme Ltd"),
 )
 def sources(ctx: Context, args: str) -> list[Reply]:
-    word, _, rest = args.strip().partition(" ")
+    word, _space, rest = args.strip().partition(" ")
     if word.lower() == "add":
         return _add(ctx, rest)
     if word.lower() == "filter":
         return _filter(ctx, rest)
     if word:
-        raise UserError(f"To connect a job board: {USAGE}")
+        raise UserError(_("To connect a job board: {usage}", usage=_usage()))
     found = visible_sources(ctx.session, _school_id(ctx))
     if not found:
-        return [Reply(f"No job boards are connected yet. {USAGE}")]
+        return [Reply(_("No job boards are connected yet. {usage}", usage=_usage()))]
     return [
         Reply(
-            f"{len(found)} connected job {'board' if len(found) == 1 else 'boards'}. New "
-            f"postings whose titles have one of the filter words come in. To connect another: "
-            f"{USAGE}. To change a filter: {FILTER_USAGE}"
+            _n(
+                "{n} connected job board. New postings whose titles have one of the filter "
+                "words come in. To connect another: {usage}. To change a filter: {filter}",
+                "{n} connected job boards. New postings whose titles have one of the filter "
+                "words come in. To connect another: {usage}. To change a filter: {filter}",
+                len(found),
+                usage=_usage(),
+                filter=_(FILTER_USAGE),
+            )
         ),
         *(_card(ctx, source) for source in found),
     ]
@@ -105,11 +121,13 @@ def sources(ctx: Context, args: str) -> list[Reply]:
 def _add(ctx: Context, args: str) -> list[Reply]:
     parts = args.split(maxsplit=2)
     if len(parts) < 2 or (len(parts) < 3 and parts[0].lower() != "listings"):
-        raise UserError(f"Please give the provider, the board and the employer: {USAGE}")
+        raise UserError(
+            _("Please give the provider, the board and the employer: {usage}", usage=_usage())
+        )
     provider, board = parts[0], parts[1]
     name = " ".join(parts[2].split()) if len(parts) == 3 else ""
     if len(name) > MAX_ORG_NAME:
-        raise UserError(f"Please keep the employer's name under {MAX_ORG_NAME} characters.")
+        raise UserError(_("Please keep the employer's name under {n} characters.", n=MAX_ORG_NAME))
     try:
         source = add_source(
             ctx.session,
@@ -126,63 +144,74 @@ def _add(ctx: Context, args: str) -> list[Reply]:
         _card(
             ctx,
             source,
-            note=f"Connected {describe(source)}. Its first sync runs within a minute. Titles "
-            f"with these words come in: {DEFAULT_FILTER} (change them with {FILTER_USAGE}).",
+            note=_(
+                "Connected {source}. Its first sync runs within a minute. Titles with these "
+                "words come in: {words} (change them with {usage}).",
+                source=describe(source),
+                words=DEFAULT_FILTER,
+                usage=_(FILTER_USAGE),
+            ),
         )
     ]
 
 
 def _filter(ctx: Context, args: str) -> list[Reply]:
-    raw_id, _, words = args.strip().partition(" ")
+    raw_id, _space, words = args.strip().partition(" ")
     source = _source(ctx, raw_id or None)
     try:
         source.title_filter = check_filter(words)
     except SourceProblem as problem:
-        raise UserError(f"{problem} {FILTER_USAGE}") from None
+        raise UserError(f"{problem} {_(FILTER_USAGE)}") from None
     # The next sync applies it, reading the whole board even if unchanged: postings the
     # filter now leaves out close, new matches come in.
     source.next_sync_at = ctx.now
     source.etag = source.last_modified = None
-    return [_card(ctx, source, note="Filter changed; it applies from the next sync, in a minute.")]
+    return [
+        _card(ctx, source, note=_("Filter changed; it applies from the next sync, in a minute."))
+    ]
 
 
 @registry.action(actions.SOURCE, roles=STAFF)
 def pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
-        raise UserError("That button doesn't work any more. Send /sources to start again.")
+        raise UserError(_("That button doesn't work any more. Send /sources to start again."))
     what, source = args[0], _source(ctx, args[1])
     if what == "sync":
         if source.status != SourceStatus.ACTIVE:
-            raise UserError("That source is paused: press Resume first.")
+            raise UserError(_("That source is paused: press Resume first."))
         source.next_sync_at = ctx.now
-        return [_card(ctx, source, note="It syncs within a minute: /sources shows the result.")]
+        return [_card(ctx, source, note=_("It syncs within a minute: /sources shows the result."))]
     if what == "pause":
         source.status = SourceStatus.PAUSED
+        # Stored and shown later to any teacher of the school, so not in this one's language.
         source.paused_reason = f"paused by {ctx.person.name or 'a teacher'}"
-        return [_card(ctx, source, note="Paused: its listings stay as they are.", replace=True)]
+        return [_card(ctx, source, note=_("Paused: its listings stay as they are."), replace=True)]
     if what == "resume":
         source.status = SourceStatus.ACTIVE
         source.failures = 0
         source.paused_reason = None
         source.next_sync_at = ctx.now
-        return [_card(ctx, source, note="Resumed: it syncs within a minute.", replace=True)]
+        return [_card(ctx, source, note=_("Resumed: it syncs within a minute."), replace=True)]
     if what in ("open", "review"):
         source.review = what == "review"
         note = (
-            "New postings now wait for your review in /pending."
+            _("New postings now wait for your review in /pending.")
             if source.review
-            else "New postings now open to students at once."
+            else _("New postings now open to students at once.")
         )
         return [_card(ctx, source, note=note, replace=True)]
     if what == "remove":
         return [
             Reply(
-                f"Remove {describe(source)}? Its open listings close, and students who saved "
-                "them are told.",
+                _(
+                    "Remove {source}? Its open listings close, and students who saved them are "
+                    "told.",
+                    source=describe(source),
+                ),
                 (
                     (
-                        Button("Yes, remove it", actions.SOURCE.payload("removed", source.id)),
-                        Button("Keep it", actions.SOURCE.payload("keep", source.id)),
+                        Button(_("Yes, remove it"), actions.SOURCE.payload("removed", source.id)),
+                        Button(_("Keep it"), actions.SOURCE.payload("keep", source.id)),
                     ),
                 ),
                 replace=True,
@@ -191,8 +220,13 @@ def pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if what == "removed":
         name = describe(source)
         closed = remove_source(ctx.session, source, now=ctx.now, quiet=ctx.timing.quiet)
-        listings = "listing" if closed == 1 else "listings"
-        return [Reply(f"Removed {name}; {closed} of its {listings} closed.", replace=True)]
+        done = _n(
+            "Removed {source}; {n} of its listings closed.",
+            "Removed {source}; {n} of its listings closed.",
+            closed,
+            source=name,
+        )
+        return [Reply(done, replace=True)]
     if what == "keep":
-        return [_card(ctx, source, note="Kept.", replace=True)]
-    raise UserError("That button doesn't work any more. Send /sources to start again.")
+        return [_card(ctx, source, note=_("Kept."), replace=True)]
+    raise UserError(_("That button doesn't work any more. Send /sources to start again."))

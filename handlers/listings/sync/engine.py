@@ -25,6 +25,7 @@ from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import Timing
+from bot.i18n import _, _n, speaking_to
 from handlers.listings.importer import update_opportunity
 from handlers.listings.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
@@ -112,9 +113,15 @@ def kind_of(title: str) -> OpportunityKind:
 
 def describe(source: Source) -> str:
     """How a teacher reads a source: "#3 Acme Ltd on Greenhouse (acme)"."""
-    owner = source.organisation.name if source.organisation is not None else "every company"
+    owner = source.organisation.name if source.organisation is not None else _("every company")
     provider = PROVIDERS.get(source.provider, source.provider)
-    return f"#{source.id} {owner} on {provider} ({source.board})"
+    return _(
+        "#{id} {owner} on {provider} ({board})",
+        id=source.id,
+        owner=owner,
+        provider=provider,
+        board=source.board,
+    )
 
 
 def due_sources(session: Session, now: datetime) -> list[int]:
@@ -184,12 +191,17 @@ def _failed(
         if paused:
             source.status = SourceStatus.PAUSED
             source.paused_reason = error
+            failures = source.failures
             _tell_staff(
                 session,
                 source,
-                f"I've paused {describe(source)}: reading it failed {source.failures} times "
-                f"in a row ({error}). Check the board's name with the employer, then press "
-                "Resume in /sources.",
+                lambda: _(
+                    "I've paused {source}: reading it failed {n} times in a row ({error}). Check "
+                    "the board's name with the employer, then press Resume in /sources.",
+                    source=describe(source),
+                    n=failures,
+                    error=error,
+                ),
                 kind="source_paused",
                 key=f"source-paused:{source.id}:{run.id}",
                 now=now,
@@ -288,12 +300,16 @@ def _apply(
     session.flush()
     tell_closed(session, gone, now=now, quiet=quiet)
     if source.review and run.created:
+        created = run.created
         _tell_staff(
             session,
             source,
-            f"{run.created} new "
-            f"{'posting' if run.created == 1 else 'postings'} from {describe(source)} "
-            "wait for your review in /pending.",
+            lambda: _n(
+                "{n} new posting from {source} waits for your review in /pending.",
+                "{n} new postings from {source} wait for your review in /pending.",
+                created,
+                source=describe(source),
+            ),
             kind="source_review",
             key=f"source-review:{run.id}",
             now=now,
@@ -383,29 +399,37 @@ def tell_closed(
     people = {
         person.id: person
         for person in session.scalars(
-            select(Person).where(Person.id.in_({pid for _, pid in pairs}))
+            select(Person).where(Person.id.in_({pid for _oid, pid in pairs}))
         )
     }
-    messages = [
-        Outgoing(
-            person=people[pid],
-            text=(
-                f"Sorry: {by_id[oid].title} — {by_id[oid].organisation.name}, which you saved "
-                "or applied to, has closed. There's more to explore in /browse."
-            ),
-            kind="listing_closed",
-            key=f"listing-closed:{oid}:{pid}",
+    messages = []
+    for oid, pid in pairs:
+        if pid not in people or people[pid].role != Role.STUDENT:
+            continue
+        with speaking_to(people[pid]):
+            text_ = _(
+                "Sorry: {title} — {organisation}, which you saved or applied to, has closed. "
+                "There's more to explore in /browse.",
+                title=by_id[oid].title,
+                organisation=by_id[oid].organisation.name,
+            )
+        messages.append(
+            Outgoing(people[pid], text_, "listing_closed", f"listing-closed:{oid}:{pid}")
         )
-        for oid, pid in pairs
-        if pid in people and people[pid].role == Role.STUDENT
-    ]
     return len(enqueue_many(session, messages, now=now, quiet=quiet))
 
 
 def _tell_staff(
-    session: Session, source: Source, text_: str, *, kind: str, key: str, now: datetime
+    session: Session,
+    source: Source,
+    text_: Callable[[], str],
+    *,
+    kind: str,
+    key: str,
+    now: datetime,
 ) -> None:
-    """Tell the teacher who connected the source, or else its school's teachers."""
+    """Tell the teacher who connected the source, or else its school's teachers; ``text_``
+    words it in each one's language."""
     connector = session.get(Person, source.created_by_id) if source.created_by_id else None
     if connector is not None and connector.role in STAFF_ROLES:
         staff = [connector]
@@ -419,11 +443,11 @@ def _tell_staff(
         )
     else:
         staff = list(session.scalars(select(Person).where(Person.role == Role.ADMIN)))
-    enqueue_many(
-        session,
-        [Outgoing(person, text_, kind, f"{key}:{person.id}") for person in staff],
-        now=now,
-    )
+    messages = []
+    for person in staff:
+        with speaking_to(person):
+            messages.append(Outgoing(person, text_(), kind, f"{key}:{person.id}"))
+    enqueue_many(session, messages, now=now)
 
 
 def sync_sources(

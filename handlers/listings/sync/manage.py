@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.i18n import _
 from handlers.listings.schema import MAX_URL
 from handlers.listings.sync.engine import (
     DEFAULT_FILTER,
@@ -42,7 +43,11 @@ def check_provider(provider: str) -> str:
     name = provider.strip().lower()
     if name not in PROVIDERS:
         raise SourceProblem(
-            f"I don't know the provider {provider!r}. Use one of: {', '.join(PROVIDERS)}."
+            _(
+                "I don't know the provider {provider}. Use one of: {providers}.",
+                provider=repr(provider),
+                providers=", ".join(PROVIDERS),
+            )
         )
     return name
 
@@ -51,14 +56,18 @@ def check_board(provider: str, board: str) -> str:
     value = board.strip()
     if provider == "listings":
         if not value.lower().startswith(("http://", "https://")) or len(value.split()) != 1:
-            raise SourceProblem("A listings source needs the full web address, https://...")
+            raise SourceProblem(_("A listings source needs the full web address, https://..."))
         if len(value) > MAX_URL:
-            raise SourceProblem(f"Please keep the web address under {MAX_URL} characters.")
+            raise SourceProblem(_("Please keep the web address under {n} characters.", n=MAX_URL))
         return value
     if not _BOARD.fullmatch(value):
         raise SourceProblem(
-            f"{board!r} doesn't look like a {PROVIDERS[provider]} board name: it is the last "
-            "part of the board's web address, letters, digits, dots, dashes or underscores."
+            _(
+                "{board} doesn't look like a {provider} board name: it is the last part of the "
+                "board's web address, letters, digits, dots, dashes or underscores.",
+                board=repr(board),
+                provider=PROVIDERS[provider],
+            )
         )
     return value
 
@@ -68,12 +77,16 @@ def check_filter(words: str) -> str:
     found = filter_words(words)
     if not found:
         raise SourceProblem(
-            f"Give the words a title must contain, separated by commas (like: {DEFAULT_FILTER}), "
-            f"or {EVERYTHING} for every posting."
+            _(
+                "Give the words a title must contain, separated by commas (like: {words}), or "
+                "{everything} for every posting.",
+                words=DEFAULT_FILTER,
+                everything=EVERYTHING,
+            )
         )
     stored = ", ".join(found)
     if len(stored) > MAX_FILTER:
-        raise SourceProblem(f"Please keep the filter under {MAX_FILTER} characters.")
+        raise SourceProblem(_("Please keep the filter under {n} characters.", n=MAX_FILTER))
     return stored
 
 
@@ -93,10 +106,12 @@ def add_source(
     name = check_provider(provider)
     board = check_board(name, board)
     if organisation is None and name != "listings":
-        raise SourceProblem(f"Say which employer's {PROVIDERS[name]} board it is.")
+        raise SourceProblem(
+            _("Say which employer's {provider} board it is.", provider=PROVIDERS[name])
+        )
     taken = session.scalar(select(Source).where(Source.provider == name, Source.board == board))
     if taken is not None:
-        raise SourceProblem(f"That board is already connected: {describe(taken)}.")
+        raise SourceProblem(_("That board is already connected: {source}.", source=describe(taken)))
     source = Source(
         provider=name,
         board=board,
@@ -138,24 +153,40 @@ def last_runs(session: Session, source_ids: list[int]) -> dict[int, SourceRun]:
 
 def status_lines(source: Source, run: SourceRun | None, when: str | None) -> list[str]:
     """What a teacher sees of a source: what it is, how it is set, and its last run."""
-    state = "active" if source.status == SourceStatus.ACTIVE else "paused"
+    state = _("active") if source.status == SourceStatus.ACTIVE else _("paused")
     if source.status == SourceStatus.PAUSED and source.paused_reason:
-        state += f" ({source.paused_reason})"
-    new = "wait in /pending" if source.review else "open at once"
-    lines = [
-        describe(source),
-        f"{state} · new postings {new} · titles with: {source.title_filter}",
-    ]
-    if run is None:
-        lines.append("not synced yet")
-    else:
-        counts = (
-            f"{run.created} created, {run.updated} updated, {run.closed} closed, "
-            f"{run.skipped} skipped, {run.errors} errors"
+        state = _("paused ({reason})", reason=source.paused_reason)
+    setting = (
+        _(
+            "{state} · new postings wait in /pending · titles with: {words}",
+            state=state,
+            words=source.title_filter,
         )
-        lines.append(f"last run {when}: {counts}")
+        if source.review
+        else _(
+            "{state} · new postings open at once · titles with: {words}",
+            state=state,
+            words=source.title_filter,
+        )
+    )
+    lines = [describe(source), setting]
+    if run is None:
+        lines.append(_("not synced yet"))
+    else:
+        lines.append(
+            _(
+                "last run {when}: {created} created, {updated} updated, {closed} closed, "
+                "{skipped} skipped, {errors} errors",
+                when=when,
+                created=run.created,
+                updated=run.updated,
+                closed=run.closed,
+                skipped=run.skipped,
+                errors=run.errors,
+            )
+        )
         if run.errors and run.error:
-            lines.append(f"error: {run.error}")
+            lines.append(_("error: {error}", error=run.error))
     return lines
 
 
