@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog, Message
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Core, Reply
+from bot.core import Core, Reply, Timing
 from bot.i18n import (
     FSI,
     LANGUAGES,
@@ -25,10 +26,12 @@ from bot.i18n import (
     supported,
 )
 from bot.i18n_tools import _check, extract, problems
+from handlers import actions
+from handlers.messaging.reminders import queue_due_reminders
 from handlers.people.onboarding import COMMON_ZONES
-from storage.models import Person
+from storage.models import OutboxMessage, Person
 from tests.conftest import FakeClock
-from tests.helpers import Chat, add_school, person_id
+from tests.helpers import Chat, add_opportunity, add_school, person_id
 from tests.pseudo import leaks, untranslated
 
 # What an onboarding journey types, and the values of the demo data it sees.
@@ -234,3 +237,73 @@ def test_language_changes_with_buttons_in_each_languages_own_name(
     ada.language = "es"
     ada.send("/mydata")
     assert "Language: Polski (change it with /language)" in ada.text
+
+
+# Days and months as the pseudo-language formats them (British English): values, not words.
+DATE_WORDS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Nov", "Dec", "Jan")
+
+
+def _reminder_texts(factory: sessionmaker[Session]) -> list[str]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage.text)
+                .where(OutboxMessage.kind == "reminder")
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def test_reminders_in_the_pseudo_language_let_no_english_through(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    oid = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 10))
+    ada.press_payload(actions.SAVE.payload(oid))  # (saving is another area's reply)
+    seen: list[Reply] = []
+    for step in (
+        lambda: ada.send("/remind"),
+        lambda: ada.send("/remind tomorrow 5pm to call Acme"),
+        lambda: ada.send("/remind tomorrow 5pm to call Acme"),
+        lambda: ada.send("/remind tomorrow 3am to call Acme"),
+        lambda: ada.send("/remind tomorrow at 5 to call"),
+        lambda: ada.send("/remind 31 feb to call"),
+        lambda: ada.send("/remind soon to call"),
+        lambda: ada.send("/remind tomorrow 5pm"),
+        lambda: ada.send("/remind 2025-01-01 10:00 to call"),
+        lambda: ada.send("/remind 2028-01-01 10:00 to call"),
+        lambda: ada.press_payload(actions.REMIND.payload(oid)),
+        lambda: ada.send("friday 8:30"),
+        lambda: ada.send("/reminders"),
+    ):
+        seen += step()
+    seen += ada.press_payload(ada.buttons[0].payload)  # Cancel 1
+    seen += ada.press_payload(actions.REMINDER_CANCEL.payload(999))
+    # Saving the opportunity set deadline reminders; each goes out worded for Ada.
+    for moment in ((11, 24, 17, 0), (11, 27, 8, 30), (12, 3, 9, 0)):
+        clock.now = datetime(2026, *moment, tzinfo=UTC)
+        queue_due_reminders(session_factory, clock.now, Timing())
+    sent = _reminder_texts(session_factory)
+    assert len(sent) == 3  # call Acme; the opportunity on Friday; its deadline a week ahead
+    allowed = ("Software intern", "Acme Ltd", "call Acme", *DATE_WORDS)
+    assert leaks([*seen, *(Reply(text) for text in sent)], allowed=allowed) == []
+
+
+def test_reminders_in_spanish_from_asking_to_the_message_when_due(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    ana.send("/remind mañana a las 17:00 para llamar a Acme")
+    assert ana.text == "Te lo recordaré el mar, 24 nov a las 17:00."
+    ana.send("/remind mañana a las 5 para llamar")
+    assert ana.text.startswith("¿Te refieres a las 5 de la mañana o de la tarde?")
+    ana.send("/remind el 31 de febrero para llamar")
+    assert ana.text.startswith("«el 31 de febrero» no es una fecha válida.")
+    ana.send("/reminders")
+    assert ana.text == "Tus recordatorios:\n1. mar, 24 nov a las 17:00: llamar a Acme"
+    # Queued by the scheduler, outside any conversation: still in Ana's language.
+    clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    queue_due_reminders(session_factory, clock.now, Timing())
+    assert _reminder_texts(session_factory) == ["Recordatorio: llamar a Acme"]
