@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog, Message
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core, Reply, Timing
@@ -27,11 +27,19 @@ from bot.i18n import (
 )
 from bot.i18n_tools import _check, extract, problems
 from handlers import actions
+from handlers.messaging.announcements import report_deliveries
 from handlers.messaging.reminders import queue_due_reminders
 from handlers.people.onboarding import COMMON_ZONES
-from storage.models import OutboxMessage, Person
+from storage.models import (
+    Account,
+    Announcement,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
 from tests.conftest import FakeClock
-from tests.helpers import Chat, add_opportunity, add_school, person_id
+from tests.helpers import Chat, add_opportunity, add_school, join_with_invite, person_id
 from tests.pseudo import leaks, untranslated
 
 # What an onboarding journey types, and the values of the demo data it sees.
@@ -307,3 +315,41 @@ def test_reminders_in_spanish_from_asking_to_the_message_when_due(
     clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
     queue_due_reminders(session_factory, clock.now, Timing())
     assert _reminder_texts(session_factory) == ["Recordatorio: llamar a Acme"]
+
+
+def _outbox(factory: sessionmaker[Session], kind: str) -> dict[str, str]:
+    """The texts of the outbox's ``kind`` rows, by the platform user they go to."""
+    with factory() as session:
+        rows = session.execute(
+            select(Account.external_id, OutboxMessage.text)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(OutboxMessage.kind == kind)
+        )
+        return {user: text for user, text in rows}
+
+
+def test_an_announcement_reaches_each_student_in_their_language(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    tina = Chat(core, "tina", name="Tina Teacher", language=PSEUDO)
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    message = "Careers fair on Friday in the hall!"
+    seen = tina.send("/announce") + tina.send(message)
+    with session_factory() as session:
+        aid = session.scalars(select(Announcement.id)).one()
+    seen += tina.press_payload(actions.ANNOUNCE_AUDIENCE.payload(aid, "school"))
+    seen += tina.press_payload(actions.ANNOUNCE_SEND.payload(aid))
+    seen += tina.send("/delivery")
+
+    received = _outbox(session_factory, "announcement")
+    assert received["ana"] == f"Anuncio de Riverside High:\n\n{message}"
+    with session_factory.begin() as session:
+        session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT))
+    report_deliveries(session_factory, clock.now, Timing())
+    (told,) = _outbox(session_factory, "announcement_delivered").values()
+    allowed = ("Riverside High", message, *DATE_WORDS)
+    assert leaks([*seen, Reply(received["ada"]), Reply(told)], allowed=allowed) == []
