@@ -27,7 +27,9 @@ from bot.i18n import (
 )
 from bot.i18n_tools import _check, extract, problems
 from handlers import actions
+from handlers.messaging.alerts import send_alerts
 from handlers.messaging.announcements import report_deliveries
+from handlers.messaging.digest import send_digests
 from handlers.messaging.reminders import queue_due_reminders
 from handlers.people.onboarding import COMMON_ZONES
 from storage.models import (
@@ -353,3 +355,48 @@ def test_an_announcement_reaches_each_student_in_their_language(
     (told,) = _outbox(session_factory, "announcement_delivered").values()
     allowed = ("Riverside High", message, *DATE_WORDS)
     assert leaks([*seen, Reply(received["ada"]), Reply(told)], allowed=allowed) == []
+
+
+def test_alerts_and_the_digest_in_the_pseudo_language_and_in_spanish(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    seen: list[Reply] = []
+    for step in (
+        lambda: ada.send("/digest"),
+        lambda: ada.send("/digest someday"),
+        lambda: ada.send("/digest friday"),
+        lambda: ada.press_payload(actions.DIGEST_DAY.payload("off")),
+        lambda: ada.press_payload(actions.DIGEST_DAY.payload(4)),
+        lambda: ada.send("/alerts"),
+        lambda: ada.send("/alert"),
+        lambda: ada.send("/alert"),
+        lambda: ada.send("/alert software near London"),
+        lambda: ada.press_payload(actions.ALERT.payload("every", 7)),
+        lambda: ada.press_payload(actions.PAUSE_NEWS.payload("7")),
+        lambda: ada.send("/alerts"),
+        lambda: ada.press_payload(actions.PAUSE_NEWS.payload("off")),
+        lambda: ada.press_payload(actions.ALERT.payload("every", 1)),
+    ):
+        seen += step()
+    ana.send("/digest viernes")
+    assert ana.text.startswith("Hecho: cada viernes a las 16:00 te enviaré las novedades")
+    ana.send("/alert")
+    clock.advance(minutes=5)
+    add_opportunity(session_factory, clock.now, tags=("technology",))
+    # Queued by the scheduler, each in its student's language.
+    clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    send_alerts(session_factory, clock.now, Timing())
+    clock.now = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    send_digests(session_factory, clock.now, Timing())
+    alerts, digests = _outbox(session_factory, "alert"), _outbox(session_factory, "digest")
+    assert alerts["ana"].startswith("Novedades para ti: 1 oportunidad que encaja con tus alertas.")
+    assert digests["ana"].startswith("Tu resumen semanal: 1 oportunidad nueva en tus áreas")
+    assert alerts["ada"].startswith("⟦Ñéŵ ƒöŕ ýöû") and digests["ada"].startswith("⟦Ýöûŕ ŵééķļý")
+    sent = [Reply(alerts["ada"]), Reply(digests["ada"])]
+    allowed = ("Software intern", "Acme Ltd", "software", "London", *DATE_WORDS)
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    assert leaks([*seen, *sent], allowed=(*allowed, *days)) == []
