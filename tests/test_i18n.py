@@ -400,3 +400,24 @@ def test_alerts_and_the_digest_in_the_pseudo_language_and_in_spanish(
     allowed = ("Software intern", "Acme Ltd", "software", "London", *DATE_WORDS)
     days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
     assert leaks([*seen, *sent], allowed=(*allowed, *days)) == []
+
+
+def test_a_students_dashboard_and_calendar_in_the_pseudo_language(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    assert leaks(ada.send("/calendar")) == []
+    oid = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 10))
+    ada.press_payload(actions.SAVE.payload(oid))
+    ada.send("/remind tomorrow 5pm to call Acme")
+    calendar = ada.send("/calendar")
+    assert calendar[0].file is not None
+    assert "⟦Ļàšţ đàý ţö àþþļý.⟧" in calendar[0].file.content.decode()
+    dashboard = core.dashboard("console", "ada")
+    assert dashboard is not None
+    shown = [dashboard.title, *(label for label, _command in dashboard.shortcuts)]
+    for panel in dashboard.panels:
+        shown += [panel.title, panel.empty, *(item.text for item in panel.items)]
+    allowed = ("Software intern", "Acme Ltd", "call Acme", *DATE_WORDS)
+    assert leaks([*calendar, *(Reply(text) for text in shown)], allowed=allowed) == []
