@@ -77,6 +77,9 @@ FOLLOWING = (InterestStatus.INTERESTED, InterestStatus.INVITED)
 ATTENDING = (InterestStatus.INVITED, InterestStatus.PLACED)
 # An answered or abandoned application needs no more deadline reminders, even if saved.
 SETTLED = (InterestStatus.WITHDRAWN, InterestStatus.DECLINED, InterestStatus.PLACED)
+# What an employer's invitation is called in its event reminders: pass it as
+# ``schedule_event_reminders(what=INVITATION)``, so that ``_(what)`` finds it in the catalogues.
+INVITATION = N_("Invitation")
 MAX_NOTE = 200
 MAX_PENDING_CUSTOM = 50
 HORIZON = timedelta(days=366)
