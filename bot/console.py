@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import MAX_FILE_BYTES, Attachment, Button, Core, Incoming, Reply, file_too_big
+from bot.i18n import _
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
 from storage.outbox import waiting_for_earlier
@@ -50,7 +51,7 @@ class ConsoleChat:
         self.buttons: list[Button] = []
 
     def run(self, lines: Iterable[str]) -> None:
-        self._print("Type /start to begin, /help for commands. Ctrl-D leaves.")
+        self._print(_("Type /start to begin, /help for commands. Ctrl-D leaves."))
         self.deliver()
         for line in lines:
             text = line.rstrip("\r\n")
@@ -91,7 +92,9 @@ class ConsoleChat:
                 return file_too_big(size)
             return Attachment(path.name, path.read_bytes(), "application/octet-stream")
         except OSError as error:
-            return Reply(f"I can't read {path}: {error.strerror or error}.")
+            return Reply(
+                _("I can't read {path}: {error}.", path=str(path), error=error.strerror or error)
+            )
 
     def _button_for(self, text: str) -> Button | None:
         for button in self.buttons:

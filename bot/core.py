@@ -754,9 +754,14 @@ class Core:
         builder = self.registry.dashboard_builder
         if builder is None:
             return None
-        return self._read(
-            platform, user_id, lambda ctx: builder(ctx) if ctx.person.role is not None else None
-        )
+
+        def build(ctx: Context) -> Dashboard | None:
+            if ctx.person.role is None:
+                return None
+            with language(ctx.person.language):
+                return builder(ctx)
+
+        return self._read(platform, user_id, build)
 
     def options(
         self, platform: str, user_id: str, source: str, typed: str

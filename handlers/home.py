@@ -8,6 +8,7 @@ buttons on it are the same as on the messages the items came from.
 from __future__ import annotations
 
 from bot.core import Button, Context, Dashboard, Item, Panel, Registry
+from bot.i18n import N_, _
 from handlers import actions
 from handlers.applications import employer_buttons, live_applications, my_applications
 from handlers.common import (
@@ -40,14 +41,27 @@ registry = Registry()
 # Enough to act on from the dashboard; the command behind each panel lists the rest.
 MAX_ITEMS = 10
 TEACHER_SHORTCUTS = (
-    ("New announcement", "announce"),
-    ("Publish", "publish"),
-    ("Pending", "pending"),
-    ("Report", "report"),
-    ("Invite", "invite"),
+    (N_("New announcement"), "announce"),
+    (N_("Publish"), "publish"),
+    (N_("Pending"), "pending"),
+    (N_("Report"), "report"),
+    (N_("Invite"), "invite"),
 )
-EMPLOYER_SHORTCUTS = (("Applications", "matches"), ("Propose", "propose"), ("Hours", "hours"))
-STUDENT_SHORTCUTS = (("Browse", "browse"), ("Saved", "saved"), ("Reminders", "reminders"))
+EMPLOYER_SHORTCUTS = (
+    (N_("Applications"), "matches"),
+    (N_("Propose"), "propose"),
+    (N_("Hours"), "hours"),
+)
+STUDENT_SHORTCUTS = (
+    (N_("Browse"), "browse"),
+    (N_("Saved"), "saved"),
+    (N_("Reminders"), "reminders"),
+)
+
+
+def _shortcuts(shortcuts: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The shortcut buttons' labels in the person's language (the commands stay)."""
+    return tuple((_(label), command) for label, command in shortcuts)
 
 
 @registry.dashboard
@@ -65,21 +79,31 @@ def _teacher(ctx: Context) -> Dashboard:
     school = known_school(ctx)
     if school is None:
         return Dashboard(
-            "Your school",
-            (Panel("Waiting for you", empty="You're not linked to a school yet."),),
-            TEACHER_SHORTCUTS,
+            _("Your school"),
+            (Panel(_("Waiting for you"), empty=_("You're not linked to a school yet.")),),
+            _shortcuts(TEACHER_SHORTCUTS),
         )
     reported, proposals = review_queue(ctx, school, MAX_ITEMS)
     review = [
-        Item(f"Reported #{o.id}: {clip(headline(o), 120)}", report_buttons(o)[0]) for o in reported
+        Item(
+            _("Reported #{number}: {title}", number=o.id, title=clip(headline(o), 120)),
+            report_buttons(o)[0],
+        )
+        for o in reported
     ] + [
-        Item(f"Proposal #{o.id}: {clip(headline(o), 120)}", proposal_buttons(o)[0])
+        Item(
+            _("Proposal #{number}: {title}", number=o.id, title=clip(headline(o), 120)),
+            proposal_buttons(o)[0],
+        )
         for o in proposals
     ]
     consent = [
         Item(
-            f"{staff_label(ctx.session, s)}: an application waits for consent",
-            (Button("Consent on file", actions.CONSENT_ON_FILE.payload(s.id)),),
+            _(
+                "{student}: an application waits for consent",
+                student=staff_label(ctx.session, s),
+            ),
+            (Button(_("Consent on file"), actions.CONSENT_ON_FILE.payload(s.id)),),
         )
         for s in consent_waiting(ctx, school)
     ]
@@ -89,24 +113,27 @@ def _teacher(ctx: Context) -> Dashboard:
         school.name,
         (
             Panel(
-                "Questions waiting",
+                _("Questions waiting"),
                 tuple(questions),
-                "No student questions are waiting.",
+                _("No student questions are waiting."),
                 "questions",
                 asked_total,
             ),
             Panel(
-                "Waiting for your review",
+                _("Waiting for your review"),
                 tuple(review[:MAX_ITEMS]),
-                "Nothing to review.",
+                _("Nothing to review."),
                 "pending",
             ),
             Panel(
-                "Consent pending", tuple(consent[:MAX_ITEMS]), "No consent is waiting.", "consent"
+                _("Consent pending"),
+                tuple(consent[:MAX_ITEMS]),
+                _("No consent is waiting."),
+                "consent",
             ),
-            Panel("This term", (Item(_figures_line(ctx, school.id)),), more="report"),
+            Panel(_("This term"), (Item(_figures_line(ctx, school.id)),), more="report"),
         ),
-        TEACHER_SHORTCUTS,
+        _shortcuts(TEACHER_SHORTCUTS),
     )
 
 
@@ -114,10 +141,16 @@ def _figures_line(ctx: Context, school_id: int) -> str:
     period = parse_period("", local_today(ctx), person_zone(ctx.person))
     (breakdown,) = compute(ctx.session, Scope(school_id=school_id), [period])
     f = breakdown.overall
-    return (
-        f"{f.published} published, {f.reached} students reached, {f.interests} interested, "
-        f"{f.invitations} invited, {f.placements} placed, {hours_phrase(f.minutes)} logged "
-        f"(since {fmt_date(period.start)})"
+    return _(
+        "{published} published, {reached} students reached, {interested} interested, "
+        "{invited} invited, {placed} placed, {hours} logged (since {date})",
+        published=f.published,
+        reached=f.reached,
+        interested=f.interests,
+        invited=f.invitations,
+        placed=f.placements,
+        hours=hours_phrase(f.minutes),
+        date=fmt_date(period.start),
     )
 
 
@@ -141,55 +174,64 @@ def _employer(ctx: Context) -> Dashboard:
     ]
     hours = [
         Item(
-            f"{student_label(e.placement.student)}: {hours_phrase(e.minutes)} on "
-            f"{fmt_date(e.work_date)}",
+            _(
+                "{student}: {hours} on {date}",
+                student=student_label(e.placement.student),
+                hours=hours_phrase(e.minutes),
+                date=fmt_date(e.work_date),
+            ),
             confirm_buttons(e),
         )
         for e in hours_to_confirm(ctx)
     ]
     return Dashboard(
-        organisation.name if organisation is not None else "Your organisation",
+        organisation.name if organisation is not None else _("Your organisation"),
         (
             Panel(
-                "Applications waiting for your answer",
+                _("Applications waiting for your answer"),
                 tuple(waiting[:MAX_ITEMS]),
-                "No application is waiting for an answer.",
+                _("No application is waiting for an answer."),
                 "matches",
             ),
-            Panel("Hours to confirm", tuple(hours[:MAX_ITEMS]), "No hours to confirm.", "hours"),
             Panel(
-                "Upcoming placements",
+                _("Hours to confirm"),
+                tuple(hours[:MAX_ITEMS]),
+                _("No hours to confirm."),
+                "hours",
+            ),
+            Panel(
+                _("Upcoming placements"),
                 tuple(placements[:MAX_ITEMS]),
-                "No placements coming up.",
+                _("No placements coming up."),
                 "placements",
             ),
         ),
-        EMPLOYER_SHORTCUTS,
+        _shortcuts(EMPLOYER_SHORTCUTS),
     )
 
 
 def _student(ctx: Context) -> Dashboard:
     applications = [
-        Item(f"{clip(headline(i.opportunity), 120)}: {STATUS_LABELS[i.status][0]}")
+        Item(f"{clip(headline(i.opportunity), 120)}: {_(STATUS_LABELS[i.status][0])}")
         for i in my_applications(ctx)[:MAX_ITEMS]
     ]
     reminders = [
         Item(
             f"{fmt_moment(r.due_at, ctx.person, ctx.now)}: {clip(r.text, 120)}",
-            (Button("Cancel", actions.REMINDER_CANCEL.payload(r.id)),),
+            (Button(_("Cancel"), actions.REMINDER_CANCEL.payload(r.id)),),
         )
         for r in waiting_reminders(ctx)[:MAX_ITEMS]
     ]
     return Dashboard(
-        "Your opportunities",
+        _("Your opportunities"),
         (
             Panel(
-                "Your applications",
+                _("Your applications"),
                 tuple(applications),
-                "No applications yet: browse and tap I'm interested.",
+                _("No applications yet: browse and tap I'm interested."),
                 "mine",
             ),
-            Panel("Your reminders", tuple(reminders), "No reminders waiting.", "reminders"),
+            Panel(_("Your reminders"), tuple(reminders), _("No reminders waiting."), "reminders"),
         ),
-        STUDENT_SHORTCUTS,
+        _shortcuts(STUDENT_SHORTCUTS),
     )

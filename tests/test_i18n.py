@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog, Message
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core import Core, Reply
+from bot.core import Core, Reply, Timing
 from bot.i18n import (
     FSI,
     LANGUAGES,
@@ -27,8 +28,19 @@ from bot.i18n import (
 from bot.i18n_tools import _check, extract, problems
 from handlers import actions
 from handlers.common import KIND_LABELS, STATUS_LABELS
+from handlers.messaging.alerts import send_alerts
+from handlers.messaging.announcements import report_deliveries
+from handlers.messaging.digest import send_digests
+from handlers.messaging.reminders import queue_due_reminders
 from handlers.people.onboarding import COMMON_ZONES
-from storage.models import Person, Role
+from storage.models import (
+    Account,
+    Announcement,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
 from tests.conftest import FakeClock
 from tests.helpers import (
     Chat,
@@ -497,3 +509,175 @@ def test_help_in_the_pseudo_language_for_listings_and_applications(
         lines = [li for li in chat.text.splitlines() if li.lstrip("⟦").split(" ")[0] in commands]
         assert len(lines) == len(commands), chat.text
         assert leaks([Reply("\n".join(lines))]) == []
+# Days and months as the pseudo-language formats them (British English): values, not words.
+DATE_WORDS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Nov", "Dec", "Jan")
+
+
+def _reminder_texts(factory: sessionmaker[Session]) -> list[str]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage.text)
+                .where(OutboxMessage.kind == "reminder")
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def test_reminders_in_the_pseudo_language_let_no_english_through(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    oid = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 10))
+    ada.press_payload(actions.SAVE.payload(oid))  # (saving is another area's reply)
+    seen: list[Reply] = []
+    for step in (
+        lambda: ada.send("/remind"),
+        lambda: ada.send("/remind tomorrow 5pm to call Acme"),
+        lambda: ada.send("/remind tomorrow 5pm to call Acme"),
+        lambda: ada.send("/remind tomorrow 3am to call Acme"),
+        lambda: ada.send("/remind tomorrow at 5 to call"),
+        lambda: ada.send("/remind 31 feb to call"),
+        lambda: ada.send("/remind soon to call"),
+        lambda: ada.send("/remind tomorrow 5pm"),
+        lambda: ada.send("/remind 2025-01-01 10:00 to call"),
+        lambda: ada.send("/remind 2028-01-01 10:00 to call"),
+        lambda: ada.press_payload(actions.REMIND.payload(oid)),
+        lambda: ada.send("friday 8:30"),
+        lambda: ada.send("/reminders"),
+    ):
+        seen += step()
+    seen += ada.press_payload(ada.buttons[0].payload)  # Cancel 1
+    seen += ada.press_payload(actions.REMINDER_CANCEL.payload(999))
+    # Saving the opportunity set deadline reminders; each goes out worded for Ada.
+    for moment in ((11, 24, 17, 0), (11, 27, 8, 30), (12, 3, 9, 0)):
+        clock.now = datetime(2026, *moment, tzinfo=UTC)
+        queue_due_reminders(session_factory, clock.now, Timing())
+    sent = _reminder_texts(session_factory)
+    assert len(sent) == 3  # call Acme; the opportunity on Friday; its deadline a week ahead
+    allowed = ("Software intern", "Acme Ltd", "call Acme", *DATE_WORDS)
+    assert leaks([*seen, *(Reply(text) for text in sent)], allowed=allowed) == []
+
+
+def test_reminders_in_spanish_from_asking_to_the_message_when_due(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    ana.send("/remind mañana a las 17:00 para llamar a Acme")
+    assert ana.text == "Te lo recordaré el mar, 24 nov a las 17:00."
+    ana.send("/remind mañana a las 5 para llamar")
+    assert ana.text.startswith("¿Te refieres a las 5 de la mañana o de la tarde?")
+    ana.send("/remind el 31 de febrero para llamar")
+    assert ana.text.startswith("«el 31 de febrero» no es una fecha válida.")
+    ana.send("/reminders")
+    assert ana.text == "Tus recordatorios:\n1. mar, 24 nov a las 17:00: llamar a Acme"
+    # Queued by the scheduler, outside any conversation: still in Ana's language.
+    clock.now = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+    queue_due_reminders(session_factory, clock.now, Timing())
+    assert _reminder_texts(session_factory) == ["Recordatorio: llamar a Acme"]
+
+
+def _outbox(factory: sessionmaker[Session], kind: str) -> dict[str, str]:
+    """The texts of the outbox's ``kind`` rows, by the platform user they go to."""
+    with factory() as session:
+        rows = session.execute(
+            select(Account.external_id, OutboxMessage.text)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(OutboxMessage.kind == kind)
+        )
+        return {user: text for user, text in rows}
+
+
+def test_an_announcement_reaches_each_student_in_their_language(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    tina = Chat(core, "tina", name="Tina Teacher", language=PSEUDO)
+    join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    message = "Careers fair on Friday in the hall!"
+    seen = tina.send("/announce") + tina.send(message)
+    with session_factory() as session:
+        aid = session.scalars(select(Announcement.id)).one()
+    seen += tina.press_payload(actions.ANNOUNCE_AUDIENCE.payload(aid, "school"))
+    seen += tina.press_payload(actions.ANNOUNCE_SEND.payload(aid))
+    seen += tina.send("/delivery")
+
+    received = _outbox(session_factory, "announcement")
+    assert received["ana"] == f"Anuncio de Riverside High:\n\n{message}"
+    with session_factory.begin() as session:
+        session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT))
+    report_deliveries(session_factory, clock.now, Timing())
+    (told,) = _outbox(session_factory, "announcement_delivered").values()
+    allowed = ("Riverside High", message, *DATE_WORDS)
+    assert leaks([*seen, Reply(received["ada"]), Reply(told)], allowed=allowed) == []
+
+
+def test_alerts_and_the_digest_in_the_pseudo_language_and_in_spanish(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    ana = Chat(core, "ana", name="Ana García", language="es")
+    _onboard(ana)
+    seen: list[Reply] = []
+    for step in (
+        lambda: ada.send("/digest"),
+        lambda: ada.send("/digest someday"),
+        lambda: ada.send("/digest friday"),
+        lambda: ada.press_payload(actions.DIGEST_DAY.payload("off")),
+        lambda: ada.press_payload(actions.DIGEST_DAY.payload(4)),
+        lambda: ada.send("/alerts"),
+        lambda: ada.send("/alert"),
+        lambda: ada.send("/alert"),
+        lambda: ada.send("/alert software near London"),
+        lambda: ada.press_payload(actions.ALERT.payload("every", 7)),
+        lambda: ada.press_payload(actions.PAUSE_NEWS.payload("7")),
+        lambda: ada.send("/alerts"),
+        lambda: ada.press_payload(actions.PAUSE_NEWS.payload("off")),
+        lambda: ada.press_payload(actions.ALERT.payload("every", 1)),
+    ):
+        seen += step()
+    ana.send("/digest viernes")
+    assert ana.text.startswith("Hecho: cada viernes a las 16:00 te enviaré las novedades")
+    ana.send("/alert")
+    clock.advance(minutes=5)
+    add_opportunity(session_factory, clock.now, tags=("technology",))
+    # Queued by the scheduler, each in its student's language.
+    clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    send_alerts(session_factory, clock.now, Timing())
+    clock.now = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    send_digests(session_factory, clock.now, Timing())
+    alerts, digests = _outbox(session_factory, "alert"), _outbox(session_factory, "digest")
+    assert alerts["ana"].startswith("Novedades para ti: 1 oportunidad que encaja con tus alertas.")
+    assert digests["ana"].startswith("Tu resumen semanal: 1 oportunidad nueva en tus áreas")
+    assert alerts["ada"].startswith("⟦Ñéŵ ƒöŕ ýöû") and digests["ada"].startswith("⟦Ýöûŕ ŵééķļý")
+    sent = [Reply(alerts["ada"]), Reply(digests["ada"])]
+    allowed = ("Software intern", "Acme Ltd", "software", "London", *DATE_WORDS)
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    assert leaks([*seen, *sent], allowed=(*allowed, *days)) == []
+
+
+def test_a_students_dashboard_and_calendar_in_the_pseudo_language(
+    core: Core, school: int, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ada = Chat(core, "ada", name="Ada Lovelace", language=PSEUDO)
+    _onboard(ada)
+    assert leaks(ada.send("/calendar")) == []
+    oid = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 10))
+    ada.press_payload(actions.SAVE.payload(oid))
+    ada.send("/remind tomorrow 5pm to call Acme")
+    calendar = ada.send("/calendar")
+    assert calendar[0].file is not None
+    assert "⟦Ļàšţ đàý ţö àþþļý.⟧" in calendar[0].file.content.decode()
+    dashboard = core.dashboard("console", "ada")
+    assert dashboard is not None
+    shown = [dashboard.title, *(label for label, _command in dashboard.shortcuts)]
+    for panel in dashboard.panels:
+        shown += [panel.title, panel.empty, *(item.text for item in panel.items)]
+    allowed = ("Software intern", "Acme Ltd", "call Acme", *DATE_WORDS)
+    assert leaks([*calendar, *(Reply(text) for text in shown)], allowed=allowed) == []

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.i18n import language
 from handlers.common.when import (
     WhenError,
     day_examples,
@@ -208,3 +209,113 @@ def test_example_dates_are_worked_out_from_today(today: date) -> None:
     assert short is not None
     assert parse_day(short[1], today) == start
     assert parse_day(short[2], today, after=start) == end
+
+
+# --- the person's own language ---------------------------------------------------------------
+# Monday 23 November 2026, 15:00 in London, as above.
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("es", "mañana a las 17:00", "Tue 2026-11-24 17:00"),
+        ("es", "mañana a las 5 de la tarde", "Tue 2026-11-24 17:00"),
+        ("es", "el viernes", "Fri 2026-11-27 09:00"),
+        ("es", "el viernes a las 8:30", "Fri 2026-11-27 08:30"),
+        ("es", "en 3 días", "Thu 2026-11-26 15:00"),
+        ("es", "en 3 dias", "Thu 2026-11-26 15:00"),
+        ("es", "en una hora", "Mon 2026-11-23 16:00"),
+        ("es", "3 de diciembre", "Thu 2026-12-03 09:00"),
+        ("es", "3 de diciembre a las 10:00", "Thu 2026-12-03 10:00"),
+        ("es", "pasado mañana por la mañana", "Wed 2026-11-25 09:00"),
+        ("es", "tomorrow 5pm", "Tue 2026-11-24 17:00"),
+        ("pl", "jutro o 17", "Tue 2026-11-24 17:00"),
+        ("pl", "jutro o 5 po południu", "Tue 2026-11-24 17:00"),
+        ("pl", "w piątek", "Fri 2026-11-27 09:00"),
+        ("pl", "we wtorek o 8:30", "Tue 2026-11-24 08:30"),
+        ("pl", "za 3 dni", "Thu 2026-11-26 15:00"),
+        ("pl", "za godzinę", "Mon 2026-11-23 16:00"),
+        ("pl", "3 grudnia", "Thu 2026-12-03 09:00"),
+        ("pl", "friday 8:30", "Fri 2026-11-27 08:30"),
+        ("uk", "завтра о 17", "Tue 2026-11-24 17:00"),
+        ("uk", "завтра о 5 вечора", "Tue 2026-11-24 17:00"),
+        ("uk", "у пʼятницю", "Fri 2026-11-27 09:00"),
+        ("uk", "у п'ятницю о 8:30", "Fri 2026-11-27 08:30"),
+        ("uk", "через 3 дні", "Thu 2026-11-26 15:00"),
+        ("uk", "через годину", "Mon 2026-11-23 16:00"),
+        ("uk", "3 грудня", "Thu 2026-12-03 09:00"),
+        ("uk", "in 3 days", "Thu 2026-11-26 15:00"),
+        ("ar", "غدا الساعة 5 مساء", "Tue 2026-11-24 17:00"),
+        ("ar", "غدًا الساعة ٥ مساءً", "Tue 2026-11-24 17:00"),
+        ("ar", "الجمعة", "Fri 2026-11-27 09:00"),
+        ("ar", "يوم الجمعة الساعة 8:30", "Fri 2026-11-27 08:30"),
+        ("ar", "بعد 3 أيام", "Thu 2026-11-26 15:00"),
+        ("ar", "بعد يومين", "Wed 2026-11-25 15:00"),
+        ("ar", "بعد ساعة", "Mon 2026-11-23 16:00"),
+        ("ar", "3 ديسمبر", "Thu 2026-12-03 09:00"),
+        ("ar", "tomorrow 5pm", "Tue 2026-11-24 17:00"),
+    ],
+)
+def test_the_persons_own_language_for_the_common_forms(lang: str, text: str, expected: str) -> None:
+    with language(lang):
+        assert local(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("es", "mañana a las 5", "¿Te refieres a las 5 de la mañana o de la tarde?"),
+        ("es", "31 de febrero", "«31 de febrero» no es una fecha válida."),
+        ("es", "pronto", "Perdona, no he entendido «pronto»"),
+        ("pl", "jutro o 5", "Chodzi o 5 rano czy po południu?"),
+        ("pl", "31 lutego", "Nie ma takiej daty jak 31 lutego."),
+        ("uk", "завтра о 5", "Ви маєте на увазі 5 ранку чи вечора?"),
+        ("ar", "غدا الساعة 5", "هل تقصد"),
+    ],
+)
+def test_an_unclear_phrase_is_refused_in_the_persons_language(
+    lang: str, text: str, expected: str
+) -> None:
+    with language(lang), pytest.raises(WhenError) as refused:
+        parse_when(text, NOW, LONDON)
+    assert expected in str(refused.value)
+
+
+def test_another_languages_words_mean_nothing_in_english() -> None:
+    with pytest.raises(WhenError, match="didn't understand"):
+        parse_when("mañana a las 17:00", NOW, LONDON)
+
+
+@pytest.mark.parametrize(
+    ("lang", "separators"),
+    [
+        ("es", (", ", " o ")),
+        ("pl", (", ", " lub ")),
+        ("uk", (", ", " або ")),
+        ("ar", ("، ", " أو ")),
+    ],
+)
+def test_each_languages_examples_read_back(lang: str, separators: tuple[str, str]) -> None:
+    with language(lang):
+        shown = examples(NOW.date())
+        phrases = re.split("|".join(map(re.escape, separators)), shown)
+        assert len(phrases) == 5, shown
+        for phrase in phrases:
+            assert parse_when(phrase, NOW, LONDON) > NOW, phrase
+        for phrase in re.split(r", |، ", day_examples(NOW.date()))[:2]:
+            assert parse_day(phrase, NOW.date()) == NOW.date() + timedelta(days=14)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("es", "ayer", date(2026, 11, 22)),
+        ("es", "el viernes pasado", date(2026, 11, 20)),
+        ("pl", "wczoraj", date(2026, 11, 22)),
+        ("uk", "у минулу пʼятницю", date(2026, 11, 20)),
+        ("ar", "امس", date(2026, 11, 22)),
+    ],
+)
+def test_a_day_in_the_persons_language(lang: str, text: str, expected: date) -> None:
+    with language(lang):
+        assert parse_day(text, NOW.date(), past=True) == expected

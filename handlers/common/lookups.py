@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import Context, UserError
+from bot.i18n import _
 from handlers.common.wording import is_number
 from storage.models import InterestStatus, Opportunity, Organisation
 
@@ -18,13 +19,13 @@ ACTIVE = (InterestStatus.INTERESTED, InterestStatus.INVITED, InterestStatus.PLAC
 
 def opportunity_arg(ctx: Context, text: str, usage: str) -> tuple[Opportunity, str]:
     """The opportunity a command names by its number ("12" or "#12"), and the rest."""
-    first, _, rest = text.strip().partition(" ")
+    first, _space, rest = text.strip().partition(" ")
     number = first.removeprefix("#")
     if not is_number(number):
-        raise UserError(f"Say which opportunity by its number: {usage}")
+        raise UserError(_("Say which opportunity by its number: {usage}", usage=usage))
     opportunity = ctx.session.get(Opportunity, int(number))
     if opportunity is None:
-        raise UserError(f"There's no opportunity #{number}.")
+        raise UserError(_("There's no opportunity #{number}.", number=number))
     return opportunity, rest.strip()
 
 

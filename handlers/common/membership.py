@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import Context, UserError
+from bot.i18n import _
 from storage.models import Cohort, Opportunity, Person, Role, School
 
 STAFF_ROLES = (Role.TEACHER, Role.ADMIN)
@@ -31,7 +32,7 @@ def may_share(student: Person) -> bool:
 def student_label(student: Person | None) -> str:
     """How an employer sees a student: by first name only, and only while sharing is allowed."""
     if student is None or not may_share(student) or not student.first_name:
-        return "The student"
+        return _("The student")
     return student.first_name
 
 
@@ -62,13 +63,13 @@ def staff_labels(session: Session, students: Iterable[Person]) -> dict[int, str]
             namesakes[(cohort_id, _full_name(name, family).casefold())] += 1
     labels = {}
     for student in students:
-        name = full_name(student) or "A student"
-        number = (
-            f", student #{student.id}"
+        name = full_name(student) or _("A student")
+        cohort = cohort_label(student)
+        labels[student.id] = (
+            _("{name} ({cohort}, student #{number})", name=name, cohort=cohort, number=student.id)
             if namesakes[(student.cohort_id, name.casefold())] > 1
-            else ""
+            else _("{name} ({cohort})", name=name, cohort=cohort)
         )
-        labels[student.id] = f"{name} ({cohort_label(student)}{number})"
     return labels
 
 
@@ -116,8 +117,10 @@ def staff_school(ctx: Context) -> School:
     school = known_school(ctx)
     if school is None:
         raise UserError(
-            "You're not linked to a school yet. Ask for a teacher invite code made with "
-            "oppbot invite --role teacher --school NAME, and /join with it."
+            _(
+                "You're not linked to a school yet. Ask for a teacher invite code made with "
+                "oppbot invite --role teacher --school NAME, and /join with it."
+            )
         )
     return school
 
@@ -173,4 +176,4 @@ def school_cohorts(session: Session, school: School) -> list[Cohort]:
 
 
 def cohort_label(student: Person) -> str:
-    return student.cohort.name if student.cohort is not None else "no class"
+    return student.cohort.name if student.cohort is not None else _("no class")

@@ -11,6 +11,11 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
+
+from bot.i18n import _, current
+from handlers.common.when_words import RULES, in_english
+
 # Examples are worked out from the reader's today: a fixed date in a prompt is soon in the past.
 
 
@@ -20,6 +25,9 @@ def example_day(today: date, *, past: bool = False) -> date:
 
 
 def _short(day: date) -> str:
+    """A day of a month as the reader's language says it, which the parser reads back."""
+    if current() in RULES:
+        return format_skeleton("MMMMd", day, locale=current()).lower()
     return f"{day.day} {day:%b}".lower()
 
 
@@ -30,14 +38,20 @@ def example_moment(today: date) -> str:
 
 def examples(today: date) -> str:
     """The ways to say a moment, as examples for someone whose day is ``today``."""
-    return f"tomorrow 5pm, friday 8:30, in 3 days, in 2 hours or {example_moment(today)}"
+    return _(
+        "tomorrow 5pm, friday 8:30, in 3 days, in 2 hours or {moment}",
+        moment=example_moment(today),
+    )
 
 
 def day_examples(today: date, *, past: bool = False) -> str:
     """The ways to say a day: ahead of ``today``, or (``past``) a day already gone."""
     day = example_day(today, past=past)
-    nearby = "today, yesterday or friday" if past else "today, tomorrow or friday"
-    return f"{day:%Y-%m-%d}, {_short(day)}, {nearby}"
+    if past:
+        return _(
+            "{date}, {short}, today, yesterday or friday", date=day.isoformat(), short=_short(day)
+        )
+    return _("{date}, {short}, today, tomorrow or friday", date=day.isoformat(), short=_short(day))
 
 
 def example_deadline(today: date) -> date:
@@ -51,7 +65,13 @@ def example_range(today: date) -> str:
     Friday of the week after, as "YYYY-MM-DD to YYYY-MM-DD (or 7 dec to 18 dec)"."""
     start = today + timedelta(days=7 - today.weekday())
     end = start + timedelta(days=11)
-    return f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (or {_short(start)} to {_short(end)})"
+    return _(
+        "{start} to {end} (or {start_short} to {end_short})",
+        start=start.isoformat(),
+        end=end.isoformat(),
+        start_short=_short(start),
+        end_short=_short(end),
+    )
 
 
 _NUMBERS = {
@@ -167,12 +187,14 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
     the clock shows it. Explicit moments in the past are returned as they are: the caller
     says so, with the date, which is clearer than a guess.
     """
-    phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
+    phrase = _normal(text)
     phrase = re.sub(r"(\d)t(\d)", r"\1 \2", phrase)  # 2026-12-01T09:00
     local_now = now.astimezone(zone).replace(second=0, microsecond=0)
     today = local_now.date()
     if not phrase:
-        raise WhenError(f"When should that be? For example: {examples(today)}.")
+        raise WhenError(
+            _("When should that be? For example: {examples}.", examples=examples(today))
+        )
     clock, phrase = _take_clock(phrase, today)
     if clock is None:
         clock, phrase = _take_part_of_day(phrase)
@@ -265,12 +287,23 @@ def find_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     return None
 
 
+def _normal(text: str) -> str:
+    """``text`` in lower case and English words, spaced once, without commas or a final dot."""
+    phrase = in_english(text.lower(), current())
+    return " ".join(phrase.replace(",", " ").split()).removesuffix(".")
+
+
 def _take_clock(phrase: str, today: date) -> tuple[time | None, str]:
     found = list(_CLOCK.finditer(phrase))
     if not found:
         return None, phrase
     if len(found) > 1:
-        raise WhenError(f"That has two times in it. Please give one, like {examples(today)}.")
+        raise WhenError(
+            _(
+                "That has two times in it. Please give one, like {examples}.",
+                examples=examples(today),
+            )
+        )
     match = found[0]
     if match.group(4) is not None:
         hour, minute, half = int(match.group(4)), int(match.group(5)), None
@@ -283,7 +316,9 @@ def _take_clock(phrase: str, today: date) -> tuple[time | None, str]:
 
 def _clock(hour: int, minute: int, half: str | None, written: str) -> time:
     if minute > 59 or (half is None and hour > 23) or (half is not None and not 1 <= hour <= 12):
-        raise WhenError(f"{written} isn't a time of day. Try something like 17:00 or 5pm.")
+        raise WhenError(
+            _("{written} isn't a time of day. Try something like 17:00 or 5pm.", written=written)
+        )
     if half is not None:
         hour = hour % 12 + (12 if half == "pm" else 0)
     return time(hour, minute)
@@ -317,6 +352,7 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
+# Long because it tries each way of naming a day in turn, then picks the year that fits.
 def parse_day(
     text: str,
     today: date,
@@ -334,7 +370,7 @@ def parse_day(
     day near ``today``).
     """
     example = example or day_examples(today, past=past)
-    phrase = " ".join(text.lower().replace(",", " ").split()).removesuffix(".")
+    phrase = _normal(text)
     phrase = phrase.removeprefix("on ")
     strictly_before = phrase.startswith("last ")
     phrase = phrase.removeprefix("last ").removeprefix("this ")
@@ -350,9 +386,21 @@ def parse_day(
         try:
             day = _calendar_date(phrase, today, text)
         except WhenError:
-            raise WhenError(f"There's no such date as {text.strip()}. Try {example}.") from None
+            raise WhenError(
+                _(
+                    "There's no such date as {text}. Try {example}.",
+                    text=text.strip(),
+                    example=example,
+                )
+            ) from None
         if day is None:
-            raise WhenError(f"I couldn't read {text.strip()!r} as a date. Try {example}.")
+            raise WhenError(
+                _(
+                    "I couldn't read '{text}' as a date. Try {example}.",
+                    text=text.strip(),
+                    example=example,
+                )
+            )
         if _has_year(phrase):
             return day
         candidates = []
@@ -383,7 +431,11 @@ def _calendar_date(phrase: str, today: date, text: str) -> date | None:
         return date(year, month, day)
     except ValueError:
         raise WhenError(
-            f"There's no such date as {text.strip()}. Try something like {examples(today)}."
+            _(
+                "There's no such date as {text}. Try something like {examples}.",
+                text=text.strip(),
+                examples=examples(today),
+            )
         ) from None
 
 
@@ -395,7 +447,9 @@ def _next_year(day: date, text: str) -> date:
     try:
         return day.replace(year=day.year + 1)
     except ValueError:  # 29 February
-        raise WhenError(f"There's no {text.strip()} next year. Please give the year.") from None
+        raise WhenError(
+            _("There's no {text} next year. Please give the year.", text=text.strip())
+        ) from None
 
 
 def _ask_am_or_pm(phrase: str, text: str, now: datetime, zone: ZoneInfo) -> None:
@@ -410,13 +464,19 @@ def _ask_am_or_pm(phrase: str, text: str, now: datetime, zone: ZoneInfo) -> None
         return
     hour = int(match.group(2))
     raise WhenError(
-        f"Do you mean {hour}am or {hour}pm? Add am or pm, or use 24-hour time like "
-        f"{hour % 12 + 12}:00."
+        _(
+            "Do you mean {hour}am or {hour}pm? Add am or pm, or use 24-hour time like {time}.",
+            hour=hour,
+            time=str(hour % 12 + 12) + ":00",
+        )
     )
 
 
 def _not_understood(text: str, today: date) -> WhenError:
     return WhenError(
-        f'Sorry, I didn\'t understand "{text.strip()}" as a time. '
-        f"Try something like {examples(today)}."
+        _(
+            'Sorry, I didn\'t understand "{text}" as a time. Try something like {examples}.',
+            text=text.strip(),
+            examples=examples(today),
+        )
     )

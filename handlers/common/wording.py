@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.core import STALE_BUTTON_TEXT, Button, Context, Reply, UserError
+from bot.i18n import N_, _, _n, fmt_datetime
+from bot.i18n import fmt_date as _fmt_date
 from handlers import actions
 from handlers.common.membership import student_school_id
 from storage.models import (
@@ -24,29 +26,29 @@ from storage.queries import elsewhere, ineligibility, record_view
 from storage.tags import TAGS
 
 KIND_LABELS: dict[OpportunityKind, str] = {
-    OpportunityKind.INTERNSHIP: "Internship",
-    OpportunityKind.JOB_SHADOWING: "Job shadowing",
-    OpportunityKind.COOP: "Co-op placement",
-    OpportunityKind.MENTORING: "Mentoring",
-    OpportunityKind.SITE_VISIT: "Site visit",
-    OpportunityKind.EVENT: "Event",
+    OpportunityKind.INTERNSHIP: N_("Internship"),
+    OpportunityKind.JOB_SHADOWING: N_("Job shadowing"),
+    OpportunityKind.COOP: N_("Co-op placement"),
+    OpportunityKind.MENTORING: N_("Mentoring"),
+    OpportunityKind.SITE_VISIT: N_("Site visit"),
+    OpportunityKind.EVENT: N_("Event"),
 }
 
 STATUS_LABELS: dict[InterestStatus, tuple[str, str]] = {
     InterestStatus.INTERESTED: (
-        "Interest sent",
-        "The employer has been told; their reply comes here.",
+        N_("Interest sent"),
+        N_("The employer has been told; their reply comes here."),
     ),
-    InterestStatus.INVITED: ("Invited", "The employer invited you: check their message."),
+    InterestStatus.INVITED: (N_("Invited"), N_("The employer invited you: check their message.")),
     InterestStatus.DECLINED: (
-        "Not this time",
-        "The employer said no this time. Keep looking: /browse",
+        N_("Not this time"),
+        N_("The employer said no this time. Keep looking: /browse"),
     ),
     InterestStatus.WITHDRAWN: (
-        "Withdrawn",
-        "You withdrew. You can register again while it's open.",
+        N_("Withdrawn"),
+        N_("You withdrew. You can register again while it's open."),
     ),
-    InterestStatus.PLACED: ("Placed", "You have a place. Well done!"),
+    InterestStatus.PLACED: (N_("Placed"), N_("You have a place. Well done!")),
 }
 
 
@@ -59,22 +61,26 @@ def local_today(ctx: Context) -> date:
 
 
 def fmt_date(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
+    """3 Dec 2026, in the current language (3 dic 2026)."""
+    return _fmt_date(value)
 
 
 def fmt_when(value: datetime, person: Person) -> str:
-    local = value.astimezone(person_zone(person))
-    return f"{fmt_date(local.date())} {local:%H:%M}"
+    return fmt_datetime(value, person_zone(person))
 
 
 def deadline_phrase(opportunity: Opportunity, today: date) -> str:
     if opportunity.deadline is None:
-        return "No deadline"
+        return _("No deadline")
     days = (opportunity.deadline - today).days
     if days < 0:
-        return f"Deadline passed ({fmt_date(opportunity.deadline)})"
-    when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-    return f"Apply by {fmt_date(opportunity.deadline)} ({when})"
+        return _("Deadline passed ({date})", date=fmt_date(opportunity.deadline))
+    day = fmt_date(opportunity.deadline)
+    if days == 0:
+        return _("Apply by {date} (today)", date=day)
+    if days == 1:
+        return _("Apply by {date} (tomorrow)", date=day)
+    return _n("Apply by {date} (in {n} day)", "Apply by {date} (in {n} days)", days, date=day)
 
 
 def with_article(noun: str) -> str:
@@ -98,38 +104,47 @@ def card_text(
     opportunity: Opportunity, today: date, max_text: int, *, also: str | None = None
 ) -> str:
     """The card's text; ``also`` says where else the same role is listed."""
-    facts = [KIND_LABELS[opportunity.kind]]
+    facts = [_(KIND_LABELS[opportunity.kind])]
     if opportunity.paid is not None:
-        facts.append("Paid" if opportunity.paid else "Unpaid")
+        facts.append(_("Paid") if opportunity.paid else _("Unpaid"))
     if opportunity.remote:
-        facts.append("Remote")
+        facts.append(_("Remote"))
     lines = [headline(opportunity), " · ".join(facts)]
     if opportunity.location:
-        lines.append(f"Where: {opportunity.location}")
+        lines.append(_("Where: {place}", place=opportunity.location))
     if also:
         lines.append(f"({also})")
     if opportunity.start_date and opportunity.end_date:
         lines.append(
-            f"When: {fmt_date(opportunity.start_date)} to {fmt_date(opportunity.end_date)}"
+            _(
+                "When: {start} to {end}",
+                start=fmt_date(opportunity.start_date),
+                end=fmt_date(opportunity.end_date),
+            )
         )
     elif opportunity.start_date:
-        lines.append(f"Starts: {fmt_date(opportunity.start_date)}")
+        lines.append(_("Starts: {date}", date=fmt_date(opportunity.start_date)))
     lines.append(deadline_phrase(opportunity, today))
     if opportunity.spots:
-        lines.append(f"Places: {opportunity.spots}")
+        lines.append(_("Places: {n}", n=opportunity.spots))
     if opportunity.tag_names:
-        lines.append("Fields: " + ", ".join(TAGS.get(t, t) for t in opportunity.tag_names))
+        fields = ", ".join(_(TAGS[t]) if t in TAGS else t for t in opportunity.tag_names)
+        lines.append(_("Fields: {fields}", fields=fields))
     eligibility = []
     if opportunity.min_age:
-        eligibility.append(f"age {opportunity.min_age}+")
+        eligibility.append(_("age {age}+", age=opportunity.min_age))
     if opportunity.min_grade or opportunity.max_grade:
         low, high = opportunity.min_grade, opportunity.max_grade
-        grades = f"{low}–{high}" if low and high else f"{low}+" if low else f"up to {high}"
-        eligibility.append(f"grades {grades}")
+        if low and high:
+            eligibility.append(_("grades {low}–{high}", low=low, high=high))
+        elif low:
+            eligibility.append(_("grades {low}+", low=low))
+        else:
+            eligibility.append(_("grades up to {high}", high=high))
     if eligibility:
-        lines.append("Who can apply: " + ", ".join(eligibility))
+        lines.append(_("Who can apply: {who}", who=", ".join(eligibility)))
     if opportunity.url:
-        lines.append(f"Link: {opportunity.url}")
+        lines.append(_("Link: {url}", url=opportunity.url))
     text = "\n".join(lines)
     if opportunity.description:
         room = max_text - len(text) - 2
@@ -169,19 +184,19 @@ def open_opportunity(ctx: Context, raw_id: str | None, *, for_action: bool = Tru
         opportunity.status != OpportunityStatus.OPEN and ctx.role == Role.STUDENT
     ):
         raise UserError(
-            "That opportunity is no longer available. Send /browse to see what is open.",
+            _("That opportunity is no longer available. Send /browse to see what is open."),
         )
     if for_action:
         reason = ineligibility(opportunity, ctx.person)
         if reason is not None:
-            raise UserError(f"Sorry, you can't apply for that one: {reason}.")
+            raise UserError(_("Sorry, you can't apply for that one: {reason}.", reason=reason))
     return opportunity
 
 
 def own_interest(ctx: Context, raw_id: str | None) -> Interest:
     interest = ctx.session.get(Interest, parse_id(raw_id))
     if interest is None or interest.person_id != ctx.person.id:
-        raise UserError("I can't find that application. Send /mine to see yours.")
+        raise UserError(_("I can't find that application. Send /mine to see yours."))
     return interest
 
 
@@ -201,13 +216,14 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     )
     oid = opportunity.id
     if interest is not None and interest.status != InterestStatus.WITHDRAWN:
-        first = Button(f"✓ {STATUS_LABELS[interest.status][0]}", actions.MY_APPLICATIONS.payload())
+        label = _(STATUS_LABELS[interest.status][0])
+        first = Button(f"✓ {label}", actions.MY_APPLICATIONS.payload())
     else:
-        first = Button("I'm interested", actions.INTEREST.payload(oid))
+        first = Button(_("I'm interested"), actions.INTEREST.payload(oid))
     save = (
-        Button("Unsave", actions.UNSAVE.payload(oid))
+        Button(_("Unsave"), actions.UNSAVE.payload(oid))
         if is_saved(ctx, opportunity)
-        else Button("Save", actions.SAVE.payload(oid))
+        else Button(_("Save"), actions.SAVE.payload(oid))
     )
     prefix = f"{note}\n\n" if note else ""
     other = elsewhere(ctx.session, ctx.person, today, [opportunity]).get(oid)
@@ -217,9 +233,9 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     rows = (
         (first, save),
         (
-            Button("Remind me", actions.REMIND.payload(oid)),
-            Button("Report a problem", actions.REPORT_PROBLEM.payload(oid)),
+            Button(_("Remind me"), actions.REMIND.payload(oid)),
+            Button(_("Report a problem"), actions.REPORT_PROBLEM.payload(oid)),
         ),
-        (Button("« Back", actions.BACK_TO_LIST.payload()),),
+        (Button(_("« Back"), actions.BACK_TO_LIST.payload()),),
     )
     return Reply(prefix + body, rows, replace=replace)

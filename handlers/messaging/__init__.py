@@ -10,8 +10,9 @@ from handlers.messaging.announcements import (
     send,
     send_due_announcements,
 )
-from handlers.messaging.digest import DAYS, send_digests
+from handlers.messaging.digest import DAYS, day_name, send_digests
 from handlers.messaging.reminders import (
+    INVITATION,
     Queued,
     fmt_moment,
     queue_due_reminders,
@@ -23,8 +24,10 @@ from handlers.messaging.reminders import (
 
 __all__ = [
     "DAYS",
+    "INVITATION",
     "Queued",
     "alerts_summary",
+    "day_name",
     "draft_for_students",
     "fmt_moment",
     "queue_due_reminders",

@@ -17,6 +17,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
+from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
 from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id
 from storage import search
@@ -42,19 +43,23 @@ MAX_PLACE = 60
 MAX_ITEMS = 8
 # With nothing new, a student's alerts are looked at again after this long.
 LOOK_AGAIN = timedelta(hours=1)
-EVERY = {1: "once a day", 7: "once a week"}
+EVERY = {1: N_("once a day"), 7: N_("once a week")}
 PAUSES = {"7": timedelta(days=7), "30": timedelta(days=30)}
-_NEAR = re.compile(r"(?:^|\s)near\s+(?P<place>.+)$", re.IGNORECASE)
+# "near" in English, Spanish, Polish, Ukrainian and Arabic: "/alert enfermería cerca de Leeds".
+_NEAR = re.compile(
+    r"(?:^|\s)(?:near|cerca\s+de|w\s+pobliżu|koło|біля|поблизу|بالقرب\s+من|قرب)\s+(?P<place>.+)$",
+    re.IGNORECASE,
+)
 
 
 def pause_buttons(stop: Button) -> list[list[Button]]:
     """The Pause and Stop buttons under every alert and digest; ``stop`` is the message's own."""
     return [
         [
-            Button("Pause a week", actions.PAUSE_NEWS.payload("7")),
-            Button("Pause a month", actions.PAUSE_NEWS.payload("30")),
+            Button(_("Pause a week"), actions.PAUSE_NEWS.payload("7")),
+            Button(_("Pause a month"), actions.PAUSE_NEWS.payload("30")),
         ],
-        [Button("Pause until I resume", actions.PAUSE_NEWS.payload("on")), stop],
+        [Button(_("Pause until I resume"), actions.PAUSE_NEWS.payload("on")), stop],
     ]
 
 
@@ -76,10 +81,15 @@ def paused(person: Person, now: datetime) -> bool:
 
 def describe(alert: Alert, person: Person) -> str:
     if alert.words is None and alert.place is None:
-        fields = ", ".join(TAGS[t].split(" & ")[0] for t in person.tag_names if t in TAGS)
-        return f"new opportunities in your fields ({fields})" if fields else "all new opportunities"
-    said = f'"{alert.words}"' if alert.words else "anything"
-    return f"{said} near {alert.place}" if alert.place else said
+        fields = ", ".join(_(TAGS[t]).split(" & ")[0] for t in person.tag_names if t in TAGS)
+        if fields:
+            return _("new opportunities in your fields ({fields})", fields=fields)
+        return _("all new opportunities")
+    if alert.words and alert.place:
+        return _('"{words}" near {place}', words=alert.words, place=alert.place)
+    if alert.place:
+        return _("anything near {place}", place=alert.place)
+    return _('"{words}"', words=alert.words)
 
 
 def _parse(args: str) -> tuple[str | None, str | None]:
@@ -89,11 +99,13 @@ def _parse(args: str) -> tuple[str | None, str | None]:
         place = near.group("place").strip()
         text = text[: near.start()].strip()
     if len(text) > MAX_WORDS:
-        raise UserError(f"That search is too long. Please use fewer than {MAX_WORDS} characters.")
+        raise UserError(
+            _("That search is too long. Please use fewer than {n} characters.", n=MAX_WORDS)
+        )
     if place is not None and len(place) > MAX_PLACE:
-        raise UserError("That place name is too long. Try a town or city.")
+        raise UserError(_("That place name is too long. Try a town or city."))
     if text and not search.parse(text):
-        raise UserError("I need a word to look for, like /alert nursing near Leeds.")
+        raise UserError(_("I need a word to look for, like /alert nursing near Leeds."))
     return text or None, place
 
 
@@ -121,14 +133,18 @@ def alerts_summary(session: Session, person: Person, now: datetime) -> str:
     """A student's alerts in a line, for what we store about them."""
     mine = alerts_of(session, person)
     if not mine:
-        return "none"
+        return _("none")
     said = "; ".join(describe(a, person) for a in mine)
-    how_often = EVERY.get(person.alert_every_days, "once a day")
-    return f"{said} ({how_often} at most{', paused' if paused(person, now) else ''})"
+    how_often = _(EVERY.get(person.alert_every_days, EVERY[1]))
+    if paused(person, now):
+        return _("{alerts} ({how_often} at most, paused)", alerts=said, how_often=how_often)
+    return _("{alerts} ({how_often} at most)", alerts=said, how_often=how_often)
 
 
 @registry.command(
-    "alert", roles=STUDENTS, help="hear about new opportunities, e.g. /alert nursing near Leeds"
+    "alert",
+    roles=STUDENTS,
+    help=N_("hear about new opportunities, e.g. /alert nursing near Leeds"),
 )
 def alert(ctx: Context, args: str) -> list[Reply]:
     words, place = _parse(args)
@@ -138,22 +154,32 @@ def alert(ctx: Context, args: str) -> list[Reply]:
         and (a.place or "").lower() == (place or "").lower()
         for a in mine
     ):
-        return [Reply("You already have that alert. /alerts shows them all.")]
+        return [Reply(_("You already have that alert. /alerts shows them all."))]
     if len(mine) >= MAX_ALERTS:
-        raise UserError(f"You have {MAX_ALERTS} alerts already. Remove one first: /alerts")
+        raise UserError(
+            _n(
+                "You have {n} alert already. Remove one first: /alerts",
+                "You have {n} alerts already. Remove one first: /alerts",
+                MAX_ALERTS,
+            )
+        )
     made = Alert(person_id=ctx.person.id, words=words, place=place, created_at=ctx.now)
     ctx.session.add(made)
     ctx.person.alert_next_at = next_alert_at(ctx.session, ctx.person, ctx.now)
-    how_often = EVERY.get(ctx.person.alert_every_days, "once a day")
+    how_often = _(EVERY.get(ctx.person.alert_every_days, EVERY[1]))
     return [
         Reply(
-            f"Done: I'll tell you about {describe(made, ctx.person)} as they come in, "
-            f"{how_often} at most and never at night. /alerts to see or remove your alerts."
+            _(
+                "Done: I'll tell you about {what} as they come in, {how_often} at most and never "
+                "at night. /alerts to see or remove your alerts.",
+                what=describe(made, ctx.person),
+                how_often=how_often,
+            )
         )
     ]
 
 
-@registry.command("alerts", roles=STUDENTS, help="my alerts for new opportunities")
+@registry.command("alerts", roles=STUDENTS, help=N_("my alerts for new opportunities"))
 def alerts(ctx: Context, args: str) -> list[Reply]:
     return [_list(ctx, replace=False)]
 
@@ -164,23 +190,25 @@ def _list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     mine = _alerts(ctx)
     if not mine:
         return Reply(
-            f"{prefix}You have no alerts. Send /alert to hear about new opportunities in your "
-            "fields, or /alert nursing near Leeds for a search.",
+            prefix
+            + _(
+                "You have no alerts. Send /alert to hear about new opportunities in your "
+                "fields, or /alert nursing near Leeds for a search."
+            ),
             replace=replace,
         )
-    how_often = EVERY.get(person.alert_every_days, "once a day")
-    lines = [f"{prefix}Your alerts ({how_often} at most):"]
+    how_often = _(EVERY.get(person.alert_every_days, EVERY[1]))
+    lines = [prefix + _("Your alerts ({how_often} at most):", how_often=how_often)]
     lines += [f"{n}. {describe(a, person)}" for n, a in enumerate(mine, start=1)]
     if paused(person, ctx.now):
         assert person.news_paused_until is not None
-        until = (
-            "until you resume"
-            if person.news_paused_until == PAUSED_UNTIL_RESUMED
-            else f"until {fmt_date(person.news_paused_until.astimezone(person.zone).date())}"
-        )
-        lines.append(f"Alerts and the digest are paused {until}.")
+        if person.news_paused_until == PAUSED_UNTIL_RESUMED:
+            lines.append(_("Alerts and the digest are paused until you resume."))
+        else:
+            day = fmt_date(person.news_paused_until.astimezone(person.zone).date())
+            lines.append(_("Alerts and the digest are paused until {date}.", date=day))
     removes = [
-        Button(f"Remove {n}", actions.ALERT.payload("rm", a.id))
+        Button(_("Remove {number}", number=n), actions.ALERT.payload("rm", a.id))
         for n, a in enumerate(mine, start=1)
     ]
     rows: list[tuple[Button, ...]] = [tuple(removes[i : i + 3]) for i in range(0, len(removes), 3)]
@@ -190,11 +218,11 @@ def _list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
                 ("✓ " if days == person.alert_every_days else "") + label,
                 actions.ALERT.payload("every", days),
             )
-            for days, label in ((1, "Daily"), (7, "Weekly"))
+            for days, label in ((1, _("Daily")), (7, _("Weekly")))
         )
     )
     if paused(person, ctx.now):
-        rows.append((Button("Resume", actions.PAUSE_NEWS.payload("off")),))
+        rows.append((Button(_("Resume"), actions.PAUSE_NEWS.payload("off")),))
     return Reply("\n".join(lines), tuple(rows), replace=replace)
 
 
@@ -204,19 +232,19 @@ def alert_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["stop"]:  # under an alert, which stays readable
         for mine in _alerts(ctx):
             ctx.session.delete(mine)
-        return [Reply("Alerts stopped. Send /alert to start again.")]
+        return [Reply(_("Alerts stopped. Send /alert to start again."))]
     if len(args) == 2 and args[0] == "rm":
         found = ctx.session.get(Alert, parse_id(args[1]))
         if found is None or found.person_id != person.id:
-            return [_list(ctx, replace=True, note="That alert was already removed.")]
+            return [_list(ctx, replace=True, note=_("That alert was already removed."))]
         ctx.session.delete(found)
         ctx.session.flush()
-        return [_list(ctx, replace=True, note="Alert removed.")]
+        return [_list(ctx, replace=True, note=_("Alert removed."))]
     if len(args) == 2 and args[0] == "every" and args[1] in ("1", "7"):
         person.alert_every_days = int(args[1])
         person.alert_next_at = next_alert_at(ctx.session, person, ctx.now)
         return [_list(ctx, replace=True)]
-    raise UserError("That button doesn't work any more. Send /alerts to start again.")
+    raise UserError(_("That button doesn't work any more. Send /alerts to start again."))
 
 
 @registry.action(actions.PAUSE_NEWS, roles=STUDENTS)
@@ -225,21 +253,17 @@ def pause_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["off"]:
         person.news_paused_until = None
         person.alert_next_at = next_alert_at(ctx.session, person, ctx.now)
-        return [Reply("Welcome back: alerts and the digest are on again.")]
+        return [Reply(_("Welcome back: alerts and the digest are on again."))]
     if args == ["on"]:
         person.news_paused_until = PAUSED_UNTIL_RESUMED
-        until = "until you resume"
+        text = _("Paused: no alerts or digest until you resume.")
     elif len(args) == 1 and args[0] in PAUSES:
         person.news_paused_until = ctx.now + PAUSES[args[0]]
-        until = f"until {fmt_date(person.news_paused_until.astimezone(person.zone).date())}"
+        day = fmt_date(person.news_paused_until.astimezone(person.zone).date())
+        text = _("Paused: no alerts or digest until {date}.", date=day)
     else:
-        raise UserError("That button doesn't work any more. Send /alerts to start again.")
-    return [
-        Reply(
-            f"Paused: no alerts or digest {until}.",
-            ((Button("Resume now", actions.PAUSE_NEWS.payload("off")),),),
-        )
-    ]
+        raise UserError(_("That button doesn't work any more. Send /alerts to start again."))
+    return [Reply(text, ((Button(_("Resume now"), actions.PAUSE_NEWS.payload("off")),),))]
 
 
 def _matching(session: Session, person: Person, alert: Alert, now: datetime) -> Select[Any]:
@@ -296,16 +320,21 @@ def alert_message(
     person: Person, items: list[tuple[Opportunity, Alert]], now: datetime
 ) -> tuple[str, list[list[list[str]]]]:
     today = now.astimezone(person.zone).date()
-    noun = "opportunity" if len(items) == 1 else "opportunities"
-    lines = [f"New for you: {len(items)} {noun} matching your alerts.", ""]
+    heading = _n(
+        "New for you: {n} opportunity matching your alerts.",
+        "New for you: {n} opportunities matching your alerts.",
+        len(items),
+    )
+    lines = [heading, ""]
     shown = items[:MAX_ITEMS]
     for n, (opportunity, matched) in enumerate(shown, start=1):
         lines.append(f"{n}. {clip(headline(opportunity), 80)}")
         lines.append(f"   {deadline_phrase(opportunity, today)} · {describe(matched, person)}")
     if len(items) > len(shown):
-        lines.append(f"…and {len(items) - len(shown)} more: /browse")
-    stop = Button("Stop alerts", actions.ALERT.payload("stop"))
-    return "\n".join(lines), news_buttons([o for o, _ in shown], stop)
+        more = len(items) - len(shown)
+        lines.append(_n("…and {n} more: /browse", "…and {n} more: /browse", more))
+    stop = Button(_("Stop alerts"), actions.ALERT.payload("stop"))
+    return "\n".join(lines), news_buttons([o for o, _alert in shown], stop)
 
 
 def send_alerts(
@@ -342,7 +371,8 @@ def send_alerts(
                 if not items:
                     person.alert_next_at = now + LOOK_AGAIN
                     continue
-                text, buttons = alert_message(person, items, now)
+                with speaking_to(person):
+                    text, buttons = alert_message(person, items, now)
                 # Each opportunity is in one alert per student, so the first one names it.
                 key = f"alert:{person.id}:{heard[0]}"
                 messages.append(Outgoing(person, text, "alert", key, buttons))

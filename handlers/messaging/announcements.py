@@ -30,6 +30,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import N_, _, _n, _p, speaking_to
 from handlers import actions
 from handlers.common import (
     ACTIVE,
@@ -78,11 +79,18 @@ _CHOSEN = re.compile(r"#(\d+)")
 # Choices a form's search offers at most.
 MAX_CHOICES = 50
 AUDIENCES = (
-    ("school", "Everyone at the school"),
-    ("cohorts", "Classes"),
-    ("tag", "Students interested in a field"),
-    ("opportunity", "Students interested in an opportunity"),
+    ("school", N_("Everyone at the school")),
+    ("cohorts", N_("Classes")),
+    ("tag", N_("Students interested in a field")),
+    ("opportunity", N_("Students interested in an opportunity")),
 )
+# How /delivery names an announcement that is neither sent nor scheduled.
+STATE_NAMES = {
+    AnnouncementStatus.DRAFT: N_("draft"),
+    AnnouncementStatus.SCHEDULED: N_("scheduled"),
+    AnnouncementStatus.SENT: N_("sent"),
+    AnnouncementStatus.CANCELLED: N_("cancelled"),
+}
 # Where each kind of audience is chosen on the form, for a problem to show there.
 _AUDIENCE_FIELD = {"school": "audience", "cohorts": "classes", "tag": "field"}
 _AUDIENCE_FIELD["opportunity"] = "opportunity"
@@ -90,29 +98,29 @@ _AUDIENCE_FIELD["opportunity"] = "opportunity"
 # The whole announcement at once: "/announce" then a "field: value" line each (a Slack modal
 # sends the same lines), with who gets it counted as it is chosen and a preview before it goes.
 ANNOUNCE_FORM = Form(
-    "New announcement",
-    "Preview",
+    N_("New announcement"),
+    N_("Preview"),
     (
         Field(
             "text",
-            "Your message for students",
+            N_("Your message for students"),
             "long_text",
             max_length=MAX_TEXT,
-            hint="The careers fair is on Friday from 10:00 in the main hall…",
+            hint=N_("The careers fair is on Friday from 10:00 in the main hall…"),
         ),
-        Field("audience", "Who should get it?", "choice", options=AUDIENCES, live=True),
+        Field("audience", N_("Who should get it?"), "choice", options=AUDIENCES, live=True),
         Field(
             "classes",
-            "Which classes?",
+            N_("Which classes?"),
             "choices",
             optional=True,
             source="cohorts",
             live=True,
-            hint="Type a class's name",
+            hint=N_("Type a class's name"),
         ),
         Field(
             "field",
-            "Which field?",
+            N_("Which field?"),
             "choice",
             optional=True,
             options=tuple(TAGS.items()),
@@ -120,21 +128,21 @@ ANNOUNCE_FORM = Form(
         ),
         Field(
             "opportunity",
-            "Which opportunity?",
+            N_("Which opportunity?"),
             "search",
             optional=True,
             source="opportunities",
             live=True,
-            hint="Type its number or title",
+            hint=N_("Type its number or title"),
         ),
-        Field("date", "Send on", "date", optional=True, hint="Leave empty to send it now"),
-        Field("time", "At", "time", optional=True),
+        Field("date", N_("Send on"), "date", optional=True, hint=N_("Leave empty to send it now")),
+        Field("time", N_("At"), "time", optional=True),
         Field(
             "urgent",
-            "Quiet hours",
+            N_("Quiet hours"),
             "flag",
             optional=True,
-            options=(("yes", "Urgent: send even to students in their quiet hours"),),
+            options=(("yes", N_("Urgent: send even to students in their quiet hours")),),
         ),
     ),
     summary="announce_reach",
@@ -183,28 +191,30 @@ def describe(session: Session, announcement: Announcement) -> str:
     audience = announcement.audience
     match audience.get("type"):
         case "school":
-            return f"everyone at {announcement.school.name}"
+            return _("everyone at {school}", school=announcement.school.name)
         case "cohorts":
             names = session.scalars(
                 select(Cohort.name)
                 .where(Cohort.id.in_(audience.get("ids", [])))
                 .order_by(Cohort.name)
             ).all()
-            return ", ".join(names) or "no classes"
+            return ", ".join(names) or _("no classes")
         case "tag":
-            return f"students interested in {TAGS.get(audience['tag'], audience['tag'])}"
+            tag = audience["tag"]
+            return _("students interested in {field}", field=_(TAGS[tag]) if tag in TAGS else tag)
         case "opportunity":
             opportunity = session.get(Opportunity, audience["id"])
-            what = headline(opportunity) if opportunity is not None else "a removed opportunity"
-            return f"students interested in {what}"
+            if opportunity is None:
+                return _("students interested in a removed opportunity")
+            return _("students interested in {title}", title=headline(opportunity))
         case "students":
-            return "the students chosen from /evidence"
+            return _("the students chosen from /evidence")
         case _:
-            return "nobody yet"
+            return _("nobody yet")
 
 
 def _students(count: int) -> str:
-    return f"{count} student{'' if count == 1 else 's'}"
+    return _n("{n} student", "{n} students", count)
 
 
 def is_urgent(announcement: Announcement) -> bool:
@@ -231,11 +241,15 @@ def send(
     the announcement is urgent.
     """
     people = recipients(session, announcement)
-    text = f"Announcement from {announcement.school.name}:\n\n{announcement.text}"
     written = enqueue_many(
         session,
         [
-            Outgoing(person, text, "announcement", f"ann:{announcement.id}:{person.id}")
+            Outgoing(
+                person,
+                _frame(announcement, person),
+                "announcement",
+                f"ann:{announcement.id}:{person.id}",
+            )
             for person in people
         ],
         now=now,
@@ -251,6 +265,16 @@ def send(
     announcement.sent_at = now
     announcement.recipient_count = len(people)
     return len(people)
+
+
+def _frame(announcement: Announcement, student: Person) -> str:
+    """The announcement as ``student`` reads it: the frame in their language, the text as is."""
+    with speaking_to(student):
+        return _(
+            "Announcement from {school}:\n\n{text}",
+            school=announcement.school.name,
+            text=announcement.text,
+        )
 
 
 def send_due_announcements(
@@ -303,17 +327,25 @@ def report_deliveries(
             author = announcement.author
             if author is None or author.role not in STAFF_ROLES:
                 continue
-            enqueue(
-                session,
-                author,
-                f"{delivered(session, announcement)}: {clip(announcement.text, 80)}",
-                kind="announcement_delivered",
-                key=f"ann-delivered:{announcement.id}",
-                now=now,
-                buttons=stored_buttons(
-                    [[Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id))]]
-                ),
-            )
+            with speaking_to(author):
+                enqueue(
+                    session,
+                    author,
+                    f"{delivered(session, announcement)}: {clip(announcement.text, 80)}",
+                    kind="announcement_delivered",
+                    key=f"ann-delivered:{announcement.id}",
+                    now=now,
+                    buttons=stored_buttons(
+                        [
+                            [
+                                Button(
+                                    _("Delivery report"),
+                                    actions.ANNOUNCE_REPORT.payload(announcement.id),
+                                )
+                            ]
+                        ]
+                    ),
+                )
         return len(done)
 
 
@@ -326,11 +358,21 @@ def delivered(session: Session, announcement: Announcement) -> str:
     unreachable = (
         counts.get(OutboxStatus.UNREACHABLE, 0) + counts.get(OutboxStatus.FAILED, 0) + missing
     )
-    text = (
-        f"Announcement #{announcement.id} delivered to "
-        f"{_students(counts.get(OutboxStatus.SENT, 0))}"
+    sent = counts.get(OutboxStatus.SENT, 0)
+    if unreachable:
+        return _n(
+            "Announcement #{number} delivered to {n} student, {unreachable} unreachable",
+            "Announcement #{number} delivered to {n} students, {unreachable} unreachable",
+            sent,
+            number=announcement.id,
+            unreachable=unreachable,
+        )
+    return _n(
+        "Announcement #{number} delivered to {n} student",
+        "Announcement #{number} delivered to {n} students",
+        sent,
+        number=announcement.id,
     )
-    return text + (f", {unreachable} unreachable" if unreachable else "")
 
 
 def _outcomes(session: Session, announcement: Announcement) -> dict[OutboxStatus, int]:
@@ -348,7 +390,7 @@ def _outcomes(session: Session, announcement: Announcement) -> dict[OutboxStatus
 
 
 @registry.command(
-    "announce", roles=STAFF, help="send an announcement to students", form=ANNOUNCE_FORM
+    "announce", roles=STAFF, help=N_("send an announcement to students"), form=ANNOUNCE_FORM
 )
 def announce(ctx: Context, args: str) -> list[Reply]:
     staff_school(ctx)
@@ -359,8 +401,11 @@ def announce(ctx: Context, args: str) -> list[Reply]:
     ctx.start_dialog("announce_text", TextDialog())
     return [
         Reply(
-            f"What's your message for students? Type it now (up to {MAX_TEXT} characters).",
-            ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload()),),),
+            _(
+                "What's your message for students? Type it now (up to {n} characters).",
+                n=MAX_TEXT,
+            ),
+            ((Button(_("Cancel"), actions.ANNOUNCE_CANCEL.payload()),),),
         )
     ]
 
@@ -377,7 +422,7 @@ def text_typed(ctx: Context, text: str, dialog: TextDialog) -> list[Reply]:
 def _drafted(ctx: Context, text: str) -> list[Reply]:
     message = text.strip()
     if len(message) > MAX_TEXT:
-        raise UserError(f"Please keep it under {MAX_TEXT} characters.")
+        raise UserError(_("Please keep it under {n} characters.", n=MAX_TEXT))
     school = staff_school(ctx)
     ctx.clear_state(DIALOG)
     announcement = Announcement(
@@ -415,7 +460,7 @@ def retext_draft(ctx: Context, raw_id: str, text: str) -> Reply:
     announcement = _draft(ctx, raw_id)
     message = text.strip()
     if len(message) > MAX_TEXT:
-        raise UserError(f"Please keep it under {MAX_TEXT} characters.")
+        raise UserError(_("Please keep it under {n} characters.", n=MAX_TEXT))
     ctx.clear_state(DIALOG)
     announcement.text = message
     return _preview(ctx, announcement)
@@ -424,24 +469,25 @@ def retext_draft(ctx: Context, raw_id: str, text: str) -> Reply:
 def _audience_question(announcement: Announcement) -> Reply:
     aid = announcement.id
     return Reply(
-        "Who should get it?",
+        _("Who should get it?"),
         (
             (
                 Button(
-                    f"Everyone at {announcement.school.name}"[:40],
+                    _("Everyone at {school}", school=announcement.school.name)[:40],
                     actions.ANNOUNCE_AUDIENCE.payload(aid, "school"),
                 ),
             ),
             (
-                Button("Classes", actions.ANNOUNCE_AUDIENCE.payload(aid, "cohorts")),
-                Button("A field", actions.ANNOUNCE_AUDIENCE.payload(aid, "tags")),
+                Button(_("Classes"), actions.ANNOUNCE_AUDIENCE.payload(aid, "cohorts")),
+                Button(_("A field"), actions.ANNOUNCE_AUDIENCE.payload(aid, "tags")),
             ),
             (
                 Button(
-                    "Interested in an opportunity", actions.ANNOUNCE_AUDIENCE.payload(aid, "opp")
+                    _("Interested in an opportunity"),
+                    actions.ANNOUNCE_AUDIENCE.payload(aid, "opp"),
                 ),
             ),
-            (Button("Cancel", actions.ANNOUNCE_CANCEL.payload(aid)),),
+            (Button(_("Cancel"), actions.ANNOUNCE_CANCEL.payload(aid)),),
         ),
     )
 
@@ -452,15 +498,23 @@ def _draft(
     """The author's own announcement, if it can still be changed."""
     announcement = ctx.session.get(Announcement, parse_id(raw_id))
     if announcement is None or announcement.author_id != ctx.person.id:
-        raise UserError("I can't find that announcement of yours. Send /announce to write one.")
+        raise UserError(_("I can't find that announcement of yours. Send /announce to write one."))
     if announcement.status not in statuses:
         state = {
-            A.SENT: "has already been sent",
-            A.SCHEDULED: "is already scheduled",
-            A.CANCELLED: "was cancelled",
-            A.DRAFT: "isn't finished yet",
+            A.SENT: N_(
+                "That announcement has already been sent. Send /delivery to see your announcements."
+            ),
+            A.SCHEDULED: N_(
+                "That announcement is already scheduled. Send /delivery to see your announcements."
+            ),
+            A.CANCELLED: N_(
+                "That announcement was cancelled. Send /delivery to see your announcements."
+            ),
+            A.DRAFT: N_(
+                "That announcement isn't finished yet. Send /delivery to see your announcements."
+            ),
         }[announcement.status]
-        raise UserError(f"That announcement {state}. Send /delivery to see your announcements.")
+        raise UserError(_(state))
     return announcement
 
 
@@ -476,32 +530,32 @@ def audience_pressed(ctx: Context, args: list[str]) -> list[Reply]:
             return [_cohort_question(ctx, announcement)]
         case ["tags"]:
             buttons = [
-                Button(label, actions.ANNOUNCE_TAG.payload(announcement.id, tag))
+                Button(_(label), actions.ANNOUNCE_TAG.payload(announcement.id, tag))
                 for tag, label in TAGS.items()
             ]
             rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
-            return [Reply("Students interested in which field?", rows, replace=True)]
+            return [Reply(_("Students interested in which field?"), rows, replace=True)]
         case ["opp"]:
             ctx.start_dialog(
                 "announce_opportunity", OpportunityDialog(announcement=announcement.id)
             )
             return [
                 Reply(
-                    "Type the opportunity's number (/listings shows them).",
-                    ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
+                    _("Type the opportunity's number (/listings shows them)."),
+                    ((Button(_("Cancel"), actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
                 )
             ]
         case ["preview"] if announcement.audience.get("type"):
             return [_preview(ctx, announcement)]
         case _:
-            raise UserError("That button is from an earlier question. Please use the one above.")
+            raise UserError(_("That button is from an earlier question. Please use the one above."))
 
 
 def _cohort_question(ctx: Context, announcement: Announcement) -> Reply:
     chosen = set(announcement.audience.get("ids", []))
     cohorts = school_cohorts(ctx.session, announcement.school)
     if not cohorts:
-        raise UserError("Your school has no classes yet. Add one with /cohort Year 12.")
+        raise UserError(_("Your school has no classes yet. Add one with /cohort Year 12."))
     buttons = [
         Button(
             ("✓ " if c.id in chosen else "") + c.name,
@@ -514,12 +568,12 @@ def _cohort_question(ctx: Context, announcement: Announcement) -> Reply:
         rows.append(
             (
                 Button(
-                    f"Done ({len(chosen)} chosen)",
+                    _p("classes", "Done ({n} chosen)", n=len(chosen)),
                     actions.ANNOUNCE_AUDIENCE.payload(announcement.id, "preview"),
                 ),
             )
         )
-    return Reply("Which classes? Tap as many as you like, then Done.", tuple(rows), replace=True)
+    return Reply(_("Which classes? Tap as many as you like, then Done."), tuple(rows), replace=True)
 
 
 @registry.action(actions.ANNOUNCE_COHORT, roles=STAFF)
@@ -531,7 +585,7 @@ def cohort_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         or cohort.school_id != announcement.school_id
         or announcement.audience.get("type") != "cohorts"
     ):
-        raise UserError("That button is from an earlier question. Please use the one above.")
+        raise UserError(_("That button is from an earlier question. Please use the one above."))
     chosen = set(announcement.audience.get("ids", []))
     chosen.symmetric_difference_update({cohort.id})
     announcement.audience = {"type": "cohorts", "ids": sorted(chosen)}
@@ -543,7 +597,7 @@ def tag_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     tag = args[1] if len(args) > 1 else ""
     if tag not in TAGS:
-        raise UserError("That button is from an earlier question. Please use the one above.")
+        raise UserError(_("That button is from an earlier question. Please use the one above."))
     announcement.audience = {"type": "tag", "tag": tag}
     return [_preview(ctx, announcement)]
 
@@ -557,7 +611,7 @@ class OpportunityDialog(TypedDict):
 @registry.dialog("announce_opportunity")
 def opportunity_typed(ctx: Context, text: str, dialog: OpportunityDialog) -> list[Reply]:
     announcement = _draft(ctx, str(dialog.get("announcement")))
-    opportunity, _ = opportunity_arg(ctx, text, "like 12")
+    opportunity, _rest = opportunity_arg(ctx, text, _("like 12"))
     ctx.clear_state(DIALOG)
     announcement.audience = {"type": "opportunity", "id": opportunity.id}
     return [_preview(ctx, announcement)]
@@ -566,38 +620,50 @@ def opportunity_typed(ctx: Context, text: str, dialog: OpportunityDialog) -> lis
 def _preview(ctx: Context, announcement: Announcement) -> Reply:
     count = len(recipients(ctx.session, announcement))
     aid = announcement.id
-    heading = f"To {_students(count)} ({describe(ctx.session, announcement)})"
+    audience = describe(ctx.session, announcement)
     if count == 0:
         return Reply(
-            f"{heading}: nobody to send it to. Choose someone else?",
+            _(
+                "To {students} ({audience}): nobody to send it to. Choose someone else?",
+                students=_students(count),
+                audience=audience,
+            ),
             _audience_question(announcement).buttons,
         )
-    text = f"{heading}."
+    text = _("To {students} ({audience}).", students=_students(count), audience=audience)
     rows: list[tuple[Button, ...]] = [
         (
-            Button("Send now", actions.ANNOUNCE_SEND.payload(aid)),
-            Button("Schedule", actions.ANNOUNCE_SCHEDULE.payload(aid)),
+            Button(_("Send now"), actions.ANNOUNCE_SEND.payload(aid)),
+            Button(_("Schedule"), actions.ANNOUNCE_SCHEDULE.payload(aid)),
         )
     ]
     quiet = ctx.timing.quiet
     # With no quiet hours configured there is nothing for urgency to override.
     if quiet.enabled:
-        text += (
-            f" Anyone in their quiet hours ({quiet.start:%H:%M} to {quiet.end:%H:%M} their "
-            "time) gets it when those end, unless you send it as urgent."
+        text += " " + _(
+            "Anyone in their quiet hours ({start} to {end} their time) gets it when those end, "
+            "unless you send it as urgent.",
+            start=quiet.start.strftime("%H:%M"),
+            end=quiet.end.strftime("%H:%M"),
         )
         rows += [
-            (Button("Send now, even in quiet hours", actions.ANNOUNCE_SEND.payload(aid, URGENT)),),
             (
                 Button(
-                    "Schedule, even in quiet hours", actions.ANNOUNCE_SCHEDULE.payload(aid, URGENT)
+                    _("Send now, even in quiet hours"), actions.ANNOUNCE_SEND.payload(aid, URGENT)
+                ),
+            ),
+            (
+                Button(
+                    _("Schedule, even in quiet hours"),
+                    actions.ANNOUNCE_SCHEDULE.payload(aid, URGENT),
                 ),
             ),
         ]
-    rows.append((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(aid)),))
-    text += (
-        "\n\nHere's what they'll read:\n\n"
-        f"Announcement from {announcement.school.name}:\n\n{announcement.text}"
+    rows.append((Button(_("Cancel"), actions.ANNOUNCE_CANCEL.payload(aid)),))
+    text += "\n\n" + _(
+        "Here's what they'll read:\n\nAnnouncement from {school}:\n\n{text}",
+        school=announcement.school.name,
+        text=announcement.text,
     )
     return Reply(text, tuple(rows))
 
@@ -610,14 +676,14 @@ def _urgent_arg(args: list[str]) -> bool:
         case [word] if word == URGENT:
             return True
         case _:
-            raise UserError("That button is from an earlier question. Please use the one above.")
+            raise UserError(_("That button is from an earlier question. Please use the one above."))
 
 
 @registry.action(actions.ANNOUNCE_SEND, roles=STAFF)
 def send_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
-        raise UserError("Choose who should get it first.")
+        raise UserError(_("Choose who should get it first."))
     return [_sent(ctx, announcement, _urgent_arg(args))]
 
 
@@ -627,7 +693,10 @@ def _sent(ctx: Context, announcement: Announcement, urgent: bool) -> Reply:
     count = send(ctx.session, announcement, ctx.now, ctx.timing.quiet)
     # Nothing has gone out yet: the outbox sends it, and the author hears when it is done.
     if urgent:
-        text = f"Sending as urgent to {_students(count)}, even those in their quiet hours."
+        text = _(
+            "Sending as urgent to {students}, even those in their quiet hours.",
+            students=_students(count),
+        )
     else:
         waiting = ctx.session.scalar(
             select(func.count())
@@ -637,11 +706,18 @@ def _sent(ctx: Context, announcement: Announcement, urgent: bool) -> Reply:
                 OutboxMessage.next_attempt_at > ctx.now,
             )
         )
-        later = f" ({waiting} will get it when their quiet hours end)" if waiting else ""
-        text = f"Sending to {_students(count)}{later}."
+        if waiting:
+            text = _n(
+                "Sending to {students} ({n} will get it when their quiet hours end).",
+                "Sending to {students} ({n} will get it when their quiet hours end).",
+                waiting,
+                students=_students(count),
+            )
+        else:
+            text = _("Sending to {students}.", students=_students(count))
     return Reply(
-        f"{text} I'll tell you when it's delivered.",
-        ((Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
+        f"{text} " + _("I'll tell you when it's delivered."),
+        ((Button(_("Delivery report"), actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
         replace=True,
     )
 
@@ -650,15 +726,19 @@ def _sent(ctx: Context, announcement: Announcement, urgent: bool) -> Reply:
 def schedule_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     announcement = _draft(ctx, args[0] if args else None)
     if not announcement.audience.get("type"):
-        raise UserError("Choose who should get it first.")
+        raise UserError(_("Choose who should get it first."))
     ctx.start_dialog(
         "announce_when", WhenDialog(announcement=announcement.id, urgent=_urgent_arg(args))
     )
     zone = person_zone(ctx.person).key
     return [
         Reply(
-            f"When should it go? Type the date and time as YYYY-MM-DD HH:MM, your time ({zone}).",
-            ((Button("Cancel", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
+            _(
+                "When should it go? Type the date and time as YYYY-MM-DD HH:MM, your time "
+                "({zone}).",
+                zone=zone,
+            ),
+            ((Button(_("Cancel"), actions.ANNOUNCE_CANCEL.payload(announcement.id)),),),
         )
     ]
 
@@ -684,14 +764,24 @@ def _scheduled(ctx: Context, announcement: Announcement, when: datetime, urgent:
     announcement.status = A.SCHEDULED
     announcement.scheduled_for = when
     count = len(recipients(ctx.session, announcement))
-    as_urgent = " as urgent" if urgent else ""
-    even = ", even in their quiet hours" if urgent else ""
+    values = {"moment": fmt_when(when, ctx.person), "students": _students(count)}
+    if urgent:
+        text = _(
+            "Scheduled as urgent for {moment}, to {students} as of now (whoever fits the "
+            "audience then gets it, even in their quiet hours).",
+            **values,
+        )
+    else:
+        text = _(
+            "Scheduled for {moment}, to {students} as of now (whoever fits the audience then "
+            "gets it).",
+            **values,
+        )
     return Reply(
-        f"Scheduled{as_urgent} for {fmt_when(when, ctx.person)}, to {_students(count)} "
-        f"as of now (whoever fits the audience then gets it{even}).",
+        text,
         (
-            (Button("Cancel it", actions.ANNOUNCE_CANCEL.payload(announcement.id)),),
-            (Button("Delivery report", actions.ANNOUNCE_REPORT.payload(announcement.id)),),
+            (Button(_("Cancel it"), actions.ANNOUNCE_CANCEL.payload(announcement.id)),),
+            (Button(_("Delivery report"), actions.ANNOUNCE_REPORT.payload(announcement.id)),),
         ),
     )
 
@@ -700,26 +790,30 @@ def _parse_when(ctx: Context, text: str) -> datetime:
     match = _WHEN.fullmatch(text.strip())
     if match is None:
         today = ctx.now.astimezone(person_zone(ctx.person)).date()
-        raise UserError(f"Please type it as YYYY-MM-DD HH:MM, like {example_moment(today)}.")
+        raise UserError(
+            _("Please type it as YYYY-MM-DD HH:MM, like {example}.", example=example_moment(today))
+        )
     try:
         local = datetime.fromisoformat(f"{match[1]} {match[2]:0>5}")
     except ValueError:
-        raise UserError(f"{text.strip()} isn't a real date and time. Please check it.") from None
+        raise UserError(
+            _("{text} isn't a real date and time. Please check it.", text=text.strip())
+        ) from None
     when = local.replace(tzinfo=person_zone(ctx.person)).astimezone(UTC)
     if when <= ctx.now:
-        raise UserError("That time has passed. Please type a time in the future.")
+        raise UserError(_("That time has passed. Please type a time in the future."))
     if when > ctx.now + MAX_AHEAD:
-        raise UserError("That's more than a year ahead. Please check the year.")
+        raise UserError(_("That's more than a year ahead. Please check the year."))
     return when
 
 
 @registry.action(actions.ANNOUNCE_CANCEL, roles=STAFF)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if not args:
-        return [Reply("OK, stopped. Nothing was sent.", replace=True)]
+        return [Reply(_("OK, stopped. Nothing was sent."), replace=True)]
     announcement = _draft(ctx, args[0], statuses=(A.DRAFT, A.SCHEDULED))
     announcement.status = A.CANCELLED
-    return [Reply("OK, cancelled. Nothing was sent.", replace=True)]
+    return [Reply(_("OK, cancelled. Nothing was sent."), replace=True)]
 
 
 # --- The whole announcement at once (ANNOUNCE_FORM) --------------------------------------------
@@ -747,14 +841,20 @@ def _announce_at_once(ctx: Context, args: str) -> Reply:
 @registry.lookup("announce_reach", roles=STAFF)
 def reach(ctx: Context, args: str) -> Reply:
     """How many students the audience chosen so far reaches, or what is still to choose."""
-    given, _ = ANNOUNCE_FORM.read(args)
+    given, _problems = ANNOUNCE_FORM.read(args)
     by_field: dict[str, str] = {}
     audience = _audience(ctx, given, by_field)
     if audience is None:
         return Reply(next(iter(by_field.values())))
     school = staff_school(ctx)
     count = len(audience_of(ctx.session, school.id, audience))
-    return Reply(f"Will reach {_students(count)} ({_describe(ctx, audience)}).")
+    return Reply(
+        _(
+            "Will reach {students} ({audience}).",
+            students=_students(count),
+            audience=_describe(ctx, audience),
+        )
+    )
 
 
 @registry.lookup("announce_preview", roles=STAFF)
@@ -763,12 +863,23 @@ def preview(ctx: Context, args: str) -> Reply:
     text, audience, when, urgent = _read_form(ctx, args)
     school = staff_school(ctx)
     count = len(audience_of(ctx.session, school.id, audience))
-    moment = "now" if when is None else fmt_when(when, ctx.person)
-    as_urgent = ", as urgent (even in their quiet hours)" if urgent else ""
-    return Reply(
-        f"To {_students(count)} ({_describe(ctx, audience)}), {moment}{as_urgent}.\n\n"
-        f"Here's what they'll read:\n\nAnnouncement from {school.name}:\n\n{text}"
+    values = {
+        "students": _students(count),
+        "audience": _describe(ctx, audience),
+        "moment": _("now") if when is None else fmt_when(when, ctx.person),
+    }
+    if urgent:
+        plan = _(
+            "To {students} ({audience}), {moment}, as urgent (even in their quiet hours).", **values
+        )
+    else:
+        plan = _("To {students} ({audience}), {moment}.", **values)
+    read = _(
+        "Here's what they'll read:\n\nAnnouncement from {school}:\n\n{text}",
+        school=school.name,
+        text=text,
     )
+    return Reply(f"{plan}\n\n{read}")
 
 
 def _describe(ctx: Context, audience: dict[str, Any]) -> str:
@@ -785,16 +896,18 @@ def _read_form(ctx: Context, args: str) -> tuple[str, dict[str, Any], datetime |
     by_field: dict[str, str] = {}
     text = given.get("text", "")
     if len(text) > MAX_TEXT:
-        by_field["text"] = f"Please keep it under {MAX_TEXT} characters."
+        by_field["text"] = _("Please keep it under {n} characters.", n=MAX_TEXT)
     audience = _audience(ctx, given, by_field)
     if audience is not None and not audience_of(ctx.session, staff_school(ctx).id, audience):
-        by_field[_AUDIENCE_FIELD[audience["type"]]] = "Nobody fits that yet. Choose someone else?"
+        by_field[_AUDIENCE_FIELD[audience["type"]]] = _(
+            "Nobody fits that yet. Choose someone else?"
+        )
     when = None
     day, hour = given.get("date"), given.get("time")
     if day and not hour:
-        by_field["time"] = "Choose a time too, or no date to send it now."
+        by_field["time"] = _("Choose a time too, or no date to send it now.")
     elif hour and not day:
-        by_field["date"] = "Choose a date too, or no time to send it now."
+        by_field["date"] = _("Choose a date too, or no time to send it now.")
     elif day and hour:
         try:
             when = _parse_when(ctx, f"{day} {hour}")
@@ -802,11 +915,12 @@ def _read_form(ctx: Context, args: str) -> tuple[str, dict[str, Any], datetime |
             by_field["date"] = refused.reply.text
     urgent = given.get("urgent", "").lower()
     if urgent not in ("", "yes"):
-        by_field["urgent"] = "Say yes, or leave it out."
+        by_field["urgent"] = _("Say yes, or leave it out.")
     problems += [f"{name}: {problem}" for name, problem in by_field.items()]
     if problems or audience is None:
         raise UserError(
-            "Nothing was sent. Please fix this and send it again:\n"
+            _("Nothing was sent. Please fix this and send it again:")
+            + "\n"
             + "\n".join(f"• {problem}" for problem in problems),
             fields=by_field,
         )
@@ -825,7 +939,7 @@ def _audience(
         case "cohorts":
             chosen = [c.strip() for c in given.get("classes", "").split(",") if c.strip()]
             if not chosen:
-                by_field["classes"] = "Choose at least one class."
+                by_field["classes"] = _("Choose at least one class.")
                 return None
             cohorts = {c.id: c for c in school_cohorts(ctx.session, school)}
             by_name = {c.name.lower(): c.id for c in cohorts.values()}
@@ -834,25 +948,25 @@ def _audience(
                 number = _CHOSEN.fullmatch(name)
                 found = int(number[1]) if number else by_name.get(name.lower())
                 if found not in cohorts:
-                    by_field["classes"] = f"Your school has no class {name}."
+                    by_field["classes"] = _("Your school has no class {name}.", name=name)
                     return None
                 ids.add(found)
             return {"type": "cohorts", "ids": sorted(ids)}
         case "tag":
             tag = given.get("field", "").lower()
             if tag not in TAGS:
-                by_field["field"] = "Choose one of: " + ", ".join(TAGS) + "."
+                by_field["field"] = _("Choose one of: {fields}.", fields=", ".join(TAGS))
                 return None
             return {"type": "tag", "tag": tag}
         case "opportunity":
             try:
-                opportunity, _ = opportunity_arg(ctx, given.get("opportunity", ""), "#12")
+                opportunity, _rest = opportunity_arg(ctx, given.get("opportunity", ""), "#12")
             except UserError as refused:
                 by_field["opportunity"] = refused.reply.text
                 return None
             return {"type": "opportunity", "id": opportunity.id}
         case _:
-            by_field["audience"] = "Choose who should get it."
+            by_field["audience"] = _("Choose who should get it.")
             return None
 
 
@@ -890,14 +1004,14 @@ def opportunity_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
 
 
 @registry.command(
-    "delivery", roles=STAFF, help="how your announcements were delivered: /delivery 3"
+    "delivery", roles=STAFF, help=N_("how your announcements were delivered: /delivery 3")
 )
 def delivery(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     number = args.strip().removeprefix("#")
     if number:
         if not is_number(number):
-            raise UserError("Say which announcement by its number, like /delivery 3.")
+            raise UserError(_("Say which announcement by its number, like /delivery 3."))
         return [_delivery_report(ctx, number)]
     recent = ctx.session.scalars(
         select(Announcement)
@@ -906,8 +1020,8 @@ def delivery(ctx: Context, args: str) -> list[Reply]:
         .limit(5)
     ).all()
     if not recent:
-        return [Reply("No announcements yet. Send one with /announce.")]
-    lines = ["Recent announcements:"]
+        return [Reply(_("No announcements yet. Send one with /announce."))]
+    lines = [_("Recent announcements:")]
     buttons = []
     for announcement in recent:
         lines.append(
@@ -916,7 +1030,8 @@ def delivery(ctx: Context, args: str) -> list[Reply]:
         buttons.append(
             (
                 Button(
-                    f"Report #{announcement.id}", actions.ANNOUNCE_REPORT.payload(announcement.id)
+                    _("Report #{number}", number=announcement.id),
+                    actions.ANNOUNCE_REPORT.payload(announcement.id),
                 ),
             )
         )
@@ -929,22 +1044,25 @@ def delivery_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 def _state(ctx: Context, announcement: Announcement) -> str:
-    urgent = ", urgent" if is_urgent(announcement) else ""
     if announcement.status == A.SENT and announcement.sent_at is not None:
-        return f"sent {fmt_when(announcement.sent_at, ctx.person)}{urgent}"
-    if announcement.status == A.SCHEDULED and announcement.scheduled_for is not None:
-        return f"scheduled for {fmt_when(announcement.scheduled_for, ctx.person)}{urgent}"
-    return announcement.status.value
+        state = _("sent {moment}", moment=fmt_when(announcement.sent_at, ctx.person))
+    elif announcement.status == A.SCHEDULED and announcement.scheduled_for is not None:
+        state = _("scheduled for {moment}", moment=fmt_when(announcement.scheduled_for, ctx.person))
+    else:
+        return _(STATE_NAMES[announcement.status])
+    return _("{state}, urgent", state=state) if is_urgent(announcement) else state
 
 
 def _delivery_report(ctx: Context, raw_id: str | None) -> Reply:
     school = staff_school(ctx)
     announcement = ctx.session.get(Announcement, parse_id(raw_id))
     if announcement is None or announcement.school_id != school.id:
-        raise UserError("I can't find that announcement at your school.")
-    heading = (
-        f"Announcement #{announcement.id} to {describe(ctx.session, announcement)}, "
-        f"{_state(ctx, announcement)}."
+        raise UserError(_("I can't find that announcement at your school."))
+    heading = _(
+        "Announcement #{number} to {audience}, {state}.",
+        number=announcement.id,
+        audience=describe(ctx.session, announcement),
+        state=_state(ctx, announcement),
     )
     if announcement.status != A.SENT:
         return Reply(heading)
@@ -952,17 +1070,18 @@ def _delivery_report(ctx: Context, raw_id: str | None) -> Reply:
     queued = sum(counts.values())
     lines = [
         heading,
-        f"Delivered: {counts.get(OutboxStatus.SENT, 0)}",
-        f"Pending: {counts.get(OutboxStatus.PENDING, 0)}",
-        f"Unreachable: {counts.get(OutboxStatus.UNREACHABLE, 0)}",
-        f"Failed: {counts.get(OutboxStatus.FAILED, 0)}",
+        _("Delivered: {n}", n=counts.get(OutboxStatus.SENT, 0)),
+        _("Pending: {n}", n=counts.get(OutboxStatus.PENDING, 0)),
+        _("Unreachable: {n}", n=counts.get(OutboxStatus.UNREACHABLE, 0)),
+        _("Failed: {n}", n=counts.get(OutboxStatus.FAILED, 0)),
     ]
     if counts.get(OutboxStatus.CANCELLED):
-        lines.append(f"Cancelled: {counts[OutboxStatus.CANCELLED]}")
+        lines.append(_("Cancelled: {n}", n=counts[OutboxStatus.CANCELLED]))
     # Students with no account the bot can reach got no row at all.
     missing = (announcement.recipient_count or 0) - queued
     if missing > 0:
-        lines.append(f"Not reachable on any platform: {missing}")
+        lines.append(_("Not reachable on any platform: {n}", n=missing))
     return Reply(
-        "\n".join(lines), ((Button("Refresh", actions.ANNOUNCE_REPORT.payload(announcement.id)),),)
+        "\n".join(lines),
+        ((Button(_("Refresh"), actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
     )

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import STUDENTS, Attachment, Context, Registry, Reply
+from bot.i18n import N_, _, _n, fmt_list
 from handlers.common import headline
 from handlers.messaging.reminders import Scope, attending_pairs, followed
 from storage.models import (
@@ -109,9 +110,9 @@ def _deadlines(ctx: Context) -> list[Entry]:
             Entry(
                 kind="deadline",
                 uid=f"deadline-{opportunity.id}-{person_id}@oppbot",
-                summary=f"Deadline: {headline(opportunity)}",
+                summary=_("Deadline: {title}", title=headline(opportunity)),
                 start=opportunity.deadline,
-                description="Last day to apply.",
+                description=_("Last day to apply."),
                 url=opportunity.url,
             )
         )
@@ -158,7 +159,7 @@ def _reminders(ctx: Context) -> list[Entry]:
         Entry(
             kind="reminder",
             uid=f"reminder-{reminder.id}@oppbot",
-            summary=f"Reminder: {reminder.text}",
+            summary=_("Reminder: {text}", text=reminder.text),
             start=reminder.due_at,
         )
         for reminder in ctx.session.scalars(
@@ -173,29 +174,37 @@ def _reminders(ctx: Context) -> list[Entry]:
     ]
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _count(n: int, kind: str) -> str:
+    if kind == "deadline":
+        return _n("{n} deadline", "{n} deadlines", n)
+    if kind == "event":
+        return _n("{n} event", "{n} events", n)
+    return _n("{n} reminder", "{n} reminders", n)
 
 
 @registry.command(
-    "calendar", "ics", roles=STUDENTS, help="my deadlines and reminders as a calendar file"
+    "calendar", "ics", roles=STUDENTS, help=N_("my deadlines and reminders as a calendar file")
 )
 def calendar(ctx: Context, args: str) -> list[Reply]:
     entries = entries_for(ctx)
     if not entries:
         return [
             Reply(
-                "Your calendar is empty so far. Save an opportunity or register interest, "
-                "and its deadline goes in; /remind adds reminders."
+                _(
+                    "Your calendar is empty so far. Save an opportunity or register interest, "
+                    "and its deadline goes in; /remind adds reminders."
+                )
             )
         ]
     counts = [(sum(e.kind == kind for e in entries), kind) for kind in KINDS]
     parts = [_count(n, kind) for n, kind in counts if n]
-    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     return [
         Reply(
-            f"Here's your calendar: {listed}. Open the file to add them to your "
-            "calendar app. It doesn't update by itself: send /calendar again after changes.",
+            _(
+                "Here's your calendar: {listed}. Open the file to add them to your calendar "
+                "app. It doesn't update by itself: send /calendar again after changes.",
+                listed=fmt_list(parts),
+            ),
             file=Attachment("oppbot.ics", ics(entries, ctx.now), "text/calendar"),
         )
     ]

@@ -8,11 +8,14 @@ subscribed. When nothing new matches, nothing is sent. ``send_digests`` is the s
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
+from babel.dates import get_day_names
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
+from bot.i18n import LANGUAGES, N_, _, _n, current, speaking_to
 from handlers import actions
 from handlers.common import clip, deadline_phrase, headline
 from handlers.messaging.alerts import news_buttons, paused
@@ -42,40 +45,59 @@ def next_digest_at(day: int, now: datetime, person: Person, timing: Timing) -> d
     raise AssertionError("a weekday recurs within 8 days")
 
 
-def _day_buttons(current: int | None) -> tuple[tuple[Button, ...], ...]:
+def day_name(day: int, width: Literal["abbreviated", "wide"] = "wide") -> str:
+    """Weekday ``day`` (0 is Monday) in the current language: "Friday", "viernes", "piątek"."""
+    lang = current()
+    return str(
+        get_day_names(width, locale=lang if lang in LANGUAGES and lang != "en" else "en_GB")[day]
+    )
+
+
+def _day_buttons(chosen: int | None) -> tuple[tuple[Button, ...], ...]:
     days = [
-        Button(("✓ " if n == current else "") + name[:3], actions.DIGEST_DAY.payload(n))
-        for n, name in enumerate(DAYS)
+        Button(
+            ("✓ " if n == chosen else "") + day_name(n, "abbreviated"),
+            actions.DIGEST_DAY.payload(n),
+        )
+        for n in range(len(DAYS))
     ]
-    off = Button("✓ Off" if current is None else "Off", actions.DIGEST_DAY.payload("off"))
+    off = Button(_("✓ Off") if chosen is None else _("Off"), actions.DIGEST_DAY.payload("off"))
     return (tuple(days[:4]), (*days[4:], off))
 
 
-@registry.command("digest", "weekly", roles=STUDENTS, help="a weekly message of new opportunities")
+@registry.command(
+    "digest", "weekly", roles=STUDENTS, help=N_("a weekly message of new opportunities")
+)
 def digest(ctx: Context, args: str) -> list[Reply]:
     word = args.strip().lower()
     if word:
         if word in ("off", "stop", "none", "no"):
             return [_choose(ctx, None, replace=False)]
-        day = next((n for n, name in enumerate(DAYS) if name.lower().startswith(word[:3])), None)
+        # The day in English or in the person's language: "/digest friday", "/digest viernes".
+        names = [(n, name.lower()) for n, name in enumerate(DAYS)]
+        names += [(n, day_name(n).lower()) for n in range(len(DAYS))]
+        day = next((n for n, name in names if name.startswith(word[:3])), None)
         if day is None or len(word) < 3:
-            raise UserError("Which day? Send /digest friday, say, or /digest off.")
+            raise UserError(_("Which day? Send /digest friday, say, or /digest off."))
         return [_choose(ctx, day, replace=False)]
     person = ctx.person
-    fields = (
-        ", ".join(TAGS.get(t, t) for t in person.tag_names) or "all fields (pick yours: /start)"
+    fields = ", ".join(_(TAGS[t]) if t in TAGS else t for t in person.tag_names) or _(
+        "all fields (pick yours: /start)"
     )
     if person.digest_day is None:
-        status = "The weekly digest is off."
+        status = _("The weekly digest is off.")
     else:
-        status = f"You get the digest every {DAYS[person.digest_day]} at {_time(ctx)}."
-    return [
-        Reply(
-            f"{status} It lists new opportunities in your fields ({fields}), "
-            "and only comes when there is something new. Which day suits you?",
-            _day_buttons(person.digest_day),
+        status = _(
+            "You get the digest every {day} at {time}.",
+            day=day_name(person.digest_day),
+            time=_time(ctx),
         )
-    ]
+    about = _(
+        "It lists new opportunities in your fields ({fields}), and only comes when there is "
+        "something new. Which day suits you?",
+        fields=fields,
+    )
+    return [Reply(f"{status} {about}", _day_buttons(person.digest_day))]
 
 
 @registry.action(actions.DIGEST_DAY, roles=STUDENTS)
@@ -85,26 +107,32 @@ def day_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if args == ["stop"]:  # under a digest, which stays readable
         return [_choose(ctx, None, replace=False)]
     if len(args) != 1 or args[0] not in {str(n) for n in range(7)}:
-        raise UserError("That button doesn't work any more. Send /digest to choose again.")
+        raise UserError(_("That button doesn't work any more. Send /digest to choose again."))
     return [_choose(ctx, int(args[0]), replace=True)]
 
 
 def _time(ctx: Context) -> str:
-    return f"{ctx.timing.digest_at:%H:%M}"
+    return ctx.timing.digest_at.strftime("%H:%M")
 
 
 def _choose(ctx: Context, day: int | None, *, replace: bool) -> Reply:
     person = ctx.person
     if day is None:
         person.digest_day = person.digest_next_at = person.digest_since = None
-        return Reply("The weekly digest is off. Send /digest to turn it on again.", replace=replace)
+        return Reply(
+            _("The weekly digest is off. Send /digest to turn it on again."), replace=replace
+        )
     if person.digest_day is None:
         person.digest_since = ctx.now
     person.digest_day = day
     person.digest_next_at = next_digest_at(day, ctx.now, person, ctx.timing)
     return Reply(
-        f"Done: every {DAYS[day]} at {_time(ctx)} I'll send you what's new in your fields, "
-        "if anything is. Send /digest to change the day or turn it off.",
+        _(
+            "Done: every {day} at {time} I'll send you what's new in your fields, if anything "
+            "is. Send /digest to change the day or turn it off.",
+            day=day_name(day),
+            time=_time(ctx),
+        ),
         replace=replace,
     )
 
@@ -145,15 +173,26 @@ def digest_message(
     person: Person, items: list[Opportunity], total: int, now: datetime
 ) -> tuple[str, list[list[list[str]]]]:
     today = now.astimezone(person.zone).date()
-    noun = "opportunity" if total == 1 else "opportunities"
-    where = "in your fields " if person.tag_names else ""
-    lines = [f"Your weekly digest: {total} new {noun} {where}since last time.", ""]
+    if person.tag_names:
+        heading = _n(
+            "Your weekly digest: {n} new opportunity in your fields since last time.",
+            "Your weekly digest: {n} new opportunities in your fields since last time.",
+            total,
+        )
+    else:
+        heading = _n(
+            "Your weekly digest: {n} new opportunity since last time.",
+            "Your weekly digest: {n} new opportunities since last time.",
+            total,
+        )
+    lines = [heading, ""]
     for n, opportunity in enumerate(items, start=1):
         lines.append(f"{n}. {clip(headline(opportunity), 80)}")
         lines.append(f"   {deadline_phrase(opportunity, today)}")
     if total > len(items):
-        lines.append(f"…and {total - len(items)} more: /browse")
-    stop = Button("Stop the digest", actions.DIGEST_DAY.payload("stop"))
+        more = total - len(items)
+        lines.append(_n("…and {n} more: /browse", "…and {n} more: /browse", more))
+    stop = Button(_("Stop the digest"), actions.DIGEST_DAY.payload("stop"))
     return "\n".join(lines), news_buttons(items, stop)
 
 
@@ -184,7 +223,8 @@ def send_digests(
                 items, total = digest_items(session, person, since, now)
                 if not items:
                     continue
-                text, buttons = digest_message(person, items, total, now)
+                with speaking_to(person):
+                    text, buttons = digest_message(person, items, total, now)
                 key = f"digest:{person.id}:{slot:%Y%m%d}"
                 messages.append(Outgoing(person, text, "digest", key, buttons))
                 person.digest_since = now

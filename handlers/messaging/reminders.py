@@ -38,6 +38,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import N_, _, _n, current, fmt_day, speaking_to
 from handlers import actions
 from handlers.common import (
     WhenError,
@@ -76,6 +77,9 @@ FOLLOWING = (InterestStatus.INTERESTED, InterestStatus.INVITED)
 ATTENDING = (InterestStatus.INVITED, InterestStatus.PLACED)
 # An answered or abandoned application needs no more deadline reminders, even if saved.
 SETTLED = (InterestStatus.WITHDRAWN, InterestStatus.DECLINED, InterestStatus.PLACED)
+# What an employer's invitation is called in its event reminders: pass it as
+# ``schedule_event_reminders(what=INVITATION)``, so that ``_(what)`` finds it in the catalogues.
+INVITATION = N_("Invitation")
 MAX_NOTE = 200
 MAX_PENDING_CUSTOM = 50
 HORIZON = timedelta(days=366)
@@ -96,8 +100,10 @@ def fmt_moment(value: datetime, person: Person, now: datetime) -> str:
     """Like "Mon 1 Dec at 17:00", in the person's time zone (with the year if not this one)."""
     zone = person.zone
     local = value.astimezone(zone)
-    year = "" if local.year == now.astimezone(zone).year else f" {local.year}"
-    return f"{local:%a} {local.day} {local:%b}{year} at {local:%H:%M}"
+    day = fmt_day(local.date())
+    if local.year != now.astimezone(zone).year:
+        day = f"{day} {local.year}"
+    return _("{day} at {time}", day=day, time=local.strftime("%H:%M"))
 
 
 def _chunks(values: Collection[Any]) -> Iterable[list[Any]]:
@@ -195,7 +201,10 @@ def deadline_wanted(session: Session, timing: Timing, scope: Scope = Scope()) ->
             continue
         deadline = opportunity.deadline
         assert deadline is not None  # only opportunities with a deadline were loaded
-        text = f"Apply for {headline(opportunity)} by {fmt_date(deadline)}"
+        with speaking_to(person):
+            text = _(
+                "Apply for {title} by {date}", title=headline(opportunity), date=fmt_date(deadline)
+            )
         for days in timing.reminder_offsets_days:
             day = deadline - timedelta(days=days)
             due = datetime.combine(day, timing.reminder_at, tzinfo=person.zone).astimezone(UTC)
@@ -287,7 +296,7 @@ def schedule_event_reminders(
     *,
     now: datetime,
     timing: Timing,
-    what: str = "Event",
+    what: str = N_("Event"),
 ) -> list[Reminder]:
     """Remind ``person`` the day before ``event_at`` (same time) and an hour before.
 
@@ -307,7 +316,8 @@ def schedule_event_reminders(
     )
     local = event_at.astimezone(zone)
     day_before = datetime.combine(local.date() - timedelta(days=1), local.timetz()).astimezone(UTC)
-    text = f"{what}: {headline(opportunity)}"
+    with speaking_to(person):
+        text = _("{what}: {title}", what=_(what), title=headline(opportunity))
     rows: dict[str, dict[str, Any]] = {}
     for moment in (day_before, event_at - timedelta(hours=1)):
         due = timing.quiet.release(moment, zone)
@@ -414,7 +424,8 @@ def _queue(session: Session, claimed: Sequence[Reminder], now: datetime, timing:
             person = people[reminder.person_id]
             opportunity = opportunities.get(reminder.opportunity_id or 0)
             send_at = timing.quiet.release(now, person.zone)
-            text, buttons = render(reminder, person, opportunity, send_at)
+            with speaking_to(person):
+                text, buttons = render(reminder, person, opportunity, send_at)
             messages.append(Outgoing(person, text, "reminder", reminder.key, buttons))
             sending.append(reminder)
     written = enqueue_many(session, messages, now=now, quiet=timing.quiet)
@@ -452,42 +463,52 @@ def render(
     today = send_at.astimezone(person.zone).date()
     is_open = opportunity is not None and opportunity.status == OpportunityStatus.OPEN
     buttons = (
-        stored_buttons([[Button("View it", actions.OPEN_LISTING.payload(opportunity.id))]])
+        stored_buttons([[Button(_("View it"), actions.OPEN_LISTING.payload(opportunity.id))]])
         if is_open and opportunity
         else None
     )
     if reminder.kind == ReminderKind.DEADLINE and opportunity and opportunity.deadline:
-        return (
-            f"Reminder: applications for {headline(opportunity)} close "
-            f"{_days_phrase(opportunity.deadline, today)} ({fmt_date(opportunity.deadline)}).",
-            buttons,
-        )
+        return _deadline_reminder(opportunity, opportunity.deadline, today), buttons
     if reminder.kind == ReminderKind.EVENT and reminder.event_at is not None:
-        return (
-            f"Reminder: {reminder.text}, {_event_phrase(reminder.event_at, person, send_at)}.",
-            buttons,
-        )
+        return _event_reminder(reminder.text, reminder.event_at, person, send_at), buttons
     if opportunity is not None:
-        return f"Reminder: {reminder.text}\n{deadline_phrase(opportunity, today)}", buttons
-    return f"Reminder: {reminder.text}", None
+        reminder_text = _("Reminder: {text}", text=reminder.text)
+        return f"{reminder_text}\n{deadline_phrase(opportunity, today)}", buttons
+    return _("Reminder: {text}", text=reminder.text), None
 
 
-def _days_phrase(day: date, today: date) -> str:
-    days = (day - today).days
-    return "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+def _deadline_reminder(opportunity: Opportunity, deadline: date, today: date) -> str:
+    title, day, days = headline(opportunity), fmt_date(deadline), (deadline - today).days
+    if days == 0:
+        return _("Reminder: applications for {title} close today ({date}).", title=title, date=day)
+    if days == 1:
+        return _(
+            "Reminder: applications for {title} close tomorrow ({date}).", title=title, date=day
+        )
+    return _n(
+        "Reminder: applications for {title} close in {n} day ({date}).",
+        "Reminder: applications for {title} close in {n} days ({date}).",
+        days,
+        title=title,
+        date=day,
+    )
 
 
-def _event_phrase(event_at: datetime, person: Person, send_at: datetime) -> str:
+def _event_reminder(text: str, event_at: datetime, person: Person, send_at: datetime) -> str:
     local = event_at.astimezone(person.zone)
     days = (local.date() - send_at.astimezone(person.zone).date()).days
-    if days in (0, 1):
-        return f"{'today' if days == 0 else 'tomorrow'} at {local:%H:%M}"
-    return f"on {fmt_moment(event_at, person, send_at)}"
+    if days == 0:
+        return _("Reminder: {text}, today at {time}.", text=text, time=local.strftime("%H:%M"))
+    if days == 1:
+        return _("Reminder: {text}, tomorrow at {time}.", text=text, time=local.strftime("%H:%M"))
+    return _(
+        "Reminder: {text}, on {moment}.", text=text, moment=fmt_moment(event_at, person, send_at)
+    )
 
 
 # --- /remind and /reminders -----------------------------------------------------------------
 
-USAGE = (
+USAGE = N_(
     "Tell me when, and what about. For example:\n"
     "/remind tomorrow 5pm to email Acme\n"
     "/remind friday 8:30 to bring my CV\n"
@@ -495,27 +516,48 @@ USAGE = (
 )
 
 
-@registry.command("remind", roles=STUDENTS, help="remind me of something at a time I choose")
+@registry.command("remind", roles=STUDENTS, help=N_("remind me of something at a time I choose"))
 def remind(ctx: Context, args: str) -> list[Reply]:
     text = args.strip()
     if text.lower().startswith("me "):
         text = text[3:].strip()
     if not text:
-        return [Reply(USAGE)]
-    first, _, rest = text.partition(" ")
+        return [Reply(_(USAGE))]
+    first, _space, rest = text.partition(" ")
     # "/remind 3 dec to call Acme" starts with a number too: the day's, not an opportunity's.
     if is_number(first) and not starts_with_a_moment(text):
         opportunity = open_opportunity(ctx, first, for_action=False)
         if not rest.strip():
             return [_ask_when(ctx, opportunity)]
         return [add_custom(ctx, _parse(ctx, rest), opportunity=opportunity)]
-    when, separator, note = text.partition(" to ")
+    when, separator, note = _split_note(text)
     if not separator or not note.strip():
         raise UserError(
-            "What should I remind you about? Put it after the time, like:\n"
-            "/remind tomorrow 5pm to email Acme"
+            _(
+                "What should I remind you about? Put it after the time, like:\n"
+                "/remind tomorrow 5pm to email Acme"
+            )
         )
     return [add_custom(ctx, _parse(ctx, when), note=note.strip())]
+
+
+# The word between the time and the note besides English "to", in the person's language:
+# "/remind mañana a las 17:00 para escribir a Acme".
+_NOTE_AFTER = {
+    "es": (" para ",),
+    "pl": (" żeby ", " aby ", " by "),
+    "uk": (" щоб ", " про "),
+    "ar": (" أن ", " ان "),
+}
+
+
+def _split_note(text: str) -> tuple[str, str, str]:
+    """The time, the word after it, and the note, at the first of the words found."""
+    found = [(text.find(w), w) for w in (" to ", *_NOTE_AFTER.get(current(), ())) if w in text]
+    if not found:
+        return text, "", ""
+    at, word = min(found)
+    return text[:at], word, text[at + len(word) :]
 
 
 @registry.action(actions.REMIND, roles=STUDENTS)
@@ -527,9 +569,12 @@ def remind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def _ask_when(ctx: Context, opportunity: Opportunity) -> Reply:
     ctx.start_dialog("remind_when", WhenDialog(opportunity=opportunity.id))
     return Reply(
-        f"When should I remind you about {headline(opportunity)}? "
-        f"For example: {examples(local_today(ctx))}.",
-        ((Button("Cancel", actions.REMIND_CANCEL.payload(opportunity.id, stamp(ctx.now))),),),
+        _(
+            "When should I remind you about {title}? For example: {examples}.",
+            title=headline(opportunity),
+            examples=examples(local_today(ctx)),
+        ),
+        ((Button(_("Cancel"), actions.REMIND_CANCEL.payload(opportunity.id, stamp(ctx.now))),),),
     )
 
 
@@ -568,14 +613,15 @@ def remind_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
         if made is not None:
             return [
                 Reply(
-                    f"That reminder is already set for "
-                    f"{fmt_moment(made.due_at, ctx.person, ctx.now)}. To cancel it, send "
-                    "/reminders.",
-                    ((Button("My reminders", actions.MY_REMINDERS.payload()),),),
+                    _(
+                        "That reminder is already set for {moment}. To cancel it, send /reminders.",
+                        moment=fmt_moment(made.due_at, ctx.person, ctx.now),
+                    ),
+                    ((Button(_("My reminders"), actions.MY_REMINDERS.payload()),),),
                     replace=True,
                 )
             ]
-    return [Reply("OK, no reminder.", replace=True)]
+    return [Reply(_("OK, no reminder."), replace=True)]
 
 
 def _parse(ctx: Context, text: str) -> datetime:
@@ -585,20 +631,24 @@ def _parse(ctx: Context, text: str) -> datetime:
         raise UserError(str(error)) from None
     if due <= ctx.now:
         raise UserError(
-            f"{fmt_moment(due, ctx.person, ctx.now)} has already passed. "
-            "Please pick a time ahead, like tomorrow 5pm or in 3 days."
+            _(
+                "{moment} has already passed. Please pick a time ahead, like tomorrow 5pm or "
+                "in 3 days.",
+                moment=fmt_moment(due, ctx.person, ctx.now),
+            )
         )
     if due > ctx.now + HORIZON:
-        raise UserError("I can remind you up to a year ahead. Please pick an earlier time.")
+        raise UserError(_("I can remind you up to a year ahead. Please pick an earlier time."))
     return due
 
 
+# Long because its refusals and its answer are each one whole sentence to translate.
 def add_custom(
     ctx: Context, due: datetime, *, opportunity: Opportunity | None = None, note: str = ""
 ) -> Reply:
     """A reminder the student asked for; one in quiet hours moves to when they end."""
     if len(note) > MAX_NOTE:
-        raise UserError(f"Please keep the reminder under {MAX_NOTE} characters.")
+        raise UserError(_("Please keep the reminder under {n} characters.", n=MAX_NOTE))
     person = ctx.person
     pending = ctx.session.scalars(
         select(Reminder.id).where(
@@ -609,7 +659,11 @@ def add_custom(
     ).all()
     if len(pending) >= MAX_PENDING_CUSTOM:
         raise UserError(
-            f"You have {len(pending)} reminders waiting already. Cancel some with /reminders first."
+            _n(
+                "You have {n} reminder waiting already. Cancel some with /reminders first.",
+                "You have {n} reminders waiting already. Cancel some with /reminders first.",
+                len(pending),
+            )
         )
     asked = due
     due = ctx.timing.quiet.release(due, person.zone)
@@ -620,8 +674,10 @@ def add_custom(
     existing = ctx.session.scalar(select(Reminder).where(Reminder.key == key))
     if existing is not None and existing.status == ReminderStatus.PENDING:
         raise UserError(
-            f"You already have that reminder for {fmt_moment(due, person, ctx.now)}. "
-            "See them all with /reminders."
+            _(
+                "You already have that reminder for {moment}. See them all with /reminders.",
+                moment=fmt_moment(due, person, ctx.now),
+            )
         )
     if existing is not None:
         existing.status = ReminderStatus.PENDING
@@ -643,17 +699,20 @@ def add_custom(
     when = fmt_moment(due, person, ctx.now)
     if due != asked:
         quiet = ctx.timing.quiet
-        message = (
-            f"{fmt_moment(asked, person, ctx.now)} is in quiet hours "
-            f"({quiet.start:%H:%M}–{quiet.end:%H:%M}), when I send nothing, "
-            f"so I'll remind you on {when}."
+        message = _(
+            "{asked} is in quiet hours ({start}–{end}), when I send nothing, "
+            "so I'll remind you on {moment}.",
+            asked=fmt_moment(asked, person, ctx.now),
+            start=quiet.start.strftime("%H:%M"),
+            end=quiet.end.strftime("%H:%M"),
+            moment=when,
         )
     else:
-        message = f"I'll remind you on {when}."
-    return Reply(message, ((Button("My reminders", actions.MY_REMINDERS.payload()),),))
+        message = _("I'll remind you on {moment}.", moment=when)
+    return Reply(message, ((Button(_("My reminders"), actions.MY_REMINDERS.payload()),),))
 
 
-@registry.command("reminders", roles=STUDENTS, help="my reminders; cancel one")
+@registry.command("reminders", roles=STUDENTS, help=N_("my reminders; cancel one"))
 def reminders(ctx: Context, args: str) -> list[Reply]:
     return [reminder_list(ctx, replace=False)]
 
@@ -667,12 +726,15 @@ def reminders_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     reminder = ctx.session.get(Reminder, parse_id(args[0] if args else None))
     if reminder is None or reminder.person_id != ctx.person.id:
-        raise UserError("I can't find that reminder. Send /reminders to see yours.")
+        raise UserError(_("I can't find that reminder. Send /reminders to see yours."))
     if reminder.status != ReminderStatus.PENDING:
-        raise UserError("That reminder has already gone out or was cancelled. See /reminders.")
+        raise UserError(_("That reminder has already gone out or was cancelled. See /reminders."))
     reminder.status = ReminderStatus.CANCELLED
     ctx.session.flush()
-    note = f"Cancelled the reminder for {fmt_moment(reminder.due_at, ctx.person, ctx.now)}."
+    note = _(
+        "Cancelled the reminder for {moment}.",
+        moment=fmt_moment(reminder.due_at, ctx.person, ctx.now),
+    )
     return [reminder_list(ctx, replace=True, note=note)]
 
 
@@ -692,17 +754,22 @@ def reminder_list(ctx: Context, *, replace: bool, note: str = "") -> Reply:
     prefix = f"{note}\n\n" if note else ""
     if not rows:
         return Reply(
-            prefix + "You have no reminders waiting. Save an opportunity and I'll remind you "
-            "before its deadline, or ask me with /remind.",
+            prefix
+            + _(
+                "You have no reminders waiting. Save an opportunity and I'll remind you "
+                "before its deadline, or ask me with /remind."
+            ),
             replace=replace,
         )
-    lines = [f"{prefix}Your reminders:"]
+    lines = [prefix + _("Your reminders:")]
     buttons = []
     for n, reminder in enumerate(rows[:LIST_LIMIT], start=1):
         when = fmt_moment(reminder.due_at, ctx.person, ctx.now)
         lines.append(f"{n}. {when}: {clip(reminder.text, 90)}")
-        buttons.append(Button(f"Cancel {n}", actions.REMINDER_CANCEL.payload(reminder.id)))
+        label = _("Cancel {number}", number=n)
+        buttons.append(Button(label, actions.REMINDER_CANCEL.payload(reminder.id)))
     if len(rows) > LIST_LIMIT:
-        lines.append(f"…and {len(rows) - LIST_LIMIT} more later.")
+        more = len(rows) - LIST_LIMIT
+        lines.append(_n("…and {n} more later.", "…and {n} more later.", more))
     rows_of_buttons = tuple(tuple(buttons[i : i + 4]) for i in range(0, len(buttons), 4))
     return Reply("\n".join(lines), rows_of_buttons, replace=replace)
