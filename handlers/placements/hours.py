@@ -267,9 +267,26 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
     entry.over_limit = bool(over)
     ctx.session.flush()
     asked = _ask_supervisor(ctx, placement, entry, corrected=corrected)
+    lines = [_logged(placement, entry, corrected=corrected, asked=asked)]
+    if over:
+        lines.append(
+            _(
+                "Careful: {limit}. That's more than the law allows for under-16s, so I've let your "
+                "teacher know.",
+                limit=over(),
+            )
+        )
+        _warn_teachers(ctx, placement, entry, over)
+    return Reply(
+        "\n".join(lines), ((Button(_p("button", "My hours"), actions.MY_HOURS.payload()),),)
+    )
+
+
+def _logged(placement: Placement, entry: HoursEntry, *, corrected: bool, asked: bool) -> str:
+    """What the student is told once their hours are logged (or corrected)."""
     values = {
-        "hours": hours_phrase(minutes),
-        "day": _day(day),
+        "hours": hours_phrase(entry.minutes),
+        "day": _day(entry.work_date),
         "where": _(
             AT, title=placement.interest.opportunity.title, organisation=placement.organisation.name
         ),
@@ -286,19 +303,7 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
             "Nobody from the employer is on the bot yet to confirm them; your teacher can see them."
         )
     )
-    lines = [f"{done} {then}"]
-    if over:
-        lines.append(
-            _(
-                "Careful: {limit}. That's more than the law allows for under-16s, so I've let your "
-                "teacher know.",
-                limit=over(),
-            )
-        )
-        _warn_teachers(ctx, placement, entry, over)
-    return Reply(
-        "\n".join(lines), ((Button(_p("button", "My hours"), actions.MY_HOURS.payload()),),)
-    )
+    return f"{done} {then}"
 
 
 def _over_limit(
@@ -670,26 +675,7 @@ def _overview(ctx: Context) -> Reply:
                 hours=hours_phrase(confirmed),
             ),
         ]
-        for p in group:
-            days = over.get(p.id, 0)
-            values = {
-                "number": p.id,
-                "title": p.interest.opportunity.title,
-                "organisation": p.organisation.name,
-                "totals": totals_phrase(totals[p.id], p.expected_hours),
-            }
-            lines.append(
-                _n(
-                    "• #{number} {title} at {organisation}: {totals}; {n} day over the "
-                    "under-16 limit",
-                    "• #{number} {title} at {organisation}: {totals}; {n} days over the "
-                    "under-16 limit",
-                    days,
-                    **values,
-                )
-                if days
-                else _("• #{number} {title} at {organisation}: {totals}", **values)
-            )
+        lines += [_overview_line(p, totals[p.id], over.get(p.id, 0)) for p in group]
     if total > len(placements):
         lines += [
             "",
@@ -701,6 +687,23 @@ def _overview(ctx: Context) -> Reply:
         ]
     lines += ["", _("Each day's hours: /hours NUMBER.")]
     return Reply("\n".join(lines))
+
+
+def _overview_line(placement: Placement, totals: dict[HoursStatus, int], days_over: int) -> str:
+    values = {
+        "number": placement.id,
+        "title": placement.interest.opportunity.title,
+        "organisation": placement.organisation.name,
+        "totals": totals_phrase(totals, placement.expected_hours),
+    }
+    if not days_over:
+        return _("• #{number} {title} at {organisation}: {totals}", **values)
+    return _n(
+        "• #{number} {title} at {organisation}: {totals}; {n} day over the under-16 limit",
+        "• #{number} {title} at {organisation}: {totals}; {n} days over the under-16 limit",
+        days_over,
+        **values,
+    )
 
 
 def _placement_hours(ctx: Context, placement: Placement) -> Reply:
