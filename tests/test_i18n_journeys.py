@@ -8,6 +8,7 @@ passed as ``allowed``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -175,3 +176,33 @@ def test_a_students_mydata_in_their_language(world: World) -> None:
     # an application's status is worded by handlers/common.
     stored = ("Come on Monday at 9", "Apply for Software intern — Acme Ltd by 20 Dec 2026")
     assert _untranslated(seen, (*VALUES, *dates, *stored, *OTHER_AREAS)) == []
+
+
+def test_staff_and_colleagues_in_their_language(world: World) -> None:
+    place(world, world.bob)
+    _speak_pseudo(world, world.tina, world.maya, world.raj)
+    seen: list[Reply] = []
+    for text in (
+        "/cohort",
+        "/cohort Year 12",
+        "/cohort Year 12",
+        "/timezone",
+        "/timezone Mars/Olympus",
+        "/import",
+        "/invite teacher",
+        "/invite employer Acme Ltd",
+        "/invite nobody",
+        f"/interested {world.opportunity}",
+    ):
+        seen += world.tina.send(text)
+    seen += world.tina.press_payload(world.tina.buttons[0].payload)  # a conversation
+    seen += world.maya.send("/colleagues")
+    seen += world.maya.press_payload(world.maya.buttons[0].payload)  # remove Raj
+    seen += world.maya.press_payload(world.maya.buttons[0].payload)  # yes
+    told = _queued(world, world.raj, "membership")
+    assert told and told[0].text.startswith("⟦Maya Jones")
+    seen += told
+    codes = tuple(re.findall(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b", "\n".join(r.text for r in seen)))
+    names = ("Tina Teacher", "Raj Patel", "Year 12", "Come on Monday at 9")
+    allowed = (*VALUES, *codes, *names, *_dates(START.date()))
+    assert _untranslated(seen, allowed) == []
