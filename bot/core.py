@@ -736,8 +736,9 @@ class Core:
                 .where(Account.platform == platform, Account.external_id == user_id)
             )
 
-    def language_of(self, platform: str, user_id: str) -> str:
-        """The language we speak with the person behind a platform account."""
+    def language_of(self, platform: str, user_id: str, default: str | None = None) -> str:
+        """The language we speak with the person behind a platform account (``default``, the
+        platform's code, for someone we haven't met)."""
         with self.session_factory() as session:
             session.connection(execution_options={READ_ONLY: True})
             return supported(
@@ -746,6 +747,7 @@ class Core:
                     .join(Account, Account.person_id == Person.id)
                     .where(Account.platform == platform, Account.external_id == user_id)
                 )
+                or default
             )
 
     def dashboard(self, platform: str, user_id: str) -> Dashboard | None:

@@ -32,6 +32,7 @@ from telegram import (
     Message,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -51,7 +52,7 @@ from bot.core import (
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
-from bot.i18n import DEFAULT, LANGUAGES, _, language
+from bot.i18n import DEFAULT, LANGUAGES, N_, _, language
 from bot.ordering import InTurn
 from storage.models import Role
 from storage.outbox import MessageRef
@@ -61,12 +62,12 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CAPABILITIES = Capabilities(max_text=MessageLimit.MAX_TEXT_LENGTH, max_button_label=40)
 MAX_CALLBACK_DATA = 64
-PRIVATE_ONLY = (
+PRIVATE_ONLY = N_(
     "I only talk one to one, so that nobody's details end up in a group. "
     "Message me directly: @{username}"
 )
-TEXT_ONLY = "I can only read text messages for now. Send /help to see what I can do."
-NOT_DOWNLOADED = "I couldn't fetch that file from Telegram. Please try sending it again."
+TEXT_ONLY = N_("I can only read text messages for now. Send /help to see what I can do.")
+NOT_DOWNLOADED = N_("I couldn't fetch that file from Telegram. Please try sending it again.")
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -374,13 +375,15 @@ class TelegramAdapter:
             return
         file: Attachment | None = None
         if message.document is not None:
-            downloaded = await self._download(message.document)
+            with language(await self._language(user)):
+                downloaded = await self._download(message.document)
             if isinstance(downloaded, Reply):
                 await self._reply(message.chat.id, downloaded)
                 return
             file = downloaded
         elif message.text is None:
-            await message.reply_text(TEXT_ONLY)
+            with language(await self._language(user)):
+                await message.reply_text(_(TEXT_ONLY))
             return
         incoming = Incoming(
             platform=PLATFORM,
@@ -407,22 +410,31 @@ class TelegramAdapter:
             # disk (for a local-mode server): only the configured server's files are fetched.
             if not (found.file_path or "").startswith(f"{self.bot.base_file_url}/"):
                 log.warning("not downloading %s: not on the configured server", document.file_id)
-                return Reply(NOT_DOWNLOADED)
+                return Reply(_(NOT_DOWNLOADED))
             if (found.file_size or 0) > MAX_FILE_BYTES:
                 return file_too_big(found.file_size or 0)
             content = bytes(await found.download_as_bytearray())
         except TelegramError as error:
             log.warning("could not download document %s: %s", document.file_id, error)
-            return Reply(NOT_DOWNLOADED)
+            return Reply(_(NOT_DOWNLOADED))
         return Attachment(
             document.file_name or "file", content, document.mime_type or "application/octet-stream"
+        )
+
+    async def _language(self, user: User) -> str:
+        """The language of someone writing before the core has handled the update: theirs if
+        we have met, their app's if not."""
+        return await asyncio.to_thread(
+            self.core.language_of, PLATFORM, str(user.id), user.language_code
         )
 
     async def _in_group(self, message: Message) -> None:
         """In a group, answer only commands addressed to us, and never with anyone's data."""
         first = (message.text or "").split(maxsplit=1)[0] if message.text else ""
         if first.lower().endswith(f"@{self.bot.username}".lower()) and first.startswith("/"):
-            await message.reply_text(PRIVATE_ONLY.format(username=self.bot.username))
+            # A group's members may not have met us: each is answered in their app's language.
+            with language(message.from_user.language_code if message.from_user else None):
+                await message.reply_text(_(PRIVATE_ONLY, username=self.bot.username))
 
     async def _on_button(self, update: Update) -> None:
         query = update.callback_query
@@ -431,7 +443,8 @@ class TelegramAdapter:
         private = message is not None and message.chat.type == ChatType.PRIVATE
         try:
             # Answer first: Telegram shows a spinner on the button until we do.
-            await query.answer(None if private else PRIVATE_ONLY.format(username=self.bot.username))
+            with language(query.from_user.language_code):
+                await query.answer(None if private else _(PRIVATE_ONLY, username=self.bot.username))
         except TelegramError:
             log.info("could not answer callback query %s", query.id, exc_info=True)
         if not private or message is None or query.data is None:

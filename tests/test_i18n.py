@@ -256,7 +256,7 @@ def test_language_changes_with_buttons_in_each_languages_own_name(
     # The platform's language later on doesn't undo the choice.
     ada.language = "es"
     ada.send("/mydata")
-    assert "Language: Polski (change it with /language)" in ada.text
+    assert "Język: Polski (zmienisz go przez /language)" in ada.text
 
 
 # What handlers/common shows around the listings' own messages (the card, kind and status

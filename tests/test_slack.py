@@ -1778,3 +1778,29 @@ def test_forms_stay_within_block_kit_limits() -> None:
     live = Form("T", "Go", (replace(few, live=True),), summary="s")
     (_, note) = form_view("cmd", live, summary="y" * 5000)["blocks"]
     assert note["block_id"] == "summary" and len(note["elements"][0]["text"]) == 3000
+
+
+async def test_a_modal_s_own_words_are_in_the_person_s_language(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    onboard(Chat(core, "bob", platform="console", name="Bob Brown"))
+    await _slack_teacher(slack, fake, session_factory, clock.now)
+    with transaction(session_factory) as session:
+        teacher = session.scalars(
+            select(Person).join(Account).where(Account.external_id == "UT")
+        ).one()
+        teacher.language = "pl"
+    await fake.slash("UT", "", command="/announce")
+    await slack.idle()
+    view_id = fake.view_named("oppbot_modal:announce")
+    assert fake.views[view_id]["close"]["text"] == "Anuluj"
+    values = {"text": "Targi pracy w piątek", "audience": "school"}
+    answer = await fake.submit_view("UT", view_id, values)
+    assert json.loads(answer.body)["response_action"] == "push"
+    preview = fake.views[fake.view_named("oppbot_preview:announce")]
+    assert (preview["submit"]["text"], preview["close"]["text"]) == ("Wyślij", "Wstecz")

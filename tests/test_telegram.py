@@ -813,3 +813,25 @@ async def test_command_menus_are_described_in_each_language(
     assert {c["command"]: c["description"] for c in fake.commands(language_code="uk")}[
         "start"
     ] == "налаштувати або змінити мій профіль"
+
+
+async def test_what_the_adapter_says_itself_is_in_the_persons_language(
+    polling: TelegramAdapter, fake: FakeTelegram
+) -> None:
+    update = fake.message_update(502, "placeholder", language_code="es")
+    message = update["message"]
+    del message["text"]
+    message.pop("entities", None)
+    message["location"] = {"latitude": 53.8, "longitude": -1.55}
+    fake.push(update)
+    group = -100124
+    fake.push(
+        fake.message_update(
+            503, "/help@oppbot_test_bot", chat_id=group, chat_type="group", language_code="uk"
+        )
+    )
+    await _until(lambda: bool(_outgoing(fake, 502)) and bool(_outgoing(fake, group)), "replies")
+    assert _outgoing(fake, 502)[0].params["text"] == (
+        "Por ahora solo puedo leer mensajes de texto. Envía /help para ver lo que puedo hacer."
+    )
+    assert _outgoing(fake, group)[0].params["text"].startswith("Я спілкуюся лише особисто")

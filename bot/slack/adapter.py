@@ -51,7 +51,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from bot import logs
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Attachment, Core, Form, Incoming, Reply, file_too_big
-from bot.i18n import _, language
+from bot.i18n import N_, _, _p, language
 from bot.ordering import InTurn
 from bot.slack.files import NOT_DOWNLOADED, download
 from bot.slack.forms import (
@@ -103,9 +103,9 @@ EVENTS_PATH = "/slack/events"
 # The button offered under a teacher's post in the announcements channel; its value is the
 # post's ts (the text itself is read back when pressed, as it may have been edited since).
 FORWARD_ACTION = "forward_to_students"
-FORWARD_OFFER = "Send this message to students? You'll choose who gets it in our DM."
-FORWARDED = "Choose who gets it in our direct messages."
-ANSWERED_IN_DM = "I've answered you in our direct messages (under Apps in the sidebar)."
+FORWARD_OFFER = N_("Send this message to students? You'll choose who gets it in our DM.")
+FORWARDED = N_("Choose who gets it in our direct messages.")
+ANSWERED_IN_DM = N_("I've answered you in our direct messages (under Apps in the sidebar).")
 # An App Home is published again at most this often (seconds) when something for its owner
 # changes; a burst of messages to one person becomes one refresh at the end of the interval.
 HOME_EVERY = 10.0
@@ -424,12 +424,15 @@ class SlackAdapter:
         errors = dict(reply.field_errors)
         carried = metadata(unpacked(view.private_metadata)[0], text)
         if carried is None:
-            errors.setdefault(form.fields[0].name, "Please shorten it a little.")
+            with language(await self._language(user)):
+                errors.setdefault(form.fields[0].name, _("Please shorten it a little."))
         if errors or carried is None:
             await ack(response_action="errors", errors=field_errors(errors))
             return
         blocks = sections(self.renderer.wording(reply.text))
-        await ack(response_action="push", view=preview_view(command, form, blocks, carried))
+        with language(await self._language(user)):
+            pushed = preview_view(command, form, blocks, carried)
+        await ack(response_action="push", view=pushed)
 
     async def _on_preview(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         """Send from a form's preview: done, every view closed and the result posted where
@@ -446,8 +449,11 @@ class SlackAdapter:
         replies = await self._handle(user, channel, f"view:{view.id}", text=f"/{command} {text}")
         problems = [r for r in replies if r.field_errors]
         if problems:
-            wording = self.renderer.wording(problems[0].text + "\n\nPress Back to change it.")
-            refused = preview_view(command, form, sections(wording), "", send=False)
+            with language(await self._language(user)):
+                wording = self.renderer.wording(
+                    problems[0].text + "\n\n" + _("Press Back to change it.")
+                )
+                refused = preview_view(command, form, sections(wording), "", send=False)
             await ack(response_action="update", view=refused)
             return
         await ack(response_action="clear")
@@ -482,7 +488,8 @@ class SlackAdapter:
         reply = await self._lookup(user, form.summary, submitted_text(form, view.state))
         if reply is None:
             return
-        shown = form_view(command, form, summary=reply.text, metadata=view.private_metadata)
+        with language(await self._language(user)):
+            shown = form_view(command, form, summary=reply.text, metadata=view.private_metadata)
         try:
             # The hash makes Slack refuse this if the view changed since (a newer summary).
             await self.client.views_update(view_id=view.id, hash=view.hash, view=shown)
@@ -586,13 +593,15 @@ class SlackAdapter:
         if form.summary:
             reply = await self._lookup(user, form.summary, "")
             summary = reply.text if reply is not None else ""
-        view = form_view(name, form, summary=summary, metadata=metadata(channel) or "")
+        with language(await self._language(user)):
+            view = form_view(name, form, summary=summary, metadata=metadata(channel) or "")
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
     async def _command(self, command: SlashCommand, text: str, respond: AsyncRespond) -> None:
         channel = await self._run(command.user_id, f"command:{command.trigger_id}", text)
         if command.channel_id != channel:
-            await respond(text=ANSWERED_IN_DM, response_type="ephemeral")
+            with language(await self._language(command.user_id)):
+                await respond(text=_(ANSWERED_IN_DM), response_type="ephemeral")
 
     async def _run(self, user: str, event_id: str, text: str) -> str:
         """Run ``text`` for ``user``, answer in their DM, and return the DM's channel id."""
@@ -622,18 +631,20 @@ class SlackAdapter:
         # or in another process, offers the button once.
         if not await asyncio.to_thread(self.core.first_delivery, PLATFORM, f"offer:{event_id}"):
             return
+        with language(await self._language(user)):
+            label, offer = _p("button", "Send to students"), _(FORWARD_OFFER)
         button = {
             "type": "button",
-            "text": {"type": "plain_text", "text": "Send to students"},
+            "text": {"type": "plain_text", "text": label},
             "action_id": FORWARD_ACTION,
             "value": event.ts,
         }
         await self.client.chat_postEphemeral(
             channel=event.channel,
             user=user,
-            text=FORWARD_OFFER,
+            text=offer,
             blocks=[
-                {"type": "section", "text": {"type": "mrkdwn", "text": FORWARD_OFFER}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": offer}},
                 {"type": "actions", "elements": [button]},
             ],
         )
@@ -645,11 +656,13 @@ class SlackAdapter:
         )
         posts = [m for m in history["messages"] if m.get("ts") == ts]
         if not posts:
-            await respond(text="That message is gone.", replace_original=True)
+            with language(await self._language(click.user.id)):
+                await respond(text=_("That message is gone."), replace_original=True)
             return
         text = from_mrkdwn(posts[0].get("text") or "")
         await self._run(click.user.id, f"action:{click.trigger_id}", f"/{ANNOUNCE} {text}")
-        await respond(text=FORWARDED, replace_original=True)
+        with language(await self._language(click.user.id)):
+            await respond(text=_(FORWARDED), replace_original=True)
 
     async def _button(self, click: BlockActions) -> None:
         user, where, ts = click.user.id, click.channel_id, click.container.message_ts
@@ -671,11 +684,13 @@ class SlackAdapter:
         self._home_at[user] = time.monotonic()
         loop = asyncio.get_running_loop()
         dashboard = await loop.run_in_executor(self._lookups, self.core.dashboard, PLATFORM, user)
+        lang = await self._language(user)
         if dashboard is not None:
-            await self.client.views_publish(user_id=user, view=home_view(dashboard, self.renderer))
+            with language(lang):
+                view = home_view(dashboard, self.renderer)
+            await self.client.views_publish(user_id=user, view=view)
             return
         role = await loop.run_in_executor(self._lookups, self.core.role_of, PLATFORM, user)
-        lang = await loop.run_in_executor(self._lookups, self.core.language_of, PLATFORM, user)
         with language(lang):
             intro = (
                 _("Write to me in the Messages tab, or use these commands anywhere:")
@@ -691,17 +706,25 @@ class SlackAdapter:
             user_id=user, view={"type": "home", "blocks": sections(text)}
         )
 
+    async def _language(self, user: str) -> str:
+        """The language we speak with ``user``, for what the adapter says without the core."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lookups, self.core.language_of, PLATFORM, user)
+
     async def _files(self, user: str, event: MessageEvent, event_id: str) -> None:
         """Each file shared in the DM reaches the core on its own (a retried event: none)."""
         channel = event.channel
         self._dms[user] = channel
         for shared in event.files:
             if shared.size > MAX_FILE_BYTES:
-                await self._say(channel, file_too_big(shared.size))
+                with language(await self._language(user)):
+                    too_big = file_too_big(shared.size)
+                await self._say(channel, too_big)
                 continue
             content = await self._download(shared)
             if content is None:
-                await self._say(channel, Reply(NOT_DOWNLOADED))
+                with language(await self._language(user)):
+                    await self._say(channel, Reply(_(NOT_DOWNLOADED)))
                 continue
             file = Attachment(
                 shared.name or "file", content, shared.mimetype or "application/octet-stream"

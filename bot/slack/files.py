@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.core import MAX_FILE_BYTES
+from bot.i18n import N_
 from bot.slack.requests import SharedFile
 
 log = logging.getLogger(__name__)
 
-NOT_DOWNLOADED = "I couldn't fetch that file from Slack. Please try sending it again."
+NOT_DOWNLOADED = N_("I couldn't fetch that file from Slack. Please try sending it again.")
 # Where Slack serves files shared with the bot; the bot token is sent nowhere else.
 SLACK_FILES = ("https", "files.slack.com")
 CHUNK = 64 * 1024

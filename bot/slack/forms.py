@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from bot.core import Field, Form
+from bot.i18n import _, _p
 from bot.slack.requests import ViewState
 
 # The core's command that drafts an announcement ("/announce TEXT" goes straight to the audience).
@@ -65,9 +66,9 @@ def form_view(command: str, form: Form, *, summary: str = "", metadata: str = ""
     return {
         "type": "modal",
         "callback_id": f"{MODAL_PREFIX}{command}",
-        "title": _plain(form.title, MAX_MODAL_TITLE),
-        "submit": _plain(form.submit, MAX_MODAL_TITLE),
-        "close": _plain("Cancel", MAX_MODAL_TITLE),
+        "title": _plain(_(form.title), MAX_MODAL_TITLE),
+        "submit": _plain(_(form.submit), MAX_MODAL_TITLE),
+        "close": _plain(_p("button", "Cancel"), MAX_MODAL_TITLE),
         "private_metadata": metadata,
         "blocks": blocks,
     }
@@ -80,13 +81,13 @@ def preview_view(
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": f"{PREVIEW_PREFIX}{command}",
-        "title": _plain(form.title, MAX_MODAL_TITLE),
-        "close": _plain("Back", MAX_MODAL_TITLE),
+        "title": _plain(_(form.title), MAX_MODAL_TITLE),
+        "close": _plain(_p("button", "Back"), MAX_MODAL_TITLE),
         "private_metadata": metadata,
         "blocks": blocks,
     }
     if send:
-        view["submit"] = _plain("Send", MAX_MODAL_TITLE)
+        view["submit"] = _plain(_p("button", "Send"), MAX_MODAL_TITLE)
     return view
 
 
@@ -117,13 +118,14 @@ def _input_block(command: str, f: Field) -> dict[str, Any]:
         "type": "input",
         "block_id": f.name,
         "optional": f.optional,
-        "label": _plain(f.label, MAX_LABEL),
+        # A form's words are marked where it is declared (N_) and translated here.
+        "label": _plain(_(f.label), MAX_LABEL),
         "element": _element(command, f),
     }
     if f.live:
         block["dispatch_action"] = True
     if f.hint and "placeholder" not in block["element"]:
-        block["hint"] = _plain(f.hint, MAX_LABEL)
+        block["hint"] = _plain(_(f.hint), MAX_LABEL)
     return block
 
 
@@ -144,7 +146,7 @@ def _element(command: str, f: Field) -> dict[str, Any]:
         element.update(action_id=f"{OPTIONS_PREFIX}{source}", min_query_length=0)
         element["type"] = "multi_external_select" if f.kind == "choices" else "external_select"
     elif f.kind in ("choice", "choices"):
-        options = [_option(value, label) for value, label in f.options]
+        options = [_option(value, _(label)) for value, label in f.options]
         if f.kind == "choices":
             element["type"] = "multi_static_select"
         else:
@@ -156,7 +158,7 @@ def _element(command: str, f: Field) -> dict[str, Any]:
             element["initial_option"] = initial[0]
     elif f.kind == "flag":
         value, label = f.options[0] if f.options else ("yes", f.label)
-        element.update(type="checkboxes", options=[_option(value, label)])
+        element.update(type="checkboxes", options=[_option(value, _(label))])
     elif f.kind == "date":
         element["type"] = "datepicker"
     elif f.kind == "time":
@@ -173,7 +175,7 @@ def _element(command: str, f: Field) -> dict[str, Any]:
         if f.max_length is not None:
             element["max_length"] = min(f.max_length, MAX_INPUT_LENGTH)
     if f.hint and element["type"] not in ("radio_buttons", "multi_static_select", "checkboxes"):
-        element["placeholder"] = _plain(f.hint, MAX_PLACEHOLDER)
+        element["placeholder"] = _plain(_(f.hint), MAX_PLACEHOLDER)
     return element
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import Dashboard, Panel
+from bot.i18n import N_, _
 from bot.slack.render import (
     ACTION_PREFIX,
     MAX_ACTIONS,
@@ -22,7 +23,7 @@ from bot.slack.render import (
 # The shortcut buttons' action ids: "oppbot_cmd.<command>"; the value is the command's name.
 SHORTCUT_PREFIX = "oppbot_cmd."
 MAX_HEADER = 150
-HELP_HINT = "Everything else: {help}"
+HELP_HINT = N_("Everything else: {help}")
 
 
 def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def home_view(dashboard: Dashboard, renderer: Renderer) -> dict[str, Any]:
             for label, command in dashboard.shortcuts[:MAX_ACTIONS]
         ]
         blocks.append({"type": "actions", "elements": buttons})
-    footer = _context(renderer.wording(HELP_HINT.format(help="/help")))
+    footer = _context(renderer.wording(_(HELP_HINT, help="/help")))
     # Each later panel needs at least its divider, header and one line; the footer one block.
     for p, panel in enumerate(dashboard.panels):
         reserve = 3 * (len(dashboard.panels) - p - 1) + 1
@@ -70,7 +71,7 @@ def home_view(dashboard: Dashboard, renderer: Renderer) -> dict[str, Any]:
 def _panel(panel: Panel, p: int, renderer: Renderer, room: int) -> list[dict[str, Any]]:
     blocks = [{"type": "divider"}, _header(panel.title)]
     if not panel.count:
-        return [*blocks, _context(renderer.wording(panel.empty or "Nothing here."))]
+        return [*blocks, _context(renderer.wording(panel.empty or _("Nothing here.")))]
     shown = 0
     for i, item in enumerate(panel.items):
         needed = 1 + (1 if item.buttons else 0)
@@ -87,6 +88,10 @@ def _panel(panel: Panel, p: int, renderer: Renderer, room: int) -> list[dict[str
         shown += 1
     if panel.count > shown:
         left = panel.count - shown
-        more = f"…and {left} more" + (f": /{panel.more}" if panel.more else ".")
+        more = (
+            _("…and {count} more: {command}", count=left, command="/" + panel.more)
+            if panel.more
+            else _("…and {count} more.", count=left)
+        )
         blocks.append(_context(renderer.wording(more)))
     return blocks

@@ -8,11 +8,15 @@ their colleagues with /colleagues and remove one who should no longer see them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import delete, select, update
 
 from bot.core import DIALOG, EMPLOYERS, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _p, fmt_list, speaking_to
 from handlers import actions
-from handlers.common import members_of, parse_id, with_article
+from handlers.common import members_of, parse_id
+from handlers.people.onboarding import ROLE_NAMES
 from handlers.placements import schedule_feedback
 from storage.models import (
     Account,
@@ -21,6 +25,7 @@ from storage.models import (
     InviteCode,
     MembershipRequest,
     MembershipStatus,
+    Organisation,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -33,29 +38,44 @@ registry = Registry()
 
 # Buttons a chat shows comfortably; a larger organisation is listed in full, with fewer buttons.
 MAX_BUTTONS = 10
-PLATFORMS = {"telegram": "Telegram", "slack": "Slack", "console": "the console"}
+PLATFORMS = {"telegram": "Telegram", "slack": "Slack", "console": N_("the console")}
+STATUS_WORDS = {
+    MembershipStatus.APPROVED: N_("That request was already approved."),
+    MembershipStatus.DECLINED: N_("That request was already declined."),
+}
+STATUS_BY = {
+    MembershipStatus.APPROVED: N_("That request was already approved by {name}."),
+    MembershipStatus.DECLINED: N_("That request was already declined by {name}."),
+}
 
 
 def _who_asked(ctx: Context, invite: InviteCode) -> str:
     """The teacher behind an invite, and their school, as the members are told."""
     teacher = ctx.session.get(Person, invite.created_by_id) if invite.created_by_id else None
     school = ctx.session.get(School, invite.school_id) if invite.school_id else None
-    name = teacher.name if teacher is not None and teacher.name else "A teacher"
+    name = teacher.name if teacher is not None and teacher.name else _("A teacher")
     return f"{name} ({school.name})" if school is not None else name
 
 
 def _newcomer(request: MembershipRequest) -> str:
     person = request.person
-    platforms = sorted({PLATFORMS.get(a.platform, a.platform) for a in person.accounts})
-    on = f" (on {', '.join(platforms)})" if platforms else ""
-    return f"{person.name or 'Someone'}{on}"
+    platforms = sorted(
+        {
+            _(PLATFORMS[a.platform]) if a.platform in PLATFORMS else a.platform
+            for a in person.accounts
+        }
+    )
+    name = person.name or _("Someone")
+    if not platforms:
+        return name
+    return _("{name} (on {platforms})", name=name, platforms=fmt_list(platforms))
 
 
 def _decision_buttons(request: MembershipRequest) -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button("Approve", actions.MEMBERSHIP_APPROVE.payload(request.id)),
-            Button("Decline", actions.MEMBERSHIP_DECLINE.payload(request.id)),
+            Button(_p("button", "Approve"), actions.MEMBERSHIP_APPROVE.payload(request.id)),
+            Button(_p("button", "Decline"), actions.MEMBERSHIP_DECLINE.payload(request.id)),
         ),
     )
 
@@ -87,23 +107,29 @@ def request_membership(ctx: Context, invite: InviteCode) -> list[Reply]:
             detail={"organisation_id": organisation.id, "invite_id": invite.id},
         )
     )
-    text = (
-        f"{_who_asked(ctx, invite)} invited {_newcomer(request)} to join {organisation.name} "
-        f"on oppbot. As a member they would see {organisation.name}'s applicants and answer "
-        "them. Please approve only someone you know works with you."
-    )
     for member in members_of(ctx.session, organisation.id):
-        ctx.notify(
-            member,
-            text,
-            kind="membership",
-            key=f"membership:{request.id}:{member.id}",
-            buttons=_decision_buttons(request),
-        )
+        with speaking_to(member):
+            ctx.notify(
+                member,
+                _(
+                    "{teacher} invited {newcomer} to join {organisation} on oppbot. As a member "
+                    "they would see {organisation}'s applicants and answer them. Please approve "
+                    "only someone you know works with you.",
+                    teacher=_who_asked(ctx, invite),
+                    newcomer=_newcomer(request),
+                    organisation=organisation.name,
+                ),
+                kind="membership",
+                key=f"membership:{request.id}:{member.id}",
+                buttons=_decision_buttons(request),
+            )
     return [
         Reply(
-            f"Thanks! {organisation.name} already has members here, so one of them confirms "
-            "each new colleague. I've asked them, and I'll tell you as soon as one answers."
+            _(
+                "Thanks! {organisation} already has members here, so one of them confirms each "
+                "new colleague. I've asked them, and I'll tell you as soon as one answers.",
+                organisation=organisation.name,
+            )
         )
     ]
 
@@ -122,11 +148,12 @@ def waiting_request(ctx: Context, invite: InviteCode) -> MembershipRequest | Non
 def _request(ctx: Context, raw_id: str | None) -> MembershipRequest:
     request = ctx.session.get(MembershipRequest, parse_id(raw_id))
     if request is None or request.organisation_id != ctx.person.organisation_id:
-        raise UserError("I can't find that request among your organisation's.")
+        raise UserError(_("I can't find that request among your organisation's."))
     if request.status != MembershipStatus.PENDING:
         decider = ctx.session.get(Person, request.decided_by_id) if request.decided_by_id else None
-        by = f" by {decider.name}" if decider is not None and decider.name else ""
-        raise UserError(f"That request was already {request.status.value}{by}.")
+        if decider is not None and decider.name:
+            raise UserError(_(STATUS_BY[request.status], name=decider.name))
+        raise UserError(_(STATUS_WORDS[request.status]))
     return request
 
 
@@ -145,12 +172,16 @@ def _decide(ctx: Context, request: MembershipRequest, status: MembershipStatus) 
     )
 
 
-def _tell_colleagues(ctx: Context, text: str, key: str, *, besides: int | None = None) -> None:
-    """Every other member of the organisation (and not ``besides``)."""
+def _tell_colleagues(
+    ctx: Context, text: Callable[[], str], key: str, *, besides: int | None = None
+) -> None:
+    """Every other member of the organisation (and not ``besides``), ``text()`` worded in each
+    one's language."""
     assert ctx.person.organisation_id is not None
     for member in members_of(ctx.session, ctx.person.organisation_id):
         if member.id not in (ctx.person.id, besides):
-            ctx.notify(member, text, kind="membership", key=f"{key}:{member.id}")
+            with speaking_to(member):
+                ctx.notify(member, text(), kind="membership", key=f"{key}:{member.id}")
 
 
 @registry.action(actions.MEMBERSHIP_APPROVE, roles=EMPLOYERS)
@@ -161,8 +192,11 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
         _decide(ctx, request, MembershipStatus.DECLINED)
         return [
             Reply(
-                f"{person.name} has since joined as {with_article(person.role.value)}, so "
-                "nothing changed."
+                _(
+                    "{name} has since joined as {role}, so nothing changed.",
+                    name=person.name,
+                    role=_(ROLE_NAMES[person.role]),
+                )
             )
         ]
     _decide(ctx, request, MembershipStatus.APPROVED)
@@ -179,21 +213,50 @@ def approve(ctx: Context, args: list[str]) -> list[Reply]:
             detail={"role": Role.EMPLOYER.value, "via": "invite", "invite_id": request.invite_id},
         )
     )
-    me = ctx.person.name or "A colleague"
-    ctx.notify(
-        person,
-        f"Welcome! {me} confirmed you, so you're now set up as an employer for "
-        f"{organisation.name}. Send /help to see what you can do.",
-        kind="membership",
-        key=f"membership-approved:{request.id}",
-    )
+    _tell_approved(ctx, request)
+    return [
+        Reply(
+            _(
+                "Approved: {name} is now a member of {organisation}.",
+                name=person.name,
+                organisation=organisation.name,
+            ),
+            replace=True,
+        )
+    ]
+
+
+def _tell_approved(ctx: Context, request: MembershipRequest) -> None:
+    """The newcomer hears they're in, in their language; the other members hear who let them."""
+    person, organisation = request.person, request.organisation
+    with speaking_to(person):
+        ctx.notify(
+            person,
+            _(
+                "Welcome! {colleague} confirmed you, so you're now set up as an employer for "
+                "{organisation}. Send /help to see what you can do.",
+                colleague=_me(ctx),
+                organisation=organisation.name,
+            ),
+            kind="membership",
+            key=f"membership-approved:{request.id}",
+        )
     _tell_colleagues(
         ctx,
-        f"{me} approved {person.name} as a member of {organisation.name}.",
+        lambda: _(
+            "{colleague} approved {name} as a member of {organisation}.",
+            colleague=_me(ctx),
+            name=person.name,
+            organisation=organisation.name,
+        ),
         f"membership-approved:{request.id}",
         besides=person.id,
     )
-    return [Reply(f"Approved: {person.name} is now a member of {organisation.name}.", replace=True)]
+
+
+def _me(ctx: Context) -> str:
+    """The member acting, as their colleagues are told (in the language being spoken)."""
+    return ctx.person.name or _("A colleague")
 
 
 @registry.action(actions.MEMBERSHIP_DECLINE, roles=EMPLOYERS)
@@ -201,45 +264,67 @@ def decline(ctx: Context, args: list[str]) -> list[Reply]:
     request = _request(ctx, args[0] if args else None)
     person, organisation = request.person, request.organisation
     _decide(ctx, request, MembershipStatus.DECLINED)
-    ctx.notify(
-        person,
-        f"Sorry, {organisation.name}'s members didn't confirm you as a colleague, so you "
-        "haven't joined. If that's a mistake, ask one of them, or the teacher who gave you the "
-        "code.",
-        kind="membership",
-        key=f"membership-declined:{request.id}",
-    )
-    me = ctx.person.name or "A colleague"
+    with speaking_to(person):
+        ctx.notify(
+            person,
+            _(
+                "Sorry, {organisation}'s members didn't confirm you as a colleague, so you "
+                "haven't joined. If that's a mistake, ask one of them, or the teacher who gave "
+                "you the code.",
+                organisation=organisation.name,
+            ),
+            kind="membership",
+            key=f"membership-declined:{request.id}",
+        )
     _tell_colleagues(
         ctx,
-        f"{me} declined {person.name}'s request to join {organisation.name}.",
+        lambda: _(
+            "{colleague} declined {name}'s request to join {organisation}.",
+            colleague=_me(ctx),
+            name=person.name,
+            organisation=organisation.name,
+        ),
         f"membership-declined:{request.id}",
     )
-    return [Reply(f"Declined: {person.name} hasn't joined {organisation.name}.", replace=True)]
+    return [
+        Reply(
+            _(
+                "Declined: {name} hasn't joined {organisation}.",
+                name=person.name,
+                organisation=organisation.name,
+            ),
+            replace=True,
+        )
+    ]
 
 
 @registry.command(
     "colleagues",
     "team",
     roles=EMPLOYERS,
-    help="your organisation's members; approve or remove one",
+    help=N_("your organisation's members; approve or remove one"),
 )
 def colleagues(ctx: Context, args: str) -> list[Reply]:
     organisation = ctx.person.organisation
     if organisation is None:
-        raise UserError("You're not linked to an organisation. Ask your school coordinator.")
+        raise UserError(_("You're not linked to an organisation. Ask your school coordinator."))
     members = members_of(ctx.session, organisation.id)
-    lines = [f"Members of {organisation.name}:"]
+    lines = [_("Members of {organisation}:", organisation=organisation.name)]
     rows: list[tuple[Button, ...]] = []
     for member in members:
-        name = member.name or f"Member {member.id}"
+        name = member.name or _("Member {number}", number=member.id)
         if member.id == ctx.person.id:
-            lines.append(f"• {name} (you)")
+            lines.append(_("• {name} (you)", name=name))
             continue
         lines.append(f"• {name}")
         if len(rows) < MAX_BUTTONS:
             rows.append(
-                (Button(f"Remove {name}"[:40], actions.COLLEAGUE_REMOVE.payload(member.id)),)
+                (
+                    Button(
+                        _("Remove {name}", name=name)[:40],
+                        actions.COLLEAGUE_REMOVE.payload(member.id),
+                    ),
+                )
             )
     requests = ctx.session.scalars(
         select(MembershipRequest)
@@ -250,15 +335,25 @@ def colleagues(ctx: Context, args: str) -> list[Reply]:
         .order_by(MembershipRequest.id)
     ).all()
     if requests:
-        lines.append("\nWaiting for your approval:")
+        lines.append("\n" + _("Waiting for your approval:"))
     for request in requests:
-        lines.append(f"• {_newcomer(request)}, invited by {_who_asked(ctx, request.invite)}")
+        lines.append(
+            _(
+                "• {newcomer}, invited by {teacher}",
+                newcomer=_newcomer(request),
+                teacher=_who_asked(ctx, request.invite),
+            )
+        )
         if len(rows) < MAX_BUTTONS:
-            name = request.person.name or "them"
+            approve_label = (
+                _("Approve {name}", name=request.person.name)
+                if request.person.name
+                else _p("button", "Approve")
+            )
             rows.append(
                 (
-                    Button(f"Approve {name}"[:40], actions.MEMBERSHIP_APPROVE.payload(request.id)),
-                    Button("Decline", actions.MEMBERSHIP_DECLINE.payload(request.id)),
+                    Button(approve_label[:40], actions.MEMBERSHIP_APPROVE.payload(request.id)),
+                    Button(_p("button", "Decline"), actions.MEMBERSHIP_DECLINE.payload(request.id)),
                 )
             )
     return [Reply("\n".join(lines), tuple(rows))]
@@ -271,9 +366,9 @@ def _colleague(ctx: Context, raw_id: str | None) -> Person:
         or member.role != Role.EMPLOYER
         or member.organisation_id != ctx.person.organisation_id
     ):
-        raise UserError("They aren't a member of your organisation any more.")
+        raise UserError(_("They aren't a member of your organisation any more."))
     if member.id == ctx.person.id:
-        raise UserError("That's you: a colleague can remove you if you're leaving.")
+        raise UserError(_("That's you: a colleague can remove you if you're leaving."))
     return member
 
 
@@ -283,12 +378,16 @@ def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     assert ctx.person.organisation is not None
     return [
         Reply(
-            f"Remove {member.name} from {ctx.person.organisation.name}? They'll no longer see "
-            "its applicants or placements, and I'll tell them.",
+            _(
+                "Remove {name} from {organisation}? They'll no longer see its applicants or "
+                "placements, and I'll tell them.",
+                name=member.name,
+                organisation=ctx.person.organisation.name,
+            ),
             (
                 (
-                    Button("Yes, remove", actions.COLLEAGUE_REMOVE_YES.payload(member.id)),
-                    Button("Cancel", actions.COLLEAGUE_REMOVE_CANCEL.payload()),
+                    Button(_("Yes, remove"), actions.COLLEAGUE_REMOVE_YES.payload(member.id)),
+                    Button(_p("button", "Cancel"), actions.COLLEAGUE_REMOVE_CANCEL.payload()),
                 ),
             ),
         )
@@ -297,7 +396,7 @@ def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action(actions.COLLEAGUE_REMOVE_CANCEL, roles=EMPLOYERS)
 def remove_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, nobody was removed.", replace=True)]
+    return [Reply(_("OK, nobody was removed."), replace=True)]
 
 
 @registry.action(actions.COLLEAGUE_REMOVE_YES, roles=EMPLOYERS)
@@ -336,18 +435,41 @@ def remove_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
             detail={"organisation_id": organisation.id},
         )
     )
-    me = ctx.person.name or "A colleague"
-    ctx.notify(
-        member,
-        f"{me} removed you from {organisation.name}'s members here, so you no longer see its "
-        "applicants or placements. If that's a mistake, ask them for a new invitation.",
-        kind="membership",
-        key=f"member-removed:{member.id}:{ctx.now.isoformat()}",
-    )
+    _tell_removed(ctx, member, organisation)
+    return [
+        Reply(
+            _(
+                "Removed: {name} is no longer a member of {organisation}.",
+                name=member.name,
+                organisation=organisation.name,
+            )
+        )
+    ]
+
+
+def _tell_removed(ctx: Context, member: Person, organisation: Organisation) -> None:
+    """The member removed hears it, in their language; so do the other members."""
+    with speaking_to(member):
+        ctx.notify(
+            member,
+            _(
+                "{colleague} removed you from {organisation}'s members here, so you no longer "
+                "see its applicants or placements. If that's a mistake, ask them for a new "
+                "invitation.",
+                colleague=_me(ctx),
+                organisation=organisation.name,
+            ),
+            kind="membership",
+            key=f"member-removed:{member.id}:{ctx.now.isoformat()}",
+        )
     _tell_colleagues(
         ctx,
-        f"{me} removed {member.name} from {organisation.name}'s members.",
+        lambda: _(
+            "{colleague} removed {name} from {organisation}'s members.",
+            colleague=_me(ctx),
+            name=member.name,
+            organisation=organisation.name,
+        ),
         f"member-removed:{member.id}:{ctx.now.isoformat()}",
         besides=member.id,
     )
-    return [Reply(f"Removed: {member.name} is no longer a member of {organisation.name}.")]

@@ -268,7 +268,7 @@ def _confirm_question(ctx: Context, code: GuardianCode, name: str, relationship:
             "can be withdrawn at any time through the school. {school}'s teachers will see "
             "your name, that you are {student}'s {relationship}, and when you confirmed.",
             student=first,
-            relationship=_relationship(relationship),
+            relationship=relationship_label(relationship),
             name=name,
             school=school,
         ),
@@ -281,7 +281,7 @@ def _confirm_question(ctx: Context, code: GuardianCode, name: str, relationship:
     )
 
 
-def _relationship(word: str) -> str:
+def relationship_label(word: str) -> str:
     """A relationship in the guardian's language: a button's in lower case, a typed one as is."""
     label = RELATIONSHIPS.get(word)
     return _(label).lower() if label is not None else word
@@ -390,7 +390,7 @@ def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -
                 "interest. If that isn't your parent or guardian, tell your teacher, or "
                 "withdraw it with /guardian.",
                 name=name,
-                relationship=_relationship(relationship),
+                relationship=relationship_label(relationship),
             ),
             kind="consent",
             key=f"consent:{code.id}:student",
@@ -403,7 +403,7 @@ def _confirmed(ctx: Context, code: GuardianCode, name: str, relationship: str) -
             "with the student's code. Please check it matches your records.",
             student=staff_label(ctx.session, student),
             name=name,
-            relationship=_relationship(relationship),
+            relationship=relationship_label(relationship),
         ),
         key=f"consent:{code.id}",
     )

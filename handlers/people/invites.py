@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import DIALOG, EVERYONE, STAFF, Context, Registry, Reply, UserError
+from bot.i18n import N_, _
 from handlers.common import (
     MAX_ORG_NAME,
     STAFF_ROLES,
@@ -16,10 +17,9 @@ from handlers.common import (
     members_of,
     only_school,
     organisation_named,
-    with_article,
 )
 from handlers.people.colleagues import request_membership, waiting_request
-from handlers.people.onboarding import begin, normalise_code
+from handlers.people.onboarding import ROLE_NAMES, begin, normalise_code
 from storage.models import AuditEntry, Cohort, InviteCode, Organisation, Person, Role, School
 
 registry = Registry()
@@ -64,44 +64,54 @@ def create_invite(
 
 
 # Long because each kind of code (invite, class code) and each refusal is answered here in turn.
-@registry.command("join", roles=EVERYONE, help="join with an invite or class code")
+@registry.command("join", roles=EVERYONE, help=N_("join with an invite or class code"))
 def join(ctx: Context, args: str) -> list[Reply]:
     if not args:
-        return [Reply("Send /join followed by your code, for example: /join RIVER-11")]
+        return [Reply(_("Send /join followed by your code, for example: /join RIVER-11"))]
     code = normalise_code(args)
     invite = ctx.session.scalar(select(InviteCode).where(InviteCode.code == code))
     if invite is None:
         cohort = ctx.session.scalar(select(Cohort).where(Cohort.join_code == code))
         if cohort is not None and ctx.role in (None, Role.STUDENT):
-            return begin(ctx, {"cohort": cohort.id}, note=f"You're joining {cohort.name}.")
-        raise UserError("That code doesn't match anything. Check it and try again.")
+            return begin(
+                ctx, {"cohort": cohort.id}, note=_("You're joining {cohort}.", cohort=cohort.name)
+            )
+        raise UserError(_("That code doesn't match anything. Check it and try again."))
     person = ctx.person
     # Someone sending their own (now used) code again just needs to hear they are in.
     if person.role == invite.role and person.organisation_id == invite.organisation_id:
         return [
             Reply(
-                f"You're already set up as {with_article(invite.role.value)}. "
-                "Send /help to see what you can do."
+                _(
+                    "You're already set up as {role}. Send /help to see what you can do.",
+                    role=_(ROLE_NAMES[invite.role]),
+                )
             )
         ]
     if waiting_request(ctx, invite) is not None:
         assert invite.organisation is not None
         return [
             Reply(
-                f"Your request to join {invite.organisation.name} is waiting for one of its "
-                "members to confirm it. I'll tell you as soon as one answers."
+                _(
+                    "Your request to join {organisation} is waiting for one of its members to "
+                    "confirm it. I'll tell you as soon as one answers.",
+                    organisation=invite.organisation.name,
+                )
             )
         ]
     if invite.revoked_at is not None or (invite.expires_at and invite.expires_at < ctx.now):
-        raise UserError("That code has expired. Ask whoever gave it to you for a new one.")
+        raise UserError(_("That code has expired. Ask whoever gave it to you for a new one."))
     if invite.uses >= invite.max_uses:
         raise UserError(
-            "That code has already been used. Ask whoever gave it to you for a new one."
+            _("That code has already been used. Ask whoever gave it to you for a new one.")
         )
     if person.role is not None:
         raise UserError(
-            f"You're already set up as {with_article(person.role.value)}. "
-            "One account has one role: please ask your school coordinator if it needs to change."
+            _(
+                "You're already set up as {role}. One account has one role: please ask your "
+                "school coordinator if it needs to change.",
+                role=_(ROLE_NAMES[person.role]),
+            )
         )
     # A teacher at any school can write an employer's code; an organisation that has members
     # decides itself who else sees its applicants. The operator's codes (the command line,
@@ -133,20 +143,32 @@ def join(ctx: Context, args: str) -> list[Reply]:
             detail={"role": invite.role.value, "via": "invite", "invite_id": invite.id},
         )
     )
-    where = f" for {invite.organisation.name}" if invite.organisation is not None else ""
+    role = _(ROLE_NAMES[invite.role])
+    if invite.organisation is not None:
+        return [
+            Reply(
+                _(
+                    "Welcome! You're now set up as {role} for {organisation}. Send /help to see "
+                    "what you can do.",
+                    role=role,
+                    organisation=invite.organisation.name,
+                )
+            )
+        ]
     return [
         Reply(
-            f"Welcome! You're now set up as {with_article(invite.role.value)}{where}. "
-            "Send /help to see what you can do."
+            _("Welcome! You're now set up as {role}. Send /help to see what you can do.", role=role)
         )
     ]
 
 
 @registry.command(
-    "invite", roles=STAFF, help="make an invite code: /invite teacher, /invite employer Acme Ltd"
+    "invite",
+    roles=STAFF,
+    help=N_("make an invite code: /invite teacher, /invite employer Acme Ltd"),
 )
 def invite(ctx: Context, args: str) -> list[Reply]:
-    kind, _, rest = args.partition(" ")
+    kind, _space, rest = args.partition(" ")
     kind = kind.lower()
     note = ""
     if kind == "teacher":
@@ -158,10 +180,15 @@ def invite(ctx: Context, args: str) -> list[Reply]:
             created_by=ctx.person,
             school=known_school(ctx),
         )
-        whom = "a teacher"
+        whom = _("a teacher")
     elif kind == "employer" and rest.strip():
         if len(rest.strip()) > MAX_ORG_NAME:
-            raise UserError(f"Please keep the organisation's name under {MAX_ORG_NAME} characters.")
+            raise UserError(
+                _(
+                    "Please keep the organisation's name under {most} characters.",
+                    most=MAX_ORG_NAME,
+                )
+            )
         organisation = organisation_named(ctx.session, rest, ctx.now)
         # Their proposals will go to this school's teachers.
         created = create_invite(
@@ -172,18 +199,24 @@ def invite(ctx: Context, args: str) -> list[Reply]:
             created_by=ctx.person,
             school=known_school(ctx),
         )
-        whom = f"someone at {organisation.name}"
+        whom = _("someone at {organisation}", organisation=organisation.name)
         if members_of(ctx.session, organisation.id):
-            note = (
-                f"\n{organisation.name} already has members here: one of them confirms the "
-                "newcomer before they see anything."
+            note = "\n" + _(
+                "{organisation} already has members here: one of them confirms the newcomer "
+                "before they see anything.",
+                organisation=organisation.name,
             )
     else:
-        raise UserError("Say who it's for: /invite teacher, or /invite employer Acme Ltd")
+        raise UserError(_("Say who it's for: /invite teacher, or /invite employer Acme Ltd"))
     return [
         Reply(
-            f"Here's a code for {whom}: {created.code}\n"
-            f"They send /join {created.code} to me. It works once, for {INVITE_LIFETIME.days} days."
+            _(
+                "Here's a code for {whom}: {code}\nThey send /join {code} to me. It works once, "
+                "for {days} days.",
+                whom=whom,
+                code=created.code,
+                days=INVITE_LIFETIME.days,
+            )
             + note
         )
     ]

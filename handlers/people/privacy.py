@@ -8,15 +8,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.core import EVERYONE, Button, Context, Registry, Reply
-from bot.i18n import language_name
+from bot.i18n import N_, _, language_name
 from handlers import actions
 from handlers.applications import withdraw
 from handlers.common import ACTIVE, STATUS_LABELS, clip, fmt_when, headline
 from handlers.messaging import DAYS, alerts_summary
-from handlers.people.consent import confirmations
+from handlers.people.consent import confirmations, relationship_label
 from handlers.people.onboarding import AGE_BANDS, age_band
 from handlers.people.questions import mydata_lines as question_lines
-from handlers.placements import dates_phrase, forget_feedback, hours_phrase
+from handlers.placements import HOURS_STATUS, STAGES, dates_phrase, forget_feedback, hours_phrase
 from handlers.reports import mydata_lines as encounter_lines
 from storage.models import (
     Account,
@@ -39,48 +39,77 @@ from storage.tags import TAGS
 
 registry = Registry()
 
+ROLES = {
+    Role.STUDENT: N_("student"),
+    Role.TEACHER: N_("teacher"),
+    Role.EMPLOYER: N_("employer"),
+    Role.ADMIN: N_("admin"),
+}
+
 
 # Long because it lists everything stored about a person, one section per kind of data.
 @registry.command(
-    "mydata", "privacy", "data", roles=EVERYONE, help="see everything I store about you"
+    "mydata", "privacy", "data", roles=EVERYONE, help=N_("see everything I store about you")
 )
 def mydata(ctx: Context, args: str) -> list[Reply]:
     person = ctx.person
     lines = [
-        "Everything I store about you:",
+        _("Everything I store about you:"),
         "",
-        f"Name: {person.name or 'not given'}",
+        _("Name: {name}", name=person.name or _("not given")),
     ]
     if person.family_name is not None:
-        lines.append(f"Family name: {person.family_name}")
-    lines.append(f"Role: {person.role.value if person.role else 'not joined yet'}")
+        lines.append(_("Family name: {name}", name=person.family_name))
+    lines.append(
+        _("Role: {role}", role=_(ROLES[person.role]) if person.role else _("not joined yet"))
+    )
     if person.cohort is not None:
-        lines.append(f"Class: {person.cohort.name}, {person.cohort.school.name}")
+        lines.append(
+            _(
+                "Class: {cohort}, {school}",
+                cohort=person.cohort.name,
+                school=person.cohort.school.name,
+            )
+        )
     if person.organisation is not None:
-        lines.append(f"Organisation: {person.organisation.name}")
+        lines.append(_("Organisation: {name}", name=person.organisation.name))
     if person.school is not None:
-        lines.append(f"School: {person.school.name}")
+        lines.append(_("School: {name}", name=person.school.name))
     if person.grade is not None:
-        lines.append(f"Grade: {person.grade}")
+        lines.append(_("Grade: {grade}", grade=person.grade))
     band = age_band(person)
-    known = "under 18" if person.under_18 else "not given"
-    lines.append(f"Age: {AGE_BANDS[band] if band is not None else known}")
+    known = _("under 18") if person.under_18 else _("not given")
+    lines.append(_("Age: {age}", age=_(AGE_BANDS[band]) if band is not None else known))
     if person.under_18:
-        lines.append(f"Guardian's consent: {_consent_phrase(ctx)}")
-    lines.append("Fields: " + (", ".join(TAGS.get(t, t) for t in person.tag_names) or "none"))
-    lines.append(f"Time zone: {person.timezone}")
+        lines.append(_("Guardian's consent: {consent}", consent=_consent_phrase(ctx)))
+    fields = ", ".join(_(TAGS[t]) if t in TAGS else t for t in person.tag_names)
+    lines.append(_("Fields: {fields}", fields=fields or _("none")))
+    lines.append(_("Time zone: {zone}", zone=person.timezone))
     if person.place or person.wants_remote:
-        lines.append(f"Where: {person.place or 'remote only'}")
-    lines.append(f"Language: {language_name(person.language)} (change it with /language)")
+        lines.append(_("Where: {place}", place=person.place or _("remote only")))
+    lines.append(
+        _(
+            "Language: {language} (change it with /language)",
+            language=language_name(person.language),
+        )
+    )
     if person.role == Role.STUDENT:
-        digest = f"every {DAYS[person.digest_day]}" if person.digest_day is not None else "off"
-        lines.append(f"Weekly digest: {digest}")
-        lines.append(f"Alerts: {alerts_summary(ctx.session, person, ctx.now)}")
-    lines.append(f"First contact: {fmt_when(person.created_at, person)}")
+        digest = (
+            _("every {day}", day=_(DAYS[person.digest_day]))
+            if person.digest_day is not None
+            else _("off")
+        )
+        lines.append(_("Weekly digest: {digest}", digest=digest))
+        lines.append(_("Alerts: {alerts}", alerts=alerts_summary(ctx.session, person, ctx.now)))
+    lines.append(_("First contact: {when}", when=fmt_when(person.created_at, person)))
     accounts = ctx.session.scalars(select(Account).where(Account.person_id == person.id)).all()
     lines.append(
-        "Accounts: "
-        + ", ".join(f"{a.platform} ({a.display_name or a.external_id})" for a in accounts)
+        _(
+            "Accounts: {accounts}",
+            accounts=", ".join(
+                f"{a.platform} ({a.display_name or a.external_id})" for a in accounts
+            ),
+        )
     )
     interests = ctx.session.scalars(
         select(Interest)
@@ -89,11 +118,20 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         .order_by(Interest.created_at, Interest.id)
     ).all()
     if interests:
-        lines += ["", "Applications:"]
+        lines += ["", _("Applications:")]
         for interest in interests:
-            note = f' — your note: "{interest.note}"' if interest.note else ""
-            label = STATUS_LABELS[interest.status][0]
-            lines.append(f"• {clip(headline(interest.opportunity), 80)}: {label}{note}")
+            listing = clip(headline(interest.opportunity), 80)
+            label = _(STATUS_LABELS[interest.status][0])
+            lines.append(
+                _(
+                    '• {listing}: {status} — your note: "{note}"',
+                    listing=listing,
+                    status=label,
+                    note=interest.note,
+                )
+                if interest.note
+                else f"• {listing}: {label}"
+            )
         lines += _conversation_lines(ctx, interests)
     saved = ctx.session.scalars(
         select(SavedOpportunity)
@@ -102,33 +140,38 @@ def mydata(ctx: Context, args: str) -> list[Reply]:
         .order_by(SavedOpportunity.created_at, SavedOpportunity.opportunity_id)
     ).all()
     if saved:
-        lines += ["", "Saved:"] + [f"• {clip(headline(s.opportunity), 80)}" for s in saved]
+        lines += ["", _("Saved:")] + [f"• {clip(headline(s.opportunity), 80)}" for s in saved]
     reminders = ctx.session.scalars(
         select(Reminder)
         .where(Reminder.person_id == person.id, Reminder.status == ReminderStatus.PENDING)
         .order_by(Reminder.due_at, Reminder.id)
     ).all()
     if reminders:
-        lines += ["", "Reminders:"] + [
+        lines += ["", _("Reminders:")] + [
             f"• {fmt_when(r.due_at, person)}: {r.text}" for r in reminders
         ]
     lines += _placement_lines(ctx)
     lines += encounter_lines(ctx)
     lines += question_lines(ctx)
     lines += _guardian_lines(ctx)
-    lines += ["", "To delete all of this, send /forget."]
+    lines += ["", _("To delete all of this, send /forget.")]
     return [Reply("\n".join(lines))]
 
 
 def _consent_phrase(ctx: Context) -> str:
     person = ctx.person
     if person.guardian_consent_at is None:
-        return "not on file yet"
-    phrase = f"on file since {fmt_when(person.guardian_consent_at, person)}"
+        return _("not on file yet")
+    since = fmt_when(person.guardian_consent_at, person)
     code = confirmations(ctx, [person]).get(person.id)
     if code is not None and code.guardian_name is not None:
-        phrase += f", confirmed by {code.guardian_name} ({code.guardian_relationship})"
-    return phrase
+        return _(
+            "on file since {when}, confirmed by {name} ({relationship})",
+            when=since,
+            name=code.guardian_name,
+            relationship=relationship_label(code.guardian_relationship or ""),
+        )
+    return _("on file since {when}", when=since)
 
 
 def _guardian_lines(ctx: Context) -> list[str]:
@@ -140,14 +183,24 @@ def _guardian_lines(ctx: Context) -> list[str]:
     ).all()
     if not codes:
         return []
-    lines = ["", "Consent you confirmed as a guardian:"]
+    lines = ["", _("Consent you confirmed as a guardian:")]
     for code in codes:
         assert code.used_at is not None
         student = code.student
-        school = f" at {student.cohort.school.name}" if student.cohort is not None else ""
+        values = {
+            "student": student.first_name or _("A student"),
+            "when": fmt_when(code.used_at, ctx.person),
+            "name": code.guardian_name,
+            "relationship": relationship_label(code.guardian_relationship or ""),
+        }
         lines.append(
-            f"• {student.first_name or 'A student'}{school}, {fmt_when(code.used_at, ctx.person)}"
-            f": you gave your name as {code.guardian_name} ({code.guardian_relationship})"
+            _(
+                "• {student} at {school}, {when}: you gave your name as {name} ({relationship})",
+                school=student.cohort.school.name,
+                **values,
+            )
+            if student.cohort is not None
+            else _("• {student}, {when}: you gave your name as {name} ({relationship})", **values)
         )
     return lines
 
@@ -162,10 +215,10 @@ def _conversation_lines(ctx: Context, interests: Sequence[Interest]) -> list[str
     ).all()
     if not messages:
         return []
-    lines = ["", "Messages with employers:"]
+    lines = ["", _("Messages with employers:")]
     for m in messages:
         who = (
-            "You"
+            _("You")
             if m.from_role == Role.STUDENT
             else by_id[m.interest_id].opportunity.organisation.name
         )
@@ -193,34 +246,43 @@ def _placement_lines(ctx: Context) -> list[str]:
         .where(Feedback.respondent_id == ctx.person.id, Feedback.rating.is_not(None))
         .order_by(Feedback.answered_at, Feedback.id)
     ).all()
-    lines = ["", "Placements:"]
+    lines = ["", _("Placements:")]
     for p in placements:
         lines.append(
-            f"• {p.interest.opportunity.title} at {p.organisation.name}: {dates_phrase(p)}"
+            _(
+                "• {title} at {organisation}: {dates}",
+                title=p.interest.opportunity.title,
+                organisation=p.organisation.name,
+                dates=dates_phrase(p),
+            )
         )
     if hours:
-        lines += ["", "Hours logged:"] + [
-            f"• {h.work_date.isoformat()}: {hours_phrase(h.minutes)}, {h.status.value}"
+        lines += ["", _("Hours logged:")] + [
+            f"• {h.work_date.isoformat()}: {hours_phrase(h.minutes)}, {_(HOURS_STATUS[h.status])}"
             for h in hours
         ]
     if given:
-        lines += ["", "Feedback you gave:"] + [
-            f"• {f.stage.value}: {f.rating}/5" + (f' "{f.comment}"' if f.comment else "")
+        lines += ["", _("Feedback you gave:")] + [
+            f"• {_(STAGES[f.stage])}: {f.rating}/5" + (f' "{f.comment}"' if f.comment else "")
             for f in given
         ]
     return lines
 
 
-@registry.command("forget", "deleteme", roles=EVERYONE, help="delete everything I store about you")
+@registry.command(
+    "forget", "deleteme", roles=EVERYONE, help=N_("delete everything I store about you")
+)
 def forget(ctx: Context, args: str) -> list[Reply]:
     return [
         Reply(
-            "This deletes your profile, applications, saved list and reminders, on every "
-            "platform. Employers are only told that you withdrew. It can't be undone. Sure?",
+            _(
+                "This deletes your profile, applications, saved list and reminders, on every "
+                "platform. Employers are only told that you withdrew. It can't be undone. Sure?"
+            ),
             (
                 (
-                    Button("Yes, delete everything", actions.FORGET_YES.payload()),
-                    Button("No, keep it", actions.FORGET_NO.payload()),
+                    Button(_("Yes, delete everything"), actions.FORGET_YES.payload()),
+                    Button(_("No, keep it"), actions.FORGET_NO.payload()),
                 ),
             ),
         )
@@ -229,7 +291,7 @@ def forget(ctx: Context, args: str) -> list[Reply]:
 
 @registry.action(actions.FORGET_NO, roles=EVERYONE)
 def keep_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("Good, nothing was deleted.", replace=True)]
+    return [Reply(_("Good, nothing was deleted."), replace=True)]
 
 
 # Long because every deletion is listed in one place, each with why it goes or stays.
@@ -292,8 +354,10 @@ def forget_confirmed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.session.delete(person)
     return [
         Reply(
-            "Done: everything I stored about you is deleted. If you write to me again, "
-            "you'll start fresh. Take care!",
+            _(
+                "Done: everything I stored about you is deleted. If you write to me again, "
+                "you'll start fresh. Take care!"
+            ),
             replace=True,
         )
     ]

@@ -23,6 +23,7 @@ from bot.core import (
     Reply,
     UserError,
 )
+from bot.i18n import N_, _, _n
 from handlers import actions
 from handlers.common import (
     STATUS_LABELS,
@@ -63,13 +64,14 @@ MAX_LISTED = 30
 # Like invite codes: no 0/O or 1/I, because join codes are read aloud and copied from a board.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ZONES = {zone.lower(): zone for zone in available_timezones()}
+# What each kind of message in a conversation was, after who sent it.
 VERBS = {
-    "invite": "invited",
-    "question": "asked",
-    "message": "wrote",
-    "decline": "declined",
-    "placed": "marked as placed",
-    "reply": "replied",
+    "invite": N_("{who} invited"),
+    "question": N_("{who} asked"),
+    "message": N_("{who} wrote"),
+    "decline": N_("{who} declined"),
+    "placed": N_("{who} marked as placed"),
+    "reply": N_("{who} replied"),
 }
 
 
@@ -87,21 +89,28 @@ def _join_code(ctx: Context, school: School) -> str:
             return code
 
 
-@registry.command("cohort", "class", roles=STAFF, help="your classes, or add one: /cohort Year 12")
+@registry.command(
+    "cohort", "class", roles=STAFF, help=N_("your classes, or add one: /cohort Year 12")
+)
 def cohort(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     name = " ".join(args.split())
     if not name:
         return [_cohort_list(ctx, school)]
     if len(name) > MAX_COHORT_NAME:
-        raise UserError(f"Please keep the class name under {MAX_COHORT_NAME} characters.")
+        raise UserError(
+            _("Please keep the class name under {most} characters.", most=MAX_COHORT_NAME)
+        )
     existing = ctx.session.scalar(
         select(Cohort).where(Cohort.school_id == school.id, func.lower(Cohort.name) == name.lower())
     )
     if existing is not None:
         raise UserError(
-            f"There's already a class called {existing.name}: its join code is "
-            f"{existing.join_code}."
+            _(
+                "There's already a class called {name}: its join code is {code}.",
+                name=existing.name,
+                code=existing.join_code,
+            )
         )
     created = Cohort(
         school_id=school.id, name=name, join_code=_join_code(ctx, school), created_at=ctx.now
@@ -119,8 +128,13 @@ def cohort(ctx: Context, args: str) -> list[Reply]:
     )
     return [
         Reply(
-            f"Created {name} at {school.name}. Students join with the code {created.join_code}: "
-            f"they send /start {created.join_code} to me."
+            _(
+                "Created {name} at {school}. Students join with the code {code}: they send "
+                "/start {code} to me.",
+                name=name,
+                school=school.name,
+                code=created.join_code,
+            )
         )
     ]
 
@@ -128,7 +142,9 @@ def cohort(ctx: Context, args: str) -> list[Reply]:
 def _cohort_list(ctx: Context, school: School) -> Reply:
     cohorts = school_cohorts(ctx.session, school)
     if not cohorts:
-        return Reply(f"{school.name} has no classes yet. Add one with /cohort Year 12.")
+        return Reply(
+            _("{school} has no classes yet. Add one with /cohort Year 12.", school=school.name)
+        )
     sizes = dict(
         ctx.session.execute(
             select(Person.cohort_id, func.count())
@@ -136,21 +152,26 @@ def _cohort_list(ctx: Context, school: School) -> Reply:
             .group_by(Person.cohort_id)
         ).all()
     )
-    lines = [f"Classes at {school.name}:"]
+    lines = [_("Classes at {school}:", school=school.name)]
     for c in cohorts:
-        count = sizes.get(c.id, 0)
         lines.append(
-            f"• {c.name}: join code {c.join_code} ({count} student{'' if count == 1 else 's'})"
+            _n(
+                "• {name}: join code {code} ({n} student)",
+                "• {name}: join code {code} ({n} students)",
+                sizes.get(c.id, 0),
+                name=c.name,
+                code=c.join_code,
+            )
         )
     return Reply("\n".join(lines))
 
 
 @registry.command(
-    "interested", roles=STAFF, help="who of your students is interested: /interested 12"
+    "interested", roles=STAFF, help=N_("who of your students is interested: /interested 12")
 )
 def interested(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
-    opportunity, _ = opportunity_arg(ctx, args, "/interested 12")
+    opportunity, _rest = opportunity_arg(ctx, args, "/interested 12")
     interests = ctx.session.scalars(
         select(Interest)
         .join(Person, Person.id == Interest.person_id)
@@ -161,33 +182,59 @@ def interested(ctx: Context, args: str) -> list[Reply]:
     if not interests:
         return [
             Reply(
-                f"None of your students has registered interest in #{opportunity.id} "
-                f"{headline(opportunity)} yet."
+                _(
+                    "None of your students has registered interest in #{number} {listing} yet.",
+                    number=opportunity.id,
+                    listing=headline(opportunity),
+                )
             )
         ]
     last = _last_messages(ctx, [i.id for i in interests])
-    lines = [f"Your students interested in #{opportunity.id} {headline(opportunity)}:"]
+    lines = [
+        _(
+            "Your students interested in #{number} {listing}:",
+            number=opportunity.id,
+            listing=headline(opportunity),
+        )
+    ]
     buttons = []
     listed = interests[:MAX_LISTED]
     labels = staff_labels(ctx.session, [i.person for i in listed if i.person is not None])
     for n, interest in enumerate(listed, start=1):
-        student = interest.person
-        assert student is not None
-        line = f"\n{n}. {labels[student.id]}: "
-        line += f"{STATUS_LABELS[interest.status][0].lower()}, application #{interest.id}"
-        message = last.get(interest.id)
-        row = []
-        if message is not None:
-            line += f"\n   Last message: {clip(_describe(message, interest), 100)}"
-            row.append(Button(f"Conversation {n}", actions.THREAD.payload(interest.id)))
-        if interest.status in PLACEABLE and may_share(student):
-            row.append(Button(f"Mark {n} placed", actions.STAFF_PLACE.payload(interest.id)))
+        line, row = _interest_line(n, interest, labels, last.get(interest.id))
         if row:
-            buttons.append(tuple(row))
+            buttons.append(row)
         lines.append(line)
     if len(interests) > MAX_LISTED:
-        lines.append(f"\n…and {len(interests) - MAX_LISTED} more.")
+        lines.append("\n" + _("…and {count} more.", count=len(interests) - MAX_LISTED))
     return [Reply("\n".join(lines), tuple(buttons))]
+
+
+def _interest_line(
+    n: int, interest: Interest, labels: dict[int, str], message: InterestMessage | None
+) -> tuple[str, tuple[Button, ...]]:
+    """One student's application in /interested, and its buttons."""
+    student = interest.person
+    assert student is not None
+    line = f"\n{n}. " + _(
+        "{student}: {status}, application #{number}",
+        student=labels[student.id],
+        status=_(STATUS_LABELS[interest.status][0]).lower(),
+        number=interest.id,
+    )
+    row = []
+    if message is not None:
+        line += "\n   " + _(
+            "Last message: {message}", message=clip(_describe(message, interest), 100)
+        )
+        row.append(
+            Button(_("Conversation {number}", number=n), actions.THREAD.payload(interest.id))
+        )
+    if interest.status in PLACEABLE and may_share(student):
+        row.append(
+            Button(_("Mark {number} placed", number=n), actions.STAFF_PLACE.payload(interest.id))
+        )
+    return line, tuple(row)
 
 
 def _last_messages(ctx: Context, interest_ids: list[int]) -> dict[int, InterestMessage]:
@@ -202,20 +249,21 @@ def _last_messages(ctx: Context, interest_ids: list[int]) -> dict[int, InterestM
 
 def _describe(message: InterestMessage, interest: Interest) -> str:
     if message.from_role == Role.STUDENT:
-        who = interest.person.first_name if interest.person is not None else "The student"
+        who = interest.person.first_name if interest.person is not None else _("The student")
     else:
-        name = message.sender.first_name if message.sender is not None else "The employer"
+        name = message.sender.first_name if message.sender is not None else _("The employer")
         who = f"{name} ({interest.opportunity.organisation.name})"
     said = f": {message.text}" if message.text else ""
-    return f"{who} {VERBS.get(message.kind, message.kind)}{said}"
+    did = _(VERBS[message.kind], who=who) if message.kind in VERBS else f"{who} {message.kind}"
+    return did + said
 
 
-@registry.command("thread", roles=STAFF, help="read a student's conversation: /thread 7")
+@registry.command("thread", roles=STAFF, help=N_("read a student's conversation: /thread 7"))
 def thread(ctx: Context, args: str) -> list[Reply]:
     number = args.strip().removeprefix("#")
     if not is_number(number):
         raise UserError(
-            "Say which application: /thread 7 (or tap a Conversation button in /interested)."
+            _("Say which application: /thread 7 (or tap a Conversation button in /interested).")
         )
     return [_thread(ctx, number)]
 
@@ -233,21 +281,25 @@ def _thread(ctx: Context, raw_id: str | None) -> Reply:
         or interest.person is None
         or student_school_id(interest.person) != school.id
     ):
-        raise UserError("I can't find that application among your school's students.")
+        raise UserError(_("I can't find that application among your school's students."))
     student = interest.person
     lines = [
-        f"{staff_label(ctx.session, student)} and {headline(interest.opportunity)}: "
-        f"{STATUS_LABELS[interest.status][0].lower()}."
+        _(
+            "{student} and {listing}: {status}.",
+            student=staff_label(ctx.session, student),
+            listing=headline(interest.opportunity),
+            status=_(STATUS_LABELS[interest.status][0]).lower(),
+        )
     ]
     if interest.note:
-        lines.append(f"{student.first_name}'s note: {interest.note}")
+        lines.append(_("{name}'s note: {note}", name=student.first_name, note=interest.note))
     messages = ctx.session.scalars(
         select(InterestMessage)
         .where(InterestMessage.interest_id == interest.id)
         .order_by(InterestMessage.created_at, InterestMessage.id)
     ).all()
     if not messages:
-        lines.append("\nNo messages yet.")
+        lines.append("\n" + _("No messages yet."))
     for message in messages:
         lines.append(f"\n{fmt_when(message.created_at, ctx.person)} {_describe(message, interest)}")
     text = "\n".join(lines)
@@ -257,31 +309,39 @@ def _thread(ctx: Context, raw_id: str | None) -> Reply:
 
 
 @registry.command(
-    "timezone", roles=STAFF | EMPLOYERS, help="your time zone: /timezone Europe/London"
+    "timezone", roles=STAFF | EMPLOYERS, help=N_("your time zone: /timezone Europe/London")
 )
 def timezone(ctx: Context, args: str) -> list[Reply]:
     # Students set theirs in /start; staff need it for the times they type (a schedule).
     wanted = args.strip().replace(" ", "_").lower()
     if not wanted:
         return [
-            Reply(f"Your time zone is {ctx.person.timezone}. Change it: /timezone Europe/London")
+            Reply(
+                _(
+                    "Your time zone is {zone}. Change it: /timezone Europe/London",
+                    zone=ctx.person.timezone,
+                )
+            )
         ]
     zone = _ZONES.get(wanted)
     if zone is None:
         raise UserError(
-            "I don't know that time zone. Type it like Europe/London or America/New_York."
+            _("I don't know that time zone. Type it like Europe/London or America/New_York.")
         )
     ctx.person.timezone = zone
-    return [Reply(f"Done: times are in {zone} for you now.")]
+    return [Reply(_("Done: times are in {zone} for you now.", zone=zone))]
 
 
-@registry.command("import", roles=STAFF, help="import listings: send me a .csv or .json file")
+@registry.command("import", roles=STAFF, help=N_("import listings: send me a .csv or .json file"))
 def import_command(ctx: Context, args: str) -> list[Reply]:
     return [
         Reply(
-            "Send me the file here: a .csv (with columns external_id, title, organisation and "
-            f"any others) or a .json listings file, up to {MAX_FILE_BYTES // 1024 // 1024} MB. "
-            "Importing it again later updates the same opportunities."
+            _(
+                "Send me the file here: a .csv (with columns external_id, title, organisation "
+                "and any others) or a .json listings file, up to {megabytes} MB. Importing it "
+                "again later updates the same opportunities.",
+                megabytes=MAX_FILE_BYTES // 1024 // 1024,
+            )
         )
     ]
 
@@ -290,8 +350,10 @@ def import_command(ctx: Context, args: str) -> list[Reply]:
 def import_sent_file(ctx: Context, file: Attachment) -> list[Reply]:
     if ctx.role not in STAFF:
         raise UserError(
-            "Thanks, but only teachers can import listings, so I haven't done anything with "
-            "that file. Send /help to see what you can do."
+            _(
+                "Thanks, but only teachers can import listings, so I haven't done anything with "
+                "that file. Send /help to see what you can do."
+            )
         )
     school = staff_school(ctx)
     # Listings no school owns are the school's only where it is the only one (see owns()).

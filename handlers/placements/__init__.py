@@ -5,6 +5,8 @@ from __future__ import annotations
 from handlers.placements.feedback import ask_due_feedback, forget_feedback, schedule_feedback
 from handlers.placements.hours import confirm_buttons, hours_to_confirm
 from handlers.placements.placements import (
+    HOURS_STATUS,
+    STAGES,
     create_placement,
     dates_phrase,
     hours_phrase,
@@ -13,6 +15,8 @@ from handlers.placements.placements import (
 )
 
 __all__ = [
+    "HOURS_STATUS",
+    "STAGES",
     "ask_due_feedback",
     "confirm_buttons",
     "create_placement",

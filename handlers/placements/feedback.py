@@ -26,6 +26,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import _, _p, speaking_to
 from handlers import actions
 from handlers.common import parse_id, student_label
 from storage.db import transaction
@@ -129,22 +130,30 @@ def _question(row: Feedback) -> str:
     student = student_label(placement.student)
     if row.respondent_role == Role.STUDENT:
         if row.stage == FeedbackStage.MIDPOINT:
-            return (
-                f"You're halfway through {title} at {organisation}. How is it going? "
-                "Rate it from 1 (not well) to 5 (very well)."
+            return _(
+                "You're halfway through {title} at {organisation}. How is it going? "
+                "Rate it from 1 (not well) to 5 (very well).",
+                title=title,
+                organisation=organisation,
             )
-        return (
-            f"Your placement {title} at {organisation} has ended. How was it overall? "
-            "Rate it from 1 (poor) to 5 (excellent)."
+        return _(
+            "Your placement {title} at {organisation} has ended. How was it overall? "
+            "Rate it from 1 (poor) to 5 (excellent).",
+            title=title,
+            organisation=organisation,
         )
     if row.stage == FeedbackStage.MIDPOINT:
-        return (
-            f"{student} is halfway through {title}. How are they doing? "
-            "Rate it from 1 (not well) to 5 (very well)."
+        return _(
+            "{student} is halfway through {title}. How are they doing? "
+            "Rate it from 1 (not well) to 5 (very well).",
+            student=student,
+            title=title,
         )
-    return (
-        f"{student}'s placement {title} has ended. How did it go? "
-        "Rate it from 1 (poor) to 5 (excellent)."
+    return _(
+        "{student}'s placement {title} has ended. How did it go? "
+        "Rate it from 1 (poor) to 5 (excellent).",
+        student=student,
+        title=title,
     )
 
 
@@ -152,7 +161,7 @@ def _rating_buttons(row: Feedback) -> list[list[list[str]]]:
     return stored_buttons(
         [
             [Button(str(n), actions.FEEDBACK_RATING.payload(row.id, n)) for n in range(1, 6)],
-            [Button("Skip", actions.FEEDBACK_SKIP.payload(row.id))],
+            [Button(_p("button", "Skip"), actions.FEEDBACK_SKIP.payload(row.id))],
         ]
     )
 
@@ -217,25 +226,27 @@ def ask_due_feedback(
                 row.reminded_at = now
                 if row.respondent is None:
                     continue
-                messages.append(
-                    _message(row, row.respondent, "feedback-reminder", "A gentle reminder: ")
-                )
+                messages.append(_message(row, row.respondent, "feedback-reminder", reminder=True))
             reminded += len(_send(session, messages, now, timing))
         if len(late) < batch:
             return Asked(asked, reminded)
 
 
-def _message(row: Feedback, respondent: Person, kind: str, prefix: str = "") -> Outgoing:
+def _message(row: Feedback, respondent: Person, kind: str, *, reminder: bool = False) -> Outgoing:
     # Keyed by what the question is, not by row id: SQLite may hand a deleted row's id out again.
     key = f"{kind}:{row.placement_id}:{row.stage.value}:{row.respondent_role.value}"
-    return Outgoing(
-        respondent,
-        prefix + _question(row),
-        "feedback",
-        key,
-        _rating_buttons(row),
-        about=row.placement.student,
-    )
+    with speaking_to(respondent):
+        text = _question(row)
+        if reminder:
+            text = _("A gentle reminder: {question}", question=text)
+        return Outgoing(
+            respondent,
+            text,
+            "feedback",
+            key,
+            _rating_buttons(row),
+            about=row.placement.student,
+        )
 
 
 def _send(session: Session, messages: list[Outgoing], now: datetime, timing: Timing) -> set[str]:
@@ -250,20 +261,20 @@ def _send(session: Session, messages: list[Outgoing], now: datetime, timing: Tim
 def _own_question(ctx: Context, raw_id: str | None) -> Feedback:
     row = ctx.session.get(Feedback, parse_id(raw_id))
     if row is None or row.respondent_id != ctx.person.id:
-        raise UserError("That question isn't for you, or it no longer exists.")
+        raise UserError(_("That question isn't for you, or it no longer exists."))
     if row.status == FeedbackStatus.ANSWERED:
-        raise UserError("You've already answered that one. Thank you!")
+        raise UserError(_("You've already answered that one. Thank you!"))
     if row.status == FeedbackStatus.SKIPPED:
-        raise UserError("You skipped that question, so there's nothing more to do.")
+        raise UserError(_("You skipped that question, so there's nothing more to do."))
     if row.status == FeedbackStatus.WAITING:
-        raise UserError("That question isn't open yet.")
+        raise UserError(_("That question isn't open yet."))
     return row
 
 
 @registry.action(actions.FEEDBACK_RATING, roles=ANSWERERS)
 def rating_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in {"1", "2", "3", "4", "5"}:
-        raise UserError("That button doesn't work any more. Send /help to see what you can do.")
+        raise UserError(_("That button doesn't work any more. Send /help to see what you can do."))
     row = _own_question(ctx, args[0])
     row.rating = int(args[1])
     row.status = FeedbackStatus.ANSWERED
@@ -271,9 +282,13 @@ def rating_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog("feedback_comment", CommentDialog(feedback=row.id))
     return [
         Reply(
-            f"Thanks: {row.rating} out of 5. Would you like to add a short comment? Type it "
-            f"now (up to {MAX_COMMENT} characters).",
-            ((Button("No comment", actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
+            _(
+                "Thanks: {rating} out of 5. Would you like to add a short comment? Type it "
+                "now (up to {most} characters).",
+                rating=row.rating,
+                most=MAX_COMMENT,
+            ),
+            ((Button(_p("button", "No comment"), actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
             replace=True,
         )
     ]
@@ -284,12 +299,12 @@ def skip_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     row = _own_question(ctx, args[0] if args else None)
     row.status = FeedbackStatus.SKIPPED
     row.answered_at = ctx.now
-    return [Reply("No problem, skipped.", replace=True)]
+    return [Reply(_("No problem, skipped."), replace=True)]
 
 
 @registry.action(actions.FEEDBACK_NO_COMMENT, roles=ANSWERERS)
 def no_comment_pressed(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("Thank you for your feedback!", replace=True)]
+    return [Reply(_("Thank you for your feedback!"), replace=True)]
 
 
 class CommentDialog(TypedDict):
@@ -303,18 +318,21 @@ def comment_typed(ctx: Context, text: str, dialog: CommentDialog) -> list[Reply]
     row = ctx.session.get(Feedback, parse_id(str(dialog.get("feedback"))))
     if row is None or row.respondent_id != ctx.person.id or row.comment is not None:
         ctx.clear_state(DIALOG)
-        return [Reply("That question has closed. Thank you all the same!")]
+        return [Reply(_("That question has closed. Thank you all the same!"))]
     comment = text.strip()
     if len(comment) > MAX_COMMENT:
         # Refusing changes nothing, so the question stays open for a shorter comment.
         raise UserError(
-            f"That's {len(comment)} characters; please keep it under {MAX_COMMENT} and send "
-            "it again.",
-            ((Button("No comment", actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
+            _(
+                "That's {count} characters; please keep it under {most} and send it again.",
+                count=len(comment),
+                most=MAX_COMMENT,
+            ),
+            ((Button(_p("button", "No comment"), actions.FEEDBACK_NO_COMMENT.payload(row.id)),),),
         )
     ctx.clear_state(DIALOG)
     row.comment = comment
-    return [Reply("Thank you: your feedback is saved. It helps the school and the employer.")]
+    return [Reply(_("Thank you: your feedback is saved. It helps the school and the employer."))]
 
 
 def forget_feedback(session: Session, placement_ids: list[int]) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TypedDict
 
 from sqlalchemy import func, select
 
 from bot.core import DIALOG, EMPLOYERS, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _n, _p, fmt_day, speaking_to
 from handlers import actions
 from handlers.common import (
     WhenError,
@@ -32,6 +34,7 @@ from handlers.common import (
     student_label,
 )
 from handlers.placements.placements import (
+    HOURS_STATUS,
     dates_phrase,
     hours_phrase,
     hours_totals,
@@ -45,6 +48,13 @@ from storage.models import HoursEntry, HoursStatus, Person, Placement, Role
 
 registry = Registry()
 
+NO_PLACEMENT = N_(
+    "You don't have a placement yet. Once an employer places you, log your hours here. "
+    "Find one with /browse."
+)
+# A placement, named by its listing and employer.
+AT = N_("{title} at {organisation}")
+
 MAX_DAY_MINUTES = 24 * 60
 MAX_QUERY = 500
 # How far back a day may be logged: a placement's hours are logged as it goes.
@@ -54,7 +64,7 @@ MAX_DAYS_BACK = 120
 def example(today: date) -> str:
     """How to log hours, with a recent day (hours are logged for days already worked)."""
     day = example_day(today, past=True)
-    return f"/hours today 3h, /hours yesterday 2.5h or /hours {day:%Y-%m-%d} 4h 30m"
+    return _("/hours today 3h, /hours yesterday 2.5h or /hours {day} 4h 30m", day=day.isoformat())
 
 
 _UNIT_H = r"(?:h|hr|hrs|hour|hours)"
@@ -78,7 +88,9 @@ def _minutes(amount: str, today: date) -> int:
         return int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
     match = _PARTS.fullmatch(text)
     if match is None or not (match.group(1) or match.group(2)):
-        raise UserError(f"I couldn't read the hours there. Try {example(today)}.")
+        raise UserError(
+            _("I couldn't read the hours there. Try {example}.", example=example(today))
+        )
     hours = float((match.group(1) or "0").replace(",", "."))
     return round(hours * 60) + int(match.group(2) or 0)
 
@@ -101,16 +113,16 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
     except WhenError:
         pass
     else:
-        raise UserError(f"How many hours? For example: /hours {phrase} 3h.")
+        raise UserError(_("How many hours? For example: /hours {day} 3h.", day=phrase))
     match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
     if match is None:
-        raise UserError(f"Say the day and the hours, like {example(today)}.")
+        raise UserError(_("Say the day and the hours, like {example}.", example=example(today)))
     day = _work_day(match.group("day"), today)
     minutes = _minutes(match.group("amount"), today)
     if minutes <= 0:
-        raise UserError("That's no time at all. Log the hours you worked, like /hours today 3h.")
+        raise UserError(_("That's no time at all. Log the hours you worked, like /hours today 3h."))
     if minutes > MAX_DAY_MINUTES:
-        raise UserError("There are only 24 hours in a day! Please check the number.")
+        raise UserError(_("There are only 24 hours in a day! Please check the number."))
     check_day(day, today)
     return day, minutes
 
@@ -118,29 +130,35 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
 def check_day(day: date, today: date) -> None:
     """Refuse a day that can't have been worked yet, or is too long ago to log here."""
     if day > today:
-        raise UserError(f"{fmt_date(day)} hasn't happened yet: log hours once you've worked them.")
+        raise UserError(
+            _("{day} hasn't happened yet: log hours once you've worked them.", day=fmt_date(day))
+        )
     if (today - day).days > MAX_DAYS_BACK:
         raise UserError(
-            f"{fmt_date(day)} is too long ago to log here. Please ask your teacher to help."
+            _(
+                "{day} is too long ago to log here. Please ask your teacher to help.",
+                day=fmt_date(day),
+            )
         )
 
 
 def _day(value: date) -> str:
-    return f"{value:%a} {fmt_date(value)}"
+    # The weekday and day as the language writes them, then the year: Tue 1 Dec 2026.
+    return f"{fmt_day(value)} {value.year}"
 
 
 @registry.command(
     "hours",
     "log",
     roles=STUDENTS | STAFF | EMPLOYERS,
-    help="log placement hours: /hours today 3h (teachers and employers: the totals)",
+    help=N_("log placement hours: /hours today 3h (teachers and employers: the totals)"),
 )
 def hours(ctx: Context, args: str) -> list[Reply]:
     if ctx.role != Role.STUDENT:
         number = args.strip().removeprefix("#")
         if number:
             if not is_number(number):
-                raise UserError("Say which placement by its number, like /hours 7.")
+                raise UserError(_("Say which placement by its number, like /hours 7."))
             return [_placement_hours(ctx, placement_for(ctx, number))]
         return [_overview(ctx)]
     if not args.strip():
@@ -167,47 +185,55 @@ def _covers(placement: Placement, day: date) -> bool:
 def _log(ctx: Context, day: date, minutes: int, placement_id: int | None) -> list[Reply]:
     placements = _my_placements(ctx)
     if not placements:
-        raise UserError(
-            "You don't have a placement yet. Once an employer places you, log your hours "
-            "here. Find one with /browse."
-        )
+        raise UserError(_(NO_PLACEMENT))
     chosen = [p for p in placements if _covers(p, day)]
     if placement_id is not None:
         if placement_id not in {p.id for p in placements}:
-            raise UserError("I can't find that placement. Send /hours to see yours.")
+            raise UserError(_("I can't find that placement. Send /hours to see yours."))
         chosen = [p for p in chosen if p.id == placement_id]
     if not chosen:
         only = placements[0]
         raise UserError(
-            f"{fmt_date(day)} is outside your placement ({dates_phrase(only)}). If the dates "
-            "are wrong, ask your teacher or supervisor to change them."
+            _(
+                "{day} is outside your placement ({dates}). If the dates are wrong, ask your "
+                "teacher or supervisor to change them.",
+                day=fmt_date(day),
+                dates=dates_phrase(only),
+            )
         )
     if len(chosen) > 1:
         stamp = f"{day:%Y%m%d}"
         rows = tuple(
             (
                 Button(
-                    clip(f"{p.interest.opportunity.title} at {p.organisation.name}", 40),
+                    clip(
+                        _(AT, title=p.interest.opportunity.title, organisation=p.organisation.name),
+                        40,
+                    ),
                     actions.HOURS_PLACEMENT.payload(p.id, stamp, minutes),
                 ),
             )
             for p in chosen[:6]
         )
-        return [Reply(f"Which placement were the {hours_phrase(minutes)} for?", rows)]
+        return [
+            Reply(_("Which placement were the {hours} for?", hours=hours_phrase(minutes)), rows)
+        ]
     return [_record(ctx, chosen[0], day, minutes)]
 
 
 @registry.action(actions.HOURS_PLACEMENT, roles=STUDENTS)
 def placement_chosen(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 3 or not is_number(args[1], 8) or not is_number(args[2], 4):
-        raise UserError("That button doesn't work any more. Send /hours to start again.")
+        raise UserError(_("That button doesn't work any more. Send /hours to start again."))
     try:
         day = date(int(args[1][:4]), int(args[1][4:6]), int(args[1][6:]))
     except ValueError:
-        raise UserError("That button doesn't work any more. Send /hours to start again.") from None
+        raise UserError(
+            _("That button doesn't work any more. Send /hours to start again.")
+        ) from None
     minutes = int(args[2])
     if not 0 < minutes <= MAX_DAY_MINUTES:
-        raise UserError("That button doesn't work any more. Send /hours to start again.")
+        raise UserError(_("That button doesn't work any more. Send /hours to start again."))
     check_day(day, local_today(ctx))
     return _log(ctx, day, minutes, parse_id(args[0]))
 
@@ -220,8 +246,12 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
     )
     if entry is not None and entry.status == HoursStatus.CONFIRMED:
         raise UserError(
-            f"Your {hours_phrase(entry.minutes)} on {_day(day)} are already confirmed by your "
-            "supervisor, so they can't be changed here. Ask your supervisor if they're wrong."
+            _(
+                "Your {hours} on {day} are already confirmed by your supervisor, so they can't "
+                "be changed here. Ask your supervisor if they're wrong.",
+                hours=hours_phrase(entry.minutes),
+                day=_day(day),
+            )
         )
     corrected = entry is not None
     if entry is None:
@@ -237,42 +267,68 @@ def _record(ctx: Context, placement: Placement, day: date, minutes: int) -> Repl
     entry.over_limit = bool(over)
     ctx.session.flush()
     asked = _ask_supervisor(ctx, placement, entry, corrected=corrected)
-    where = f"{placement.interest.opportunity.title} at {placement.organisation.name}"
-    then = (
-        "Your supervisor will confirm them."
-        if asked
-        else "Nobody from the employer is on the bot yet to confirm them; your teacher can see "
-        "them."
-    )
-    lines = [
-        f"{'Corrected' if corrected else 'Logged'}: {hours_phrase(minutes)} on {_day(day)} "
-        f"for {where}. {then}"
-    ]
+    lines = [_logged(placement, entry, corrected=corrected, asked=asked)]
     if over:
         lines.append(
-            f"Careful: {over}. That's more than the law allows for under-16s, so I've let your "
-            "teacher know."
+            _(
+                "Careful: {limit}. That's more than the law allows for under-16s, so I've let your "
+                "teacher know.",
+                limit=over(),
+            )
         )
         _warn_teachers(ctx, placement, entry, over)
-    return Reply("\n".join(lines), ((Button("My hours", actions.MY_HOURS.payload()),),))
+    return Reply(
+        "\n".join(lines), ((Button(_p("button", "My hours"), actions.MY_HOURS.payload()),),)
+    )
 
 
-def _over_limit(ctx: Context, placement: Placement, day: date, minutes: int) -> str | None:
-    """Why these hours break the under-16 limits, or None when they don't (or don't apply)."""
+def _logged(placement: Placement, entry: HoursEntry, *, corrected: bool, asked: bool) -> str:
+    """What the student is told once their hours are logged (or corrected)."""
+    values = {
+        "hours": hours_phrase(entry.minutes),
+        "day": _day(entry.work_date),
+        "where": _(
+            AT, title=placement.interest.opportunity.title, organisation=placement.organisation.name
+        ),
+    }
+    done = (
+        _("Corrected: {hours} on {day} for {where}.", **values)
+        if corrected
+        else _("Logged: {hours} on {day} for {where}.", **values)
+    )
+    then = (
+        _("Your supervisor will confirm them.")
+        if asked
+        else _(
+            "Nobody from the employer is on the bot yet to confirm them; your teacher can see them."
+        )
+    )
+    return f"{done} {then}"
+
+
+def _over_limit(
+    ctx: Context, placement: Placement, day: date, minutes: int
+) -> Callable[[], str] | None:
+    """Why these hours break the under-16 limits (worded in the language of whoever reads
+    it), or None when they don't (or don't apply)."""
     if not may_be_under_16(ctx.person):
         return None
     limits = ctx.timing.work_limits
     on_day = minutes + _others(ctx, placement, day, day, day)
     if day.weekday() < 5 and on_day > limits.school_day_hours * 60:
-        return (
-            f"{hours_phrase(on_day)} on a school day is over the {limits.school_day_hours:g}h limit"
+        return lambda: _(
+            "{hours} on a school day is over the {limit} limit",
+            hours=hours_phrase(on_day),
+            limit=hours_phrase(limits.school_day_hours * 60),
         )
     monday = day - timedelta(days=day.weekday())
     week = minutes + _others(ctx, placement, day, monday, monday + timedelta(days=6))
     if week > limits.school_week_hours * 60:
-        return (
-            f"{hours_phrase(week)} in the week of {fmt_date(monday)} is over the "
-            f"{limits.school_week_hours:g}h limit for a school week"
+        return lambda: _(
+            "{hours} in the week of {monday} is over the {limit} limit for a school week",
+            hours=hours_phrase(week),
+            monday=fmt_date(monday),
+            limit=hours_phrase(limits.school_week_hours * 60),
         )
     return None
 
@@ -298,19 +354,37 @@ def _others(ctx: Context, placement: Placement, day: date, first: date, last: da
     return int(minutes or 0)
 
 
-def _age_words(student: Person) -> str:
-    return "is under 16" if student.under_16 else "is under 18 and hasn't said if under 16"
-
-
-def _warn_teachers(ctx: Context, placement: Placement, entry: HoursEntry, over: str) -> None:
-    student = ctx.person
-    text = (
-        f"Please check: {staff_label(ctx.session, student)}, who {_age_words(student)}, "
-        "logged "
-        f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
-        f"{placement.organisation.name}: {over}. See /hours {placement.id}."
+def _warning(student: Person, values: dict[str, str]) -> str:
+    if student.under_16:
+        return _(
+            "Please check: {student}, who is under 16, logged {hours} on {day} at "
+            "{organisation}: {limit}. See /hours {number}.",
+            **values,
+        )
+    return _(
+        "Please check: {student}, who is under 18 and hasn't said if under 16, logged {hours} "
+        "on {day} at {organisation}: {limit}. See /hours {number}.",
+        **values,
     )
+
+
+def _warn_teachers(
+    ctx: Context, placement: Placement, entry: HoursEntry, over: Callable[[], str]
+) -> None:
+    student = ctx.person
     for teacher in school_staff(ctx.session, placement.school_id):
+        with speaking_to(teacher):
+            text = _warning(
+                student,
+                {
+                    "student": staff_label(ctx.session, student),
+                    "hours": hours_phrase(entry.minutes),
+                    "day": _day(entry.work_date),
+                    "organisation": placement.organisation.name,
+                    "limit": over(),
+                    "number": str(placement.id),
+                },
+            )
         ctx.notify(
             teacher,
             text,
@@ -330,15 +404,25 @@ def _ask_supervisor(
     ctx: Context, placement: Placement, entry: HoursEntry, *, corrected: bool
 ) -> bool:
     """Ask the supervisor (or, with none chosen, every member) to confirm; False if nobody."""
-    who = student_label(placement.student)
-    verb = "corrected their hours to" if corrected else "logged"
-    text = (
-        f"{who} {verb} {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for "
-        f"{placement.interest.opportunity.title}. Is that right?"
-    )
-    buttons = (confirm_buttons(entry),)
     reviewers = _reviewers(ctx, placement)
     for member in reviewers:
+        with speaking_to(member):
+            values = {
+                "student": student_label(placement.student),
+                "hours": hours_phrase(entry.minutes),
+                "day": _day(entry.work_date),
+                "title": placement.interest.opportunity.title,
+            }
+            text = (
+                _(
+                    "{student} corrected their hours to {hours} on {day} for {title}. "
+                    "Is that right?",
+                    **values,
+                )
+                if corrected
+                else _("{student} logged {hours} on {day} for {title}. Is that right?", **values)
+            )
+            buttons = (confirm_buttons(entry),)
         ctx.notify(
             member,
             text,
@@ -353,22 +437,28 @@ def _ask_supervisor(
 def _reviewable(ctx: Context, args: list[str]) -> HoursEntry:
     """The entry an employer's button names, if this member may still confirm or query it."""
     if len(args) != 2 or not is_number(args[1], 4):
-        raise UserError("That button doesn't work any more. Send /hours to see the hours.")
+        raise UserError(_("That button doesn't work any more. Send /hours to see the hours."))
     entry = ctx.session.get(HoursEntry, parse_id(args[0]))
     if entry is None or entry.placement.organisation_id != ctx.person.organisation_id:
-        raise UserError("I can't find those hours: they may have been removed.")
+        raise UserError(_("I can't find those hours: they may have been removed."))
     placement = entry.placement
     if placement.student_id is None:
         raise UserError(
-            "That student has left and their data was deleted, so there's nothing to answer."
+            _("That student has left and their data was deleted, so there's nothing to answer.")
         )
     if placement.supervisor_id is not None and placement.supervisor_id != ctx.person.id:
-        supervisor = placement.supervisor.name if placement.supervisor is not None else "another"
-        raise UserError(f"Only the placement's supervisor, {supervisor}, can answer for these.")
+        if placement.supervisor is None:
+            raise UserError(_("Only the placement's supervisor can answer for these."))
+        raise UserError(
+            _(
+                "Only the placement's supervisor, {name}, can answer for these.",
+                name=placement.supervisor.name,
+            )
+        )
     if entry.minutes != int(args[1]):
-        raise UserError("Those hours were changed since: please answer the newer message.")
+        raise UserError(_("Those hours were changed since: please answer the newer message."))
     if entry.status == HoursStatus.CONFIRMED:
-        raise UserError("You've already confirmed those hours. Thank you!")
+        raise UserError(_("You've already confirmed those hours. Thank you!"))
     return entry
 
 
@@ -387,18 +477,38 @@ def confirm_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     _answered(ctx, entry, HoursStatus.CONFIRMED)
     placement = entry.placement
     if placement.student is not None:
+        with speaking_to(placement.student):
+            values = {
+                "hours": hours_phrase(entry.minutes),
+                "day": _day(entry.work_date),
+                "organisation": placement.organisation.name,
+            }
+            text = (
+                _(
+                    "{name} confirmed your {hours} on {day} at {organisation}.",
+                    name=ctx.person.first_name,
+                    **values,
+                )
+                if ctx.person.first_name
+                else _(
+                    "Your supervisor confirmed your {hours} on {day} at {organisation}.", **values
+                )
+            )
         ctx.notify(
             placement.student,
-            f"{ctx.person.first_name or 'Your supervisor'} confirmed your "
-            f"{hours_phrase(entry.minutes)} on {_day(entry.work_date)} at "
-            f"{placement.organisation.name}.",
+            text,
             kind="hours",
             key=f"hours-confirmed:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
         )
     who = student_label(placement.student)
     return [
         Reply(
-            f"Confirmed {hours_phrase(entry.minutes)} on {_day(entry.work_date)} for {who}.",
+            _(
+                "Confirmed {hours} on {day} for {student}.",
+                hours=hours_phrase(entry.minutes),
+                day=_day(entry.work_date),
+                student=who,
+            ),
             replace=True,
         )
     ]
@@ -410,16 +520,20 @@ def query_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog("hours_query", QueryDialog(entry=entry.id, minutes=entry.minutes))
     return [
         Reply(
-            f"What would you like to ask {student_label(entry.placement.student)} about "
-            f"the {hours_phrase(entry.minutes)} on {_day(entry.work_date)}? Type it now.",
-            ((Button("Cancel", actions.HOURS_QUERY_CANCEL.payload()),),),
+            _(
+                "What would you like to ask {student} about the {hours} on {day}? Type it now.",
+                student=student_label(entry.placement.student),
+                hours=hours_phrase(entry.minutes),
+                day=_day(entry.work_date),
+            ),
+            ((Button(_p("button", "Cancel"), actions.HOURS_QUERY_CANCEL.payload()),),),
         )
     ]
 
 
 @registry.action(actions.HOURS_QUERY_CANCEL, roles=EMPLOYERS)
 def query_cancelled(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("OK, nothing sent.", replace=True)]
+    return [Reply(_("OK, nothing sent."), replace=True)]
 
 
 class QueryDialog(TypedDict):
@@ -435,21 +549,32 @@ def query_typed(ctx: Context, text: str, dialog: QueryDialog) -> list[Reply]:
     entry = _reviewable(ctx, [str(dialog.get("entry")), str(dialog.get("minutes"))])
     question = text.strip()
     if len(question) > MAX_QUERY:
-        raise UserError(f"Please keep your question under {MAX_QUERY} characters.")
+        raise UserError(_("Please keep your question under {most} characters.", most=MAX_QUERY))
     ctx.clear_state(DIALOG)
     _answered(ctx, entry, HoursStatus.QUERIED, question)
     placement = entry.placement
     if placement.student is not None:
+        with speaking_to(placement.student):
+            text = _(
+                "{name} at {organisation} has a question about the {hours} you logged on "
+                "{day}: {question}\nIf they need correcting, log the day again: "
+                "/hours {date} 2h (with the right hours).",
+                name=ctx.person.first_name or _("Your supervisor"),
+                organisation=placement.organisation.name,
+                hours=hours_phrase(entry.minutes),
+                day=_day(entry.work_date),
+                question=question,
+                date=entry.work_date.isoformat(),
+            )
         ctx.notify(
             placement.student,
-            f"{ctx.person.first_name or 'Your supervisor'} at {placement.organisation.name} "
-            f"has a question about the {hours_phrase(entry.minutes)} you logged on "
-            f"{_day(entry.work_date)}: {question}\nIf they need correcting, log the day "
-            f"again: /hours {entry.work_date.isoformat()} 2h (with the right hours).",
+            text,
             kind="hours",
             key=f"hours-query:{entry.id}:{entry.minutes}:{ctx.now.isoformat()}",
         )
-    return [Reply("Question sent. The student can correct the hours, and you'll hear back here.")]
+    return [
+        Reply(_("Question sent. The student can correct the hours, and you'll hear back here."))
+    ]
 
 
 @registry.action(actions.MY_HOURS, roles=STUDENTS)
@@ -470,35 +595,37 @@ def _entries(ctx: Context, placement_ids: list[int]) -> dict[int, list[HoursEntr
 
 
 STATUS_WORDS = {
-    HoursStatus.PENDING: "waiting for your supervisor",
-    HoursStatus.CONFIRMED: "confirmed",
-    HoursStatus.QUERIED: "queried",
+    HoursStatus.PENDING: N_("waiting for your supervisor"),
+    HoursStatus.CONFIRMED: N_("confirmed"),
+    HoursStatus.QUERIED: N_("queried"),
 }
 
 
 def _my_hours(ctx: Context) -> Reply:
     placements = _my_placements(ctx)
     if not placements:
-        return Reply(
-            "You don't have a placement yet. Once an employer places you, log your hours "
-            "here. Find one with /browse."
-        )
+        return Reply(_(NO_PLACEMENT))
     totals = hours_totals(ctx, [p.id for p in placements])
     entries = _entries(ctx, [p.id for p in placements])
-    lines = ["Your placement hours:"]
+    lines = [_("Your placement hours:")]
     for p in placements:
         lines += [
             "",
-            f"{p.interest.opportunity.title} at {p.organisation.name} ({dates_phrase(p)})",
+            _(
+                "{title} at {organisation} ({dates})",
+                title=p.interest.opportunity.title,
+                organisation=p.organisation.name,
+                dates=dates_phrase(p),
+            ),
             totals_phrase(totals[p.id], p.expected_hours),
         ]
         for entry in entries[p.id][-10:]:
             query = f': "{entry.query}"' if entry.query else ""
             lines.append(
                 f"• {_day(entry.work_date)}: {hours_phrase(entry.minutes)}, "
-                f"{STATUS_WORDS[entry.status]}{query}"
+                f"{_(STATUS_WORDS[entry.status])}{query}"
             )
-    lines += ["", f"Log more like this: {example(local_today(ctx))}."]
+    lines += ["", _("Log more like this: {example}.", example=example(local_today(ctx)))]
     return Reply("\n".join(lines))
 
 
@@ -506,7 +633,7 @@ def _overview(ctx: Context) -> Reply:
     """Totals per student and per placement, for a teacher's school or an employer."""
     placements, total = visible_placements(ctx)
     if not placements:
-        return Reply("No placements yet, so no hours to show.")
+        return Reply(_("No placements yet, so no hours to show."))
     ids = [p.id for p in placements]
     totals = hours_totals(ctx, ids)
     over = dict(
@@ -533,45 +660,73 @@ def _overview(ctx: Context) -> Reply:
     groups: dict[int | tuple[str, int], list[Placement]] = defaultdict(list)
     for p in placements:
         groups[p.student_id if p.student_id is not None else ("placement", p.id)].append(p)
-    lines = ["Placement hours:"]
+    lines = [_("Placement hours:")]
     for key, group in groups.items():
         confirmed = (
             int(per_student.get(key) or 0)
             if isinstance(key, int)
             else totals[group[0].id].get(HoursStatus.CONFIRMED, 0)
         )
-        lines += ["", f"{student_name(ctx, group[0])}: {hours_phrase(confirmed)} confirmed"]
-        for p in group:
-            days = over.get(p.id, 0)
-            warning = (
-                f"; {days} {'day' if days == 1 else 'days'} over the under-16 limit" if days else ""
-            )
-            lines.append(
-                f"• #{p.id} {p.interest.opportunity.title} at {p.organisation.name}: "
-                f"{totals_phrase(totals[p.id], p.expected_hours)}{warning}"
-            )
+        lines += [
+            "",
+            _(
+                "{student}: {hours} confirmed",
+                student=student_name(ctx, group[0]),
+                hours=hours_phrase(confirmed),
+            ),
+        ]
+        lines += [_overview_line(p, totals[p.id], over.get(p.id, 0)) for p in group]
     if total > len(placements):
-        lines += ["", f"(The {len(placements)} most recent placements of {total}.)"]
-    lines += ["", "Each day's hours: /hours NUMBER."]
+        lines += [
+            "",
+            _(
+                "(The {shown} most recent placements of {total}.)",
+                shown=len(placements),
+                total=total,
+            ),
+        ]
+    lines += ["", _("Each day's hours: /hours NUMBER.")]
     return Reply("\n".join(lines))
+
+
+def _overview_line(placement: Placement, totals: dict[HoursStatus, int], days_over: int) -> str:
+    values = {
+        "number": placement.id,
+        "title": placement.interest.opportunity.title,
+        "organisation": placement.organisation.name,
+        "totals": totals_phrase(totals, placement.expected_hours),
+    }
+    if not days_over:
+        return _("• #{number} {title} at {organisation}: {totals}", **values)
+    return _n(
+        "• #{number} {title} at {organisation}: {totals}; {n} day over the under-16 limit",
+        "• #{number} {title} at {organisation}: {totals}; {n} days over the under-16 limit",
+        days_over,
+        **values,
+    )
 
 
 def _placement_hours(ctx: Context, placement: Placement) -> Reply:
     entries = _entries(ctx, [placement.id])[placement.id]
     totals = hours_totals(ctx, [placement.id])[placement.id]
     lines = [
-        f"Hours for placement #{placement.id}: {student_name(ctx, placement)}, "
-        f"{placement.interest.opportunity.title} at {placement.organisation.name}",
+        _(
+            "Hours for placement #{number}: {student}, {title} at {organisation}",
+            number=placement.id,
+            student=student_name(ctx, placement),
+            title=placement.interest.opportunity.title,
+            organisation=placement.organisation.name,
+        ),
         totals_phrase(totals, placement.expected_hours),
     ]
     if not entries:
-        lines.append("Nothing logged yet.")
+        lines.append(_("Nothing logged yet."))
     for entry in entries:
-        flag = " (over the under-16 limit)" if entry.over_limit else ""
+        flag = " " + _("(over the under-16 limit)") if entry.over_limit else ""
         query = f': "{entry.query}"' if entry.query else ""
         lines.append(
             f"• {_day(entry.work_date)}: {hours_phrase(entry.minutes)}, "
-            f"{entry.status.value}{query}{flag}"
+            f"{_(HOURS_STATUS[entry.status])}{query}{flag}"
         )
     return Reply("\n".join(lines))
 
@@ -596,6 +751,6 @@ def hours_to_confirm(ctx: Context) -> list[HoursEntry]:
 def confirm_buttons(entry: HoursEntry) -> tuple[Button, ...]:
     """The answers to logged hours, as the supervisor's message has them."""
     return (
-        Button("Confirm", actions.HOURS_CONFIRM.payload(entry.id, entry.minutes)),
-        Button("Query", actions.HOURS_QUERY.payload(entry.id, entry.minutes)),
+        Button(_p("button", "Confirm"), actions.HOURS_CONFIRM.payload(entry.id, entry.minutes)),
+        Button(_p("button", "Query"), actions.HOURS_QUERY.payload(entry.id, entry.minutes)),
     )

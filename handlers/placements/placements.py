@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, EMPLOYERS, STAFF, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, _p, fmt_number, speaking_to
 from handlers import actions
 from handlers.common import (
     WhenError,
@@ -33,6 +34,7 @@ from handlers.common import (
 )
 from handlers.placements.feedback import schedule_feedback
 from storage.models import (
+    FeedbackStage,
     HoursEntry,
     HoursStatus,
     Interest,
@@ -48,6 +50,12 @@ MAX_DAYS = 366
 MAX_LISTED = 30
 _RANGE = re.compile(r"\s*(?:\.\.|\s(?:to|until|till|-|–|—)\s)\s*", re.IGNORECASE)
 Buttons = tuple[tuple[Button, ...], ...]
+HOURS_STATUS = {
+    HoursStatus.PENDING: N_("pending"),
+    HoursStatus.CONFIRMED: N_("confirmed"),
+    HoursStatus.QUERIED: N_("queried"),
+}
+STAGES = {FeedbackStage.MIDPOINT: N_("midway"), FeedbackStage.END: N_("at the end")}
 
 
 def create_placement(ctx: Context, interest: Interest) -> Placement:
@@ -78,7 +86,7 @@ def student_name(ctx: Context, placement: Placement) -> str:
     """The student as this reader may see them: an employer gets a first name at most."""
     student = placement.student
     if student is None:
-        return "A former student"
+        return _("A former student")
     if ctx.person.role == Role.EMPLOYER:
         return student_label(student)
     return staff_label(ctx.session, student)
@@ -87,15 +95,16 @@ def student_name(ctx: Context, placement: Placement) -> str:
 def dates_phrase(placement: Placement) -> str:
     start, end = placement.start_date, placement.end_date
     if start and end:
-        return f"{fmt_date(start)} to {fmt_date(end)}"
+        return _("{start} to {end}", start=fmt_date(start), end=fmt_date(end))
     if start:
-        return f"from {fmt_date(start)}"
-    return "not set yet"
+        return _("from {start}", start=fmt_date(start))
+    return _("not set yet")
 
 
 def hours_phrase(minutes: float) -> str:
     hours = minutes / 60
-    return f"{hours:g}h" if hours == round(hours, 2) else f"{hours:.2f}h"
+    # Translators: a number of hours, short: 7.5h
+    return _("{hours}h", hours=fmt_number(round(hours, 2)))
 
 
 def hours_totals(ctx: Context, placement_ids: list[int]) -> dict[int, dict[HoursStatus, int]]:
@@ -114,36 +123,50 @@ def hours_totals(ctx: Context, placement_ids: list[int]) -> dict[int, dict[Hours
 
 def totals_phrase(totals: dict[HoursStatus, int], expected: int | None) -> str:
     confirmed = totals.get(HoursStatus.CONFIRMED, 0)
-    parts = [f"{hours_phrase(confirmed)} confirmed"]
-    if expected:
-        parts[0] += f" of {expected}h expected"
+    parts = [
+        _(
+            "{hours} confirmed of {expected} expected",
+            hours=hours_phrase(confirmed),
+            expected=hours_phrase(expected * 60),
+        )
+        if expected
+        else _("{hours} confirmed", hours=hours_phrase(confirmed))
+    ]
     if waiting := totals.get(HoursStatus.PENDING, 0):
-        parts.append(f"{hours_phrase(waiting)} waiting")
+        parts.append(_("{hours} waiting", hours=hours_phrase(waiting)))
     if queried := totals.get(HoursStatus.QUERIED, 0):
-        parts.append(f"{hours_phrase(queried)} queried")
+        parts.append(_("{hours} queried", hours=hours_phrase(queried)))
     return ", ".join(parts)
 
 
 def placement_card(ctx: Context, placement: Placement, *, note: str = "") -> Reply:
     """A placement's details, with the buttons to change them, for an employer or teacher."""
     totals = hours_totals(ctx, [placement.id])[placement.id]
-    supervisor = placement.supervisor.name if placement.supervisor is not None else "not chosen"
-    expected = f"{placement.expected_hours}h" if placement.expected_hours else "not set yet"
+    supervisor = placement.supervisor.name if placement.supervisor is not None else None
+    expected = placement.expected_hours
     lines = [
         f"{note}\n" if note else "",
-        f"Placement #{placement.id}: {student_name(ctx, placement)}, "
-        f"{placement.interest.opportunity.title} at {placement.organisation.name}",
-        f"Dates: {dates_phrase(placement)}",
-        f"Supervisor: {supervisor}",
-        f"Expected hours: {expected}",
-        f"Hours: {totals_phrase(totals, placement.expected_hours)}",
+        _(
+            "Placement #{number}: {student}, {title} at {organisation}",
+            number=placement.id,
+            student=student_name(ctx, placement),
+            title=placement.interest.opportunity.title,
+            organisation=placement.organisation.name,
+        ),
+        _("Dates: {dates}", dates=dates_phrase(placement)),
+        _("Supervisor: {name}", name=supervisor or _("not chosen")),
+        _(
+            "Expected hours: {hours}",
+            hours=hours_phrase(expected * 60) if expected else _("not set yet"),
+        ),
+        _("Hours: {totals}", totals=totals_phrase(totals, placement.expected_hours)),
     ]
     pid = placement.id
     buttons: Buttons = (
         (
-            Button("Dates", actions.PLACEMENT_CHANGE.payload(pid, "dates")),
-            Button("Supervisor", actions.PLACEMENT_CHANGE.payload(pid, "sup")),
-            Button("Expected hours", actions.PLACEMENT_CHANGE.payload(pid, "hours")),
+            Button(_p("button", "Dates"), actions.PLACEMENT_CHANGE.payload(pid, "dates")),
+            Button(_p("button", "Supervisor"), actions.PLACEMENT_CHANGE.payload(pid, "sup")),
+            Button(_p("button", "Expected hours"), actions.PLACEMENT_CHANGE.payload(pid, "hours")),
         ),
     )
     return Reply("\n".join(line for line in lines if line), buttons)
@@ -151,7 +174,7 @@ def placement_card(ctx: Context, placement: Placement, *, note: str = "") -> Rep
 
 def placement_for(ctx: Context, raw_id: str | None) -> Placement:
     """The placement named, if this employer member or teacher may see and change it."""
-    missing = UserError("I can't find that placement. Send /placements to see yours.")
+    missing = UserError(_("I can't find that placement. Send /placements to see yours."))
     if raw_id is None or not is_number(raw_id):
         raise missing
     placement = ctx.session.scalar(select(Placement).where(Placement.id == int(raw_id), scope(ctx)))
@@ -191,33 +214,41 @@ def visible_placements(ctx: Context) -> tuple[list[Placement], int]:
     "placements",
     "placement",
     roles=STAFF | EMPLOYERS,
-    help="placements, their dates, supervisors and hours: /placements 7",
+    help=N_("placements, their dates, supervisors and hours: /placements 7"),
 )
 def placements(ctx: Context, args: str) -> list[Reply]:
     if args.strip():
         number = args.strip().removeprefix("#")
         if not is_number(number):
-            raise UserError("Say which placement by its number, like /placements 7.")
+            raise UserError(_("Say which placement by its number, like /placements 7."))
         return [placement_card(ctx, placement_for(ctx, number))]
     found, total = visible_placements(ctx)
     if not found:
         return [
             Reply(
-                "No placements yet. When a student is marked as placed, the placement shows "
-                "up here."
+                _(
+                    "No placements yet. When a student is marked as placed, the placement shows "
+                    "up here."
+                )
             )
         ]
     totals = hours_totals(ctx, [p.id for p in found])
-    lines = ["Placements:"]
+    lines = [_("Placements:")]
     for p in found:
         lines.append(
-            f"#{p.id} {student_name(ctx, p)}, {p.interest.opportunity.title} at "
-            f"{p.organisation.name}: {dates_phrase(p)}; "
-            f"{totals_phrase(totals[p.id], p.expected_hours)}"
+            _(
+                "#{number} {student}, {title} at {organisation}: {dates}; {totals}",
+                number=p.id,
+                student=student_name(ctx, p),
+                title=p.interest.opportunity.title,
+                organisation=p.organisation.name,
+                dates=dates_phrase(p),
+                totals=totals_phrase(totals[p.id], p.expected_hours),
+            )
         )
     if total > len(found):
-        lines.append(f"(The {len(found)} most recent of {total}.)")
-    lines.append("Open one with /placements NUMBER to change its details.")
+        lines.append(_("(The {shown} most recent of {total}.)", shown=len(found), total=total))
+    lines.append(_("Open one with /placements NUMBER to change its details."))
     numbers = [Button(f"#{p.id}", actions.PLACEMENT.payload(p.id)) for p in found[:8]]
     rows = tuple(tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4))
     return [Reply("\n".join(lines), rows)]
@@ -231,37 +262,45 @@ def placement_opened(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.PLACEMENT_CHANGE, roles=STAFF | EMPLOYERS)
 def change_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2 or args[1] not in ("dates", "sup", "hours"):
-        raise UserError("That button doesn't work any more. Send /placements to start again.")
+        raise UserError(_("That button doesn't work any more. Send /placements to start again."))
     placement = placement_for(ctx, args[0])
-    cancel = (Button("Cancel", actions.PLACEMENT.payload(placement.id)),)
+    cancel = (Button(_p("button", "Cancel"), actions.PLACEMENT.payload(placement.id)),)
     if args[1] == "sup":
         members = members_of(ctx.session, placement.organisation_id)
         if not members:
             raise UserError(
-                f"{placement.organisation.name} has no members on the bot yet: invite one "
-                "with /invite employer, then choose them here."
+                _(
+                    "{organisation} has no members on the bot yet: invite one with "
+                    "/invite employer, then choose them here.",
+                    organisation=placement.organisation.name,
+                )
             )
         rows = tuple(
             (
                 Button(
-                    m.name or f"Member {m.id}",
+                    m.name or _("Member {number}", number=m.id),
                     actions.PLACEMENT_SUPERVISOR.payload(placement.id, m.id),
                 ),
             )
             for m in members[:10]
         )
-        return [Reply("Who supervises this placement?", (*rows, cancel))]
+        return [Reply(_("Who supervises this placement?"), (*rows, cancel))]
     ctx.start_dialog("placement_edit", EditDialog(placement=placement.id, field=args[1]))
     if args[1] == "dates":
         example = example_range(ctx.now.astimezone(ctx.person.zone).date())
-        return [Reply(f"When does the placement run? For example: {example}.", (cancel,))]
-    return [Reply("How many hours should the placement take in all? Send a number.", (cancel,))]
+        return [
+            Reply(
+                _("When does the placement run? For example: {example}.", example=example),
+                (cancel,),
+            )
+        ]
+    return [Reply(_("How many hours should the placement take in all? Send a number."), (cancel,))]
 
 
 @registry.action(actions.PLACEMENT_SUPERVISOR, roles=STAFF | EMPLOYERS)
 def supervisor_chosen(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
-        raise UserError("That button doesn't work any more. Send /placements to start again.")
+        raise UserError(_("That button doesn't work any more. Send /placements to start again."))
     placement = placement_for(ctx, args[0])
     member = ctx.session.get(Person, parse_id(args[1]))
     if (
@@ -269,12 +308,21 @@ def supervisor_chosen(ctx: Context, args: list[str]) -> list[Reply]:
         or member.role != Role.EMPLOYER
         or member.organisation_id != placement.organisation_id
     ):
-        raise UserError(f"That person isn't a member of {placement.organisation.name} any more.")
+        raise UserError(
+            _(
+                "That person isn't a member of {organisation} any more.",
+                organisation=placement.organisation.name,
+            )
+        )
     if member.id == placement.supervisor_id:
-        return [placement_card(ctx, placement, note=f"{member.name} already supervises it.")]
+        return [
+            placement_card(
+                ctx, placement, note=_("{name} already supervises it.", name=member.name)
+            )
+        ]
     placement.supervisor_id = member.id
     placement.supervisor = member
-    return _changed(ctx, placement, f"{member.name} now supervises this placement.")
+    return _changed(ctx, placement, _("{name} now supervises this placement.", name=member.name))
 
 
 class EditDialog(TypedDict):
@@ -292,13 +340,19 @@ def edit_typed(ctx: Context, text: str, dialog: EditDialog) -> list[Reply]:
         start, end = parse_dates(ctx, text)
         ctx.clear_state(DIALOG)
         placement.start_date, placement.end_date = start, end
-        return _changed(ctx, placement, f"Dates set: {dates_phrase(placement)}.")
+        return _changed(ctx, placement, _("Dates set: {dates}.", dates=dates_phrase(placement)))
     hours = text.strip().lower().removesuffix("hours").removesuffix("h").strip()
     if not is_number(hours, 4) or not 0 < int(hours) <= MAX_EXPECTED_HOURS:
-        raise UserError(f"Please send a whole number of hours, from 1 to {MAX_EXPECTED_HOURS}.")
+        raise UserError(
+            _("Please send a whole number of hours, from 1 to {most}.", most=MAX_EXPECTED_HOURS)
+        )
     ctx.clear_state(DIALOG)
     placement.expected_hours = int(hours)
-    return _changed(ctx, placement, f"Expected hours set: {placement.expected_hours}h.")
+    return _changed(
+        ctx,
+        placement,
+        _("Expected hours set: {hours}.", hours=hours_phrase(placement.expected_hours * 60)),
+    )
 
 
 def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
@@ -306,16 +360,20 @@ def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
     today = ctx.now.astimezone(ctx.person.zone).date()
     parts = _RANGE.split(text.strip())
     if len(parts) != 2 or not all(parts):
-        raise UserError(f"Please send a start and an end date, like {example_range(today)}.")
+        raise UserError(
+            _("Please send a start and an end date, like {example}.", example=example_range(today))
+        )
     try:
         start = parse_day(parts[0], today)
         end = parse_day(parts[1], today, after=start)
     except WhenError as error:
-        raise UserError(f"{error} For example: {example_range(today)}.") from None
+        raise UserError(
+            _("{error} For example: {example}.", error=str(error), example=example_range(today))
+        ) from None
     if end < start:
-        raise UserError("The end date is before the start date. Please send them again.")
+        raise UserError(_("The end date is before the start date. Please send them again."))
     if (end - start).days > MAX_DAYS:
-        raise UserError("That's longer than a year. Please check the dates.")
+        raise UserError(_("That's longer than a year. Please check the dates."))
     return start, end
 
 
@@ -323,16 +381,8 @@ def _changed(ctx: Context, placement: Placement, done: str) -> list[Reply]:
     placement.updated_at = ctx.now
     schedule_feedback(ctx.session, placement, ctx.timing, ctx.now)
     if placement.student is not None:
-        supervisor = placement.supervisor.name if placement.supervisor is not None else None
-        details = [f"Dates: {dates_phrase(placement)}"]
-        if supervisor:
-            details.append(f"supervisor: {supervisor}")
-        if placement.expected_hours:
-            details.append(f"expected hours: {placement.expected_hours}")
-        text = (
-            f"Your placement {placement.interest.opportunity.title} at "
-            f"{placement.organisation.name} was updated. " + "; ".join(details) + "."
-        )
+        with speaking_to(placement.student):
+            text = _updated(placement)
         # Two changes in one instant are two messages; the same change delivered twice is one.
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         ctx.notify(
@@ -342,6 +392,22 @@ def _changed(ctx: Context, placement: Placement, done: str) -> list[Reply]:
             key=f"placement:{placement.id}:{ctx.now.isoformat()}:{digest}",
         )
     return [placement_card(ctx, placement, note=done)]
+
+
+def _updated(placement: Placement) -> str:
+    """What the student is told when their placement's details change."""
+    supervisor = placement.supervisor.name if placement.supervisor is not None else None
+    details = [_("Dates: {dates}", dates=dates_phrase(placement))]
+    if supervisor:
+        details.append(_("supervisor: {name}", name=supervisor))
+    if placement.expected_hours:
+        details.append(_("expected hours: {hours}", hours=placement.expected_hours))
+    return _(
+        "Your placement {title} at {organisation} was updated. {details}.",
+        title=placement.interest.opportunity.title,
+        organisation=placement.organisation.name,
+        details="; ".join(details),
+    )
 
 
 def upcoming_placements(ctx: Context, today: date) -> list[Placement]:

@@ -2,7 +2,9 @@
 each employer's median reply time.
 
 Drawn with Pillow's built-in font, so no font file is needed, and with nothing that varies
-between runs: the same figures always give the same bytes.
+between runs: the same figures always give the same bytes. The built-in font has ASCII only:
+a chart in another language is drawn with DejaVu Sans (Latin, Cyrillic and Arabic; Debian's
+fonts-dejavu-core) where it is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import DEFAULT, _, current
 from handlers.reports.figures import fmt_duration
 
 WIDTH, HEIGHT = 900, 520
@@ -26,13 +29,22 @@ RULE = (222, 226, 230)
 FUNNEL = ((29, 79, 145), (52, 110, 186), (86, 144, 214), (132, 178, 232))
 REPLY = (230, 126, 34)
 
-_fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+UNICODE_FONT = "DejaVuSans.ttf"
+
+_fonts: dict[tuple[bool, int], ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    if size not in _fonts:
-        _fonts[size] = ImageFont.load_default(size=size)
-    return _fonts[size]
+    unicode = current() != DEFAULT
+    if (unicode, size) not in _fonts:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = None
+        if unicode:
+            try:
+                font = ImageFont.truetype(UNICODE_FONT, size)
+            except OSError:
+                font = None  # not installed: the built-in font, with boxes for what it lacks
+        _fonts[unicode, size] = font or ImageFont.load_default(size=size)
+    return _fonts[unicode, size]
 
 
 @dataclass(frozen=True)
@@ -68,18 +80,20 @@ def render(data: ChartData) -> bytes:
 def _funnel(
     draw: ImageDraw.ImageDraw, steps: Sequence[tuple[str, int]], left: int, right: int
 ) -> None:
-    draw.text((left, PANEL_TOP), "From reached to placed", fill=INK, font=_font(16))
+    draw.text((left, PANEL_TOP), _("From reached to placed"), fill=INK, font=_font(16))
     widest = max((n for _, n in steps), default=0)
     span = right - left
     bar_height, label_height, gap = 52, 22, 20
     y = PANEL_TOP + 36
     previous: int | None = None
     for (label, count), colour in zip(steps, FUNNEL, strict=False):
-        text = f"{label}: {count}"
+        text = _("{step}: {count}", step=label, count=count)
         # A step can outgrow the one before (interest this period in a card seen last period,
         # or one student interested in two cards): a share over 100% would only confuse.
         if previous and count <= previous:
-            text += f" ({round(100 * count / previous)}% of the step before)"
+            text += " " + _(
+                "({percent}% of the step before)", percent=round(100 * count / previous)
+            )
         draw.text((left, y), _fit(draw, text, 14, span), fill=INK, font=_font(14))
         y += label_height
         # A funnel narrows from the middle; a step with anyone in it stays visible.
@@ -104,10 +118,10 @@ def _reply_times(
     left: int,
     right: int,
 ) -> None:
-    draw.text((left, PANEL_TOP), "Median reply time per employer", fill=INK, font=_font(16))
+    draw.text((left, PANEL_TOP), _("Median reply time per employer"), fill=INK, font=_font(16))
     top = PANEL_TOP + 36
     if not rows:
-        draw.text((left, top), "No employers with figures yet.", fill=MUTED, font=_font(14))
+        draw.text((left, top), _("No employers with figures yet."), fill=MUTED, font=_font(14))
         return
     room = (HEIGHT - MARGIN - top) // ROW
     # The last row says how many are left out, if any are.
@@ -121,7 +135,7 @@ def _reply_times(
         y = top + n * ROW
         draw.text((left, y + 3), _fit(draw, name, 14, names_width), fill=INK, font=_font(14))
         if hours is None:
-            draw.text((bar_left, y + 3), "no replies yet", fill=MUTED, font=_font(14))
+            draw.text((bar_left, y + 3), _("no replies yet"), fill=MUTED, font=_font(14))
             continue
         width = max(round(bar_span * hours / longest), 2) if longest else 2
         draw.rectangle((bar_left, y + 4, bar_left + width, y + ROW - 6), fill=REPLY)
@@ -129,7 +143,12 @@ def _reply_times(
     more = len(rows) - len(shown) + left_out
     if more:
         y = top + len(shown) * ROW
-        draw.text((left, y + 3), f"…and {more} more in the report", fill=MUTED, font=_font(14))
+        draw.text(
+            (left, y + 3),
+            _("…and {count} more in the report", count=more),
+            fill=MUTED,
+            font=_font(14),
+        )
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> str:

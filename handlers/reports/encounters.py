@@ -32,6 +32,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.i18n import N_, _, _n, fmt_number
 from storage.models import (
     Cohort,
     Encounter,
@@ -55,26 +56,41 @@ ENCOUNTER = "meaningful_encounter"
 EXPERIENCE = "workplace_experience"
 # The benchmarks' two, which /evidence shows.
 MEASURES = {
-    ENCOUNTER: "a meaningful encounter this school year",
-    EXPERIENCE: "a workplace experience this school year or last",
+    ENCOUNTER: N_("a meaningful encounter this school year"),
+    EXPERIENCE: N_("a workplace experience this school year or last"),
+}
+# The same measures in the sentences that show them.
+WITH_MEASURE = {
+    ENCOUNTER: N_("with a meaningful encounter this school year"),
+    EXPERIENCE: N_("with a workplace experience this school year or last"),
+}
+NONE_YET = {
+    ENCOUNTER: N_("{group}, no meaningful encounter this school year yet:"),
+    EXPERIENCE: N_("{group}, no workplace experience this school year or last yet:"),
 }
 # What a school may aim for with /objective, as "Year 10 with ..." says it.
 OBJECTIVE_MEASURES = {
-    ANY_ENCOUNTER: "an encounter",
-    ENCOUNTER: "a meaningful encounter",
-    EXPERIENCE: "a workplace experience",
+    ANY_ENCOUNTER: N_("{group} with an encounter"),
+    ENCOUNTER: N_("{group} with a meaningful encounter"),
+    EXPERIENCE: N_("{group} with a workplace experience"),
 }
 # Placements on these are encounters; any other placement is an experience of a workplace.
 _ENCOUNTER_PLACEMENTS = (OpportunityKind.EVENT, OpportunityKind.MENTORING)
 _PLACEMENT_ACTIVITY = {
-    OpportunityKind.INTERNSHIP: "internship",
-    OpportunityKind.JOB_SHADOWING: "job shadowing",
-    OpportunityKind.COOP: "co-op placement",
-    OpportunityKind.MENTORING: "mentoring",
-    OpportunityKind.SITE_VISIT: "site visit",
-    OpportunityKind.EVENT: "event",
+    OpportunityKind.INTERNSHIP: N_("internship"),
+    OpportunityKind.JOB_SHADOWING: N_("job shadowing"),
+    OpportunityKind.COOP: N_("co-op placement"),
+    OpportunityKind.MENTORING: N_("mentoring"),
+    OpportunityKind.SITE_VISIT: N_("site visit"),
+    OpportunityKind.EVENT: N_("event"),
 }
-SOURCES = {"placement": "placement", "teacher": "recorded by a teacher", "student": "you went"}
+# Placements' activities are these words; any other activity is what a person typed.
+PLACEMENT_ACTIVITIES = frozenset(_PLACEMENT_ACTIVITY.values())
+SOURCES = {
+    "placement": N_("placement"),
+    "teacher": N_("recorded by a teacher"),
+    "student": N_("you went"),
+}
 
 
 @dataclass(frozen=True)
@@ -172,7 +188,7 @@ class GroupCoverage:
 
 
 def year_group_label(grade: int | None) -> str:
-    return f"Year {grade}" if grade is not None else "Year group not given"
+    return _("Year {grade}", grade=grade) if grade is not None else _("Year group not given")
 
 
 def school_students(
@@ -349,12 +365,18 @@ def coverage_lines(groups: list[GroupCoverage]) -> list[str]:
     lines = []
     for group in groups:
         n = len(group.students)
-        lines.append(f"{group.label}: {n} student{'' if n == 1 else 's'}")
-        for measure, words in MEASURES.items():
-            have = len(group.meeting(measure))
+        lines.append(_n("{group}: {n} student", "{group}: {n} students", n, group=group.label))
+        for measure, words in WITH_MEASURE.items():
             lines.append(
-                f"  with {words}: {have} of {n} ({group.percent(measure):.0f}%, "
-                f"target {TARGET_PERCENT}%)"
+                "  "
+                + _(
+                    "{measure}: {have} of {total} ({percent}, target {target})",
+                    measure=_(words),
+                    have=fmt_number(len(group.meeting(measure))),
+                    total=fmt_number(n),
+                    percent=_("{percent}%", percent=fmt_number(round(group.percent(measure)))),
+                    target=_("{percent}%", percent=fmt_number(TARGET_PERCENT)),
+                )
             )
     return lines
 
@@ -364,29 +386,39 @@ def coverage_markdown(
 ) -> str:
     """The coverage as Markdown, with who has neither measure yet (``labels``: staff's names)."""
     lines = [
-        f"# Encounters with employers: {title}",
+        "# " + _("Encounters with employers: {title}", title=title),
         "",
-        f"School year {year.label} ({year.start.isoformat()} to {year.end.isoformat()})",
+        _(
+            "School year {year} ({start} to {end})",
+            year=year.label,
+            start=year.start.isoformat(),
+            end=year.end.isoformat(),
+        ),
         "",
     ]
     if not groups:
-        return "\n".join([*lines, "No students yet."]) + "\n"
+        return "\n".join([*lines, _("No students yet.")]) + "\n"
     lines += [
-        "| year group | students | "
-        + " | ".join(f"with {words}" for words in MEASURES.values())
+        "| "
+        + " | ".join([_("year group"), _("students"), *(_(w) for w in WITH_MEASURE.values())])
         + " |",
         "| --- | ---: | ---: | ---: |",
     ]
     for group in groups:
         cells = [
-            f"{len(group.meeting(m))} ({group.percent(m):.0f}%; target {TARGET_PERCENT}%)"
+            _(
+                "{have} ({percent}%; target {target}%)",
+                have=len(group.meeting(m)),
+                percent=round(group.percent(m)),
+                target=TARGET_PERCENT,
+            )
             for m in MEASURES
         ]
         lines.append(f"| {group.label} | {len(group.students)} | " + " | ".join(cells) + " |")
     for group in groups:
-        for measure, words in MEASURES.items():
+        for measure in MEASURES:
             missing = group.missing(measure)
             if missing:
-                lines += ["", f"## {group.label}: no {words.removeprefix('a ')} yet", ""]
+                lines += ["", "## " + _(NONE_YET[measure], group=group.label), ""]
                 lines += [f"- {labels[s.student.id]}" for s in missing]
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import N_, _, _n, _p, fmt_number, speaking_to
 from handlers import actions
 from handlers.common import (
     WhenError,
@@ -46,6 +47,8 @@ from handlers.reports.encounters import (
     ENCOUNTER,
     EXPERIENCE,
     MEASURES,
+    NONE_YET,
+    PLACEMENT_ACTIVITIES,
     SOURCES,
     GroupCoverage,
     Item,
@@ -59,6 +62,7 @@ from handlers.reports.encounters import (
     year_group_label,
 )
 from handlers.reports.export import wide_csv
+from handlers.reports.figures import fmt_hours
 from storage.db import transaction
 from storage.models import (
     Cohort,
@@ -102,14 +106,18 @@ _KINDS: dict[str, EncounterKind] = {
     "work shadowing": EncounterKind.WORKPLACE,
     "job shadowing": EncounterKind.WORKPLACE,
 }
-KIND_WORDS = {EncounterKind.ENCOUNTER: "encounter", EncounterKind.WORKPLACE: "workplace experience"}
+KIND_WORDS = {
+    EncounterKind.ENCOUNTER: N_("encounter"),
+    EncounterKind.WORKPLACE: N_("workplace experience"),
+}
 # "careers fair with Acme on 20 nov for Year 11": the employer and the day are optional.
 _RECORD = re.compile(
     r"(?P<activity>.+?)(?:\s+with\s+(?P<org>.+?))?(?:\s+on\s+(?P<day>.+?))?\s+for\s+(?P<who>.+)",
     re.IGNORECASE | re.DOTALL,
 )
 _GRADE = re.compile(r"(?:year|grade|y)?\s*(\d{1,2})", re.IGNORECASE)
-RECORD_USAGE = (
+# Translators: what follows /record is typed in English; keep it as it is.
+RECORD_USAGE = N_(
     "Record what happened like this: /record careers fair with Acme on 2026-11-20 for "
     "Year 11 (a class, a year group, or names: for Uma Shah, Bob Lee). To see one student's "
     "record: /record NAME."
@@ -133,7 +141,7 @@ def _grade_arg(text: str) -> int | None:
     match = _GRADE.fullmatch(text.strip())
     if match is None:
         raise UserError(
-            "Say which year group by its number, like /evidence 11 or /evidence Year 11."
+            _("Say which year group by its number, like /evidence 11 or /evidence Year 11.")
         )
     return int(match.group(1))
 
@@ -145,7 +153,7 @@ def _grade_arg(text: str) -> int | None:
     "evidence",
     "coverage",
     roles=STAFF,
-    help="who has met employers this school year, per year group: /evidence Year 11",
+    help=N_("who has met employers this school year, per year group: /evidence Year 11"),
 )
 def evidence(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
@@ -153,21 +161,54 @@ def evidence(ctx: Context, args: str) -> list[Reply]:
     year = this_year(ctx)
     groups = coverage(ctx.session, school.id, year, local_today(ctx), grade=grade)
     if not groups:
-        where = f"in {year_group_label(grade)} " if grade is not None else ""
-        return [Reply(f"No students {where}at {school.name} yet.")]
+        if grade is None:
+            return [Reply(_("No students at {school} yet.", school=school.name))]
+        return [
+            Reply(
+                _(
+                    "No students in {group} at {school} yet.",
+                    group=year_group_label(grade),
+                    school=school.name,
+                )
+            )
+        ]
     lines = [
-        f"Encounters with employers, school year {year.label} "
-        f"({fmt_date(year.start)} to {fmt_date(year.end)}):",
+        _(
+            "Encounters with employers, school year {year} ({start} to {end}):",
+            year=year.label,
+            start=fmt_date(year.start),
+            end=fmt_date(year.end),
+        ),
         *coverage_lines(groups),
     ]
     buttons: list[tuple[Button, ...]] = []
     for group in groups:
         lines += _missing_lines(ctx, group, detailed=grade is not None, buttons=buttons)
-    buttons.append((Button("Download (CSV)", actions.EVIDENCE_CSV.payload(_grade_token(grade))),))
+    buttons.append(
+        (Button(_("Download (CSV)"), actions.EVIDENCE_CSV.payload(_grade_token(grade))),)
+    )
     if grade is None:
-        lines.append("/evidence 11 lists a year group's students without them.")
-    lines += ["", "Record what happened outside oppbot with /record (/record alone says how)."]
+        lines.append(_("/evidence 11 lists a year group's students without them."))
+    lines += ["", _("Record what happened outside oppbot with /record (/record alone says how).")]
     return [Reply("\n".join(lines), tuple(buttons))]
+
+
+def _nudge_encounter(count: int, group: str) -> str:
+    return _n(
+        "Nudge {n} with no encounter ({group})",
+        "Nudge {n} with no encounter ({group})",
+        count,
+        group=group,
+    )
+
+
+def _nudge_experience(count: int, group: str) -> str:
+    return _n(
+        "Nudge {n} with no experience ({group})",
+        "Nudge {n} with no experience ({group})",
+        count,
+        group=group,
+    )
 
 
 # A nudge button's name for the students who gave no year group.
@@ -189,9 +230,9 @@ def _missing_lines(
         s.student.id for s in group.students if any(not s.meets(m, group.year) for m in MEASURES)
     ]
     numbers = {sid: n for n, sid in enumerate(named, start=1)}
-    for measure, short, what in (
-        (ENCOUNTER, "enc", "encounter"),
-        (EXPERIENCE, "wex", "experience"),
+    for measure, short, nudge in (
+        (ENCOUNTER, "enc", _nudge_encounter),
+        (EXPERIENCE, "wex", _nudge_experience),
     ):
         missing = group.missing(measure)
         if not missing:
@@ -199,7 +240,7 @@ def _missing_lines(
         buttons.append(
             (
                 Button(
-                    f"Nudge {len(missing)} with no {what} ({group.label})"[:40],
+                    nudge(len(missing), group.label)[:40],
                     actions.EVIDENCE_NUDGE.payload(
                         _NO_GRADE if group.grade is None else group.grade, short
                     ),
@@ -210,17 +251,26 @@ def _missing_lines(
             continue
         listed = missing[:MAX_LISTED]
         labels = staff_labels(ctx.session, [s.student for s in listed])
-        lines += ["", f"{group.label}, no {MEASURES[measure].removeprefix('a ')} yet:"]
+        lines += ["", _(NONE_YET[measure], group=group.label)]
         for s in listed:
             lines.append(f"{numbers[s.student.id]}. {labels[s.student.id]}")
         if len(missing) > len(listed):
-            lines.append(f"… and {len(missing) - len(listed)} more (the CSV has them all)")
+            lines.append(
+                _(
+                    "… and {count} more (the CSV has them all)",
+                    count=fmt_number(len(missing) - len(listed)),
+                )
+            )
     if detailed:
         shown = sorted(
             numbers[s.student.id] for m in MEASURES for s in group.missing(m)[:MAX_LISTED]
         )
         buttons += [
-            (Button(f"{n}: record", actions.EVIDENCE_RECORD.payload(named[n - 1])),)
+            (
+                Button(
+                    _("{number}: record", number=n), actions.EVIDENCE_RECORD.payload(named[n - 1])
+                ),
+            )
             for n in sorted(set(shown))
         ]
     return lines
@@ -230,7 +280,7 @@ def _groups(ctx: Context, token: str | None) -> tuple[int | None, list[GroupCove
     """The year group a button names ("all": the whole school), and its coverage."""
     school = staff_school(ctx)
     if token is None or not (token == "all" or token.isdigit()):
-        raise UserError("That button is from an earlier message. Send /evidence again.")
+        raise UserError(_("That button is from an earlier message. Send /evidence again."))
     grade = None if token == "all" else int(token)
     groups = coverage(ctx.session, school.id, this_year(ctx), local_today(ctx), grade=grade)
     return grade, groups
@@ -243,7 +293,7 @@ def csv_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     name = "evidence" + (f"-year-{grade}" if grade is not None else "") + f"-{year.start.year}.csv"
     return [
         Reply(
-            "Here's the evidence: one row per student, one column per measure.",
+            _("Here's the evidence: one row per student, one column per measure."),
             file=Attachment(name, wide_csv(groups).encode(), "text/csv"),
         )
     ]
@@ -254,23 +304,28 @@ def nudge_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     token = args[0] if args else ""
     measure = {"enc": ENCOUNTER, "wex": EXPERIENCE}.get(args[1] if len(args) > 1 else "")
     if measure is None or not (token == _NO_GRADE or token.isdigit()):
-        raise UserError("That button is from an earlier message. Send /evidence again.")
+        raise UserError(_("That button is from an earlier message. Send /evidence again."))
     grade = None if token == _NO_GRADE else int(token)
-    _, groups = _groups(ctx, "all" if grade is None else token)
+    _grade, groups = _groups(ctx, "all" if grade is None else token)
     ids = [s.student.id for g in groups if g.grade == grade for s in g.missing(measure)]
     if not ids:
-        return [Reply("Everyone there has one now: nobody to nudge.")]
+        return [Reply(_("Everyone there has one now: nobody to nudge."))]
+    # The draft is the teacher's to read and change, so it is worded in their language.
     text = (
-        "You haven't met an employer yet this school year. There are opportunities open for "
-        "you right now: send /browse to see the ones you can apply for."
+        _(
+            "You haven't met an employer yet this school year. There are opportunities open for "
+            "you right now: send /browse to see the ones you can apply for."
+        )
         if measure == ENCOUNTER
-        else "You haven't had a workplace experience yet: a visit, a day of job shadowing or a "
-        "placement. Send /browse to see the ones open to you now."
+        else _(
+            "You haven't had a workplace experience yet: a visit, a day of job shadowing or a "
+            "placement. Send /browse to see the ones open to you now."
+        )
     )
     aid, preview = draft_for_students(ctx, ids, text)
     rows = (
         *preview.buttons,
-        (Button("Write my own text", actions.EVIDENCE_OWN_TEXT.payload(aid)),),
+        (Button(_("Write my own text"), actions.EVIDENCE_OWN_TEXT.payload(aid)),),
     )
     return [Reply(preview.text, rows)]
 
@@ -280,7 +335,7 @@ def own_text_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.start_dialog(
         "evidence_nudge_text", NudgeTextDialog(announcement=parse_id(args[0] if args else None))
     )
-    return [Reply("Type your message for them (up to 2000 characters).")]
+    return [Reply(_("Type your message for them (up to {most} characters).", most=2000))]
 
 
 class NudgeTextDialog(TypedDict):
@@ -298,36 +353,54 @@ def nudge_text_typed(ctx: Context, text: str, dialog: NudgeTextDialog) -> list[R
 
 
 def _item_line(item: Item) -> str:
-    employer = f" with {item.organisation}" if item.organisation else ""
-    facts = [KIND_WORDS[item.kind]]
+    facts = [_(KIND_WORDS[item.kind])]
     if item.kind == EncounterKind.ENCOUNTER:
-        facts.append("two-way" if item.two_way else "listening only")
-    facts.append(SOURCES[item.source])
-    return f"• {fmt_date(item.day)}: {item.activity}{employer} ({', '.join(facts)})"
-
-
-def _times(n: int) -> str:
-    return "once" if n == 1 else f"{n} times"
+        facts.append(_("two-way") if item.two_way else _("listening only"))
+    facts.append(_(SOURCES[item.source]))
+    # A placement's activity is our word for its kind; any other is what someone typed.
+    activity = _(item.activity) if item.activity in PLACEMENT_ACTIVITIES else item.activity
+    values = {
+        "day": fmt_date(item.day),
+        "activity": activity,
+        "facts": ", ".join(facts),
+    }
+    if item.organisation:
+        return _(
+            "• {day}: {activity} with {employer} ({facts})", employer=item.organisation, **values
+        )
+    return _("• {day}: {activity} ({facts})", **values)
 
 
 def record_lines(evidence: StudentEvidence, year: SchoolYear, *, own: bool) -> list[str]:
     """A student's encounters and experiences, hours and feedback (``own``: for the student)."""
     lines = []
     if evidence.items:
-        lines += ["Encounters with employers and workplace experiences:"]
+        lines += [_("Encounters with employers and workplace experiences:")]
         lines += [_item_line(i) for i in evidence.items]
     else:
-        lines.append("No encounters with employers recorded yet.")
+        lines.append(_("No encounters with employers recorded yet."))
     lines += [
         "",
-        f"This school year ({year.label}): {len(evidence.in_year(year))} on record, "
-        f"{evidence.hours_minutes / 60:g} hours confirmed on placements, "
-        f"feedback given {_times(evidence.feedback_given)}.",
+        _(
+            "This school year ({year}): {on_record} on record, {hours} confirmed on placements, "
+            "{feedback}.",
+            year=year.label,
+            on_record=fmt_number(len(evidence.in_year(year))),
+            hours=fmt_hours(evidence.hours_minutes / 60),
+            feedback=_n(
+                "feedback given once",
+                "feedback given {n} times",
+                evidence.feedback_given,
+            ),
+        ),
     ]
     for measure, words in MEASURES.items():
-        have = evidence.meets(measure, year)
-        who = "You have" if own else "Has"
-        lines.append(f"✓ {who} {words}" if have else f"✗ Not yet: {words}")
+        if not evidence.meets(measure, year):
+            lines.append("✗ " + _("Not yet: {measure}", measure=_(words)))
+        elif own:
+            lines.append("✓ " + _("You have {measure}", measure=_(words)))
+        else:
+            lines.append("✓ " + _("Has {measure}", measure=_(words)))
     return lines
 
 
@@ -335,7 +408,7 @@ def _school_student(ctx: Context, raw_id: str | None) -> Person:
     student = ctx.session.get(Person, parse_id(raw_id))
     school = staff_school(ctx)
     if student is None or student.role != Role.STUDENT or student_school_id(student) != school.id:
-        raise UserError("I can't find that student at your school.")
+        raise UserError(_("I can't find that student at your school."))
     return student
 
 
@@ -373,17 +446,19 @@ def _find_students(ctx: Context, name: str) -> list[Person]:
 def _lookup(ctx: Context, name: str) -> Reply:
     students = _find_students(ctx, name)
     if not students:
-        raise UserError(f"No student at your school is called anything like {name!r}.")
+        raise UserError(_("No student at your school is called anything like “{name}”.", name=name))
     if len(students) == 1:
         return _staff_record(ctx, students[0])
     listed = students[:MAX_LISTED]
     labels = staff_labels(ctx.session, listed)
-    lines = [f"Students like {name!r}:"]
+    lines = [_("Students like “{name}”:", name=name)]
     lines += [f"{n}. {labels[s.id]}" for n, s in enumerate(listed, start=1)]
     if len(students) > MAX_LISTED:
-        lines.append(f"More than {MAX_LISTED}: add more of the name to narrow it down.")
+        lines.append(
+            _("More than {most}: add more of the name to narrow it down.", most=MAX_LISTED)
+        )
     buttons = tuple(
-        (Button(f"{n}: record", actions.EVIDENCE_RECORD.payload(s.id)),)
+        (Button(_("{number}: record", number=n), actions.EVIDENCE_RECORD.payload(s.id)),)
         for n, s in enumerate(listed, 1)
     )
     return Reply("\n".join(lines), buttons)
@@ -396,15 +471,17 @@ def _lookup(ctx: Context, name: str) -> Reply:
     "record",
     "experiences",
     roles=STUDENTS | STAFF,
-    help="encounters with employers: my experiences (students); record one for a class "
-    "(teachers: /record careers fair with Acme on 2026-11-20 for Year 11)",
+    help=N_(
+        "encounters with employers: my experiences (students); record one for a class "
+        "(teachers: /record careers fair with Acme on 2026-11-20 for Year 11)"
+    ),
 )
 def record(ctx: Context, args: str) -> list[Reply]:
     if ctx.role == Role.STUDENT:
         return [_my_record(ctx)]
     text = " ".join(args.split())
     if not text:
-        return [Reply(RECORD_USAGE)]
+        return [Reply(_(RECORD_USAGE))]
     match = _RECORD.fullmatch(text)
     if match is None:
         return [_lookup(ctx, text)]
@@ -415,7 +492,9 @@ def _start_recording(ctx: Context, match: re.Match[str]) -> Reply:
     school = staff_school(ctx)
     activity = match["activity"].strip()
     if len(activity) > MAX_ACTIVITY:
-        raise UserError(f"Please name the activity in under {MAX_ACTIVITY} characters.")
+        raise UserError(
+            _("Please name the activity in under {most} characters.", most=MAX_ACTIVITY)
+        )
     today = local_today(ctx)
     day = today
     if match["day"]:
@@ -424,7 +503,7 @@ def _start_recording(ctx: Context, match: re.Match[str]) -> Reply:
         except WhenError as error:
             raise UserError(str(error)) from None
         if day > today:
-            raise UserError("That day hasn't come yet. Record it once it has happened.")
+            raise UserError(_("That day hasn't come yet. Record it once it has happened."))
     org_id, org_name = _organisation(ctx, match["org"])
     students, who = _audience(ctx, school.id, match["who"].strip())
     kind = _kind_of(activity)
@@ -455,7 +534,7 @@ def _organisation(ctx: Context, name: str | None) -> tuple[int | None, str | Non
         return None, None
     clean = " ".join(name.split())
     if len(clean) > 200:
-        raise UserError("That employer's name is too long. Please shorten it.")
+        raise UserError(_("That employer's name is too long. Please shorten it."))
     found = ctx.session.scalars(
         select(Organisation)
         .where(Organisation.name.istartswith(clean, autoescape=True))
@@ -483,13 +562,15 @@ def _audience(ctx: Context, school_id: int, who: str) -> tuple[list[Person], str
             )
         )
         if not students:
-            raise UserError(f"{cohort.name} has no students yet.")
+            raise UserError(_("{cohort} has no students yet.", cohort=cohort.name))
         return students, cohort.name
     grade = _GRADE.fullmatch(who)
     if grade is not None and not who.isdigit():
         students = school_students(ctx.session, school_id, grade=int(grade.group(1)))
         if not students:
-            raise UserError(f"No students in {year_group_label(int(grade.group(1)))} yet.")
+            raise UserError(
+                _("No students in {group} yet.", group=year_group_label(int(grade.group(1))))
+            )
         return students, year_group_label(int(grade.group(1)))
     chosen: dict[int, Person] = {}
     for name in re.split(r",|\band\b", who):
@@ -502,19 +583,25 @@ def _audience(ctx: Context, school_id: int, who: str) -> tuple[list[Person], str
             matches = exact
         if not matches:
             raise UserError(
-                f"No class, year group or student at your school is called {name!r}. "
-                + RECORD_USAGE
+                _(
+                    "No class, year group or student at your school is called “{name}”.",
+                    name=name,
+                )
+                + " "
+                + _(RECORD_USAGE)
             )
         if len(matches) > 1:
             labels = staff_labels(ctx.session, matches[:MAX_LISTED])
             raise UserError(
-                f"{name!r} could be several students: "
-                + "; ".join(labels.values())
-                + ". Please add the family name."
+                _(
+                    "“{name}” could be several students: {students}. Please add the family name.",
+                    name=name,
+                    students="; ".join(labels.values()),
+                )
             )
         chosen[matches[0].id] = matches[0]
     if not chosen:
-        raise UserError(RECORD_USAGE)
+        raise UserError(_(RECORD_USAGE))
     labels = staff_labels(ctx.session, chosen.values())
     return list(chosen.values()), ", ".join(labels.values())
 
@@ -526,48 +613,95 @@ def _full(student: Person) -> str:
 def _next_question(ctx: Context, state: dict[str, Any]) -> Reply:
     if state["kind"] is None:
         return Reply(
-            f"Was {state['activity']} an encounter with an employer (a talk, a fair) or a "
-            "workplace experience (a visit, shadowing, a placement)?",
+            _(
+                "Was {activity} an encounter with an employer (a talk, a fair) or a "
+                "workplace experience (a visit, shadowing, a placement)?",
+                activity=state["activity"],
+            ),
             (
                 (
-                    Button("Encounter", actions.EVIDENCE_KIND.payload("enc")),
-                    Button("Workplace experience", actions.EVIDENCE_KIND.payload("wex")),
+                    Button(_p("button", "Encounter"), actions.EVIDENCE_KIND.payload("enc")),
+                    Button(
+                        _p("button", "Workplace experience"), actions.EVIDENCE_KIND.payload("wex")
+                    ),
                 ),
-                (Button("Cancel", actions.EVIDENCE_CANCEL.payload()),),
+                (Button(_p("button", "Cancel"), actions.EVIDENCE_CANCEL.payload()),),
             ),
         )
     if state["two_way"] is None:
         return Reply(
-            "Did the students talk with the employer (ask questions, take part), or only listen?",
+            _(
+                "Did the students talk with the employer (ask questions, take part), or only "
+                "listen?"
+            ),
             (
                 (
-                    Button("They talked with them", actions.EVIDENCE_TWO_WAY.payload("y")),
-                    Button("Only listened", actions.EVIDENCE_TWO_WAY.payload("n")),
+                    Button(_("They talked with them"), actions.EVIDENCE_TWO_WAY.payload("y")),
+                    Button(_("Only listened"), actions.EVIDENCE_TWO_WAY.payload("n")),
                 ),
-                (Button("Cancel", actions.EVIDENCE_CANCEL.payload()),),
+                (Button(_p("button", "Cancel"), actions.EVIDENCE_CANCEL.payload()),),
             ),
         )
-    n = len(state["students"])
-    employer = f" with {state['org_name']}" if state["org_name"] else ""
-    kind = KIND_WORDS[EncounterKind(state["kind"])]
-    way = "two-way" if state["two_way"] else "listening only"
     return Reply(
-        f"Record {state['activity']}{employer} on {fmt_date(date.fromisoformat(state['day']))} "
-        f"as {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({way}) for {n} "
-        f"student{'' if n == 1 else 's'}: {clip(state['who'], 600)}?",
+        _confirmation(state),
         (
             (
-                Button("Save", actions.EVIDENCE_SAVE.payload()),
-                Button("Cancel", actions.EVIDENCE_CANCEL.payload()),
+                Button(_p("button", "Save"), actions.EVIDENCE_SAVE.payload()),
+                Button(_p("button", "Cancel"), actions.EVIDENCE_CANCEL.payload()),
             ),
         ),
+    )
+
+
+def _confirmation(state: dict[str, Any]) -> str:
+    """The question before saving: what, with whom, when, of which kind, for whom."""
+    values = {
+        "activity": state["activity"],
+        "day": fmt_date(date.fromisoformat(state["day"])),
+        "way": _("two-way") if state["two_way"] else _("listening only"),
+        "who": clip(state["who"], 600),
+    }
+    n = len(state["students"])
+    encounter = EncounterKind(state["kind"]) == EncounterKind.ENCOUNTER
+    if state["org_name"]:
+        if encounter:
+            return _n(
+                "Record {activity} with {employer} on {day} as an encounter ({way}) for "
+                "{n} student: {who}?",
+                "Record {activity} with {employer} on {day} as an encounter ({way}) for "
+                "{n} students: {who}?",
+                n,
+                employer=state["org_name"],
+                **values,
+            )
+        return _n(
+            "Record {activity} with {employer} on {day} as a workplace experience ({way}) for "
+            "{n} student: {who}?",
+            "Record {activity} with {employer} on {day} as a workplace experience ({way}) for "
+            "{n} students: {who}?",
+            n,
+            employer=state["org_name"],
+            **values,
+        )
+    if encounter:
+        return _n(
+            "Record {activity} on {day} as an encounter ({way}) for {n} student: {who}?",
+            "Record {activity} on {day} as an encounter ({way}) for {n} students: {who}?",
+            n,
+            **values,
+        )
+    return _n(
+        "Record {activity} on {day} as a workplace experience ({way}) for {n} student: {who}?",
+        "Record {activity} on {day} as a workplace experience ({way}) for {n} students: {who}?",
+        n,
+        **values,
     )
 
 
 def _pending(ctx: Context) -> dict[str, Any]:
     state = ctx.state(STATE)
     if state is None:
-        raise UserError("Nothing is waiting to be recorded. " + RECORD_USAGE)
+        raise UserError(_("Nothing is waiting to be recorded.") + " " + _(RECORD_USAGE))
     return state
 
 
@@ -578,7 +712,7 @@ def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
         args[0] if args else ""
     )
     if kind is None:
-        raise UserError("That button is from an earlier question. Please use the one above.")
+        raise UserError(_("That button is from an earlier question. Please use the one above."))
     state["kind"] = kind.value
     ctx.set_state(STATE, state)
     return [_replaced(_next_question(ctx, state))]
@@ -588,7 +722,7 @@ def kind_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 def two_way_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     state = _pending(ctx)
     if not args or args[0] not in ("y", "n"):
-        raise UserError("That button is from an earlier question. Please use the one above.")
+        raise UserError(_("That button is from an earlier question. Please use the one above."))
     state["two_way"] = args[0] == "y"
     ctx.set_state(STATE, state)
     return [_replaced(_next_question(ctx, state))]
@@ -626,7 +760,11 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     n = len(students)
     return [
         Reply(
-            f"Recorded for {n} student{'' if n == 1 else 's'}. /evidence shows the coverage.",
+            _n(
+                "Recorded for {n} student. /evidence shows the coverage.",
+                "Recorded for {n} students. /evidence shows the coverage.",
+                n,
+            ),
             replace=True,
         )
     ]
@@ -635,7 +773,7 @@ def save_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 @registry.action(actions.EVIDENCE_CANCEL, roles=STAFF)
 def cancel_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     ctx.clear_state(STATE)
-    return [Reply("OK, nothing was recorded.", replace=True)]
+    return [Reply(_("OK, nothing was recorded."), replace=True)]
 
 
 # --- A student's own record -------------------------------------------------------------------
@@ -684,18 +822,27 @@ def _unconfirmed_events(ctx: Context, *, said_no: bool = False) -> list[Interest
 
 def _my_record(ctx: Context) -> Reply:
     evidence, year = _my_evidence(ctx)
-    lines = ["Your experiences with employers (useful for a CV or a college application):", ""]
+    lines = [
+        _("Your experiences with employers (useful for a CV or a college application):"),
+        "",
+    ]
     lines += record_lines(evidence, year, own=True)
     buttons: list[tuple[Button, ...]] = []
     events = _unconfirmed_events(ctx)
     if events:
-        lines += ["", "Did you go? Tell me, and it goes on your record:"]
+        lines += ["", _("Did you go? Tell me, and it goes on your record:")]
         for n, interest in enumerate(events[:MAX_LISTED], start=1):
             opp = interest.opportunity
             lines.append(f"{n}. {opp.title} — {opp.organisation.name}")
-            buttons.append((Button(f"{n}: I went", actions.EVIDENCE_WENT.payload(interest.id)),))
+            buttons.append(
+                (
+                    Button(
+                        _("{number}: I went", number=n), actions.EVIDENCE_WENT.payload(interest.id)
+                    ),
+                )
+            )
     if evidence.items:
-        buttons.append((Button("Download as a file", actions.EVIDENCE_DOWNLOAD.payload()),))
+        buttons.append((Button(_("Download as a file"), actions.EVIDENCE_DOWNLOAD.payload()),))
     return Reply("\n".join(lines), tuple(buttons))
 
 
@@ -712,7 +859,7 @@ def _own_event(ctx: Context, raw_id: str | None) -> Interest:
         (i for i in _unconfirmed_events(ctx, said_no=True) if i.id == interest_id), None
     )
     if interest is None or student_school_id(ctx.person) is None:
-        raise UserError("That's already on your record, or isn't one of your events. /record")
+        raise UserError(_("That's already on your record, or isn't one of your events. /record"))
     return interest
 
 
@@ -745,23 +892,29 @@ def attendance_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     """Yes or No to the "Did you go?" that ``ask_attendance`` sent."""
     answer = args[1] if len(args) > 1 else ""
     if answer not in ("y", "n"):
-        raise UserError("That button is from an earlier message. /record shows your events.")
+        raise UserError(_("That button is from an earlier message. /record shows your events."))
     interest = _own_event(ctx, args[0])
     opp = interest.opportunity
     if answer == "y":
         _attended(ctx, interest)
         return [
             Reply(
-                f"Great: {opp.title} with {opp.organisation.name} is on your record now. "
-                "/record shows it all.",
+                _(
+                    "Great: {title} with {employer} is on your record now. /record shows it all.",
+                    title=opp.title,
+                    employer=opp.organisation.name,
+                ),
                 replace=True,
             )
         ]
     interest.not_attended_at = ctx.now
     return [
         Reply(
-            f"Thanks for telling me. {opp.title} stays off your record; if you did go after all, "
-            "/record lets you say so.",
+            _(
+                "Thanks for telling me. {title} stays off your record; if you did go after all, "
+                "/record lets you say so.",
+                title=opp.title,
+            ),
             replace=True,
         )
     ]
@@ -811,33 +964,36 @@ def ask_attendance(
                 interest.attendance_asked_at = now
                 if student_school_id(student) is None:
                     continue  # no school to hold the evidence: nothing to record
-                messages.append(
-                    Outgoing(
-                        student,
-                        f"Did you go to {opp.title} with {opp.organisation.name} on "
-                        f"{fmt_date(day)}? If you did, it goes on your record of experiences "
-                        "with employers (useful for a CV or a college application).",
-                        "attendance",
-                        f"attendance:{student.id}:{opp.id}",
-                        stored_buttons(
-                            [
-                                [
-                                    Button(
-                                        "Yes, I went",
-                                        actions.EVIDENCE_ATTENDED.payload(interest.id, "y"),
-                                    ),
-                                    Button(
-                                        "No", actions.EVIDENCE_ATTENDED.payload(interest.id, "n")
-                                    ),
-                                ]
-                            ]
-                        ),
-                        about=student,
-                    )
-                )
+                with speaking_to(student):
+                    messages.append(_did_you_go(student, interest, day))
             asked += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
         if len(claimed) < batch:
             return asked
+
+
+def _did_you_go(student: Person, interest: Interest, day: date) -> Outgoing:
+    opp = interest.opportunity
+    return Outgoing(
+        student,
+        _(
+            "Did you go to {title} with {employer} on {day}? If you did, it goes on your record "
+            "of experiences with employers (useful for a CV or a college application).",
+            title=opp.title,
+            employer=opp.organisation.name,
+            day=fmt_date(day),
+        ),
+        "attendance",
+        f"attendance:{student.id}:{opp.id}",
+        stored_buttons(
+            [
+                [
+                    Button(_("Yes, I went"), actions.EVIDENCE_ATTENDED.payload(interest.id, "y")),
+                    Button(_p("button", "No"), actions.EVIDENCE_ATTENDED.payload(interest.id, "n")),
+                ]
+            ]
+        ),
+        about=student,
+    )
 
 
 @registry.action(actions.EVIDENCE_DOWNLOAD, roles=STUDENTS)
@@ -845,11 +1001,11 @@ def download_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     evidence, year = _my_evidence(ctx)
     name = " ".join(filter(None, [ctx.person.name, ctx.person.family_name]))
     school = ctx.person.cohort.school.name if ctx.person.cohort is not None else ""
-    lines = [f"Experiences with employers: {name}", school, ""]
+    lines = [_("Experiences with employers: {name}", name=name), school, ""]
     lines += [line.removeprefix("• ") for line in record_lines(evidence, year, own=True)]
     return [
         Reply(
-            "Here's your record as a file.",
+            _("Here's your record as a file."),
             file=Attachment("my-experiences.txt", ("\n".join(lines) + "\n").encode(), "text/plain"),
         )
     ]
@@ -864,9 +1020,18 @@ def mydata_lines(ctx: Context) -> list[str]:
     ).all()
     if not rows:
         return []
-    lines = ["", "Encounters with employers recorded (/record shows them all):"]
+    lines = ["", _("Encounters with employers recorded (/record shows them all):")]
     for row in rows:
         employer = row.organisation.name if row.organisation else row.organisation_name
-        with_whom = f" with {employer}" if employer else ""
-        lines.append(f"• {fmt_date(row.happened_on)}: {row.activity}{with_whom}")
+        day = fmt_date(row.happened_on)
+        lines.append(
+            _(
+                "• {day}: {activity} with {employer}",
+                day=day,
+                activity=row.activity,
+                employer=employer,
+            )
+            if employer
+            else f"• {day}: {row.activity}"
+        )
     return lines

@@ -8,47 +8,63 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 
+from bot.i18n import N_, _, _p
 from handlers.reports.encounters import GroupCoverage
-from handlers.reports.figures import Figures, days_text, fmt_duration, fmt_percent, plain
-from handlers.reports.report import Report, period_before, period_span, quiet_line
+from handlers.reports.figures import Figures, days_text, fmt_duration, fmt_percent, plain, shown
+from handlers.reports.report import (
+    ALL_EMPLOYERS,
+    Report,
+    period_before,
+    period_span,
+    quiet_line,
+)
 from storage.models import EncounterKind, Person
 
 # (column, heading, the figure, how Markdown shows it)
 _COLUMNS: tuple[tuple[str, str, Callable[[Figures], float | None], Callable[[float], str]], ...] = (
-    ("published", "Published", lambda f: f.published, plain),
-    ("reached", "Reached", lambda f: f.reached, plain),
-    ("interests", "Interests", lambda f: f.interests, plain),
-    ("reply_rate", "Reply rate", lambda f: f.reply_rate, fmt_percent),
-    ("median_reply_hours", "Median reply", lambda f: f.median_reply_hours, fmt_duration),
-    ("invitations", "Invitations", lambda f: f.invitations, plain),
-    ("placements", "Placements", lambda f: f.placements, plain),
-    ("hours_confirmed", "Hours", lambda f: f.hours, plain),
-    ("student_rating", "Students' rating", lambda f: f.student_rating.value, lambda v: f"{v:.1f}"),
+    ("published", N_("Published"), lambda f: f.published, shown),
+    ("reached", N_("Reached"), lambda f: f.reached, shown),
+    ("interests", N_("Interests"), lambda f: f.interests, shown),
+    ("reply_rate", N_("Reply rate"), lambda f: f.reply_rate, fmt_percent),
+    ("median_reply_hours", N_("Median reply"), lambda f: f.median_reply_hours, fmt_duration),
+    ("invitations", N_("Invitations"), lambda f: f.invitations, shown),
+    ("placements", N_("Placements"), lambda f: f.placements, shown),
+    ("hours_confirmed", N_("Hours"), lambda f: f.hours, shown),
+    (
+        "student_rating",
+        N_("Students' rating"),
+        lambda f: f.student_rating.value,
+        lambda v: f"{v:.1f}",
+    ),
     (
         "supervisor_rating",
-        "Supervisors' rating",
+        N_("Supervisors' rating"),
         lambda f: f.supervisor_rating.value,
         lambda v: f"{v:.1f}",
     ),
 )
-ALL_EMPLOYERS = "All employers"
 
 
 def report_markdown(report: Report) -> str:
     period = report.period
     lines = [
-        f"# Partnership report: {report.title}",
+        "# " + _("Partnership report: {title}", title=report.title),
         "",
-        f"{period_span(period)} ({days_text(period.days)}). In brackets: {period_before(period)} "
-        f"({period_span(period.previous)}).",
+        _(
+            "{span} ({days}). In brackets: {before} ({before_span}).",
+            span=period_span(period),
+            days=days_text(period.days),
+            before=period_before(period),
+            before_span=period_span(period.previous),
+        ),
         "",
-        "| Employer | " + " | ".join(heading for _, heading, _, _ in _COLUMNS) + " |",
+        "| " + " | ".join([_("Employer"), *(_(column[1]) for column in _COLUMNS)]) + " |",
         "| --- " * (len(_COLUMNS) + 1) + "|",
     ]
-    overall = (ALL_EMPLOYERS, report.now.overall, report.before.overall)
+    overall = (_(ALL_EMPLOYERS), report.now.overall, report.before.overall)
     for name, now, before in (overall, *report.employers):
         cells = [name.replace("|", "\\|")]
-        for _, _, figure, show in _COLUMNS:
+        for _column, _heading, figure, show in _COLUMNS:
             value, earlier = figure(now), figure(before)
             cell = show(value) if value is not None else "–"
             cells.append(f"{cell} ({show(earlier) if earlier is not None else '–'})")
@@ -56,7 +72,7 @@ def report_markdown(report: Report) -> str:
     if quiet := quiet_line(report):
         lines += ["", quiet]
     if report.objectives:
-        lines += ["", "## Objectives", "", *(f"- {o}" for o in report.objectives)]
+        lines += ["", "## " + _("Objectives"), "", *(f"- {o}" for o in report.objectives)]
     return "\n".join(lines) + "\n"
 
 
@@ -65,7 +81,8 @@ def report_csv(report: Report) -> str:
     # CRLF, the standard's line end: a field holding a lone CR is then quoted, not broken.
     writer = csv.writer(out, lineterminator="\r\n")
     header = ["employer", "period_start", "period_end"]
-    for column, _, _, _ in _COLUMNS:
+    # The partnership CSV is for scripts and spreadsheets of the operator: its columns are names.
+    for column, *_rest in _COLUMNS:
         header += [column, f"{column}_previous"]
     writer.writerow(header)
     # A spreadsheet sorts and filters: every employer gets its row, the quiet ones too.
@@ -73,7 +90,7 @@ def report_csv(report: Report) -> str:
     overall = (ALL_EMPLOYERS, report.now.overall, report.before.overall)
     for name, now, before in (overall, *employers):
         row = [name, report.period.start.isoformat(), report.period.end.isoformat()]
-        for _, _, figure, _ in _COLUMNS:
+        for _column, _heading, figure, _show in _COLUMNS:
             row += [_csv_value(figure(now)), _csv_value(figure(before))]
         writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
@@ -96,35 +113,37 @@ def csv_cell(text: str) -> str:
 # --- The evidence of encounters ---------------------------------------------------------------
 
 
+# Translators: the columns of the spreadsheet a teacher downloads from /evidence. English keeps
+# the names scripts read; give them as short words in your language.
 WIDE_COLUMNS = (
-    "student_id",
-    "first_name",
-    "family_name",
-    "class",
-    "year_group",
-    "school_year_start",
-    "school_year_end",
-    "encounters",
-    "meaningful_encounters",
-    "workplace_experiences",
-    "workplace_experiences_this_and_last_year",
-    "hours_confirmed",
-    "feedback_given",
-    "encounter_target_met",
-    "experience_target_met",
+    N_("student_id"),
+    N_("first_name"),
+    N_("family_name"),
+    N_("class"),
+    N_("year_group"),
+    N_("school_year_start"),
+    N_("school_year_end"),
+    N_("encounters"),
+    N_("meaningful_encounters"),
+    N_("workplace_experiences"),
+    N_("workplace_experiences_this_and_last_year"),
+    N_("hours_confirmed"),
+    N_("feedback_given"),
+    N_("encounter_target_met"),
+    N_("experience_target_met"),
 )
 LONG_COLUMNS = (
-    "student_id",
-    "first_name",
-    "family_name",
-    "class",
-    "year_group",
-    "date",
-    "kind",
-    "activity",
-    "employer",
-    "two_way",
-    "source",
+    N_("student_id"),
+    N_("first_name"),
+    N_("family_name"),
+    N_("class"),
+    N_("year_group"),
+    N_("date"),
+    N_("kind"),
+    N_("activity"),
+    N_("employer"),
+    N_("two_way"),
+    N_("source"),
 )
 
 
@@ -132,7 +151,7 @@ def _write(columns: tuple[str, ...], rows: Iterable[list[object]]) -> str:
     out = io.StringIO()
     # CRLF, the standard's line end, as in the partnership report's CSV.
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([_(column) for column in columns])
     for row in rows:
         writer.writerow([csv_cell(_cell(value)) for value in row])
     return out.getvalue()
@@ -142,7 +161,7 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _p("spreadsheet cell", "yes") if value else _p("spreadsheet cell", "no")
     return str(value)
 
 

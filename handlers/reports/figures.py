@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, 
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import Select
 
+from bot.i18n import _, _n, fmt_number
 from storage.models import (
     Feedback,
     HoursEntry,
@@ -54,9 +55,11 @@ def example_period(today: date) -> str:
 
 
 def period_help(today: date) -> str:
-    return (
+    # Translators: the periods are typed in English (keep 30d, week, this month ... as they are).
+    return _(
         "Say the period like 30d, week, this month, last month, term, year, "
-        f"or two dates: {example_period(today)}."
+        "or two dates: {example}.",
+        example=example_period(today),
     )
 
 
@@ -103,7 +106,7 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 
 
 def days_text(count: int) -> str:
-    return f"{count} day{'' if count == 1 else 's'}"
+    return _n("{n} day", "{n} days", count)
 
 
 class PeriodError(ValueError):
@@ -122,8 +125,12 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     if words == "last term":
         # Terms differ from school to school; the bot doesn't know this school's dates.
         raise PeriodError(
-            f"I don't know your term dates. Give them, like {example_period(today)}, "
-            "or say term for the last 90 days."
+            # Translators: "term" is typed in English; keep it as it is.
+            _(
+                "I don't know your term dates. Give them, like {example}, "
+                "or say term for the last 90 days.",
+                example=example_period(today),
+            )
         )
     words = words.removeprefix("this ").removeprefix("last ")
     if not words:
@@ -133,23 +140,25 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     if days := _DAYS.fullmatch(words):
         count = int(days[1])
         if not 1 <= count <= MAX_DAYS:
-            raise PeriodError(f"Please choose between 1 and {MAX_DAYS} days.")
+            raise PeriodError(_("Please choose between 1 and {most} days.", most=MAX_DAYS))
         return Period.last(count, today, zone)
     dates = _DATES.fullmatch(words)
     if dates is None:
-        raise PeriodError(f"I don't understand that period. {period_help(today)}")
+        raise PeriodError(_("I don't understand that period. {help}", help=period_help(today)))
     try:
         period = Period(date.fromisoformat(dates[1]), date.fromisoformat(dates[2]), zone)
     except ValueError:
-        raise PeriodError(f"That isn't a real date. {period_help(today)}") from None
+        raise PeriodError(_("That isn't a real date. {help}", help=period_help(today))) from None
     if period.end < period.start:
-        raise PeriodError("The period ends before it starts. Put the earlier date first.")
+        raise PeriodError(_("The period ends before it starts. Put the earlier date first."))
     if period.end > today + MAX_REPORT_AHEAD:
-        raise PeriodError("That period ends more than a year from now. Please choose nearer dates.")
+        raise PeriodError(
+            _("That period ends more than a year from now. Please choose nearer dates.")
+        )
     if period.days > MAX_DAYS:
-        raise PeriodError(f"Please choose a period of at most {MAX_DAYS} days.")
+        raise PeriodError(_("Please choose a period of at most {most} days.", most=MAX_DAYS))
     if period.start.year < EARLIEST_YEAR:
-        raise PeriodError(f"Please choose dates from {EARLIEST_YEAR} on.")
+        raise PeriodError(_("Please choose dates from {year} on.", year=EARLIEST_YEAR))
     return period
 
 
@@ -599,27 +608,45 @@ def plain(value: float, places: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def shown(value: float, places: int = 1) -> str:
+    """``value`` rounded as the report shows it, with the reader's decimal sign: 7.5 or 7,5
+    (no thousands separator, like the counts in plural messages beside it)."""
+    return plain(value, places).replace(".", _decimal_sign())
+
+
+def _decimal_sign() -> str:
+    """The current language's decimal sign: the one ``fmt_number`` writes in 1.5."""
+    return fmt_number(1.5)[1]
+
+
 def fmt_hours(value: float) -> str:
-    shown = plain(value)
-    return f"{shown} hour{'' if shown == '1' else 's'}"
+    rounded = float(round(value, 1))
+    if rounded.is_integer():
+        return _n("{n} hour", "{n} hours", int(rounded))
+    # Translators: a number of hours with a fraction (7.5); the plural form for fractions.
+    return _("{hours} hours", hours=shown(rounded))
 
 
 def fmt_percent(value: float) -> str:
-    return f"{round(value)}%"
+    return _("{percent}%", percent=fmt_number(round(value)))
 
 
 def fmt_rating(value: float) -> str:
     """A feedback rating, out of 5."""
-    return f"{value:.1f} of 5"
+    # Always one decimal: 3.0 of 5.
+    rating = f"{value:.1f}".replace(".", _decimal_sign())
+    return _("{rating} of 5", rating=rating)
 
 
 def fmt_duration(hours: float) -> str:
     """A reply time as people say it: minutes within an hour, hours within a day, then days."""
     if hours < 1:
         minutes = round(hours * 60)
-        return "under a minute" if minutes < 1 else f"{minutes} minute{'' if minutes == 1 else 's'}"
+        return _("under a minute") if minutes < 1 else _n("{n} minute", "{n} minutes", minutes)
     if hours < 24:
-        shown = plain(hours)
-        return f"{shown} hour{'' if shown == '1' else 's'}"
-    shown = plain(hours / 24)
-    return f"{shown} day{'' if shown == '1' else 's'}"
+        return fmt_hours(hours)
+    days = float(round(hours / 24, 1))
+    if days.is_integer():
+        return _n("{n} day", "{n} days", int(days))
+    # Translators: a number of days with a fraction (1.5); the plural form for fractions.
+    return _("{days} days", days=shown(days))

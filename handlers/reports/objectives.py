@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core import STAFF, Button, Context, Registry, Reply, UserError
+from bot.i18n import N_, _, fmt_number
 from handlers import actions
 from handlers.common import (
     WhenError,
@@ -48,7 +49,7 @@ from handlers.reports.figures import (
     fmt_hours,
     fmt_percent,
     fmt_rating,
-    plain,
+    shown,
 )
 from storage.models import Objective, Organisation
 
@@ -134,22 +135,23 @@ def _days(value: float) -> str:
 
 
 METRICS: dict[str, Metric] = {
-    "published": Metric("Opportunities published", "count", 1, 10_000, plain, "20", whole=True),
-    "reached": Metric("Students reached", "count", 1, 100_000, plain, "100", whole=True),
-    "interests": Metric("Interests registered", "count", 1, 100_000, plain, "50", whole=True),
-    "invitations": Metric("Invitations", "count", 1, 100_000, plain, "20", whole=True),
-    "placements": Metric("Placements", "count", 1, 10_000, plain, "10", whole=True),
-    "hours": Metric("Hours confirmed", "count", 1, 1_000_000, fmt_hours, "200", {"hours": 1}),
-    "reply_rate": Metric("Reply rate", "least", 1, 100, fmt_percent, "80%", {"%": 1}),
+    "published": Metric(N_("Opportunities published"), "count", 1, 10_000, shown, "20", whole=True),
+    "reached": Metric(N_("Students reached"), "count", 1, 100_000, shown, "100", whole=True),
+    "interests": Metric(N_("Interests registered"), "count", 1, 100_000, shown, "50", whole=True),
+    "invitations": Metric(N_("Invitations"), "count", 1, 100_000, shown, "20", whole=True),
+    "placements": Metric(N_("Placements"), "count", 1, 10_000, shown, "10", whole=True),
+    "hours": Metric(N_("Hours confirmed"), "count", 1, 1_000_000, fmt_hours, "200", {"hours": 1}),
+    "reply_rate": Metric(N_("Reply rate"), "least", 1, 100, fmt_percent, "80%", {"%": 1}),
     "reply_days": Metric(
-        "Median reply time", "most", 0.1, 365, _days, "3 days", {"days": 1, "hours": 1 / 24}
+        N_("Median reply time"), "most", 0.1, 365, _days, "3 days", {"days": 1, "hours": 1 / 24}
     ),
-    "student_rating": Metric("Feedback from students", "least", 1, 5, fmt_rating, "4"),
-    "supervisor_rating": Metric("Feedback from supervisors", "least", 1, 5, fmt_rating, "4"),
+    "student_rating": Metric(N_("Feedback from students"), "least", 1, 5, fmt_rating, "4"),
+    "supervisor_rating": Metric(N_("Feedback from supervisors"), "least", 1, 5, fmt_rating, "4"),
 }
 
 
-COVERAGE_HELP = (
+# Translators: what follows /objective is typed in English; keep it as it is.
+COVERAGE_HELP = N_(
     "Or a share of a year group this school year: /objective 90% of Year 10 with a workplace "
     "experience by July (with an encounter, a meaningful encounter or a workplace experience)."
 )
@@ -158,48 +160,98 @@ COVERAGE_HELP = (
 def objective_help(today: date) -> str:
     """How to set an objective, with an end date ahead of ``today``."""
     metrics = ", ".join(METRICS)
-    return (
+    # Translators: what follows /objective, and the names of what to aim for, are typed in
+    # English; keep them as they are.
+    text = _(
         "Set an objective like /objective placements 10, /objective reply within 3 days for "
-        f"Acme Ltd, or /objective hours 200 by {example_deadline(today):%Y-%m-%d} (the default "
-        f"is 90 days from today).\nWhat you can aim for: {metrics}.\n{COVERAGE_HELP}"
+        "Acme Ltd, or /objective hours 200 by {day} (the default is 90 days from today).\n"
+        "What you can aim for: {metrics}.",
+        day=example_deadline(today).isoformat(),
+        metrics=metrics,
     )
+    return f"{text}\n{_(COVERAGE_HELP)}"
 
 
 def objective_label(objective: Objective) -> str:
     """What an objective is about: "Placements, Acme Ltd", "Year 10 with an encounter"."""
     if objective.metric in OBJECTIVE_MEASURES:
-        return f"{year_group_label(objective.grade)} with {OBJECTIVE_MEASURES[objective.metric]}"
-    whose = f", {objective.organisation.name}" if objective.organisation is not None else ""
-    return METRICS[objective.metric].label + whose
+        return _(OBJECTIVE_MEASURES[objective.metric], group=year_group_label(objective.grade))
+    return _whose(objective, _(METRICS[objective.metric].label))
+
+
+def _whose(objective: Objective, label: str) -> str:
+    """A metric's label, with the employer it is about if any: "Placements, Acme Ltd"."""
+    if objective.organisation is None:
+        return label
+    return _("{metric}, {employer}", metric=label, employer=objective.organisation.name)
 
 
 def progress_line(objective: Objective, value: float | None) -> str:
     """How far an objective has come, as one line."""
     if objective.metric in OBJECTIVE_MEASURES:
-        aim = f"{plain(objective.target)}% by {fmt_date(objective.ends_on)}"
-        if value is None:
-            return f"{objective_label(objective)}: no students in it now, target {aim}"
-        # Judged as shown, like the other figures: "90% of 90%" has made it.
-        reached = round(value) >= objective.target
-        return f"{objective_label(objective)}: {fmt_percent(value)} of {aim}" + (
-            " (reached)" if reached else ""
-        )
+        return _coverage_progress(objective, value)
     metric = METRICS[objective.metric]
-    whose = f", {objective.organisation.name}" if objective.organisation is not None else ""
+    label = _whose(objective, _(metric.label))
     target = objective.target
     if metric.goal == "count":
         done = value or 0
-        share = round(100 * done / target)
-        what = f"{plain(done)} of {metric.show(target)}"
-        return f"{metric.label}{whose}: {what} by {fmt_date(objective.ends_on)} ({share}%)"
+        return _(
+            "{objective}: {done} of {target} by {day} ({percent})",
+            objective=label,
+            done=shown(done),
+            target=metric.show(target),
+            day=fmt_date(objective.ends_on),
+            percent=fmt_percent(100 * done / target),
+        )
     shown_target = metric.show(target)
-    aim = f"within {shown_target}" if metric.goal == "most" else shown_target
     if value is None:
-        return f"{metric.label}{whose}: not measured yet, target {aim}"
+        return (
+            _(
+                "{objective}: not measured yet, target within {target}",
+                objective=label,
+                target=shown_target,
+            )
+            if metric.goal == "most"
+            else _(
+                "{objective}: not measured yet, target {target}",
+                objective=label,
+                target=shown_target,
+            )
+        )
     # Judged as shown: "3 days, target within 3 days" is on track, whatever the decimals.
-    shown = metric.show(value)
-    met = shown == shown_target or (value <= target if metric.goal == "most" else value >= target)
-    return f"{metric.label}{whose}: {shown}, target {aim}: " + ("on track" if met else "behind")
+    now = metric.show(value)
+    met = now == shown_target or (value <= target if metric.goal == "most" else value >= target)
+    values = {"objective": label, "value": now, "target": shown_target}
+    if metric.goal == "most":
+        return (
+            _("{objective}: {value}, target within {target}: on track", **values)
+            if met
+            else _("{objective}: {value}, target within {target}: behind", **values)
+        )
+    return (
+        _("{objective}: {value}, target {target}: on track", **values)
+        if met
+        else _("{objective}: {value}, target {target}: behind", **values)
+    )
+
+
+def _coverage_progress(objective: Objective, value: float | None) -> str:
+    """A coverage objective's progress: the share of its year group, against the target."""
+    values = {
+        "objective": objective_label(objective),
+        "target": fmt_percent(objective.target),
+        "day": fmt_date(objective.ends_on),
+    }
+    if value is None:
+        return _("{objective}: no students in it now, target {target} by {day}", **values)
+    # Judged as shown, like the other figures: "90% of 90%" has made it.
+    if round(value) >= objective.target:
+        return _(
+            "{objective}: {share} of {target} by {day} (reached)",
+            share=fmt_percent(value),
+            **values,
+        )
+    return _("{objective}: {share} of {target} by {day}", share=fmt_percent(value), **values)
 
 
 def objective_values(
@@ -249,7 +301,7 @@ def objective_values(
 @registry.command(
     "objective",
     roles=STAFF,
-    help="set a partnership objective: /objective placements 10 for Acme Ltd",
+    help=N_("set a partnership objective: /objective placements 10 for Acme Ltd"),
 )
 def objective(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
@@ -263,7 +315,13 @@ def objective(ctx: Context, args: str) -> list[Reply]:
     name = _metric_name(match["metric"])
     metric = METRICS.get(name)
     if metric is None:
-        raise UserError(f"I can't measure {match['metric']}. {objective_help(today)}")
+        raise UserError(
+            _(
+                "I can't measure {metric}. {help}",
+                metric=match["metric"],
+                help=objective_help(today),
+            )
+        )
     target = _target(name, metric, match["target"], match["unit"])
     employer = _employer(ctx, match["employer"]) if match["employer"] else None
     ends_on = _end_date(match["by"], today) if match["by"] else today + timedelta(days=DEFAULT_DAYS)
@@ -307,18 +365,18 @@ def _save(
             created_at=ctx.now,
         )
         ctx.session.add(existing)
-        said = "Objective set"
+        said = N_("Objective set, from {start} to {end}. So far:")
     else:
-        said = "Objective updated"
+        said = N_("Objective updated, from {start} to {end}. So far:")
     existing.target = target
     existing.ends_on = ends_on
     ctx.session.flush()
     [value] = objective_values(
         ctx.session, [existing], person_zone(ctx.person), today, ctx.timing.school_year_start
     )
+    done = _(said, start=fmt_date(existing.starts_on), end=fmt_date(ends_on))
     return Reply(
-        f"{said}, from {fmt_date(existing.starts_on)} to {fmt_date(ends_on)}. "
-        f"So far:\n{progress_line(existing, value)}\n\nSee them all with /objectives."
+        f"{done}\n{progress_line(existing, value)}\n\n" + _("See them all with /objectives.")
     )
 
 
@@ -326,21 +384,26 @@ def _coverage_objective(ctx: Context, school_id: int, text: str, today: date) ->
     """A share of a year group with an encounter or experience, by a day of this school year."""
     match = _COVERAGE.fullmatch(text)
     if match is None:
-        raise UserError(COVERAGE_HELP)
+        raise UserError(_(COVERAGE_HELP))
     group = _YEAR_GROUP.fullmatch(match["group"])
     if group is None:
         raise UserError(
-            f"Say the year group by its number, like 90% of Year 10 with {match['measure']}."
+            _(
+                "Say the year group by its number, like 90% of Year 10 with {measure}.",
+                measure=match["measure"],
+            )
         )
     measure = _measure(match["measure"])
     target = float(match["target"])
     if not 1 <= target <= 100:
-        raise UserError("Choose a share from 1% to 100% of the year group.")
+        raise UserError(_("Choose a share from 1% to 100% of the year group."))
     grade = int(group["grade"])
     if not school_students(ctx.session, school_id, grade=grade):
         raise UserError(
-            f"{year_group_label(grade)} has no students at your school yet. /evidence shows "
-            "the year groups."
+            _(
+                "{group} has no students at your school yet. /evidence shows the year groups.",
+                group=year_group_label(grade),
+            )
         )
     year = school_year(today, ctx.timing.school_year_start)
     ends_on = _coverage_end(match["by"], today, year) if match["by"] else year.end
@@ -356,8 +419,11 @@ def _measure(said: str) -> str:
     measure = _MEASURE_WORDS.get(words) or _MEASURE_WORDS.get(words.removesuffix("s"))
     if measure is None:
         raise UserError(
-            f"I can't count {said}. A year group's share can be with an encounter, a "
-            "meaningful encounter or a workplace experience."
+            _(
+                "I can't count {measure}. A year group's share can be with an encounter, a "
+                "meaningful encounter or a workplace experience.",
+                measure=said,
+            )
         )
     return measure
 
@@ -375,13 +441,16 @@ def _coverage_end(text: str, today: date, year: SchoolYear) -> date:
         try:
             ends_on = parse_day(text, today, after=today)
         except WhenError as error:
-            raise UserError(f"{error} Or a month, like by July.") from None
+            raise UserError(_("{error} Or a month, like by July.", error=str(error))) from None
     if ends_on < today:
-        raise UserError("That date has passed. Please choose a day from today on.")
+        raise UserError(_("That date has passed. Please choose a day from today on."))
     if ends_on > year.end:
         raise UserError(
-            f"That's after this school year, which ends on {fmt_date(year.end)}: coverage is "
-            "counted per school year. Please choose a day by then."
+            _(
+                "That's after this school year, which ends on {day}: coverage is counted per "
+                "school year. Please choose a day by then.",
+                day=fmt_date(year.end),
+            )
         )
     return ends_on
 
@@ -402,18 +471,32 @@ def _target(name: str, metric: Metric, number: str, unit: str | None) -> float:
         factor = metric.units.get(_UNITS[unit.lower()])
         if factor is None:
             raise UserError(
-                f"{metric.label} isn't measured in {unit}. Try /objective {name} {metric.example}."
+                _(
+                    "{metric} isn't measured in {unit}. Try /objective {name} {example}.",
+                    metric=_(metric.label),
+                    unit=unit,
+                    name=name,
+                    example=metric.example,
+                )
             )
         target *= factor
     if not metric.low <= target <= metric.high:
         raise UserError(
-            f"For {metric.label.lower()}, choose a target from {metric.show(metric.low)} "
-            f"to {metric.show(metric.high)}."
+            _(
+                "For {metric}, choose a target from {low} to {high}.",
+                metric=_(metric.label).lower(),
+                low=metric.show(metric.low),
+                high=metric.show(metric.high),
+            )
         )
     if metric.whole and not target.is_integer():
         raise UserError(
-            f"For {metric.label.lower()}, please give a whole number, like "
-            f"/objective {name} {metric.example}."
+            _(
+                "For {metric}, please give a whole number, like /objective {name} {example}.",
+                metric=_(metric.label).lower(),
+                name=name,
+                example=metric.example,
+            )
         )
     return target
 
@@ -423,12 +506,15 @@ def _end_date(text: str, today: date) -> date:
         ends_on = date.fromisoformat(text)
     except ValueError:
         raise UserError(
-            f"Please give the end date as YYYY-MM-DD, like by {example_deadline(today):%Y-%m-%d}."
+            _(
+                "Please give the end date as YYYY-MM-DD, like by {day}.",
+                day=example_deadline(today).isoformat(),
+            )
         ) from None
     if ends_on < today:
-        raise UserError("That date has passed. Please choose an end date from today on.")
+        raise UserError(_("That date has passed. Please choose an end date from today on."))
     if ends_on > today + MAX_AHEAD:
-        raise UserError("That's more than two years ahead. Please choose a nearer date.")
+        raise UserError(_("That's more than two years ahead. Please choose a nearer date."))
     return ends_on
 
 
@@ -450,11 +536,13 @@ def _employer(ctx: Context, name: str) -> Organisation:
         return similar[0]
     if similar:
         names = ", ".join(o.name for o in similar[:5])
-        raise UserError(f"Which employer do you mean: {names}? Type the whole name.")
-    raise UserError(f"I don't know an employer called {clean}. Check the name in /listings.")
+        raise UserError(_("Which employer do you mean: {names}? Type the whole name.", names=names))
+    raise UserError(
+        _("I don't know an employer called {name}. Check the name in /listings.", name=clean)
+    )
 
 
-@registry.command("objectives", roles=STAFF, help="your school's objectives and their progress")
+@registry.command("objectives", roles=STAFF, help=N_("your school's objectives and their progress"))
 def objectives(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
     rows = ctx.session.scalars(
@@ -465,7 +553,15 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
         .limit(MAX_LISTED)
     ).all()
     if not rows:
-        return [Reply(f"{school.name} has no objectives yet. {objective_help(local_today(ctx))}")]
+        return [
+            Reply(
+                _(
+                    "{school} has no objectives yet. {help}",
+                    school=school.name,
+                    help=objective_help(local_today(ctx)),
+                )
+            )
+        ]
     values = objective_values(
         ctx.session,
         rows,
@@ -473,17 +569,24 @@ def objectives(ctx: Context, args: str) -> list[Reply]:
         local_today(ctx),
         ctx.timing.school_year_start,
     )
-    lines = [f"Objectives of {school.name}:"]
+    lines = [_("Objectives of {school}:", school=school.name)]
     buttons = []
     for n, (row, value) in enumerate(zip(rows, values, strict=True), start=1):
         lines.append(f"{n}. {progress_line(row, value)}")
-        buttons.append((Button(f"Remove {n}", actions.OBJECTIVE_REMOVE.payload(row.id)),))
+        buttons.append(
+            (Button(_("Remove {number}", number=n), actions.OBJECTIVE_REMOVE.payload(row.id)),)
+        )
     if len(rows) == MAX_LISTED:
         total = ctx.session.scalar(
             select(func.count()).select_from(Objective).where(Objective.school_id == school.id)
         )
         if total and total > MAX_LISTED:
-            lines.append(f"…and {total - MAX_LISTED} more, ending sooner. Remove some to see them.")
+            lines.append(
+                _(
+                    "…and {count} more, ending sooner. Remove some to see them.",
+                    count=fmt_number(total - MAX_LISTED),
+                )
+            )
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
@@ -492,7 +595,9 @@ def remove_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     school = staff_school(ctx)
     row = ctx.session.get(Objective, parse_id(args[0] if args else None))
     if row is None or row.school_id != school.id:
-        raise UserError("I can't find that objective at your school. Send /objectives to see them.")
+        raise UserError(
+            _("I can't find that objective at your school. Send /objectives to see them.")
+        )
     label = objective_label(row)
     ctx.session.delete(row)
-    return [Reply(f"Removed the objective: {label}.", replace=True)]
+    return [Reply(_("Removed the objective: {objective}.", objective=label), replace=True)]

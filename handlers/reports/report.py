@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core import EMPLOYERS, STAFF, Attachment, Context, Registry, Reply, Timing, UserError
+from bot.i18n import N_, _, _n, fmt_number
 from handlers.common import fmt_date, local_today, person_zone, staff_school
 from handlers.reports.chart import ChartData, render
 from handlers.reports.figures import (
@@ -31,7 +32,7 @@ from handlers.reports.figures import (
     fmt_percent,
     fmt_rating,
     parse_period,
-    plain,
+    shown,
 )
 from handlers.reports.objectives import objective_values, progress_line
 from storage.models import Objective, Organisation, Person, Role, School
@@ -41,6 +42,8 @@ registry = Registry()
 CHART_NAME = "partnership-report.png"
 # The employers the chart names, the busiest first; the report lists the rest.
 CHART_EMPLOYERS = 8
+# The heading of the figures of every employer together (the report's and its files').
+ALL_EMPLOYERS = N_("All employers")
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ def _objectives_in(
             ).all()
         )
     return [
-        (f"{schools[o.school_id]}: " if schools else "") + progress_line(o, value)
+        _("{school}: {objective}", school=schools[o.school_id], objective=progress_line(o, value))
+        if schools
+        else progress_line(o, value)
         for o, value in zip(objectives, values, strict=True)
     ]
 
@@ -156,80 +161,113 @@ def _change(now: float, before: float) -> str:
     """The change from ``before`` to ``now`` at the precision the figures are shown in."""
     shown_now, shown_before = round(now, 1), round(before, 1)
     if shown_now == shown_before:
-        return " (no change)"
-    direction = "up" if shown_now > shown_before else "down"
-    return f" ({direction} {plain(abs(shown_now - shown_before))})"
+        return " " + _("(no change)")
+    by = shown(abs(shown_now - shown_before))
+    return " " + (_("(up {by})", by=by) if shown_now > shown_before else _("(down {by})", by=by))
 
 
 def _was(before: float | None, show: Callable[[float], str]) -> str:
-    return f" (was {show(before)})" if before is not None else ""
+    return " " + _("(was {value})", value=show(before)) if before is not None else ""
+
+
+# The report's figures, by what they count.
+PUBLISHED = N_("Opportunities published: {count}")
+REACHED = N_("Students reached: {count}")
+INTERESTS = N_("Interests registered: {count}")
+INVITATIONS = N_("Invitations: {count}")
+PLACEMENTS = N_("Placements: {count}")
 
 
 def figure_lines(now: Figures, before: Figures, *, brief: bool = False) -> list[str]:
     """One line per figure; ``brief`` leaves out those with nothing in either period."""
     lines: list[tuple[str, bool]] = []
     for label, mine, earlier in (
-        ("Opportunities published", now.published, before.published),
-        ("Students reached", now.reached, before.reached),
-        ("Interests registered", now.interests, before.interests),
+        (PUBLISHED, now.published, before.published),
+        (REACHED, now.reached, before.reached),
+        (INTERESTS, now.interests, before.interests),
     ):
-        lines.append((f"{label}: {mine}{_change(mine, earlier)}", bool(mine or earlier)))
+        text = _(label, count=fmt_number(mine)) + _change(mine, earlier)
+        lines.append((text, bool(mine or earlier)))
     if now.reply_rate is not None:
-        rate = f"{fmt_percent(now.reply_rate)} ({now.replied} of {now.answerable} answered)"
+        rate = _(
+            "{percent} ({replied} of {answerable} answered)",
+            percent=fmt_percent(now.reply_rate),
+            replied=fmt_number(now.replied),
+            answerable=fmt_number(now.answerable),
+        )
     else:
-        rate = "no interests to answer yet"
+        rate = _("no interests to answer yet")
     lines.append(
         (
-            f"Reply rate: {rate}{_was(before.reply_rate, fmt_percent)}",
+            _("Reply rate: {rate}", rate=rate) + _was(before.reply_rate, fmt_percent),
             now.answerable > 0 or before.answerable > 0,
         )
     )
     median = now.median_reply_hours
     lines.append(
         (
-            "Median reply time: "
-            + (fmt_duration(median) if median is not None else "no replies yet")
+            _(
+                "Median reply time: {time}",
+                time=fmt_duration(median) if median is not None else _("no replies yet"),
+            )
             + _was(before.median_reply_hours, fmt_duration),
             bool(now.reply_hours or before.reply_hours),
         )
     )
     for label, mine, earlier in (
-        ("Invitations", now.invitations, before.invitations),
-        ("Placements", now.placements, before.placements),
+        (INVITATIONS, now.invitations, before.invitations),
+        (PLACEMENTS, now.placements, before.placements),
     ):
-        lines.append((f"{label}: {mine}{_change(mine, earlier)}", bool(mine or earlier)))
+        text = _(label, count=fmt_number(mine)) + _change(mine, earlier)
+        lines.append((text, bool(mine or earlier)))
     lines.append(
         (
-            f"Hours confirmed: {plain(now.hours)}{_change(now.hours, before.hours)}",
+            _("Hours confirmed: {hours}", hours=shown(now.hours))
+            + _change(now.hours, before.hours),
             bool(now.minutes or before.minutes),
         )
     )
+    lines += _rating_lines(now, before)
+    return ["• " + text for text, anything in lines if anything or not brief]
+
+
+def _rating_lines(now: Figures, before: Figures) -> list[tuple[str, bool]]:
+    """The feedback figures, each with whether there is anything in either period."""
+    lines = []
     for label, rating, previous in (
-        ("students", now.student_rating, before.student_rating),
-        ("supervisors", now.supervisor_rating, before.supervisor_rating),
+        (N_("Feedback from students: {rating}"), now.student_rating, before.student_rating),
+        (
+            N_("Feedback from supervisors: {rating}"),
+            now.supervisor_rating,
+            before.supervisor_rating,
+        ),
     ):
         if rating.value is not None:
-            answers = f"{rating.count} answer{'' if rating.count == 1 else 's'}"
-            said = f"{fmt_rating(rating.value)} ({answers})"
+            said = _n(
+                "{rating} ({n} answer)",
+                "{rating} ({n} answers)",
+                rating.count,
+                rating=fmt_rating(rating.value),
+            )
         else:
-            said = "none yet"
+            said = _("none yet")
         lines.append(
             (
-                f"Feedback from {label}: {said}{_was(previous.value, fmt_rating)}",
+                _(label, rating=said) + _was(previous.value, fmt_rating),
                 bool(rating.count or previous.count),
             )
         )
-    return ["• " + text for text, anything in lines if anything or not brief]
+    return lines
 
 
 def period_span(period: Period) -> str:
     """The period's first and last days, as the report shows them."""
-    return f"{fmt_date(period.start)} to {fmt_date(period.end)}"
+    return _("{start} to {end}", start=fmt_date(period.start), end=fmt_date(period.end))
 
 
 def period_before(period: Period) -> str:
     """The period just before, as the report names it."""
-    return "the day before" if period.days == 1 else f"the {period.days} days before"
+    return _n("the day before", "the {n} days before", period.days)
 
 
 def quiet_line(report: Report) -> str | None:
@@ -237,12 +275,16 @@ def quiet_line(report: Report) -> str | None:
     if not report.quiet:
         return None
     count = len(report.quiet)
-    now = sum(f.published for _, f, _ in report.quiet)
-    before = sum(f.published for _, _, f in report.quiet)
-    return (
-        f"{count} other employer{'' if count == 1 else 's'} published {now} "
-        f"opportunit{'y' if now == 1 else 'ies'}{_change(now, before)}, "
-        "with no students' activity yet."
+    now = sum(row[1].published for row in report.quiet)
+    before = sum(row[2].published for row in report.quiet)
+    # Translators: {opportunities} is "{n} opportunity" or "{n} opportunities", {change} the
+    # change since the period before, like " (up 2)".
+    return _n(
+        "{n} other employer published {opportunities}{change}, with no students' activity yet.",
+        "{n} other employers published {opportunities}{change}, with no students' activity yet.",
+        count,
+        opportunities=_n("{n} opportunity", "{n} opportunities", now),
+        change=_change(now, before),
     )
 
 
@@ -251,19 +293,30 @@ def report_blocks(report: Report) -> list[str]:
     period = report.period
     if report.empty:
         # A year or more found nothing either: a longer period would not help.
-        hint = " Try a longer period: /report year" if period.days < 365 else ""
-        return [
-            f"Nothing to report for {report.title} from {period_span(period)}, nor in "
-            f"{period_before(period)}: no opportunities, views or interests yet.{hint}"
-        ]
+        nothing = _(
+            "Nothing to report for {title} from {span}, nor in {before}: no opportunities, "
+            "views or interests yet.",
+            title=report.title,
+            span=period_span(period),
+            before=period_before(period),
+        )
+        if period.days < 365:
+            return [nothing + " " + _("Try a longer period: /report year")]
+        return [nothing]
     blocks = [
-        f"Partnership report for {report.title}, {period_span(period)} ({days_text(period.days)}). "
-        f"In brackets: the change since {period_before(period)}."
+        _(
+            "Partnership report for {title}, {span} ({days}). In brackets: the change since "
+            "{before}.",
+            title=report.title,
+            span=period_span(period),
+            days=days_text(period.days),
+            before=period_before(period),
+        )
     ]
     lines = figure_lines(report.now.overall, report.before.overall)
-    blocks.append("\n".join(lines if report.single else ["All employers", *lines]))
+    blocks.append("\n".join(lines if report.single else [_(ALL_EMPLOYERS), *lines]))
     if report.objectives:
-        blocks.append("\n".join(["Objectives", *("• " + o for o in report.objectives)]))
+        blocks.append("\n".join([_("Objectives"), *("• " + o for o in report.objectives)]))
     if not report.single:
         # Each employer shows only what it did, so a long list of employers stays readable.
         for name, now, before in report.employers:
@@ -282,13 +335,13 @@ def chart_data(report: Report) -> ChartData:
     )[:CHART_EMPLOYERS]
     shown = [employers[n] for n in sorted(busiest)]
     return ChartData(
-        title=f"Partnership report: {report.title}",
+        title=_("Partnership report: {title}", title=report.title),
         subtitle=f"{period_span(report.period)} ({days_text(report.period.days)})",
         funnel=(
-            ("Students reached", overall.reached),
-            ("Interests", overall.interests),
-            ("Invitations", overall.invitations),
-            ("Placements", overall.placements),
+            (_("Students reached"), overall.reached),
+            (_("Interests"), overall.interests),
+            (_("Invitations"), overall.invitations),
+            (_("Placements"), overall.placements),
         ),
         reply_times=[(name, now.median_reply_hours) for name, now, _ in shown],
         more=len(report.employers) - len(shown),
@@ -301,11 +354,14 @@ def _view(ctx: Context) -> tuple[Scope, str, bool]:
         organisation = ctx.person.organisation
         if organisation is None:
             raise UserError(
-                "You're not linked to an employer yet. Ask the school for an employer invite code."
+                _(
+                    "You're not linked to an employer yet. Ask the school for an employer "
+                    "invite code."
+                )
             )
         return Scope(organisation_id=organisation.id), organisation.name, True
     if ctx.role == Role.ADMIN:
-        return Scope(), "all schools", False
+        return Scope(), _("all schools"), False
     school = staff_school(ctx)
     return Scope(school_id=school.id), school.name, False
 
@@ -314,7 +370,7 @@ def _view(ctx: Context) -> tuple[Scope, str, bool]:
     "report",
     "health",
     roles=STAFF | EMPLOYERS,
-    help="how the partnerships are doing: /report, /report 30d, /report last month",
+    help=N_("how the partnerships are doing: /report, /report 30d, /report last month"),
 )
 def report(ctx: Context, args: str) -> list[Reply]:
     try:
