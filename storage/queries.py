@@ -288,13 +288,6 @@ class Elsewhere:
     places: tuple[str, ...]
     listings: int
 
-    def phrase(self) -> str:
-        """ "also in Plano, TX and 2 more", or "also listed 2 more times" without new places."""
-        if self.places:
-            more = f" and {len(self.places) - 1} more" if len(self.places) > 1 else ""
-            return f"also in {self.places[0]}{more}"
-        return f"also listed {self.listings} more time{'s' if self.listings > 1 else ''}"
-
 
 _MORE_PLACES = re.compile(r"and \d+ more")
 

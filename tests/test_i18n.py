@@ -597,8 +597,9 @@ def test_an_announcement_reaches_each_student_in_their_language(
     _onboard(ada)
     ana = Chat(core, "ana", name="Ana García", language="es")
     _onboard(ana)
-    tina = Chat(core, "tina", name="Tina Teacher", language=PSEUDO)
+    tina = Chat(core, "tina", name="Tina Teacher")
     join_with_invite(session_factory, clock.now, tina, Role.TEACHER)
+    _speaks(session_factory, tina, PSEUDO)
     message = "Careers fair on Friday in the hall!"
     seen = tina.send("/announce") + tina.send(message)
     with session_factory() as session:

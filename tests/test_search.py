@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
+from handlers.common import also
 from handlers.listings.importer import import_file
 from storage.models import (
     Opportunity,
@@ -264,7 +265,7 @@ def test_one_role_is_listed_once(
         other = elsewhere(session, student, clock.now.date(), [leidos])[leidos.id]
         assert set(other.places) == {"Remote, US", "Lynnwood, WA", "Arlington, VA"}
         assert other.listings == 3
-        assert other.phrase() == f"also in {other.places[0]} and 2 more"
+        assert also(other) == f"also in {other.places[0]} and 2 more"
 
 
 @pytest.mark.usefixtures("imported")
@@ -334,4 +335,4 @@ def test_a_role_from_several_sources_in_one_place_says_so(
         assert total == 1
         student = Person(name="S", role=Role.STUDENT, created_at=clock.now)
         other = elsewhere(session, student, clock.now.date(), items)[items[0].id]
-        assert other.phrase() == "also listed 1 more time"
+        assert also(other) == "also listed 1 more time"

@@ -35,6 +35,7 @@ from handlers.common.when import (
 from handlers.common.wording import (
     KIND_LABELS,
     STATUS_LABELS,
+    also,
     card,
     card_text,
     clip,
@@ -62,6 +63,7 @@ __all__ = [
     "STATUS_LABELS",
     "WhenError",
     "all_staff",
+    "also",
     "card",
     "card_text",
     "clip",

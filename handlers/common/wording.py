@@ -22,7 +22,7 @@ from storage.models import (
     Role,
     SavedOpportunity,
 )
-from storage.queries import elsewhere, ineligibility, record_view
+from storage.queries import Elsewhere, elsewhere, ineligibility, record_view
 from storage.tags import TAGS
 
 KIND_LABELS: dict[OpportunityKind, str] = {
@@ -228,7 +228,7 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
     prefix = f"{note}\n\n" if note else ""
     other = elsewhere(ctx.session, ctx.person, today, [opportunity]).get(oid)
     body = card_text(
-        opportunity, today, ctx.caps.max_text - len(prefix), also=other.phrase() if other else None
+        opportunity, today, ctx.caps.max_text - len(prefix), also=also(other) if other else None
     )
     rows = (
         (first, save),
@@ -239,3 +239,17 @@ def card(ctx: Context, opportunity: Opportunity, *, note: str = "", replace: boo
         (Button(_("« Back"), actions.BACK_TO_LIST.payload()),),
     )
     return Reply(prefix + body, rows, replace=replace)
+
+
+def also(other: Elsewhere) -> str:
+    """ "also in Plano, TX and 2 more", or "also listed 2 more times" without new places."""
+    if len(other.places) > 1:
+        return _n(
+            "also in {place} and {n} more",
+            "also in {place} and {n} more",
+            len(other.places) - 1,
+            place=other.places[0],
+        )
+    if other.places:
+        return _("also in {place}", place=other.places[0])
+    return _n("also listed {n} more time", "also listed {n} more times", other.listings)

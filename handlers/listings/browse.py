@@ -14,12 +14,11 @@ from typing import Any, Literal, TypedDict, cast
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from bot.i18n import N_, _, _n, fmt_day
 from handlers import actions
-from handlers.common import KIND_LABELS, card, clip, local_today, open_opportunity
+from handlers.common import KIND_LABELS, also, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
 from storage.queries import (
     ORDERS,
     BrowseFilters,
-    Elsewhere,
     Reason,
     browse_page,
     elsewhere,
@@ -258,20 +257,6 @@ def _reason(fact: Reason) -> str:
 
 # The facts of the score that are a word: marked here, translated by ``_reason``.
 REASON_WORDS = {"remote": N_("remote"), "paid": N_("paid"), "new": N_("new")}
-
-
-def also(other: Elsewhere) -> str:
-    """ "also in Plano, TX and 2 more", or "also listed 2 more times" without new places."""
-    if len(other.places) > 1:
-        return _n(
-            "also in {place} and {n} more",
-            "also in {place} and {n} more",
-            len(other.places) - 1,
-            place=other.places[0],
-        )
-    if other.places:
-        return _("also in {place}", place=other.places[0])
-    return _n("also listed {n} more time", "also listed {n} more times", other.listings)
 
 
 def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
