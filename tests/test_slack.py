@@ -93,6 +93,7 @@ from tests.helpers import (
     Chat,
     add_opportunity,
     add_school,
+    last_message,
     make_employer,
     onboard,
     row_counts,
@@ -1778,3 +1779,89 @@ def test_forms_stay_within_block_kit_limits() -> None:
     live = Form("T", "Go", (replace(few, live=True),), summary="s")
     (_, note) = form_view("cmd", live, summary="y" * 5000)["blocks"]
     assert note["block_id"] == "summary" and len(note["elements"][0]["text"]) == 3000
+
+
+async def test_one_thread_per_application_with_its_status_line_edited(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    maya_dm, raj_dm = fake.add_user("UE", "Maya Boss"), fake.add_user("UF", "Raj Colleague")
+    for user, dm, name in (("UE", maya_dm, "Maya"), ("UF", raj_dm, "Raj")):
+        chat = Chat(core, user, platform="slack", name=name)
+        make_employer(session_factory, clock.now, chat, "Acme Ltd")
+        with transaction(session_factory) as session:
+            session.scalars(select(Account).where(Account.external_id == user)).one().chat_id = dm
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock)
+    await sender.drain()
+    roots = {dm: fake.posted(dm)[0] for dm in (maya_dm, raj_dm)}
+    assert all(r.section_text.endswith("Status: New") for r in roots.values())
+
+    await fake.click("UE", "Ask a question")
+    await slack.idle()
+    await fake.dm_message("UE", "Can you do Tuesdays?")
+    await slack.idle()
+    await sender.drain()
+    with session_factory() as session:
+        iid = session.scalars(select(Interest.id)).one()
+    (reply,) = last_message(session_factory, ada)[1]  # the question's Reply button
+    ada.press_payload(reply.payload)
+    ada.send("Yes, Tuesdays suit me.")
+    await sender.drain()
+    await fake.click("UE", "Invite")
+    await slack.idle()
+    await fake.dm_message("UE", "Come on Tuesday at 10:00.")
+    await slack.idle()
+    await sender.drain()
+    await fake.click("UE", "Mark as placed")
+    await slack.idle()
+    await sender.drain()
+
+    # Raj's thread holds the whole conversation under the notification; Maya's holds Ada's
+    # reply (her own question and invitation were answered to her where she typed them).
+    threaded = {
+        dm: [
+            c.params["text"]
+            for c in fake.calls_to("chat.postMessage")
+            if c.params["channel"] == dm and c.params.get("thread_ts") == roots[dm].ts
+        ]
+        for dm in roots
+    }
+    assert [t.split(":")[0] for t in threaded[raj_dm]] == [
+        "Maya asked Ada about Software intern",
+        "Ada replies about Software intern",
+        "Maya invited Ada for Software intern",
+        "Maya marked Ada as placed for Software intern. Set the dates and supervisor with "
+        "/oppbot placements 1.",
+    ]
+    assert [t.split(":")[0] for t in threaded[maya_dm]] == ["Ada replies about Software intern"]
+    # Each root's status line moved on in place: chat.update on its own channel and ts.
+    for dm, root in roots.items():
+        updates = [c for c in fake.calls_to("chat.update") if c.params["ts"] == root.ts]
+        assert {c.params["channel"] for c in updates} == {dm}
+        assert [c.params["text"].splitlines()[-1] for c in updates] == [
+            "Status: Asked",
+            "Status: Invited",
+            "Status: Placed",
+        ]
+        assert root.section_text.endswith("Status: Placed")
+        assert [b["text"]["text"] for b in root.buttons] == ["Message"]
+
+    # The student's teacher reads the same conversation, with the same status.
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    tess = Chat(core, "tess", name="Tess Teacher")
+    tess.send(f"/join {code}")
+    tess.send(f"/thread {iid}")
+    assert "Status: Placed" in tess.text
+    for said in ("Can you do Tuesdays?", "Yes, Tuesdays suit me.", "Come on Tuesday at 10:00."):
+        assert said in tess.text
+        assert any(said in t for t in threaded[raj_dm])

@@ -7,6 +7,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.app import Runner, build
 from bot.config import Settings
-from bot.core import MAX_FILE_BYTES, Core, utcnow
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Incoming, utcnow
 from bot.delivery import OutboxSender, Outcome, Pacing, SenderLock
 from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
 from storage.db import make_engine, make_session_factory
@@ -39,6 +40,7 @@ from tests.helpers import (
     add_opportunity,
     add_school,
     join_with_invite,
+    last_message,
     make_employer,
     onboard,
     row_counts,
@@ -813,3 +815,53 @@ async def test_command_menus_are_described_in_each_language(
     assert {c["command"]: c["description"] for c in fake.commands(language_code="uk")}[
         "start"
     ] == "налаштувати або змінити мій профіль"
+
+
+class InChat(Chat):
+    """A private Telegram chat, whose id is the person's."""
+
+    def _incoming(self, **kwargs: str | Attachment | None) -> Incoming:
+        return replace(super()._incoming(**kwargs), chat_id=self.user)
+
+
+async def test_an_application_s_messages_reply_to_its_first_on_telegram(
+    fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    boss = InChat(core, "900", platform="telegram", name="Maya")
+    make_employer(session_factory, clock.now, boss, "Acme Ltd")
+    ada = InChat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        sender = OutboxSender(session_factory, TelegramTransport(bot), clock=clock)
+        await sender.drain()
+        buttons = {b.label: b for b in last_message(session_factory, boss, "match")[1]}
+        boss.press_payload(buttons["Ask a question"].payload)
+        boss.send("Can you do Tuesdays?")
+        await sender.drain()
+        ada.press_payload(last_message(session_factory, ada)[1][0].payload)
+        ada.send("Yes, Tuesdays suit me.")
+        boss.press_payload(buttons["Invite"].payload)
+        boss.send("Come on Tuesday at 10:00.")
+        await sender.drain()
+    (root, reply) = fake.sent(900)
+    assert root.params["text"].endswith("Status: New") and "reply_parameters" not in root.params
+    assert reply.params["reply_parameters"]["message_id"] == 1  # quotes the notification
+    (asked, invited) = fake.calls_to("editMessageText")
+    assert (asked.params["chat_id"], asked.params["message_id"]) == (900, 1)
+    assert asked.params["text"].endswith("Status: Asked")
+    assert invited.params["text"].endswith("Status: Invited")
+    # The student's side: the invitation quotes the question before it.
+    (question, invitation) = fake.sent(501)[-2:]
+    assert "Can you do Tuesdays?" in question.params["text"]
+    assert "reply_parameters" not in question.params
+    assert "Come on Tuesday" in invitation.params["text"]
+    with session_factory() as session:
+        question_id = session.scalar(
+            select(OutboxMessage.sent_message_id).where(
+                OutboxMessage.text.contains("Can you do Tuesdays?"), OutboxMessage.kind == "relay"
+            )
+        )
+    assert invitation.params["reply_parameters"]["message_id"] == int(question_id or 0)

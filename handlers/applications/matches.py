@@ -28,6 +28,7 @@ from bot.core import (
     UserError,
     stored_buttons,
 )
+from bot.i18n import _, _p, speaking_to
 from handlers import actions
 from handlers.common import (
     STATUS_LABELS,
@@ -54,6 +55,7 @@ from storage.models import (
     InterestMessage,
     InterestStatus,
     Opportunity,
+    OutboxMessage,
     Person,
     Role,
 )
@@ -110,6 +112,81 @@ def match_notification(student: Person, opportunity: Opportunity, note: str | No
     return "\n".join(lines)
 
 
+# One thread per application and employer member: the match notification is its first message
+# (the latest one, if the student's details came later with consent or the interest was
+# renewed); what follows about that application goes in its thread, and the notification's
+# status line is edited as the application moves on.
+
+
+def _stage(interest: Interest) -> str:
+    """Where the application stands, as the thread's status line tells it."""
+    if interest.status == S.INTERESTED:
+        return "asked" if interest.employer_replied_at is not None else "new"
+    return interest.status.value
+
+
+def application_status(interest: Interest) -> str:
+    """The status line's word for the application, in the current language."""
+    match _stage(interest):
+        case "new":
+            return _p("application", "New")
+        case "asked":
+            return _p("application", "Asked")
+        case "invited":
+            return _p("application", "Invited")
+        case "placed":
+            return _p("application", "Placed")
+        case "declined":
+            return _p("application", "Declined")
+        case _:
+            return _p("application", "Withdrawn")
+
+
+def _with_status(text: str, interest: Interest) -> str:
+    return text + "\n" + _("Status: {status}", status=application_status(interest))
+
+
+def thread_root(session: Session, interest_id: int, member_id: int) -> str | None:
+    """The key of the match notification that starts this member's thread about the
+    application, if one was queued."""
+    return session.scalar(
+        select(OutboxMessage.idempotency_key)
+        .where(
+            OutboxMessage.kind == "match",
+            OutboxMessage.idempotency_key.startswith(
+                f"match:{interest_id}:{member_id}:", autoescape=True
+            ),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+
+
+def _restate(ctx: Context, interest: Interest, message: InterestMessage, before: str) -> None:
+    """Edit each member's thread root to the application's new status (and the buttons that
+    fit it), if the status moved on."""
+    if _stage(interest) == before:
+        return
+    assert interest.person is not None
+    for member in employer_members(ctx, interest.opportunity):
+        root = thread_root(ctx.session, interest.id, member.id)
+        if root is None:
+            continue
+        with speaking_to(member):
+            text = _with_status(
+                match_notification(interest.person, interest.opportunity, interest.note),
+                interest,
+            )
+        ctx.edit_notice(
+            root,
+            text,
+            kind="match_status",
+            key=f"match-status:{message.id}:{member.id}",
+            buttons=employer_buttons(interest),
+            about=interest.person,
+        )
+
+
 def employer_buttons(interest: Interest) -> Buttons:
     """The answers that fit where the application stands."""
     iid = interest.id
@@ -154,9 +231,12 @@ def notify_employers(ctx: Context, interest: Interest) -> None:
         interest.details_shared_at = ctx.now
     message = match_notification(student, opportunity, interest.note)
     for member in employer_members(ctx, opportunity):
+        # Without the student's details nobody can answer, so there is no status to follow.
+        with speaking_to(member):
+            card = _with_status(message, interest) if shared else message
         ctx.notify(
             member,
-            message,
+            card,
             kind="match",
             key=f"match:{interest.id}:{member.id}:{ctx.now.isoformat()}",
             buttons=employer_buttons(interest) if shared else (),
@@ -205,9 +285,11 @@ def share_pending(ctx: Context, student: Person) -> int:
         text = "A guardian's consent is now on file, so here are the student's details.\n\n"
         text += match_notification(student, interest.opportunity, interest.note)
         for member in employer_members(ctx, interest.opportunity):
+            with speaking_to(member):
+                card = _with_status(text, interest)
             ctx.notify(
                 member,
-                text,
+                card,
                 kind="match",
                 key=f"match:{interest.id}:{member.id}:consent:{ctx.now.isoformat()}",
                 buttons=employer_buttons(interest),
@@ -269,6 +351,7 @@ def nudge_unanswered(
                         f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
                         buttons,
                         about=student,
+                        thread_of=thread_root(session, interest.id, member.id),
                     )
                     for member in members_of(session, opportunity.organisation_id)
                 )
@@ -452,6 +535,22 @@ def _tell_student(
         kind="relay",
         key=f"relay:{message.id}:{interest.person.id}",
         buttons=buttons,
+        thread_of=_student_thread(ctx, interest, interest.person),
+    )
+
+
+def _student_thread(ctx: Context, interest: Interest, student: Person) -> str | None:
+    """The student's side of the thread: the first message about the application they were
+    sent (on Telegram the later ones quote it)."""
+    said = ctx.session.scalars(
+        select(InterestMessage.id).where(InterestMessage.interest_id == interest.id)
+    )
+    keys = [f"relay:{message_id}:{student.id}" for message_id in said]
+    return ctx.session.scalar(
+        select(OutboxMessage.idempotency_key)
+        .where(OutboxMessage.idempotency_key.in_(keys))
+        .order_by(OutboxMessage.id)
+        .limit(1)
     )
 
 
@@ -469,13 +568,16 @@ def _tell_members(
             key=f"relay:{message.id}:{member.id}",
             buttons=employer_buttons(interest),
             about=interest.person,
+            thread_of=thread_root(ctx.session, interest.id, member.id),
         )
 
 
 def _write_to_student(ctx: Context, interest: Interest, verb: str, text: str) -> list[Reply]:
+    before = _stage(interest)
     if verb == "inv":
         interest.status = S.INVITED
     message = _record(ctx, interest, KINDS[verb], text)
+    _restate(ctx, interest, message, before)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
     who = student_label(interest.person)
@@ -527,8 +629,10 @@ def _invited_event(ctx: Context, interest: Interest, text: str) -> datetime | No
 
 
 def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
+    before = _stage(interest)
     interest.status = S.DECLINED
     message = _record(ctx, interest, "decline", text)
+    _restate(ctx, interest, message, before)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
     who = student_label(interest.person)
@@ -552,8 +656,10 @@ def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
 
 def _place(ctx: Context, interest: Interest) -> list[Reply]:
     """Mark the application placed (by an employer member or the student's teacher)."""
+    before = _stage(interest)
     interest.status = S.PLACED
     message = _record(ctx, interest, "placed", "")
+    _restate(ctx, interest, message, before)
     placement = create_placement(ctx, interest)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title

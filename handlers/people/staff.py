@@ -23,7 +23,9 @@ from bot.core import (
     Reply,
     UserError,
 )
+from bot.i18n import _
 from handlers import actions
+from handlers.applications import application_status
 from handlers.common import (
     STATUS_LABELS,
     clip,
@@ -77,7 +79,7 @@ def _join_code(ctx: Context, school: School) -> str:
     """A fresh code that starts with the school's name, so students recognise it."""
     prefix = re.sub(r"[^A-Z]", "", school.name.split()[0].upper())[:5] or "CLASS"
     while True:
-        code = f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(4))
+        code = f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _char in range(4))
         taken = ctx.session.scalar(
             select(func.count()).select_from(Cohort).where(Cohort.join_code == code)
         ) or ctx.session.scalar(
@@ -150,7 +152,7 @@ def _cohort_list(ctx: Context, school: School) -> Reply:
 )
 def interested(ctx: Context, args: str) -> list[Reply]:
     school = staff_school(ctx)
-    opportunity, _ = opportunity_arg(ctx, args, "/interested 12")
+    opportunity, _rest = opportunity_arg(ctx, args, "/interested 12")
     interests = ctx.session.scalars(
         select(Interest)
         .join(Person, Person.id == Interest.person_id)
@@ -235,9 +237,10 @@ def _thread(ctx: Context, raw_id: str | None) -> Reply:
     ):
         raise UserError("I can't find that application among your school's students.")
     student = interest.person
+    # The status line the employer's thread about this application shows.
     lines = [
-        f"{staff_label(ctx.session, student)} and {headline(interest.opportunity)}: "
-        f"{STATUS_LABELS[interest.status][0].lower()}."
+        f"{staff_label(ctx.session, student)} and {headline(interest.opportunity)}.",
+        _("Status: {status}", status=application_status(interest)),
     ]
     if interest.note:
         lines.append(f"{student.first_name}'s note: {interest.note}")
