@@ -39,6 +39,7 @@ from bot.core import (
     Panel,
     Registry,
     Reply,
+    Timing,
 )
 from bot.delivery import OutboxSender, Outcome, Pacing
 from bot.slack import (
@@ -59,6 +60,7 @@ from bot.slack.forms import form_view, option_list, own_choices
 from bot.slack.home import home_view
 from handlers import build_registry
 from handlers.listings.opportunities import EDITABLE
+from handlers.messaging.announcements import report_deliveries
 from handlers.people.invites import create_invite
 from storage.db import transaction
 from storage.models import (
@@ -1865,3 +1867,52 @@ async def test_one_thread_per_application_with_its_status_line_edited(
     for said in ("Can you do Tuesdays?", "Yes, Tuesdays suit me.", "Come on Tuesday at 10:00."):
         assert said in tess.text
         assert any(said in t for t in threaded[raj_dm])
+
+
+async def test_sending_to_n_students_becomes_the_delivery_outcome_in_place(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for user in ("UA", "UB", "UC"):
+        onboard(Chat(core, user, platform="slack", name=f"Student {user}"), under_18=False)
+        with transaction(session_factory) as session:
+            account = session.scalars(select(Account).where(Account.external_id == user)).one()
+            account.chat_id = fake.add_user(user, f"Student {user}")
+    fake.forget_channel(fake.dm("UC"))  # left the workspace
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "announce Careers fair on Friday")
+    await slack.idle()
+    await fake.click("UT", "Everyone at")
+    await slack.idle()
+    await fake.click("UT", "Send now")
+    await slack.idle()
+    # The preview the teacher pressed became "Sending to ..." (chat.update on its ts).
+    status = fake.posted(dm)[-1]
+    assert status.section_text.startswith("Sending to 3 students.")
+
+    def posts_to_teacher() -> int:
+        return sum(c.params["channel"] == dm for c in fake.calls_to("chat.postMessage"))
+
+    before = posts_to_teacher()
+
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock)
+    await sender.drain()
+    assert [bool(fake.posted(fake.dm(u))) for u in ("UA", "UB", "UC")] == [True, True, False]
+    assert report_deliveries(session_factory, clock.now, Timing()) == 1
+    await sender.drain()
+
+    # No follow-up message: the same message now says how it went, one button from the report.
+    assert posts_to_teacher() == before
+    *_, outcome = fake.calls_to("chat.update")
+    assert (outcome.params["channel"], outcome.params["ts"]) == (dm, status.ts)
+    assert status.section_text == (
+        "Announcement #1 delivered to 2 students, 1 unreachable: Careers fair on Friday"
+    )
+    assert [b["text"]["text"] for b in status.buttons] == ["Delivery report"]
+    await fake.click("UT", "Delivery report")
+    await slack.idle()
+    assert "Delivered: 2\nPending: 0\nUnreachable: 1" in fake.posted(dm)[-1].section_text

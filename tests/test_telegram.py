@@ -19,10 +19,12 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.app import Runner, build
 from bot.config import Settings
-from bot.core import MAX_FILE_BYTES, Attachment, Core, Incoming, utcnow
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Incoming, Timing, utcnow
 from bot.delivery import OutboxSender, Outcome, Pacing, SenderLock
 from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
-from storage.db import make_engine, make_session_factory
+from handlers.messaging.announcements import report_deliveries
+from handlers.people.invites import create_invite
+from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
     Account,
     Interest,
@@ -31,6 +33,7 @@ from storage.models import (
     OutboxStatus,
     Person,
     Role,
+    School,
 )
 from storage.outbox import MessageRef, enqueue
 from tests.conftest import FakeClock
@@ -865,3 +868,55 @@ async def test_an_application_s_messages_reply_to_its_first_on_telegram(
             )
         )
     assert invitation.params["reply_parameters"]["message_id"] == int(question_id or 0)
+
+
+async def test_sending_to_n_students_is_edited_to_the_delivery_outcome(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for user in ("601", "602"):
+        onboard(InChat(core, user, platform="telegram", name="Student Sam"), under_18=False)
+    fake.fail("sendMessage", "403", chat_id=602)  # this one blocked the bot
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    tess = TelegramUser(fake, 700, "Tess")
+    await tess.say(f"/join {code}", "set up as a teacher")
+    await tess.say("/announce Careers fair on Friday", "Who should get it?")
+    await tess.press("Everyone at", "Here's what they'll read")
+    status = await tess.press("Send now", "Sending to 2 students.")
+    # The pressed preview became "Sending to ...": that message is the one to edit later.
+    assert status.method == "editMessageText"
+    await _until(lambda: _shown(session_factory), "where the status message is")
+    sender = OutboxSender(session_factory, TelegramTransport(polling.bot), clock=clock)
+    await sender.drain()
+    assert report_deliveries(session_factory, clock.now, Timing()) == 1
+    sends_to_tess = len(fake.sent(700))
+    await sender.drain()
+    assert len(fake.sent(700)) == sends_to_tess  # no follow-up message
+    *_, outcome = fake.calls_to("editMessageText")
+    assert (outcome.params["chat_id"], outcome.params["message_id"]) == (
+        700,
+        status.params["message_id"],
+    )
+    assert outcome.params["text"] == (
+        "Announcement #1 delivered to 1 student, 1 unreachable: Careers fair on Friday"
+    )
+    (row,) = outcome.params["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in row] == ["Delivery report"]
+
+
+def _shown(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return (
+            session.scalar(
+                select(OutboxMessage.sent_message_id).where(
+                    OutboxMessage.idempotency_key == "ann-sending:1"
+                )
+            )
+            is not None
+        )

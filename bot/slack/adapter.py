@@ -96,6 +96,7 @@ from bot.slack.requests import (
     signed,
 )
 from bot.slack.transport import PLATFORM, SlackTransport, post, web_client
+from storage.outbox import MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -700,8 +701,10 @@ class SlackAdapter:
     async def _say(self, channel: str, reply: Reply) -> None:
         """Post in the person's DM, with the reply's file (a calendar export) after the text.
         The person is waiting: ``self.client`` waits out a rate limit and tries again."""
-        for message in self.renderer.render(reply.text, reply.buttons):
-            await post(self.client, channel, message)
+        for n, message in enumerate(self.renderer.render(reply.text, reply.buttons)):
+            ref = await post(self.client, channel, message)
+            if n == 0:
+                await self._shown(reply, ref)
         if reply.file is not None:
             file = reply.file
             await self.client.files_upload_v2(
@@ -720,7 +723,13 @@ class SlackAdapter:
         except SlackApiError as error:
             log.info("could not update message %s: %s", ts, error)
             return False
+        await self._shown(reply, MessageRef(channel, ts))
         return True
+
+    async def _shown(self, reply: Reply, ref: MessageRef) -> None:
+        """Tell the core where a tracked reply went, so that it can be edited later."""
+        if reply.track is not None:
+            await asyncio.to_thread(self.core.shown, reply.track, ref)
 
     async def _dm(self, user: str) -> str:
         """The id of the person's DM with the bot, where every answer goes."""
