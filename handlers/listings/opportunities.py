@@ -98,8 +98,6 @@ class RejectDialog(TypedDict):
     """The reason typed for turning a proposal down: which opportunity."""
 
     opportunity: int
-
-
 # A record chosen from a form's search: "#12".
 _CHOSEN = re.compile(r"#(\d+)")
 # Choices a form's search offers at most (Slack shows at most 100).
@@ -242,7 +240,6 @@ def listing_choices(ctx: Context, typed: str) -> list[tuple[str, str]]:
             matches |= Opportunity.id == int(word)
         query = query.where(matches)
     return [(f"#{o.id}", f"#{o.id} {headline(o)}") for o in ctx.session.scalars(query)]
-
 
 # Buttons answer these steps with the same words a person could type.
 _KIND_BUTTONS = tuple(
