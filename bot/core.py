@@ -185,6 +185,9 @@ class Reply:
     # A form refused: the problem with each field by its name, for an adapter that shows them
     # on the form itself (a Slack modal) rather than as this reply's text.
     field_errors: tuple[tuple[str, str], ...] = ()
+    # The answer to a button belongs with the message it was pressed on: an adapter with
+    # threads (Slack) answers in that message's thread.
+    in_thread: bool = False
     # Kept as an outbox row under this key (``Context.tracked``): the adapter tells the core
     # where it showed it (``Core.shown``), so that a later outbox row can edit it.
     track: str | None = None

@@ -1806,9 +1806,11 @@ async def test_one_thread_per_application_with_its_status_line_edited(
     roots = {dm: fake.posted(dm)[0] for dm in (maya_dm, raj_dm)}
     assert all(r.section_text.endswith("Status: New") for r in roots.values())
 
+    maya_root = roots[maya_dm].ts
     await fake.click("UE", "Ask a question")
     await slack.idle()
-    await fake.dm_message("UE", "Can you do Tuesdays?")
+    # Maya answers in the thread the prompt was posted in.
+    await fake.dm_message("UE", "Can you do Tuesdays?", thread_ts=maya_root)
     await slack.idle()
     await sender.drain()
     with session_factory() as session:
@@ -1819,15 +1821,15 @@ async def test_one_thread_per_application_with_its_status_line_edited(
     await sender.drain()
     await fake.click("UE", "Invite")
     await slack.idle()
-    await fake.dm_message("UE", "Come on Tuesday at 10:00.")
+    await fake.dm_message("UE", "Come on Tuesday at 10:00.", thread_ts=maya_root)
     await slack.idle()
     await sender.drain()
     await fake.click("UE", "Mark as placed")
     await slack.idle()
     await sender.drain()
 
-    # Raj's thread holds the whole conversation under the notification; Maya's holds Ada's
-    # reply (her own question and invitation were answered to her where she typed them).
+    # Raj's thread holds the whole conversation under the notification, and so does Maya's,
+    # with the bot's answers to what she pressed and typed there.
     threaded = {
         dm: [
             c.params["text"]
@@ -1843,7 +1845,15 @@ async def test_one_thread_per_application_with_its_status_line_edited(
         "Maya marked Ada as placed for Software intern. Set the dates and supervisor with "
         "/oppbot placements 1.",
     ]
-    assert [t.split(":")[0] for t in threaded[maya_dm]] == ["Ada replies about Software intern"]
+    assert [t.split(".")[0].split(":")[0] for t in threaded[maya_dm]] == [
+        "Type your question for Ada about Software intern",
+        "Question sent to Ada",
+        "Ada replies about Software intern",
+        "Type your invitation for Ada (for example an interview time and place for Software "
+        "intern)",
+        "Invitation sent to Ada",
+        "Marked Ada as placed for Software intern",
+    ]
     # Each root's status line moved on in place: chat.update on its own channel and ts.
     for dm, root in roots.items():
         updates = [c for c in fake.calls_to("chat.update") if c.params["ts"] == root.ts]

@@ -527,7 +527,8 @@ class SlackAdapter:
             user, event.channel, f"event:{event_id}", text=from_mrkdwn(event.text or "")
         )
         for reply in replies:
-            await self._say(event.channel, reply)
+            # Answered where it was written: in its thread, if it was written in one.
+            await self._say(event.channel, reply, thread_ts=event.thread_ts)
 
     async def _open(
         self, command: SlashCommand, text: str, form: Form, respond: AsyncRespond
@@ -624,7 +625,10 @@ class SlackAdapter:
         for reply in replies:
             if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
                 continue
-            await self._say(channel, reply)
+            # Pressed in a thread, answered there; pressed on a message whose answer belongs
+            # with it (an application's notification), answered in its thread.
+            thread = click.container.thread_ts or (ts if reply.in_thread else "")
+            await self._say(channel, reply, thread_ts=thread if where == channel else None)
         if click.container.type == "view":
             # Pressed on the App Home, which shows what changed at once.
             await self._home(user)
@@ -698,11 +702,11 @@ class SlackAdapter:
         self.on_handled()
         return replies
 
-    async def _say(self, channel: str, reply: Reply) -> None:
+    async def _say(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
         """Post in the person's DM, with the reply's file (a calendar export) after the text.
         The person is waiting: ``self.client`` waits out a rate limit and tries again."""
         for n, message in enumerate(self.renderer.render(reply.text, reply.buttons)):
-            ref = await post(self.client, channel, message)
+            ref = await post(self.client, channel, message, thread_ts=thread_ts or None)
             if n == 0:
                 await self._shown(reply, ref)
         if reply.file is not None:

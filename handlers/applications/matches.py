@@ -9,6 +9,7 @@ file: until then the employer hears that a student is interested and the school 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypedDict
 
@@ -435,11 +436,14 @@ def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     raw_id, verb = args
     interest = _answerable(ctx, raw_id, verb)
     if verb == "decn":
-        return _decline(ctx, interest, "")
-    if verb == "pl":
-        return _place(ctx, interest)
-    ctx.start_dialog("employer_message", EmployerDialog(interest=interest.id, verb=verb))
-    return [_prompt(interest, verb, ctx.now)]
+        replies = _decline(ctx, interest, "")
+    elif verb == "pl":
+        replies = _place(ctx, interest)
+    else:
+        ctx.start_dialog("employer_message", EmployerDialog(interest=interest.id, verb=verb))
+        replies = [_prompt(interest, verb, ctx.now)]
+    # The answer belongs with the notification pressed: in its thread, where there are threads.
+    return [replace(reply, in_thread=True) for reply in replies]
 
 
 @registry.action(actions.EMPLOYER_ANSWER_CANCEL, roles=EMPLOYERS)
