@@ -21,7 +21,7 @@ from bot.core import MAX_FILE_BYTES, Attachment, Button, Core, Incoming, Reply, 
 from bot.i18n import _
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
-from storage.outbox import waiting_for_earlier
+from storage.outbox import MessageRef, waiting_for_earlier
 
 PLATFORM = "console"
 _IMPORT = re.compile(r"/import\s+(.+)", re.IGNORECASE)
@@ -111,6 +111,9 @@ class ConsoleChat:
         self.buttons = []
         for reply in replies:
             self._print(reply.text)
+            if reply.track is not None:
+                # A terminal cannot change what it printed: an edit of it is printed anew.
+                self.core.shown(reply.track, MessageRef(self.user_id, reply.track))
             if reply.file is not None:
                 self._save(reply.file)
             self._print_buttons(reply.buttons)
@@ -163,6 +166,8 @@ class ConsoleChat:
                 message.status = OutboxStatus.SENT
                 message.attempts += 1
                 message.sent_at = self.core.clock()
+                # Somewhere to point at, so that a later edit of it is shown too.
+                message.sent_chat_id, message.sent_message_id = self.user_id, str(message.id)
             return bool(pending)
 
     @staticmethod

@@ -16,7 +16,7 @@ import time as timer
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar, cast
 
@@ -27,7 +27,14 @@ from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import READ_ONLY, transaction
 from storage.models import Account, ConversationState, Person, Role
-from storage.outbox import QuietHours, enqueue, enqueue_edit
+from storage.outbox import (
+    MessageRef,
+    QuietHours,
+    enqueue,
+    enqueue_edit,
+    place_reply,
+    record_reply,
+)
 from storage.queries import first_delivery
 
 log = logging.getLogger(__name__)
@@ -181,6 +188,12 @@ class Reply:
     # A form refused: the problem with each field by its name, for an adapter that shows them
     # on the form itself (a Slack modal) rather than as this reply's text.
     field_errors: tuple[tuple[str, str], ...] = ()
+    # The answer to a button belongs with the message it was pressed on: an adapter with
+    # threads (Slack) answers in that message's thread.
+    in_thread: bool = False
+    # Kept as an outbox row under this key (``Context.tracked``): the adapter tells the core
+    # where it showed it (``Core.shown``), so that a later outbox row can edit it.
+    track: str | None = None
 
 
 def stale_button() -> Reply:
@@ -628,6 +641,13 @@ class Context:
             thread_of=thread_of,
         )
 
+    def tracked(self, reply: Reply, key: str) -> Reply:
+        """``reply``, kept as a sent outbox row under ``key`` that a later ``edit_notice`` can
+        edit where it is shown (an adapter that cannot say where gets a new message instead)."""
+        rows = stored_buttons(reply.buttons)
+        record_reply(self.session, self.account.id, key, reply.text, rows, self.now)
+        return replace(reply, track=key)
+
     def edit_notice(
         self,
         edits: str,
@@ -826,6 +846,14 @@ class Core:
                 return read(ctx)
             finally:
                 session.rollback()
+
+    def shown(self, key: str, ref: MessageRef) -> None:
+        """Where an adapter showed the tracked reply ``key`` (see ``Reply.track``)."""
+        try:
+            with transaction(self.session_factory) as session:
+                place_reply(session, key, ref)
+        except Exception:  # the reply was shown; only editing it later is lost
+            log.warning("could not record where reply %s was shown", key, exc_info=True)
 
     def handle(self, incoming: Incoming) -> list[Reply]:
         started = timer.perf_counter()

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from aiohttp import web
 from telegram import (
@@ -141,16 +141,19 @@ def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-async def _patiently(call: Callable[[], Awaitable[object]], attempts: int = 3) -> None:
+T = TypeVar("T")
+
+
+async def _patiently(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     """Make a Bot API call; on flood control wait exactly as asked and try again."""
     for attempt in range(1, attempts + 1):
         try:
-            await call()
-            return
+            return await call()
         except RetryAfter as error:
             if attempt == attempts:
                 raise
             await asyncio.sleep(_seconds(error.retry_after))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class Answered(NamedTuple):
@@ -466,8 +469,15 @@ class TelegramAdapter:
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
-        if edit is None or not await self._edit(chat_id, edit, reply):
-            await _patiently(lambda: send_text(self.bot, chat_id, reply.text, reply.buttons))
+        if edit is not None and await self._edit(chat_id, edit, reply):
+            shown: int | None = edit
+        else:
+            sent = await _patiently(lambda: send_text(self.bot, chat_id, reply.text, reply.buttons))
+            shown = sent.message_id if sent is not None else None
+        if reply.track is not None and shown is not None:
+            # Where the tracked reply is, so that the outbox can edit it later.
+            ref = MessageRef(str(chat_id), str(shown))
+            await asyncio.to_thread(self.core.shown, reply.track, ref)
         if reply.file is not None:
             file = reply.file
             upload = InputFile(file.content, filename=file.filename)

@@ -192,6 +192,8 @@ def enqueue_edit(
     target = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == edits))
     if target is None or target.status not in (OutboxStatus.PENDING, OutboxStatus.SENT):
         return False
+    if target.status == OutboxStatus.SENT and target.sent_message_id is None:
+        return False  # shown, but where is not known (see ``record_reply``)
     if keep_buttons:
         # What the message shows once the edits before this one have landed.
         latest = session.scalar(
@@ -218,6 +220,41 @@ def enqueue_edit(
         "edits": edits,
     }
     return bool(insert_new(session, OutboxMessage.__table__, [row], unique="idempotency_key"))
+
+
+def record_reply(
+    session: Session,
+    account_id: int,
+    key: str,
+    text: str,
+    buttons: list[list[list[str]]] | None,
+    now: datetime,
+) -> None:
+    """Keep a reply the person is being shown as a sent row keyed ``key``, so that a later
+    row can edit it once the adapter says where it went (``place_reply``)."""
+    row = {
+        "account_id": account_id,
+        "kind": "reply",
+        "text": text,
+        "buttons": buttons or None,
+        "status": OutboxStatus.SENT,
+        "attempts": 1,
+        "idempotency_key": key,
+        "next_attempt_at": now,
+        "created_at": now,
+        "sent_at": now,
+    }
+    insert_new(session, OutboxMessage.__table__, [row], unique="idempotency_key")
+
+
+def place_reply(session: Session, key: str, ref: MessageRef) -> None:
+    """Where the reply kept as ``key`` was shown (its first place, if shown twice)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key == key, OutboxMessage.sent_message_id.is_(None))
+        .values(sent_chat_id=ref.chat, sent_message_id=ref.message)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # Leases: a sender claims the rows it is about to send, for ``lease`` seconds, and sends a row

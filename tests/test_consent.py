@@ -183,7 +183,7 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     assert text == (
         "A guardian's consent is now on file, so here are the student's details.\n\n"
         "Ada (Year 11, Riverside High) is interested in Software intern.\n"
-        "Interested in: Technology & IT\nTheir note: I love robots"
+        "Interested in: Technology & IT\nTheir note: I love robots\nStatus: New"
     )
     assert [b.label for b in buttons] == ["Invite", "Ask a question", "Decline"]
     assert last_message(world.factory, world.ada)[0].startswith(

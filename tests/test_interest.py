@@ -110,7 +110,8 @@ def test_registering_with_a_note_records_it_once_and_tells_each_member(world: Wo
         assert text == (
             "Bob (Year 11, Riverside High) is interested in Software intern.\n"
             "Interested in: Engineering, Technology & IT\n"
-            "Their note: I build robots at home."
+            "Their note: I build robots at home.\n"
+            "Status: New"
         )
     with world.factory() as session:
         about = set(session.scalars(select(OutboxMessage.about_person_id)))

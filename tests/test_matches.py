@@ -471,6 +471,23 @@ def test_an_unanswered_match_earns_every_member_one_nudge(world: World) -> None:
         assert [b.payload for b in buttons] == [f"em:{iid}:inv", f"em:{iid}:ask", f"em:{iid}:dec"]
     assert world.interest().nudged_at == world.clock.now
     assert inbox(world.factory, world.olga) == []
+    # Each member's nudge goes in the thread of the notification it reminds them of.
+    with world.factory() as session:
+        roots = dict(
+            session.execute(
+                select(OutboxMessage.account_id, OutboxMessage.idempotency_key).where(
+                    OutboxMessage.kind == "match"
+                )
+            ).all()
+        )
+        threads = dict(
+            session.execute(
+                select(OutboxMessage.account_id, OutboxMessage.thread_of).where(
+                    OutboxMessage.kind == "nudge"
+                )
+            ).all()
+        )
+    assert len(roots) == 2 and threads == roots
     # One nudge per match, however often the job runs.
     world.clock.advance(days=5)
     assert nudge(world) == 0

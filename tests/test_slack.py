@@ -39,6 +39,7 @@ from bot.core import (
     Panel,
     Registry,
     Reply,
+    Timing,
 )
 from bot.delivery import OutboxSender, Outcome, Pacing
 from bot.slack import (
@@ -59,6 +60,7 @@ from bot.slack.forms import form_view, option_list, own_choices
 from bot.slack.home import home_view
 from handlers import build_registry
 from handlers.listings.opportunities import EDITABLE
+from handlers.messaging.announcements import report_deliveries
 from handlers.people.invites import create_invite
 from storage.db import transaction
 from storage.models import (
@@ -93,6 +95,7 @@ from tests.helpers import (
     Chat,
     add_opportunity,
     add_school,
+    last_message,
     make_employer,
     onboard,
     row_counts,
@@ -1778,6 +1781,151 @@ def test_forms_stay_within_block_kit_limits() -> None:
     live = Form("T", "Go", (replace(few, live=True),), summary="s")
     (_, note) = form_view("cmd", live, summary="y" * 5000)["blocks"]
     assert note["block_id"] == "summary" and len(note["elements"][0]["text"]) == 3000
+
+
+async def test_one_thread_per_application_with_its_status_line_edited(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    maya_dm, raj_dm = fake.add_user("UE", "Maya Boss"), fake.add_user("UF", "Raj Colleague")
+    for user, dm, name in (("UE", maya_dm, "Maya"), ("UF", raj_dm, "Raj")):
+        chat = Chat(core, user, platform="slack", name=name)
+        make_employer(session_factory, clock.now, chat, "Acme Ltd")
+        with transaction(session_factory) as session:
+            session.scalars(select(Account).where(Account.external_id == user)).one().chat_id = dm
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock)
+    await sender.drain()
+    roots = {dm: fake.posted(dm)[0] for dm in (maya_dm, raj_dm)}
+    assert all(r.section_text.endswith("Status: New") for r in roots.values())
+
+    maya_root = roots[maya_dm].ts
+    await fake.click("UE", "Ask a question")
+    await slack.idle()
+    # Maya answers in the thread the prompt was posted in.
+    await fake.dm_message("UE", "Can you do Tuesdays?", thread_ts=maya_root)
+    await slack.idle()
+    await sender.drain()
+    with session_factory() as session:
+        iid = session.scalars(select(Interest.id)).one()
+    (reply,) = last_message(session_factory, ada)[1]  # the question's Reply button
+    ada.press_payload(reply.payload)
+    ada.send("Yes, Tuesdays suit me.")
+    await sender.drain()
+    await fake.click("UE", "Invite")
+    await slack.idle()
+    await fake.dm_message("UE", "Come on Tuesday at 10:00.", thread_ts=maya_root)
+    await slack.idle()
+    await sender.drain()
+    await fake.click("UE", "Mark as placed")
+    await slack.idle()
+    await sender.drain()
+
+    # Raj's thread holds the whole conversation under the notification, and so does Maya's,
+    # with the bot's answers to what she pressed and typed there.
+    threaded = {
+        dm: [
+            c.params["text"]
+            for c in fake.calls_to("chat.postMessage")
+            if c.params["channel"] == dm and c.params.get("thread_ts") == roots[dm].ts
+        ]
+        for dm in roots
+    }
+    assert [t.split(":")[0] for t in threaded[raj_dm]] == [
+        "Maya asked Ada about Software intern",
+        "Ada replies about Software intern",
+        "Maya invited Ada for Software intern",
+        "Maya marked Ada as placed for Software intern. Set the dates and supervisor with "
+        "/oppbot placements 1.",
+    ]
+    assert [t.split(".")[0].split(":")[0] for t in threaded[maya_dm]] == [
+        "Type your question for Ada about Software intern",
+        "Question sent to Ada",
+        "Ada replies about Software intern",
+        "Type your invitation for Ada (for example an interview time and place for Software "
+        "intern)",
+        "Invitation sent to Ada",
+        "Marked Ada as placed for Software intern",
+    ]
+    # Each root's status line moved on in place: chat.update on its own channel and ts.
+    for dm, root in roots.items():
+        updates = [c for c in fake.calls_to("chat.update") if c.params["ts"] == root.ts]
+        assert {c.params["channel"] for c in updates} == {dm}
+        assert [c.params["text"].splitlines()[-1] for c in updates] == [
+            "Status: Asked",
+            "Status: Invited",
+            "Status: Placed",
+        ]
+        assert root.section_text.endswith("Status: Placed")
+        assert [b["text"]["text"] for b in root.buttons] == ["Message"]
+
+    # The student's teacher reads the same conversation, with the same status.
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    tess = Chat(core, "tess", name="Tess Teacher")
+    tess.send(f"/join {code}")
+    tess.send(f"/thread {iid}")
+    assert "Status: Placed" in tess.text
+    for said in ("Can you do Tuesdays?", "Yes, Tuesdays suit me.", "Come on Tuesday at 10:00."):
+        assert said in tess.text
+        assert any(said in t for t in threaded[raj_dm])
+
+
+async def test_sending_to_n_students_becomes_the_delivery_outcome_in_place(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for user in ("UA", "UB", "UC"):
+        onboard(Chat(core, user, platform="slack", name=f"Student {user}"), under_18=False)
+        with transaction(session_factory) as session:
+            account = session.scalars(select(Account).where(Account.external_id == user)).one()
+            account.chat_id = fake.add_user(user, f"Student {user}")
+    fake.forget_channel(fake.dm("UC"))  # left the workspace
+    dm = await _slack_teacher(slack, fake, session_factory, clock.now)
+    await fake.slash("UT", "announce Careers fair on Friday")
+    await slack.idle()
+    await fake.click("UT", "Everyone at")
+    await slack.idle()
+    await fake.click("UT", "Send now")
+    await slack.idle()
+    # The preview the teacher pressed became "Sending to ..." (chat.update on its ts).
+    status = fake.posted(dm)[-1]
+    assert status.section_text.startswith("Sending to 3 students.")
+
+    def posts_to_teacher() -> int:
+        return sum(c.params["channel"] == dm for c in fake.calls_to("chat.postMessage"))
+
+    before = posts_to_teacher()
+
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock)
+    await sender.drain()
+    assert [bool(fake.posted(fake.dm(u))) for u in ("UA", "UB", "UC")] == [True, True, False]
+    assert report_deliveries(session_factory, clock.now, Timing()) == 1
+    await sender.drain()
+
+    # No follow-up message: the same message now says how it went, one button from the report.
+    assert posts_to_teacher() == before
+    *_, outcome = fake.calls_to("chat.update")
+    assert (outcome.params["channel"], outcome.params["ts"]) == (dm, status.ts)
+    assert status.section_text == (
+        "Announcement #1 delivered to 2 students, 1 unreachable: Careers fair on Friday"
+    )
+    assert [b["text"]["text"] for b in status.buttons] == ["Delivery report"]
+    await fake.click("UT", "Delivery report")
+    await slack.idle()
+    assert "Delivered: 2\nPending: 0\nUnreachable: 1" in fake.posted(dm)[-1].section_text
 
 
 async def test_a_modal_s_own_words_are_in_the_person_s_language(

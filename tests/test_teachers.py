@@ -411,7 +411,8 @@ def test_interested_and_thread_show_only_the_teachers_own_students(world: World)
     ]
     world.tina.press("Conversation 1")
     assert world.tina.text == (
-        "Bob Smith (Year 11) and Software intern — Acme Ltd: invited.\n"
+        "Bob Smith (Year 11) and Software intern — Acme Ltd.\n"
+        "Status: Invited\n"
         "Bob's note: Hello from Bob Smith\n"
         "\n23 Nov 2026 15:00 Maya (Acme Ltd) invited: Interview on Tuesday at 10?\n"
         "\n23 Nov 2026 16:00 Bob replied: Yes please!"

@@ -7,6 +7,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot.app import Runner, build
 from bot.config import Settings
-from bot.core import MAX_FILE_BYTES, Core, utcnow
+from bot.core import MAX_FILE_BYTES, Attachment, Core, Incoming, Timing, utcnow
 from bot.delivery import OutboxSender, Outcome, Pacing, SenderLock
 from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
-from storage.db import make_engine, make_session_factory
+from handlers.messaging.announcements import report_deliveries
+from handlers.people.invites import create_invite
+from storage.db import make_engine, make_session_factory, transaction
 from storage.models import (
     Account,
     Interest,
@@ -30,6 +33,7 @@ from storage.models import (
     OutboxStatus,
     Person,
     Role,
+    School,
 )
 from storage.outbox import MessageRef, enqueue
 from tests.conftest import FakeClock
@@ -39,6 +43,7 @@ from tests.helpers import (
     add_opportunity,
     add_school,
     join_with_invite,
+    last_message,
     make_employer,
     onboard,
     row_counts,
@@ -835,3 +840,105 @@ async def test_what_the_adapter_says_itself_is_in_the_persons_language(
         "Por ahora solo puedo leer mensajes de texto. Envía /help para ver lo que puedo hacer."
     )
     assert _outgoing(fake, group)[0].params["text"].startswith("Я спілкуюся лише особисто")
+
+
+class InChat(Chat):
+    """A private Telegram chat, whose id is the person's."""
+
+    def _incoming(self, **kwargs: str | Attachment | None) -> Incoming:
+        return replace(super()._incoming(**kwargs), chat_id=self.user)
+
+
+async def test_an_application_s_messages_reply_to_its_first_on_telegram(
+    fake: FakeTelegram, core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    boss = InChat(core, "900", platform="telegram", name="Maya")
+    make_employer(session_factory, clock.now, boss, "Acme Ltd")
+    ada = InChat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    async with Bot(TOKEN, base_url=fake.base_url) as bot:
+        sender = OutboxSender(session_factory, TelegramTransport(bot), clock=clock)
+        await sender.drain()
+        buttons = {b.label: b for b in last_message(session_factory, boss, "match")[1]}
+        boss.press_payload(buttons["Ask a question"].payload)
+        boss.send("Can you do Tuesdays?")
+        await sender.drain()
+        ada.press_payload(last_message(session_factory, ada)[1][0].payload)
+        ada.send("Yes, Tuesdays suit me.")
+        boss.press_payload(buttons["Invite"].payload)
+        boss.send("Come on Tuesday at 10:00.")
+        await sender.drain()
+    (root, reply) = fake.sent(900)
+    assert root.params["text"].endswith("Status: New") and "reply_parameters" not in root.params
+    assert reply.params["reply_parameters"]["message_id"] == 1  # quotes the notification
+    (asked, invited) = fake.calls_to("editMessageText")
+    assert (asked.params["chat_id"], asked.params["message_id"]) == (900, 1)
+    assert asked.params["text"].endswith("Status: Asked")
+    assert invited.params["text"].endswith("Status: Invited")
+    # The student's side: the invitation quotes the question before it.
+    (question, invitation) = fake.sent(501)[-2:]
+    assert "Can you do Tuesdays?" in question.params["text"]
+    assert "reply_parameters" not in question.params
+    assert "Come on Tuesday" in invitation.params["text"]
+    with session_factory() as session:
+        question_id = session.scalar(
+            select(OutboxMessage.sent_message_id).where(
+                OutboxMessage.text.contains("Can you do Tuesdays?"), OutboxMessage.kind == "relay"
+            )
+        )
+    assert invitation.params["reply_parameters"]["message_id"] == int(question_id or 0)
+
+
+async def test_sending_to_n_students_is_edited_to_the_delivery_outcome(
+    polling: TelegramAdapter,
+    fake: FakeTelegram,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    for user in ("601", "602"):
+        onboard(InChat(core, user, platform="telegram", name="Student Sam"), under_18=False)
+    fake.fail("sendMessage", "403", chat_id=602)  # this one blocked the bot
+    with transaction(session_factory) as session:
+        school = session.scalars(select(School)).one()
+        code = create_invite(session, Role.TEACHER, now=clock.now, school=school).code
+    tess = TelegramUser(fake, 700, "Tess")
+    await tess.say(f"/join {code}", "set up as a teacher")
+    await tess.say("/announce Careers fair on Friday", "Who should get it?")
+    await tess.press("Everyone at", "Here's what they'll read")
+    status = await tess.press("Send now", "Sending to 2 students.")
+    # The pressed preview became "Sending to ...": that message is the one to edit later.
+    assert status.method == "editMessageText"
+    await _until(lambda: _shown(session_factory), "where the status message is")
+    sender = OutboxSender(session_factory, TelegramTransport(polling.bot), clock=clock)
+    await sender.drain()
+    assert report_deliveries(session_factory, clock.now, Timing()) == 1
+    sends_to_tess = len(fake.sent(700))
+    await sender.drain()
+    assert len(fake.sent(700)) == sends_to_tess  # no follow-up message
+    *_, outcome = fake.calls_to("editMessageText")
+    assert (outcome.params["chat_id"], outcome.params["message_id"]) == (
+        700,
+        status.params["message_id"],
+    )
+    assert outcome.params["text"] == (
+        "Announcement #1 delivered to 1 student, 1 unreachable: Careers fair on Friday"
+    )
+    (row,) = outcome.params["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in row] == ["Delivery report"]
+
+
+def _shown(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return (
+            session.scalar(
+                select(OutboxMessage.sent_message_id).where(
+                    OutboxMessage.idempotency_key == "ann-sending:1"
+                )
+            )
+            is not None
+        )

@@ -96,6 +96,7 @@ from bot.slack.requests import (
     signed,
 )
 from bot.slack.transport import PLATFORM, SlackTransport, post, web_client
+from storage.outbox import MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -570,7 +571,8 @@ class SlackAdapter:
             user, event.channel, f"event:{event_id}", text=from_mrkdwn(event.text or "")
         )
         for reply in replies:
-            await self._say(event.channel, reply)
+            # Answered where it was written: in its thread, if it was written in one.
+            await self._say(event.channel, reply, thread_ts=event.thread_ts)
 
     async def _open(
         self, command: SlashCommand, text: str, form: Form, respond: AsyncRespond
@@ -673,7 +675,10 @@ class SlackAdapter:
         for reply in replies:
             if reply.replace and ts and where == channel and await self._update(channel, ts, reply):
                 continue
-            await self._say(channel, reply)
+            # Pressed in a thread, answered there; pressed on a message whose answer belongs
+            # with it (an application's notification), answered in its thread.
+            thread = click.container.thread_ts or (ts if reply.in_thread else "")
+            await self._say(channel, reply, thread_ts=thread if where == channel else None)
         if click.container.type == "view":
             # Pressed on the App Home, which shows what changed at once.
             await self._home(user)
@@ -757,11 +762,13 @@ class SlackAdapter:
         self.on_handled()
         return replies
 
-    async def _say(self, channel: str, reply: Reply) -> None:
+    async def _say(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
         """Post in the person's DM, with the reply's file (a calendar export) after the text.
         The person is waiting: ``self.client`` waits out a rate limit and tries again."""
-        for message in self.renderer.render(reply.text, reply.buttons):
-            await post(self.client, channel, message)
+        for n, message in enumerate(self.renderer.render(reply.text, reply.buttons)):
+            ref = await post(self.client, channel, message, thread_ts=thread_ts or None)
+            if n == 0:
+                await self._shown(reply, ref)
         if reply.file is not None:
             file = reply.file
             await self.client.files_upload_v2(
@@ -780,7 +787,13 @@ class SlackAdapter:
         except SlackApiError as error:
             log.info("could not update message %s: %s", ts, error)
             return False
+        await self._shown(reply, MessageRef(channel, ts))
         return True
+
+    async def _shown(self, reply: Reply, ref: MessageRef) -> None:
+        """Tell the core where a tracked reply went, so that it can be edited later."""
+        if reply.track is not None:
+            await asyncio.to_thread(self.core.shown, reply.track, ref)
 
     async def _dm(self, user: str) -> str:
         """The id of the person's DM with the bot, where every answer goes."""

@@ -67,6 +67,8 @@ class Container(Part):
     type: str = "message"
     channel_id: str = ""
     message_ts: str = ""
+    # Set when the message is a reply in a thread: the thread's first message.
+    thread_ts: str = ""
 
 
 class Option(Part):
@@ -177,6 +179,8 @@ class MessageEvent(Part):
     subtype: str | None = None
     text: str | None = None
     ts: Id
+    # Written in a thread: the ts of the thread's first message.
+    thread_ts: str | None = None
     files: list[SharedFile] = []
 
 

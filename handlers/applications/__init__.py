@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.applications.interest import my_applications, withdraw
 from handlers.applications.matches import (
+    application_status,
     employer_buttons,
     live_applications,
     nudge_unanswered,
@@ -11,6 +12,7 @@ from handlers.applications.matches import (
 )
 
 __all__ = [
+    "application_status",
     "employer_buttons",
     "live_applications",
     "my_applications",

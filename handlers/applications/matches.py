@@ -10,6 +10,7 @@ file: until then the employer hears that a student is interested and the school 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypedDict
 
@@ -56,6 +57,7 @@ from storage.models import (
     InterestMessage,
     InterestStatus,
     Opportunity,
+    OutboxMessage,
     Person,
     Role,
 )
@@ -124,6 +126,81 @@ def match_notification(student: Person, opportunity: Opportunity, note: str | No
     return "\n".join(lines)
 
 
+# One thread per application and employer member: the match notification is its first message
+# (the latest one, if the student's details came later with consent or the interest was
+# renewed); what follows about that application goes in its thread, and the notification's
+# status line is edited as the application moves on.
+
+
+def _stage(interest: Interest) -> str:
+    """Where the application stands, as the thread's status line tells it."""
+    if interest.status == S.INTERESTED:
+        return "asked" if interest.employer_replied_at is not None else "new"
+    return interest.status.value
+
+
+def application_status(interest: Interest) -> str:
+    """The status line's word for the application, in the current language."""
+    match _stage(interest):
+        case "new":
+            return _p("application", "New")
+        case "asked":
+            return _p("application", "Asked")
+        case "invited":
+            return _p("application", "Invited")
+        case "placed":
+            return _p("application", "Placed")
+        case "declined":
+            return _p("application", "Declined")
+        case _:
+            return _p("application", "Withdrawn")
+
+
+def _with_status(text: str, interest: Interest) -> str:
+    return text + "\n" + _("Status: {status}", status=application_status(interest))
+
+
+def thread_root(session: Session, interest_id: int, member_id: int) -> str | None:
+    """The key of the match notification that starts this member's thread about the
+    application, if one was queued."""
+    return session.scalar(
+        select(OutboxMessage.idempotency_key)
+        .where(
+            OutboxMessage.kind == "match",
+            OutboxMessage.idempotency_key.startswith(
+                f"match:{interest_id}:{member_id}:", autoescape=True
+            ),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+
+
+def _restate(ctx: Context, interest: Interest, message: InterestMessage, before: str) -> None:
+    """Edit each member's thread root to the application's new status (and the buttons that
+    fit it), if the status moved on."""
+    if _stage(interest) == before:
+        return
+    assert interest.person is not None
+    for member in employer_members(ctx, interest.opportunity):
+        root = thread_root(ctx.session, interest.id, member.id)
+        if root is None:
+            continue
+        with speaking_to(member):
+            text = _with_status(
+                match_notification(interest.person, interest.opportunity, interest.note),
+                interest,
+            )
+            ctx.edit_notice(
+                root,
+                text,
+                kind="match_status",
+                key=f"match-status:{message.id}:{member.id}",
+                buttons=employer_buttons(interest),
+                about=interest.person,
+            )
+
+
 def employer_buttons(interest: Interest) -> Buttons:
     """The answers that fit where the application stands."""
     iid = interest.id
@@ -170,9 +247,12 @@ def notify_employers(ctx: Context, interest: Interest) -> None:
         interest.details_shared_at = ctx.now
     for member in employer_members(ctx, opportunity):
         with speaking_to(member):
+            message = match_notification(student, opportunity, interest.note)
+            # Without the student's details nobody can answer, so there is no status to follow.
+            card = _with_status(message, interest) if shared else message
             ctx.notify(
                 member,
-                match_notification(student, opportunity, interest.note),
+                card,
                 kind="match",
                 key=f"match:{interest.id}:{member.id}:{ctx.now.isoformat()}",
                 buttons=employer_buttons(interest) if shared else (),
@@ -230,7 +310,7 @@ def share_pending(ctx: Context, student: Person) -> int:
                 text += "\n\n" + match_notification(student, interest.opportunity, interest.note)
                 ctx.notify(
                     member,
-                    text,
+                    _with_status(text, interest),
                     kind="match",
                     key=f"match:{interest.id}:{member.id}:consent:{ctx.now.isoformat()}",
                     buttons=employer_buttons(interest),
@@ -294,6 +374,7 @@ def nudge_unanswered(
                                 f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
                                 stored_buttons(employer_buttons(interest)),
                                 about=student,
+                                thread_of=thread_root(session, interest.id, member.id),
                             )
                         )
             enqueue_many(session, messages, now=now, quiet=timing.quiet)
@@ -391,11 +472,14 @@ def employer_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     raw_id, verb = args
     interest = _answerable(ctx, raw_id, verb)
     if verb == "decn":
-        return _decline(ctx, interest, "")
-    if verb == "pl":
-        return _place(ctx, interest)
-    ctx.start_dialog("employer_message", EmployerDialog(interest=interest.id, verb=verb))
-    return [_prompt(interest, verb, ctx.now)]
+        replies = _decline(ctx, interest, "")
+    elif verb == "pl":
+        replies = _place(ctx, interest)
+    else:
+        ctx.start_dialog("employer_message", EmployerDialog(interest=interest.id, verb=verb))
+        replies = [_prompt(interest, verb, ctx.now)]
+    # The answer belongs with the notification pressed: in its thread, where there are threads.
+    return [replace(reply, in_thread=True) for reply in replies]
 
 
 @registry.action(actions.EMPLOYER_ANSWER_CANCEL, roles=EMPLOYERS)
@@ -498,7 +582,23 @@ def _tell_student(
             kind="relay",
             key=f"relay:{message.id}:{interest.person.id}",
             buttons=buttons,
+            thread_of=_student_thread(ctx, interest, interest.person),
         )
+
+
+def _student_thread(ctx: Context, interest: Interest, student: Person) -> str | None:
+    """The student's side of the thread: the first message about the application they were
+    sent (on Telegram the later ones quote it)."""
+    said = ctx.session.scalars(
+        select(InterestMessage.id).where(InterestMessage.interest_id == interest.id)
+    )
+    keys = [f"relay:{message_id}:{student.id}" for message_id in said]
+    return ctx.session.scalar(
+        select(OutboxMessage.idempotency_key)
+        .where(OutboxMessage.idempotency_key.in_(keys))
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
 
 
 def _tell_members(
@@ -516,13 +616,16 @@ def _tell_members(
                 key=f"relay:{message.id}:{member.id}",
                 buttons=employer_buttons(interest),
                 about=interest.person,
+                thread_of=thread_root(ctx.session, interest.id, member.id),
             )
 
 
 def _write_to_student(ctx: Context, interest: Interest, verb: str, text: str) -> list[Reply]:
+    before = _stage(interest)
     if verb == "inv":
         interest.status = S.INVITED
     message = _record(ctx, interest, KINDS[verb], text)
+    _restate(ctx, interest, message, before)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
     said = {"organisation": organisation, "title": title, "text": text}
@@ -589,8 +692,10 @@ def _invited_event(ctx: Context, interest: Interest, text: str) -> datetime | No
 
 
 def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
+    before = _stage(interest)
     interest.status = S.DECLINED
     message = _record(ctx, interest, "decline", text)
+    _restate(ctx, interest, message, before)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title
 
@@ -633,8 +738,10 @@ def _decline(ctx: Context, interest: Interest, text: str) -> list[Reply]:
 
 def _place(ctx: Context, interest: Interest) -> list[Reply]:
     """Mark the application placed (by an employer member or the student's teacher)."""
+    before = _stage(interest)
     interest.status = S.PLACED
     message = _record(ctx, interest, "placed", "")
+    _restate(ctx, interest, message, before)
     placement = create_placement(ctx, interest)
     organisation = interest.opportunity.organisation.name
     title = interest.opportunity.title

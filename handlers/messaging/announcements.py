@@ -61,7 +61,7 @@ from storage.models import (
     PersonTag,
     Role,
 )
-from storage.outbox import Outgoing, QuietHours, enqueue, enqueue_many
+from storage.outbox import Outgoing, QuietHours, enqueue, enqueue_edit, enqueue_many
 from storage.tags import TAGS
 
 registry = Registry()
@@ -302,9 +302,11 @@ def report_deliveries(
     """Tell each author how their announcement was delivered, once none of its messages is
     pending any more (each sent, or given up on); returns how many were reported.
 
-    Run by the scheduler. The outbox can only send new messages, so the author gets a short
-    follow-up to their "Sending to ..." confirmation. Each announcement is claimed with its row
-    lock and marked reported in the transaction that queues the message, so it is told once.
+    Run by the scheduler. The author's "Sending to ..." message changes in place to the
+    outcome, with the delivery report a button away; where it cannot (a scheduled
+    announcement, or a platform that did not say where it showed it) a short follow-up says
+    the same. Each announcement is claimed with its row lock and marked reported in the
+    transaction that queues the edit or message, so it is told once.
     """
     pending = select(OutboxMessage.id).where(
         OutboxMessage.announcement_id == Announcement.id,
@@ -328,24 +330,23 @@ def report_deliveries(
             if author is None or author.role not in STAFF_ROLES:
                 continue
             with speaking_to(author):
-                enqueue(
-                    session,
-                    author,
-                    f"{delivered(session, announcement)}: {clip(announcement.text, 80)}",
-                    kind="announcement_delivered",
-                    key=f"ann-delivered:{announcement.id}",
-                    now=now,
-                    buttons=stored_buttons(
+                text = f"{delivered(session, announcement)}: {clip(announcement.text, 80)}"
+                buttons = stored_buttons(
+                    [
                         [
-                            [
-                                Button(
-                                    _("Delivery report"),
-                                    actions.ANNOUNCE_REPORT.payload(announcement.id),
-                                )
-                            ]
+                            Button(
+                                _("Delivery report"),
+                                actions.ANNOUNCE_REPORT.payload(announcement.id),
+                            )
                         ]
-                    ),
+                    ]
                 )
+            kind, key = "announcement_delivered", f"ann-delivered:{announcement.id}"
+            sending = sending_key(announcement)
+            if not enqueue_edit(
+                session, sending, text, kind=kind, key=key, now=now, buttons=buttons
+            ):
+                enqueue(session, author, text, kind=kind, key=key, now=now, buttons=buttons)
         return len(done)
 
 
@@ -715,11 +716,18 @@ def _sent(ctx: Context, announcement: Announcement, urgent: bool) -> Reply:
             )
         else:
             text = _("Sending to {students}.", students=_students(count))
-    return Reply(
+    reply = Reply(
         f"{text} " + _("I'll tell you when it's delivered."),
         ((Button(_("Delivery report"), actions.ANNOUNCE_REPORT.payload(announcement.id)),),),
         replace=True,
     )
+    # Kept, so that when it is delivered this message itself says so (report_deliveries).
+    return ctx.tracked(reply, sending_key(announcement))
+
+
+def sending_key(announcement: Announcement) -> str:
+    """The key of the author's "Sending to ..." message, edited once it is delivered."""
+    return f"ann-sending:{announcement.id}"
 
 
 @registry.action(actions.ANNOUNCE_SCHEDULE, roles=STAFF)

@@ -25,6 +25,7 @@ from bot.core import (
 )
 from bot.i18n import N_, _, _n
 from handlers import actions
+from handlers.applications import application_status
 from handlers.common import (
     STATUS_LABELS,
     clip,
@@ -79,7 +80,7 @@ def _join_code(ctx: Context, school: School) -> str:
     """A fresh code that starts with the school's name, so students recognise it."""
     prefix = re.sub(r"[^A-Z]", "", school.name.split()[0].upper())[:5] or "CLASS"
     while True:
-        code = f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(4))
+        code = f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _char in range(4))
         taken = ctx.session.scalar(
             select(func.count()).select_from(Cohort).where(Cohort.join_code == code)
         ) or ctx.session.scalar(
@@ -283,13 +284,14 @@ def _thread(ctx: Context, raw_id: str | None) -> Reply:
     ):
         raise UserError(_("I can't find that application among your school's students."))
     student = interest.person
+    # The status line the employer's thread about this application shows.
     lines = [
         _(
-            "{student} and {listing}: {status}.",
+            "{student} and {listing}.",
             student=staff_label(ctx.session, student),
             listing=headline(interest.opportunity),
-            status=_(STATUS_LABELS[interest.status][0]).lower(),
-        )
+        ),
+        _("Status: {status}", status=application_status(interest)),
     ]
     if interest.note:
         lines.append(_("{name}'s note: {note}", name=student.first_name, note=interest.note))

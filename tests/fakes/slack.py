@@ -374,9 +374,12 @@ class FakeSlack:
             headers=_retry_headers(retry_num),
         )
 
-    def message_event(self, user: str, text: str, *, channel: str | None = None) -> dict[str, Any]:
-        """What Slack sends when ``user`` writes ``text`` in their DM with the bot."""
-        return {
+    def message_event(
+        self, user: str, text: str, *, channel: str | None = None, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """What Slack sends when ``user`` writes ``text`` in their DM with the bot (in the
+        thread of the message ``thread_ts``)."""
+        event = {
             "type": "message",
             "channel": channel or self.dm(user),
             "channel_type": "im",
@@ -385,6 +388,9 @@ class FakeSlack:
             "ts": self._next_ts(),
             "team": TEAM_ID,
         }
+        if thread_ts is not None:
+            event["thread_ts"] = thread_ts
+        return event
 
     def channel_post(self, user: str, channel: str, text: str) -> dict[str, Any]:
         """``user`` posts ``text`` in ``channel``: kept in its history, and the event for it."""
@@ -422,10 +428,18 @@ class FakeSlack:
         return {**self.message_event(user, ""), "subtype": "file_share", "files": [file]}
 
     async def dm_message(
-        self, user: str, text: str, *, event_id: str | None = None, retry_num: int | None = None
+        self,
+        user: str,
+        text: str,
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        thread_ts: str | None = None,
     ) -> Delivered:
         return await self.event(
-            self.message_event(user, text), event_id=event_id, retry_num=retry_num
+            self.message_event(user, text, thread_ts=thread_ts),
+            event_id=event_id,
+            retry_num=retry_num,
         )
 
     def command_form(
@@ -474,6 +488,7 @@ class FakeSlack:
                 "message_ts": message.ts,
                 "channel_id": message.channel,
                 "is_ephemeral": ephemeral,
+                **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
             },
             "trigger_id": f"{next(self._ids)}.{TEAM_ID}.trigger",
             "team": {"id": TEAM_ID, "domain": "school"},
