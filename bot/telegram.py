@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from aiohttp import web
 from telegram import (
@@ -45,8 +45,10 @@ from bot.core import (
     Button,
     Capabilities,
     Core,
+    Handled,
     Incoming,
     Reply,
+    Who,
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
@@ -135,12 +137,6 @@ async def _patiently(call: Callable[[], Awaitable[object]], attempts: int = 3) -
             if attempt == attempts:
                 raise
             await asyncio.sleep(_seconds(error.retry_after))
-
-
-class Answered(NamedTuple):
-    replies: list[Reply]
-    role: Role | None
-    lang: str
 
 
 class TelegramTransport:
@@ -343,10 +339,10 @@ class TelegramAdapter:
             event_id=str(update.update_id),
             file=file,
         )
-        replies, role, lang = await self._handle(incoming)
-        for reply in replies:
+        handled = await self._handle(incoming)
+        for reply in handled.replies:
             await self._reply(message.chat.id, reply)
-        await self._update_menu(message.chat.id, role, lang)
+        await self._update_menu(message.chat.id, handled.who)
 
     async def _download(self, document: Document) -> Attachment | Reply:
         """The document's bytes, or the reply that says why not (too big: not even fetched)."""
@@ -396,11 +392,11 @@ class TelegramAdapter:
             language=query.from_user.language_code,
             event_id=str(update.update_id),
         )
-        replies, role, lang = await self._handle(incoming)
-        for reply in replies:
+        handled = await self._handle(incoming)
+        for reply in handled.replies:
             edit = message.message_id if reply.replace else None
             await self._reply(message.chat.id, reply, edit=edit)
-        await self._update_menu(message.chat.id, role, lang)
+        await self._update_menu(message.chat.id, handled.who)
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
@@ -434,31 +430,25 @@ class TelegramAdapter:
             return "not modified" in error.message.lower()
         return True
 
-    async def _handle(self, incoming: Incoming) -> Answered:
-        """The replies, and the person's role and language after the update (for the menu)."""
-        answered = await asyncio.to_thread(self._answer, incoming)
+    async def _handle(self, incoming: Incoming) -> Handled:
+        """The replies, and the person's role and language after the update (for the menu),
+        read in the same transaction: one trip to a worker thread per update."""
+        handled = await asyncio.to_thread(self.core.respond, incoming)
         self.on_handled()
-        return answered
+        return handled
 
-    def _answer(self, incoming: Incoming) -> Answered:
-        # One trip to a worker thread, not three: under a burst, each trip waits its turn for
-        # a thread while the update holds its chat's place in line.
-        replies = self.core.handle(incoming)
-        return Answered(
-            replies,
-            self.core.role_of(PLATFORM, incoming.user_id),
-            self.core.language_of(PLATFORM, incoming.user_id),
-        )
-
-    async def _update_menu(self, chat_id: int, role: Role | None, lang: str) -> None:
+    async def _update_menu(self, chat_id: int, who: Who | None) -> None:
         """Give the chat the command menu of the person's role and language when either has
-        changed.
+        changed (not known: left as it is).
 
         Teachers, admins and employers get a menu of their own in their chat with the bot, in
         the language they chose; so do students and guests who chose a language other than
         English. The others see the default one, the students' menu in their Telegram's
         language, so their chat's own menu is deleted: an old teacher's menu never lingers.
         """
+        if who is None:
+            return
+        role, lang = who
         menu: Role | None = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT
