@@ -27,7 +27,7 @@ from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
 from storage.db import READ_ONLY, SYNC_LATER, make_durable, transaction
 from storage.models import Account, ConversationState, Person, Role
-from storage.outbox import QuietHours, enqueue
+from storage.outbox import QUEUED, QuietHours, enqueue
 from storage.queries import first_delivery
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,7 @@ class Handled:
 
     replies: list[Reply]
     who: Who | None = None
+    queued: bool = False  # messages for others were queued: the senders may look now
 
 
 def stale_button() -> Reply:
@@ -887,24 +888,25 @@ class Core:
 
     def _handle(self, session: Session, incoming: Incoming) -> Handled:
         now = self.clock()
-        if incoming.event_id is not None and not first_delivery(
-            session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
-        ):
-            log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
-            return Handled([])
-        account = self._account(session, incoming, now)
-        with language(account.person.language):
-            # A refusal undoes what the handler did; the event stays handled (a redelivery
-            # is not refused twice) and the person seen.
-            try:
-                with session.begin_nested():
+        try:
+            with session.begin_nested():
+                if incoming.event_id is not None and not first_delivery(
+                    session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
+                ):
+                    log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
+                    return Handled([])
+                account = self._account(session, incoming, now)
+                with language(account.person.language):
                     replies = self._dispatch(session, incoming, account, now)
-            except UserError as refused:
-                replies = [refused.reply]
+        except UserError as refused:
+            # Nothing is kept, not even the event id: a refused form may be sent again as it
+            # was. Nothing changed, so neither did who the person is.
+            return Handled([refused.reply])
         person = account.person
+        queued = bool(session.info.get(QUEUED))
         if inspect(person).deleted:  # they asked to be forgotten: a stranger now
-            return Handled(replies, Who(None, supported(None)))
-        return Handled(replies, Who(person.role, supported(person.language)))
+            return Handled(replies, Who(None, supported(None)), queued)
+        return Handled(replies, Who(person.role, supported(person.language)), queued)
 
     def _dispatch(
         self, session: Session, incoming: Incoming, account: Account, now: datetime

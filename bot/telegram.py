@@ -193,7 +193,7 @@ class TelegramAdapter:
         core: Core,
         settings: Settings,
         *,
-        on_handled: Callable[[], None] = lambda: None,
+        on_queued: Callable[[], None] = lambda: None,
         concurrency: int = 16,
         routes: Sequence[web.RouteDef] = (),
     ) -> None:
@@ -201,7 +201,7 @@ class TelegramAdapter:
             raise ValueError("OPPBOT_TELEGRAM_TOKEN is not set")
         self.core = core
         self.settings = settings
-        self.on_handled = on_handled
+        self.on_queued = on_queued
         core.capabilities[PLATFORM] = CAPABILITIES
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -434,7 +434,8 @@ class TelegramAdapter:
         """The replies, and the person's role and language after the update (for the menu),
         read in the same transaction: one trip to a worker thread per update."""
         handled = await asyncio.to_thread(self.core.respond, incoming)
-        self.on_handled()
+        if handled.queued:
+            self.on_queued()
         return handled
 
     async def _update_menu(self, chat_id: int, who: Who | None) -> None:

@@ -87,6 +87,11 @@ class Outgoing:
     not_before: datetime | None = None
 
 
+# Set in ``session.info`` once the session has queued a message: whoever commits it knows
+# whether the senders have anything new to look at.
+QUEUED = "oppbot_queued"
+
+
 def enqueue(
     session: Session,
     person: Person,
@@ -145,10 +150,13 @@ def enqueue_many(
                 "created_at": now,
             }
         )
-    return {
+    written = {
         str(key)
         for key in insert_new(session, OutboxMessage.__table__, rows, unique="idempotency_key")
     }
+    if written:
+        session.info[QUEUED] = True
+    return written
 
 
 # Leases: a sender claims the rows it is about to send, for ``lease`` seconds, and sends a row
