@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import aiohttp
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
@@ -171,6 +172,9 @@ def _students(factory: sessionmaker[Session], students: int) -> list[int]:
                     "display_name": "",
                     "last_seen_at": now,
                     "created_at": now,
+                    # Students who have talked to the bot before: their chats have the
+                    # default menu, and the account says so (a new one is reset once).
+                    "menu": "",
                 }
                 for pid in ids
             ],
@@ -240,11 +244,12 @@ async def _ready(http: aiohttp.ClientSession, port: int, process: Process) -> No
 class Served(NamedTuple):
     per_second: float
     oppbot_cpu_ms: float  # CPU per update of the oppbot processes together
+    database_cpu_ms: float  # of the PostgreSQL server processes serving them
     driver_cpu_ms: float  # of this process: the fake Bot API and the webhook's client
 
 
 async def _served(
-    fake: FakeTelegram, url: str, chats: list[int], updates: int, count: int
+    fake: FakeTelegram, engine: Engine, chats: list[int], updates: int, count: int
 ) -> Served:
     """Updates per second answered by ``count`` ``oppbot run`` processes, each on its own
     port, every chat's updates to one of them."""
@@ -254,7 +259,7 @@ async def _served(
     for port in ports:
         env = {
             **os.environ,
-            "OPPBOT_DATABASE_URL": url,
+            "OPPBOT_DATABASE_URL": engine.url.render_as_string(hide_password=False),
             "OPPBOT_TELEGRAM_TOKEN": TOKEN,
             "OPPBOT_TELEGRAM_API_URL": fake.base_url.removesuffix("/bot"),
             "OPPBOT_TELEGRAM_MODE": "webhook",
@@ -276,18 +281,40 @@ async def _served(
             chat = chats[n % len(chats)]
             body = fake.message_update(chat, "/browse", chat_id=chat)
             posts.append((_webhook(ports[chat % count]), body))
+        backends_before = _backends_cpu(engine)
         started, cpu = time.perf_counter(), time.process_time()
         their_cpu = sum(_cpu_seconds(p.pid) for p in processes)
         await _post_all(posts)
         await _answered(fake, started_with + updates)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         their_cpu = sum(_cpu_seconds(p.pid) for p in processes) - their_cpu
+        backends = _backends_cpu(engine)
+        database_cpu = sum(t - backends_before.get(pid, 0.0) for pid, t in backends.items())
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             await process.wait()
-    return Served(updates / elapsed, their_cpu * 1000 / updates, cpu * 1000 / updates)
+    return Served(
+        updates / elapsed,
+        their_cpu * 1000 / updates,
+        database_cpu * 1000 / updates,
+        cpu * 1000 / updates,
+    )
+
+
+def _backends_cpu(engine: Engine) -> dict[int, float]:
+    """CPU time so far of each PostgreSQL server process serving this database (on this
+    machine: the benchmark's database is on 127.0.0.1)."""
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            found[pid] = _cpu_seconds(pid)
+    return found
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -305,19 +332,20 @@ async def several(url: str, updates: int, students: int, count: int) -> None:
     factory = make_session_factory(engine)
     chats = _students(factory, students)
     async with FakeTelegram() as fake:
-        one = await _served(fake, url, chats, updates, 1)
+        one = await _served(fake, engine, chats, updates, 1)
         # Both runs start from the same state: no browse state, no handled event ids.
         with transaction(factory) as session:
             session.execute(delete(ConversationState))
             session.execute(delete(ProcessedEvent))
-        many = await _served(fake, url, chats, updates, count)
+        many = await _served(fake, engine, chats, updates, count)
     engine.dispose()
     print(f"database:            {engine.dialect.name}")
     print(f"updates:             {updates} from {students} students (/browse), each run")
     for label, served in (("one process", one), (f"{count} processes", many)):
         print(
             f"{label + ':':<21}{served.per_second:.1f} updates per second; CPU per update: "
-            f"oppbot {served.oppbot_cpu_ms:.1f} ms, fake and client {served.driver_cpu_ms:.1f} ms"
+            f"oppbot {served.oppbot_cpu_ms:.1f} ms, PostgreSQL {served.database_cpu_ms:.1f} ms, "
+            f"fake and client {served.driver_cpu_ms:.1f} ms"
         )
     print(f"{count} processes / one:   {many.per_second / one.per_second:.2f}x")
 

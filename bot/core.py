@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot import metrics
@@ -181,10 +181,12 @@ class Reply:
 
 
 class Who(NamedTuple):
-    """A person as an adapter may show them things: their role and language."""
+    """A person as an adapter may show them things: their role and language, and the command
+    menu their chat was last given (``Account.menu``)."""
 
     role: Role | None
     language: str
+    menu: str | None = None
 
 
 @dataclass(frozen=True)
@@ -906,7 +908,8 @@ class Core:
         queued = bool(session.info.get(QUEUED))
         if inspect(person).deleted:  # they asked to be forgotten: a stranger now
             return Handled(replies, Who(None, supported(None)), queued)
-        return Handled(replies, Who(person.role, supported(person.language)), queued)
+        who = Who(person.role, supported(person.language), account.menu)
+        return Handled(replies, who, queued)
 
     def _dispatch(
         self, session: Session, incoming: Incoming, account: Account, now: datetime
@@ -926,6 +929,15 @@ class Core:
         if incoming.file is not None:
             return self._file(ctx, incoming.file)
         return self._text(ctx, (incoming.text or "").strip())
+
+    def remember_menu(self, platform: str, user_id: str, menu: str) -> None:
+        """Record the command menu an account's chat was given (see ``Account.menu``)."""
+        with self._writer, transaction(self.session_factory) as session:
+            session.execute(
+                update(Account)
+                .where(Account.platform == platform, Account.external_id == user_id)
+                .values(menu=menu)
+            )
 
     def first_delivery(self, platform: str, event_id: str) -> bool:
         """Record an event an adapter handles without the core; False for a redelivery."""

@@ -214,9 +214,9 @@ class TelegramAdapter:
         )
         self.application.add_handler(PTBTypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        # The menu each chat has been given by this process (None: the default one). A chat
-        # not in it yet may still have a menu from before a restart, so it is set once.
-        self._menus: dict[int, tuple[Role | None, str]] = {}
+        # The menu each chat has been given by this process (see ``Account.menu``), for chats
+        # whose account does not know it (a new one; a person who asked to be forgotten).
+        self._menus: dict[int, str] = {}
         # Served beside the webhook (health and metrics); the webhook's own server is ours.
         self._routes = list(routes)
         self._webhook: web.AppRunner | None = None
@@ -342,7 +342,7 @@ class TelegramAdapter:
         handled = await self._handle(incoming)
         for reply in handled.replies:
             await self._reply(message.chat.id, reply)
-        await self._update_menu(message.chat.id, handled.who)
+        await self._update_menu(message.chat.id, incoming.user_id, handled.who)
 
     async def _download(self, document: Document) -> Attachment | Reply:
         """The document's bytes, or the reply that says why not (too big: not even fetched)."""
@@ -396,7 +396,7 @@ class TelegramAdapter:
         for reply in handled.replies:
             edit = message.message_id if reply.replace else None
             await self._reply(message.chat.id, reply, edit=edit)
-        await self._update_menu(message.chat.id, handled.who)
+        await self._update_menu(message.chat.id, incoming.user_id, handled.who)
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
@@ -438,7 +438,7 @@ class TelegramAdapter:
             self.on_queued()
         return handled
 
-    async def _update_menu(self, chat_id: int, who: Who | None) -> None:
+    async def _update_menu(self, chat_id: int, user_id: str, who: Who | None) -> None:
         """Give the chat the command menu of the person's role and language when either has
         changed (not known: left as it is).
 
@@ -449,11 +449,12 @@ class TelegramAdapter:
         """
         if who is None:
             return
-        role, lang = who
+        role, lang, given = who
         menu: Role | None = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT
-        if self._menus.get(chat_id) == (menu, lang):
+        key = "" if menu is None else f"{menu.value}:{lang}"
+        if key in (given, self._menus.get(chat_id)):
             return
         scope = BotCommandScopeChat(chat_id)
         try:
@@ -466,7 +467,9 @@ class TelegramAdapter:
             self._menus.pop(chat_id, None)
             log.warning("could not update a chat's command menu", exc_info=True)
             return
-        self._menus[chat_id] = (menu, lang)
+        self._menus[chat_id] = key
+        # Recorded with the account, so that no process sets it again while it is the same.
+        await asyncio.to_thread(self.core.remember_menu, PLATFORM, user_id, key)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The update itself holds what the person wrote: only its id goes to the log.
