@@ -192,7 +192,7 @@ class Who(NamedTuple):
 @dataclass(frozen=True)
 class Handled:
     """What ``Core.respond`` made of an update: the replies, and who the person is after it
-    (None when that was not read: input refused unread, a redelivery, a failure)."""
+    (None when it was not read, or nothing changed: input refused, a redelivery, a failure)."""
 
     replies: list[Reply]
     who: Who | None = None
@@ -844,6 +844,10 @@ class Core:
             # wait for the disk: the updates committed meanwhile share this sync.
             make_durable(self._engine)
             return handled
+        except UserError as refused:
+            # Rolled back whole, the event id too: a refused form may be sent again as it was.
+            # Nothing changed, so neither did who the person is.
+            return Handled([refused.reply])
         except Exception:
             metrics.ERRORS.labels(incoming.platform).inc()
             # What the person wrote stays out of the log; the event and our own payload are
@@ -890,20 +894,15 @@ class Core:
 
     def _handle(self, session: Session, incoming: Incoming) -> Handled:
         now = self.clock()
-        try:
-            with session.begin_nested():
-                if incoming.event_id is not None and not first_delivery(
-                    session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
-                ):
-                    log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
-                    return Handled([])
-                account = self._account(session, incoming, now)
-                with language(account.person.language):
-                    replies = self._dispatch(session, incoming, account, now)
-        except UserError as refused:
-            # Nothing is kept, not even the event id: a refused form may be sent again as it
-            # was. Nothing changed, so neither did who the person is.
-            return Handled([refused.reply])
+        if incoming.event_id is not None and not first_delivery(
+            session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
+        ):
+            log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
+            return Handled([])
+        account = self._account(session, incoming, now)
+        with language(account.person.language):
+            replies = self._dispatch(session, incoming, account, now)
+        session.flush()  # the commit's own flush, early: a deleted person now reads as such
         person = account.person
         queued = bool(session.info.get(QUEUED))
         if inspect(person).deleted:  # they asked to be forgotten: a stranger now
