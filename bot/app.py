@@ -74,7 +74,7 @@ class Runner:
             telegram = TelegramAdapter(
                 core,
                 settings,
-                on_handled=self._wake_senders,
+                on_queued=self._wake_senders,
                 routes=routes if settings.telegram_mode == "webhook" else (),
             )
             self._add(
@@ -87,7 +87,7 @@ class Runner:
             slack = SlackAdapter(
                 core,
                 settings,
-                on_handled=self._wake_senders,
+                on_queued=self._wake_senders,
                 routes=routes if settings.slack_mode == "http" else (),
             )
             self._add(

@@ -18,16 +18,17 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, inspect, select, update
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
-from storage.db import READ_ONLY, transaction
+from storage.db import READ_ONLY, SYNC_LATER, make_durable, transaction
 from storage.models import Account, ConversationState, Person, Role
 from storage.outbox import (
+    QUEUED,
     MessageRef,
     QuietHours,
     enqueue,
@@ -194,6 +195,25 @@ class Reply:
     # Kept as an outbox row under this key (``Context.tracked``): the adapter tells the core
     # where it showed it (``Core.shown``), so that a later outbox row can edit it.
     track: str | None = None
+
+
+class Who(NamedTuple):
+    """A person as an adapter may show them things: their role and language, and the command
+    menu their chat was last given (``Account.menu``)."""
+
+    role: Role | None
+    language: str
+    menu: str | None = None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What ``Core.respond`` made of an update: the replies, and who the person is after it
+    (None when it was not read, or nothing changed: input refused, a redelivery, a failure)."""
+
+    replies: list[Reply]
+    who: Who | None = None
+    queued: bool = False  # messages for others were queued: the senders may look now
 
 
 def stale_button() -> Reply:
@@ -573,12 +593,28 @@ class Context:
     registry: Registry
     timing: Timing
 
+    # The person's state rows by key, read once with one query: a command reads its state
+    # several times (a waiting dialog, its own), and most keys are absent, which the
+    # session's identity map cannot remember. Rows are still fetched with ``session.get``, so
+    # one deleted by a bulk DELETE in the meantime reads as gone.
+    _states: dict[str, ConversationState] | None = field(default=None, init=False, repr=False)
+
     @property
     def role(self) -> Role | None:
         return self.person.role
 
+    def _state_row(self, key: str) -> ConversationState | None:
+        if self._states is None:
+            rows = self.session.scalars(
+                select(ConversationState).where(ConversationState.person_id == self.person.id)
+            )
+            self._states = {row.key: row for row in rows}
+        if key not in self._states:
+            return None
+        return self.session.get(ConversationState, (self.person.id, key))
+
     def state(self, key: str) -> dict[str, Any] | None:
-        row = self.session.get(ConversationState, (self.person.id, key))
+        row = self._state_row(key)
         return dict(row.data) if row is not None else None
 
     def typed_state(self, key: str, shape: type[State]) -> State | None:
@@ -589,19 +625,24 @@ class Context:
 
     def set_state(self, key: str, data: Mapping[str, Any]) -> None:
         data = dict(data)
-        row = self.session.get(ConversationState, (self.person.id, key))
+        row = self._state_row(key)
         if row is None:
-            self.session.add(
-                ConversationState(person_id=self.person.id, key=key, data=data, updated_at=self.now)
+            row = ConversationState(
+                person_id=self.person.id, key=key, data=data, updated_at=self.now
             )
+            self.session.add(row)
+            assert self._states is not None
+            self._states[key] = row
         else:
             row.data = data
             row.updated_at = self.now
 
     def clear_state(self, key: str) -> None:
-        row = self.session.get(ConversationState, (self.person.id, key))
+        row = self._state_row(key)
         if row is not None:
             self.session.delete(row)
+            assert self._states is not None
+            del self._states[key]
 
     def start_dialog(self, name: str, state: Mapping[str, Any]) -> None:
         """Open dialog ``name``; its step is handed ``state`` (a TypedDict the step declares,
@@ -739,11 +780,9 @@ class Core:
         # SQLite has one writer, and every transaction here begins as one (BEGIN IMMEDIATE).
         # Left to SQLite, concurrent updates wait in its busy handler, which sleeps and polls
         # (up to 100 ms a turn); queued on a lock, the next one starts the moment one commits.
-        bind = session_factory.kw.get("bind")
+        self._engine: Engine = session_factory.kw["bind"]
         self._writer: AbstractContextManager[object] = (
-            threading.Lock()
-            if bind is not None and bind.dialect.name == "sqlite"
-            else nullcontext()
+            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
         )
 
     def role_of(self, platform: str, user_id: str) -> Role | None:
@@ -856,6 +895,11 @@ class Core:
             log.warning("could not record where reply %s was shown", key, exc_info=True)
 
     def handle(self, incoming: Incoming) -> list[Reply]:
+        return self.respond(incoming).replies
+
+    def respond(self, incoming: Incoming) -> Handled:
+        """``handle``, also telling who the person is after the update, read in the same
+        transaction (an adapter's command menu follows their role and language)."""
         started = timer.perf_counter()
         try:
             # The platform's language until the person is known (refusals of bad input, a crash).
@@ -877,17 +921,22 @@ class Core:
         command = self.registry.find(match.group(1))
         return command.name if command is not None else "other"
 
-    def _handle_safely(self, incoming: Incoming) -> list[Reply]:
+    def _handle_safely(self, incoming: Incoming) -> Handled:
         refusal = self._check_input(incoming)
         if refusal is not None:
-            return [refusal]
+            return Handled([refusal])
         try:
             with self._writer, transaction(self.session_factory) as session:
-                try:
-                    with session.begin_nested():
-                        return self._handle(session, incoming)
-                except UserError as refused:
-                    return [refused.reply]
+                session.connection(execution_options={SYNC_LATER: True})
+                handled = self._handle(session, incoming)
+            # Durable before anyone is answered, but the next update's transaction need not
+            # wait for the disk: the updates committed meanwhile share this sync.
+            make_durable(self._engine)
+            return handled
+        except UserError as refused:
+            # Rolled back whole, the event id too: a refused form may be sent again as it was.
+            # Nothing changed, so neither did who the person is.
+            return Handled([refused.reply])
         except Exception:
             metrics.ERRORS.labels(incoming.platform).inc()
             # What the person wrote stays out of the log; the event and our own payload are
@@ -898,9 +947,9 @@ class Core:
                 incoming.event_id,
                 incoming.payload,
             )
-            return [
-                Reply(_("Sorry, something went wrong on our side. Please try again in a moment."))
-            ]
+            return Handled(
+                [Reply(_("Sorry, something went wrong on our side. Please try again in a moment."))]
+            )
 
     def _check_input(self, incoming: Incoming) -> Reply | None:
         if incoming.payload is not None:
@@ -932,16 +981,23 @@ class Core:
             return Reply(_("I didn't get any text there. Send /help to see what I can do."))
         return None
 
-    def _handle(self, session: Session, incoming: Incoming) -> list[Reply]:
+    def _handle(self, session: Session, incoming: Incoming) -> Handled:
         now = self.clock()
         if incoming.event_id is not None and not first_delivery(
             session, incoming.platform, incoming.event_id, now, kept=self.timing.events_kept
         ):
             log.info("skipping duplicate %s event %s", incoming.platform, incoming.event_id)
-            return []
+            return Handled([])
         account = self._account(session, incoming, now)
         with language(account.person.language):
-            return self._dispatch(session, incoming, account, now)
+            replies = self._dispatch(session, incoming, account, now)
+        session.flush()  # the commit's own flush, early: a deleted person now reads as such
+        person = account.person
+        queued = bool(session.info.get(QUEUED))
+        if inspect(person).deleted:  # they asked to be forgotten: a stranger now
+            return Handled(replies, Who(None, supported(None)), queued)
+        who = Who(person.role, supported(person.language), account.menu)
+        return Handled(replies, who, queued)
 
     def _dispatch(
         self, session: Session, incoming: Incoming, account: Account, now: datetime
@@ -962,6 +1018,15 @@ class Core:
             return self._file(ctx, incoming.file)
         return self._text(ctx, (incoming.text or "").strip())
 
+    def remember_menu(self, platform: str, user_id: str, menu: str) -> None:
+        """Record the command menu an account's chat was given (see ``Account.menu``)."""
+        with self._writer, transaction(self.session_factory) as session:
+            session.execute(
+                update(Account)
+                .where(Account.platform == platform, Account.external_id == user_id)
+                .values(menu=menu)
+            )
+
     def first_delivery(self, platform: str, event_id: str) -> bool:
         """Record an event an adapter handles without the core; False for a redelivery."""
         with transaction(self.session_factory) as session:
@@ -971,9 +1036,9 @@ class Core:
 
     def _account(self, session: Session, incoming: Incoming, now: datetime) -> Account:
         account = session.scalars(
-            select(Account).where(
-                Account.platform == incoming.platform, Account.external_id == incoming.user_id
-            )
+            select(Account)
+            .where(Account.platform == incoming.platform, Account.external_id == incoming.user_id)
+            .options(joinedload(Account.person))  # every handler reads the person
         ).one_or_none()
         if account is None:
             display_name = _printable(incoming.display_name)

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import (
@@ -47,8 +47,10 @@ from bot.core import (
     Button,
     Capabilities,
     Core,
+    Handled,
     Incoming,
     Reply,
+    Who,
     file_too_big,
 )
 from bot.delivery import Buttons, Outcome, Result
@@ -156,12 +158,6 @@ async def _patiently(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-class Answered(NamedTuple):
-    replies: list[Reply]
-    role: Role | None
-    lang: str
-
-
 class TelegramTransport:
     """Sends outbox messages through the Bot API (in a thread: a reply quoting the thread's
     first message) and edits them with editMessageText; see ``bot.delivery``."""
@@ -250,7 +246,7 @@ class TelegramAdapter:
         core: Core,
         settings: Settings,
         *,
-        on_handled: Callable[[], None] = lambda: None,
+        on_queued: Callable[[], None] = lambda: None,
         concurrency: int = 16,
         routes: Sequence[web.RouteDef] = (),
     ) -> None:
@@ -258,7 +254,7 @@ class TelegramAdapter:
             raise ValueError("OPPBOT_TELEGRAM_TOKEN is not set")
         self.core = core
         self.settings = settings
-        self.on_handled = on_handled
+        self.on_queued = on_queued
         core.capabilities[PLATFORM] = CAPABILITIES
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -271,9 +267,9 @@ class TelegramAdapter:
         )
         self.application.add_handler(PTBTypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        # The menu each chat has been given by this process (None: the default one). A chat
-        # not in it yet may still have a menu from before a restart, so it is set once.
-        self._menus: dict[int, tuple[Role | None, str]] = {}
+        # The menu each chat has been given by this process (see ``Account.menu``), for chats
+        # whose account does not know it (a new one; a person who asked to be forgotten).
+        self._menus: dict[int, str] = {}
         # Served beside the webhook (health and metrics); the webhook's own server is ours.
         self._routes = list(routes)
         self._webhook: web.AppRunner | None = None
@@ -398,10 +394,10 @@ class TelegramAdapter:
             event_id=str(update.update_id),
             file=file,
         )
-        replies, role, lang = await self._handle(incoming)
-        for reply in replies:
+        handled = await self._handle(incoming)
+        for reply in handled.replies:
             await self._reply(message.chat.id, reply)
-        await self._update_menu(message.chat.id, role, lang)
+        await self._update_menu(message.chat.id, incoming.user_id, handled.who)
 
     async def _download(self, document: Document) -> Attachment | Reply:
         """The document's bytes, or the reply that says why not (too big: not even fetched)."""
@@ -461,11 +457,11 @@ class TelegramAdapter:
             language=query.from_user.language_code,
             event_id=str(update.update_id),
         )
-        replies, role, lang = await self._handle(incoming)
-        for reply in replies:
+        handled = await self._handle(incoming)
+        for reply in handled.replies:
             edit = message.message_id if reply.replace else None
             await self._reply(message.chat.id, reply, edit=edit)
-        await self._update_menu(message.chat.id, role, lang)
+        await self._update_menu(message.chat.id, incoming.user_id, handled.who)
 
     async def _reply(self, chat_id: int, reply: Reply, *, edit: int | None = None) -> None:
         """Answer in the person's chat: edit the pressed message or send anew, then any file."""
@@ -506,35 +502,31 @@ class TelegramAdapter:
             return "not modified" in error.message.lower()
         return True
 
-    async def _handle(self, incoming: Incoming) -> Answered:
-        """The replies, and the person's role and language after the update (for the menu)."""
-        answered = await asyncio.to_thread(self._answer, incoming)
-        self.on_handled()
-        return answered
+    async def _handle(self, incoming: Incoming) -> Handled:
+        """The replies, and the person's role and language after the update (for the menu),
+        read in the same transaction: one trip to a worker thread per update."""
+        handled = await asyncio.to_thread(self.core.respond, incoming)
+        if handled.queued:
+            self.on_queued()
+        return handled
 
-    def _answer(self, incoming: Incoming) -> Answered:
-        # One trip to a worker thread, not three: under a burst, each trip waits its turn for
-        # a thread while the update holds its chat's place in line.
-        replies = self.core.handle(incoming)
-        return Answered(
-            replies,
-            self.core.role_of(PLATFORM, incoming.user_id),
-            self.core.language_of(PLATFORM, incoming.user_id),
-        )
-
-    async def _update_menu(self, chat_id: int, role: Role | None, lang: str) -> None:
+    async def _update_menu(self, chat_id: int, user_id: str, who: Who | None) -> None:
         """Give the chat the command menu of the person's role and language when either has
-        changed.
+        changed (not known: left as it is).
 
         Teachers, admins and employers get a menu of their own in their chat with the bot, in
         the language they chose; so do students and guests who chose a language other than
         English. The others see the default one, the students' menu in their Telegram's
         language, so their chat's own menu is deleted: an old teacher's menu never lingers.
         """
+        if who is None:
+            return
+        role, lang, given = who
         menu: Role | None = None if role in (None, Role.STUDENT) else role
         if menu is None and lang != DEFAULT:
             menu = Role.STUDENT
-        if self._menus.get(chat_id) == (menu, lang):
+        key = "" if menu is None else f"{menu.value}:{lang}"
+        if key in (given, self._menus.get(chat_id)):
             return
         scope = BotCommandScopeChat(chat_id)
         try:
@@ -547,7 +539,9 @@ class TelegramAdapter:
             self._menus.pop(chat_id, None)
             log.warning("could not update a chat's command menu", exc_info=True)
             return
-        self._menus[chat_id] = (menu, lang)
+        self._menus[chat_id] = key
+        # Recorded with the account, so that no process sets it again while it is the same.
+        await asyncio.to_thread(self.core.remember_menu, PLATFORM, user_id, key)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The update itself holds what the person wrote: only its id goes to the log.

@@ -358,6 +358,10 @@ class Account(Base):
     unreachable_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    # The command menu the platform was last told to show in this account's chat ("": its
+    # default one; "teacher:es": a role's, in a language), so that it is set again only when
+    # it changes, whichever process handles the chat; None: not known, set at the next update.
+    menu: Mapped[str | None] = mapped_column(String(40))
 
     person: Mapped[Person] = relationship(back_populates="accounts")
 

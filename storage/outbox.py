@@ -98,6 +98,11 @@ class MessageRef:
     message: str
 
 
+# Set in ``session.info`` once the session has queued a message: whoever commits it knows
+# whether the senders have anything new to look at.
+QUEUED = "oppbot_queued"
+
+
 def enqueue(
     session: Session,
     person: Person,
@@ -162,10 +167,13 @@ def enqueue_many(
                 "thread_of": message.thread_of,
             }
         )
-    return {
+    written = {
         str(key)
         for key in insert_new(session, OutboxMessage.__table__, rows, unique="idempotency_key")
     }
+    if written:
+        session.info[QUEUED] = True
+    return written
 
 
 def enqueue_edit(

@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from storage import search
@@ -275,7 +274,8 @@ def browse_page(
         for o in session.scalars(
             select(Opportunity)
             .where(Opportunity.id.in_(ids))
-            .options(selectinload(Opportunity.organisation))
+            # The card's lines and the "for you" reasons read both, for every line.
+            .options(selectinload(Opportunity.organisation), selectinload(Opportunity.tags))
         )
     }
     return [loaded[i] for i in ids], total
@@ -361,10 +361,15 @@ def first_delivery(
     An id handled more than ``kept`` ago is a new event: Telegram numbers updates afresh
     after a week without any, and no platform redelivers an event days later.
     """
-    try:
-        with session.begin_nested():
-            session.add(ProcessedEvent(platform=platform, event_id=event_id, processed_at=now))
-    except IntegrityError:
+    # One statement that skips a known id (no savepoint and no error to catch per update);
+    # PostgreSQL makes a concurrent delivery of the same id wait and then skip it.
+    inserted = session.scalar(
+        dialect_insert(session, ProcessedEvent.__table__)
+        .values(platform=platform, event_id=event_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(ProcessedEvent.__table__.c.event_id)
+    )
+    if inserted is None:
         # One UPDATE, so that of two deliveries of a reused id only one takes it.
         renewed = session.scalar(
             update(ProcessedEvent)

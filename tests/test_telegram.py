@@ -459,6 +459,28 @@ async def test_a_menu_left_from_before_a_restart_is_reset_once(
     assert [c.status for c in fake.calls_to("deleteMyCommands")] == [500, 200]
 
 
+async def test_a_menu_given_once_is_not_given_again_after_a_restart(
+    fake: FakeTelegram, core: Core
+) -> None:
+    first = TelegramAdapter(core, _settings(fake))
+    await first.start()
+    try:
+        student = TelegramUser(fake, 710, "Sam")
+        await student.say("/help", "Send /start")
+    finally:
+        await first.stop()
+    assert _menu_calls(fake, 710) == ["deleteMyCommands"]
+    # Another process, or this one restarted: the account says which menu the chat has.
+    second = TelegramAdapter(core, _settings(fake))
+    await second.start()
+    try:
+        await student.say("/help", "Send /start")
+        await student.say("/help", "Send /start")
+    finally:
+        await second.stop()
+    assert _menu_calls(fake, 710) == ["deleteMyCommands"]
+
+
 @pytest.mark.slow
 async def test_broadcast_with_429_403_and_500_arrives_exactly_once_within_the_limits(
     fake: FakeTelegram, session_factory: sessionmaker[Session], clock: FakeClock

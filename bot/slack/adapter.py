@@ -146,7 +146,7 @@ class SlackAdapter:
         core: Core,
         settings: Settings,
         *,
-        on_handled: Callable[[], None] = lambda: None,
+        on_queued: Callable[[], None] = lambda: None,
         concurrency: int = 16,
         home_every: float = HOME_EVERY,
         routes: Sequence[web.RouteDef] = (),
@@ -158,7 +158,7 @@ class SlackAdapter:
             raise ValueError("HTTP mode needs OPPBOT_SLACK_SIGNING_SECRET")
         self.core = core
         self.settings = settings
-        self.on_handled = on_handled
+        self.on_queued = on_queued
         core.capabilities[PLATFORM] = CAPABILITIES
         # Answers wait out a rate limit; the outbox's messages are paced by its sender instead.
         self.client = web_client(token, settings.slack_api_url, wait_out_rate_limits=True)
@@ -758,9 +758,10 @@ class SlackAdapter:
             event_id=event_id,
             **what,  # type: ignore[arg-type]
         )
-        replies = await asyncio.to_thread(self.core.handle, incoming)
-        self.on_handled()
-        return replies
+        handled = await asyncio.to_thread(self.core.respond, incoming)
+        if handled.queued:
+            self.on_queued()
+        return handled.replies
 
     async def _say(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
         """Post in the person's DM, with the reply's file (a calendar export) after the text.
