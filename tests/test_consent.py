@@ -574,7 +574,7 @@ def test_the_guardian_chooses_their_language_first_and_others_read_theirs(
     rosa.send(f"/consent {code}")
     # Asked first in the language Rosa's app speaks, then in each of the others.
     lines = rosa.text.splitlines()
-    assert lines[0] == "¿En qué idioma quieres que te escriba?"
+    assert lines[0] == "¿En qué idioma prefiere que le escriba?"
     assert "Which language would you like me to use?" in lines
     assert "بأي لغة تفضّل أن أتواصل معك؟" in lines
     assert len(lines) == len(LANGUAGES)
@@ -591,7 +591,7 @@ def test_the_guardian_chooses_their_language_first_and_others_read_theirs(
     ]
     rosa.press("الأم")
     assert f"{FSI}Riverside High{PDI}" in rosa.text
-    assert f"بصفتك ({FSI}الأم{PDI}) لـ{FSI}Ada{PDI}" in rosa.text
+    assert f"وصلتك بـ{FSI}Ada{PDI}: {FSI}الأم{PDI}،" in rosa.text
     rosa.press("أؤكد")
     assert rosa.text == (
         f"شكرًا لك يا {FSI}Rosa Lovelace{PDI}! تم تسجيل الموافقة، وأُبلغت مدرسة {FSI}Ada{PDI}."
