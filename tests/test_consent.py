@@ -601,7 +601,7 @@ def test_the_guardian_chooses_their_language_first_and_others_read_theirs(
         "Rosa Lovelace (mother) confirmed your guardian's consent."
     )
     assert last_message(world.factory, world.tina, "consent")[0].startswith(
-        "Ada Lovelace (Year 11): Rosa Lovelace (matka) potwierdził(a) zgodę opiekuna"
+        "Ada Lovelace (Year 11): Rosa Lovelace (matka) potwierdza zgodę opiekuna"
     )
     # The guardian's choice stays with them.
     rosa.send("/cancel")
