@@ -403,6 +403,9 @@ class Opportunity(Base):
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The tags as " business technology " (or ""), for the "for you" score to test on the row
+    # itself. Written only by the database's triggers (migration 0015), after the tags change.
+    tag_list: Mapped[str] = mapped_column(String(500), server_default="")
 
     organisation: Mapped[Organisation] = relationship()
     owner_school: Mapped[School | None] = relationship()

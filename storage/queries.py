@@ -157,9 +157,8 @@ def for_you_score(person: Person, today: date) -> ColumnElement[int]:
         case((Opportunity.paid.is_(True), 1), else_=0),
     ]
     if person.tag_names:
-        mine = exists().where(
-            OpportunityTag.opportunity_id == Opportunity.id,
-            OpportunityTag.tag.in_(person.tag_names),
+        mine = or_(
+            *(Opportunity.tag_list.contains(f" {t} ", autoescape=True) for t in person.tag_names)
         )
         terms.append(case((mine, 4), else_=0))
     near: list[ColumnElement[bool]] = []
@@ -212,7 +211,6 @@ def title_key(opportunity: type[Opportunity] = Opportunity) -> ColumnElement[str
     return func.lower(func.trim(opportunity.title))
 
 
-# Long because each browse filter adds its condition to the same query, one after another.
 def browse_page(
     session: Session,
     person: Person,
@@ -232,41 +230,34 @@ def browse_page(
     """
     hits = search_hits(session, filters.text)
     query = browse_query(person, filters, today, hits)
-    # Each sort key with whether it is descending: the same keys pick a role's best listing
-    # and then order the list.
-    keys: list[tuple[SQLColumnExpression[Any], bool]] = []
+    keys: list[SQLColumnExpression[Any]] = []
     if hits is not None and "relevance" in hits.c:
-        keys += [(hits.c.complete, True), (hits.c.relevance, True)]
+        keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
     elif order == "newest":
-        keys += [(Opportunity.published_at, True)]
+        keys += [Opportunity.published_at.desc()]
     elif order == "for_you":
-        keys += [(for_you_score(person, today), True)]
+        keys += [for_you_score(person, today).desc()]
     keys += [
-        (Opportunity.deadline.is_(None), False),
-        (Opportunity.deadline, False),
-        (Opportunity.published_at, True),
-        (Opportunity.id, True),
+        Opportunity.deadline.is_(None),
+        Opportunity.deadline,
+        Opportunity.published_at.desc(),
+        Opportunity.id.desc(),
     ]
-    best_first = [key.desc() if descending else key for key, descending in keys]
-    ranked = query.add_columns(
-        func.row_number()
-        .over(partition_by=(Opportunity.organisation_id, title_key()), order_by=best_first)
-        .label("place"),
-        *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)),
-    ).subquery("ranked")
-    firsts = select(ranked.c.id).where(ranked.c.place == 1)
-    # As many lines as roles: counted without ranking anything.
-    roles = query.with_only_columns(Opportunity.organisation_id, title_key()).distinct()
-    total = session.scalar(select(func.count()).select_from(roles.subquery())) or 0
-    order_by = [
-        ranked.c[f"k{n}"].desc() if descending else ranked.c[f"k{n}"]
-        for n, (_, descending) in enumerate(keys)
-    ]
-    ids = session.scalars(
-        firsts.order_by(*order_by).offset(page * page_size).limit(page_size)
-    ).all()
-    if not ids:
+    # As many lines as roles, and how many listings they have between them: counted without
+    # ranking anything.
+    per_role = (
+        query.with_only_columns(func.count().label("listings"))
+        .group_by(Opportunity.organisation_id, title_key())
+        .subquery()
+    )
+    total, listings = session.execute(
+        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
+    ).one()
+    wanted = (page + 1) * page_size
+    if total <= page * page_size:
         return [], total
+    ids = _best_of_each_role(session, query, keys, wanted, -(-2 * int(listings) // total))
+    ids = ids[page * page_size :]
     loaded = {
         o.id: o
         for o in session.scalars(
@@ -276,6 +267,35 @@ def browse_page(
         )
     }
     return [loaded[i] for i in ids], total
+
+
+def _best_of_each_role(
+    session: Session,
+    query: Select[int],
+    keys: list[SQLColumnExpression[Any]],
+    wanted: int,
+    per_role: int,
+) -> list[int]:
+    """The ids of the first ``wanted`` roles' best listings in the order of ``keys``.
+
+    The rows come best first, so a role's first row is its best listing and the roles are
+    in the order of their best listings. Only the first rows are read (a LIMIT, which the
+    database meets by keeping the best rows instead of sorting them all): ``per_role`` rows
+    for each role wanted, and four times as many again while that is not enough.
+    """
+    limit = wanted * per_role
+    while True:
+        rows = session.execute(
+            query.add_columns(Opportunity.organisation_id, title_key()).order_by(*keys).limit(limit)
+        ).all()
+        best: dict[tuple[int, str], int] = {}
+        for listing, organisation, title in rows:
+            best.setdefault((organisation, title), listing)
+            if len(best) == wanted:
+                return list(best.values())
+        if len(rows) < limit:
+            return list(best.values())
+        limit *= 4
 
 
 @dataclass(frozen=True)
