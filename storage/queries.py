@@ -202,15 +202,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
-def title_key(opportunity: type[Opportunity] = Opportunity) -> ColumnElement[str]:
-    """The role a listing is for: its title without case or surrounding spaces.
-
-    The same role from the same organisation in several places, or from several sources, is
-    one listing to a student; see ``browse_page`` and ``elsewhere``.
-    """
-    return func.lower(func.trim(opportunity.title))
-
-
 def browse_page(
     session: Session,
     person: Person,
@@ -225,8 +216,8 @@ def browse_page(
 
     A search lists the listings with every word first, best matches first. Otherwise
     ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest". Of the
-    listings for one role (same organisation, same ``title_key``), only the best-placed one
-    is on the list: ``elsewhere`` tells where else it is.
+    listings for one role (same organisation, same ``Opportunity.title_key``), only the
+    best-placed one is on the list: ``elsewhere`` tells where else it is.
     """
     hits = search_hits(session, filters.text)
     query = browse_query(person, filters, today, hits)
@@ -247,7 +238,7 @@ def browse_page(
     # ranking anything.
     per_role = (
         query.with_only_columns(func.count().label("listings"))
-        .group_by(Opportunity.organisation_id, title_key())
+        .group_by(Opportunity.organisation_id, Opportunity.title_key)
         .subquery()
     )
     total, listings = session.execute(
@@ -286,7 +277,9 @@ def _best_of_each_role(
     limit = wanted * per_role
     while True:
         rows = session.execute(
-            query.add_columns(Opportunity.organisation_id, title_key()).order_by(*keys).limit(limit)
+            query.add_columns(Opportunity.organisation_id, Opportunity.title_key)
+            .order_by(*keys)
+            .limit(limit)
         ).all()
         best: dict[tuple[int, str], int] = {}
         for listing, organisation, title in rows:
@@ -329,7 +322,7 @@ def elsewhere(
     session: Session, person: Person, today: date, shown: list[Opportunity]
 ) -> dict[int, Elsewhere]:
     """For each of ``shown`` that has them, the other open listings of its role that
-    ``person`` may apply to (see ``title_key``), by the shown listing's id."""
+    ``person`` may apply to (see ``Opportunity.title_key``), by the shown listing's id."""
     if not shown:
         return {}
     other = aliased(Opportunity)
@@ -339,7 +332,7 @@ def elsewhere(
             other,
             and_(
                 other.organisation_id == Opportunity.organisation_id,
-                title_key(other) == title_key(),
+                other.title_key == Opportunity.title_key,
                 other.id != Opportunity.id,
             ),
         )
