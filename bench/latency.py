@@ -9,6 +9,7 @@ beside the old LIKE query they replace (deadline order, a substring per word) an
 index query under them (the open listings by deadline; the full-text match by rank).
 
     .venv/bin/python -m bench.latency --listings FILE [--database URL] [--runs 300] [--multiply N]
+        [--matching-only]
 
 FILE is the full ``internship-listings.json`` (6,000 listings; the tests carry a sample of it,
 see tests/data/README.md), or set OPPBOT_BENCH_LISTINGS to its path. Without --database it
@@ -56,6 +57,9 @@ LISTINGS_VARIABLE = "OPPBOT_BENCH_LISTINGS"
 TARGET_MS = 20.0  # issue 6: /browse p99 under 20 ms on SQLite
 # Issue 14: the for-you page and a ranked search, p99 under 10 ms on SQLite, 15 on PostgreSQL.
 MATCH_TARGET_MS = {"sqlite": 10.0, "postgresql": 15.0}
+# ... and with the listings ten times over (60,000), under 25 ms on both.
+BIG_MATCH_TARGET_MS = 25.0
+BIG = 20_000
 SEARCHED = "software engineer intern"
 # Where the benchmark's students can get to, in turn: places the shared listings name.
 PLACES = ("NYC", "San Francisco", "London", "Chicago", "Seattle")
@@ -159,7 +163,7 @@ def _time(action: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
-def measure(url: str, listings: Path, runs: int, students: int) -> None:
+def measure(url: str, listings: Path, runs: int, students: int, matching_only: bool) -> None:
     engine = make_engine(url)
     upgrade(engine)
     factory = make_session_factory(engine)
@@ -170,6 +174,12 @@ def measure(url: str, listings: Path, runs: int, students: int) -> None:
         with engine.connect() as conn:
             conn.execute(text("ANALYZE"))
             conn.commit()
+    if matching_only:
+        with factory() as session:
+            students_ids = session.scalars(select(Person.id)).all()
+        measure_matching(factory, students_ids, runs, engine.dialect.name, _target(factory))
+        engine.dispose()
+        return
     core = Core(factory, build_registry())
     rng = random.Random(7)
     with transaction(factory) as session:
@@ -289,8 +299,18 @@ def measure(url: str, listings: Path, runs: int, students: int) -> None:
         f"/browse p99 (the slower page) {browse_p99:.2f} ms: "
         f"{browse_p99 / TARGET_MS:.0%} of the 20 ms target"
     )
-    measure_matching(factory, people, runs, engine.dialect.name)
+    measure_matching(factory, people, runs, engine.dialect.name, _target(factory))
     engine.dispose()
+
+
+def _target(factory: sessionmaker[Session]) -> float:
+    """Issue 14's target for the matching queries on this database and this many listings."""
+    with factory() as session:
+        listings = session.scalar(select(func.count()).select_from(Opportunity)) or 0
+        dialect = session.get_bind().dialect.name
+    if listings > BIG:
+        return BIG_MATCH_TARGET_MS
+    return MATCH_TARGET_MS.get(dialect, MATCH_TARGET_MS["sqlite"])
 
 
 def like_page(person: Person, words: str | None, today: date) -> Select[tuple[int]]:
@@ -339,7 +359,7 @@ def bare_index(dialect: str, words: str | None) -> str:
 
 
 def measure_matching(
-    factory: sessionmaker[Session], people: Sequence[int], runs: int, dialect: str
+    factory: sessionmaker[Session], people: Sequence[int], runs: int, dialect: str, target: float
 ) -> None:
     """p99 of the for-you page and a ranked search, against the old LIKE and the bare index."""
     with transaction(factory) as session:
@@ -388,7 +408,6 @@ def measure_matching(
 
         return run
 
-    target = MATCH_TARGET_MS.get(dialect, MATCH_TARGET_MS["sqlite"])
     print(
         f"{'matching':<22}{'p50 ms':>8}{'p99 ms':>8}{'target':>8}"
         f"{'LIKE p50':>9}{'p99':>7}{'ratio':>7}{'index p50':>10}{'p99':>7}{'ratio':>7}"
@@ -406,7 +425,7 @@ def measure_matching(
             f"{like_median:>9.2f}{like_p99:>7.2f}{p99 / like_p99:>6.1f}x"
             f"{bare_median:>10.2f}{bare_p99:>7.2f}{p99 / bare_p99:>6.1f}x"
         )
-    print(f"target: p99 under {target:.0f} ms on {dialect} (issue 14)")
+    print(f"target: p99 under {target:.0f} ms (issue 14)")
 
 
 def main() -> None:
@@ -416,13 +435,17 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--multiply", type=int, default=1, help="import the listings N times")
+    parser.add_argument(
+        "--matching-only", action="store_true", help="time only the for-you page and the search"
+    )
     parser.add_argument("--students", type=int, default=10_000)
     add_listings_argument(parser)
     args = parser.parse_args()
     listings = listings_file(args.listings, "bench.latency")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'bench.db'}"
-        measure(url, multiplied(listings, args.multiply, Path(folder)), args.runs, args.students)
+        listings = multiplied(listings, args.multiply, Path(folder))
+        measure(url, listings, args.runs, args.students, args.matching_only)
 
 
 if __name__ == "__main__":
