@@ -347,8 +347,8 @@ def bare_index(dialect: str, words: str | None) -> str:
         )
     if dialect == "postgresql":
         return (
-            "SELECT id FROM opportunities"
-            " WHERE search_document @@ websearch_to_tsquery('english', :q)"
+            "SELECT id FROM opportunities WHERE status = 'open'"
+            " AND search_document @@ websearch_to_tsquery('english', :q)"
             " ORDER BY ts_rank(search_document, websearch_to_tsquery('english', :q)) DESC"
             " LIMIT 5"
         )

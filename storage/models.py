@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import (
     JSON,
     Boolean,
-    Computed,
     Date,
     DateTime,
     Enum,
@@ -428,12 +427,12 @@ class Opportunity(Base):
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    # The role a listing is for: its title without case or surrounding spaces, computed by the
-    # database. The same role from the same organisation in several places, or from several
-    # sources, is one listing to a student (``storage.queries.browse_page``, ``elsewhere``).
-    title_key: Mapped[str] = mapped_column(String(200), Computed("lower(trim(title))"))
+    # The role a listing is for: its title without case or surrounding spaces. The same role
+    # from the same organisation in several places, or from several sources, is one listing
+    # to a student (``storage.queries.browse_page``, ``elsewhere``).
+    title_key: Mapped[str] = mapped_column(String(200), server_default="")
     # The tags as " business technology " (or ""), for the "for you" score to test on the row
-    # itself. Written only by the database's triggers (migration 0015), after the tags change.
+    # itself. Both are written only by the database's triggers (migration 0015).
     tag_list: Mapped[str] = mapped_column(String(500), server_default="")
 
     organisation: Mapped[Organisation] = relationship()

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     CursorResult,
     Select,
     SQLColumnExpression,
-    Subquery,
     and_,
     case,
     delete,
@@ -87,7 +87,7 @@ def _eligible(person: Person) -> list[ColumnElement[bool]]:
 
 
 def browse_query(
-    person: Person, filters: BrowseFilters, today: date, hits: Subquery | None = None
+    person: Person, filters: BrowseFilters, today: date, hits: CTE | None = None
 ) -> Select[int]:
     """Ids of the open opportunities ``person`` may apply to that pass ``filters``.
 
@@ -118,7 +118,7 @@ def browse_query(
     return query.where(and_(*conditions))
 
 
-def search_hits(session: Session, text: str | None) -> Subquery | None:
+def search_hits(session: Session, text: str | None) -> CTE | None:
     """The matches of a search for ``text`` (typos corrected), or None without a search.
 
     A search with no word that can be looked for (only punctuation) matches nothing.
@@ -127,7 +127,7 @@ def search_hits(session: Session, text: str | None) -> Subquery | None:
         return None
     terms = search.correct(session, search.parse(text))
     if not terms:
-        return select(Opportunity.id.label("id")).where(false()).subquery("hits")
+        return select(Opportunity.id.label("id")).where(false()).cte("hits")
     return search.matches(session, terms)
 
 

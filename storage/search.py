@@ -1,11 +1,13 @@
 """Full-text search over opportunities that forgives word forms and typos.
 
-The index itself (migration 0010_search) is SQLite FTS5 with porter stemming, or a weighted
-PostgreSQL ``tsvector``; triggers keep it in step with every write. This module turns what a
-student typed into terms, corrects words the index has never seen to the closest indexed word,
-and gives a subquery of matching opportunity ids with two ranking columns: ``complete`` (every
-term matched) and ``relevance`` (bm25 on SQLite, ``ts_rank`` on PostgreSQL; higher is better).
-Listings with all the words come first, then those with some.
+The index itself (migrations 0012_search and 0015_match_keys) is SQLite FTS5 with porter
+stemming, or a weighted PostgreSQL ``tsvector`` with a GIN index. It holds the open listings
+only, all that a search can show (the PostgreSQL queries spell the status out, so that the
+planner sees they fit the partial index); triggers keep it in step with every write. This
+module turns what a student typed into terms, corrects words the index has never seen to the
+closest indexed word, and gives the matching opportunity ids with two ranking columns:
+``complete`` (every term matched) and ``relevance`` (bm25 on SQLite, ``ts_rank`` on
+PostgreSQL; higher is better). Listings with all the words come first, then those with some.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Boolean, Float, Integer, Subquery, text
+from sqlalchemy import CTE, Boolean, Float, Integer, text
 from sqlalchemy.orm import Session
 
 # Objects of the search index that the models do not describe (virtual tables, the PostgreSQL
@@ -135,8 +137,8 @@ def _fts_term(term: Term) -> str:
 def _finds_anything(session: Session, term: Term) -> bool:
     if _postgres(session):
         statement = text(
-            "SELECT 1 FROM opportunities"
-            " WHERE search_document @@ websearch_to_tsquery('english', :q) LIMIT 1"
+            "SELECT 1 FROM opportunities WHERE status = 'open'"
+            " AND search_document @@ websearch_to_tsquery('english', :q) LIMIT 1"
         )
         return session.scalar(statement, {"q": term.typed}) is not None
     statement = text("SELECT 1 FROM opportunity_search WHERE opportunity_search MATCH :q LIMIT 1")
@@ -179,7 +181,7 @@ def correct(session: Session, terms: list[Term]) -> list[Term]:
     return corrected
 
 
-def matches(session: Session, terms: list[Term]) -> Subquery:
+def matches(session: Session, terms: list[Term]) -> CTE:
     """Ids of the opportunities matching any of ``terms``, with ``complete`` and ``relevance``."""
     params: dict[str, str] = {}
     if _postgres(session):
@@ -196,7 +198,7 @@ def matches(session: Session, terms: list[Term]) -> Subquery:
         statement = text(
             f"SELECT id, search_document @@ {every} AS complete,"
             f" ts_rank(search_document, {some}) AS relevance"
-            f" FROM opportunities WHERE search_document @@ {some}"
+            f" FROM opportunities WHERE status = 'open' AND search_document @@ {some}"
         )
     else:
         params["every"] = " AND ".join(_fts_term(t) for t in terms)
@@ -209,8 +211,11 @@ def matches(session: Session, terms: list[Term]) -> Subquery:
             " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
             " FROM opportunity_search WHERE opportunity_search MATCH :some"
         )
+    # Materialized: the matches are found once and the listings looked up by id, where a
+    # planner could otherwise go through the open listings and ask the index about each.
     return (
         statement.bindparams(**params)
         .columns(id=Integer, complete=Boolean, relevance=Float)
-        .subquery("hits")
+        .cte("hits")
+        .prefix_with("MATERIALIZED")
     )

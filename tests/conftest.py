@@ -233,11 +233,9 @@ class Snapshot:
             shutil.copy(self._sqlite_path(), file)
         else:
             with self.engine.connect() as conn:
-                # Generated columns (a listing's title_key) are the database's to fill again.
                 rows = [
-                    (table.name, [dict(r) for r in conn.execute(select(*stored)).mappings()])
+                    (table.name, [dict(r) for r in conn.execute(select(table)).mappings()])
                     for table in Base.metadata.sorted_tables
-                    for stored in [[c for c in table.c if c.computed is None]]
                 ]
                 sequences = [
                     (name, last)
