@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -24,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from storage import search
 from storage.db import dialect_insert
@@ -123,12 +125,20 @@ def search_hits(session: Session, text: str | None) -> CTE | None:
 
     A search with no word that can be looked for (only punctuation) matches nothing.
     """
-    if not text:
+    return _hits(session, search_terms(session, text))
+
+
+def search_terms(session: Session, text: str | None) -> list[search.Term] | None:
+    """The terms of a search for ``text``, typos corrected, or None without a search."""
+    return search.correct(session, search.parse(text)) if text else None
+
+
+def _hits(session: Session, terms: list[search.Term] | None, *, ranked: bool = True) -> CTE | None:
+    if terms is None:
         return None
-    terms = search.correct(session, search.parse(text))
     if not terms:
         return select(Opportunity.id.label("id")).where(false()).cte("hits")
-    return search.matches(session, terms)
+    return search.matches(session, terms, ranked=ranked)
 
 
 # How soon a deadline or how recent a listing counts for the "for you" score.
@@ -136,7 +146,7 @@ SOON = timedelta(days=14)
 ORDERS = ("for_you", "soonest", "newest")
 
 
-def for_you_score(person: Person, today: date) -> ColumnElement[int]:
+def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict[str, object]]:
     """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
 
     ====  =====================================================================
@@ -150,24 +160,39 @@ def for_you_score(person: Person, today: date) -> ColumnElement[int]:
 
     Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
     deadline. ``reasons`` says the same facts in words.
+
+    Returns the expression and the values of its parameters for this student and day. Each
+    listing's part is in its own row (``Opportunity.tag_list`` holds its fields), so the
+    score is a few comparisons per listing, read from ``ix_opportunities_match``.
     """
+    key = place_key(person.place) if person.place else ""
+    values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
+    # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a wildcard.
+    values.update({f"field{n}": f" {tag} " for n, tag in enumerate(person.tag_names)})
+    if key:
+        values["place"] = key
+    return _score(len(person.tag_names), bool(key), bool(person.wants_remote)), values
+
+
+@functools.cache
+def _score(fields: int, near: bool, remote: bool) -> ColumnElement[int]:
+    """``for_you_score``'s expression for a student with ``fields`` fields, a place or not, and
+    who wants remote work or not: built once for each shape, the student's values are bound."""
     terms: list[ColumnElement[int]] = [
-        case((Opportunity.deadline <= today + SOON, 2), else_=0),
-        case((Opportunity.published_at >= _midnight(today - SOON), 1), else_=0),
+        case((Opportunity.deadline <= bindparam("closes_by"), 2), else_=0),
+        case((Opportunity.published_at >= bindparam("new_since"), 1), else_=0),
         case((Opportunity.paid.is_(True), 1), else_=0),
     ]
-    if person.tag_names:
-        mine = or_(
-            *(Opportunity.tag_list.contains(f" {t} ", autoescape=True) for t in person.tag_names)
-        )
+    if fields:
+        mine = or_(*(Opportunity.tag_list.contains(bindparam(f"field{n}")) for n in range(fields)))
         terms.append(case((mine, 4), else_=0))
-    near: list[ColumnElement[bool]] = []
-    if person.place and (key := place_key(person.place)):
-        near.append(Opportunity.location.icontains(key, autoescape=True))
-    if person.wants_remote:
-        near.append(Opportunity.remote.is_(True))
+    close: list[ColumnElement[bool]] = []
     if near:
-        terms.append(case((or_(*near), 3), else_=0))
+        close.append(Opportunity.location.icontains(bindparam("place")))
+    if remote:
+        close.append(Opportunity.remote.is_(True))
+    if close:
+        terms.append(case((or_(*close), 3), else_=0))
     return sum(terms[1:], terms[0])
 
 
@@ -219,15 +244,18 @@ def browse_page(
     listings for one role (same organisation, same ``Opportunity.title_key``), only the
     best-placed one is on the list: ``elsewhere`` tells where else it is.
     """
-    hits = search_hits(session, filters.text)
+    terms = search_terms(session, filters.text)
+    hits = _hits(session, terms)
     query = browse_query(person, filters, today, hits)
     keys: list[SQLColumnExpression[Any]] = []
+    values: dict[str, object] = {}
     if hits is not None and "relevance" in hits.c:
         keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
     elif order == "newest":
         keys += [Opportunity.published_at.desc()]
     elif order == "for_you":
-        keys += [for_you_score(person, today).desc()]
+        score, values = for_you_score(person, today)
+        keys += [score.desc()]
     keys += [
         Opportunity.deadline.is_(None),
         Opportunity.deadline,
@@ -236,8 +264,9 @@ def browse_page(
     ]
     # As many lines as roles, and how many listings they have between them: counted without
     # ranking anything.
+    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
     per_role = (
-        query.with_only_columns(func.count().label("listings"))
+        matched.with_only_columns(func.count().label("listings"))
         .group_by(Opportunity.organisation_id, Opportunity.title_key)
         .subquery()
     )
@@ -247,27 +276,25 @@ def browse_page(
     wanted = (page + 1) * page_size
     if total <= page * page_size:
         return [], total
-    ids = _best_of_each_role(session, query, keys, wanted, -(-2 * int(listings) // total))
+    ids = _best_of_each_role(
+        session, query.order_by(*keys), values, wanted, -(-2 * int(listings) // total)
+    )
     ids = ids[page * page_size :]
     loaded = {
         o.id: o
         for o in session.scalars(
             select(Opportunity)
             .where(Opportunity.id.in_(ids))
-            .options(selectinload(Opportunity.organisation))
+            .options(joinedload(Opportunity.organisation))
         )
     }
     return [loaded[i] for i in ids], total
 
 
 def _best_of_each_role(
-    session: Session,
-    query: Select[int],
-    keys: list[SQLColumnExpression[Any]],
-    wanted: int,
-    per_role: int,
+    session: Session, ordered: Select[int], values: dict[str, object], wanted: int, per_role: int
 ) -> list[int]:
-    """The ids of the first ``wanted`` roles' best listings in the order of ``keys``.
+    """The ids of the first ``wanted`` roles' best listings in the order of ``ordered``.
 
     The rows come best first, so a role's first row is its best listing and the roles are
     in the order of their best listings. Only the first rows are read (a LIMIT, which the
@@ -277,9 +304,8 @@ def _best_of_each_role(
     limit = wanted * per_role
     while True:
         rows = session.execute(
-            query.add_columns(Opportunity.organisation_id, Opportunity.title_key)
-            .order_by(*keys)
-            .limit(limit)
+            ordered.add_columns(Opportunity.organisation_id, Opportunity.title_key).limit(limit),
+            values,
         ).all()
         best: dict[tuple[int, str], int] = {}
         for listing, organisation, title in rows:

@@ -181,8 +181,9 @@ def correct(session: Session, terms: list[Term]) -> list[Term]:
     return corrected
 
 
-def matches(session: Session, terms: list[Term]) -> CTE:
-    """Ids of the opportunities matching any of ``terms``, with ``complete`` and ``relevance``."""
+def matches(session: Session, terms: list[Term], *, ranked: bool = True) -> CTE:
+    """Ids of the opportunities matching any of ``terms``, with ``complete`` and ``relevance``
+    unless not ``ranked`` (what counting them needs: the index alone, nothing scored)."""
     params: dict[str, str] = {}
     if _postgres(session):
         queries = []
@@ -195,27 +196,31 @@ def matches(session: Session, terms: list[Term]) -> CTE:
                 queries.append(f"websearch_to_tsquery('english', :t{n})")
         every = "(" + " && ".join(queries) + ")"
         some = "(" + " || ".join(queries) + ")"
-        statement = text(
-            f"SELECT id, search_document @@ {every} AS complete,"
+        scores = (
+            f", search_document @@ {every} AS complete,"
             f" ts_rank(search_document, {some}) AS relevance"
+        )
+        statement = text(
+            f"SELECT id{scores if ranked else ''}"
             f" FROM opportunities WHERE status = 'open' AND search_document @@ {some}"
         )
     else:
-        params["every"] = " AND ".join(_fts_term(t) for t in terms)
         params["some"] = " OR ".join(_fts_term(t) for t in terms)
-        # bm25 weighs a match in the title most, then the tags and the employer; it is
-        # negative, lower for better matches.
+        scores = ""
+        if ranked:
+            params["every"] = " AND ".join(_fts_term(t) for t in terms)
+            # bm25 weighs a match in the title most, then the tags and the employer; it is
+            # negative, lower for better matches.
+            scores = (
+                ", rowid IN (SELECT rowid FROM opportunity_search"
+                " WHERE opportunity_search MATCH :every) AS complete,"
+                " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
+            )
         statement = text(
-            "SELECT rowid AS id, rowid IN (SELECT rowid FROM opportunity_search"
-            " WHERE opportunity_search MATCH :every) AS complete,"
-            " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
-            " FROM opportunity_search WHERE opportunity_search MATCH :some"
+            f"SELECT rowid AS id{scores} FROM opportunity_search"
+            " WHERE opportunity_search MATCH :some"
         )
+    columns = {"id": Integer, **({"complete": Boolean, "relevance": Float} if ranked else {})}
     # Materialized: the matches are found once and the listings looked up by id, where a
     # planner could otherwise go through the open listings and ask the index about each.
-    return (
-        statement.bindparams(**params)
-        .columns(id=Integer, complete=Boolean, relevance=Float)
-        .cte("hits")
-        .prefix_with("MATERIALIZED")
-    )
+    return statement.bindparams(**params).columns(**columns).cte("hits").prefix_with("MATERIALIZED")
