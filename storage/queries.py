@@ -263,8 +263,12 @@ def browse_page(
         Opportunity.id.desc(),
     ]
     # As many lines as roles, and how many listings they have between them: counted without
-    # ranking anything.
-    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
+    # ranking anything (a search's matches without scoring them).
+    matched = (
+        query
+        if terms is None
+        else browse_query(person, filters, today, _hits(session, terms, ranked=False))
+    )
     per_role = (
         matched.with_only_columns(func.count().label("listings"))
         .group_by(Opportunity.organisation_id, Opportunity.title_key)
