@@ -133,12 +133,18 @@ def search_terms(session: Session, text: str | None) -> list[search.Term] | None
     return search.correct(session, search.parse(text)) if text else None
 
 
-def _hits(session: Session, terms: list[search.Term] | None, *, ranked: bool = True) -> CTE | None:
+def _hits(
+    session: Session,
+    terms: list[search.Term] | None,
+    *,
+    ranked: bool = True,
+    complete_only: bool = False,
+) -> CTE | None:
     if terms is None:
         return None
     if not terms:
         return select(Opportunity.id.label("id")).where(false()).cte("hits")
-    return search.matches(session, terms, ranked=ranked)
+    return search.matches(session, terms, ranked=ranked, complete_only=complete_only)
 
 
 # How soon a deadline or how recent a listing counts for the "for you" score.
@@ -245,8 +251,50 @@ def browse_page(
     best-placed one is on the list: ``elsewhere`` tells where else it is.
     """
     terms = search_terms(session, filters.text)
-    hits = _hits(session, terms)
-    query = browse_query(person, filters, today, hits)
+    # As many lines as roles, and how many listings they have between them: counted without
+    # ranking anything (a search's matches without scoring them).
+    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
+    per_role = (
+        matched.with_only_columns(func.count().label("listings"))
+        .group_by(Opportunity.organisation_id, Opportunity.title_key)
+        .subquery()
+    )
+    total, listings = session.execute(
+        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
+    ).one()
+    wanted = (page + 1) * page_size
+    if total <= page * page_size:
+        return [], total
+    per_role_read = -(-2 * int(listings) // total)
+    ids: list[int] = []
+    if terms:
+        # The listings with every word come first: when they fill the page, the others are
+        # not scored at all.
+        complete = _hits(session, terms, complete_only=True)
+        query = browse_query(person, filters, today, complete)
+        ordered, values = _ordered(query, complete, person, today, order)
+        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+    if len(ids) < wanted:
+        hits = _hits(session, terms)
+        query = matched if hits is None else browse_query(person, filters, today, hits)
+        ordered, values = _ordered(query, hits, person, today, order)
+        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+    ids = ids[page * page_size :]
+    loaded = {
+        o.id: o
+        for o in session.scalars(
+            select(Opportunity)
+            .where(Opportunity.id.in_(ids))
+            .options(joinedload(Opportunity.organisation))
+        )
+    }
+    return [loaded[i] for i in ids], total
+
+
+def _ordered(
+    query: Select[int], hits: CTE | None, person: Person, today: date, order: str
+) -> tuple[Select[int], dict[str, object]]:
+    """``query`` best first (see ``browse_page``), and the values its order needs bound."""
     keys: list[SQLColumnExpression[Any]] = []
     values: dict[str, object] = {}
     if hits is not None and "relevance" in hits.c:
@@ -262,37 +310,7 @@ def browse_page(
         Opportunity.published_at.desc(),
         Opportunity.id.desc(),
     ]
-    # As many lines as roles, and how many listings they have between them: counted without
-    # ranking anything (a search's matches without scoring them).
-    matched = (
-        query
-        if terms is None
-        else browse_query(person, filters, today, _hits(session, terms, ranked=False))
-    )
-    per_role = (
-        matched.with_only_columns(func.count().label("listings"))
-        .group_by(Opportunity.organisation_id, Opportunity.title_key)
-        .subquery()
-    )
-    total, listings = session.execute(
-        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
-    ).one()
-    wanted = (page + 1) * page_size
-    if total <= page * page_size:
-        return [], total
-    ids = _best_of_each_role(
-        session, query.order_by(*keys), values, wanted, -(-2 * int(listings) // total)
-    )
-    ids = ids[page * page_size :]
-    loaded = {
-        o.id: o
-        for o in session.scalars(
-            select(Opportunity)
-            .where(Opportunity.id.in_(ids))
-            .options(joinedload(Opportunity.organisation))
-        )
-    }
-    return [loaded[i] for i in ids], total
+    return query.order_by(*keys), values
 
 
 def _best_of_each_role(

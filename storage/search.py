@@ -181,9 +181,13 @@ def correct(session: Session, terms: list[Term]) -> list[Term]:
     return corrected
 
 
-def matches(session: Session, terms: list[Term], *, ranked: bool = True) -> CTE:
-    """Ids of the opportunities matching any of ``terms``, with ``complete`` and ``relevance``
-    unless not ``ranked`` (what counting them needs: the index alone, nothing scored)."""
+def matches(
+    session: Session, terms: list[Term], *, ranked: bool = True, complete_only: bool = False
+) -> CTE:
+    """Ids of the opportunities matching any of ``terms`` (all of them if ``complete_only``),
+    with ``complete`` and ``relevance`` unless not ``ranked`` (what counting them needs: the
+    index alone, nothing scored). A listing's relevance is the same either way: it is scored
+    against every term."""
     params: dict[str, str] = {}
     if _postgres(session):
         queries = []
@@ -201,24 +205,29 @@ def matches(session: Session, terms: list[Term], *, ranked: bool = True) -> CTE:
             f" ts_rank(search_document, {some}) AS relevance"
         )
         statement = text(
-            f"SELECT id{scores if ranked else ''}"
-            f" FROM opportunities WHERE status = 'open' AND search_document @@ {some}"
+            f"SELECT id{scores if ranked else ''} FROM opportunities WHERE status = 'open'"
+            f" AND search_document @@ {every if complete_only else some}"
         )
     else:
-        params["some"] = " OR ".join(_fts_term(t) for t in terms)
+        params["found"] = (" AND " if complete_only else " OR ").join(_fts_term(t) for t in terms)
         scores = ""
         if ranked:
-            params["every"] = " AND ".join(_fts_term(t) for t in terms)
+            complete = "1"
+            if not complete_only:
+                params["every"] = " AND ".join(_fts_term(t) for t in terms)
+                complete = (
+                    "rowid IN (SELECT rowid FROM opportunity_search"
+                    " WHERE opportunity_search MATCH :every)"
+                )
             # bm25 weighs a match in the title most, then the tags and the employer; it is
             # negative, lower for better matches.
             scores = (
-                ", rowid IN (SELECT rowid FROM opportunity_search"
-                " WHERE opportunity_search MATCH :every) AS complete,"
+                f", {complete} AS complete,"
                 " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
             )
         statement = text(
             f"SELECT rowid AS id{scores} FROM opportunity_search"
-            " WHERE opportunity_search MATCH :some"
+            " WHERE opportunity_search MATCH :found"
         )
     columns = {"id": Integer, **({"complete": Boolean, "relevance": Float} if ranked else {})}
     # Materialized: the matches are found once and the listings looked up by id, where a
