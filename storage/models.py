@@ -366,11 +366,35 @@ class Account(Base):
     person: Mapped[Person] = relationship(back_populates="accounts")
 
 
+# The columns of an opportunity that eligibility and the "for you" score read.
+MATCH_KEYS = (
+    "deadline",
+    "min_age",
+    "min_grade",
+    "max_grade",
+    "published_at",
+    "paid",
+    "remote",
+    "tag_list",
+    "location",
+)
+
+
 class Opportunity(Base):
     __tablename__ = "opportunities"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_opportunities_status_deadline", "status", "deadline"),
+        # Everything the "for you" page reads of an open listing, in the order of its roles:
+        # the page is read from this index alone, roles are counted in its order, and the
+        # other listings of a role (``elsewhere``) are found in it. Migration 0015.
+        Index(
+            "ix_opportunities_match",
+            "status",
+            "organisation_id",
+            "title_key",
+            *MATCH_KEYS,
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -407,6 +431,13 @@ class Opportunity(Base):
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The role a listing is for: its title without case or surrounding spaces. The same role
+    # from the same organisation in several places, or from several sources, is one listing
+    # to a student (``storage.queries.browse_page``, ``elsewhere``).
+    title_key: Mapped[str] = mapped_column(String(200), server_default="")
+    # The tags as " business technology " (or ""), for the "for you" score to test on the row
+    # itself. Both are written only by the database's triggers (migration 0015).
+    tag_list: Mapped[str] = mapped_column(String(500), server_default="")
 
     organisation: Mapped[Organisation] = relationship()
     owner_school: Mapped[School | None] = relationship()

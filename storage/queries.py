@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     CursorResult,
     Select,
     SQLColumnExpression,
-    Subquery,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -23,7 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from storage import search
 from storage.db import dialect_insert
@@ -86,7 +88,7 @@ def _eligible(person: Person) -> list[ColumnElement[bool]]:
 
 
 def browse_query(
-    person: Person, filters: BrowseFilters, today: date, hits: Subquery | None = None
+    person: Person, filters: BrowseFilters, today: date, hits: CTE | None = None
 ) -> Select[int]:
     """Ids of the open opportunities ``person`` may apply to that pass ``filters``.
 
@@ -117,17 +119,31 @@ def browse_query(
     return query.where(and_(*conditions))
 
 
-def search_hits(session: Session, text: str | None) -> Subquery | None:
+def search_hits(session: Session, text: str | None) -> CTE | None:
     """The matches of a search for ``text`` (typos corrected), or None without a search.
 
     A search with no word that can be looked for (only punctuation) matches nothing.
     """
-    if not text:
+    return _hits(session, search_terms(session, text))
+
+
+def search_terms(session: Session, text: str | None) -> list[search.Term] | None:
+    """The terms of a search for ``text``, typos corrected, or None without a search."""
+    return search.correct(session, search.parse(text)) if text else None
+
+
+def _hits(
+    session: Session,
+    terms: list[search.Term] | None,
+    *,
+    ranked: bool = True,
+    complete_only: bool = False,
+) -> CTE | None:
+    if terms is None:
         return None
-    terms = search.correct(session, search.parse(text))
     if not terms:
-        return select(Opportunity.id.label("id")).where(false()).subquery("hits")
-    return search.matches(session, terms)
+        return select(Opportunity.id.label("id")).where(false()).cte("hits")
+    return search.matches(session, terms, ranked=ranked, complete_only=complete_only)
 
 
 # How soon a deadline or how recent a listing counts for the "for you" score.
@@ -135,7 +151,7 @@ SOON = timedelta(days=14)
 ORDERS = ("for_you", "soonest", "newest")
 
 
-def for_you_score(person: Person, today: date) -> ColumnElement[int]:
+def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict[str, object]]:
     """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
 
     ====  =====================================================================
@@ -149,25 +165,39 @@ def for_you_score(person: Person, today: date) -> ColumnElement[int]:
 
     Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
     deadline. ``reasons`` says the same facts in words.
+
+    Returns the expression and the values of its parameters for this student and day. Each
+    listing's part is in its own row (``Opportunity.tag_list`` holds its fields), so the
+    score is a few comparisons per listing, read from ``ix_opportunities_match``.
     """
+    key = place_key(person.place) if person.place else ""
+    values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
+    # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a wildcard.
+    values.update({f"field{n}": f" {tag} " for n, tag in enumerate(person.tag_names)})
+    if key:
+        values["place"] = key
+    return _score(len(person.tag_names), bool(key), bool(person.wants_remote)), values
+
+
+@functools.cache
+def _score(fields: int, near: bool, remote: bool) -> ColumnElement[int]:
+    """``for_you_score``'s expression for a student with ``fields`` fields, a place or not, and
+    who wants remote work or not: built once for each shape, the student's values are bound."""
     terms: list[ColumnElement[int]] = [
-        case((Opportunity.deadline <= today + SOON, 2), else_=0),
-        case((Opportunity.published_at >= _midnight(today - SOON), 1), else_=0),
+        case((Opportunity.deadline <= bindparam("closes_by"), 2), else_=0),
+        case((Opportunity.published_at >= bindparam("new_since"), 1), else_=0),
         case((Opportunity.paid.is_(True), 1), else_=0),
     ]
-    if person.tag_names:
-        mine = exists().where(
-            OpportunityTag.opportunity_id == Opportunity.id,
-            OpportunityTag.tag.in_(person.tag_names),
-        )
+    if fields:
+        mine = or_(*(Opportunity.tag_list.contains(bindparam(f"field{n}")) for n in range(fields)))
         terms.append(case((mine, 4), else_=0))
-    near: list[ColumnElement[bool]] = []
-    if person.place and (key := place_key(person.place)):
-        near.append(Opportunity.location.icontains(key, autoescape=True))
-    if person.wants_remote:
-        near.append(Opportunity.remote.is_(True))
+    close: list[ColumnElement[bool]] = []
     if near:
-        terms.append(case((or_(*near), 3), else_=0))
+        close.append(Opportunity.location.icontains(bindparam("place")))
+    if remote:
+        close.append(Opportunity.remote.is_(True))
+    if close:
+        terms.append(case((or_(*close), 3), else_=0))
     return sum(terms[1:], terms[0])
 
 
@@ -205,16 +235,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
-def title_key(opportunity: type[Opportunity] = Opportunity) -> ColumnElement[str]:
-    """The role a listing is for: its title without case or surrounding spaces.
-
-    The same role from the same organisation in several places, or from several sources, is
-    one listing to a student; see ``browse_page`` and ``elsewhere``.
-    """
-    return func.lower(func.trim(opportunity.title))
-
-
-# Long because each browse filter adds its condition to the same query, one after another.
 def browse_page(
     session: Session,
     person: Person,
@@ -229,56 +249,97 @@ def browse_page(
 
     A search lists the listings with every word first, best matches first. Otherwise
     ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest". Of the
-    listings for one role (same organisation, same ``title_key``), only the best-placed one
-    is on the list: ``elsewhere`` tells where else it is.
+    listings for one role (same organisation, same ``Opportunity.title_key``), only the
+    best-placed one is on the list: ``elsewhere`` tells where else it is.
     """
-    hits = search_hits(session, filters.text)
-    query = browse_query(person, filters, today, hits)
-    # Each sort key with whether it is descending: the same keys pick a role's best listing
-    # and then order the list.
-    keys: list[tuple[SQLColumnExpression[Any], bool]] = []
-    if hits is not None and "relevance" in hits.c:
-        keys += [(hits.c.complete, True), (hits.c.relevance, True)]
-    elif order == "newest":
-        keys += [(Opportunity.published_at, True)]
-    elif order == "for_you":
-        keys += [(for_you_score(person, today), True)]
-    keys += [
-        (Opportunity.deadline.is_(None), False),
-        (Opportunity.deadline, False),
-        (Opportunity.published_at, True),
-        (Opportunity.id, True),
-    ]
-    best_first = [key.desc() if descending else key for key, descending in keys]
-    ranked = query.add_columns(
-        func.row_number()
-        .over(partition_by=(Opportunity.organisation_id, title_key()), order_by=best_first)
-        .label("place"),
-        *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)),
-    ).subquery("ranked")
-    firsts = select(ranked.c.id).where(ranked.c.place == 1)
-    # As many lines as roles: counted without ranking anything.
-    roles = query.with_only_columns(Opportunity.organisation_id, title_key()).distinct()
-    total = session.scalar(select(func.count()).select_from(roles.subquery())) or 0
-    order_by = [
-        ranked.c[f"k{n}"].desc() if descending else ranked.c[f"k{n}"]
-        for n, (_, descending) in enumerate(keys)
-    ]
-    ids = session.scalars(
-        firsts.order_by(*order_by).offset(page * page_size).limit(page_size)
-    ).all()
-    if not ids:
+    terms = search_terms(session, filters.text)
+    # As many lines as roles, and how many listings they have between them: counted without
+    # ranking anything (a search's matches without scoring them).
+    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
+    per_role = (
+        matched.with_only_columns(func.count().label("listings"))
+        .group_by(Opportunity.organisation_id, Opportunity.title_key)
+        .subquery()
+    )
+    total, listings = session.execute(
+        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
+    ).one()
+    wanted = (page + 1) * page_size
+    if total <= page * page_size:
         return [], total
+    per_role_read = -(-2 * int(listings) // total)
+    ids: list[int] = []
+    if terms:
+        # The listings with every word come first: when they fill the page, the others are
+        # not scored at all.
+        complete = _hits(session, terms, complete_only=True)
+        query = browse_query(person, filters, today, complete)
+        ordered, values = _ordered(query, complete, person, today, order)
+        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+    if len(ids) < wanted:
+        hits = _hits(session, terms)
+        query = matched if hits is None else browse_query(person, filters, today, hits)
+        ordered, values = _ordered(query, hits, person, today, order)
+        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+    ids = ids[page * page_size :]
     loaded = {
         o.id: o
         for o in session.scalars(
             select(Opportunity)
             .where(Opportunity.id.in_(ids))
             # The card's lines and the "for you" reasons read both, for every line.
-            .options(selectinload(Opportunity.organisation), selectinload(Opportunity.tags))
+            .options(joinedload(Opportunity.organisation), selectinload(Opportunity.tags))
         )
     }
     return [loaded[i] for i in ids], total
+
+
+def _ordered(
+    query: Select[int], hits: CTE | None, person: Person, today: date, order: str
+) -> tuple[Select[int], dict[str, object]]:
+    """``query`` best first (see ``browse_page``), and the values its order needs bound."""
+    keys: list[SQLColumnExpression[Any]] = []
+    values: dict[str, object] = {}
+    if hits is not None and "relevance" in hits.c:
+        keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
+    elif order == "newest":
+        keys += [Opportunity.published_at.desc()]
+    elif order == "for_you":
+        score, values = for_you_score(person, today)
+        keys += [score.desc()]
+    keys += [
+        Opportunity.deadline.is_(None),
+        Opportunity.deadline,
+        Opportunity.published_at.desc(),
+        Opportunity.id.desc(),
+    ]
+    return query.order_by(*keys), values
+
+
+def _best_of_each_role(
+    session: Session, ordered: Select[int], values: dict[str, object], wanted: int, per_role: int
+) -> list[int]:
+    """The ids of the first ``wanted`` roles' best listings in the order of ``ordered``.
+
+    The rows come best first, so a role's first row is its best listing and the roles are
+    in the order of their best listings. Only the first rows are read (a LIMIT, which the
+    database meets by keeping the best rows instead of sorting them all): ``per_role`` rows
+    for each role wanted, and four times as many again while that is not enough.
+    """
+    limit = wanted * per_role
+    while True:
+        rows = session.execute(
+            ordered.add_columns(Opportunity.organisation_id, Opportunity.title_key).limit(limit),
+            values,
+        ).all()
+        best: dict[tuple[int, str], int] = {}
+        for listing, organisation, title in rows:
+            best.setdefault((organisation, title), listing)
+            if len(best) == wanted:
+                return list(best.values())
+        if len(rows) < limit:
+            return list(best.values())
+        limit *= 4
 
 
 @dataclass(frozen=True)
@@ -305,7 +366,7 @@ def elsewhere(
     session: Session, person: Person, today: date, shown: list[Opportunity]
 ) -> dict[int, Elsewhere]:
     """For each of ``shown`` that has them, the other open listings of its role that
-    ``person`` may apply to (see ``title_key``), by the shown listing's id."""
+    ``person`` may apply to (see ``Opportunity.title_key``), by the shown listing's id."""
     if not shown:
         return {}
     other = aliased(Opportunity)
@@ -315,7 +376,7 @@ def elsewhere(
             other,
             and_(
                 other.organisation_id == Opportunity.organisation_id,
-                title_key(other) == title_key(),
+                other.title_key == Opportunity.title_key,
                 other.id != Opportunity.id,
             ),
         )

@@ -1,11 +1,13 @@
 """Full-text search over opportunities that forgives word forms and typos.
 
-The index itself (migration 0010_search) is SQLite FTS5 with porter stemming, or a weighted
-PostgreSQL ``tsvector``; triggers keep it in step with every write. This module turns what a
-student typed into terms, corrects words the index has never seen to the closest indexed word,
-and gives a subquery of matching opportunity ids with two ranking columns: ``complete`` (every
-term matched) and ``relevance`` (bm25 on SQLite, ``ts_rank`` on PostgreSQL; higher is better).
-Listings with all the words come first, then those with some.
+The index itself (migrations 0012_search and 0018_match_keys) is SQLite FTS5 with porter
+stemming, or a weighted PostgreSQL ``tsvector`` with a GIN index. It holds the open listings
+only, all that a search can show (the PostgreSQL queries spell the status out, so that the
+planner sees they fit the partial index); triggers keep it in step with every write. This
+module turns what a student typed into terms, corrects words the index has never seen to the
+closest indexed word, and gives the matching opportunity ids with two ranking columns:
+``complete`` (every term matched) and ``relevance`` (bm25 on SQLite, ``ts_rank`` on
+PostgreSQL; higher is better). Listings with all the words come first, then those with some.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Boolean, Float, Integer, Subquery, text
+from sqlalchemy import CTE, Boolean, Float, Integer, text
 from sqlalchemy.orm import Session
 
 # Objects of the search index that the models do not describe (virtual tables, the PostgreSQL
@@ -135,8 +137,8 @@ def _fts_term(term: Term) -> str:
 def _finds_anything(session: Session, term: Term) -> bool:
     if _postgres(session):
         statement = text(
-            "SELECT 1 FROM opportunities"
-            " WHERE search_document @@ websearch_to_tsquery('english', :q) LIMIT 1"
+            "SELECT 1 FROM opportunities WHERE status = 'open'"
+            " AND search_document @@ websearch_to_tsquery('english', :q) LIMIT 1"
         )
         return session.scalar(statement, {"q": term.typed}) is not None
     statement = text("SELECT 1 FROM opportunity_search WHERE opportunity_search MATCH :q LIMIT 1")
@@ -179,8 +181,13 @@ def correct(session: Session, terms: list[Term]) -> list[Term]:
     return corrected
 
 
-def matches(session: Session, terms: list[Term]) -> Subquery:
-    """Ids of the opportunities matching any of ``terms``, with ``complete`` and ``relevance``."""
+def matches(
+    session: Session, terms: list[Term], *, ranked: bool = True, complete_only: bool = False
+) -> CTE:
+    """Ids of the opportunities matching any of ``terms`` (all of them if ``complete_only``),
+    with ``complete`` and ``relevance`` unless not ``ranked`` (what counting them needs: the
+    index alone, nothing scored). A listing's relevance is the same either way: it is scored
+    against every term."""
     params: dict[str, str] = {}
     if _postgres(session):
         queries = []
@@ -193,24 +200,36 @@ def matches(session: Session, terms: list[Term]) -> Subquery:
                 queries.append(f"websearch_to_tsquery('english', :t{n})")
         every = "(" + " && ".join(queries) + ")"
         some = "(" + " || ".join(queries) + ")"
-        statement = text(
-            f"SELECT id, search_document @@ {every} AS complete,"
+        scores = (
+            f", search_document @@ {every} AS complete,"
             f" ts_rank(search_document, {some}) AS relevance"
-            f" FROM opportunities WHERE search_document @@ {some}"
+        )
+        statement = text(
+            f"SELECT id{scores if ranked else ''} FROM opportunities WHERE status = 'open'"
+            f" AND search_document @@ {every if complete_only else some}"
         )
     else:
-        params["every"] = " AND ".join(_fts_term(t) for t in terms)
-        params["some"] = " OR ".join(_fts_term(t) for t in terms)
-        # bm25 weighs a match in the title most, then the tags and the employer; it is
-        # negative, lower for better matches.
+        params["found"] = (" AND " if complete_only else " OR ").join(_fts_term(t) for t in terms)
+        scores = ""
+        if ranked:
+            complete = "1"
+            if not complete_only:
+                params["every"] = " AND ".join(_fts_term(t) for t in terms)
+                complete = (
+                    "rowid IN (SELECT rowid FROM opportunity_search"
+                    " WHERE opportunity_search MATCH :every)"
+                )
+            # bm25 weighs a match in the title most, then the tags and the employer; it is
+            # negative, lower for better matches.
+            scores = (
+                f", {complete} AS complete,"
+                " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
+            )
         statement = text(
-            "SELECT rowid AS id, rowid IN (SELECT rowid FROM opportunity_search"
-            " WHERE opportunity_search MATCH :every) AS complete,"
-            " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
-            " FROM opportunity_search WHERE opportunity_search MATCH :some"
+            f"SELECT rowid AS id{scores} FROM opportunity_search"
+            " WHERE opportunity_search MATCH :found"
         )
-    return (
-        statement.bindparams(**params)
-        .columns(id=Integer, complete=Boolean, relevance=Float)
-        .subquery("hits")
-    )
+    columns = {"id": Integer, **({"complete": Boolean, "relevance": Float} if ranked else {})}
+    # Materialized: the matches are found once and the listings looked up by id, where a
+    # planner could otherwise go through the open listings and ask the index about each.
+    return statement.bindparams(**params).columns(**columns).cte("hits").prefix_with("MATERIALIZED")

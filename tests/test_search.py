@@ -162,27 +162,53 @@ def test_search_combines_with_filters_and_punctuation_finds_nothing(
 def test_the_index_follows_every_write(
     session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
-    first = add_opportunity(session_factory, clock.now, title="Pastry chef", organisation="Bakes")
-    assert found(session_factory, clock, "pastries") == ["Pastry chef"]
+    first = add_opportunity(session_factory, clock.now, title=" Pastry Chef", organisation="Bakes")
+    assert found(session_factory, clock, "pastries") == [" Pastry Chef"]
+    assert match_keys(session_factory, first) == ("pastry chef", [])
     with session_factory.begin() as session:
         session.execute(
-            update(Opportunity).where(Opportunity.id == first).values(title="Bread baker")
+            update(Opportunity).where(Opportunity.id == first).values(title="Bread Baker ")
         )
     assert found(session_factory, clock, "pastry") == []
-    assert found(session_factory, clock, "bakers") == ["Bread baker"]
+    assert found(session_factory, clock, "bakers") == ["Bread Baker "]
+    assert match_keys(session_factory, first) == ("bread baker", [])
     with session_factory.begin() as session:
-        session.add(OpportunityTag(opportunity_id=first, tag="hospitality"))
-    assert found(session_factory, clock, "hospitality") == ["Bread baker"]
+        session.add_all(
+            OpportunityTag(opportunity_id=first, tag=tag) for tag in ("trades", "hospitality")
+        )
+    assert found(session_factory, clock, "hospitality") == ["Bread Baker "]
+    assert match_keys(session_factory, first) == ("bread baker", ["hospitality", "trades"])
     with session_factory.begin() as session:
         session.execute(delete(OpportunityTag).where(OpportunityTag.opportunity_id == first))
         session.execute(
             update(Organisation).where(Organisation.name == "Bakes").values(name="Crumbs Ltd")
         )
     assert found(session_factory, clock, "hospitality") == []
-    assert found(session_factory, clock, "crumbs") == ["Bread baker"]
+    assert found(session_factory, clock, "crumbs") == ["Bread Baker "]
+    assert match_keys(session_factory, first) == ("bread baker", [])
+    # Only the open listings are searched: closing one takes it out, reopening puts it back.
+    for status, expected in (
+        (OpportunityStatus.CLOSED, []),
+        (OpportunityStatus.OPEN, ["Bread Baker "]),
+    ):
+        with session_factory.begin() as session:
+            session.execute(
+                update(Opportunity).where(Opportunity.id == first).values(status=status)
+            )
+        assert found(session_factory, clock, "bread") == expected
     with session_factory.begin() as session:
         session.execute(delete(Opportunity).where(Opportunity.id == first))
     assert found(session_factory, clock, "bread") == []
+
+
+def match_keys(session_factory: sessionmaker[Session], listing: int) -> tuple[str, list[str]]:
+    """What the "for you" page reads of a listing's role and fields (kept by triggers)."""
+    with session_factory() as session:
+        role, fields = session.execute(
+            select(Opportunity.title_key, Opportunity.tag_list).where(Opportunity.id == listing)
+        ).one()
+    assert fields == (f" {fields.strip()} " if fields else "")
+    return role, sorted(fields.split())
 
 
 def test_eligibility_stays_a_hard_filter(
