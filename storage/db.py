@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import os
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Select, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_URL = "sqlite:///oppbot.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -106,6 +109,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def claimed_batches(
+    factory: sessionmaker[Session],
+    statement: Select[T],
+    work: Callable[[Session, Sequence[T]], R],
+    *,
+    batch: int,
+) -> Iterator[R]:
+    """Hand the rows of ``statement`` to ``work``, ``batch`` at a time, and yield its results.
+
+    Each batch is claimed with ``FOR UPDATE SKIP LOCKED`` and worked in a transaction of its
+    own, committed before its result is yielded, so several workers share the rows and none
+    is worked twice. ``work`` must change each row so ``statement`` no longer selects it (a
+    status, a timestamp), or the loop would take it again. ``work`` runs inside the generator,
+    not in the caller's loop, so an exception rolls its batch back.
+    """
+    while True:
+        with transaction(factory) as session:
+            rows = session.scalars(statement.limit(batch).with_for_update(skip_locked=True)).all()
+            result = work(session, rows)
+        yield result
+        if len(rows) < batch:
+            return
 
 
 def insert_new(

@@ -9,7 +9,7 @@ file: until then the employer hears that a student is interested and the school 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TypedDict
@@ -51,7 +51,7 @@ from handlers.common import (
 )
 from handlers.messaging import fmt_moment, schedule_event_reminders
 from handlers.placements import create_placement, placement_card
-from storage.db import transaction
+from storage.db import claimed_batches
 from storage.models import (
     Interest,
     InterestMessage,
@@ -339,48 +339,45 @@ def nudge_unanswered(
     the nudge, so several workers nudge it once. A nudge can wait, so it keeps quiet hours.
     """
     cutoff = now - after
-    total = 0
-    while True:
-        with transaction(session_factory) as session:
-            claimed = session.scalars(
-                select(Interest)
-                .where(
-                    Interest.status == S.INTERESTED,
-                    Interest.person_id.is_not(None),
-                    Interest.employer_replied_at.is_(None),
-                    Interest.nudged_at.is_(None),
-                    Interest.details_shared_at <= cutoff,
-                    Interest.updated_at <= cutoff,
-                )
-                .order_by(Interest.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            ).all()
-            messages: list[Outgoing] = []
-            for interest in claimed:
-                interest.nudged_at = now
-                student, opportunity = interest.person, interest.opportunity
-                assert student is not None and interest.details_shared_at is not None
-                since = max(interest.details_shared_at, interest.updated_at)
-                for member in members_of(session, opportunity.organisation_id):
-                    with speaking_to(member):
-                        text = _(NUDGE) + "\n\n"
-                        text += match_notification(student, opportunity, interest.note)
-                        messages.append(
-                            Outgoing(
-                                member,
-                                text,
-                                "nudge",
-                                f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
-                                stored_buttons(employer_buttons(interest)),
-                                about=student,
-                                thread_of=thread_root(session, interest.id, member.id),
-                            )
+    unanswered = (
+        select(Interest)
+        .where(
+            Interest.status == S.INTERESTED,
+            Interest.person_id.is_not(None),
+            Interest.employer_replied_at.is_(None),
+            Interest.nudged_at.is_(None),
+            Interest.details_shared_at <= cutoff,
+            Interest.updated_at <= cutoff,
+        )
+        .order_by(Interest.id)
+    )
+
+    def nudge(session: Session, claimed: Sequence[Interest]) -> int:
+        messages: list[Outgoing] = []
+        for interest in claimed:
+            interest.nudged_at = now
+            student, opportunity = interest.person, interest.opportunity
+            assert student is not None and interest.details_shared_at is not None
+            since = max(interest.details_shared_at, interest.updated_at)
+            for member in members_of(session, opportunity.organisation_id):
+                with speaking_to(member):
+                    text = _(NUDGE) + "\n\n"
+                    text += match_notification(student, opportunity, interest.note)
+                    messages.append(
+                        Outgoing(
+                            member,
+                            text,
+                            "nudge",
+                            f"nudge:{interest.id}:{member.id}:{since.isoformat()}",
+                            stored_buttons(employer_buttons(interest)),
+                            about=student,
+                            thread_of=thread_root(session, interest.id, member.id),
                         )
-            enqueue_many(session, messages, now=now, quiet=timing.quiet)
-            total += len(claimed)
-        if len(claimed) < batch:
-            return total
+                    )
+        enqueue_many(session, messages, now=now, quiet=timing.quiet)
+        return len(claimed)
+
+    return sum(claimed_batches(session_factory, unanswered, nudge, batch=batch))
 
 
 def _answerable(ctx: Context, raw_id: str | None, verb: str) -> Interest:

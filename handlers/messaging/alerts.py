@@ -21,7 +21,7 @@ from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
 from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id
 from storage import search
-from storage.db import dialect_insert, transaction
+from storage.db import claimed_batches, dialect_insert
 from storage.models import (
     PAUSED_UNTIL_RESUMED,
     Alert,
@@ -341,52 +341,47 @@ def send_alerts(
     session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
 ) -> int:
     """Queue the alerts due by ``now``; returns how many were queued."""
-    queued = 0
-    while True:
-        with transaction(session_factory) as session:
-            people = list(
-                session.scalars(
-                    select(Person)
-                    .where(
-                        Person.role == Role.STUDENT,
-                        Person.alert_next_at <= now,
-                        exists().where(Alert.person_id == Person.id),
-                    )
-                    .order_by(Person.alert_next_at, Person.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
+    due = (
+        select(Person)
+        .where(
+            Person.role == Role.STUDENT,
+            Person.alert_next_at <= now,
+            exists().where(Alert.person_id == Person.id),
+        )
+        .order_by(Person.alert_next_at, Person.id)
+    )
+
+    def queue(session: Session, people: Sequence[Person]) -> int:
+        messages = []
+        for person in people:
+            if paused(person, now):
+                person.alert_next_at = person.news_paused_until
+                continue
+            if timing.quiet.contains(now.astimezone(person.zone).time()):
+                # Composed when the quiet hours end, so it lists what came in overnight.
+                person.alert_next_at = timing.quiet.release(now, person.zone)
+                continue
+            mine = list(session.scalars(select(Alert).where(Alert.person_id == person.id)))
+            items, heard = alert_items(session, person, mine, now)
+            if not items:
+                person.alert_next_at = now + LOOK_AGAIN
+                continue
+            with speaking_to(person):
+                text, buttons = alert_message(person, items, now)
+            # Each opportunity is in one alert per student, so the first one names it.
+            key = f"alert:{person.id}:{heard[0]}"
+            messages.append(Outgoing(person, text, "alert", key, buttons))
+            session.execute(
+                dialect_insert(session, AlertSent.__table__)
+                .values(
+                    [
+                        {"person_id": person.id, "opportunity_id": i, "sent_at": now}
+                        for i in heard
+                    ]
                 )
+                .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
             )
-            messages = []
-            for person in people:
-                if paused(person, now):
-                    person.alert_next_at = person.news_paused_until
-                    continue
-                if timing.quiet.contains(now.astimezone(person.zone).time()):
-                    # Composed when the quiet hours end, so it lists what came in overnight.
-                    person.alert_next_at = timing.quiet.release(now, person.zone)
-                    continue
-                mine = list(session.scalars(select(Alert).where(Alert.person_id == person.id)))
-                items, heard = alert_items(session, person, mine, now)
-                if not items:
-                    person.alert_next_at = now + LOOK_AGAIN
-                    continue
-                with speaking_to(person):
-                    text, buttons = alert_message(person, items, now)
-                # Each opportunity is in one alert per student, so the first one names it.
-                key = f"alert:{person.id}:{heard[0]}"
-                messages.append(Outgoing(person, text, "alert", key, buttons))
-                session.execute(
-                    dialect_insert(session, AlertSent.__table__)
-                    .values(
-                        [
-                            {"person_id": person.id, "opportunity_id": i, "sent_at": now}
-                            for i in heard
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
-                )
-                person.alert_next_at = now + timedelta(days=person.alert_every_days)
-            queued += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
-        if len(people) < batch:
-            return queued
+            person.alert_next_at = now + timedelta(days=person.alert_every_days)
+        return len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
+
+    return sum(claimed_batches(session_factory, due, queue, batch=batch))

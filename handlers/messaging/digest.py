@@ -7,6 +7,7 @@ subscribed. When nothing new matches, nothing is sent. ``send_digests`` is the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -19,7 +20,7 @@ from bot.i18n import LANGUAGES, N_, _, _n, current, speaking_to
 from handlers import actions
 from handlers.common import clip, deadline_phrase, headline
 from handlers.messaging.alerts import news_buttons, paused
-from storage.db import transaction
+from storage.db import claimed_batches
 from storage.models import Opportunity, OpportunityTag, Person, Role
 from storage.outbox import Outgoing, enqueue_many
 from storage.queries import BrowseFilters, browse_query
@@ -200,34 +201,29 @@ def send_digests(
     session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 200
 ) -> int:
     """Queue the digests due by ``now``, each once; returns how many were queued."""
-    queued = 0
-    while True:
-        with transaction(session_factory) as session:
-            people = list(
-                session.scalars(
-                    select(Person)
-                    .where(Person.role == Role.STUDENT, Person.digest_next_at <= now)
-                    .order_by(Person.digest_next_at, Person.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            messages = []
-            for person in people:
-                assert person.digest_next_at is not None and person.digest_day is not None
-                slot = person.digest_next_at
-                person.digest_next_at = next_digest_at(person.digest_day, now, person, timing)
-                if now - slot > LATENESS or paused(person, now):
-                    continue
-                since = person.digest_since or now - timedelta(days=7)
-                items, total = digest_items(session, person, since, now)
-                if not items:
-                    continue
-                with speaking_to(person):
-                    text, buttons = digest_message(person, items, total, now)
-                key = f"digest:{person.id}:{slot:%Y%m%d}"
-                messages.append(Outgoing(person, text, "digest", key, buttons))
-                person.digest_since = now
-            queued += len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
-        if len(people) < batch:
-            return queued
+    due = (
+        select(Person)
+        .where(Person.role == Role.STUDENT, Person.digest_next_at <= now)
+        .order_by(Person.digest_next_at, Person.id)
+    )
+
+    def queue(session: Session, people: Sequence[Person]) -> int:
+        messages = []
+        for person in people:
+            assert person.digest_next_at is not None and person.digest_day is not None
+            slot = person.digest_next_at
+            person.digest_next_at = next_digest_at(person.digest_day, now, person, timing)
+            if now - slot > LATENESS or paused(person, now):
+                continue
+            since = person.digest_since or now - timedelta(days=7)
+            items, total = digest_items(session, person, since, now)
+            if not items:
+                continue
+            with speaking_to(person):
+                text, buttons = digest_message(person, items, total, now)
+            key = f"digest:{person.id}:{slot:%Y%m%d}"
+            messages.append(Outgoing(person, text, "digest", key, buttons))
+            person.digest_since = now
+        return len(enqueue_many(session, messages, now=now, quiet=timing.quiet))
+
+    return sum(claimed_batches(session_factory, due, queue, batch=batch))

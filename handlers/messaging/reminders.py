@@ -56,7 +56,7 @@ from handlers.common import (
     stamp,
     starts_with_a_moment,
 )
-from storage.db import insert_new, transaction, try_job_lock
+from storage.db import claimed_batches, insert_new, transaction, try_job_lock
 from storage.models import (
     Interest,
     InterestStatus,
@@ -365,25 +365,20 @@ def queue_due_reminders(
     session_factory: sessionmaker[Session], now: datetime, timing: Timing, *, batch: int = 500
 ) -> Queued:
     """Move every reminder due by ``now`` to the outbox (or mark it missed), each once."""
-    total = Queued()
-    while True:
-        with transaction(session_factory) as session:
-            claimed = list(
-                session.scalars(
-                    select(Reminder)
-                    .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
-                    .order_by(Reminder.due_at, Reminder.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            if claimed:
-                total += _queue(session, claimed, now, timing)
-        if len(claimed) < batch:
-            return total
+    due = (
+        select(Reminder)
+        .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
+        .order_by(Reminder.due_at, Reminder.id)
+    )
+    batches = claimed_batches(
+        session_factory, due, lambda s, rows: _queue(s, rows, now, timing), batch=batch
+    )
+    return sum(batches, Queued())
 
 
 def _queue(session: Session, claimed: Sequence[Reminder], now: datetime, timing: Timing) -> Queued:
+    if not claimed:
+        return Queued()
     people = _by_id(session, Person, {r.person_id for r in claimed})
     opportunity_ids = {r.opportunity_id for r in claimed if r.opportunity_id is not None}
     opportunities = _by_id(session, Opportunity, opportunity_ids)

@@ -7,6 +7,7 @@ again once if there is no answer; the answer (or a skip) closes the row for good
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypedDict
@@ -29,7 +30,7 @@ from bot.core import (
 from bot.i18n import _, _p, speaking_to
 from handlers import actions
 from handlers.common import parse_id, student_label
-from storage.db import transaction
+from storage.db import claimed_batches
 from storage.models import (
     Feedback,
     FeedbackStage,
@@ -183,53 +184,44 @@ def ask_due_feedback(
     Rows are claimed with ``FOR UPDATE SKIP LOCKED``, and each message has a key of its own,
     so several workers never ask one question twice.
     """
-    asked = reminded = 0
-    while True:
-        with transaction(session_factory) as session:
-            due = list(
-                session.scalars(
-                    select(Feedback)
-                    .where(Feedback.status == FeedbackStatus.WAITING, Feedback.due_at <= now)
-                    .order_by(Feedback.due_at, Feedback.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
+    due = (
+        select(Feedback)
+        .where(Feedback.status == FeedbackStatus.WAITING, Feedback.due_at <= now)
+        .order_by(Feedback.due_at, Feedback.id)
+    )
+    late = (
+        select(Feedback)
+        .where(
+            Feedback.status == FeedbackStatus.ASKED,
+            Feedback.reminded_at.is_(None),
+            Feedback.asked_at <= now - timing.feedback_remind_after,
+        )
+        .order_by(Feedback.asked_at, Feedback.id)
+    )
+
+    def ask(session: Session, rows: Sequence[Feedback]) -> int:
+        messages = []
+        for row in rows:
+            if row.respondent is None:
+                row.status = FeedbackStatus.SKIPPED
+                continue
+            row.status = FeedbackStatus.ASKED
+            row.asked_at = now
+            messages.append(_message(row, row.respondent, "feedback"))
+        return len(_send(session, messages, now, timing))
+
+    def remind(session: Session, rows: Sequence[Feedback]) -> int:
+        messages = []
+        for row in rows:
+            row.reminded_at = now
+            if row.respondent is not None:
+                messages.append(
+                    _message(row, row.respondent, "feedback-reminder", reminder=True)
                 )
-            )
-            messages = []
-            for row in due:
-                if row.respondent is None:
-                    row.status = FeedbackStatus.SKIPPED
-                    continue
-                row.status = FeedbackStatus.ASKED
-                row.asked_at = now
-                messages.append(_message(row, row.respondent, "feedback"))
-            asked += len(_send(session, messages, now, timing))
-        if len(due) < batch:
-            break
-    while True:
-        with transaction(session_factory) as session:
-            late = list(
-                session.scalars(
-                    select(Feedback)
-                    .where(
-                        Feedback.status == FeedbackStatus.ASKED,
-                        Feedback.reminded_at.is_(None),
-                        Feedback.asked_at <= now - timing.feedback_remind_after,
-                    )
-                    .order_by(Feedback.asked_at, Feedback.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            messages = []
-            for row in late:
-                row.reminded_at = now
-                if row.respondent is None:
-                    continue
-                messages.append(_message(row, row.respondent, "feedback-reminder", reminder=True))
-            reminded += len(_send(session, messages, now, timing))
-        if len(late) < batch:
-            return Asked(asked, reminded)
+        return len(_send(session, messages, now, timing))
+
+    asked = sum(claimed_batches(session_factory, due, ask, batch=batch))
+    return Asked(asked, sum(claimed_batches(session_factory, late, remind, batch=batch)))
 
 
 def _message(row: Feedback, respondent: Person, kind: str, *, reminder: bool = False) -> Outgoing:
