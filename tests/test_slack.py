@@ -1879,6 +1879,46 @@ async def test_one_thread_per_application_with_its_status_line_edited(
         assert any(said in t for t in threaded[raj_dm])
 
 
+async def test_a_withdrawal_lands_in_the_thread_and_clears_the_notification(
+    slack: SlackAdapter,
+    fake: FakeSlack,
+    core: Core,
+    session_factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    add_school(session_factory, clock.now)
+    opportunity = add_opportunity(session_factory, clock.now, deadline=date(2026, 12, 20))
+    dm = fake.add_user("UE", "Maya Boss")
+    maya = Chat(core, "UE", platform="slack", name="Maya")
+    make_employer(session_factory, clock.now, maya, "Acme Ltd")
+    with transaction(session_factory) as session:
+        session.scalars(select(Account).where(Account.external_id == "UE")).one().chat_id = dm
+    ada = Chat(core, "501", platform="telegram", name="Ada Lovelace")
+    onboard(ada, under_18=False)
+    ada.press_payload(f"intn:{opportunity}")
+    sender = OutboxSender(session_factory, slack.transport(), clock=clock)
+    await sender.drain()
+    root = fake.posted(dm)[0]
+    assert "Ada" in root.section_text and root.buttons
+
+    ada.send("/mine")
+    ada.press("Withdraw 1")
+    ada.press("Yes, withdraw")
+    await sender.drain()
+
+    (notice,) = [c for c in fake.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert notice.params["thread_ts"] == root.ts
+    assert notice.params["text"] == "A student has withdrawn their interest in Software intern."
+    (update,) = fake.calls_to("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (dm, root.ts)
+    # The student asked that the employer learn only that they withdrew: the root keeps no name.
+    assert root.section_text.splitlines() == [
+        "A student has withdrawn their interest in Software intern.",
+        "Status: Withdrawn",
+    ]
+    assert root.buttons == []
+
+
 async def test_sending_to_n_students_becomes_the_delivery_outcome_in_place(
     slack: SlackAdapter,
     fake: FakeSlack,

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.core import DIALOG, STUDENTS, Button, Context, Registry, Reply, UserError
-from bot.i18n import N_, _, fmt_date, speaking_to
+from bot.i18n import N_, _, fmt_date
 from handlers import actions
-from handlers.applications.matches import employer_members, notify_employers
+from handlers.applications.matches import notify_employers, tell_withdrawn
 from handlers.common import (
     ACTIVE,
     STATUS_LABELS,
@@ -262,16 +262,5 @@ def withdraw(ctx: Context, interest: Interest) -> None:
     """Mark withdrawn and tell the employer exactly that, and nothing more."""
     interest.status = InterestStatus.WITHDRAWN
     interest.updated_at = ctx.now
-    opportunity = interest.opportunity
-    sync_deadline_reminders(ctx, opportunity.id)
-    for member in employer_members(ctx, opportunity):
-        with speaking_to(member):
-            ctx.notify(
-                member,
-                _(
-                    "A student has withdrawn their interest in {title}.",
-                    title=opportunity.title,
-                ),
-                kind="withdrawn",
-                key=f"withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
-            )
+    sync_deadline_reminders(ctx, interest.opportunity.id)
+    tell_withdrawn(ctx, interest)

@@ -201,6 +201,34 @@ def _restate(ctx: Context, interest: Interest, message: InterestMessage, before:
             )
 
 
+def tell_withdrawn(ctx: Context, interest: Interest) -> None:
+    """Tell each member of the employer that the student withdrew, in the application's thread,
+    and edit the thread's first message down to that: the student's details and the buttons go,
+    since there is nothing left to answer and the student asked to be told only that."""
+    opportunity = interest.opportunity
+    for member in employer_members(ctx, opportunity):
+        root = thread_root(ctx.session, interest.id, member.id)
+        with speaking_to(member):
+            notice = _(
+                "A student has withdrawn their interest in {title}.", title=opportunity.title
+            )
+            ctx.notify(
+                member,
+                notice,
+                kind="withdrawn",
+                key=f"withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
+                thread_of=root,
+            )
+            if root is not None:
+                ctx.edit_notice(
+                    root,
+                    _with_status(notice, interest),
+                    kind="match_status",
+                    key=f"match-status:withdrawn:{interest.id}:{member.id}:{ctx.now.isoformat()}",
+                    buttons=(),
+                )
+
+
 def employer_buttons(interest: Interest) -> Buttons:
     """The answers that fit where the application stands."""
     iid = interest.id
