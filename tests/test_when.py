@@ -19,6 +19,7 @@ from handlers.common.when import (
     find_when,
     parse_day,
     parse_when,
+    starts_with_a_moment,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -319,3 +320,66 @@ def test_each_languages_examples_read_back(lang: str, separators: tuple[str, str
 def test_a_day_in_the_persons_language(lang: str, text: str, expected: date) -> None:
     with language(lang):
         assert parse_day(text, NOW.date(), past=True) == expected
+
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+@pytest.mark.parametrize(
+    ("lang", "zone", "text", "expected"),
+    [
+        ("pl", WARSAW, "24.12.", "Thu 2026-12-24 09:00"),
+        ("pl", WARSAW, "24.12.2026 18:00", "Thu 2026-12-24 18:00"),
+        ("pl", WARSAW, "24.12 o 18", "Thu 2026-12-24 18:00"),
+        ("pl", WARSAW, "jutro 17.30", "Tue 2026-11-24 17:30"),  # a time of day, not 17 June
+        ("uk", ZoneInfo("Europe/Kyiv"), "24.12 о 18:00", "Thu 2026-12-24 18:00"),
+        ("es", ZoneInfo("Europe/Madrid"), "3/12 a las 17:00", "Thu 2026-12-03 17:00"),
+        ("es", ZoneInfo("Europe/Madrid"), "24/12/26", "Thu 2026-12-24 09:00"),
+        ("ar", ZoneInfo("Asia/Dubai"), "24/12", "Thu 2026-12-24 09:00"),
+        ("en", LONDON, "1/2", "Mon 2027-02-01 09:00"),
+        ("en", LA, "1/2", "Sat 2027-01-02 09:00"),
+        ("en", LA, "12/24 5pm", "Thu 2026-12-24 17:00"),
+        ("en", LA, "24/12", "Thu 2026-12-24 09:00"),  # only one order makes a date
+        ("en", LONDON, "24-12-2026", "Thu 2026-12-24 09:00"),
+    ],
+)
+def test_dates_in_figures_in_the_order_people_write_them(
+    lang: str, zone: ZoneInfo, text: str, expected: str
+) -> None:
+    with language(lang):
+        assert local(text, zone) == expected
+
+
+def test_a_date_in_figures_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(WhenError, match="no such date as 31/11"):
+        parse_when("31/11", NOW, LONDON)
+    with pytest.raises(WhenError, match="didn't understand"):
+        parse_when("13/13", NOW, LONDON)
+
+
+def test_a_day_in_figures() -> None:
+    today = NOW.date()
+    with language("pl"):
+        assert parse_day("1.11", today, past=True) == date(2026, 11, 1)  # a day, not 1:11
+        assert parse_day("01.12.2026", today) == date(2026, 12, 1)
+    assert parse_day("11/1", today, past=True, zone=LA) == date(2026, 11, 1)
+    assert parse_day("11/1", today, past=True, zone=LONDON) == date(2026, 1, 11)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "moment"),
+    [
+        ("en", "3 dec to call Acme", True),
+        ("en", "3 tomorrow 5pm", False),  # the third listing
+        ("es", "3 de diciembre para llamar a Acme", True),
+        ("es", "3 mañana a las 17:00", False),
+        ("pl", "3 grudnia zadzwonić", True),
+        ("uk", "3 грудня подзвонити", True),
+        ("ar", "3 ديسمبر", True),
+    ],
+)
+def test_a_leading_number_is_a_day_when_a_month_follows_in_any_language(
+    lang: str, text: str, moment: bool
+) -> None:
+    with language(lang):
+        assert starts_with_a_moment(text) is moment

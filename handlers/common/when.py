@@ -8,7 +8,7 @@ pm), and the reply always states the exact day and time, so a surprise is seen a
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -164,6 +164,13 @@ _ordinal = r"(\d{1,2})(?:st|nd|rd|th)?"
 _month = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY_MONTH = re.compile(rf"{_ordinal}\s+({_month})\.?(?:\s+(\d{{4}}))?")
 _MONTH_DAY = re.compile(rf"({_month})\.?\s+{_ordinal}(?:\s+(\d{{4}}))?")
+_MONTH_WORDS = tuple(sorted((n, name) for name, n in _MONTHS.items() if len(name) == 3))
+# Dates in figures: "24/12", "12/24" in the US, "24.12." and "24.12.2026" as much of Europe
+# writes them, "24-12-2026". A dotted pair without a final dot ("17.30") is a time of day,
+# unless no clock shows it ("24.12").
+_SLASHED = re.compile(r"(?<![\d./:-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/])")
+_DOTTED = re.compile(r"(?<![\d./:-])(\d{1,2})\.(\d{1,2})(\.(\d{4}|\d{2})?)?(?![\d])")
+_DASHED = re.compile(r"(?<![\d./:-])(\d{1,2})-(\d{1,2})-(\d{4})(?![\d-])")
 _WEEKDAY = re.compile(r"(?:(next|this)\s+)?(" + "|".join(_WEEKDAYS) + r")")
 _BARE_HOUR = re.compile(r"(.*?)\s*\b(\d{1,2})\b\s*(.*)")
 _DAY_OR_HOUR_FIRST = re.compile(rf"\d{{1,2}}\s+(?:{_month}|[ap]\.?m)\b")
@@ -176,7 +183,8 @@ class WhenError(ValueError):
 def starts_with_a_moment(text: str) -> bool:
     """Whether the number ``text`` starts with is a day of a month or an hour ("31 feb",
     "3 dec to call Acme", "5 pm"), not a count or the number of something."""
-    return _DAY_OR_HOUR_FIRST.match(" ".join(text.lower().split())) is not None
+    phrase = in_english(" ".join(text.lower().split()), current())
+    return _DAY_OR_HOUR_FIRST.match(phrase) is not None
 
 
 # Long because it is one ordered list of the date and time forms people type, tried in turn.
@@ -187,7 +195,7 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, *, default: time = time
     the clock shows it. Explicit moments in the past are returned as they are: the caller
     says so, with the date, which is clearer than a guess.
     """
-    phrase = _normal(text)
+    phrase = _normal(text, zone)
     phrase = re.sub(r"(\d)t(\d)", r"\1 \2", phrase)  # 2026-12-01T09:00
     local_now = now.astimezone(zone).replace(second=0, microsecond=0)
     today = local_now.date()
@@ -287,10 +295,53 @@ def find_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     return None
 
 
-def _normal(text: str) -> str:
-    """``text`` in lower case and English words, spaced once, without commas or a final dot."""
-    phrase = in_english(text.lower(), current())
+def _normal(text: str, zone: tzinfo | None, *, day_only: bool = False) -> str:
+    """``text`` in lower case and English words, spaced once, without commas or a final dot,
+    with dates in figures spelled as a day and a month's short name (with ``day_only``, a
+    dotted pair such as "1.12" is a date even where a clock could show it)."""
+    lang = current()
+    phrase = in_english(text.lower(), lang)
+    month_first = lang == "en" and _american(zone)
+    phrase = _spell_numeric_dates(phrase, month_first=month_first, day_only=day_only)
     return " ".join(phrase.replace(",", " ").split()).removesuffix(".")
+
+
+def _american(zone: tzinfo | None) -> bool:
+    # Writing the month first is the United States' habit; the person's language and time
+    # zone are all the bot knows of where they learned to write dates.
+    return str(zone).startswith("America/")
+
+
+def _spell_numeric_dates(phrase: str, *, month_first: bool, day_only: bool) -> str:
+    """``phrase`` with each date in figures written as "24 dec" (or "24 dec 2026")."""
+
+    def spelled(first: str, second: str, year: str | None) -> str | None:
+        a, b = int(first), int(second)
+        orders = [(b, a), (a, b)] if month_first else [(a, b), (b, a)]
+        # The other order only where the usual one cannot be a date: "24/12" in the US too.
+        day_month = next(((d, m) for d, m in orders if 1 <= m <= 12 and 1 <= d <= 31), None)
+        if day_month is None:
+            return None
+        day, month = day_month
+        words = f"{day} {_MONTH_WORDS[month - 1][1]}"
+        if year is not None:
+            words += f" {int(year) + 2000 if len(year) == 2 else int(year)}"
+        return words
+
+    def slashed(match: re.Match[str]) -> str:
+        return spelled(match[1], match[2], match[3]) or match[0]
+
+    def dotted(match: re.Match[str]) -> str:
+        if not day_only and match[3] is None and int(match[1]) <= 23 and int(match[2]) <= 59:
+            return match[0]  # a time of day: "17.30"
+        return spelled(match[1], match[2], match[4]) or match[0]
+
+    def dashed(match: re.Match[str]) -> str:
+        return spelled(match[1], match[2], match[3]) or match[0]
+
+    phrase = _SLASHED.sub(slashed, phrase)
+    phrase = _DOTTED.sub(dotted, phrase)
+    return _DASHED.sub(dashed, phrase)
 
 
 def _take_clock(phrase: str, today: date) -> tuple[time | None, str]:
@@ -360,6 +411,7 @@ def parse_day(
     after: date | None = None,
     past: bool = False,
     example: str | None = None,
+    zone: tzinfo | None = None,
 ) -> date:
     """The calendar day that ``text`` names: "2026-12-01", "1 dec", "today", "friday".
 
@@ -367,10 +419,10 @@ def parse_day(
     first on or after that day (the end of a range); with ``past``, the latest not after today
     (a day already worked; "last friday" is before today). ``example`` ends the messages
     of the ``WhenError`` raised for a phrase that names no day (by default, ways to say a
-    day near ``today``).
+    day near ``today``). ``zone``, the person's, tells whether "12/1" puts the month first.
     """
     example = example or day_examples(today, past=past)
-    phrase = _normal(text)
+    phrase = _normal(text, zone, day_only=True)
     phrase = phrase.removeprefix("on ")
     strictly_before = phrase.startswith("last ")
     phrase = phrase.removeprefix("last ").removeprefix("this ")

@@ -364,8 +364,8 @@ def parse_dates(ctx: Context, text: str) -> tuple[date, date]:
             _("Please send a start and an end date, like {example}.", example=example_range(today))
         )
     try:
-        start = parse_day(parts[0], today)
-        end = parse_day(parts[1], today, after=start)
+        start = parse_day(parts[0], today, zone=ctx.person.zone)
+        end = parse_day(parts[1], today, after=start, zone=ctx.person.zone)
     except WhenError as error:
         raise UserError(
             _("{error} For example: {example}.", error=str(error), example=example_range(today))

@@ -499,7 +499,7 @@ def _start_recording(ctx: Context, match: re.Match[str]) -> Reply:
     day = today
     if match["day"]:
         try:
-            day = parse_day(match["day"], today, past=True)
+            day = parse_day(match["day"], today, past=True, zone=ctx.person.zone)
         except WhenError as error:
             raise UserError(str(error)) from None
         if day > today:
