@@ -18,6 +18,7 @@ from bot.app import build
 from bot.cli import main
 from bot.config import Settings
 from bot.core import STALE_BUTTON_TEXT, Capabilities, Core
+from bot.i18n import language
 from handlers import build_registry
 from handlers.reports.chart import HEIGHT, WIDTH, render
 from handlers.reports.figures import (
@@ -335,6 +336,33 @@ TODAY = date(2026, 11, 23)
 )
 def test_periods_people_type(text: str, start: date, end: date) -> None:
     assert parse_period(text, TODAY) == Period(start, end)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "start", "end"),
+    [
+        ("es", "el mes pasado", date(2026, 10, 1), date(2026, 10, 31)),
+        ("es", "Este trimestre", date(2026, 8, 26), TODAY),
+        ("es", "30 días", date(2026, 10, 25), TODAY),
+        ("pl", "zeszły tydzień", date(2026, 11, 16), date(2026, 11, 22)),
+        ("pl", "w tym roku", date(2026, 1, 1), TODAY),
+        ("pl", "30 dni", date(2026, 10, 25), TODAY),
+        ("uk", "минулого місяця", date(2026, 10, 1), date(2026, 10, 31)),
+        ("uk", "тиждень", date(2026, 11, 17), TODAY),
+        ("ar", "الشهر الماضي", date(2026, 10, 1), date(2026, 10, 31)),
+        ("ar", "هذا الأسبوع", TODAY, TODAY),
+        ("ar", "٣٠ يوما", date(2026, 10, 25), TODAY),
+        ("es", "last month", date(2026, 10, 1), date(2026, 10, 31)),  # English works too
+    ],
+)
+def test_periods_in_the_teachers_language(lang: str, text: str, start: date, end: date) -> None:
+    with language(lang):
+        assert parse_period(text, TODAY) == Period(start, end)
+
+
+def test_another_languages_period_means_nothing_in_english() -> None:
+    with pytest.raises(PeriodError):
+        parse_period("el mes pasado", TODAY)
 
 
 def test_calendar_periods_on_other_days() -> None:

@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, literal, or_, 
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import Select
 
-from bot.i18n import _, _n, fmt_number
+from bot.i18n import _, _n, current, fmt_number
+from handlers.reports.period_words import period_in_english
 from storage.models import (
     Feedback,
     HoursEntry,
@@ -119,7 +120,7 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     from Monday, month or year to today), last week, last month, last year (the previous
     calendar one), or two dates (``2026-09-01 2026-12-20`` or ``2026-09-01..2026-12-20``).
     ``today`` is the viewer's date in ``zone``."""
-    words = " ".join(text.lower().split())
+    words = period_in_english(" ".join(text.lower().split()), current())
     if calendar := _calendar(words, today):
         return Period(*calendar, zone)
     if words == "last term":
