@@ -518,5 +518,13 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
     assert "soonest deadline first" in ada.text
     ada.send("/browse newest")
     assert titles(ada)[0] == "Design intern"
+    # An order typed in another language the bot speaks, or as its button reads there.
+    for typed, first in (
+        ("/browse para ti", "Cloud intern"),
+        ("/browse Najnowsze", "Design intern"),
+        ("/browse الأقرب موعدًا", "Hospitality taster week"),
+    ):
+        ada.send(typed)
+        assert titles(ada)[0] == first, typed
     ada.press("For you")
     assert titles(ada)[0] == "Cloud intern"

@@ -6,13 +6,14 @@ restarts, and free text typed while browsing is taken as a search.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, cast
 
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
-from bot.i18n import N_, _, _n, fmt_day
+from bot.i18n import LANGUAGES, N_, _, _n, fmt_day, language
 from handlers import actions
 from handlers.common import KIND_LABELS, also, card, clip, local_today, open_opportunity
 from storage.models import OpportunityKind
@@ -55,13 +56,20 @@ FIELD_WORDS = {
     "hospitality": N_("Hospitality"),
     "public": N_("Public service"),
 }
+# "/browse newest": what a student may type for an order, besides the order buttons' labels
+# in every language (``order_typed``), which are read whatever language they chose.
 ORDER_WORDS = {
-    "soonest": "soonest",
-    "deadline": "soonest",
-    "newest": "newest",
-    "new": "newest",
-    "for you": "for_you",
-    "foryou": "for_you",
+    **dict.fromkeys(("soonest", "deadline", "closing soon"), "soonest"),
+    **dict.fromkeys(("newest", "new", "latest"), "newest"),
+    **dict.fromkeys(("for you", "foryou"), "for_you"),
+    **dict.fromkeys(("plazo", "fecha límite"), "soonest"),
+    **dict.fromkeys(("recientes", "nuevas"), "newest"),
+    **dict.fromkeys(("termin", "najbliższe"), "soonest"),
+    **dict.fromkeys(("nowe",), "newest"),
+    **dict.fromkeys(("термін", "найближчі"), "soonest"),
+    **dict.fromkeys(("нові",), "newest"),
+    **dict.fromkeys(("الأقرب", "الموعد النهائي"), "soonest"),
+    **dict.fromkeys(("الجديدة", "جديد"), "newest"),
 }
 
 
@@ -280,7 +288,7 @@ def _remove_buttons(filters: BrowseFilters) -> tuple[tuple[Button, ...], ...]:
     "browse", "list", "opportunities", "b", roles=STUDENTS, help=N_("see open opportunities")
 )
 def browse(ctx: Context, args: str) -> list[Reply]:
-    chosen = ORDER_WORDS.get(args.strip().lower())
+    chosen = order_typed(args)
     if chosen is not None:
         _filters, state = _load(ctx)
         state["order"] = chosen
@@ -289,6 +297,20 @@ def browse(ctx: Context, args: str) -> list[Reply]:
     if args:
         return search(ctx, args)
     return [show_list(ctx)]
+
+
+def order_typed(text: str) -> str | None:
+    """The order ``text`` names, if it names one, in any language the bot speaks."""
+    return _order_words().get(" ".join(text.lower().split()))
+
+
+@functools.cache
+def _order_words() -> dict[str, str]:
+    words = dict(ORDER_WORDS)
+    for lang in LANGUAGES:
+        with language(lang):
+            words.update((_(label).lower(), order) for order, label in ORDER_BUTTONS.items())
+    return words
 
 
 def _order(ctx: Context) -> str:
