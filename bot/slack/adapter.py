@@ -356,7 +356,9 @@ class SlackAdapter:
             self._later(user, self._button(click))
             return
         text = summary.text if summary is not None else ""
-        view = form_view(command, form, summary=text, metadata=metadata("", given) or "")
+        # In the language of the person who pressed, as the core answers them.
+        with language(await self._language(user)):
+            view = form_view(command, form, summary=text, metadata=metadata("", given) or "")
         await self.client.views_open(trigger_id=click.trigger_id, view=view)
 
     async def _on_message(self, ack: AsyncAck, context: AsyncBoltContext) -> None:

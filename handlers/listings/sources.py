@@ -27,6 +27,7 @@ from handlers.listings.sync.manage import (
     status_lines,
     visible_sources,
 )
+from handlers.listings.sync.problems import Problem, stored
 from handlers.listings.sync.providers import PROVIDERS
 from storage.models import Role, Source, SourceStatus
 
@@ -183,8 +184,13 @@ def pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return [_card(ctx, source, note=_("It syncs within a minute: /sources shows the result."))]
     if what == "pause":
         source.status = SourceStatus.PAUSED
-        # Stored and shown later to any teacher of the school, so not in this one's language.
-        source.paused_reason = f"paused by {ctx.person.name or 'a teacher'}"
+        # Stored and shown later to any teacher of the school, each in their own language.
+        paused = (
+            Problem.of(N_("paused by {name}"), name=ctx.person.name)
+            if ctx.person.name
+            else Problem.of(N_("paused by a teacher"))
+        )
+        source.paused_reason = stored([paused])
         return [_card(ctx, source, note=_("Paused: its listings stay as they are."), replace=True)]
     if what == "resume":
         source.status = SourceStatus.ACTIVE
