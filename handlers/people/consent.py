@@ -21,7 +21,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 from sqlalchemy import CursorResult, func, select, update
 
 from bot.core import DIALOG, EVERYONE, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
-from bot.i18n import LANGUAGES, N_, _, _n, current, language, speaking_to
+from bot.i18n import LANGUAGES, N_, _, _n, _p, current, language, speaking_to
 from handlers import actions
 from handlers.applications import share_pending
 from handlers.common import (
@@ -583,7 +583,7 @@ def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
                         _("Yes, withdraw consent"),
                         actions.CONSENT_WITHDRAW_YES.payload(student.id),
                     ),
-                    Button(_("Keep it"), actions.CONSENT_WITHDRAW_KEEP.payload()),
+                    Button(_p("consent", "Keep it"), actions.CONSENT_WITHDRAW_KEEP.payload()),
                 ),
             ),
         )
