@@ -18,14 +18,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.core import Core
+from bot.core import Core, Field, Form
 from bot.delivery import OutboxSender
 from bot.i18n import PSEUDO, _, language
 from bot.slack import EVENTS_PATH, SlackAdapter
+from bot.slack.forms import own_choices
 from handlers.common import school_named
 from handlers.people.invites import create_invite
 from storage.db import transaction
 from storage.models import Account, Person, Role
+from storage.tags import TAGS
 from tests.conftest import FakeClock
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.helpers import Chat, add_school, onboard
@@ -182,3 +184,10 @@ async def test_the_home_and_its_modals_leave_no_english_in_the_pseudo_language(
     ]
     for view in opened:
         assert [w for w in _words(view) if untranslated(w)] == [], view["callback_id"]
+
+
+def test_a_long_choice_fields_own_options_are_searched_in_the_persons_language() -> None:
+    pick = Field("pick", "Pick", "choice", options=tuple(TAGS.items()))
+    with language("es"):
+        found = own_choices(Form("T", "Go", (pick,)), "pick", "ingen")
+    assert found == [("engineering", "Ingeniería")]

@@ -510,8 +510,9 @@ class SlackAdapter:
         suggestion = parsed(context, BlockSuggestion)
         source = suggestion.action_id.removeprefix(OPTIONS_PREFIX)
         if source.startswith(FORM_SOURCE):
-            command, _, field = source.removeprefix(FORM_SOURCE).partition(".")
-            choices = own_choices(self._form(command), field, suggestion.value)
+            command, _dot, field = source.removeprefix(FORM_SOURCE).partition(".")
+            with language(await self._language(suggestion.user.id)):
+                choices = own_choices(self._form(command), field, suggestion.value)
             await ack(options=option_list(choices))
             return
         loop = asyncio.get_running_loop()

@@ -172,6 +172,14 @@ def _filter(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
+def _paused_by(ctx: Context) -> str:
+    """Who paused a source, stored and shown later to any teacher of the school, each in
+    their own language."""
+    if ctx.person.name:
+        return stored([Problem.of(N_("paused by {name}"), name=ctx.person.name)])
+    return stored([Problem.of(N_("paused by a teacher"))])
+
+
 @registry.action(actions.SOURCE, roles=STAFF)
 def pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
@@ -184,13 +192,7 @@ def pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return [_card(ctx, source, note=_("It syncs within a minute: /sources shows the result."))]
     if what == "pause":
         source.status = SourceStatus.PAUSED
-        # Stored and shown later to any teacher of the school, each in their own language.
-        paused = (
-            Problem.of(N_("paused by {name}"), name=ctx.person.name)
-            if ctx.person.name
-            else Problem.of(N_("paused by a teacher"))
-        )
-        source.paused_reason = stored([paused])
+        source.paused_reason = _paused_by(ctx)
         return [_card(ctx, source, note=_("Paused: its listings stay as they are."), replace=True)]
     if what == "resume":
         source.status = SourceStatus.ACTIVE
