@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import MAX_FILE_BYTES, Attachment, Button, Core, Incoming, Reply, file_too_big
-from bot.i18n import _
+from bot.i18n import _, language
 from storage.db import transaction
 from storage.models import Account, OutboxMessage, OutboxStatus
 from storage.outbox import MessageRef, waiting_for_earlier
@@ -50,8 +51,14 @@ class ConsoleChat:
         self.echo = echo
         self.buttons: list[Button] = []
 
+    def _speaking(self) -> AbstractContextManager[str]:
+        """``with self._speaking():`` words what the console itself says in the person's
+        language (English until they are known), as the core words its replies."""
+        return language(self.core.language_of(PLATFORM, self.user_id))
+
     def run(self, lines: Iterable[str]) -> None:
-        self._print(_("Type /start to begin, /help for commands. Ctrl-D leaves."))
+        with self._speaking():
+            self._print(_("Type /start to begin, /help for commands. Ctrl-D leaves."))
         self.deliver()
         for line in lines:
             text = line.rstrip("\r\n")
@@ -79,8 +86,7 @@ class ConsoleChat:
             self.background()
         self.deliver()
 
-    @staticmethod
-    def _file(text: str) -> Attachment | Reply | None:
+    def _file(self, text: str) -> Attachment | Reply | None:
         """The local file that "/import PATH" sends, or why it can't be sent."""
         match = _IMPORT.fullmatch(text.strip())
         if match is None:
@@ -92,9 +98,14 @@ class ConsoleChat:
                 return file_too_big(size)
             return Attachment(path.name, path.read_bytes(), "application/octet-stream")
         except OSError as error:
-            return Reply(
-                _("I can't read {path}: {error}.", path=str(path), error=error.strerror or error)
-            )
+            with self._speaking():
+                return Reply(
+                    _(
+                        "I can't read {path}: {error}.",
+                        path=str(path),
+                        error=error.strerror or error,
+                    )
+                )
 
     def _button_for(self, text: str) -> Button | None:
         for button in self.buttons:
@@ -122,7 +133,8 @@ class ConsoleChat:
         # Only the name: a path in it must not write outside the current directory.
         path = Path.cwd() / Path(file.filename).name
         path.write_bytes(file.content)
-        self._print(f"[file] {path}")
+        with self._speaking():
+            self._print(_("[file] {path}", path=str(path)))
 
     def _print_buttons(self, rows: Iterable[Iterable[Button]]) -> None:
         for row in rows:
@@ -141,7 +153,7 @@ class ConsoleChat:
             first = False
 
     def _deliver_round(self, first: bool) -> bool:
-        with transaction(self.session_factory) as session:
+        with self._speaking(), transaction(self.session_factory) as session:
             pending = session.scalars(
                 select(OutboxMessage)
                 .join(Account, Account.id == OutboxMessage.account_id)
@@ -183,9 +195,11 @@ class ConsoleChat:
             else None
         )
         if earlier is None:
-            return "[message]"
+            return _("[message]")
         about = earlier.text.splitlines()[0][:40] if earlier.text else ""
-        return f'[{"update of" if message.edits else "reply to"} "{about}"]'
+        if message.edits:
+            return _('[update of "{message}"]', message=about)
+        return _('[reply to "{message}"]', message=about)
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")

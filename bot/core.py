@@ -336,25 +336,30 @@ class Form:
                 if current is not None:
                     values[current].append(line.strip())
                 elif line.strip():
-                    problems.append(f"Start each line with a field name: {line.strip()[:40]!r}")
+                    problems.append(
+                        _("Start each line with a field name: '{line}'", line=line.strip()[:40])
+                    )
                 continue
             name = " ".join(match.group(1).lower().split())
             if name not in names:
                 # Refused rather than read as more of the field above: a misspelt field name
                 # must never vanish into the description.
                 problems.append(
-                    f"I don't know the field {match.group(1).strip()!r} (to continue the line "
-                    "above, start this one with a space)."
+                    _(
+                        "I don't know the field '{field}' (to continue the line above, start "
+                        "this one with a space).",
+                        field=match.group(1).strip(),
+                    )
                 )
                 continue
             if name in values:
-                problems.append(f"{name} is given twice.")
+                problems.append(_("{field} is given twice.", field=name))
             current = name
             values[name] = [match.group(2).strip()]
         found = {name: "\n".join(lines).strip() for name, lines in values.items()}
         for f in self.fields:
             if not f.optional and not found.get(f.name):
-                problems.append(f"{f.name} is missing.")
+                problems.append(_("{field} is missing.", field=f.name))
         return {name: value for name, value in found.items() if value}, problems
 
 

@@ -40,7 +40,7 @@ from storage.models import (
     Role,
 )
 from storage.places import place_key
-from storage.tags import TAGS
+from storage.tags import N_, TAGS
 
 ADULT_AGE = 18
 
@@ -59,17 +59,27 @@ class BrowseFilters:
         return any(v is not None for v in vars(self).values())
 
 
-def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
+@dataclass(frozen=True)
+class Ineligible:
+    """Why a student may not take part: ``reason`` is marked for the catalogues (``N_``) and
+    worded where it is shown, ``_(reason, age=..., grade=...)``."""
+
+    reason: str
+    age: int | None = None
+    grade: int | None = None
+
+
+def ineligibility(opportunity: Opportunity, person: Person) -> Ineligible | None:
     """Why ``person`` may not take part in ``opportunity``, or None if they may."""
     if person.role != Role.STUDENT:
         return None
     if person.under_18 and opportunity.min_age is not None and opportunity.min_age >= ADULT_AGE:
-        return f"it is for people aged {opportunity.min_age} or over"
+        return Ineligible(N_("it is for people aged {age} or over"), age=opportunity.min_age)
     if person.grade is not None:
         if opportunity.min_grade is not None and person.grade < opportunity.min_grade:
-            return f"it is for grade {opportunity.min_grade} and up"
+            return Ineligible(N_("it is for grade {grade} and up"), grade=opportunity.min_grade)
         if opportunity.max_grade is not None and person.grade > opportunity.max_grade:
-            return f"it is for grade {opportunity.max_grade} and below"
+            return Ineligible(N_("it is for grade {grade} and below"), grade=opportunity.max_grade)
     return None
 
 

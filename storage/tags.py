@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 
 def N_(label: str) -> str:
-    """Marks a label for the catalogues (storage imports nothing of ours, so not bot.i18n's);
-    it is translated where it is shown, with ``_(TAGS[tag])``."""
+    """Marks words of storage's for the catalogues (storage imports nothing of ours, so not
+    bot.i18n's); they are translated where they are shown, like ``_(TAGS[tag])``."""
     return label
 
 

@@ -207,7 +207,7 @@ def test_the_guardian_confirms_with_the_code_and_the_employer_gets_the_details(
     # The teachers see who confirmed, and when.
     world.tina.send("/consent lovelace")
     assert world.tina.text == (
-        "Students like 'lovelace':\n1. Ada Lovelace (Year 11): consent on file since "
+        "Students like “lovelace”:\n1. Ada Lovelace (Year 11): consent on file since "
         "24 Nov 2026, confirmed by Gwen Lovelace (mother)"
     )
 
@@ -374,7 +374,7 @@ def test_students_with_the_same_first_name_are_told_apart(world: World) -> None:
     ids = [person_id(world.factory, chat) for chat in umas]
     world.tina.send("/consent uma")
     assert world.tina.text == (
-        "Students like 'uma':\n"
+        "Students like “uma”:\n"
         "1. Uma Patel (Year 11): no consent yet\n"
         f"2. Uma Shah (Year 11, student #{ids[0]}): no consent yet\n"
         f"3. Uma Shah (Year 11, student #{ids[1]}): no consent yet"
@@ -388,7 +388,7 @@ def test_students_with_the_same_first_name_are_told_apart(world: World) -> None:
         False,
     ]
     world.tina.send("/consent uma patel")
-    assert world.tina.text.startswith("Students like 'uma patel':\n1. Uma Patel (Year 11)")
+    assert world.tina.text.startswith("Students like “uma patel”:\n1. Uma Patel (Year 11)")
     world.tina.press("1: Consent on file")
     assert world.tina.text == "Consent on file for Uma Patel (Year 11)."
     assert world.student(umas[2]).guardian_consent_at is not None
@@ -452,7 +452,7 @@ def test_the_teacher_lists_and_finds_students(world: World) -> None:
     assert [b.label for b in world.tina.buttons] == ["1: Consent on file"]
     world.tina.send("/consent smith")
     assert world.tina.text == (
-        "Students like 'smith':\n1. Bob Smith (Year 11): 18 or over, no consent needed"
+        "Students like “smith”:\n1. Bob Smith (Year 11): 18 or over, no consent needed"
     )
     world.tina.send("/consent 100%_")
     assert "No student at your school is called anything like" in world.tina.text

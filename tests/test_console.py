@@ -184,3 +184,32 @@ def test_replies_in_a_thread_and_edits_say_which_message_they_belong_to(
     assert "[message] Ada is interested." in shown
     assert '[reply to "Ada is interested."] Ada replies: yes' in shown
     assert '[update of "Ada is interested."] Ada is interested.\nStatus: Invited' in shown
+
+
+def test_the_consoles_own_labels_are_in_the_persons_language(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as session:
+        seed(session, clock.now)
+    maya, maya_out = _chat(core, session_factory, "maya")
+    maya.run([])
+    with transaction(session_factory) as session:
+        person = session.scalars(select(Person).where(Person.name == "Maya Okafor")).one()
+        person.language = "pl"
+        enqueue(session, person, "Ada is interested.", kind="t", key="root", now=clock.now)
+        enqueue(
+            session,
+            person,
+            "Ada replies: yes",
+            kind="t",
+            key="reply",
+            now=clock.now,
+            thread_of="root",
+        )
+        enqueue_edit(session, "root", "Ada is invited.", kind="t", key="edit", now=clock.now)
+    maya.deliver()
+    shown = maya_out.getvalue()
+    assert "[wiadomość] Ada is interested." in shown
+    assert "[odpowiedź na „Ada is interested.”] Ada replies: yes" in shown
+    assert "[zmiana w „Ada is interested.”] Ada is invited." in shown
+    assert "[message]" not in shown

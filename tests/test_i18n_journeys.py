@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from bot.core import Reply, Timing
 from bot.i18n import PSEUDO, fmt_date, fmt_day, language
 from handlers import actions
+from handlers.listings.opportunities import PUBLISH_FORM
 from handlers.placements.feedback import ask_due_feedback
-from storage.models import Account, Person
+from storage.models import Account, Opportunity, Person
 from tests.conftest import FakeClock
 from tests.helpers import Chat, inbox, last_message
 from tests.pseudo import leaks
@@ -42,6 +43,7 @@ VALUES = (
     "Great to have him",
     "careers fair",
 )
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -202,3 +204,44 @@ def test_staff_and_colleagues_in_their_language(world: World) -> None:
     names = ("Tina Teacher", "Raj Patel", "Year 12", "Come on Monday at 9")
     allowed = (*VALUES, *codes, *names, *_dates(START.date()))
     assert _untranslated(seen, allowed) == []
+
+
+def test_a_teachers_consent_list_and_a_students_refusal_in_their_language(world: World) -> None:
+    _speak_pseudo(world, world.tina, world.cat)
+    seen: list[Reply] = []
+    for text in ("/consent", "/consent cat", "/consent bob", "/consent nobody"):
+        seen += world.tina.send(text)
+    world.tina.send("/consent cat")
+    seen += world.tina.press_payload(world.tina.buttons[0].payload)  # withdraw?
+    seen += world.tina.press_payload(world.tina.buttons[1].payload)  # keep it
+    world.tina.send("/consent cat")
+    seen += world.tina.press_payload(world.tina.buttons[0].payload)
+    seen += world.tina.press_payload(world.tina.buttons[0].payload)  # yes, withdraw
+    seen += world.tina.send("/consent")
+    on_file = world.tina.buttons[0].payload
+    seen += world.tina.press_payload(on_file)
+    seen += world.tina.press_payload(on_file)  # already on file: says since when
+    # Cat (grade 11) presses I'm interested on a listing for grade 12 and up.
+    with world.factory.begin() as session:
+        session.execute(
+            update(Opportunity).where(Opportunity.id == world.opportunity).values(min_grade=12)
+        )
+    seen += world.cat.press_payload(actions.INTEREST.payload(world.opportunity))
+    # The reason is storage's, worded here: inside the refusal's markers, so checked itself.
+    assert world.cat.text.startswith("⟦Šöŕŕý, ýöû çàñ'ţ àþþļý ƒöŕ ţĥàţ öñé: ⟦îţ îš ƒöŕ ĝŕàđé 12")
+    allowed = (*VALUES, *_dates(START.date()), "Tina Teacher", "cat", "bob", "nobody")
+    assert _untranslated(seen, allowed) == []
+
+
+def test_a_forms_problems_are_in_the_persons_language(world: World) -> None:
+    """Form.read's problems reach people inside other messages (a modal's field, /publish's
+    list), where the markers around them would hide English: so each is checked itself."""
+    _speak_pseudo(world, world.tina)
+    lines = "no field here\nlocaton: Leeds\ntitle: Robot lab\ntitle: Robot lab again"
+    with language(PSEUDO):
+        _given, problems = PUBLISH_FORM.read(lines)
+    # The stray line, the unknown field, the title twice, and four required fields not given.
+    assert len(problems) == 7
+    assert [p for p in problems if not p.startswith("⟦")] == []
+    seen = world.tina.send("/publish " + lines)
+    assert all(p in seen[0].text for p in problems)

@@ -17,6 +17,7 @@ from bot.cli import main
 from bot.core import Core, Timing
 from handlers.listings.sync.engine import RunResult, close_expired, held_lock, sync_due, sync_source
 from handlers.listings.sync.manage import SourceProblem, add_source
+from handlers.listings.sync.problems import worded
 from handlers.listings.sync.providers import Endpoints, Fetcher
 from storage.models import (
     Opportunity,
@@ -359,7 +360,12 @@ def test_missing_optional_fields_never_crash_and_unreadable_postings_are_skipped
     assert only.title == "Intern" and only.status == OpportunityStatus.OPEN
     with session_factory() as session:
         run = session.scalars(select(SourceRun)).one()
-        assert run.skipped == 2 and run.error is not None and "posting 2" in run.error
+        assert run.skipped == 2 and run.error is not None
+        # Stored as the problems' words and values, worded when shown (English here).
+        no_id, not_an_object = worded(run.error).split("; ")
+        assert (
+            no_id.startswith("posting 2 has no ") and not_an_object == "posting 3 is not an object"
+        )
 
 
 def test_listings_url_is_read_by_the_importer(

@@ -356,7 +356,9 @@ class SlackAdapter:
             self._later(user, self._button(click))
             return
         text = summary.text if summary is not None else ""
-        view = form_view(command, form, summary=text, metadata=metadata("", given) or "")
+        # In the language of the person who pressed, as the core answers them.
+        with language(await self._language(user)):
+            view = form_view(command, form, summary=text, metadata=metadata("", given) or "")
         await self.client.views_open(trigger_id=click.trigger_id, view=view)
 
     async def _on_message(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
@@ -508,8 +510,9 @@ class SlackAdapter:
         suggestion = parsed(context, BlockSuggestion)
         source = suggestion.action_id.removeprefix(OPTIONS_PREFIX)
         if source.startswith(FORM_SOURCE):
-            command, _, field = source.removeprefix(FORM_SOURCE).partition(".")
-            choices = own_choices(self._form(command), field, suggestion.value)
+            command, _dot, field = source.removeprefix(FORM_SOURCE).partition(".")
+            with language(await self._language(suggestion.user.id)):
+                choices = own_choices(self._form(command), field, suggestion.value)
             await ack(options=option_list(choices))
             return
         loop = asyncio.get_running_loop()

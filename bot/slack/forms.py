@@ -180,10 +180,12 @@ def _element(command: str, f: Field) -> dict[str, Any]:
 
 
 def own_choices(form: Form | None, field: str, typed: str) -> list[tuple[str, str]]:
-    """A long choice field's own options whose label contains what was typed."""
+    """A long choice field's own options whose label (in the current language) contains what
+    was typed."""
     word = typed.strip().lower()
     fields = [f for f in form.fields if f.name == field] if form is not None else []
-    return [(v, label) for f in fields for v, label in f.options if word in label.lower()]
+    labelled = [(v, _(label)) for f in fields for v, label in f.options]
+    return [(v, label) for v, label in labelled if word in label.lower()]
 
 
 def option_list(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:

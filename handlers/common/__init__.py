@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from handlers.common.answers import (
+    DONE,
+    HOUR_UNITS,
+    IN_PERSON,
+    MINUTE_UNITS,
+    NO,
+    NO_DATE,
+    NOT_SURE,
+    PAID,
+    REMOTE,
+    SKIP,
+    STOP,
+    UNPAID,
+    YES,
+    means,
+    unit_pattern,
+)
 from handlers.common.lookups import ACTIVE, MAX_ORG_NAME, opportunity_arg, organisation_named
 from handlers.common.membership import (
     STAFF_ROLES,
@@ -57,10 +74,23 @@ from handlers.common.wording import (
 
 __all__ = [
     "ACTIVE",
+    "DONE",
+    "HOUR_UNITS",
+    "IN_PERSON",
     "KIND_LABELS",
     "MAX_ORG_NAME",
+    "MINUTE_UNITS",
+    "NO",
+    "NOT_SURE",
+    "NO_DATE",
+    "PAID",
+    "REMOTE",
+    "SKIP",
     "STAFF_ROLES",
     "STATUS_LABELS",
+    "STOP",
+    "UNPAID",
+    "YES",
     "WhenError",
     "all_staff",
     "also",
@@ -82,6 +112,7 @@ __all__ = [
     "known_school",
     "local_today",
     "may_share",
+    "means",
     "members_of",
     "only_school",
     "open_opportunity",
@@ -104,5 +135,6 @@ __all__ = [
     "starts_with_a_moment",
     "student_label",
     "student_school_id",
+    "unit_pattern",
     "with_article",
 ]

@@ -187,8 +187,10 @@ def open_opportunity(ctx: Context, raw_id: str | None, *, for_action: bool = Tru
             _("That opportunity is no longer available. Send /browse to see what is open."),
         )
     if for_action:
-        reason = ineligibility(opportunity, ctx.person)
-        if reason is not None:
+        why = ineligibility(opportunity, ctx.person)
+        if why is not None:
+            # The reason is storage's, marked there and worded here.
+            reason = _(why.reason, age=why.age, grade=why.grade)
             raise UserError(_("Sorry, you can't apply for that one: {reason}.", reason=reason))
     return opportunity
 

@@ -38,7 +38,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from bot.i18n import N_, _
-from handlers.common import KIND_LABELS, example_deadline
+from handlers.common import (
+    IN_PERSON,
+    KIND_LABELS,
+    NO,
+    NO_DATE,
+    NOT_SURE,
+    PAID,
+    REMOTE,
+    UNPAID,
+    YES,
+    example_deadline,
+    means,
+)
 from storage.models import OpportunityKind, OpportunityStatus
 from storage.tags import TAGS, UnknownTag, known_tags
 
@@ -91,10 +103,9 @@ _KINDS: dict[str, OpportunityKind] = {
     "coop": OpportunityKind.COOP,
     "mentorship": OpportunityKind.MENTORING,
 }
-_YES = frozenset({"yes", "y", "yeah", "yep", "true", "1"})
-_NO = frozenset({"no", "n", "nope", "false", "0"})
-_NOT_SURE = frozenset({"not sure", "unknown", "?"})
-_NO_DATE = frozenset({"none", "no deadline", "skip", "-"})
+# Typed in any of our languages (the questions are asked in the person's); files say true/1.
+_YES = YES | {"true", "1"}
+_NO = NO | {"false", "0"}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Unicode's control characters (category Cc) but tab and line breaks, and lone surrogates (Cs):
 # never meant, shown to students as garbage, and PostgreSQL cannot store NUL or a surrogate.
@@ -225,11 +236,11 @@ class OpportunityFields(BaseModel):
         paid = info.field_name == "paid"
         if not text:
             return None
-        if text in _YES or text == ("paid" if paid else "remote"):
+        if means(text, _YES) or means(text, PAID if paid else REMOTE):
             return True
-        if text in _NO or text in (("unpaid",) if paid else ("in person", "on site")):
+        if means(text, _NO) or means(text, UNPAID if paid else IN_PERSON):
             return False
-        if paid and text in _NOT_SURE:
+        if paid and means(text, NOT_SURE):
             return None
         if paid:
             raise _refuse(_("Is it paid? Please answer yes, no or not sure."))
@@ -244,7 +255,7 @@ class OpportunityFields(BaseModel):
             label = _label(str(info.field_name))
             today, _typed = _context(info)
             text = _given(value, str(info.field_name)).lower()
-            if not text or text in _NO_DATE:
+            if not text or means(text, NO_DATE):
                 return None
             how = (
                 _(

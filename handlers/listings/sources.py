@@ -27,6 +27,7 @@ from handlers.listings.sync.manage import (
     status_lines,
     visible_sources,
 )
+from handlers.listings.sync.problems import Problem, stored
 from handlers.listings.sync.providers import PROVIDERS
 from storage.models import Role, Source, SourceStatus
 
@@ -171,6 +172,14 @@ def _filter(ctx: Context, args: str) -> list[Reply]:
     ]
 
 
+def _paused_by(ctx: Context) -> str:
+    """Who paused a source, stored and shown later to any teacher of the school, each in
+    their own language."""
+    if ctx.person.name:
+        return stored([Problem.of(N_("paused by {name}"), name=ctx.person.name)])
+    return stored([Problem.of(N_("paused by a teacher"))])
+
+
 @registry.action(actions.SOURCE, roles=STAFF)
 def pressed(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
@@ -183,8 +192,7 @@ def pressed(ctx: Context, args: list[str]) -> list[Reply]:
         return [_card(ctx, source, note=_("It syncs within a minute: /sources shows the result."))]
     if what == "pause":
         source.status = SourceStatus.PAUSED
-        # Stored and shown later to any teacher of the school, so not in this one's language.
-        source.paused_reason = f"paused by {ctx.person.name or 'a teacher'}"
+        source.paused_reason = _paused_by(ctx)
         return [_card(ctx, source, note=_("Paused: its listings stay as they are."), replace=True)]
     if what == "resume":
         source.status = SourceStatus.ACTIVE

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError
 from bot.i18n import LANGUAGES, N_, _, _n, current, speaking_to
 from handlers import actions
-from handlers.common import clip, deadline_phrase, headline
+from handlers.common import STOP, clip, deadline_phrase, headline, means
 from handlers.messaging.alerts import news_buttons, paused
 from storage.db import claimed_batches
 from storage.models import Opportunity, OpportunityTag, Person, Role
@@ -72,7 +72,7 @@ def _day_buttons(chosen: int | None) -> tuple[tuple[Button, ...], ...]:
 def digest(ctx: Context, args: str) -> list[Reply]:
     word = args.strip().lower()
     if word:
-        if word in ("off", "stop", "none", "no"):
+        if means(word, STOP):
             return [_choose(ctx, None, replace=False)]
         # The day in English or in the person's language: "/digest friday", "/digest viernes".
         names = [(n, name.lower()) for n, name in enumerate(DAYS)]

@@ -21,7 +21,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 from sqlalchemy import CursorResult, func, select, update
 
 from bot.core import DIALOG, EVERYONE, STAFF, STUDENTS, Button, Context, Registry, Reply, UserError
-from bot.i18n import LANGUAGES, N_, _, _n, current, language, speaking_to
+from bot.i18n import LANGUAGES, N_, _, _n, _p, current, language, speaking_to
 from handlers import actions
 from handlers.applications import share_pending
 from handlers.common import (
@@ -439,17 +439,24 @@ def confirmations(ctx: Context, students: Iterable[Person]) -> dict[int, Guardia
 def consent_state(student: Person, confirmation: GuardianCode | None) -> str:
     """Where a student's consent stands, for staff: who confirmed it, and when."""
     if not student.under_18:
-        return "18 or over, no consent needed"
+        return _("18 or over, no consent needed")
     if student.guardian_consent_at is None:
-        return "no consent yet"
-    state = f"consent on file since {fmt_date(student.guardian_consent_at.date())}"
+        return _("no consent yet")
+    since = fmt_date(student.guardian_consent_at.date())
     if confirmation is None:
-        return f"{state}, recorded by the school"
+        return _("consent on file since {date}, recorded by the school", date=since)
     if confirmation.guardian_name is None:
         # Used before names were asked, or the guardian has since deleted their details.
-        return f"{state}, confirmed by a guardian through the bot (no name on record)"
-    return (
-        f"{state}, confirmed by {confirmation.guardian_name} ({confirmation.guardian_relationship})"
+        return _(
+            "consent on file since {date}, confirmed by a guardian through the bot "
+            "(no name on record)",
+            date=since,
+        )
+    return _(
+        "consent on file since {date}, confirmed by {name} ({relationship})",
+        date=since,
+        name=confirmation.guardian_name,
+        relationship=confirmation.guardian_relationship,
     )
 
 
@@ -475,12 +482,14 @@ def _consent_list(ctx: Context, name: str) -> Reply:
     students = _school_students(ctx, name)
     if not students:
         if name:
-            return Reply(f"No student at your school is called anything like {name!r}.")
-        return Reply("Every student under 18 at your school has consent on file.")
+            return Reply(
+                _("No student at your school is called anything like “{name}”.", name=name)
+            )
+        return Reply(_("Every student under 18 at your school has consent on file."))
     title = (
-        f"Students like {name!r}:"
+        _("Students like “{name}”:", name=name)
         if name
-        else "Students under 18 without a guardian's consent on file:"
+        else _("Students under 18 without a guardian's consent on file:")
     )
     listed = students[:MAX_LISTED]
     labels = staff_labels(ctx.session, listed)
@@ -488,17 +497,15 @@ def _consent_list(ctx: Context, name: str) -> Reply:
     lines, buttons = [title], []
     for n, student in enumerate(listed, start=1):
         if student.under_18 and student.guardian_consent_at is not None:
-            buttons.append(
-                (Button(f"{n}: Withdraw consent", actions.CONSENT_WITHDRAW.payload(student.id)),)
-            )
+            label = _("{n}: Withdraw consent", n=n)
+            buttons.append((Button(label, actions.CONSENT_WITHDRAW.payload(student.id)),))
         elif student.under_18:
-            buttons.append(
-                (Button(f"{n}: Consent on file", actions.CONSENT_ON_FILE.payload(student.id)),)
-            )
+            label = _("{n}: Consent on file", n=n)
+            buttons.append((Button(label, actions.CONSENT_ON_FILE.payload(student.id)),))
         state = consent_state(student, confirmed.get(student.id))
-        lines.append(f"{n}. {labels[student.id]}: {state}")
+        lines.append(_("{n}. {student}: {state}", n=n, student=labels[student.id], state=state))
     if len(students) > MAX_LISTED:
-        lines.append(f"More than {MAX_LISTED}: add more of the name to narrow it down.")
+        lines.append(_("More than {max}: add more of the name to narrow it down.", max=MAX_LISTED))
     return Reply("\n".join(lines), tuple(buttons))
 
 
@@ -507,7 +514,7 @@ def _school_student(ctx: Context, raw_id: str | None) -> Person:
     student = ctx.session.get(Person, parse_id(raw_id))
     school = staff_school(ctx)
     if student is None or student.role != Role.STUDENT or student_school_id(student) != school.id:
-        raise UserError("I can't find that student at your school.")
+        raise UserError(_("I can't find that student at your school."))
     return student
 
 
@@ -516,10 +523,12 @@ def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
     student = _school_student(ctx, args[0] if args else None)
     label = staff_label(ctx.session, student)
     if not student.under_18:
-        raise UserError(f"{label} is 18 or over, so no guardian's consent is needed.")
+        raise UserError(
+            _("{student} is 18 or over, so no guardian's consent is needed.", student=label)
+        )
     if student.guardian_consent_at is not None:
         state = consent_state(student, confirmations(ctx, [student]).get(student.id))
-        raise UserError(f"{label}: {state}.")
+        raise UserError(_("{student}: {state}.", student=label, state=state))
     shared = record_consent(ctx, student, via="teacher")
     with speaking_to(student):
         ctx.notify(
@@ -531,7 +540,8 @@ def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
             kind="consent",
             key=f"consent:{student.id}:{ctx.now.isoformat()}",
         )
-    return [Reply(f"Consent on file for {label}.{_shared_note(shared)}")]
+    done = _("Consent on file for {student}.", student=label)
+    return [Reply(done + _shared_note(shared))]
 
 
 # --- Withdrawing consent ---------------------------------------------------------------------
@@ -540,29 +550,40 @@ def consent_on_file(ctx: Context, args: list[str]) -> list[Reply]:
 def _withdrawable(ctx: Context, raw_id: str | None) -> Person:
     if ctx.role == Role.STUDENT:
         if parse_id(raw_id) != ctx.person.id:
-            raise UserError("You can only withdraw consent for yourself.")
+            raise UserError(_("You can only withdraw consent for yourself."))
         student = ctx.person
     else:
         student = _school_student(ctx, raw_id)
     if student.guardian_consent_at is None:
-        raise UserError("There's no guardian's consent on file to withdraw.")
+        raise UserError(_("There's no guardian's consent on file to withdraw."))
     return student
 
 
 @registry.action(actions.CONSENT_WITHDRAW, roles=STUDENTS | STAFF)
 def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     student = _withdrawable(ctx, args[0] if args else None)
-    whose = "your" if student.id == ctx.person.id else f"{staff_label(ctx.session, student)}'s"
+    question = (
+        _(
+            "Withdraw your guardian's consent? Employers will hear nothing identifying about "
+            "new applications until consent is given again."
+        )
+        if student.id == ctx.person.id
+        else _(
+            "Withdraw {student}'s guardian's consent? Employers will hear nothing identifying "
+            "about new applications until consent is given again.",
+            student=staff_label(ctx.session, student),
+        )
+    )
     return [
         Reply(
-            f"Withdraw {whose} guardian's consent? Employers will hear nothing identifying "
-            "about new applications until consent is given again.",
+            question,
             (
                 (
                     Button(
-                        "Yes, withdraw consent", actions.CONSENT_WITHDRAW_YES.payload(student.id)
+                        _("Yes, withdraw consent"),
+                        actions.CONSENT_WITHDRAW_YES.payload(student.id),
                     ),
-                    Button("Keep it", actions.CONSENT_WITHDRAW_KEEP.payload()),
+                    Button(_p("consent", "Keep it"), actions.CONSENT_WITHDRAW_KEEP.payload()),
                 ),
             ),
         )
@@ -571,7 +592,7 @@ def withdraw_pressed(ctx: Context, args: list[str]) -> list[Reply]:
 
 @registry.action(actions.CONSENT_WITHDRAW_KEEP, roles=STUDENTS | STAFF)
 def withdraw_kept(ctx: Context, args: list[str]) -> list[Reply]:
-    return [Reply("Good, consent stays on file.", replace=True)]
+    return [Reply(_("Good, consent stays on file."), replace=True)]
 
 
 @registry.action(actions.CONSENT_WITHDRAW_YES, roles=STUDENTS | STAFF)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.core import DIALOG, EVERYONE, Button, Context, Registry, Reply, UserError
 from bot.i18n import N_, _, _n
 from handlers import actions
+from handlers.common import DONE, NO, REMOTE, SKIP, YES, means
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
 from storage.places import place_key
 from storage.tags import TAGS, normalise_tag
@@ -40,8 +41,8 @@ COMMON_ZONES = (
 # student changing their answers drops the change by going on to something else.
 NEWCOMER = "onboarding"
 RERUN = "onboarding_rerun"
-# Typed at the fields question, these mean the Done (or Skip) button.
-_TAGS_DONE = frozenset({"done", "skip", "skip for now", "next", "none", "that's all"})
+# Typed at the fields question, these mean the Done (or Skip) button, in any language.
+_TAGS_DONE = DONE | SKIP
 _CODE = re.compile(r"[A-Za-z0-9-]{3,32}")
 _NAME_CHARS = re.compile(r"[^\W\d_](?:[^\W\d_]|[ '.-])*", re.UNICODE)
 _ZONES_BY_LOWER = {zone.lower(): zone for zone in available_timezones()}
@@ -455,11 +456,11 @@ def _answer_age(ctx: Context, text: str) -> Any:
     if word.isdecimal() and len(word) <= 3:
         age = int(word)
         return "u16" if age < 16 else "u18" if age < 18 else "adult"
-    if word in ("no", "n", "nope", "18+", "over 18", "18 or over"):
+    if means(word, NO) or word in ("18+", "over 18", "18 or over"):
         return "adult"
     if word in ("under 16", "16 or 17"):
         return "u16" if word == "under 16" else "u18"
-    if word in ("yes", "y", "yeah", "yep", "under 18"):
+    if means(word, YES) or word == "under 18":
         raise UserError(
             _("Are you under 16, or 16 or 17? Tap one of the buttons, or type your age.")
         )
@@ -476,7 +477,7 @@ def _tags_typed(ctx: Context, answers: Answers, text: str) -> list[Reply] | None
 
     None when the text means neither, so it is refused like any other wrong answer.
     """
-    if text.strip().lower().rstrip(".!") in _TAGS_DONE:
+    if means(text, _TAGS_DONE):
         answers["tags"] = answers.pop("picked", [])
         _store(ctx, answers, None)
         return _next(ctx)
@@ -503,9 +504,9 @@ def _answer_timezone(ctx: Context, text: str) -> Any:
 
 def _answer_place(ctx: Context, text: str) -> Any:
     place = " ".join(text.split())
-    if place.lower() in ("skip", "skip it", "none", "no"):
+    if means(place, SKIP) or means(place, NO):
         return {"place": None, "remote": None}
-    if place.lower() in ("remote", "remote only", "online"):
+    if means(place, REMOTE):
         return {"place": None, "remote": True}
     if not place_key(place) or len(place) > MAX_PLACE:
         raise UserError(

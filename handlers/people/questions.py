@@ -61,11 +61,11 @@ DRAFT = "ask_draft"
 KIND = "question"
 
 ANSWER_FORM = Form(
-    "Answer a question",
-    "Send answer",
+    N_("Answer a question"),
+    N_("Send answer"),
     (
-        Field("question", "Question number", "number", bounds=(1, 2_000_000_000)),
-        Field("answer", "Your answer", "long_text", max_length=MAX_ANSWER),
+        Field("question", N_("Question number"), "number", bounds=(1, 2_000_000_000)),
+        Field("answer", N_("Your answer"), "long_text", max_length=MAX_ANSWER),
     ),
     summary="question_asked",
 )

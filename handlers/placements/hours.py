@@ -20,6 +20,8 @@ from bot.core import DIALOG, EMPLOYERS, STAFF, STUDENTS, Button, Context, Regist
 from bot.i18n import N_, _, _n, _p, fmt_day, speaking_to
 from handlers import actions
 from handlers.common import (
+    HOUR_UNITS,
+    MINUTE_UNITS,
     WhenError,
     clip,
     example_day,
@@ -32,6 +34,7 @@ from handlers.common import (
     school_staff,
     staff_label,
     student_label,
+    unit_pattern,
 )
 from handlers.placements.placements import (
     HOURS_STATUS,
@@ -67,32 +70,36 @@ def example(today: date) -> str:
     return _("/hours today 3h, /hours yesterday 2.5h or /hours {day} 4h 30m", day=day.isoformat())
 
 
-_UNIT_H = r"(?:h|hr|hrs|hour|hours)"
-_UNIT_M = r"(?:m|min|mins|minute|minutes)"
+_UNIT_H = unit_pattern(HOUR_UNITS)
+_UNIT_M = unit_pattern(MINUTE_UNITS)
+# "90m" (minutes alone, tried first so that it is never 9 hours and "0m"), "3h", "2.5", "1,5
+# horas", "4h 30m", "1 30m", and "1h30" (the minutes' unit left out only right after the hours',
+# so that "2h 3 dec" is 2 hours on 3 December).
 _AMOUNT = (
-    rf"(?:\d{{1,2}}(?:[.,]\d{{1,2}})?\s*{_UNIT_H}?(?:\s*\d{{1,2}}\s*{_UNIT_M})?"
-    rf"|\d{{1,4}}\s*{_UNIT_M})"
+    rf"(?:(?P<only>\d{{1,4}})\s*{_UNIT_M}"
+    rf"|(?P<hours>\d{{1,2}}(?:[.,٫]\d{{1,2}})?)\s*"
+    rf"(?:{_UNIT_H}(?:\s*(?P<after>\d{{1,2}})\s*{_UNIT_M}|(?P<glued>\d{{1,2}}))?"
+    rf"|(?:\s*(?P<minutes>\d{{1,2}})\s*{_UNIT_M})?))"
 )
-_AMOUNT_LAST = re.compile(rf"(?P<day>.*?)\s*(?P<amount>{_AMOUNT})", re.IGNORECASE)
+# The day and the amount are separate words: "2026-12-01 90m" is never "2026-12-" and "01 90m".
+_AMOUNT_LAST = re.compile(rf"(?:(?P<day>.*?)\s+)??(?P<amount>{_AMOUNT})", re.IGNORECASE)
 _AMOUNT_FIRST = re.compile(rf"(?P<amount>{_AMOUNT})\s+(?P<day>.+)", re.IGNORECASE)
-_PARTS = re.compile(
-    rf"(?:(\d{{1,2}}(?:[.,]\d{{1,2}})?)\s*{_UNIT_H}?)?\s*(?:(\d{{1,4}})\s*{_UNIT_M})?",
-    re.IGNORECASE,
-)
+_AMOUNT_ALONE = re.compile(_AMOUNT, re.IGNORECASE)
 
 
 def _minutes(amount: str, today: date) -> int:
-    """Minutes in "3h", "2.5", "1h 30m" or "90m" (a bare number is hours)."""
-    text = amount.strip().lower()
-    if re.fullmatch(rf"\d{{1,4}}\s*{_UNIT_M}", text):
-        return int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
-    match = _PARTS.fullmatch(text)
-    if match is None or not (match.group(1) or match.group(2)):
+    """Minutes in "3h", "2.5", "1h 30m", "1h30" or "90m" (a bare number is hours)."""
+    match = _AMOUNT_ALONE.fullmatch(amount.strip())
+    if match is None:
         raise UserError(
             _("I couldn't read the hours there. Try {example}.", example=example(today))
         )
-    hours = float((match.group(1) or "0").replace(",", "."))
-    return round(hours * 60) + int(match.group(2) or 0)
+    if match.group("only"):
+        return int(match.group("only"))
+    hours = float(match.group("hours").replace(",", ".").replace("٫", "."))
+    return round(hours * 60) + int(
+        match.group("after") or match.group("glued") or match.group("minutes") or 0
+    )
 
 
 def _work_day(phrase: str, today: date) -> date:
@@ -117,7 +124,7 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
     match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
     if match is None:
         raise UserError(_("Say the day and the hours, like {example}.", example=example(today)))
-    day = _work_day(match.group("day"), today)
+    day = _work_day(match.group("day") or "", today)
     minutes = _minutes(match.group("amount"), today)
     if minutes <= 0:
         raise UserError(_("That's no time at all. Log the hours you worked, like /hours today 3h."))

@@ -25,8 +25,9 @@ from sqlalchemy import Engine, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.core import Timing
-from bot.i18n import _, _n, speaking_to
+from bot.i18n import N_, _, _n, speaking_to
 from handlers.listings.importer import update_opportunity
+from handlers.listings.sync.problems import MAX_KEPT, SEPARATOR, Problem, stored
 from handlers.listings.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
 from storage.models import (
@@ -153,11 +154,12 @@ def sync_source(
     try:
         fetched = fetcher.fetch(provider, board, etag=etag, last_modified=last_modified)
     except FetchError as error:
-        return _failed(factory, source_id, str(error), now=now, every=every)
+        return _failed(factory, source_id, error.problem, now=now, every=every)
     except Exception:
         # A provider's surprise must not stop the other sources' syncs.
         log.exception("reading source %s failed", source_id)
-        return _failed(factory, source_id, "something unexpected went wrong", now=now, every=every)
+        unexpected = Problem.of(N_("something unexpected went wrong"))
+        return _failed(factory, source_id, unexpected, now=now, every=every)
     with transaction(factory) as session:
         source = _locked(session, source_id)
         if source is None:
@@ -176,7 +178,12 @@ def _locked(session: Session, source_id: int) -> Source | None:
 
 
 def _failed(
-    factory: sessionmaker[Session], source_id: int, error: str, *, now: datetime, every: timedelta
+    factory: sessionmaker[Session],
+    source_id: int,
+    problem: Problem,
+    *,
+    now: datetime,
+    every: timedelta,
 ) -> RunResult | None:
     with transaction(factory) as session:
         source = _locked(session, source_id)
@@ -184,6 +191,7 @@ def _failed(
             return None
         source.failures += 1
         source.next_sync_at = now + every
+        error = stored([problem])
         run = SourceRun(source_id=source.id, started_at=now, finished_at=now, errors=1, error=error)
         session.add(run)
         session.flush()
@@ -200,14 +208,14 @@ def _failed(
                     "the board's name with the employer, then press Resume in /sources.",
                     source=describe(source),
                     n=failures,
-                    error=error,
+                    error=problem.worded(),
                 ),
                 kind="source_paused",
                 key=f"source-paused:{source.id}:{run.id}",
                 now=now,
             )
-        log.warning("source %s failed (%s in a row): %s", source.id, source.failures, error)
-        return RunResult(source.id, errors=1, error=error, paused=paused)
+        log.warning("source %s failed (%s in a row): %s", source.id, source.failures, problem)
+        return RunResult(source.id, errors=1, error=str(problem), paused=paused)
 
 
 # Long because adding, updating and closing a board's listings are one transaction in one pass.
@@ -236,7 +244,7 @@ def _apply(
             wanted[posting.external_id] = posting
     run.skipped = len(fetched.skipped) + len(fetched.postings) - len(wanted)
     if fetched.skipped:
-        run.error = "; ".join(fetched.skipped[:5])
+        run.error = stored(fetched.skipped)
     existing = {
         opportunity.external_id: opportunity
         for opportunity in session.scalars(
@@ -314,8 +322,9 @@ def _apply(
             key=f"source-review:{run.id}",
             now=now,
         )
+    skipped = SEPARATOR.join(str(p) for p in fetched.skipped[:MAX_KEPT]) or None
     return RunResult(
-        source.id, run.created, run.updated, run.closed, run.skipped, run.errors, run.error
+        source.id, run.created, run.updated, run.closed, run.skipped, run.errors, skipped
     )
 
 

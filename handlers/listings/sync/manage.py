@@ -17,6 +17,7 @@ from handlers.listings.sync.engine import (
     filter_words,
     tell_closed,
 )
+from handlers.listings.sync.problems import worded
 from handlers.listings.sync.providers import PROVIDERS
 from storage.models import (
     Opportunity,
@@ -155,7 +156,7 @@ def status_lines(source: Source, run: SourceRun | None, when: str | None) -> lis
     """What a teacher sees of a source: what it is, how it is set, and its last run."""
     state = _("active") if source.status == SourceStatus.ACTIVE else _("paused")
     if source.status == SourceStatus.PAUSED and source.paused_reason:
-        state = _("paused ({reason})", reason=source.paused_reason)
+        state = _("paused ({reason})", reason=worded(source.paused_reason))
     setting = (
         _(
             "{state} · new postings wait in /pending · titles with: {words}",
@@ -186,7 +187,7 @@ def status_lines(source: Source, run: SourceRun | None, when: str | None) -> lis
             )
         )
         if run.errors and run.error:
-            lines.append(_("error: {error}", error=run.error))
+            lines.append(_("error: {error}", error=worded(run.error)))
     return lines
 
 

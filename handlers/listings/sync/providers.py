@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.i18n import N_
 from handlers.listings.importer import read_listings
 from handlers.listings.schema import (
     MAX_DESCRIPTION,
@@ -46,6 +47,7 @@ from handlers.listings.schema import (
     clip,
     is_web_address,
 )
+from handlers.listings.sync.problems import Problem
 from handlers.listings.sync.text import html_to_text, plain
 from storage.models import OpportunityStatus
 
@@ -67,7 +69,12 @@ SMARTRECRUITERS_JOBS = "https://jobs.smartrecruiters.com"
 
 
 class FetchError(Exception):
-    """The board could not be read; the message is worded for the teacher who connected it."""
+    """The board could not be read; ``problem`` says why, for the teachers of the source (the
+    message, in English, for logs and the command line)."""
+
+    def __init__(self, text: str, **values: str | int) -> None:
+        self.problem = Problem.of(text, **values)
+        super().__init__(str(self.problem))
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ class Posting:
 class Fetched:
     postings: list[Posting] = field(default_factory=list)
     # Why each unreadable posting was left out.
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
     # The board is unchanged since the validators we sent (HTTP 304): nothing to do.
     not_modified: bool = False
     etag: str | None = None
@@ -147,7 +154,7 @@ class Fetcher:
                 return _smartrecruiters(http, self.endpoints.smartrecruiters, board)
             if provider == "listings":
                 return _listings(http, board, etag, last_modified)
-        raise FetchError(f"{provider} is not a provider I know")
+        raise FetchError(N_("{provider} is not a provider I know"), provider=provider)
 
 
 @dataclass
@@ -182,9 +189,11 @@ class _Http:
             try:
                 response, body = self._get(url, params, headers)
             except httpx.TimeoutException:
-                problem = "the board did not answer in time"
+                problem = Problem.of(N_("the board did not answer in time"))
             except httpx.HTTPError as error:
-                problem = f"the board could not be reached ({type(error).__name__})"
+                problem = Problem.of(
+                    N_("the board could not be reached ({error})"), error=type(error).__name__
+                )
             else:
                 if response.status_code == 304:
                     return _Answer(304, b"", etag, last_modified)
@@ -196,14 +205,20 @@ class _Http:
                         response.headers.get("Last-Modified"),
                     )
                 if response.status_code == 404:
-                    raise FetchError("the board was not found (404): check its name")
+                    raise FetchError(N_("the board was not found (404): check its name"))
                 if response.status_code != 429 and response.status_code < 500:
-                    raise FetchError(f"the board refused the request ({response.status_code})")
-                problem = f"the board answered with an error ({response.status_code})"
+                    raise FetchError(
+                        N_("the board refused the request ({status})"),
+                        status=response.status_code,
+                    )
+                problem = Problem.of(
+                    N_("the board answered with an error ({status})"),
+                    status=response.status_code,
+                )
                 wait = max(wait, _retry_after(response.headers.get("Retry-After")))
             if attempt + 1 < attempts:
                 self.fetcher.sleep(min(wait, 60.0))
-        raise FetchError(problem)
+        raise FetchError(problem.text, **dict(problem.values))
 
     def _get(
         self, url: str, params: dict[str, str | int] | None, headers: dict[str, str]
@@ -214,7 +229,9 @@ class _Http:
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_BYTES:
-                    raise FetchError(f"the board's answer is over {MAX_BYTES // 1024 // 1024} MB")
+                    raise FetchError(
+                        N_("the board's answer is over {size} MB"), size=MAX_BYTES // 1024 // 1024
+                    )
             return response, bytes(body)
 
     def json(self, url: str, params: dict[str, str | int] | None = None) -> Any:
@@ -234,7 +251,7 @@ def _decode(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FetchError("the board's answer was not JSON") from None
+        raise FetchError(N_("the board's answer was not JSON")) from None
 
 
 def _path(value: str) -> str:
@@ -242,17 +259,21 @@ def _path(value: str) -> str:
     return quote(value.strip(), safe="")
 
 
-def _read_each(items: list[Any], read: Callable[[dict[str, Any]], Posting]) -> Fetched:
+def _read_each(
+    items: list[Any], read: Callable[[dict[str, Any]], Posting], *, before: int = 0
+) -> Fetched:
+    """The postings of ``items``, numbered on the whole board (``before`` on earlier pages)."""
     fetched = Fetched()
-    for number, item in enumerate(items, start=1):
+    for number, item in enumerate(items, start=before + 1):
         try:
             if not isinstance(item, dict):
-                raise _Skip("is not an object")
+                raise _Skip(N_("posting {number} is not an object"))
             fetched.postings.append(_checked(read(item)))
-        except _Skip as problem:
-            fetched.skipped.append(f"posting {number} {problem}")
+        except _Skip as skip:
+            fetched.skipped.append(Problem.of(str(skip), number=number))
         except FieldProblems as refused:
-            fetched.skipped.append(f"posting {number}: {refused}")
+            problem = N_("posting {number}: {problem}")
+            fetched.skipped.append(Problem.of(problem, number=number, problem=str(refused)))
     return fetched
 
 
@@ -300,14 +321,14 @@ def _nested(item: dict[str, Any], *keys: str) -> str:
 def _id(item: dict[str, Any], key: str = "id") -> str:
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise _Skip("has no id")
+        raise _Skip(N_("posting {number} has no id"))
     return str(value).strip()
 
 
 def _title(item: dict[str, Any], key: str) -> str:
     title = " ".join(plain(_text(item, key)).split())
     if not title:
-        raise _Skip("has no title")
+        raise _Skip(N_("posting {number} has no title"))
     return clip(title, MAX_TITLE)
 
 
@@ -355,7 +376,7 @@ def _jobs(
     data = _decode(answer.body)
     jobs = data.get("jobs") if isinstance(data, dict) else None
     if not isinstance(jobs, list):
-        raise FetchError("the board's answer has no list of jobs")
+        raise FetchError(N_("the board's answer has no list of jobs"))
     return answer, jobs
 
 
@@ -400,13 +421,13 @@ def _lever(http: _Http, base: str, site: str) -> Fetched:
     for page in range(MAX_PAGES):
         data = http.json(url, {"mode": "json", "skip": page * PAGE_SIZE, "limit": PAGE_SIZE})
         if not isinstance(data, list):
-            raise FetchError("the board's answer is not a list of postings")
-        part = _read_each(data, _lever_posting)
+            raise FetchError(N_("the board's answer is not a list of postings"))
+        part = _read_each(data, _lever_posting, before=page * PAGE_SIZE)
         fetched.postings += part.postings
-        fetched.skipped += [f"page {page + 1}, {reason}" for reason in part.skipped]
+        fetched.skipped += part.skipped
         if len(data) < PAGE_SIZE:
             return fetched
-    raise FetchError(f"the board has more than {MAX_PAGES * PAGE_SIZE} postings")
+    raise FetchError(N_("the board has more than {n} postings"), n=MAX_PAGES * PAGE_SIZE)
 
 
 def _lever_posting(posting: dict[str, Any]) -> Posting:
@@ -492,15 +513,17 @@ def _smartrecruiters(http: _Http, base: str, company: str) -> Fetched:
         data = http.json(url, {"offset": offset, "limit": PAGE_SIZE})
         content = data.get("content") if isinstance(data, dict) else None
         if not isinstance(content, list):
-            raise FetchError("the board's answer has no list of postings")
-        part = _read_each(content, lambda item: _smartrecruiters_posting(company, item))
+            raise FetchError(N_("the board's answer has no list of postings"))
+        part = _read_each(
+            content, lambda item: _smartrecruiters_posting(company, item), before=offset
+        )
         fetched.postings += part.postings
-        fetched.skipped += [f"offset {offset}, {reason}" for reason in part.skipped]
+        fetched.skipped += part.skipped
         offset += len(content)
         total = data.get("totalFound")
         if not content or (isinstance(total, int) and offset >= total):
             return fetched
-    raise FetchError(f"the board has more than {MAX_PAGES * PAGE_SIZE} postings")
+    raise FetchError(N_("the board has more than {n} postings"), n=MAX_PAGES * PAGE_SIZE)
 
 
 def _smartrecruiters_posting(company: str, posting: dict[str, Any]) -> Posting:
@@ -540,9 +563,15 @@ def _listings(http: _Http, url: str, etag: str | None, last_modified: str | None
     try:
         parsed = read_listings("listings.json", answer.body)
     except ValueError as error:
-        raise FetchError(str(error).removeprefix("listings.json: ")) from None
+        # The importer's own words: passed on as they are.
+        problem = str(error).removeprefix("listings.json: ")
+        unreadable = N_("the listings file can't be read: {problem}")
+        raise FetchError(unreadable, problem=problem) from None
     fetched = Fetched(
-        skipped=[f"listing {number}: {reason}" for number, reason in parsed.report.skipped],
+        skipped=[
+            Problem.of(N_("listing {number}: {problem}"), number=number, problem=reason)
+            for number, reason in parsed.report.skipped
+        ],
         etag=answer.etag,
         last_modified=answer.last_modified,
     )
