@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -195,6 +196,16 @@ def test_hours_units_in_each_language(lang: str, typed: str, minutes: int) -> No
 )
 def test_a_date_then_a_duration(typed: str) -> None:
     assert parse_log(typed, TODAY) == (date(2026, 12, 1), 90)
+
+
+def test_a_day_in_figures_in_the_order_the_student_writes_it() -> None:
+    assert parse_log("12/1 3h", TODAY, ZoneInfo("America/Chicago")) == (date(2026, 12, 1), 180)
+    assert parse_log("1/12 3h", TODAY, ZoneInfo("Europe/London")) == (date(2026, 12, 1), 180)
+    with language("pl"):
+        assert parse_log("1.12 3 godz", TODAY, ZoneInfo("Europe/Warsaw")) == (
+            date(2026, 12, 1),
+            180,
+        )
 
 
 def test_a_duration_then_a_day_with_a_number_keeps_them_apart() -> None:

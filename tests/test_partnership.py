@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from handlers.reports.figures import (
     compute,
     fmt_duration,
     parse_period,
+    period_help,
 )
 from handlers.reports.objectives import progress_line
 from handlers.reports.report import Report, _pack, build_report, chart_data, figure_lines
@@ -358,6 +360,27 @@ def test_periods_people_type(text: str, start: date, end: date) -> None:
 def test_periods_in_the_teachers_language(lang: str, text: str, start: date, end: date) -> None:
     with language(lang):
         assert parse_period(text, TODAY) == Period(start, end)
+
+
+@pytest.mark.parametrize(
+    ("lang", "lead"),
+    [
+        ("en", "Say the period like "),
+        ("es", "Indica el periodo así: "),
+        ("pl", "Podaj okres tak: "),
+        ("uk", "Вкажіть період так: "),
+        ("ar", "اذكر الفترة هكذا: "),
+    ],
+)
+def test_each_languages_period_examples_read_back(lang: str, lead: str) -> None:
+    with language(lang):
+        shown = period_help(TODAY)
+        assert shown.startswith(lead), shown
+        parts = re.split(r"\s*[,،]\s*|\s+(?:or|o|albo|або)\s+|\s*أو\s+", shown[len(lead) :])
+        phrases = [p for p in parts if p][:-1]  # the last is "two dates: ..."
+        assert len(phrases) == 6, phrases
+        for phrase in phrases:
+            assert parse_period(phrase, TODAY).end <= TODAY, phrase  # read, not refused
 
 
 def test_another_languages_period_means_nothing_in_english() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import TypedDict
 
 from sqlalchemy import func, select
@@ -102,21 +102,22 @@ def _minutes(amount: str, today: date) -> int:
     )
 
 
-def _work_day(phrase: str, today: date) -> date:
+def _work_day(phrase: str, today: date, zone: tzinfo | None) -> date:
     """The day a phrase names, looking back: hours are logged for days already worked."""
     if not phrase.strip():
         return today
     try:
-        return parse_day(phrase, today, past=True, example=example(today))
+        return parse_day(phrase, today, past=True, example=example(today), zone=zone)
     except WhenError as error:
         raise UserError(str(error)) from None
 
 
-def parse_log(text: str, today: date) -> tuple[date, int]:
-    """The day and the minutes that "today 3h" (or "3h yesterday", "2026-12-01 2.5") says."""
+def parse_log(text: str, today: date, zone: tzinfo | None = None) -> tuple[date, int]:
+    """The day and the minutes that "today 3h" (or "3h yesterday", "2026-12-01 2.5") says;
+    ``zone``, the student's, tells whether "12/1" puts the month first."""
     phrase = " ".join(text.split())
     try:
-        parse_day(phrase, today)
+        parse_day(phrase, today, zone=zone)
     except WhenError:
         pass
     else:
@@ -124,7 +125,7 @@ def parse_log(text: str, today: date) -> tuple[date, int]:
     match = _AMOUNT_LAST.fullmatch(phrase) or _AMOUNT_FIRST.fullmatch(phrase)
     if match is None:
         raise UserError(_("Say the day and the hours, like {example}.", example=example(today)))
-    day = _work_day(match.group("day") or "", today)
+    day = _work_day(match.group("day") or "", today, zone)
     minutes = _minutes(match.group("amount"), today)
     if minutes <= 0:
         raise UserError(_("That's no time at all. Log the hours you worked, like /hours today 3h."))
@@ -170,7 +171,7 @@ def hours(ctx: Context, args: str) -> list[Reply]:
         return [_overview(ctx)]
     if not args.strip():
         return [_my_hours(ctx)]
-    day, minutes = parse_log(args, local_today(ctx))
+    day, minutes = parse_log(args, local_today(ctx), ctx.person.zone)
     return _log(ctx, day, minutes, None)
 
 

@@ -56,7 +56,8 @@ def example_period(today: date) -> str:
 
 
 def period_help(today: date) -> str:
-    # Translators: the periods are typed in English (keep 30d, week, this month ... as they are).
+    # Translators: write the periods as a teacher would type them in your language; the bot
+    # reads them back (handlers/reports/period_words.py), and English too.
     return _(
         "Say the period like 30d, week, this month, last month, term, year, "
         "or two dates: {example}.",
@@ -126,7 +127,7 @@ def parse_period(text: str, today: date, zone: tzinfo = UTC) -> Period:
     if words == "last term":
         # Terms differ from school to school; the bot doesn't know this school's dates.
         raise PeriodError(
-            # Translators: "term" is typed in English; keep it as it is.
+            # Translators: "term" as typed in your language (see handlers/reports/period_words.py).
             _(
                 "I don't know your term dates. Give them, like {example}, "
                 "or say term for the last 90 days.",
