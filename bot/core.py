@@ -55,6 +55,8 @@ _PAYLOAD_PART = r"[A-Za-z0-9_.+/-]+"
 _PAYLOAD = re.compile(rf"{_ACTION_NAME}(?::{_PAYLOAD_PART})*")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]+)(?:@\S+)?(?:\s+(.*))?", re.DOTALL)
 DIALOG = "dialog"
+# What a typed message may end with and still be said as a command: "Cancel!", "¡Cancelar!".
+_SAID_ENDINGS = " .!?¡¿؟…"
 STALE_BUTTON_TEXT = N_("That button doesn't work any more. Send /help to see what you can do.")
 
 Audience = frozenset[Role | None]
@@ -393,6 +395,8 @@ class Command:
     aliases: tuple[str, ...] = ()
     # The fields the command also takes all at once (see ``Form``), for adapters to ask for.
     form: Form | None = None
+    # Whole messages that run the command even while a dialog waits for text ("cancelar").
+    said: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -442,12 +446,22 @@ class Registry:
     sources: dict[str, Options] = field(default_factory=dict)
     lookups: dict[str, Lookup] = field(default_factory=dict)
     _lookup: dict[str, Command] = field(default_factory=dict)
+    _said: dict[str, Command] = field(default_factory=dict)
 
     def command(
-        self, name: str, *aliases: str, roles: Audience, help: str, form: Form | None = None
+        self,
+        name: str,
+        *aliases: str,
+        roles: Audience,
+        help: str,
+        form: Form | None = None,
+        said: frozenset[str] = frozenset(),
     ) -> Callable[[CommandFunc], CommandFunc]:
+        """Register a command; ``said`` holds the messages (in lower case) that run it, no
+        slash needed, even in the middle of a dialog: a way out people type in any language."""
+
         def decorator(func: CommandFunc) -> CommandFunc:
-            self._add_command(Command(name, func, roles, help, aliases, form))
+            self._add_command(Command(name, func, roles, help, aliases, form, said))
             return func
 
         return decorator
@@ -568,10 +582,18 @@ class Registry:
             if word.lower() in self._lookup:
                 raise ValueError(f"command word {word!r} registered twice")
             self._lookup[word.lower()] = command
+        for words in command.said:
+            if words in self._said:
+                raise ValueError(f"{words!r} said for two commands")
+            self._said[words] = command
         self.commands[command.name] = command
 
     def find(self, word: str) -> Command | None:
         return self._lookup.get(word.lower())
+
+    def said(self, text: str) -> Command | None:
+        """The command a whole message means without a slash ("Cancel!"), if any."""
+        return self._said.get(" ".join(text.lower().split()).strip(_SAID_ENDINGS))
 
     def available_to(self, role: Role | None) -> list[Command]:
         return [c for c in self.commands.values() if role in c.roles]
@@ -1102,6 +1124,9 @@ class Core:
                     )
                 ]
             return self._run(ctx, command, (match.group(2) or "").strip())
+        said = self.registry.said(text)
+        if said is not None and ctx.role in said.roles:
+            return self._run(ctx, said, "")
         dialog = ctx.state(DIALOG)
         if dialog is not None and dialog.get("name") in self.registry.dialogs:
             return self.registry.dialogs[dialog["name"]].func(ctx, text, dialog)

@@ -200,6 +200,19 @@ def test_cancelled_onboarding_starts_over(
     assert "What's your first name?" in sam.text
 
 
+@pytest.mark.parametrize("typed", ["cancel", "Cancelar!", "anuluj", "скасувати", "إلغاء"])
+def test_a_way_out_typed_in_any_language_cancels_mid_question(
+    core: Core, session_factory: sessionmaker[Session], school: int, typed: str
+) -> None:
+    sam = Chat(core, "sam")
+    sam.send("/start")
+    sam.send(typed)  # not taken as the first name
+    assert "OK, stopped" in sam.text
+    assert _step(session_factory, sam) is None
+    sam.send(typed)
+    assert "There's nothing to cancel" in sam.text
+
+
 def test_tags_toggle_on_and_off(
     core: Core, session_factory: sessionmaker[Session], school: int
 ) -> None:

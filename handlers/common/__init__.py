@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.common.answers import (
+    CANCEL,
     DONE,
     HOUR_UNITS,
     IN_PERSON,
@@ -74,6 +75,7 @@ from handlers.common.wording import (
 
 __all__ = [
     "ACTIVE",
+    "CANCEL",
     "DONE",
     "HOUR_UNITS",
     "IN_PERSON",

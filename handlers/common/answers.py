@@ -58,6 +58,14 @@ STOP = _words(
     "стоп|вимкнути|вимкни|зупинити|скасувати|ні",
 )
 # Not knowing the answer (is the placement paid?).
+# A way out of whatever the bot is asking: said alone, it runs /cancel.
+CANCEL = _words(
+    "cancel|cancel it|never mind|nevermind",
+    "cancelar|cancela|olvídalo|olvidalo|déjalo|dejalo",
+    "إلغاء|الغاء|ألغِ|الغِ|انسَ الأمر|انس الامر",
+    "anuluj|nieważne|niewazne|zapomnij",
+    "скасувати|скасуй|відміна|неважливо",
+)
 NOT_SURE = _words(
     "not sure|unknown|don't know|dont know|?",
     "no sé|no se|no lo sé|no lo se|no estoy seguro|no estoy segura|ni idea",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core import DIALOG, EVERYONE, ActionRef, Button, Context, Registry, Reply, UserError
 from bot.i18n import LANGUAGES, N_, _, language, language_name, supported
 from handlers import actions
+from handlers.common import CANCEL
 
 registry = Registry()
 
@@ -20,7 +21,9 @@ def help_command(ctx: Context, args: str) -> list[Reply]:
     return [Reply("\n".join([intro, "", *lines]))]
 
 
-@registry.command("cancel", "stop", "quit", roles=EVERYONE, help=N_("stop what we're doing"))
+@registry.command(
+    "cancel", "stop", "quit", roles=EVERYONE, help=N_("stop what we're doing"), said=CANCEL
+)
 def cancel(ctx: Context, args: str) -> list[Reply]:
     if ctx.state(DIALOG) is None:
         return [Reply(_("There's nothing to cancel. Send /help to see what I can do."))]
