@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     CTE,
@@ -73,18 +73,92 @@ def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
     return None
 
 
-def _eligible(person: Person) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if person.under_18:
-        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+class _Shape(NamedTuple):
+    """What a ``browse_query`` statement looks like for a person and filters; their values
+    are bound by name (``_values``), so one statement per shape is built and compiled."""
+
+    under_18: bool
+    graded: bool
+    kind: bool
+    tag: bool
+    remote: bool | None  # these two are tested with IS, which takes no bound value
+    paid: bool | None
+    where: bool
+
+
+_ANYTHING = BrowseFilters()
+
+
+def _shape(person: Person, filters: BrowseFilters, today: date) -> tuple[_Shape, dict[str, Any]]:
+    """The shape of ``browse_query(person, filters, today)`` and the values it binds."""
+    values: dict[str, Any] = {"today": today}
     if person.grade is not None:
+        values["grade"] = person.grade
+    if filters.kind is not None:
+        values["kind"] = filters.kind
+    if filters.tag is not None:
+        values["tag"] = filters.tag
+    if filters.where:
+        # As ``icontains(..., autoescape=True)`` would escape a literal value.
+        values["where"] = filters.where.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    shape = _Shape(
+        under_18=bool(person.under_18),
+        graded=person.grade is not None,
+        kind=filters.kind is not None,
+        tag=filters.tag is not None,
+        remote=filters.remote,
+        paid=filters.paid,
+        where=bool(filters.where),
+    )
+    return shape, values
+
+
+def _matching(shape: _Shape, hits: CTE | None = None) -> Select[int]:
+    """``browse_query`` for ``shape``, its values bound by name: cached without ``hits``."""
+    if hits is None:
+        return _matching_cached(shape)
+    return _build_matching(shape, hits)
+
+
+@functools.cache
+def _matching_cached(shape: _Shape) -> Select[int]:
+    return _build_matching(shape, None)
+
+
+def _build_matching(shape: _Shape, hits: CTE | None) -> Select[int]:
+    conditions: list[ColumnElement[bool]] = [
+        Opportunity.status == OpportunityStatus.OPEN,
+        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= bindparam("today")),
+    ]
+    # Eligibility (age, grade): a hard filter, like ``ineligibility``.
+    if shape.under_18:
+        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+    if shape.graded:
         conditions.append(
-            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= person.grade)
+            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= bindparam("grade"))
         )
         conditions.append(
-            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= person.grade)
+            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= bindparam("grade"))
         )
-    return conditions
+    if shape.kind:
+        conditions.append(Opportunity.kind == bindparam("kind"))
+    if shape.tag:
+        conditions.append(
+            exists().where(
+                OpportunityTag.opportunity_id == Opportunity.id,
+                OpportunityTag.tag == bindparam("tag"),
+            )
+        )
+    if shape.remote is not None:
+        conditions.append(Opportunity.remote.is_(shape.remote))
+    if shape.paid is not None:
+        conditions.append(Opportunity.paid.is_(shape.paid))
+    if shape.where:
+        conditions.append(Opportunity.location.icontains(bindparam("where"), escape="/"))
+    query = select(Opportunity.id)
+    if hits is not None:
+        query = query.join(hits, hits.c.id == Opportunity.id)
+    return query.where(and_(*conditions))
 
 
 def browse_query(
@@ -94,29 +168,8 @@ def browse_query(
 
     A search's matches come as ``hits`` (see ``search_hits``): only those are kept.
     """
-    conditions: list[ColumnElement[bool]] = [
-        Opportunity.status == OpportunityStatus.OPEN,
-        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
-        *_eligible(person),
-    ]
-    if filters.kind is not None:
-        conditions.append(Opportunity.kind == filters.kind)
-    if filters.tag is not None:
-        conditions.append(
-            exists().where(
-                OpportunityTag.opportunity_id == Opportunity.id, OpportunityTag.tag == filters.tag
-            )
-        )
-    if filters.remote is not None:
-        conditions.append(Opportunity.remote.is_(filters.remote))
-    if filters.paid is not None:
-        conditions.append(Opportunity.paid.is_(filters.paid))
-    if filters.where:
-        conditions.append(Opportunity.location.icontains(filters.where, autoescape=True))
-    query = select(Opportunity.id)
-    if hits is not None:
-        query = query.join(hits, hits.c.id == Opportunity.id)
-    return query.where(and_(*conditions))
+    shape, values = _shape(person, filters, today)
+    return _matching(shape, hits).params(values)
 
 
 def search_hits(session: Session, text: str | None) -> CTE | None:
@@ -170,13 +223,22 @@ def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict
     listing's part is in its own row (``Opportunity.tag_list`` holds its fields), so the
     score is a few comparisons per listing, read from ``ix_opportunities_match``.
     """
+    shape, values = _score_shape(person, today)
+    return _score(*shape), values
+
+
+_ScoreShape = tuple[int, bool, bool]
+
+
+def _score_shape(person: Person, today: date) -> tuple[_ScoreShape, dict[str, object]]:
+    """``_score``'s arguments for ``person``, and the values its expression binds."""
     key = place_key(person.place) if person.place else ""
     values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
     # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a wildcard.
     values.update({f"field{n}": f" {tag} " for n, tag in enumerate(person.tag_names)})
     if key:
         values["place"] = key
-    return _score(len(person.tag_names), bool(key), bool(person.wants_remote)), values
+    return (len(person.tag_names), bool(key), bool(person.wants_remote)), values
 
 
 @functools.cache
@@ -251,19 +313,19 @@ def browse_page(
     ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest". Of the
     listings for one role (same organisation, same ``Opportunity.title_key``), only the
     best-placed one is on the list: ``elsewhere`` tells where else it is.
+
+    Without a search, every statement is built once per shape (``_Shape``, the order, the
+    score's shape) and the values are bound: a page costs no statement building.
     """
     terms = search_terms(session, filters.text)
+    shape, values = _shape(person, filters, today)
     # As many lines as roles, and how many listings they have between them: counted without
     # ranking anything (a search's matches without scoring them).
-    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
-    per_role = (
-        matched.with_only_columns(func.count().label("listings"))
-        .group_by(Opportunity.organisation_id, Opportunity.title_key)
-        .subquery()
-    )
-    total, listings = session.execute(
-        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
-    ).one()
+    if terms is None:
+        counting = _counting_cached(shape)
+    else:
+        counting = _counting(_matching(shape, _hits(session, terms, ranked=False)))
+    total, listings = session.execute(counting, values).one()
     wanted = (page + 1) * page_size
     if total <= page * page_size:
         return [], total
@@ -273,53 +335,96 @@ def browse_page(
         # The listings with every word come first: when they fill the page, the others are
         # not scored at all.
         complete = _hits(session, terms, complete_only=True)
-        query = browse_query(person, filters, today, complete)
-        ordered, values = _ordered(query, complete, person, today, order)
-        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+        ranked, score_values = _ranked(shape, complete, person, today, order)
+        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
     if len(ids) < wanted:
         hits = _hits(session, terms)
-        query = matched if hits is None else browse_query(person, filters, today, hits)
-        ordered, values = _ordered(query, hits, person, today, order)
-        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+        ranked, score_values = _ranked(shape, hits, person, today, order)
+        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
     ids = ids[page * page_size :]
-    loaded = {
-        o.id: o
-        for o in session.scalars(
-            select(Opportunity)
-            .where(Opportunity.id.in_(ids))
-            # The card's lines and the "for you" reasons read both, for every line.
-            .options(joinedload(Opportunity.organisation), selectinload(Opportunity.tags))
-        )
-    }
+    loaded = {o.id: o for o in session.scalars(_listings(), {"ids": ids})}
     return [loaded[i] for i in ids], total
 
 
-def _ordered(
-    query: Select[int], hits: CTE | None, person: Person, today: date, order: str
-) -> tuple[Select[int], dict[str, object]]:
-    """``query`` best first (see ``browse_page``), and the values its order needs bound."""
-    keys: list[SQLColumnExpression[Any]] = []
+def _counting(matched: Select[int]) -> Select[int, int]:
+    """How many roles ``matched`` has, and how many listings between them."""
+    per_role = (
+        matched.with_only_columns(func.count().label("listings"))
+        .group_by(Opportunity.organisation_id, Opportunity.title_key)
+        .subquery()
+    )
+    return select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
+
+
+@functools.cache
+def _counting_cached(shape: _Shape) -> Select[int, int]:
+    return _counting(_matching(shape))
+
+
+@functools.cache
+def _listings() -> Select[Opportunity]:
+    """The listings with the ids bound as "ids", with what a list line shows."""
+    return (
+        select(Opportunity)
+        .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+        # The card's lines and the "for you" reasons read both, for every line.
+        .options(joinedload(Opportunity.organisation), selectinload(Opportunity.tags))
+    )
+
+
+def _ranked(
+    shape: _Shape, hits: CTE | None, person: Person, today: date, order: str
+) -> tuple[Select[int, int, str], dict[str, object]]:
+    """The ids of ``shape``'s listings best first (see ``browse_page``), each with its role,
+    the first "limit" of them; and the values the order binds."""
+    score: _ScoreShape | None = None
     values: dict[str, object] = {}
+    if order == "for_you" and not (hits is not None and "relevance" in hits.c):
+        score, values = _score_shape(person, today)
+    if hits is None:
+        return _ranked_cached(shape, order, score), values
+    return _build_ranked(shape, hits, order, score), values
+
+
+@functools.cache
+def _ranked_cached(
+    shape: _Shape, order: str, score: _ScoreShape | None
+) -> Select[int, int, str]:
+    return _build_ranked(shape, None, order, score)
+
+
+def _build_ranked(
+    shape: _Shape, hits: CTE | None, order: str, score: _ScoreShape | None
+) -> Select[int, int, str]:
+    keys: list[SQLColumnExpression[Any]] = []
     if hits is not None and "relevance" in hits.c:
         keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
     elif order == "newest":
         keys += [Opportunity.published_at.desc()]
-    elif order == "for_you":
-        score, values = for_you_score(person, today)
-        keys += [score.desc()]
+    elif score is not None:
+        keys += [_score(*score).desc()]
     keys += [
         Opportunity.deadline.is_(None),
         Opportunity.deadline,
         Opportunity.published_at.desc(),
         Opportunity.id.desc(),
     ]
-    return query.order_by(*keys), values
+    return (
+        _matching(shape, hits)
+        .order_by(*keys)
+        .add_columns(Opportunity.organisation_id, Opportunity.title_key)
+        .limit(bindparam("limit"))
+    )
 
 
 def _best_of_each_role(
-    session: Session, ordered: Select[int], values: dict[str, object], wanted: int, per_role: int
+    session: Session,
+    ranked: Select[int, int, str],
+    values: dict[str, object],
+    wanted: int,
+    per_role: int,
 ) -> list[int]:
-    """The ids of the first ``wanted`` roles' best listings in the order of ``ordered``.
+    """The ids of the first ``wanted`` roles' best listings in the order of ``ranked``.
 
     The rows come best first, so a role's first row is its best listing and the roles are
     in the order of their best listings. Only the first rows are read (a LIMIT, which the
@@ -328,10 +433,7 @@ def _best_of_each_role(
     """
     limit = wanted * per_role
     while True:
-        rows = session.execute(
-            ordered.add_columns(Opportunity.organisation_id, Opportunity.title_key).limit(limit),
-            values,
-        ).all()
+        rows = session.execute(ranked, {**values, "limit": limit}).all()
         best: dict[tuple[int, str], int] = {}
         for listing, organisation, title in rows:
             best.setdefault((organisation, title), listing)
@@ -369,22 +471,9 @@ def elsewhere(
     ``person`` may apply to (see ``Opportunity.title_key``), by the shown listing's id."""
     if not shown:
         return {}
-    other = aliased(Opportunity)
+    shape, values = _shape(person, _ANYTHING, today)
     rows = session.execute(
-        select(Opportunity.id, other.location)
-        .join(
-            other,
-            and_(
-                other.organisation_id == Opportunity.organisation_id,
-                other.title_key == Opportunity.title_key,
-                other.id != Opportunity.id,
-            ),
-        )
-        .where(
-            Opportunity.id.in_([o.id for o in shown]),
-            other.id.in_(browse_query(person, BrowseFilters(), today)),
-        )
-        .order_by(Opportunity.id, other.id)
+        _elsewhere(shape.under_18, shape.graded), {**values, "shown": [o.id for o in shown]}
     ).all()
     found: dict[int, tuple[list[str], int]] = {}
     own = {o.id: set(places(o.location)) for o in shown}
@@ -395,6 +484,26 @@ def elsewhere(
                 added.append(place)
         found[shown_id] = (added, count + 1)
     return {i: Elsewhere(tuple(added), count) for i, (added, count) in found.items()}
+
+
+@functools.cache
+def _elsewhere(under_18: bool, graded: bool) -> Select[int, str]:
+    """``elsewhere``'s statement for a student of this shape: the listings bound as "shown"."""
+    other = aliased(Opportunity)
+    eligible = _matching(_Shape(under_18, graded, False, False, None, None, False))
+    return (
+        select(Opportunity.id, other.location)
+        .join(
+            other,
+            and_(
+                other.organisation_id == Opportunity.organisation_id,
+                other.title_key == Opportunity.title_key,
+                other.id != Opportunity.id,
+            ),
+        )
+        .where(Opportunity.id.in_(bindparam("shown", expanding=True)), other.id.in_(eligible))
+        .order_by(Opportunity.id, other.id)
+    )
 
 
 def record_view(
