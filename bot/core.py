@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Engine, inspect, select, update
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy import Engine, bindparam, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
 from bot.i18n import N_, _, fmt_number, language, supported
@@ -36,7 +36,7 @@ from storage.outbox import (
     place_reply,
     record_reply,
 )
-from storage.queries import first_delivery
+from storage.queries import first_delivery, seen_account, set_language
 
 log = logging.getLogger(__name__)
 
@@ -580,6 +580,10 @@ class Registry:
         ]
 
 
+# A person's conversation state rows (built once: it runs for nearly every update).
+_STATES = select(ConversationState).where(ConversationState.person_id == bindparam("person"))
+
+
 @dataclass
 class Context:
     """What a handler gets: the open session, who is talking, and the time."""
@@ -605,9 +609,7 @@ class Context:
 
     def _state_row(self, key: str) -> ConversationState | None:
         if self._states is None:
-            rows = self.session.scalars(
-                select(ConversationState).where(ConversationState.person_id == self.person.id)
-            )
+            rows = self.session.scalars(_STATES, {"person": self.person.id})
             self._states = {row.key: row for row in rows}
         if key not in self._states:
             return None
@@ -1035,11 +1037,7 @@ class Core:
             )
 
     def _account(self, session: Session, incoming: Incoming, now: datetime) -> Account:
-        account = session.scalars(
-            select(Account)
-            .where(Account.platform == incoming.platform, Account.external_id == incoming.user_id)
-            .options(joinedload(Account.person))  # every handler reads the person
-        ).one_or_none()
+        account = seen_account(session, incoming.platform, incoming.user_id, incoming.chat_id, now)
         if account is None:
             display_name = _printable(incoming.display_name)
             person = Person(
@@ -1059,12 +1057,8 @@ class Core:
             session.add(account)
             session.flush()
             return account
-        account.chat_id = incoming.chat_id
-        account.last_seen_at = now
-        # Writing to us again means they can be reached again (they unblocked the bot).
-        account.unreachable_at = None
         if incoming.language and not account.person.language:
-            account.person.language = supported(incoming.language)
+            set_language(session, account.person, supported(incoming.language))
         return account
 
     def _press(self, ctx: Context, payload: str) -> list[Reply]:

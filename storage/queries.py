@@ -25,11 +25,15 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
 from storage import search
 from storage.db import dialect_insert
 from storage.models import (
+    Account,
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
@@ -387,9 +391,7 @@ def _ranked(
 
 
 @functools.cache
-def _ranked_cached(
-    shape: _Shape, order: str, score: _ScoreShape | None
-) -> Select[int, int, str]:
+def _ranked_cached(shape: _Shape, order: str, score: _ScoreShape | None) -> Select[int, int, str]:
     return _build_ranked(shape, None, order, score)
 
 
@@ -533,26 +535,91 @@ def first_delivery(
     """
     # One statement that skips a known id (no savepoint and no error to catch per update);
     # PostgreSQL makes a concurrent delivery of the same id wait and then skip it.
-    inserted = session.scalar(
-        dialect_insert(session, ProcessedEvent.__table__)
-        .values(platform=platform, event_id=event_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        .returning(ProcessedEvent.__table__.c.event_id)
-    )
-    if inserted is None:
+    key = {"event_platform": platform, "event": event_id, "now": now}
+    if session.scalar(_record_event(session.get_bind().dialect.name), key) is None:
         # One UPDATE, so that of two deliveries of a reused id only one takes it.
-        renewed = session.scalar(
-            update(ProcessedEvent)
-            .where(
-                ProcessedEvent.platform == platform,
-                ProcessedEvent.event_id == event_id,
-                ProcessedEvent.processed_at < now - kept,
-            )
-            .values(processed_at=now)
-            .returning(ProcessedEvent.event_id)
-        )
-        return renewed is not None
+        return session.scalar(_renew_event(), {**key, "before": now - kept}) is not None
     return True
+
+
+@functools.cache
+def _record_event(dialect: str) -> ReturningInsert[str]:
+    events = ProcessedEvent.__table__
+    insert = postgresql.insert(events) if dialect == "postgresql" else sqlite.insert(events)
+    return (
+        insert.values(
+            platform=bindparam("event_platform"),
+            event_id=bindparam("event"),
+            processed_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(events.c.event_id)
+    )
+
+
+@functools.cache
+def _renew_event() -> ReturningUpdate[str]:
+    events = ProcessedEvent.__table__
+    return (
+        update(events)
+        .where(
+            events.c.platform == bindparam("event_platform"),
+            events.c.event_id == bindparam("event"),
+            events.c.processed_at < bindparam("before"),
+        )
+        .values(processed_at=bindparam("now"))
+        .returning(events.c.event_id)
+    )
+
+
+def seen_account(
+    session: Session, platform: str, external_id: str, chat_id: str, now: datetime
+) -> Account | None:
+    """The account ``external_id`` on ``platform``, with its person, recorded as seen ``now``
+    in ``chat_id`` and reachable again; None if there is no such account.
+
+    The row is written with one UPDATE before it is loaded, not changed on the loaded
+    object: nothing is left for the session to flush (a unit of work per update, the
+    largest cost of a short command after its own queries).
+    """
+    key = {"account_platform": platform, "account": external_id}
+    written = session.execute(_see_account(), {**key, "chat": chat_id, "now": now})
+    if not cast("CursorResult[Any]", written).rowcount:
+        return None
+    return session.scalars(_account_with_person(), key).one()
+
+
+@functools.cache
+def _see_account() -> Update:
+    accounts = Account.__table__
+    return (
+        update(accounts)
+        .where(
+            accounts.c.platform == bindparam("account_platform"),
+            accounts.c.external_id == bindparam("account"),
+        )
+        # Writing to us again means they can be reached again (they unblocked the bot).
+        .values(chat_id=bindparam("chat"), last_seen_at=bindparam("now"), unreachable_at=None)
+    )
+
+
+@functools.cache
+def _account_with_person() -> Select[Account]:
+    return (
+        select(Account)
+        .where(
+            Account.platform == bindparam("account_platform"),
+            Account.external_id == bindparam("account"),
+        )
+        .options(joinedload(Account.person))  # every handler reads the person
+    )
+
+
+def set_language(session: Session, person: Person, lang: str) -> None:
+    """Record ``person``'s language with one UPDATE (nothing left to flush, as above)."""
+    people = Person.__table__
+    session.execute(update(people).where(people.c.id == person.id).values(language=lang))
+    set_committed_value(person, "language", lang)
 
 
 def forget_handled_events(session: Session, before: datetime) -> int:
