@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
@@ -280,7 +280,9 @@ class Reason:
 def reasons(opportunity: Opportunity, person: Person, today: date) -> list[Reason]:
     """Why ``opportunity`` is in ``person``'s list (the facts of the score)."""
     said: list[Reason] = []
-    fields = [t for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
+    # The listing's fields as the score read them (its ``tag_list``), in the tags' order.
+    listed = sorted(opportunity.tag_list.split())
+    fields = [t for t in listed if t in person.tag_names and t in TAGS]
     if fields:
         said.append(Reason("field", tag=fields[0]))
     key = place_key(person.place) if person.place else ""
@@ -371,8 +373,8 @@ def _listings() -> Select[Opportunity]:
     return (
         select(Opportunity)
         .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
-        # The card's lines and the "for you" reasons read both, for every line.
-        .options(joinedload(Opportunity.organisation), selectinload(Opportunity.tags))
+        # Every line names its organisation (the "for you" reasons read ``tag_list``).
+        .options(joinedload(Opportunity.organisation))
     )
 
 
