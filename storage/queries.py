@@ -588,7 +588,7 @@ def seen_account(
     written = session.execute(_see_account(), {**key, "chat": chat_id, "now": now})
     if not cast("CursorResult[Any]", written).rowcount:
         return None
-    return session.scalars(_account_with_person(), key).one()
+    return session.scalars(_account_with_person(), key).unique().one()
 
 
 @functools.cache
@@ -613,7 +613,9 @@ def _account_with_person() -> Select[Account]:
             Account.platform == bindparam("account_platform"),
             Account.external_id == bindparam("account"),
         )
-        .options(joinedload(Account.person))  # every handler reads the person
+        # Every handler reads the person; a student's fields order their lists (one join
+        # here, not a lazy load later).
+        .options(joinedload(Account.person).joinedload(Person.tags))
     )
 
 
