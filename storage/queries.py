@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
@@ -39,6 +40,7 @@ from storage.models import (
     OpportunityStatus,
     OpportunityTag,
     OpportunityView,
+    Organisation,
     Person,
     ProcessedEvent,
     Role,
@@ -277,7 +279,7 @@ class Reason:
     days: int = 0  # how many days until it closes
 
 
-def reasons(opportunity: Opportunity, person: Person, today: date) -> list[Reason]:
+def reasons(opportunity: Opportunity | Line, person: Person, today: date) -> list[Reason]:
     """Why ``opportunity`` is in ``person``'s list (the facts of the score)."""
     said: list[Reason] = []
     # The listing's fields as the score read them (its ``tag_list``), in the tags' order.
@@ -323,6 +325,53 @@ def browse_page(
     Without a search, every statement is built once per shape (``_Shape``, the order, the
     score's shape) and the values are bound: a page costs no statement building.
     """
+    ids, total = _page(session, person, filters, today, page, page_size, order)
+    loaded = {o.id: o for o in session.scalars(_listings(), {"ids": ids})}
+    return [loaded[i] for i in ids], total
+
+
+@dataclass(frozen=True)
+class Line:
+    """A listing as a line of a list shows it: what the line and its "for you" reasons
+    read, without loading the opportunity and its organisation as objects."""
+
+    id: int
+    title: str
+    organisation: str
+    location: str
+    deadline: date | None
+    remote: bool
+    paid: bool | None
+    published_at: datetime | None
+    tag_list: str
+
+
+def browse_lines(
+    session: Session,
+    person: Person,
+    filters: BrowseFilters,
+    today: date,
+    *,
+    page: int,
+    page_size: int,
+    order: str = "for_you",
+) -> tuple[list[Line], int]:
+    """``browse_page`` as lines (one statement of a few columns for the page's listings)."""
+    ids, total = _page(session, person, filters, today, page, page_size, order)
+    found = {row.id: Line(*row) for row in session.execute(_lines(), {"ids": ids})}
+    return [found[i] for i in ids], total
+
+
+def _page(
+    session: Session,
+    person: Person,
+    filters: BrowseFilters,
+    today: date,
+    page: int,
+    page_size: int,
+    order: str,
+) -> tuple[list[int], int]:
+    """The ids of ``browse_page``'s listings, in order, and the total count."""
     terms = search_terms(session, filters.text)
     shape, values = _shape(person, filters, today)
     # As many lines as roles, and how many listings they have between them: counted without
@@ -347,9 +396,27 @@ def browse_page(
         hits = _hits(session, terms)
         ranked, score_values = _ranked(shape, hits, person, today, order)
         ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
-    ids = ids[page * page_size :]
-    loaded = {o.id: o for o in session.scalars(_listings(), {"ids": ids})}
-    return [loaded[i] for i in ids], total
+    return ids[page * page_size :], total
+
+
+@functools.cache
+def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datetime | None, str]:
+    """The ``Line`` of each listing whose id is bound in "ids"."""
+    return (
+        select(
+            Opportunity.id,
+            Opportunity.title,
+            Organisation.name,
+            Opportunity.location,
+            Opportunity.deadline,
+            Opportunity.remote,
+            Opportunity.paid,
+            Opportunity.published_at,
+            Opportunity.tag_list,
+        )
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+    )
 
 
 def _counting(matched: Select[int]) -> Select[int, int]:
@@ -469,7 +536,7 @@ def places(location: str) -> list[str]:
 
 
 def elsewhere(
-    session: Session, person: Person, today: date, shown: list[Opportunity]
+    session: Session, person: Person, today: date, shown: Sequence[Opportunity | Line]
 ) -> dict[int, Elsewhere]:
     """For each of ``shown`` that has them, the other open listings of its role that
     ``person`` may apply to (see ``Opportunity.title_key``), by the shown listing's id."""
