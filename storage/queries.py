@@ -688,9 +688,16 @@ def _account_with_person() -> Select[Account]:
 
 def set_language(session: Session, person: Person, lang: str) -> None:
     """Record ``person``'s language with one UPDATE (nothing left to flush, as above)."""
-    people = Person.__table__
-    session.execute(update(people).where(people.c.id == person.id).values(language=lang))
+    session.execute(_set_language(), {"person": person.id, "lang": lang})
     set_committed_value(person, "language", lang)
+
+
+@functools.cache
+def _set_language() -> Update:
+    people = Person.__table__
+    return (
+        update(people).where(people.c.id == bindparam("person")).values(language=bindparam("lang"))
+    )
 
 
 def forget_handled_events(session: Session, before: datetime) -> int:
