@@ -81,7 +81,7 @@ def ineligibility(opportunity: Opportunity, person: Person) -> str | None:
 
 class _Shape(NamedTuple):
     """What a ``browse_query`` statement looks like for a person and filters; their values
-    are bound by name (``_values``), so one statement per shape is built and compiled."""
+    are bound by name (``_shape``), so one statement per shape is built and compiled."""
 
     under_18: bool
     graded: bool
@@ -210,7 +210,10 @@ SOON = timedelta(days=14)
 ORDERS = ("for_you", "soonest", "newest")
 
 
-def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict[str, object]]:
+_ScoreShape = tuple[int, bool, bool]
+
+
+def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, object]]:
     """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
 
     ====  =====================================================================
@@ -225,19 +228,11 @@ def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict
     Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
     deadline. ``reasons`` says the same facts in words.
 
-    Returns the expression and the values of its parameters for this student and day. Each
-    listing's part is in its own row (``Opportunity.tag_list`` holds its fields), so the
-    score is a few comparisons per listing, read from ``ix_opportunities_match``.
+    Returns the shape of the score's expression (``_score``'s arguments: it is built once
+    per shape) and the values of its parameters for this student and day. Each listing's
+    part is in its own row (``Opportunity.tag_list`` holds its fields), so the score is a few
+    comparisons per listing, read from ``ix_opportunities_match``.
     """
-    shape, values = _score_shape(person, today)
-    return _score(*shape), values
-
-
-_ScoreShape = tuple[int, bool, bool]
-
-
-def _score_shape(person: Person, today: date) -> tuple[_ScoreShape, dict[str, object]]:
-    """``_score``'s arguments for ``person``, and the values its expression binds."""
     key = place_key(person.place) if person.place else ""
     values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
     # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a wildcard.
@@ -436,11 +431,10 @@ def _counting_cached(shape: _Shape) -> Select[int, int]:
 
 @functools.cache
 def _listings() -> Select[Opportunity]:
-    """The listings with the ids bound as "ids", with what a list line shows."""
+    """The listings with the ids bound as "ids", with their organisations (a card names it)."""
     return (
         select(Opportunity)
         .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
-        # Every line names its organisation (the "for you" reasons read ``tag_list``).
         .options(joinedload(Opportunity.organisation))
     )
 
@@ -453,7 +447,7 @@ def _ranked(
     score: _ScoreShape | None = None
     values: dict[str, object] = {}
     if order == "for_you" and not (hits is not None and "relevance" in hits.c):
-        score, values = _score_shape(person, today)
+        score, values = for_you_score(person, today)
     if hits is None:
         return _ranked_cached(shape, order, score), values
     return _build_ranked(shape, hits, order, score), values
