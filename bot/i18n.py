@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -227,7 +227,14 @@ def fmt_date(value: date, lang: str | None = None) -> str:
 
 def fmt_day(value: date, lang: str | None = None) -> str:
     """A day of this year with its weekday: Thu 3 Dec, jue, 3 dic."""
-    return format_skeleton("MMMEd", value, locale=_locale(lang))
+    return _day(value, _locale(lang))
+
+
+@lru_cache(maxsize=4096)
+def _day(value: date, locale: str) -> str:
+    # Every line of a list has a deadline, and babel's skeleton formatting is slow: a list's
+    # days are few and recur from update to update.
+    return format_skeleton("MMMEd", value, locale=locale)
 
 
 def fmt_datetime(value: datetime, zone: tzinfo, lang: str | None = None) -> str:

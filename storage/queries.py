@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     CTE,
@@ -25,16 +26,21 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
 from storage import search
 from storage.db import dialect_insert
 from storage.models import (
+    Account,
     Opportunity,
     OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
     OpportunityView,
+    Organisation,
     Person,
     ProcessedEvent,
     Role,
@@ -83,18 +89,92 @@ def ineligibility(opportunity: Opportunity, person: Person) -> Ineligible | None
     return None
 
 
-def _eligible(person: Person) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if person.under_18:
-        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+class _Shape(NamedTuple):
+    """What a ``browse_query`` statement looks like for a person and filters; their values
+    are bound by name (``_shape``), so one statement per shape is built and compiled."""
+
+    under_18: bool
+    graded: bool
+    kind: bool
+    tag: bool
+    remote: bool | None  # these two are tested with IS, which takes no bound value
+    paid: bool | None
+    where: bool
+
+
+_ANYTHING = BrowseFilters()
+
+
+def _shape(person: Person, filters: BrowseFilters, today: date) -> tuple[_Shape, dict[str, Any]]:
+    """The shape of ``browse_query(person, filters, today)`` and the values it binds."""
+    values: dict[str, Any] = {"today": today}
     if person.grade is not None:
+        values["grade"] = person.grade
+    if filters.kind is not None:
+        values["kind"] = filters.kind
+    if filters.tag is not None:
+        values["tag"] = filters.tag
+    if filters.where:
+        # As ``icontains(..., autoescape=True)`` would escape a literal value.
+        values["where"] = filters.where.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    shape = _Shape(
+        under_18=bool(person.under_18),
+        graded=person.grade is not None,
+        kind=filters.kind is not None,
+        tag=filters.tag is not None,
+        remote=filters.remote,
+        paid=filters.paid,
+        where=bool(filters.where),
+    )
+    return shape, values
+
+
+def _matching(shape: _Shape, hits: CTE | None = None) -> Select[int]:
+    """``browse_query`` for ``shape``, its values bound by name: cached without ``hits``."""
+    if hits is None:
+        return _matching_cached(shape)
+    return _build_matching(shape, hits)
+
+
+@functools.cache
+def _matching_cached(shape: _Shape) -> Select[int]:
+    return _build_matching(shape, None)
+
+
+def _build_matching(shape: _Shape, hits: CTE | None) -> Select[int]:
+    conditions: list[ColumnElement[bool]] = [
+        Opportunity.status == OpportunityStatus.OPEN,
+        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= bindparam("today")),
+    ]
+    # Eligibility (age, grade): a hard filter, like ``ineligibility``.
+    if shape.under_18:
+        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+    if shape.graded:
         conditions.append(
-            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= person.grade)
+            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= bindparam("grade"))
         )
         conditions.append(
-            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= person.grade)
+            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= bindparam("grade"))
         )
-    return conditions
+    if shape.kind:
+        conditions.append(Opportunity.kind == bindparam("kind"))
+    if shape.tag:
+        conditions.append(
+            exists().where(
+                OpportunityTag.opportunity_id == Opportunity.id,
+                OpportunityTag.tag == bindparam("tag"),
+            )
+        )
+    if shape.remote is not None:
+        conditions.append(Opportunity.remote.is_(shape.remote))
+    if shape.paid is not None:
+        conditions.append(Opportunity.paid.is_(shape.paid))
+    if shape.where:
+        conditions.append(Opportunity.location.icontains(bindparam("where"), escape="/"))
+    query = select(Opportunity.id)
+    if hits is not None:
+        query = query.join(hits, hits.c.id == Opportunity.id)
+    return query.where(and_(*conditions))
 
 
 def browse_query(
@@ -104,29 +184,8 @@ def browse_query(
 
     A search's matches come as ``hits`` (see ``search_hits``): only those are kept.
     """
-    conditions: list[ColumnElement[bool]] = [
-        Opportunity.status == OpportunityStatus.OPEN,
-        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= today),
-        *_eligible(person),
-    ]
-    if filters.kind is not None:
-        conditions.append(Opportunity.kind == filters.kind)
-    if filters.tag is not None:
-        conditions.append(
-            exists().where(
-                OpportunityTag.opportunity_id == Opportunity.id, OpportunityTag.tag == filters.tag
-            )
-        )
-    if filters.remote is not None:
-        conditions.append(Opportunity.remote.is_(filters.remote))
-    if filters.paid is not None:
-        conditions.append(Opportunity.paid.is_(filters.paid))
-    if filters.where:
-        conditions.append(Opportunity.location.icontains(filters.where, autoescape=True))
-    query = select(Opportunity.id)
-    if hits is not None:
-        query = query.join(hits, hits.c.id == Opportunity.id)
-    return query.where(and_(*conditions))
+    shape, values = _shape(person, filters, today)
+    return _matching(shape, hits).params(values)
 
 
 def search_hits(session: Session, text: str | None) -> CTE | None:
@@ -161,7 +220,10 @@ SOON = timedelta(days=14)
 ORDERS = ("for_you", "soonest", "newest")
 
 
-def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict[str, object]]:
+_ScoreShape = tuple[int, bool, bool]
+
+
+def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, object]]:
     """The "for you" score of an opportunity for ``person``: the sum of a few weighted facts.
 
     ====  =====================================================================
@@ -176,9 +238,10 @@ def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict
     Eligibility (age, grade) is not part of it: it is a hard filter. Ties go to the soonest
     deadline. ``reasons`` says the same facts in words.
 
-    Returns the expression and the values of its parameters for this student and day. Each
-    listing's part is in its own row (``Opportunity.tag_list`` holds its fields), so the
-    score is a few comparisons per listing, read from ``ix_opportunities_match``.
+    Returns the shape of the score's expression (``_score``'s arguments: it is built once
+    per shape) and the values of its parameters for this student and day. Each listing's
+    part is in its own row (``Opportunity.tag_list`` holds its fields), so the score is a few
+    comparisons per listing, read from ``ix_opportunities_match``.
     """
     key = place_key(person.place) if person.place else ""
     values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
@@ -186,7 +249,7 @@ def for_you_score(person: Person, today: date) -> tuple[ColumnElement[int], dict
     values.update({f"field{n}": f" {tag} " for n, tag in enumerate(person.tag_names)})
     if key:
         values["place"] = key
-    return _score(len(person.tag_names), bool(key), bool(person.wants_remote)), values
+    return (len(person.tag_names), bool(key), bool(person.wants_remote)), values
 
 
 @functools.cache
@@ -221,10 +284,12 @@ class Reason:
     days: int = 0  # how many days until it closes
 
 
-def reasons(opportunity: Opportunity, person: Person, today: date) -> list[Reason]:
+def reasons(opportunity: Opportunity | Line, person: Person, today: date) -> list[Reason]:
     """Why ``opportunity`` is in ``person``'s list (the facts of the score)."""
     said: list[Reason] = []
-    fields = [t for t in opportunity.tag_names if t in person.tag_names and t in TAGS]
+    # The listing's fields as the score read them (its ``tag_list``), in the tags' order.
+    listed = sorted(opportunity.tag_list.split())
+    fields = [t for t in listed if t in person.tag_names and t in TAGS]
     if fields:
         said.append(Reason("field", tag=fields[0]))
     key = place_key(person.place) if person.place else ""
@@ -261,19 +326,66 @@ def browse_page(
     ``order`` is "for_you" (``for_you_score``), "soonest" (deadline) or "newest". Of the
     listings for one role (same organisation, same ``Opportunity.title_key``), only the
     best-placed one is on the list: ``elsewhere`` tells where else it is.
+
+    Without a search, every statement is built once per shape (``_Shape``, the order, the
+    score's shape) and the values are bound: a page costs no statement building.
     """
+    ids, total = _page(session, person, filters, today, page, page_size, order)
+    loaded = {o.id: o for o in session.scalars(_listings(), {"ids": ids})}
+    return [loaded[i] for i in ids], total
+
+
+@dataclass(frozen=True)
+class Line:
+    """A listing as a line of a list shows it: what the line and its "for you" reasons
+    read, without loading the opportunity and its organisation as objects."""
+
+    id: int
+    title: str
+    organisation: str
+    location: str
+    deadline: date | None
+    remote: bool
+    paid: bool | None
+    published_at: datetime | None
+    tag_list: str
+
+
+def browse_lines(
+    session: Session,
+    person: Person,
+    filters: BrowseFilters,
+    today: date,
+    *,
+    page: int,
+    page_size: int,
+    order: str = "for_you",
+) -> tuple[list[Line], int]:
+    """``browse_page`` as lines (one statement of a few columns for the page's listings)."""
+    ids, total = _page(session, person, filters, today, page, page_size, order)
+    found = {row.id: Line(*row) for row in session.execute(_lines(), {"ids": ids})}
+    return [found[i] for i in ids], total
+
+
+def _page(
+    session: Session,
+    person: Person,
+    filters: BrowseFilters,
+    today: date,
+    page: int,
+    page_size: int,
+    order: str,
+) -> tuple[list[int], int]:
+    """The ids of ``browse_page``'s listings, in order, and the total count."""
     terms = search_terms(session, filters.text)
+    shape, values = _shape(person, filters, today)
     # As many lines as roles, and how many listings they have between them: counted without
     # ranking anything (a search's matches without scoring them).
-    matched = browse_query(person, filters, today, _hits(session, terms, ranked=False))
-    per_role = (
-        matched.with_only_columns(func.count().label("listings"))
-        .group_by(Opportunity.organisation_id, Opportunity.title_key)
-        .subquery()
-    )
-    total, listings = session.execute(
-        select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
-    ).one()
+    if terms is None:
+        counting = _counting_cached(shape)
+    else:
+        counting = _counting(_matching(shape, _hits(session, terms, ranked=False)))
+    total, listings = session.execute(counting, values).one()
     wanted = (page + 1) * page_size
     if total <= page * page_size:
         return [], total
@@ -283,53 +395,111 @@ def browse_page(
         # The listings with every word come first: when they fill the page, the others are
         # not scored at all.
         complete = _hits(session, terms, complete_only=True)
-        query = browse_query(person, filters, today, complete)
-        ordered, values = _ordered(query, complete, person, today, order)
-        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
+        ranked, score_values = _ranked(shape, complete, person, today, order)
+        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
     if len(ids) < wanted:
         hits = _hits(session, terms)
-        query = matched if hits is None else browse_query(person, filters, today, hits)
-        ordered, values = _ordered(query, hits, person, today, order)
-        ids = _best_of_each_role(session, ordered, values, wanted, per_role_read)
-    ids = ids[page * page_size :]
-    loaded = {
-        o.id: o
-        for o in session.scalars(
-            select(Opportunity)
-            .where(Opportunity.id.in_(ids))
-            # The card's lines and the "for you" reasons read both, for every line.
-            .options(joinedload(Opportunity.organisation), selectinload(Opportunity.tags))
+        ranked, score_values = _ranked(shape, hits, person, today, order)
+        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
+    return ids[page * page_size :], total
+
+
+@functools.cache
+def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datetime | None, str]:
+    """The ``Line`` of each listing whose id is bound in "ids"."""
+    return (
+        select(
+            Opportunity.id,
+            Opportunity.title,
+            Organisation.name,
+            Opportunity.location,
+            Opportunity.deadline,
+            Opportunity.remote,
+            Opportunity.paid,
+            Opportunity.published_at,
+            Opportunity.tag_list,
         )
-    }
-    return [loaded[i] for i in ids], total
+        .join(Organisation, Organisation.id == Opportunity.organisation_id)
+        .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+    )
 
 
-def _ordered(
-    query: Select[int], hits: CTE | None, person: Person, today: date, order: str
-) -> tuple[Select[int], dict[str, object]]:
-    """``query`` best first (see ``browse_page``), and the values its order needs bound."""
-    keys: list[SQLColumnExpression[Any]] = []
+def _counting(matched: Select[int]) -> Select[int, int]:
+    """How many roles ``matched`` has, and how many listings between them."""
+    per_role = (
+        matched.with_only_columns(func.count().label("listings"))
+        .group_by(Opportunity.organisation_id, Opportunity.title_key)
+        .subquery()
+    )
+    return select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
+
+
+@functools.cache
+def _counting_cached(shape: _Shape) -> Select[int, int]:
+    return _counting(_matching(shape))
+
+
+@functools.cache
+def _listings() -> Select[Opportunity]:
+    """The listings with the ids bound as "ids", with their organisations (a card names it)."""
+    return (
+        select(Opportunity)
+        .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+        .options(joinedload(Opportunity.organisation))
+    )
+
+
+def _ranked(
+    shape: _Shape, hits: CTE | None, person: Person, today: date, order: str
+) -> tuple[Select[int, int, str], dict[str, object]]:
+    """The ids of ``shape``'s listings best first (see ``browse_page``), each with its role,
+    the first "limit" of them; and the values the order binds."""
+    score: _ScoreShape | None = None
     values: dict[str, object] = {}
+    if order == "for_you" and not (hits is not None and "relevance" in hits.c):
+        score, values = for_you_score(person, today)
+    if hits is None:
+        return _ranked_cached(shape, order, score), values
+    return _build_ranked(shape, hits, order, score), values
+
+
+@functools.cache
+def _ranked_cached(shape: _Shape, order: str, score: _ScoreShape | None) -> Select[int, int, str]:
+    return _build_ranked(shape, None, order, score)
+
+
+def _build_ranked(
+    shape: _Shape, hits: CTE | None, order: str, score: _ScoreShape | None
+) -> Select[int, int, str]:
+    keys: list[SQLColumnExpression[Any]] = []
     if hits is not None and "relevance" in hits.c:
         keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
     elif order == "newest":
         keys += [Opportunity.published_at.desc()]
-    elif order == "for_you":
-        score, values = for_you_score(person, today)
-        keys += [score.desc()]
+    elif score is not None:
+        keys += [_score(*score).desc()]
     keys += [
         Opportunity.deadline.is_(None),
         Opportunity.deadline,
         Opportunity.published_at.desc(),
         Opportunity.id.desc(),
     ]
-    return query.order_by(*keys), values
+    return (
+        _matching(shape, hits)
+        .order_by(*keys)
+        .add_columns(Opportunity.organisation_id, Opportunity.title_key)
+        .limit(bindparam("limit"))
+    )
 
 
 def _best_of_each_role(
-    session: Session, ordered: Select[int], values: dict[str, object], wanted: int, per_role: int
+    session: Session,
+    ranked: Select[int, int, str],
+    values: dict[str, object],
+    wanted: int,
+    per_role: int,
 ) -> list[int]:
-    """The ids of the first ``wanted`` roles' best listings in the order of ``ordered``.
+    """The ids of the first ``wanted`` roles' best listings in the order of ``ranked``.
 
     The rows come best first, so a role's first row is its best listing and the roles are
     in the order of their best listings. Only the first rows are read (a LIMIT, which the
@@ -338,10 +508,7 @@ def _best_of_each_role(
     """
     limit = wanted * per_role
     while True:
-        rows = session.execute(
-            ordered.add_columns(Opportunity.organisation_id, Opportunity.title_key).limit(limit),
-            values,
-        ).all()
+        rows = session.execute(ranked, {**values, "limit": limit}).all()
         best: dict[tuple[int, str], int] = {}
         for listing, organisation, title in rows:
             best.setdefault((organisation, title), listing)
@@ -373,28 +540,15 @@ def places(location: str) -> list[str]:
 
 
 def elsewhere(
-    session: Session, person: Person, today: date, shown: list[Opportunity]
+    session: Session, person: Person, today: date, shown: Sequence[Opportunity | Line]
 ) -> dict[int, Elsewhere]:
     """For each of ``shown`` that has them, the other open listings of its role that
     ``person`` may apply to (see ``Opportunity.title_key``), by the shown listing's id."""
     if not shown:
         return {}
-    other = aliased(Opportunity)
+    shape, values = _shape(person, _ANYTHING, today)
     rows = session.execute(
-        select(Opportunity.id, other.location)
-        .join(
-            other,
-            and_(
-                other.organisation_id == Opportunity.organisation_id,
-                other.title_key == Opportunity.title_key,
-                other.id != Opportunity.id,
-            ),
-        )
-        .where(
-            Opportunity.id.in_([o.id for o in shown]),
-            other.id.in_(browse_query(person, BrowseFilters(), today)),
-        )
-        .order_by(Opportunity.id, other.id)
+        _elsewhere(shape.under_18, shape.graded), {**values, "shown": [o.id for o in shown]}
     ).all()
     found: dict[int, tuple[list[str], int]] = {}
     own = {o.id: set(places(o.location)) for o in shown}
@@ -405,6 +559,26 @@ def elsewhere(
                 added.append(place)
         found[shown_id] = (added, count + 1)
     return {i: Elsewhere(tuple(added), count) for i, (added, count) in found.items()}
+
+
+@functools.cache
+def _elsewhere(under_18: bool, graded: bool) -> Select[int, str]:
+    """``elsewhere``'s statement for a student of this shape: the listings bound as "shown"."""
+    other = aliased(Opportunity)
+    eligible = _matching(_Shape(under_18, graded, False, False, None, None, False))
+    return (
+        select(Opportunity.id, other.location)
+        .join(
+            other,
+            and_(
+                other.organisation_id == Opportunity.organisation_id,
+                other.title_key == Opportunity.title_key,
+                other.id != Opportunity.id,
+            ),
+        )
+        .where(Opportunity.id.in_(bindparam("shown", expanding=True)), other.id.in_(eligible))
+        .order_by(Opportunity.id, other.id)
+    )
 
 
 def record_view(
@@ -434,26 +608,100 @@ def first_delivery(
     """
     # One statement that skips a known id (no savepoint and no error to catch per update);
     # PostgreSQL makes a concurrent delivery of the same id wait and then skip it.
-    inserted = session.scalar(
-        dialect_insert(session, ProcessedEvent.__table__)
-        .values(platform=platform, event_id=event_id, processed_at=now)
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        .returning(ProcessedEvent.__table__.c.event_id)
-    )
-    if inserted is None:
+    key = {"event_platform": platform, "event": event_id, "now": now}
+    if session.scalar(_record_event(session.get_bind().dialect.name), key) is None:
         # One UPDATE, so that of two deliveries of a reused id only one takes it.
-        renewed = session.scalar(
-            update(ProcessedEvent)
-            .where(
-                ProcessedEvent.platform == platform,
-                ProcessedEvent.event_id == event_id,
-                ProcessedEvent.processed_at < now - kept,
-            )
-            .values(processed_at=now)
-            .returning(ProcessedEvent.event_id)
-        )
-        return renewed is not None
+        return session.scalar(_renew_event(), {**key, "before": now - kept}) is not None
     return True
+
+
+@functools.cache
+def _record_event(dialect: str) -> ReturningInsert[str]:
+    events = ProcessedEvent.__table__
+    insert = postgresql.insert(events) if dialect == "postgresql" else sqlite.insert(events)
+    return (
+        insert.values(
+            platform=bindparam("event_platform"),
+            event_id=bindparam("event"),
+            processed_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(events.c.event_id)
+    )
+
+
+@functools.cache
+def _renew_event() -> ReturningUpdate[str]:
+    events = ProcessedEvent.__table__
+    return (
+        update(events)
+        .where(
+            events.c.platform == bindparam("event_platform"),
+            events.c.event_id == bindparam("event"),
+            events.c.processed_at < bindparam("before"),
+        )
+        .values(processed_at=bindparam("now"))
+        .returning(events.c.event_id)
+    )
+
+
+def seen_account(
+    session: Session, platform: str, external_id: str, chat_id: str, now: datetime
+) -> Account | None:
+    """The account ``external_id`` on ``platform``, with its person, recorded as seen ``now``
+    in ``chat_id`` and reachable again; None if there is no such account.
+
+    The row is written with one UPDATE before it is loaded, not changed on the loaded
+    object: nothing is left for the session to flush (a unit of work per update, the
+    largest cost of a short command after its own queries).
+    """
+    key = {"account_platform": platform, "account": external_id}
+    written = session.execute(_see_account(), {**key, "chat": chat_id, "now": now})
+    if not cast("CursorResult[Any]", written).rowcount:
+        return None
+    return session.scalars(_account_with_person(), key).unique().one()
+
+
+@functools.cache
+def _see_account() -> Update:
+    accounts = Account.__table__
+    return (
+        update(accounts)
+        .where(
+            accounts.c.platform == bindparam("account_platform"),
+            accounts.c.external_id == bindparam("account"),
+        )
+        # Writing to us again means they can be reached again (they unblocked the bot).
+        .values(chat_id=bindparam("chat"), last_seen_at=bindparam("now"), unreachable_at=None)
+    )
+
+
+@functools.cache
+def _account_with_person() -> Select[Account]:
+    return (
+        select(Account)
+        .where(
+            Account.platform == bindparam("account_platform"),
+            Account.external_id == bindparam("account"),
+        )
+        # Every handler reads the person; a student's fields order their lists (one join
+        # here, not a lazy load later).
+        .options(joinedload(Account.person).joinedload(Person.tags))
+    )
+
+
+def set_language(session: Session, person: Person, lang: str) -> None:
+    """Record ``person``'s language with one UPDATE (nothing left to flush, as above)."""
+    session.execute(_set_language(), {"person": person.id, "lang": lang})
+    set_committed_value(person, "language", lang)
+
+
+@functools.cache
+def _set_language() -> Update:
+    people = Person.__table__
+    return (
+        update(people).where(people.c.id == bindparam("person")).values(language=bindparam("lang"))
+    )
 
 
 def forget_handled_events(session: Session, before: datetime) -> int:

@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
@@ -528,3 +529,29 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
         assert titles(ada)[0] == first, typed
     ada.press("For you")
     assert titles(ada)[0] == "Cloud intern"
+
+
+def test_a_repeated_browse_takes_ten_statements_or_fewer(
+    ada: Chat, session_factory: sessionmaker[Session], engine: Engine, clock: FakeClock
+) -> None:
+    """Each one is a database round trip on PostgreSQL and a slice of the CPU that bounds the
+    updates one process answers per second (``bench.inbound``): the event id, the account
+    (written, then read with the person and their fields), the state (read once, written
+    once), the count, the ranked page, its lines and where else each role is."""
+    for n in range(7):
+        add_opportunity(session_factory, clock.now, title=f"Role {n}", location=f"Town {n}")
+    ada.send("/browse")
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(" ".join(str(args[2]).split()))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        ada.send("/browse")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert "7 open opportunities, best for you first (page 1 of 2)" in ada.text
+    assert len(seen) <= 10, seen
+    assert sum(s.startswith("SELECT conversation_state.") for s in seen) == 1
+    assert not [s for s in seen if s.startswith("SELECT person_tags.")]  # joined to the account

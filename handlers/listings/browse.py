@@ -21,6 +21,7 @@ from storage.queries import (
     ORDERS,
     BrowseFilters,
     Reason,
+    browse_lines,
     browse_page,
     elsewhere,
     reasons,
@@ -143,13 +144,13 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     filters, _state = _load(ctx)
     size = ctx.caps.page_size
     order = _order(ctx)
-    items, total = browse_page(
+    items, total = browse_lines(
         ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size, order=order
     )
     pages = max(1, -(-total // size))
     if page >= pages and total:
         page = pages - 1
-        items, total = browse_page(
+        items, total = browse_lines(
             ctx.session,
             ctx.person,
             filters,
@@ -186,7 +187,7 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
     first = page * size + 1
     others = elsewhere(ctx.session, ctx.person, today, items)
     for n, item in enumerate(items, start=first):
-        line = f"{n}. {clip(item.title, 80)} — {clip(item.organisation.name, 40)}"
+        line = f"{n}. {clip(item.title, 80)} — {clip(item.organisation, 40)}"
         if item.deadline and item.deadline == today:
             line = _("{line} · apply by today", line=line)
         elif item.deadline:
