@@ -387,13 +387,16 @@ class Opportunity(Base):
         Index("ix_opportunities_status_deadline", "status", "deadline"),
         # Everything the "for you" page reads of an open listing, in the order of its roles:
         # the page is read from this index alone, roles are counted in its order, and the
-        # other listings of a role (``elsewhere``) are found in it. Migration 0015.
+        # other listings of a role (``elsewhere``) are found in it. Migration 0018. SQLite's
+        # index entries carry the id (the rowid); PostgreSQL's include it (migration 0019), or
+        # every read of the page would visit the table for it.
         Index(
             "ix_opportunities_match",
             "status",
             "organisation_id",
             "title_key",
             *MATCH_KEYS,
+            postgresql_include=["id"],
         ),
         {"sqlite_autoincrement": True},
     )

@@ -27,9 +27,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import String
 
 from storage import search
 from storage.db import dialect_insert
@@ -245,10 +249,11 @@ def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, o
     """
     key = place_key(person.place) if person.place else ""
     values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
-    # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a wildcard.
-    values.update({f"field{n}": f" {tag} " for n, tag in enumerate(person.tag_names)})
+    # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a
+    # wildcard. The patterns are whole here, not put together in SQL for every listing.
+    values.update({f"field{n}": f"% {tag} %" for n, tag in enumerate(person.tag_names)})
     if key:
-        values["place"] = key
+        values["place"] = f"%{key}%"
     return (len(person.tag_names), bool(key), bool(person.wants_remote)), values
 
 
@@ -262,16 +267,43 @@ def _score(fields: int, near: bool, remote: bool) -> ColumnElement[int]:
         case((Opportunity.paid.is_(True), 1), else_=0),
     ]
     if fields:
-        mine = or_(*(Opportunity.tag_list.contains(bindparam(f"field{n}")) for n in range(fields)))
+        mine = or_(*(Opportunity.tag_list.like(bindparam(f"field{n}")) for n in range(fields)))
         terms.append(case((mine, 4), else_=0))
     close: list[ColumnElement[bool]] = []
     if near:
-        close.append(Opportunity.location.icontains(bindparam("place")))
+        close.append(_Lowered(Opportunity.location.expression).like(bindparam("place")))
     if remote:
         close.append(Opportunity.remote.is_(True))
     if close:
         terms.append(case((or_(*close), 3), else_=0))
     return sum(terms[1:], terms[0])
+
+
+class _Lowered(ColumnElement[str]):
+    """A text column in lower case, to compare with a pattern in lower case with LIKE.
+
+    PostgreSQL: ``lower(column)``, which is what ``ILIKE`` does, without its cost per row.
+    SQLite: the column itself, since its ``LIKE`` already ignores case as far as its
+    ``lower()`` folds it (ASCII letters): no copy of the column in lower case per row.
+    """
+
+    type = String()
+    inherit_cache = True
+    # What the statement cache's key is made of; SQLAlchemy declares it a list.
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+
+
+@compiles(_Lowered)
+def _lowered(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.column, **kw)})"
+
+
+@compiles(_Lowered, "sqlite")
+def _lowered_by_like(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
 
 
 @dataclass(frozen=True)

@@ -134,15 +134,22 @@ def _fts_term(term: Term) -> str:
     return '"' + " ".join(term.words) + '"'
 
 
-def _finds_anything(session: Session, term: Term) -> bool:
+def _finding_nothing(session: Session, terms: list[Term]) -> set[int]:
+    """Which of ``terms`` (their positions) find no open listing: asked in one statement."""
+    if not terms:
+        return set()
     if _postgres(session):
-        statement = text(
-            "SELECT 1 FROM opportunities WHERE status = 'open'"
-            " AND search_document @@ websearch_to_tsquery('english', :q) LIMIT 1"
+        probe = (
+            "EXISTS (SELECT 1 FROM opportunities WHERE status = 'open'"
+            " AND search_document @@ websearch_to_tsquery('english', :q{n}))"
         )
-        return session.scalar(statement, {"q": term.typed}) is not None
-    statement = text("SELECT 1 FROM opportunity_search WHERE opportunity_search MATCH :q LIMIT 1")
-    return session.scalar(statement, {"q": _fts_term(term)}) is not None
+        values = {f"q{n}": term.typed for n, term in enumerate(terms)}
+    else:
+        probe = "EXISTS (SELECT 1 FROM opportunity_search WHERE opportunity_search MATCH :q{n})"
+        values = {f"q{n}": _fts_term(term) for n, term in enumerate(terms)}
+    statement = text("SELECT " + ", ".join(probe.format(n=n) for n in range(len(terms))))
+    found = session.execute(statement, values).one()
+    return {n for n, anything in enumerate(found) if not anything}
 
 
 def _candidates(session: Session, word: str) -> list[str]:
@@ -165,19 +172,18 @@ def _candidates(session: Session, word: str) -> list[str]:
 
 def correct(session: Session, terms: list[Term]) -> list[Term]:
     """``terms`` with each word that finds nothing replaced by the closest indexed word."""
-    corrected = []
-    for term in terms:
-        word = term.words[0]
-        if (
-            not term.phrase
-            and len(word) >= MIN_CORRECTED
-            and word.isalpha()
-            and not _finds_anything(session, term)
-        ):
-            stem = closest(word, _candidates(session, word))
-            if stem is not None:
-                term = replace(term, stem=stem)
-        corrected.append(term)
+    correctable = [
+        n
+        for n, term in enumerate(terms)
+        if not term.phrase and len(term.words[0]) >= MIN_CORRECTED and term.words[0].isalpha()
+    ]
+    unknown = _finding_nothing(session, [terms[n] for n in correctable])
+    corrected = list(terms)
+    for n in sorted(correctable[i] for i in unknown):
+        word = terms[n].words[0]
+        stem = closest(word, _candidates(session, word))
+        if stem is not None:
+            corrected[n] = replace(terms[n], stem=stem)
     return corrected
 
 
