@@ -509,6 +509,8 @@ def test_help_in_the_pseudo_language_for_listings_and_applications(
         lines = [li for li in chat.text.splitlines() if li.lstrip("⟦").split(" ")[0] in commands]
         assert len(lines) == len(commands), chat.text
         assert leaks([Reply("\n".join(lines))]) == []
+
+
 # Days and months as the pseudo-language formats them (British English): values, not words.
 DATE_WORDS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Nov", "Dec", "Jan")
 

@@ -125,9 +125,7 @@ def test_any_text_from_a_student_is_answered(core: Core, snapshot: Snapshot, tex
 
 @SETTINGS
 @given(payload=payloads(ACTIONS))
-def test_any_payload_from_a_guest_is_answered(
-    core: Core, snapshot: Snapshot, payload: str
-) -> None:
+def test_any_payload_from_a_guest_is_answered(core: Core, snapshot: Snapshot, payload: str) -> None:
     snapshot(None)
     answer(core, "guest", payload=payload)
 
@@ -143,9 +141,7 @@ def test_any_payload_then_text_from_a_student_is_answered(
     answer(core, student, text=text)
 
 
-def _staff(
-    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
-) -> tuple[str, str]:
+def _staff(core: Core, session_factory: sessionmaker[Session], clock: FakeClock) -> tuple[str, str]:
     """An employer member and a teacher, with a placement, logged hours and feedback rows."""
     add_school(session_factory, clock.now)
     opportunity = add_opportunity(

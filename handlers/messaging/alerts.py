@@ -374,10 +374,7 @@ def send_alerts(
             session.execute(
                 dialect_insert(session, AlertSent.__table__)
                 .values(
-                    [
-                        {"person_id": person.id, "opportunity_id": i, "sent_at": now}
-                        for i in heard
-                    ]
+                    [{"person_id": person.id, "opportunity_id": i, "sent_at": now} for i in heard]
                 )
                 .on_conflict_do_nothing(index_elements=["person_id", "opportunity_id"])
             )

@@ -215,9 +215,7 @@ def ask_due_feedback(
         for row in rows:
             row.reminded_at = now
             if row.respondent is not None:
-                messages.append(
-                    _message(row, row.respondent, "feedback-reminder", reminder=True)
-                )
+                messages.append(_message(row, row.respondent, "feedback-reminder", reminder=True))
         return len(_send(session, messages, now, timing))
 
     asked = sum(claimed_batches(session_factory, due, ask, batch=batch))
