@@ -50,6 +50,7 @@ from handlers.common.when import (
     parse_when,
     starts_with_a_moment,
 )
+from handlers.common.when_words import plain
 from handlers.common.wording import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -126,6 +127,7 @@ __all__ = [
     "parse_id",
     "parse_when",
     "person_zone",
+    "plain",
     "school_cohorts",
     "school_named",
     "school_staff",

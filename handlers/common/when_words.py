@@ -208,7 +208,7 @@ _UK = _rules(
     (r"о\s+годині|об?", "at"),
 )
 
-# Written without hamza, tatweel or short vowels: ``_plain`` takes them off what was typed.
+# Written without hamza, tatweel or short vowels: ``plain`` takes them off what was typed.
 _AR = _rules(
     (r"بعد\s+غد", "day after tomorrow"),
     (rf"{_CLOCK}\s*(?:صباحا|ص|فجرا)", r"\1am"),
@@ -275,7 +275,7 @@ _TO_ASCII = str.maketrans(
 )
 
 
-def _plain(phrase: str) -> str:
+def plain(phrase: str) -> str:
     """Arabic-Indic digits as ASCII, no marks, one apostrophe for Ukrainian."""
     return _MARKS.sub("", phrase).translate(_TO_ASCII)
 
@@ -286,7 +286,7 @@ def in_english(phrase: str, lang: str) -> str:
     rules = RULES.get(lang)
     if rules is None:
         return phrase
-    phrase = _plain(phrase)
+    phrase = plain(phrase)
     for pattern, english in rules:
         phrase = pattern.sub(english, phrase)
     phrase = _BARE_24.sub(r"at \1:00", phrase)

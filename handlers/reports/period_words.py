@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
-# The phrases a teacher types, in lower case, with Arabic's hamza on alef written plainly.
+from handlers.common import plain
+
+# The phrases a teacher types, in lower case and as ``plain`` leaves them (Arabic's alef
+# without hamza, no short vowels).
 _PHRASES: dict[str, dict[str, str]] = {
     "es": {
         **dict.fromkeys(("esta semana", "semana actual"), "this week"),
@@ -77,16 +80,15 @@ _DAYS: dict[str, re.Pattern[str]] = {
     "es": re.compile(r"(\d{1,5}) ?(?:días?|dias?)"),
     "pl": re.compile(r"(\d{1,5}) ?(?:dni|dzień|dzien)"),
     "uk": re.compile(r"(\d{1,5}) ?(?:днів|дні|день|дн)"),
-    "ar": re.compile(r"(\d{1,5}) ?(?:يوما|يومًا|يوم|ايام)"),
+    "ar": re.compile(r"(\d{1,5}) ?(?:يوما|يوم|ايام)"),
 }
-_PLAIN = str.maketrans("أإآ٠١٢٣٤٥٦٧٨٩", "ااا0123456789")
 
 
 def period_in_english(words: str, lang: str) -> str:
     """``words`` (lower case, spaced once) as the English period they mean in ``lang``."""
-    plain = words.translate(_PLAIN) if lang == "ar" else words
-    if phrase := _PHRASES.get(lang, {}).get(plain):
+    typed = plain(words)
+    if phrase := _PHRASES.get(lang, {}).get(typed):
         return phrase
-    if (days := _DAYS.get(lang)) and (match := days.fullmatch(plain)):
+    if (days := _DAYS.get(lang)) and (match := days.fullmatch(typed)):
         return f"{match[1]} days"
     return words
