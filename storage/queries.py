@@ -15,6 +15,7 @@ from sqlalchemy import (
     CursorResult,
     Select,
     SQLColumnExpression,
+    Table,
     and_,
     bindparam,
     case,
@@ -133,6 +134,9 @@ def _shape(person: Person, filters: BrowseFilters, today: date) -> tuple[_Shape,
     return shape, values
 
 
+_OPPORTUNITIES = Opportunity.__table__
+
+
 def _matching(shape: _Shape, hits: CTE | None = None) -> Select[int]:
     """``browse_query`` for ``shape``, its values bound by name: cached without ``hits``."""
     if hits is None:
@@ -145,39 +149,39 @@ def _matching_cached(shape: _Shape) -> Select[int]:
     return _build_matching(shape, None)
 
 
-def _build_matching(shape: _Shape, hits: CTE | None) -> Select[int]:
+def _build_matching(shape: _Shape, hits: CTE | None, rows: Table = _OPPORTUNITIES) -> Select[int]:
+    """The ids of ``rows`` (the listings, or PostgreSQL's ``search.LISTINGS`` of the open
+    ones, which has the same columns but the status) that ``shape`` keeps."""
+    c = rows.c
     conditions: list[ColumnElement[bool]] = [
-        Opportunity.status == OpportunityStatus.OPEN,
-        or_(Opportunity.deadline.is_(None), Opportunity.deadline >= bindparam("today")),
+        or_(c.deadline.is_(None), c.deadline >= bindparam("today")),
     ]
+    if rows is _OPPORTUNITIES:
+        conditions.insert(0, c.status == OpportunityStatus.OPEN)
     # Eligibility (age, grade): a hard filter, like ``ineligibility``.
     if shape.under_18:
-        conditions.append(or_(Opportunity.min_age.is_(None), Opportunity.min_age < ADULT_AGE))
+        conditions.append(or_(c.min_age.is_(None), c.min_age < ADULT_AGE))
     if shape.graded:
-        conditions.append(
-            or_(Opportunity.min_grade.is_(None), Opportunity.min_grade <= bindparam("grade"))
-        )
-        conditions.append(
-            or_(Opportunity.max_grade.is_(None), Opportunity.max_grade >= bindparam("grade"))
-        )
+        conditions.append(or_(c.min_grade.is_(None), c.min_grade <= bindparam("grade")))
+        conditions.append(or_(c.max_grade.is_(None), c.max_grade >= bindparam("grade")))
     if shape.kind:
-        conditions.append(Opportunity.kind == bindparam("kind"))
+        conditions.append(c.kind == bindparam("kind"))
     if shape.tag:
         conditions.append(
             exists().where(
-                OpportunityTag.opportunity_id == Opportunity.id,
+                OpportunityTag.opportunity_id == c.id,
                 OpportunityTag.tag == bindparam("tag"),
             )
         )
     if shape.remote is not None:
-        conditions.append(Opportunity.remote.is_(shape.remote))
+        conditions.append(c.remote.is_(shape.remote))
     if shape.paid is not None:
-        conditions.append(Opportunity.paid.is_(shape.paid))
+        conditions.append(c.paid.is_(shape.paid))
     if shape.where:
-        conditions.append(Opportunity.location.icontains(bindparam("where"), escape="/"))
-    query = select(Opportunity.id)
+        conditions.append(c.location.icontains(bindparam("where"), escape="/"))
+    query = select(c.id)
     if hits is not None:
-        query = query.join(hits, hits.c.id == Opportunity.id)
+        query = query.join(hits, hits.c.id == c.id)
     return query.where(and_(*conditions))
 
 
@@ -197,26 +201,17 @@ def search_hits(session: Session, text: str | None) -> CTE | None:
 
     A search with no word that can be looked for (only punctuation) matches nothing.
     """
-    return _hits(session, search_terms(session, text))
+    terms = search_terms(session, text)
+    if terms is None:
+        return None
+    if not terms:
+        return select(Opportunity.id.label("id")).where(false()).cte("hits")
+    return search.matches(session, terms)
 
 
 def search_terms(session: Session, text: str | None) -> list[search.Term] | None:
     """The terms of a search for ``text``, typos corrected, or None without a search."""
     return search.correct(session, search.parse(text)) if text else None
-
-
-def _hits(
-    session: Session,
-    terms: list[search.Term] | None,
-    *,
-    ranked: bool = True,
-    complete_only: bool = False,
-) -> CTE | None:
-    if terms is None:
-        return None
-    if not terms:
-        return select(Opportunity.id.label("id")).where(false()).cte("hits")
-    return search.matches(session, terms, ranked=ranked, complete_only=complete_only)
 
 
 # How soon a deadline or how recent a listing counts for the "for you" score.
@@ -410,30 +405,78 @@ def _page(
 ) -> tuple[list[int], int]:
     """The ids of ``browse_page``'s listings, in order, and the total count."""
     terms = search_terms(session, filters.text)
+    if terms == []:
+        return [], 0  # nothing that can be looked for: nothing matches
     shape, values = _shape(person, filters, today)
-    # As many lines as roles, and how many listings they have between them: counted without
-    # ranking anything (a search's matches without scoring them).
+    key: search.Key = None
     if terms is None:
         counting = _counting_cached(shape)
     else:
-        counting = _counting(_matching(shape, _hits(session, terms, ranked=False)))
+        key, words = search.query(session, terms)
+        values |= words
+        counting = _search_counting(shape, key)
+    # As many lines as roles, and how many listings they have between them: counted without
+    # ranking anything (a search's matches without scoring them).
     total, listings = session.execute(counting, values).one()
     wanted = (page + 1) * page_size
     if total <= page * page_size:
         return [], total
     per_role_read = -(-2 * int(listings) // total)
-    ids: list[int] = []
-    if terms:
-        # The listings with every word come first: when they fill the page, the others are
-        # not scored at all.
-        complete = _hits(session, terms, complete_only=True)
-        ranked, score_values = _ranked(shape, complete, person, today, order)
-        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
+    if terms is None:
+        ranked, score_values = _ranked(shape, None, person, today, order)
+        return _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)[
+            page * page_size :
+        ], total
+    # The listings with every word come first: when they fill the page, the others are not
+    # scored at all. On SQLite only the leading ones are looked up (``search.leading``): if
+    # too few of them are eligible, the second round has every match anyway.
+    ranked = _search_ranked(shape, key, complete_only=True)
+    ids = _best_of_each_role(session, ranked, values, wanted, per_role_read)
     if len(ids) < wanted:
-        hits = _hits(session, terms)
-        ranked, score_values = _ranked(shape, hits, person, today, order)
-        ids = _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)
+        ranked = _search_ranked(shape, key, complete_only=False)
+        ids = _best_of_each_role(session, ranked, values, wanted, per_role_read)
     return ids[page * page_size :], total
+
+
+def _rows(key: search.Key) -> Table:
+    """What a search with ``key`` reads the listings from (see ``storage.search``)."""
+    return _OPPORTUNITIES if key is None else search.LISTINGS
+
+
+@functools.cache
+def _search_counting(shape: _Shape, key: search.Key) -> Select[int, int]:
+    """``_counting`` of a search's matches: those with some term, found without scoring."""
+    if key is None:
+        # The open listings read from the match index in its order, each checked against the
+        # matches found once: no lookup in the table per match, no sort to group the roles.
+        matched = _build_matching(shape, None).where(_OPPORTUNITIES.c.id.in_(search.fts_rows()))
+    else:
+        # The match is a condition on the row itself: one pass over ``search.LISTINGS``.
+        matched = _build_matching(shape, None, search.LISTINGS).where(
+            search.found(key, every=False)
+        )
+    return _counting(matched, _rows(key))
+
+
+@functools.cache
+def _search_ranked(shape: _Shape, key: search.Key, *, complete_only: bool) -> Select[int, int, str]:
+    """The ids of a search's matches best first, each with its role, the first "limit" of them:
+    those with every term only if ``complete_only``, and then on SQLite only the leading ones
+    (``search.leading``: as many as the rows asked for, "skip" bound)."""
+    rows = _rows(key)
+    keys: list[SQLColumnExpression[Any]] = []
+    if key is None:
+        scores = search.scored(complete_only)
+        matched = _build_matching(shape, scores)
+        if complete_only:
+            matched = matched.where(search.leading(scores))
+        keys += [scores.c.complete.desc(), scores.c.relevance.desc()]
+    else:
+        matched = _build_matching(shape, None, rows).where(search.found(key, complete_only))
+        if not complete_only:
+            keys.append(search.found(key, every=True).desc())
+        keys.append(search.relevance(key).desc())
+    return _ordered(matched, rows, keys)
 
 
 @functools.cache
@@ -456,11 +499,11 @@ def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datet
     )
 
 
-def _counting(matched: Select[int]) -> Select[int, int]:
+def _counting(matched: Select[int], rows: Table = _OPPORTUNITIES) -> Select[int, int]:
     """How many roles ``matched`` has, and how many listings between them."""
     per_role = (
         matched.with_only_columns(func.count().label("listings"))
-        .group_by(Opportunity.organisation_id, Opportunity.title_key)
+        .group_by(rows.c.organisation_id, rows.c.title_key)
         .subquery()
     )
     return select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
@@ -484,11 +527,11 @@ def _listings() -> Select[Opportunity]:
 def _ranked(
     shape: _Shape, hits: CTE | None, person: Person, today: date, order: str
 ) -> tuple[Select[int, int, str], dict[str, object]]:
-    """The ids of ``shape``'s listings best first (see ``browse_page``), each with its role,
-    the first "limit" of them; and the values the order binds."""
+    """The ids of ``shape``'s listings (of ``hits`` if given) best first (see ``browse_page``),
+    each with its role, the first "limit" of them; and the values the order binds."""
     score: _ScoreShape | None = None
     values: dict[str, object] = {}
-    if order == "for_you" and not (hits is not None and "relevance" in hits.c):
+    if order == "for_you":
         score, values = for_you_score(person, today)
     if hits is None:
         return _ranked_cached(shape, order, score), values
@@ -504,22 +547,24 @@ def _build_ranked(
     shape: _Shape, hits: CTE | None, order: str, score: _ScoreShape | None
 ) -> Select[int, int, str]:
     keys: list[SQLColumnExpression[Any]] = []
-    if hits is not None and "relevance" in hits.c:
-        keys += [hits.c.complete.desc(), hits.c.relevance.desc()]
-    elif order == "newest":
+    if order == "newest":
         keys += [Opportunity.published_at.desc()]
     elif score is not None:
         keys += [_score(*score).desc()]
-    keys += [
-        Opportunity.deadline.is_(None),
-        Opportunity.deadline,
-        Opportunity.published_at.desc(),
-        Opportunity.id.desc(),
-    ]
+    return _ordered(_matching(shape, hits), _OPPORTUNITIES, keys)
+
+
+def _ordered(
+    matched: Select[int], rows: Table, keys: list[SQLColumnExpression[Any]]
+) -> Select[int, int, str]:
+    """``matched`` in the order of ``keys``, then the soonest deadline, the newest and the
+    highest id; with each listing's role; the first "limit"."""
+    c = rows.c
     return (
-        _matching(shape, hits)
-        .order_by(*keys)
-        .add_columns(Opportunity.organisation_id, Opportunity.title_key)
+        matched.order_by(
+            *keys, c.deadline.is_(None), c.deadline, c.published_at.desc(), c.id.desc()
+        )
+        .add_columns(c.organisation_id, c.title_key)
         .limit(bindparam("limit"))
     )
 
@@ -540,7 +585,9 @@ def _best_of_each_role(
     """
     limit = wanted * per_role
     while True:
-        rows = session.execute(ranked, {**values, "limit": limit}).all()
+        # "skip" only counts where ``search.leading`` reads it: the leading matches are as
+        # many as the rows asked for.
+        rows = session.execute(ranked, {**values, "limit": limit, "skip": limit - 1}).all()
         best: dict[tuple[int, str], int] = {}
         for listing, organisation, title in rows:
             best.setdefault((organisation, title), listing)

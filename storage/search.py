@@ -1,27 +1,53 @@
 """Full-text search over opportunities that forgives word forms and typos.
 
-The index itself (migrations 0012_search and 0018_match_keys) is SQLite FTS5 with porter
-stemming, or a weighted PostgreSQL ``tsvector`` with a GIN index. It holds the open listings
-only, all that a search can show (the PostgreSQL queries spell the status out, so that the
-planner sees they fit the partial index); triggers keep it in step with every write. This
-module turns what a student typed into terms, corrects words the index has never seen to the
-closest indexed word, and gives the matching opportunity ids with two ranking columns:
-``complete`` (every term matched) and ``relevance`` (bm25 on SQLite, ``ts_rank`` on
-PostgreSQL; higher is better). Listings with all the words come first, then those with some.
+The index holds the open listings only, all that a search can show, and triggers keep it in
+step with every write. SQLite: FTS5 with porter stemming (migrations 0012_search and
+0018_match_keys); a listing's eligibility and the filters are read from the match index
+(``ix_opportunities_match``). PostgreSQL: a weighted ``tsvector`` with a GIN index, in
+``search_listings`` (0020), one narrow row per open listing beside what eligibility, the
+filters and the order read, so that a search reads that table alone.
+
+This module turns what a student typed into terms, corrects words the index has never seen to
+the closest indexed word, and gives the pieces of the statements that find and rank the
+matches (``storage.queries`` puts them together): listings with all the words come first, then
+those with some, each by relevance (bm25 on SQLite, ``ts_rank`` on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import CTE, Boolean, Float, Integer, text
+from sqlalchemy import (
+    CTE,
+    Boolean,
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
+
+from storage.models import MATCH_KEYS, Opportunity
 
 # Objects of the search index that the models do not describe (virtual tables, the PostgreSQL
 # column and words table): schema comparisons leave them alone.
-_SEARCH_TABLES = ("opportunity_search", "search_words")
-_SEARCH_INDEXES = ("ix_opportunities_search_document", "ix_search_words_trigram")
+_SEARCH_TABLES = ("opportunity_search", "search_words", "search_listings")
+_SEARCH_INDEXES = (
+    "ix_opportunities_search_document",
+    "ix_search_words_trigram",
+    "ix_search_listings_document",
+)
 
 # Words a search ignores on both backends: PostgreSQL's English configuration drops them, and
 # SQLite's index keeps them, so without this "jobs in Leeds" would need "in" on one only.
@@ -140,8 +166,8 @@ def _finding_nothing(session: Session, terms: list[Term]) -> set[int]:
         return set()
     if _postgres(session):
         probe = (
-            "EXISTS (SELECT 1 FROM opportunities WHERE status = 'open'"
-            " AND search_document @@ websearch_to_tsquery('english', :q{n}))"
+            "EXISTS (SELECT 1 FROM search_listings"
+            " WHERE search_document @@ websearch_to_tsquery('english', :q{n}))"
         )
         values = {f"q{n}": term.typed for n, term in enumerate(terms)}
     else:
@@ -187,55 +213,124 @@ def correct(session: Session, terms: list[Term]) -> list[Term]:
     return corrected
 
 
-def matches(
-    session: Session, terms: list[Term], *, ranked: bool = True, complete_only: bool = False
-) -> CTE:
-    """Ids of the opportunities matching any of ``terms`` (all of them if ``complete_only``),
-    with ``complete`` and ``relevance`` unless not ``ranked`` (what counting them needs: the
-    index alone, nothing scored). A listing's relevance is the same either way: it is scored
-    against every term."""
-    params: dict[str, str] = {}
+# What a statement for a search depends on besides its bound values: on PostgreSQL, which
+# terms are corrected stems (a prefix query) and which are words; nothing on SQLite, where the
+# whole query is one bound string.
+Key = tuple[bool, ...] | None
+
+
+def query(session: Session, terms: list[Term]) -> tuple[Key, dict[str, str]]:
+    """The key of a search for ``terms`` (statements are built once per key) and the values
+    they bind: "some" and "every" on SQLite (FTS5 queries), a value per term on PostgreSQL."""
     if _postgres(session):
-        queries = []
+        values = {}
         for n, term in enumerate(terms):
             if term.stem is not None:
-                params[f"t{n}"] = "'" + term.stem.replace("'", "''") + "':*"
-                queries.append(f"to_tsquery('simple', :t{n})")
+                values[f"t{n}"] = "'" + term.stem.replace("'", "''") + "':*"
             else:
-                params[f"t{n}"] = f'"{term.typed}"' if term.quoted else term.typed
-                queries.append(f"websearch_to_tsquery('english', :t{n})")
-        every = "(" + " && ".join(queries) + ")"
-        some = "(" + " || ".join(queries) + ")"
-        scores = (
-            f", search_document @@ {every} AS complete,"
-            f" ts_rank(search_document, {some}) AS relevance"
-        )
-        statement = text(
-            f"SELECT id{scores if ranked else ''} FROM opportunities WHERE status = 'open'"
-            f" AND search_document @@ {every if complete_only else some}"
-        )
+                values[f"t{n}"] = f'"{term.typed}"' if term.quoted else term.typed
+        return tuple(term.stem is not None for term in terms), values
+    return None, {
+        "some": " OR ".join(_fts_term(t) for t in terms),
+        "every": " AND ".join(_fts_term(t) for t in terms),
+    }
+
+
+# The open listings as a PostgreSQL search reads them (migration 0020_search_listings): what
+# eligibility, the filters and the order read, and the search document. Not in the models'
+# metadata: like the rest of the search index, migrations alone make it, on PostgreSQL alone.
+LISTINGS = Table(
+    "search_listings",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    *(
+        Column(name, Opportunity.__table__.c[name].type)
+        for name in ("organisation_id", "title_key", "kind", *MATCH_KEYS)
+    ),
+    Column("search_document", TSVECTOR),
+)
+
+
+def tsquery(key: tuple[bool, ...], every: bool) -> ColumnElement[Any]:
+    """PostgreSQL: the terms of a search of ``key`` as one query, all of them or any."""
+    queries = [
+        func.to_tsquery(literal_column("'simple'"), bindparam(f"t{n}"))
+        if stem
+        else func.websearch_to_tsquery(literal_column("'english'"), bindparam(f"t{n}"))
+        for n, stem in enumerate(key)
+    ]
+    joined: ColumnElement[Any] = queries[0]
+    for more in queries[1:]:
+        joined = joined.op("&&" if every else "||")(more)
+    return joined.self_group()
+
+
+def found(key: tuple[bool, ...], every: bool) -> ColumnElement[bool]:
+    """PostgreSQL: whether a row of ``LISTINGS`` has every or some term of a search of ``key``."""
+    return LISTINGS.c.search_document.bool_op("@@")(tsquery(key, every))
+
+
+def relevance(key: tuple[bool, ...]) -> ColumnElement[float]:
+    """PostgreSQL: how well a row of ``LISTINGS`` matches a search of ``key`` (``ts_rank``
+    against every term, so a listing's relevance is the same whether it has all or some)."""
+    return func.ts_rank(LISTINGS.c.search_document, tsquery(key, every=False), type_=Float)
+
+
+def fts_rows() -> TextClause:
+    """SQLite: the ids of the open listings with some term of a search."""
+    return text(f"SELECT rowid AS id {_FROM_FTS} :some")
+
+
+# bm25 weighs a match in the title most, then the tags and the employer; it is negative, lower
+# for better matches.
+_BM25 = "-bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
+
+
+def scored(complete_only: bool) -> CTE:
+    """SQLite: the listings with every term of a search (or some, unless ``complete_only``),
+    each with ``complete`` (it has every term) and its ``relevance`` (higher is better).
+
+    Materialized: scored once, then joined with the listings (and read again by ``leading``).
+    """
+    if complete_only:
+        statement = text(f"SELECT rowid AS id, 1 AS complete, {_BM25} {_FROM_FTS} :every")
     else:
-        params["found"] = (" AND " if complete_only else " OR ").join(_fts_term(t) for t in terms)
-        scores = ""
-        if ranked:
-            complete = "1"
-            if not complete_only:
-                params["every"] = " AND ".join(_fts_term(t) for t in terms)
-                complete = (
-                    "rowid IN (SELECT rowid FROM opportunity_search"
-                    " WHERE opportunity_search MATCH :every)"
-                )
-            # bm25 weighs a match in the title most, then the tags and the employer; it is
-            # negative, lower for better matches.
-            scores = (
-                f", {complete} AS complete,"
-                " -bm25(opportunity_search, 10.0, 4.0, 1.0, 2.0, 4.0) AS relevance"
-            )
         statement = text(
-            f"SELECT rowid AS id{scores} FROM opportunity_search"
-            " WHERE opportunity_search MATCH :found"
+            "SELECT rowid AS id, rowid IN (SELECT rowid FROM opportunity_search"
+            f" WHERE opportunity_search MATCH :every) AS complete, {_BM25} {_FROM_FTS} :some"
         )
-    columns = {"id": Integer, **({"complete": Boolean, "relevance": Float} if ranked else {})}
-    # Materialized: the matches are found once and the listings looked up by id, where a
-    # planner could otherwise go through the open listings and ask the index about each.
-    return statement.bindparams(**params).columns(**columns).cte("hits").prefix_with("MATERIALIZED")
+    columns = statement.columns(id=Integer, complete=Boolean, relevance=Float)
+    return columns.cte("scored").prefix_with("MATERIALIZED")
+
+
+_FROM_FTS = "FROM opportunity_search WHERE opportunity_search MATCH"
+
+
+def leading(scores: CTE) -> ColumnElement[bool]:
+    """SQLite: whether a row of ``scores`` is among the "skip" + 1 most relevant, ties with
+    the last of them included.
+
+    FTS5 has no "best N": bm25 is computed for every match. What is left to save is the rest:
+    only the leading matches are looked up in the listings and sorted. Every other match is
+    strictly less relevant than all of them, so the eligible leading matches, in order, are
+    the first rows of the order of every match: a page read from them is the same. When too
+    few of them are eligible, the caller asks again without this bound.
+    """
+    last = (
+        select(scores.c.relevance)
+        .order_by(scores.c.relevance.desc())
+        .limit(1)
+        .offset(bindparam("skip"))
+        .scalar_subquery()
+    )
+    # Fewer matches than that: there is no last one, and every match leads.
+    return scores.c.relevance >= func.coalesce(last, -1e308)
+
+
+def matches(session: Session, terms: list[Term]) -> CTE:
+    """Ids of the open listings matching any of ``terms``, as a table a query can join."""
+    key, values = query(session, terms)
+    if key is None:
+        statement = fts_rows().columns(id=Integer).bindparams(some=values["some"])
+        return statement.cte("hits").prefix_with("MATERIALIZED")
+    return select(LISTINGS.c.id).where(found(key, every=False)).params(values).cte("hits")

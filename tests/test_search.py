@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from handlers.common import also
 from handlers.listings.importer import import_file
 from storage.models import (
     Opportunity,
+    OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
     Organisation,
@@ -221,6 +222,89 @@ def test_eligibility_stays_a_hard_filter(
             session, young, BrowseFilters(text="welding"), date(2026, 1, 1), page=0, page_size=5
         )
     assert (items, total) == ([], 0)
+
+
+def test_the_best_matches_a_student_may_not_take_do_not_hide_the_others(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """SQLite looks up only the leading matches first; when too few of them are eligible,
+    the page still lists the eligible ones further down, in order."""
+    for n in range(30):
+        add_opportunity(
+            session_factory,
+            clock.now,
+            title=f"Welding apprentice {n}",
+            organisation=f"Forge {n}",
+            min_age=18,
+        )
+    eligible = [
+        add_opportunity(
+            session_factory,
+            clock.now,
+            title=f"Workshop assistant {n}",
+            organisation=f"Works {n}",
+            description="Some welding.",
+        )
+        for n in range(7)
+    ]
+    student = Person(name="Y", role=Role.STUDENT, under_18=True, created_at=clock.now)
+    pages = []
+    with session_factory() as session:
+        for page in (0, 1):
+            items, total = browse_page(
+                session,
+                student,
+                BrowseFilters(text="welding"),
+                clock.now.date(),
+                page=page,
+                page_size=5,
+            )
+            pages.append([o.id for o in items])
+    assert [len(p) for p in pages] == [5, 2] and total == 7
+    assert sorted(pages[0] + pages[1]) == eligible
+
+
+def test_a_search_sees_every_change_to_what_it_filters_on(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """PostgreSQL reads a search's eligibility, filters and order from a copy kept beside the
+    search document (``search_listings``): each change to the listing shows at once."""
+    listing = add_opportunity(
+        session_factory, clock.now, title="Welding apprentice", location="Leeds", remote=False
+    )
+    student = Person(name="Y", role=Role.STUDENT, under_18=True, grade=9, created_at=clock.now)
+    today = clock.now.date()
+
+    def finds(**filters: object) -> bool:
+        with session_factory() as session:
+            items, total = browse_page(
+                session,
+                student,
+                BrowseFilters(text="welding", **filters),  # type: ignore[arg-type]
+                today,
+                page=0,
+                page_size=5,
+            )
+        assert total == len(items)
+        return [o.id for o in items] == [listing]
+
+    def change(**values: object) -> None:
+        with session_factory.begin() as session:
+            session.execute(update(Opportunity).where(Opportunity.id == listing).values(**values))
+
+    assert finds(where="leeds") and not finds(where="york") and not finds(remote=True)
+    change(location="York", remote=True, paid=True, kind=OpportunityKind.JOB_SHADOWING)
+    assert finds(where="york") and finds(remote=True) and finds(paid=True)
+    assert not finds(kind=OpportunityKind.INTERNSHIP) and finds(kind=OpportunityKind.JOB_SHADOWING)
+    for ineligible in ({"min_age": 18}, {"min_grade": 10}, {"max_grade": 8}):
+        change(**ineligible)
+        assert not finds()
+        change(min_age=None, min_grade=None, max_grade=None)
+        assert finds()
+    change(deadline=today - timedelta(days=1))
+    assert not finds()
+    change(deadline=today)
+    assert finds()
 
 
 @pytest.mark.parametrize(
