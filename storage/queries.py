@@ -28,13 +28,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
-from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.types import String
 
 from storage import search
 from storage.db import dialect_insert
@@ -150,7 +146,7 @@ def _matching_cached(shape: _Shape) -> Select[int]:
 
 
 def _build_matching(shape: _Shape, hits: CTE | None, rows: Table = _OPPORTUNITIES) -> Select[int]:
-    """The ids of ``rows`` (the listings, or PostgreSQL's ``search.LISTINGS`` of the open
+    """The ids of ``rows`` (the listings, or PostgreSQL's ``search.OPEN_LISTINGS`` of the open
     ones, which has the same columns but the status) that ``shape`` keeps."""
     c = rows.c
     conditions: list[ColumnElement[bool]] = [
@@ -253,52 +249,31 @@ def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, o
 
 
 @functools.cache
-def _score(fields: int, near: bool, remote: bool) -> ColumnElement[int]:
+def _score(fields: int, near: bool, remote: bool, rows: Table) -> ColumnElement[int]:
     """``for_you_score``'s expression for a student with ``fields`` fields, a place or not, and
-    who wants remote work or not: built once for each shape, the student's values are bound."""
+    who wants remote work or not, on ``rows`` (see ``_rows``): built once for each shape, the
+    student's values are bound."""
+    c = rows.c
     terms: list[ColumnElement[int]] = [
-        case((Opportunity.deadline <= bindparam("closes_by"), 2), else_=0),
-        case((Opportunity.published_at >= bindparam("new_since"), 1), else_=0),
-        case((Opportunity.paid.is_(True), 1), else_=0),
+        case((c.deadline <= bindparam("closes_by"), 2), else_=0),
+        case((c.published_at >= bindparam("new_since"), 1), else_=0),
+        case((c.paid.is_(True), 1), else_=0),
     ]
     if fields:
-        mine = or_(*(Opportunity.tag_list.like(bindparam(f"field{n}")) for n in range(fields)))
+        mine = or_(*(c.tag_list.like(bindparam(f"field{n}")) for n in range(fields)))
         terms.append(case((mine, 4), else_=0))
     close: list[ColumnElement[bool]] = []
     if near:
-        close.append(_Lowered(Opportunity.location.expression).like(bindparam("place")))
+        # The pattern is in lower case. SQLite's LIKE ignores case (as far as its ``lower()``
+        # folds, ASCII letters); PostgreSQL's table of open listings keeps the location in
+        # lower case, instead of ``lower()`` or ILIKE on every listing for every page.
+        location = c.location_lower if "location_lower" in c else c.location
+        close.append(location.like(bindparam("place")))
     if remote:
-        close.append(Opportunity.remote.is_(True))
+        close.append(c.remote.is_(True))
     if close:
         terms.append(case((or_(*close), 3), else_=0))
     return sum(terms[1:], terms[0])
-
-
-class _Lowered(ColumnElement[str]):
-    """A text column in lower case, to compare with a pattern in lower case with LIKE.
-
-    PostgreSQL: ``lower(column)``, which is what ``ILIKE`` does, without its cost per row.
-    SQLite: the column itself, since its ``LIKE`` already ignores case as far as its
-    ``lower()`` folds it (ASCII letters): no copy of the column in lower case per row.
-    """
-
-    type = String()
-    inherit_cache = True
-    # What the statement cache's key is made of; SQLAlchemy declares it a list.
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-
-    def __init__(self, column: ColumnElement[str]) -> None:
-        self.column = column
-
-
-@compiles(_Lowered)
-def _lowered(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"lower({compiler.process(element.column, **kw)})"
-
-
-@compiles(_Lowered, "sqlite")
-def _lowered_by_like(element: _Lowered, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.column, **kw))
 
 
 @dataclass(frozen=True)
@@ -408,9 +383,10 @@ def _page(
     if terms == []:
         return [], 0  # nothing that can be looked for: nothing matches
     shape, values = _shape(person, filters, today)
+    rows = _rows(session)
     key: search.Key = None
     if terms is None:
-        counting = _counting_cached(shape)
+        counting = _counting_cached(shape, rows)
     else:
         key, words = search.query(session, terms)
         values |= words
@@ -423,7 +399,7 @@ def _page(
         return [], total
     per_role_read = -(-2 * int(listings) // total)
     if terms is None:
-        ranked, score_values = _ranked(shape, None, person, today, order)
+        ranked, score_values = _ranked(shape, rows, person, today, order)
         return _best_of_each_role(session, ranked, values | score_values, wanted, per_role_read)[
             page * page_size :
         ], total
@@ -438,9 +414,13 @@ def _page(
     return ids[page * page_size :], total
 
 
-def _rows(key: search.Key) -> Table:
-    """What a search with ``key`` reads the listings from (see ``storage.search``)."""
-    return _OPPORTUNITIES if key is None else search.LISTINGS
+def _rows(session: Session) -> Table:
+    """What a page reads the listings from: on PostgreSQL its narrow table of the open ones
+    (``search.OPEN_LISTINGS``); on SQLite the listings, whose match index holds what a page
+    reads and whose full-text index is a table of the open ones already."""
+    if session.get_bind().dialect.name == "postgresql":
+        return search.OPEN_LISTINGS
+    return _OPPORTUNITIES
 
 
 @functools.cache
@@ -451,11 +431,11 @@ def _search_counting(shape: _Shape, key: search.Key) -> Select[int, int]:
         # matches found once: no lookup in the table per match, no sort to group the roles.
         matched = _build_matching(shape, None).where(_OPPORTUNITIES.c.id.in_(search.fts_rows()))
     else:
-        # The match is a condition on the row itself: one pass over ``search.LISTINGS``.
-        matched = _build_matching(shape, None, search.LISTINGS).where(
+        # The match is a condition on the row itself: one pass over ``search.OPEN_LISTINGS``.
+        matched = _build_matching(shape, None, search.OPEN_LISTINGS).where(
             search.found(key, every=False)
         )
-    return _counting(matched, _rows(key))
+    return _counting(matched, _OPPORTUNITIES if key is None else search.OPEN_LISTINGS)
 
 
 @functools.cache
@@ -463,7 +443,7 @@ def _search_ranked(shape: _Shape, key: search.Key, *, complete_only: bool) -> Se
     """The ids of a search's matches best first, each with its role, the first "limit" of them:
     those with every term only if ``complete_only``, and then on SQLite only the leading ones
     (``search.leading``: as many as the rows asked for, "skip" bound)."""
-    rows = _rows(key)
+    rows = _OPPORTUNITIES if key is None else search.OPEN_LISTINGS
     keys: list[SQLColumnExpression[Any]] = []
     if key is None:
         scores = search.scored(complete_only)
@@ -510,8 +490,8 @@ def _counting(matched: Select[int], rows: Table = _OPPORTUNITIES) -> Select[int,
 
 
 @functools.cache
-def _counting_cached(shape: _Shape) -> Select[int, int]:
-    return _counting(_matching(shape))
+def _counting_cached(shape: _Shape, rows: Table) -> Select[int, int]:
+    return _counting(_build_matching(shape, None, rows), rows)
 
 
 @functools.cache
@@ -525,33 +505,27 @@ def _listings() -> Select[Opportunity]:
 
 
 def _ranked(
-    shape: _Shape, hits: CTE | None, person: Person, today: date, order: str
+    shape: _Shape, rows: Table, person: Person, today: date, order: str
 ) -> tuple[Select[int, int, str], dict[str, object]]:
-    """The ids of ``shape``'s listings (of ``hits`` if given) best first (see ``browse_page``),
-    each with its role, the first "limit" of them; and the values the order binds."""
+    """The ids of ``shape``'s listings in ``rows`` best first (see ``browse_page``), each with
+    its role, the first "limit" of them; and the values the order binds."""
     score: _ScoreShape | None = None
     values: dict[str, object] = {}
     if order == "for_you":
         score, values = for_you_score(person, today)
-    if hits is None:
-        return _ranked_cached(shape, order, score), values
-    return _build_ranked(shape, hits, order, score), values
+    return _ranked_cached(shape, rows, order, score), values
 
 
 @functools.cache
-def _ranked_cached(shape: _Shape, order: str, score: _ScoreShape | None) -> Select[int, int, str]:
-    return _build_ranked(shape, None, order, score)
-
-
-def _build_ranked(
-    shape: _Shape, hits: CTE | None, order: str, score: _ScoreShape | None
+def _ranked_cached(
+    shape: _Shape, rows: Table, order: str, score: _ScoreShape | None
 ) -> Select[int, int, str]:
     keys: list[SQLColumnExpression[Any]] = []
     if order == "newest":
-        keys += [Opportunity.published_at.desc()]
+        keys += [rows.c.published_at.desc()]
     elif score is not None:
-        keys += [_score(*score).desc()]
-    return _ordered(_matching(shape, hits), _OPPORTUNITIES, keys)
+        keys += [_score(*score, rows).desc()]
+    return _ordered(_build_matching(shape, None, rows), rows, keys)
 
 
 def _ordered(

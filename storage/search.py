@@ -4,8 +4,9 @@ The index holds the open listings only, all that a search can show, and triggers
 step with every write. SQLite: FTS5 with porter stemming (migrations 0012_search and
 0018_match_keys); a listing's eligibility and the filters are read from the match index
 (``ix_opportunities_match``). PostgreSQL: a weighted ``tsvector`` with a GIN index, in
-``search_listings`` (0020), one narrow row per open listing beside what eligibility, the
-filters and the order read, so that a search reads that table alone.
+``open_listings`` (0020), one narrow row per open listing beside what eligibility, the
+filters and the order read, so that a page (a search or the "for you" list) reads that table
+alone.
 
 This module turns what a student typed into terms, corrects words the index has never seen to
 the closest indexed word, and gives the pieces of the statements that find and rank the
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    String,
     Table,
     TextClause,
     bindparam,
@@ -42,11 +44,11 @@ from storage.models import MATCH_KEYS, Opportunity
 
 # Objects of the search index that the models do not describe (virtual tables, the PostgreSQL
 # column and words table): schema comparisons leave them alone.
-_SEARCH_TABLES = ("opportunity_search", "search_words", "search_listings")
+_SEARCH_TABLES = ("opportunity_search", "search_words", "open_listings")
 _SEARCH_INDEXES = (
     "ix_opportunities_search_document",
     "ix_search_words_trigram",
-    "ix_search_listings_document",
+    "ix_open_listings_document",
 )
 
 # Words a search ignores on both backends: PostgreSQL's English configuration drops them, and
@@ -166,7 +168,7 @@ def _finding_nothing(session: Session, terms: list[Term]) -> set[int]:
         return set()
     if _postgres(session):
         probe = (
-            "EXISTS (SELECT 1 FROM search_listings"
+            "EXISTS (SELECT 1 FROM open_listings"
             " WHERE search_document @@ websearch_to_tsquery('english', :q{n}))"
         )
         values = {f"q{n}": term.typed for n, term in enumerate(terms)}
@@ -236,11 +238,12 @@ def query(session: Session, terms: list[Term]) -> tuple[Key, dict[str, str]]:
     }
 
 
-# The open listings as a PostgreSQL search reads them (migration 0020_search_listings): what
-# eligibility, the filters and the order read, and the search document. Not in the models'
-# metadata: like the rest of the search index, migrations alone make it, on PostgreSQL alone.
-LISTINGS = Table(
-    "search_listings",
+# The open listings as a PostgreSQL page reads them (migration 0020_open_listings): what
+# eligibility, the filters and the order read, the location in lower case, and the search
+# document. Not in the models' metadata: like the rest of the search index, migrations alone
+# make it, on PostgreSQL alone.
+OPEN_LISTINGS = Table(
+    "open_listings",
     MetaData(),
     Column("id", Integer, primary_key=True),
     *(
@@ -248,6 +251,7 @@ LISTINGS = Table(
         for name in ("organisation_id", "title_key", "kind", *MATCH_KEYS)
     ),
     Column("search_document", TSVECTOR),
+    Column("location_lower", String),
 )
 
 
@@ -266,14 +270,14 @@ def tsquery(key: tuple[bool, ...], every: bool) -> ColumnElement[Any]:
 
 
 def found(key: tuple[bool, ...], every: bool) -> ColumnElement[bool]:
-    """PostgreSQL: whether a row of ``LISTINGS`` has every or some term of a search of ``key``."""
-    return LISTINGS.c.search_document.bool_op("@@")(tsquery(key, every))
+    """PostgreSQL: whether a row of ``OPEN_LISTINGS`` has every or some term of a search."""
+    return OPEN_LISTINGS.c.search_document.bool_op("@@")(tsquery(key, every))
 
 
 def relevance(key: tuple[bool, ...]) -> ColumnElement[float]:
-    """PostgreSQL: how well a row of ``LISTINGS`` matches a search of ``key`` (``ts_rank``
+    """PostgreSQL: how well a row of ``OPEN_LISTINGS`` matches a search of ``key`` (``ts_rank``
     against every term, so a listing's relevance is the same whether it has all or some)."""
-    return func.ts_rank(LISTINGS.c.search_document, tsquery(key, every=False), type_=Float)
+    return func.ts_rank(OPEN_LISTINGS.c.search_document, tsquery(key, every=False), type_=Float)
 
 
 def fts_rows() -> TextClause:
@@ -333,4 +337,4 @@ def matches(session: Session, terms: list[Term]) -> CTE:
     if key is None:
         statement = fts_rows().columns(id=Integer).bindparams(some=values["some"])
         return statement.cte("hits").prefix_with("MATERIALIZED")
-    return select(LISTINGS.c.id).where(found(key, every=False)).params(values).cte("hits")
+    return select(OPEN_LISTINGS.c.id).where(found(key, every=False)).params(values).cte("hits")

@@ -6,11 +6,11 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
-from storage.models import OpportunityKind, OpportunityStatus
+from storage.models import Opportunity, OpportunityKind, OpportunityStatus
 from tests.conftest import FakeClock, Snapshot
 from tests.helpers import Chat, add_opportunity, add_school, onboard
 
@@ -529,6 +529,19 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
         assert titles(ada)[0] == first, typed
     ada.press("For you")
     assert titles(ada)[0] == "Cloud intern"
+    # A listing that moves is scored where it is now (PostgreSQL reads a copy kept by a
+    # trigger, with the place in lower case).
+    with session_factory.begin() as session:
+        session.execute(
+            update(Opportunity).where(Opportunity.title == "Data intern").values(location="LEEDS")
+        )
+    ada.send("/browse")
+    assert titles(ada) == [
+        "Cloud intern",
+        "Data intern",
+        "Design intern",
+        "Hospitality taster week",
+    ]
 
 
 def test_a_repeated_browse_takes_ten_statements_or_fewer(
