@@ -350,9 +350,10 @@ def bare_index(dialect: str, words: str | None) -> str:
             " ORDER BY deadline IS NULL, deadline LIMIT 5"
         )
     if dialect == "postgresql":
+        # The full-text index is on the narrow table of open listings (migration 0020).
         return (
-            "SELECT id FROM opportunities WHERE status = 'open'"
-            " AND search_document @@ websearch_to_tsquery('english', :q)"
+            "SELECT id FROM open_listings"
+            " WHERE search_document @@ websearch_to_tsquery('english', :q)"
             " ORDER BY ts_rank(search_document, websearch_to_tsquery('english', :q)) DESC"
             " LIMIT 5"
         )
