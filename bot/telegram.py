@@ -21,6 +21,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from aiohttp import web
@@ -162,6 +164,16 @@ async def _patiently(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``
+    and their lowercase spellings), if any."""
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    proxies = getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
 class AiohttpRequest(BaseRequest):
     """python-telegram-bot's Bot API calls over aiohttp, as JSON bodies.
 
@@ -188,9 +200,12 @@ class AiohttpRequest(BaseRequest):
     CONNECT_TIMEOUT = 5.0
     POOL_TIMEOUT = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, api_url: str) -> None:
         self._files = HTTPXRequest(connection_pool_size=self.CONNECTIONS)
         self._session: aiohttp.ClientSession | None = None
+        # Read once, as httpx reads it when PTB's request class is made. (aiohttp's trust_env
+        # would read the environment, and ~/.netrc, in a worker thread at every request.)
+        self._proxy = environment_proxy(api_url)
 
     @property
     def read_timeout(self) -> float | None:
@@ -203,9 +218,8 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=self.CONNECTIONS),
                 timeout=self._timeout(),
                 headers={"User-Agent": self.USER_AGENT},
-                # The Bot API sets no cookies; proxies from the environment, as httpx reads them.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=True,
+                cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none
+                proxy=self._proxy,
             )
 
     async def shutdown(self) -> None:
@@ -379,7 +393,7 @@ class TelegramAdapter:
             # Files come from the same server as the API (a self-hosted one, or a test fake).
             .base_file_url(f"{settings.telegram_api_url.rstrip('/')}/file/bot")
             .concurrent_updates(PerChatUpdateProcessor(concurrency))
-            .request(AiohttpRequest())
+            .request(AiohttpRequest(settings.telegram_api_url))
             .build()
         )
         self.application.add_handler(PTBTypeHandler(Update, self._on_update))

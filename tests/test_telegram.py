@@ -33,6 +33,7 @@ from bot.telegram import (
     AiohttpRequest,
     TelegramAdapter,
     TelegramTransport,
+    environment_proxy,
     split_text,
     to_html,
 )
@@ -558,7 +559,7 @@ async def test_bot_api_calls_over_aiohttp_keep_ptbs_answers_and_errors(
     """The adapter's request class: JSON bodies, the same results, and the errors PTB's own
     request class raises (a timeout, a 5xx, a server that is not there)."""
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("1", callback_data="open:1")]])
-    async with Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest()) as bot:
+    async with Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest(fake.base_url)) as bot:
         sent = await bot.send_message("42", "<b>hi</b> é", parse_mode="HTML", reply_markup=keyboard)
         assert sent.chat_id == 42 and sent.reply_markup == keyboard
         [call] = fake.sent(42)
@@ -577,9 +578,24 @@ async def test_bot_api_calls_over_aiohttp_keep_ptbs_answers_and_errors(
 
     nobody = f"http://127.0.0.1:{_free_port()}/bot"
     with pytest.raises(NetworkError) as refused:  # at the first call, getMe
-        async with Bot(TOKEN, base_url=nobody, request=AiohttpRequest()):
+        async with Bot(TOKEN, base_url=nobody, request=AiohttpRequest(nobody)):
             pass
     assert "aiohttp.ClientConnectorError" in refused.value.message
+
+
+def test_the_bot_api_proxy_is_the_environments(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    api = "https://api.telegram.org/bot123:ABC"
+    assert environment_proxy(api) is None
+    monkeypatch.setenv("ALL_PROXY", "http://all.example:3128")
+    assert environment_proxy(api) == "http://all.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert environment_proxy(api) == "http://proxy.example:3128"
+    assert environment_proxy("http://127.0.0.1:8081/bot123:ABC") == "http://all.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.telegram.org")
+    assert environment_proxy(api) is None
 
 
 def test_split_text_cuts_at_natural_breaks() -> None:
