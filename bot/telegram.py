@@ -185,7 +185,7 @@ class AiohttpRequest(BaseRequest):
     Every update is answered with at least one call, and with PTB's own ``HTTPXRequest`` a call
     cost three to four times the CPU of the same call over aiohttp (a loopback sendMessage
     with a page of listings, the Bot API fake's share included: 3.8 to 5 ms against 1 to
-    1.2 ms; in ``bench.inbound`` the event loop's CPU per update fell by 2.5 ms): on every
+    1.2 ms; in ``bench.inbound`` the event loop's CPU per update fell by 2.2 ms or more): on every
     request httpcore asks each idle pooled connection whether it is still open (a ``poll``
     each), wraps its waits in anyio cancel scopes, and tries to import ``sniffio``, which
     searches the whole ``sys.path`` when it is not installed; httpx then form-encodes the
