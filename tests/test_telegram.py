@@ -15,13 +15,28 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+)
+from telegram.error import NetworkError, TimedOut
 
 from bot.app import Runner, build
 from bot.config import Settings
 from bot.core import MAX_FILE_BYTES, Attachment, Core, Incoming, Timing, utcnow
 from bot.delivery import OutboxSender, Outcome, Pacing, SenderLock
-from bot.telegram import NOT_DOWNLOADED, TelegramAdapter, TelegramTransport, split_text, to_html
+from bot.telegram import (
+    NOT_DOWNLOADED,
+    AiohttpRequest,
+    TelegramAdapter,
+    TelegramTransport,
+    environment_proxy,
+    split_text,
+    to_html,
+)
 from handlers.messaging.announcements import report_deliveries
 from handlers.people.invites import create_invite
 from storage.db import make_engine, make_session_factory, transaction
@@ -536,6 +551,51 @@ async def test_long_replies_are_split_and_escaped(fake: FakeTelegram) -> None:
     assert len(sent) == len(split_text(text)) >= 3
     assert all(c.accepted for c in sent)  # the fake refuses over 4,096 visible characters
     assert "".join(c.params["text"] for c in sent).count("&lt;tag&gt;") == 12
+
+
+async def test_bot_api_calls_over_aiohttp_keep_ptbs_answers_and_errors(
+    fake: FakeTelegram,
+) -> None:
+    """The adapter's request class: JSON bodies, the same results, and the errors PTB's own
+    request class raises (a timeout, a 5xx, a server that is not there)."""
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("1", callback_data="open:1")]])
+    async with Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest(fake.base_url)) as bot:
+        sent = await bot.send_message("42", "<b>hi</b> é", parse_mode="HTML", reply_markup=keyboard)
+        assert sent.chat_id == 42 and sent.reply_markup == keyboard
+        [call] = fake.sent(42)
+        assert call.params["text"] == "<b>hi</b> é"
+        assert call.params["reply_markup"] == keyboard.to_dict()
+
+        fake.fail("sendMessage", "500")
+        with pytest.raises(NetworkError) as raised:
+            await bot.send_message(42, "hi")
+        assert type(raised.value) is NetworkError
+        assert raised.value.message == "Internal Server Error"
+
+        fake.fail("sendMessage", "hang")
+        with pytest.raises(TimedOut):
+            await bot.send_message(42, "hi", read_timeout=0.2)
+
+    nobody = f"http://127.0.0.1:{_free_port()}/bot"
+    with pytest.raises(NetworkError) as refused:  # at the first call, getMe
+        async with Bot(TOKEN, base_url=nobody, request=AiohttpRequest(nobody)):
+            pass
+    assert "aiohttp.ClientConnectorError" in refused.value.message
+
+
+def test_the_bot_api_proxy_is_the_environments(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    api = "https://api.telegram.org/bot123:ABC"
+    assert environment_proxy(api) is None
+    monkeypatch.setenv("ALL_PROXY", "http://all.example:3128")
+    assert environment_proxy(api) == "http://all.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert environment_proxy(api) == "http://proxy.example:3128"
+    assert environment_proxy("http://127.0.0.1:8081/bot123:ABC") == "http://all.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.telegram.org")
+    assert environment_proxy(api) is None
 
 
 def test_split_text_cuts_at_natural_breaks() -> None:
