@@ -390,7 +390,7 @@ def _page(
     else:
         key, words = search.query(session, terms)
         values |= words
-        counting = _search_counting(shape, key)
+        counting = _search_counting(shape, key, rows)
     # As many lines as roles, and how many listings they have between them: counted without
     # ranking anything (a search's matches without scoring them).
     total, listings = session.execute(counting, values).one()
@@ -406,10 +406,10 @@ def _page(
     # The listings with every word come first: when they fill the page, the others are not
     # scored at all. On SQLite only the leading ones are looked up (``search.leading``): if
     # too few of them are eligible, the second round has every match anyway.
-    ranked = _search_ranked(shape, key, complete_only=True)
+    ranked = _search_ranked(shape, key, rows, complete_only=True)
     ids = _best_of_each_role(session, ranked, values, wanted, per_role_read)
     if len(ids) < wanted:
-        ranked = _search_ranked(shape, key, complete_only=False)
+        ranked = _search_ranked(shape, key, rows, complete_only=False)
         ids = _best_of_each_role(session, ranked, values, wanted, per_role_read)
     return ids[page * page_size :], total
 
@@ -424,26 +424,26 @@ def _rows(session: Session) -> Table:
 
 
 @functools.cache
-def _search_counting(shape: _Shape, key: search.Key) -> Select[int, int]:
+def _search_counting(shape: _Shape, key: search.Key, rows: Table) -> Select[int, int]:
     """``_counting`` of a search's matches: those with some term, found without scoring."""
     if key is None:
         # The open listings read from the match index in its order, each checked against the
         # matches found once: no lookup in the table per match, no sort to group the roles.
-        matched = _build_matching(shape, None).where(_OPPORTUNITIES.c.id.in_(search.fts_rows()))
+        matched = _build_matching(shape, None, rows).where(rows.c.id.in_(search.fts_rows()))
     else:
         # The match is a condition on the row itself: one pass over ``search.OPEN_LISTINGS``.
-        matched = _build_matching(shape, None, search.OPEN_LISTINGS).where(
-            search.found(key, every=False)
-        )
-    return _counting(matched, _OPPORTUNITIES if key is None else search.OPEN_LISTINGS)
+        matched = _build_matching(shape, None, rows).where(search.found(key, every=False))
+    return _counting(matched, rows)
 
 
 @functools.cache
-def _search_ranked(shape: _Shape, key: search.Key, *, complete_only: bool) -> Select[int, int, str]:
-    """The ids of a search's matches best first, each with its role, the first "limit" of them:
+def _search_ranked(
+    shape: _Shape, key: search.Key, rows: Table, *, complete_only: bool
+) -> Select[int, int, str]:
+    """The ids of a search's matches in ``rows`` (``_rows``) best first, each with its role, the
+    first "limit" of them:
     those with every term only if ``complete_only``, and then on SQLite only the leading ones
     (``search.leading``: as many as the rows asked for, "skip" bound)."""
-    rows = _OPPORTUNITIES if key is None else search.OPEN_LISTINGS
     keys: list[SQLColumnExpression[Any]] = []
     if key is None:
         scores = search.scored(complete_only)

@@ -280,6 +280,9 @@ def relevance(key: tuple[bool, ...]) -> ColumnElement[float]:
     return func.ts_rank(OPEN_LISTINGS.c.search_document, tsquery(key, every=False), type_=Float)
 
 
+_FROM_FTS = "FROM opportunity_search WHERE opportunity_search MATCH"
+
+
 def fts_rows() -> TextClause:
     """SQLite: the ids of the open listings with some term of a search."""
     return text(f"SELECT rowid AS id {_FROM_FTS} :some")
@@ -305,9 +308,6 @@ def scored(complete_only: bool) -> CTE:
         )
     columns = statement.columns(id=Integer, complete=Boolean, relevance=Float)
     return columns.cte("scored").prefix_with("MATERIALIZED")
-
-
-_FROM_FTS = "FROM opportunity_search WHERE opportunity_search MATCH"
 
 
 def leading(scores: CTE) -> ColumnElement[bool]:
