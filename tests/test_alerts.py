@@ -282,6 +282,13 @@ def test_a_stale_button_is_answered(ada: Chat, session_factory: sessionmaker[Ses
     assert counts(session_factory) == before
 
 
+def test_a_quoted_alert_is_quoted_once(ada: Chat) -> None:
+    ada.send('/alert "student nurse" near Leeds')
+    assert ada.text.startswith('Done: I\'ll tell you about "student nurse" near Leeds as')
+    ada.send("/alerts")
+    assert '1. "student nurse" near Leeds' in ada.text
+
+
 def test_my_data_lists_my_alerts(ada: Chat) -> None:
     ada.send("/mydata")
     assert "Alerts: none" in ada.text

@@ -275,6 +275,17 @@ def test_search_matches_organisation_and_field_and_puts_every_word_first(ada: Ch
     assert "That search is too long" in ada.text
 
 
+@pytest.mark.usefixtures("listings")
+def test_a_quoted_search_is_quoted_once(ada: Chat) -> None:
+    ada.send('/search "robot builder"')
+    assert titles(ada) == ["Robot builder"]
+    assert 'for "robot builder" (page 1 of 1)' in ada.text
+    ada.send('/search "builder robot"')
+    assert 'Nothing matches "builder robot". Try removing' in ada.text
+    ada.send('/search "robot builder" leeds')
+    assert "for \"'robot builder' leeds\"" in ada.text
+
+
 def test_search_takes_percent_underscore_and_slash_literally(
     ada: Chat, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -96,6 +96,14 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def searched(words: str) -> str:
+    """Search words as a message puts them in its own quotes: a phrase the student quoted
+    whole loses its quotes, and quotes inside become single, so the quotes never double up."""
+    if len(words) > 1 and words.startswith('"') and words.endswith('"') and '"' not in words[1:-1]:
+        words = words[1:-1]
+    return words.replace('"', "'")
+
+
 def headline(opportunity: Opportunity) -> str:
     return f"{opportunity.title} — {opportunity.organisation.name}"
 

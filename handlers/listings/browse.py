@@ -15,7 +15,15 @@ from typing import Any, Literal, TypedDict, cast
 from bot.core import STUDENTS, Button, Context, Registry, Reply, UserError
 from bot.i18n import LANGUAGES, N_, _, _n, fmt_day, language
 from handlers import actions
-from handlers.common import KIND_LABELS, also, card, clip, local_today, open_opportunity
+from handlers.common import (
+    KIND_LABELS,
+    also,
+    card,
+    clip,
+    local_today,
+    open_opportunity,
+    searched,
+)
 from storage.models import OpportunityKind
 from storage.queries import (
     ORDERS,
@@ -135,7 +143,7 @@ def describe(filters: BrowseFilters) -> list[str]:
     if filters.paid is not None:
         parts.append(_("paid") if filters.paid else _("unpaid"))
     if filters.text:
-        parts.append(_('"{words}"', words=filters.text))
+        parts.append(_('"{words}"', words=searched(filters.text)))
     return parts
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
 from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
-from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id
+from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id, searched
 from storage import search
 from storage.db import claimed_batches, dialect_insert
 from storage.models import (
@@ -86,10 +86,10 @@ def describe(alert: Alert, person: Person) -> str:
             return _("new opportunities in your fields ({fields})", fields=fields)
         return _("all new opportunities")
     if alert.words and alert.place:
-        return _('"{words}" near {place}', words=alert.words, place=alert.place)
-    if alert.place:
-        return _("anything near {place}", place=alert.place)
-    return _('"{words}"', words=alert.words)
+        return _('"{words}" near {place}', words=searched(alert.words), place=alert.place)
+    if alert.words:
+        return _('"{words}"', words=searched(alert.words))
+    return _("anything near {place}", place=alert.place)
 
 
 def _parse(args: str) -> tuple[str | None, str | None]:
