@@ -528,6 +528,9 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
         "Data intern",
     ]
     assert "soonest deadline first" in ada.text
+    # A typed number opens that line of the list in the order it was shown.
+    ada.send("1")
+    assert ada.text.startswith("Hospitality taster week — ")
     ada.send("/browse newest")
     assert titles(ada)[0] == "Design intern"
     # An order typed in another language the bot speaks, or as its button reads there.

@@ -505,7 +505,13 @@ def _open_numbered(ctx: Context, number: int) -> list[Reply] | None:
     size = ctx.caps.page_size
     page, index = divmod(number - 1, size)
     items, _total = browse_page(
-        ctx.session, ctx.person, filters, local_today(ctx), page=page, page_size=size
+        ctx.session,
+        ctx.person,
+        filters,
+        local_today(ctx),
+        page=page,
+        page_size=size,
+        order=_order(ctx),
     )
     if index >= len(items):
         return None
