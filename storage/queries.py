@@ -439,7 +439,7 @@ def _search_counting(shape: _Shape, key: search.Key, rows: Table) -> Select[int,
 @functools.cache
 def _search_ranked(
     shape: _Shape, key: search.Key, rows: Table, *, complete_only: bool
-) -> Select[int, int, str]:
+) -> Select[Any]:
     """The ids of a search's matches in ``rows`` (``_rows``) best first, each with its role, the
     first "limit" of them:
     those with every term only if ``complete_only``, and then on SQLite only the leading ones
@@ -479,12 +479,18 @@ def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datet
     )
 
 
+def _role(rows: Table) -> list[ColumnElement[Any]]:
+    """What tells a listing's role in ``rows``: PostgreSQL's ``search.OPEN_LISTINGS`` has it as
+    one number (migration 0021), the listings as the organisation and the title key."""
+    if "role" in rows.c:
+        return [rows.c.role]
+    return [rows.c.organisation_id, rows.c.title_key]
+
+
 def _counting(matched: Select[int], rows: Table = _OPPORTUNITIES) -> Select[int, int]:
     """How many roles ``matched`` has, and how many listings between them."""
     per_role = (
-        matched.with_only_columns(func.count().label("listings"))
-        .group_by(rows.c.organisation_id, rows.c.title_key)
-        .subquery()
+        matched.with_only_columns(func.count().label("listings")).group_by(*_role(rows)).subquery()
     )
     return select(func.count(), func.coalesce(func.sum(per_role.c.listings), 0))
 
@@ -506,7 +512,7 @@ def _listings() -> Select[Opportunity]:
 
 def _ranked(
     shape: _Shape, rows: Table, person: Person, today: date, order: str
-) -> tuple[Select[int, int, str], dict[str, object]]:
+) -> tuple[Select[Any], dict[str, object]]:
     """The ids of ``shape``'s listings in ``rows`` best first (see ``browse_page``), each with
     its role, the first "limit" of them; and the values the order binds."""
     score: _ScoreShape | None = None
@@ -519,7 +525,7 @@ def _ranked(
 @functools.cache
 def _ranked_cached(
     shape: _Shape, rows: Table, order: str, score: _ScoreShape | None
-) -> Select[int, int, str]:
+) -> Select[Any]:
     keys: list[SQLColumnExpression[Any]] = []
     if order == "newest":
         keys += [rows.c.published_at.desc()]
@@ -530,22 +536,22 @@ def _ranked_cached(
 
 def _ordered(
     matched: Select[int], rows: Table, keys: list[SQLColumnExpression[Any]]
-) -> Select[int, int, str]:
+) -> Select[Any]:
     """``matched`` in the order of ``keys``, then the soonest deadline, the newest and the
-    highest id; with each listing's role; the first "limit"."""
+    highest id; with each listing's role (``_role``); the first "limit"."""
     c = rows.c
     return (
         matched.order_by(
             *keys, c.deadline.is_(None), c.deadline, c.published_at.desc(), c.id.desc()
         )
-        .add_columns(c.organisation_id, c.title_key)
+        .add_columns(*_role(rows))
         .limit(bindparam("limit"))
     )
 
 
 def _best_of_each_role(
     session: Session,
-    ranked: Select[int, int, str],
+    ranked: Select[Any],
     values: dict[str, object],
     wanted: int,
     per_role: int,
@@ -562,9 +568,9 @@ def _best_of_each_role(
         # "skip" only counts where ``search.leading`` reads it: the leading matches are as
         # many as the rows asked for.
         rows = session.execute(ranked, {**values, "limit": limit, "skip": limit - 1}).all()
-        best: dict[tuple[int, str], int] = {}
-        for listing, organisation, title in rows:
-            best.setdefault((organisation, title), listing)
+        best: dict[tuple[Any, ...], int] = {}
+        for listing, *role in rows:
+            best.setdefault(tuple(role), listing)
             if len(best) == wanted:
                 return list(best.values())
         if len(rows) < limit:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -239,9 +240,9 @@ def query(session: Session, terms: list[Term]) -> tuple[Key, dict[str, str]]:
 
 
 # The open listings as a PostgreSQL page reads them (migration 0020_open_listings): what
-# eligibility, the filters and the order read, the location in lower case, and the search
-# document. Not in the models' metadata: like the rest of the search index, migrations alone
-# make it, on PostgreSQL alone.
+# eligibility, the filters and the order read, the location in lower case, the search
+# document and the role. Not in the models' metadata: like the rest of the search index,
+# migrations alone make it, on PostgreSQL alone.
 OPEN_LISTINGS = Table(
     "open_listings",
     MetaData(),
@@ -252,6 +253,7 @@ OPEN_LISTINGS = Table(
     ),
     Column("search_document", TSVECTOR),
     Column("location_lower", String),
+    Column("role", BigInteger),  # the organisation and title key as one number (0021)
 )
 
 
