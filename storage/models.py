@@ -31,7 +31,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from storage.places import listing_keys
 
 # Stable constraint names keep Alembic migrations identical on every backend.
 NAMING = {
@@ -377,6 +379,7 @@ MATCH_KEYS = (
     "remote",
     "tag_list",
     "location",
+    "place_keys",
 )
 
 
@@ -441,6 +444,9 @@ class Opportunity(Base):
     # The tags as " business technology " (or ""), for the "for you" score to test on the row
     # itself. Both are written only by the database's triggers (migration 0015).
     tag_list: Mapped[str] = mapped_column(String(500), server_default="")
+    # The keys of the places ``location`` names, as "|leeds |ls6 |" (``storage.places``): a
+    # student is near a listing with a key their own begins. Set with every location.
+    place_keys: Mapped[str] = mapped_column(String(500), server_default="")
 
     organisation: Mapped[Organisation] = relationship()
     owner_school: Mapped[School | None] = relationship()
@@ -451,6 +457,11 @@ class Opportunity(Base):
     @property
     def tag_names(self) -> list[str]:
         return [t.tag for t in self.tags]
+
+    @validates("location")
+    def _location(self, _key: str, location: str) -> str:
+        self.place_keys = listing_keys(location)
+        return location
 
 
 class OpportunityTag(Base):

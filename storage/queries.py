@@ -46,7 +46,7 @@ from storage.models import (
     ProcessedEvent,
     Role,
 )
-from storage.places import place_key
+from storage.places import near, pattern, student_keys
 from storage.tags import N_, TAGS
 
 ADULT_AGE = 18
@@ -100,7 +100,7 @@ class _Shape(NamedTuple):
     tag: bool
     remote: bool | None  # these two are tested with IS, which takes no bound value
     paid: bool | None
-    where: bool
+    where: int | None  # the place's keys (0 when it has none: nothing is there)
 
 
 _ANYTHING = BrowseFilters()
@@ -115,9 +115,8 @@ def _shape(person: Person, filters: BrowseFilters, today: date) -> tuple[_Shape,
         values["kind"] = filters.kind
     if filters.tag is not None:
         values["tag"] = filters.tag
-    if filters.where:
-        # As ``icontains(..., autoescape=True)`` would escape a literal value.
-        values["where"] = filters.where.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    places = student_keys(filters.where) if filters.where else []
+    values.update({f"where{n}": pattern(key) for n, key in enumerate(places)})
     shape = _Shape(
         under_18=bool(person.under_18),
         graded=person.grade is not None,
@@ -125,7 +124,7 @@ def _shape(person: Person, filters: BrowseFilters, today: date) -> tuple[_Shape,
         tag=filters.tag is not None,
         remote=filters.remote,
         paid=filters.paid,
-        where=bool(filters.where),
+        where=len(places) if filters.where else None,
     )
     return shape, values
 
@@ -173,8 +172,10 @@ def _build_matching(shape: _Shape, hits: CTE | None, rows: Table = _OPPORTUNITIE
         conditions.append(c.remote.is_(shape.remote))
     if shape.paid is not None:
         conditions.append(c.paid.is_(shape.paid))
-    if shape.where:
-        conditions.append(c.location.icontains(bindparam("where"), escape="/"))
+    if shape.where is not None:
+        # In a place: one of its keys, whole, as "near" in the "for you" score.
+        keys = [c.place_keys.like(bindparam(f"where{n}")) for n in range(shape.where)]
+        conditions.append(or_(*keys) if keys else false())
     query = select(c.id)
     if hits is not None:
         query = query.join(hits, hits.c.id == c.id)
@@ -215,7 +216,7 @@ SOON = timedelta(days=14)
 ORDERS = ("for_you", "soonest", "newest")
 
 
-_ScoreShape = tuple[int, bool, bool]
+_ScoreShape = tuple[int, int, bool]
 
 
 def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, object]]:
@@ -223,8 +224,9 @@ def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, o
 
     ====  =====================================================================
     +4    it is in one of the student's fields (their tags)
-    +3    it is near where the student can get to (its location names their
-          town or postcode area), or remote when the student wants remote work
+    +3    it is near where the student can get to (one of its places is their
+          town or postcode area, whole: ``storage.places``), or remote when
+          the student wants remote work
     +2    it closes within 14 days
     +1    it was published in the last 14 days
     +1    it is paid
@@ -238,21 +240,20 @@ def for_you_score(person: Person, today: date) -> tuple[_ScoreShape, dict[str, o
     part is in its own row (``Opportunity.tag_list`` holds its fields), so the score is a few
     comparisons per listing, read from ``ix_opportunities_match``.
     """
-    key = place_key(person.place) if person.place else ""
+    keys = student_keys(person.place) if person.place else []
     values: dict[str, object] = {"closes_by": today + SOON, "new_since": _midnight(today - SOON)}
-    # Tags and place keys are letters and digits, nothing a LIKE pattern would take as a
-    # wildcard. The patterns are whole here, not put together in SQL for every listing.
+    # Tags and place keys are letters, digits and spaces, nothing a LIKE pattern would take as
+    # a wildcard. The patterns are whole here, not put together in SQL for every listing.
     values.update({f"field{n}": f"% {tag} %" for n, tag in enumerate(person.tag_names)})
-    if key:
-        values["place"] = f"%{key}%"
-    return (len(person.tag_names), bool(key), bool(person.wants_remote)), values
+    values.update({f"place{n}": pattern(key) for n, key in enumerate(keys)})
+    return (len(person.tag_names), len(keys), bool(person.wants_remote)), values
 
 
 @functools.cache
-def _score(fields: int, near: bool, remote: bool, rows: Table) -> ColumnElement[int]:
-    """``for_you_score``'s expression for a student with ``fields`` fields, a place or not, and
-    who wants remote work or not, on ``rows`` (see ``_rows``): built once for each shape, the
-    student's values are bound."""
+def _score(fields: int, places: int, remote: bool, rows: Table) -> ColumnElement[int]:
+    """``for_you_score``'s expression for a student with ``fields`` fields and ``places`` place
+    keys, who wants remote work or not, on ``rows`` (see ``_rows``): built once for each shape,
+    the student's values are bound."""
     c = rows.c
     terms: list[ColumnElement[int]] = [
         case((c.deadline <= bindparam("closes_by"), 2), else_=0),
@@ -262,13 +263,10 @@ def _score(fields: int, near: bool, remote: bool, rows: Table) -> ColumnElement[
     if fields:
         mine = or_(*(c.tag_list.like(bindparam(f"field{n}")) for n in range(fields)))
         terms.append(case((mine, 4), else_=0))
-    close: list[ColumnElement[bool]] = []
-    if near:
-        # The pattern is in lower case. SQLite's LIKE ignores case (as far as its ``lower()``
-        # folds, ASCII letters); PostgreSQL's table of open listings keeps the location in
-        # lower case, instead of ``lower()`` or ILIKE on every listing for every page.
-        location = c.location_lower if "location_lower" in c else c.location
-        close.append(location.like(bindparam("place")))
+    # Keys are in lower case on both sides: a plain LIKE, no ``lower()`` on every listing.
+    close: list[ColumnElement[bool]] = [
+        c.place_keys.like(bindparam(f"place{n}")) for n in range(places)
+    ]
     if remote:
         close.append(c.remote.is_(True))
     if close:
@@ -294,8 +292,7 @@ def reasons(opportunity: Opportunity | Line, person: Person, today: date) -> lis
     fields = [t for t in listed if t in person.tag_names and t in TAGS]
     if fields:
         said.append(Reason("field", tag=fields[0]))
-    key = place_key(person.place) if person.place else ""
-    if key and key in opportunity.location.lower():
+    if person.place and near(opportunity.place_keys, student_keys(person.place)):
         said.append(Reason("near", place=person.place or ""))
     elif opportunity.remote:
         said.append(Reason("remote"))
@@ -351,6 +348,7 @@ class Line:
     paid: bool | None
     published_at: datetime | None
     tag_list: str
+    place_keys: str
 
 
 def browse_lines(
@@ -460,7 +458,9 @@ def _search_ranked(
 
 
 @functools.cache
-def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datetime | None, str]:
+def _lines() -> Select[
+    int, str, str, str, date | None, bool, bool | None, datetime | None, str, str
+]:
     """The ``Line`` of each listing whose id is bound in "ids"."""
     return (
         select(
@@ -473,6 +473,7 @@ def _lines() -> Select[int, str, str, str, date | None, bool, bool | None, datet
             Opportunity.paid,
             Opportunity.published_at,
             Opportunity.tag_list,
+            Opportunity.place_keys,
         )
         .join(Organisation, Organisation.id == Opportunity.organisation_id)
         .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
@@ -624,7 +625,7 @@ def elsewhere(
 def _elsewhere(under_18: bool, graded: bool) -> Select[int, str]:
     """``elsewhere``'s statement for a student of this shape: the listings bound as "shown"."""
     other = aliased(Opportunity)
-    eligible = _matching(_Shape(under_18, graded, False, False, None, None, False))
+    eligible = _matching(_Shape(under_18, graded, False, False, None, None, None))
     return (
         select(Opportunity.id, other.location)
         .join(

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
-    String,
     Table,
     TextClause,
     bindparam,
@@ -240,20 +239,21 @@ def query(session: Session, terms: list[Term]) -> tuple[Key, dict[str, str]]:
     }
 
 
-# The open listings as a PostgreSQL page reads them (migration 0020_open_listings): what
-# eligibility, the filters and the order read, the location in lower case, the search
-# document and the role. Not in the models' metadata: like the rest of the search index,
-# migrations alone make it, on PostgreSQL alone.
+# The open listings as a PostgreSQL page reads them (migrations 0020 to 0022): what
+# eligibility, the filters and the order read, the search document and the role. Not in the
+# models' metadata: like the rest of the search index, migrations alone make it, on
+# PostgreSQL alone.
 OPEN_LISTINGS = Table(
     "open_listings",
     MetaData(),
     Column("id", Integer, primary_key=True),
     *(
         Column(name, Opportunity.__table__.c[name].type)
+        # Where a listing is, its place keys are enough (0022): no page reads its location.
         for name in ("organisation_id", "title_key", "kind", *MATCH_KEYS)
+        if name != "location"
     ),
     Column("search_document", TSVECTOR),
-    Column("location_lower", String),
     Column("role", BigInteger),  # the organisation and title key as one number (0021)
 )
 

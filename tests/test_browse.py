@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import Core
@@ -544,11 +544,10 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
     ada.press("For you")
     assert titles(ada)[0] == "Cloud intern"
     # A listing that moves is scored where it is now (PostgreSQL reads a copy kept by a
-    # trigger, with the place in lower case).
+    # trigger, with the place's keys).
     with session_factory.begin() as session:
-        session.execute(
-            update(Opportunity).where(Opportunity.title == "Data intern").values(location="LEEDS")
-        )
+        moved = session.scalars(select(Opportunity).where(Opportunity.title == "Data intern"))
+        moved.one().location = "LEEDS"
     ada.send("/browse")
     assert titles(ada) == [
         "Cloud intern",
@@ -556,6 +555,30 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
         "Design intern",
         "Hospitality taster week",
     ]
+
+
+def test_near_is_a_place_in_common_not_a_substring(
+    core: Core, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    add_school(session_factory, clock.now)
+    old = clock.now - timedelta(days=40)
+    for title, location in (
+        ("Bank intern", "New York, NY, USA"),
+        ("Minster guide", "York, UK"),
+        ("Arcade intern", "12 Briggate, Leeds LS1 6HD"),
+    ):
+        add_opportunity(session_factory, old, title=title, location=location)
+    york = Chat(core, "york")
+    onboard(york, tags=("Science",), place="York")
+    york.send("/browse")
+    assert titles(york)[0] == "Minster guide"
+    assert "near York" in york.text
+    assert york.text.count("near York") == 1
+    leeds = Chat(core, "leeds")
+    onboard(leeds, tags=("Science",), place="LS6 2AB")
+    leeds.send("/browse")
+    assert titles(leeds)[0] == "Arcade intern"
+    assert "near LS6 2AB" in leeds.text
 
 
 def test_a_repeated_browse_takes_ten_statements_or_fewer(

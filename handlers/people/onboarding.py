@@ -20,7 +20,7 @@ from bot.i18n import N_, _, _n
 from handlers import actions
 from handlers.common import DONE, NO, REMOTE, SKIP, YES, means
 from storage.models import AuditEntry, Cohort, Person, PersonTag, Role
-from storage.places import place_key
+from storage.places import student_keys
 from storage.tags import TAGS, normalise_tag
 
 registry = Registry()
@@ -508,7 +508,7 @@ def _answer_place(ctx: Context, text: str) -> Any:
         return {"place": None, "remote": None}
     if means(place, REMOTE):
         return {"place": None, "remote": True}
-    if not place_key(place) or len(place) > MAX_PLACE:
+    if not student_keys(place) or len(place) > MAX_PLACE:
         raise UserError(
             _("Please type a town or postcode area, up to {max} characters.", max=MAX_PLACE)
         )
