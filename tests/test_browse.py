@@ -97,6 +97,15 @@ def test_paging_with_next_and_previous_replaces_the_list(
     assert ada.replies[0].replace is True
     assert titles(ada) == [f"Opp {n:02}" for n in range(6, 11)]
 
+    # The same, typed: the buttons' labels in any language the bot speaks, or plain words.
+    for typed, first in (("more", "Opp 11"), ("go back", "Opp 06"), ("Anterior", "Opp 01")):
+        ada.send(typed)
+        assert titles(ada)[0] == first, typed
+    ada.send("previous")  # on the first page: stays there
+    assert titles(ada)[0] == "Opp 01"
+    ada.send("Next »")
+    assert titles(ada)[0] == "Opp 06"
+
     # Numbers run on across pages; a card's Back button returns to the page it came from.
     assert "7. Opp 07 — Acme Ltd" in ada.text
     ada.press("7")
@@ -456,7 +465,20 @@ def test_a_card_for_a_missing_or_closed_opportunity_is_refused(
 
 @pytest.mark.usefixtures("listings")
 @pytest.mark.parametrize(
-    "chat", ["Hello, can I see stuff?", "hi", "thanks", "what can I do?", "Thank you!", "ok"]
+    "chat",
+    [
+        "Hello, can I see stuff?",
+        "hi",
+        "thanks",
+        "what can I do?",
+        "Thank you!",
+        "ok",
+        "good morning",
+        "I need help",
+        "whats new",
+        "lol",
+        "stop",
+    ],
 )
 def test_greetings_and_questions_while_browsing_get_help_not_a_search(ada: Chat, chat: str) -> None:
     ada.send("/browse")

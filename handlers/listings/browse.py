@@ -393,9 +393,29 @@ def search_while_browsing(ctx: Context, text: str) -> list[Reply] | None:
         opened = _open_numbered(ctx, int(text))
         if opened is not None:
             return opened
+    step = _paging_step(text)
+    if step:
+        page = state.get("page", 0)
+        return [show_list(ctx, max(0, page + step) if isinstance(page, int) else 0)]
     if not looks_like_search(text):
         return [_what_you_can_do(text)]
     return search(ctx, text)
+
+
+# Words for the list's next and previous page besides its buttons' labels, in every language.
+_NEXT = frozenset(["next", "more", "next page", "show more", "show me more", "more please"])
+_PREVIOUS = frozenset(["previous", "prev", "back", "go back", "previous page", "before"])
+
+
+def _paging_step(text: str) -> int:
+    """+1 or -1 when ``text`` asks for the list's next or previous page, else 0."""
+    said = " ".join(re.findall(r"[\w']+", text.lower()))
+    nexts, previouses = set(_NEXT), set(_PREVIOUS)
+    for lang in LANGUAGES:
+        with language(lang):
+            nexts.add(" ".join(re.findall(r"[\w']+", _("Next »").lower())))
+            previouses.add(" ".join(re.findall(r"[\w']+", _("« Previous").lower())))
+    return 1 if said in nexts else -1 if said in previouses else 0
 
 
 _GREETINGS = frozenset(
@@ -427,7 +447,19 @@ _GREETINGS = frozenset(
         "great",
         "cool",
         "nice",
+        "good",
+        "night",
+        "lol",
+        "haha",
+        "hmm",
+        "wow",
+        "stop",
+        "menu",
     ]
+)
+# How a sentence to the bot begins, not a search: "I need help", "show me something".
+_CHAT_OPENINGS = frozenset(
+    ["i", "i'm", "im", "i'd", "me", "my", "we", "you", "u", "let's", "lets", "show", "tell", "give"]
 )
 _QUESTION_WORDS = frozenset(
     [
@@ -452,6 +484,11 @@ _QUESTION_WORDS = frozenset(
         "may",
         "might",
         "shall",
+        "what's",
+        "whats",
+        "how's",
+        "where's",
+        "who's",
     ]
 )
 # A search is a few words; longer text is someone talking to the bot.
@@ -467,7 +504,7 @@ def looks_like_search(text: str) -> bool:
     words = re.findall(r"[\w']+", text.lower())
     if not words or "?" in text or len(words) > MAX_SEARCH_WORDS:
         return False
-    if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS:
+    if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS or words[0] in _CHAT_OPENINGS:
         return False
     return not (len(words) <= 2 and all(w in _GREETINGS for w in words))
 
