@@ -294,7 +294,7 @@ def reasons(opportunity: Opportunity | Line, person: Person, today: date) -> lis
         said.append(Reason("field", tag=fields[0]))
     if person.place and near(opportunity.place_keys, student_keys(person.place)):
         said.append(Reason("near", place=person.place or ""))
-    elif opportunity.remote:
+    elif opportunity.remote and person.wants_remote:
         said.append(Reason("remote"))
     if opportunity.deadline is not None and opportunity.deadline <= today + SOON:
         said.append(Reason("closes", days=(opportunity.deadline - today).days))

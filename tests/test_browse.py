@@ -277,6 +277,11 @@ def test_search_matches_organisation_and_field_and_puts_every_word_first(ada: Ch
     assert titles(ada)[0] == "Robot builder"
     ada.send("/search lorry")
     assert "Nothing matches" in ada.text
+    # Empty quotes are nothing typed yet.
+    ada.send('/search ""')
+    assert ada.text.startswith("What should I look for?")
+    ada.send("robot builder")
+    assert titles(ada)[0] == "Robot builder"
     # Punctuation alone is nothing to look for.
     ada.send("/search %")
     assert "Nothing matches" in ada.text
@@ -590,12 +595,15 @@ def test_near_is_a_place_in_common_not_a_substring(
         ("Arcade intern", "12 Briggate, Leeds LS1 6HD"),
     ):
         add_opportunity(session_factory, old, title=title, location=location)
+    add_opportunity(session_factory, old, title="Online tutor", location="Remote", remote=True)
     york = Chat(core, "york")
     onboard(york, tags=("Science",), place="York")
     york.send("/browse")
     assert titles(york)[0] == "Minster guide"
     assert "near York" in york.text
     assert york.text.count("near York") == 1
+    # Remote work scores for a student who wants it, and only then is it a reason.
+    assert "remote" not in york.text
     leeds = Chat(core, "leeds")
     onboard(leeds, tags=("Science",), place="LS6 2AB")
     leeds.send("/browse")

@@ -342,7 +342,7 @@ def order_pressed(ctx: Context, args: list[str]) -> list[Reply]:
     "search", "find", roles=STUDENTS, help=N_("search opportunities, e.g. /search nursing")
 )
 def search(ctx: Context, args: str) -> list[Reply]:
-    if not args:
+    if not args.strip("\"' "):  # nothing, or empty quotes: ask what to look for
         ctx.start_dialog("search", WordsDialog())
         return [Reply(_("What should I look for? Type a word or two, like 'design' or 'Leeds'."))]
     filters, _state = _load(ctx)
