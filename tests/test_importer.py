@@ -274,6 +274,31 @@ def test_csv_header_may_use_semicolons_any_order_and_only_required_columns(
     assert opportunity(session_factory, "B-1").title == "Café tour"
 
 
+def test_a_file_without_kinds_takes_the_kind_its_titles_say(
+    session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "external_id,title,organisation,kind",
+        "K-1,Engineering Co-op (Fall 2027),Acme,",
+        "K-2,Job shadow day,Acme,",
+        "K-3,Co-operative bank intern,Acme,",
+        "K-4,Engineering co-op,Acme,mentoring",
+    )
+    import_file(session_factory, path, now=clock.now)
+    kinds = [opportunity(session_factory, f"K-{n}").kind for n in range(1, 5)]
+    assert kinds == [
+        OpportunityKind.COOP,
+        OpportunityKind.JOB_SHADOWING,
+        OpportunityKind.INTERNSHIP,
+        OpportunityKind.MENTORING,  # a kind given is kept
+    ]
+    listing = {"id": "c-1", "title": "Software Co-op", "company_name": "Acme", "active": True}
+    (tmp_path / "listings.json").write_text(json.dumps([listing]), encoding="utf-8")
+    import_file(session_factory, tmp_path / "listings.json", now=clock.now)
+    assert opportunity(session_factory, "c-1").kind == OpportunityKind.COOP
+
+
 def test_an_over_long_description_is_a_bad_row(
     session_factory: sessionmaker[Session], clock: FakeClock, tmp_path: Path
 ) -> None:

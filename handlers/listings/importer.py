@@ -68,12 +68,12 @@ from handlers.listings.schema import (
     clip,
     has_control,
     is_web_address,
+    kind_of,
     squash,
 )
 from storage.db import transaction
 from storage.models import (
     Opportunity,
-    OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
     Organisation,
@@ -494,7 +494,7 @@ def _listing(number: int, record: object, today: date | None) -> Row:
         raise _Bad(" ".join(problems.values()))
     is_open = record.get("active") is True and record.get("is_visible", True) is True
     values: dict[str, Any] = {
-        "kind": OpportunityKind.INTERNSHIP,
+        "kind": kind_of(str(fields.title)),
         "title": fields.title,
         "description": fields.description,
         "location": fields.location,
@@ -616,7 +616,7 @@ def _csv_row(number: int, columns: list[str], cells: list[str], today: date | No
         raise _Bad(str(refused)) from None
     values = fields.model_dump(exclude={"external_id", "organisation", "tags"})
     values.update(
-        kind=fields.kind or OpportunityKind.INTERNSHIP,
+        kind=fields.kind or kind_of(str(fields.title)),
         status=fields.status or OpportunityStatus.OPEN,
         description=fields.description or "",
         location=fields.location or "",

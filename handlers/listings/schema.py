@@ -433,3 +433,14 @@ def check_one(name: str, value: object, *, today: date | None, typed: bool = Tru
     """The value of field ``name`` given as ``value``, checked and cleaned; FieldProblems if
     refused."""
     return getattr(check({name: value}, today=today, typed=typed), name)
+
+
+def kind_of(title: str) -> OpportunityKind:
+    """The kind a listing's title says it is, for sources that don't say: a job board's
+    posting, a row of a file without a kind column. An internship unless it says otherwise."""
+    lowered = title.lower()
+    if "shadow" in lowered:
+        return OpportunityKind.JOB_SHADOWING
+    if re.search(r"\bco[\s-]?op\b", lowered):
+        return OpportunityKind.COOP
+    return OpportunityKind.INTERNSHIP

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.core import Timing
 from bot.i18n import N_, _, _n, speaking_to
 from handlers.listings.importer import update_opportunity
+from handlers.listings.schema import kind_of
 from handlers.listings.sync.problems import MAX_KEPT, SEPARATOR, Problem, stored
 from handlers.listings.sync.providers import PROVIDERS, Fetched, Fetcher, FetchError, Posting
 from storage.db import transaction, try_job_lock
@@ -35,7 +36,6 @@ from storage.models import (
     Interest,
     InterestStatus,
     Opportunity,
-    OpportunityKind,
     OpportunityStatus,
     OpportunityTag,
     Organisation,
@@ -101,15 +101,6 @@ def title_matcher(title_filter: str) -> Callable[[str], bool]:
         alternatives.append(r"[\s-]*".join(parts))
     pattern = re.compile(rf"(?<![\w])(?:{'|'.join(alternatives)}){_ENDINGS}(?![\w])", re.I)
     return lambda title: pattern.search(title) is not None
-
-
-def kind_of(title: str) -> OpportunityKind:
-    lowered = title.lower()
-    if "shadow" in lowered:
-        return OpportunityKind.JOB_SHADOWING
-    if re.search(r"\bco[\s-]?op\b", lowered):
-        return OpportunityKind.COOP
-    return OpportunityKind.INTERNSHIP
 
 
 def describe(source: Source) -> str:
