@@ -295,7 +295,8 @@ def test_a_quoted_search_is_quoted_once(ada: Chat) -> None:
     assert titles(ada) == ["Robot builder"]
     assert 'for "robot builder" (page 1 of 1)' in ada.text
     ada.send('/search "builder robot"')
-    assert 'Nothing matches "builder robot". Try removing' in ada.text
+    assert 'Nothing matches "builder robot". Try other words or check the spelling.' in ada.text
+    assert [b.label for b in ada.buttons] == ["Show no search words"]
     ada.send('/search "robot builder" leeds')
     assert "for \"'robot builder' leeds\"" in ada.text
 

@@ -177,6 +177,17 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
                 + _("There are no open opportunities right now. I'll have more soon: check back!"),
                 replace=replace,
             )
+        if filters == BrowseFilters(text=filters.text):
+            # Search words alone: other words are the way on, not other filters.
+            return Reply(
+                prefix
+                + _(
+                    "Nothing matches {words}. Try other words or check the spelling.",
+                    words=summary,
+                ),
+                _remove_buttons(filters),
+                replace=replace,
+            )
         return Reply(
             prefix
             + _(
