@@ -49,7 +49,6 @@ _SEARCH_INDEXES = (
     "ix_opportunities_search_document",
     "ix_search_words_trigram",
     "ix_open_listings_document",
-    "ix_open_listings_page",
 )
 
 # Words a search ignores on both backends: PostgreSQL's English configuration drops them, and

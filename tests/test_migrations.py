@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Engine, inspect, text
 
-from storage.db import alembic_config, make_session_factory, upgrade
-from storage.models import Base, Person, PersonTag, Role
-from storage.queries import ORDERS, BrowseFilters, browse_page
+from storage.db import alembic_config, upgrade
+from storage.models import Base
 from storage.search import include_in_schema
-from tests.helpers import add_opportunity
 
 
 def _differences(engine: Engine) -> list[object]:
@@ -128,65 +123,3 @@ def test_existing_interests_take_their_student_s_school(engine: Engine) -> None:
     with engine.connect() as conn:
         schools = dict(conn.execute(text("SELECT id, school_id FROM interests")).all())
     assert schools == {1: 1, 2: None, 3: None}
-
-
-def test_the_for_you_page_reads_only_what_its_postgresql_index_holds(engine: Engine) -> None:
-    """``ix_open_listings_page`` (0021) lets PostgreSQL read the "for you" page and its count
-    from the index alone: a column the page reads that the index lacks would send every page
-    back to the table without failing anything else."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's open_listings alone")
-    with engine.connect() as conn:
-        held = set(
-            conn.scalars(
-                text(
-                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
-                    " ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
-                    " WHERE i.indexrelid = 'ix_open_listings_page'::regclass"
-                )
-            )
-        )
-    factory = make_session_factory(engine)
-    # Listings to rank: with none, a page stops at its count.
-    for n in range(3):
-        add_opportunity(factory, datetime(2026, 12, 1, tzinfo=UTC), title=f"Intern {n}")
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    students = [
-        Person(name="Ada", role=Role.STUDENT, grade=12, under_18=True),
-        Person(
-            name="Bo",
-            role=Role.STUDENT,
-            under_18=False,
-            place="Leeds",
-            wants_remote=True,
-            tags=[PersonTag(tag="technology"), PersonTag(tag="health")],
-        ),
-    ]
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        with factory() as session:
-            for student in students:
-                for order in ORDERS:
-                    for filters in (BrowseFilters(), BrowseFilters(remote=True, paid=False)):
-                        browse_page(
-                            session,
-                            student,
-                            filters,
-                            date(2026, 12, 3),
-                            page=0,
-                            page_size=5,
-                            order=order,
-                        )
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    read = {
-        column
-        for statement in statements
-        for column in re.findall(r"\bopen_listings\.(\w+)", statement)
-    }
-    assert {"role", "tag_list", "place_keys"} <= read  # the count's and the score's
-    assert read <= held, read - held
