@@ -262,6 +262,10 @@ def test_listing_and_removing_alerts(
         ("/alert !!!", "I need a word to look for, like /alert nursing near Leeds."),
         ("/alert " + "x" * 101, "That search is too long. Please use fewer than 100 characters."),
         ("/alert data near " + "y" * 61, "That place name is too long. Try a town or city."),
+        (
+            "/alert data near ???",
+            "I don't know that place. Try a town or a postcode area, like Leeds or LS6.",
+        ),
     ],
 )
 def test_a_bad_alert_changes_nothing(

@@ -323,6 +323,16 @@ def test_search_takes_percent_underscore_and_slash_literally(
 
 
 @pytest.mark.usefixtures("listings")
+def test_a_place_with_nothing_to_match_is_asked_again(ada: Chat) -> None:
+    ada.send("/filter")
+    ada.press("Place")
+    ada.send("--")
+    assert ada.text == "I don't know that place. Try a town or a postcode area, like Leeds or LS6."
+    ada.send("Leeds")
+    assert sorted(titles(ada)) == ["Robot builder", "Studio visit"]
+
+
+@pytest.mark.usefixtures("listings")
 def test_clearing_filters_shows_everything_again(ada: Chat) -> None:
     ada.send("/filter")
     _do(ada, ("press:Paid only",))

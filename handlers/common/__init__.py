@@ -72,6 +72,7 @@ from handlers.common.wording import (
     searched,
     shown_at,
     stamp,
+    unknown_place,
     with_article,
 )
 
@@ -142,5 +143,6 @@ __all__ = [
     "student_label",
     "student_school_id",
     "unit_pattern",
+    "unknown_place",
     "with_article",
 ]

@@ -96,6 +96,11 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def unknown_place() -> str:
+    """The answer to a place with nothing in it to match (only punctuation, a street number)."""
+    return _("I don't know that place. Try a town or a postcode area, like Leeds or LS6.")
+
+
 def searched(words: str) -> str:
     """Search words as a message puts them in its own quotes: a phrase the student quoted
     whole loses its quotes, and quotes inside become single, so the quotes never double up."""

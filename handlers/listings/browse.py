@@ -23,8 +23,10 @@ from handlers.common import (
     local_today,
     open_opportunity,
     searched,
+    unknown_place,
 )
 from storage.models import OpportunityKind
+from storage.places import student_keys
 from storage.queries import (
     ORDERS,
     BrowseFilters,
@@ -385,6 +387,8 @@ def where_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
     place = " ".join(text.split())
     if len(place) > MAX_SEARCH:
         raise UserError(_("That place name is too long. Try a town or city."))
+    if not student_keys(place):
+        raise UserError(unknown_place())
     ctx.clear_state("dialog")
     filters, _state = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), "where": place}))

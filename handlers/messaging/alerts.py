@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserError, stored_buttons
 from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
-from handlers.common import clip, deadline_phrase, fmt_date, headline, parse_id, searched
+from handlers.common import (
+    clip,
+    deadline_phrase,
+    fmt_date,
+    headline,
+    parse_id,
+    searched,
+    unknown_place,
+)
 from storage import search
 from storage.db import claimed_batches, dialect_insert
 from storage.models import (
@@ -32,6 +40,7 @@ from storage.models import (
     Role,
 )
 from storage.outbox import Outgoing, enqueue_many
+from storage.places import student_keys
 from storage.queries import BrowseFilters, browse_query, search_hits
 from storage.tags import TAGS
 
@@ -104,6 +113,8 @@ def _parse(args: str) -> tuple[str | None, str | None]:
         )
     if place is not None and len(place) > MAX_PLACE:
         raise UserError(_("That place name is too long. Try a town or city."))
+    if place is not None and not student_keys(place):
+        raise UserError(unknown_place())
     if text and not search.parse(text):
         raise UserError(_("I need a word to look for, like /alert nursing near Leeds."))
     return text or None, place
