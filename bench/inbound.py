@@ -371,7 +371,8 @@ async def _served(
 
 def _backends_cpu(engine: Engine) -> dict[int, float]:
     """CPU time so far of each PostgreSQL server process serving this database (on this
-    machine: the benchmark's database is on 127.0.0.1)."""
+    machine: the benchmark's database is on 127.0.0.1). One that ends within the measured
+    window (a connection the pool closed) is gone at its end, and is not counted."""
     with engine.connect() as conn:
         pids = conn.scalars(
             text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
