@@ -33,10 +33,8 @@ down_revision: str | None = "0021_listing_role"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_MATCH = [
-    "status",
-    "organisation_id",
-    "title_key",
+# What eligibility and the "for you" score read of a listing, before this migration.
+_KEYS = [
     "deadline",
     "min_age",
     "min_grade",
@@ -45,24 +43,12 @@ _MATCH = [
     "paid",
     "remote",
     "tag_list",
-    "location",
 ]
+# The match index's columns (0018, 0019), to which the place keys are added.
+_MATCH = ["status", "organisation_id", "title_key", *_KEYS, "location"]
 # open_listings' columns but its id and role (0020, 0021), and where it is: its place keys,
 # or before this migration its location and the location in lower case.
-_COPIED = [
-    "organisation_id",
-    "title_key",
-    "kind",
-    "deadline",
-    "min_age",
-    "min_grade",
-    "max_grade",
-    "published_at",
-    "paid",
-    "remote",
-    "tag_list",
-    "search_document",
-]
+_COPIED = ["organisation_id", "title_key", "kind", *_KEYS, "search_document"]
 _LOCATION = {"location": "NEW.location", "location_lower": "lower(NEW.location)"}
 
 
