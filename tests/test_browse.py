@@ -566,6 +566,8 @@ def test_for_you_puts_the_student_s_fields_and_place_first_and_says_why(
         "Data intern",
     ]
     assert "soonest deadline first" in ada.text
+    # In every order each line says why it is there.
+    assert "Technology · near Leeds · closes in 3 days" in ada.text
     # A typed number opens that line of the list in the order it was shown.
     ada.send("1")
     assert ada.text.startswith("Hospitality taster week — ")

@@ -214,7 +214,7 @@ def show_list(ctx: Context, page: int = 0, *, replace: bool = False, note: str =
         elif item.deadline:
             line = _("{line} · apply by {day}", line=line, day=fmt_day(item.deadline))
         lines.append(line)
-        facts = reasons(item, ctx.person, today) if order == "for_you" and not filters.text else []
+        facts = [] if filters.text else reasons(item, ctx.person, today)
         notes = [_reason(fact) for fact in facts]
         if item.id in others:
             notes.append(also(others[item.id]))
