@@ -424,7 +424,8 @@ def test_the_list_and_the_card_say_where_else_a_role_is(
     assert "also in" in ada.text and "Bath" not in ada.text and "Wells" not in ada.text
     lines = ada.text.splitlines()
     acme = next(n for n, line in enumerate(lines) if "Acme Ltd" in line)
-    assert lines[acme + 1].strip().startswith("also in ")
+    # Under the line, after why it is there ("new"): where else its role is.
+    assert lines[acme + 1].strip().endswith(" · also in York and 1 more")
     ada.press(str(lines[acme].split(".")[0]))
     where = next(line for line in ada.text.splitlines() if line.startswith("Where: "))
     shown = set(where.removeprefix("Where: ").split("; "))
