@@ -57,6 +57,7 @@ from handlers.common.wording import (
     also,
     card,
     card_text,
+    check_place,
     clip,
     deadline_phrase,
     fmt_date,
@@ -72,7 +73,6 @@ from handlers.common.wording import (
     searched,
     shown_at,
     stamp,
-    unknown_place,
     with_article,
 )
 
@@ -101,6 +101,7 @@ __all__ = [
     "also",
     "card",
     "card_text",
+    "check_place",
     "clip",
     "deadline_phrase",
     "example_day",
@@ -143,6 +144,5 @@ __all__ = [
     "student_label",
     "student_school_id",
     "unit_pattern",
-    "unknown_place",
     "with_article",
 ]

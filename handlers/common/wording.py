@@ -22,6 +22,7 @@ from storage.models import (
     Role,
     SavedOpportunity,
 )
+from storage.places import student_keys
 from storage.queries import Elsewhere, elsewhere, ineligibility, record_view
 from storage.tags import TAGS
 
@@ -96,9 +97,15 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def unknown_place() -> str:
-    """The answer to a place with nothing in it to match (only punctuation, a street number)."""
-    return _("I don't know that place. Try a town or a postcode area, like Leeds or LS6.")
+def check_place(place: str, limit: int) -> None:
+    """Refuse a place typed for a filter or an alert that is too long, or that has nothing in
+    it to match (only punctuation, a street number): ``storage.places`` finds no key in it."""
+    if len(place) > limit:
+        raise UserError(_("That place name is too long. Try a town or city."))
+    if not student_keys(place):
+        raise UserError(
+            _("I don't know that place. Try a town or a postcode area, like Leeds or LS6.")
+        )
 
 
 def searched(words: str) -> str:

@@ -19,14 +19,13 @@ from handlers.common import (
     KIND_LABELS,
     also,
     card,
+    check_place,
     clip,
     local_today,
     open_opportunity,
     searched,
-    unknown_place,
 )
 from storage.models import OpportunityKind
-from storage.places import student_keys
 from storage.queries import (
     ORDERS,
     BrowseFilters,
@@ -385,10 +384,7 @@ def search_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
 @registry.dialog("where")
 def where_answer(ctx: Context, text: str, dialog: WordsDialog) -> list[Reply]:
     place = " ".join(text.split())
-    if len(place) > MAX_SEARCH:
-        raise UserError(_("That place name is too long. Try a town or city."))
-    if not student_keys(place):
-        raise UserError(unknown_place())
+    check_place(place, MAX_SEARCH)
     ctx.clear_state("dialog")
     filters, _state = _load(ctx)
     _save(ctx, BrowseFilters(**{**asdict(filters), "where": place}))
@@ -422,15 +418,26 @@ _NEXT = frozenset(["next", "more", "next page", "show more", "show me more", "mo
 _PREVIOUS = frozenset(["previous", "prev", "back", "go back", "previous page", "before"])
 
 
+def _words_of(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text.lower()))
+
+
 def _paging_step(text: str) -> int:
     """+1 or -1 when ``text`` asks for the list's next or previous page, else 0."""
-    said = " ".join(re.findall(r"[\w']+", text.lower()))
+    nexts, previouses = _paging_words()
+    said = _words_of(text)
+    return 1 if said in nexts else -1 if said in previouses else 0
+
+
+@functools.cache
+def _paging_words() -> tuple[frozenset[str], frozenset[str]]:
+    """``_NEXT`` and ``_PREVIOUS`` with the paging buttons' labels in every language."""
     nexts, previouses = set(_NEXT), set(_PREVIOUS)
     for lang in LANGUAGES:
         with language(lang):
-            nexts.add(" ".join(re.findall(r"[\w']+", _("Next »").lower())))
-            previouses.add(" ".join(re.findall(r"[\w']+", _("« Previous").lower())))
-    return 1 if said in nexts else -1 if said in previouses else 0
+            nexts.add(_words_of(_("Next »")))
+            previouses.add(_words_of(_("« Previous")))
+    return frozenset(nexts), frozenset(previouses)
 
 
 _GREETINGS = frozenset(
@@ -516,7 +523,7 @@ def looks_like_search(text: str) -> bool:
     Greetings, thanks and questions ("Hello, can I see stuff?", "what can I do?") are chat;
     a few words with no question about them ("data science", "nursing Leeds") are a search.
     """
-    words = re.findall(r"[\w']+", text.lower())
+    words = _words_of(text).split()
     if not words or "?" in text or len(words) > MAX_SEARCH_WORDS:
         return False
     if words[0] in _GREETINGS or words[0] in _QUESTION_WORDS or words[0] in _CHAT_OPENINGS:

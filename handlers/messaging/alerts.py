@@ -20,13 +20,13 @@ from bot.core import STUDENTS, Button, Context, Registry, Reply, Timing, UserErr
 from bot.i18n import N_, _, _n, speaking_to
 from handlers import actions
 from handlers.common import (
+    check_place,
     clip,
     deadline_phrase,
     fmt_date,
     headline,
     parse_id,
     searched,
-    unknown_place,
 )
 from storage import search
 from storage.db import claimed_batches, dialect_insert
@@ -40,7 +40,6 @@ from storage.models import (
     Role,
 )
 from storage.outbox import Outgoing, enqueue_many
-from storage.places import student_keys
 from storage.queries import BrowseFilters, browse_query, search_hits
 from storage.tags import TAGS
 
@@ -111,10 +110,8 @@ def _parse(args: str) -> tuple[str | None, str | None]:
         raise UserError(
             _("That search is too long. Please use fewer than {n} characters.", n=MAX_WORDS)
         )
-    if place is not None and len(place) > MAX_PLACE:
-        raise UserError(_("That place name is too long. Try a town or city."))
-    if place is not None and not student_keys(place):
-        raise UserError(unknown_place())
+    if place is not None:
+        check_place(place, MAX_PLACE)
     if text and not search.parse(text):
         raise UserError(_("I need a word to look for, like /alert nursing near Leeds."))
     return text or None, place
