@@ -17,8 +17,13 @@ With ``--processes N`` (PostgreSQL only: SQLite has one writer and supports one 
 the same updates go to real ``oppbot run`` processes instead, first to one and then to N
 of them on N ports, each chat's updates always to the same process (as a load balancer
 hashing on the chat would send them, so one chat's updates stay in order); it prints both
-figures and their ratio. The fake Bot API and the senders of the updates stay in this
-process.
+figures and their ratio. The Bot API (``bench.botapi``, a stub that takes less CPU than the
+tests' fake) and the senders of the updates stay in this process. Each process is warmed up
+first (``--warm-up`` updates each, from other students, not timed): a service's throughput
+is that of a process that has been running, not of one whose connections, caches and plans
+are still new. The two runs alternate ``--rounds`` times, on a machine left to settle before
+each, and the ratio printed is the median of the rounds' ratios (on a virtual machine, the
+share of the cores a run gets moves from one minute to the next).
 
     .venv/bin/python -m bench.inbound --processes 2 --database-url postgresql+psycopg://...
 """
@@ -33,6 +38,7 @@ import os
 import resource
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -47,6 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
+from bench.botapi import BotApiStub
 from bot.app import build
 from bot.config import Settings
 from bot.core import utcnow
@@ -308,23 +315,31 @@ class Served(NamedTuple):
     oppbot_cpu_ms: float  # CPU per update of the oppbot processes together
     oppbot_wait_ms: float  # their time per update runnable but waiting for a core
     database_cpu_ms: float  # of the PostgreSQL server processes serving them
-    driver_cpu_ms: float  # of this process: the fake Bot API and the webhook's client
+    driver_cpu_ms: float  # of this process: the Bot API stub and the webhook's client
+    idle: float  # the machine's share of its cores' time left idle in the window
+    stolen: float  # and the share the hypervisor gave to other machines
 
 
 async def _served(
-    fake: FakeTelegram, engine: Engine, chats: list[int], updates: int, count: int
+    fake: FakeTelegram,
+    api: BotApiStub,
+    engine: Engine,
+    chats: list[int],
+    warm: list[int],
+    warm_up: int,
+    count: int,
 ) -> Served:
     """Updates per second answered by ``count`` ``oppbot run`` processes, each on its own
-    port, every chat's updates to one of them."""
+    port, every chat's updates to one of them, after ``warm_up`` updates each from the
+    students ``warm``."""
     ports = [_free_port() for _ in range(count)]
-    started_with = len(fake.sent())
     processes = []
     for port in ports:
         env = {
             **os.environ,
             "OPPBOT_DATABASE_URL": engine.url.render_as_string(hide_password=False),
             "OPPBOT_TELEGRAM_TOKEN": TOKEN,
-            "OPPBOT_TELEGRAM_API_URL": fake.base_url.removesuffix("/bot"),
+            "OPPBOT_TELEGRAM_API_URL": api.base_url.removesuffix("/bot"),
             "OPPBOT_TELEGRAM_MODE": "webhook",
             "OPPBOT_TELEGRAM_WEBHOOK_URL": _webhook(port),
             "OPPBOT_TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
@@ -335,24 +350,35 @@ async def _served(
         processes.append(
             await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env)
         )
+
+    def posts(students: list[int], updates: int) -> list[tuple[tuple[str, int], bytes]]:
+        posted = []
+        for n in range(updates):
+            chat = students[n % len(students)]
+            body = fake.message_update(chat, "/browse", chat_id=chat)
+            posted.append(_request(_webhook(ports[chat % count]), body))
+        return posted
+
     try:
         async with aiohttp.ClientSession() as http:
             for port, process in zip(ports, processes, strict=True):
                 await _ready(http, port, process)
-        posts = []
-        for n in range(updates):
-            chat = chats[n % len(chats)]
-            body = fake.message_update(chat, "/browse", chat_id=chat)
-            posts.append(_request(_webhook(ports[chat % count]), body))
+        # Counted before posting: the first answers come before the last update is posted.
+        started_with = api.sent + warm_up * count
+        await _post_all(posts(warm, warm_up * count))
+        await api.until_sent(started_with)
+        timed = posts(chats, len(chats))
         backends_before = _backends_cpu(engine)
+        machine = _machine()
         started, cpu = time.perf_counter(), time.process_time()
         their_cpu = sum(_cpu_seconds(p.pid) for p in processes)
         their_wait = sum(_waiting_seconds(p.pid) for p in processes)
-        await _post_all(posts)
-        await _answered(fake, started_with + updates)
+        await _post_all(timed)
+        await api.until_sent(started_with + len(timed))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         their_cpu = sum(_cpu_seconds(p.pid) for p in processes) - their_cpu
         their_wait = sum(_waiting_seconds(p.pid) for p in processes) - their_wait
+        machine = _machine() - machine
         backends = _backends_cpu(engine)
         database_cpu = sum(t - backends_before.get(pid, 0.0) for pid, t in backends.items())
     finally:
@@ -360,12 +386,15 @@ async def _served(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             await process.wait()
+    updates = len(timed)
     return Served(
         updates / elapsed,
         their_cpu * 1000 / updates,
         their_wait * 1000 / updates,
         database_cpu * 1000 / updates,
         cpu * 1000 / updates,
+        machine.idle / machine.total,
+        machine.stolen / machine.total,
     )
 
 
@@ -384,6 +413,39 @@ def _backends_cpu(engine: Engine) -> dict[int, float]:
     return found
 
 
+class Machine(NamedTuple):
+    """The CPU time of all the machine's cores so far, in clock ticks (``/proc/stat``)."""
+
+    busy: int
+    idle: int  # waiting for I/O included
+    stolen: int  # taken by the hypervisor for other virtual machines
+
+    @property
+    def total(self) -> int:
+        return self.busy + self.idle + self.stolen
+
+    def __sub__(self, earlier: tuple[int, ...]) -> Machine:
+        return Machine(*(now - then for now, then in zip(self, earlier, strict=True)))
+
+
+def _machine() -> Machine:
+    line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, line.split()[1:9])
+    return Machine(user + nice + system + irq + softirq, idle + iowait, steal)
+
+
+async def _settled(most: float = 20.0) -> None:
+    """Wait (at most ``most`` seconds) until the machine has been nine tenths idle for a
+    second: what the last run left behind (processes ending, the server's writes) is over."""
+    deadline = time.monotonic() + most
+    while time.monotonic() < deadline:
+        before = _machine()
+        await asyncio.sleep(1.0)
+        spent = _machine() - before
+        if spent.idle >= 0.9 * spent.total:
+            return
+
+
 def _waiting_seconds(pid: int) -> float:
     """How long the threads of a process have been runnable but waiting for a core (the
     scheduler's run-queue time): on a machine shared with other work, the time it lost."""
@@ -400,34 +462,62 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def several(url: str, updates: int, students: int, count: int) -> None:
-    """One ``oppbot run`` process against ``count`` of them, on the same data."""
+def _reset(engine: Engine, factory: sessionmaker[Session]) -> None:
+    """Every run starts from the same state: no browse state, no handled event ids, and
+    students whose language is not known yet (each one's first update records it); the
+    tables vacuumed and analysed, so that no autovacuum starts within a timed window."""
+    with transaction(factory) as session:
+        session.execute(delete(ConversationState))
+        session.execute(delete(ProcessedEvent))
+        session.execute(update(Person).values(language=None))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))
+
+
+async def several(
+    url: str, updates: int, students: int, count: int, rounds: int, warm_up: int
+) -> None:
+    """One ``oppbot run`` process against ``count`` of them, on the same data, ``rounds``
+    times."""
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
         raise SystemExit("several processes need PostgreSQL: SQLite supports one process")
     upgrade(engine)
     factory = make_session_factory(engine)
-    chats = _students(factory, students)
-    async with FakeTelegram() as fake:
-        one = await _served(fake, engine, chats, updates, 1)
-        # Both runs start from the same state: no browse state, no handled event ids, and
-        # students whose language is not known yet (each one's first update records it).
-        with transaction(factory) as session:
-            session.execute(delete(ConversationState))
-            session.execute(delete(ProcessedEvent))
-            session.execute(update(Person).values(language=None))
-        many = await _served(fake, engine, chats, updates, count)
+    # The warm-up's students are others than the timed ones, who all start new in each run.
+    everyone = _students(factory, students + warm_up * count)
+    chats, warm = everyone[:students], everyone[students:]
+    timed = [chats[n % len(chats)] for n in range(updates)]
+    runs: list[tuple[Served, Served]] = []
+    # The fake makes the updates; the processes send their answers to the stub.
+    fake = FakeTelegram()
+    async with BotApiStub() as api:
+        for _round in range(rounds):
+            pair = []
+            for processes in (1, count):
+                _reset(engine, factory)
+                await _settled()
+                pair.append(await _served(fake, api, engine, timed, warm, warm_up, processes))
+            runs.append((pair[0], pair[1]))
     engine.dispose()
     print(f"database:            {engine.dialect.name}")
-    print(f"updates:             {updates} from {students} students (/browse), each run")
-    for label, served in (("one process", one), (f"{count} processes", many)):
-        print(
-            f"{label + ':':<21}{served.per_second:.1f} updates per second; CPU per update: "
-            f"oppbot {served.oppbot_cpu_ms:.1f} ms, PostgreSQL {served.database_cpu_ms:.1f} ms, "
-            f"fake and client {served.driver_cpu_ms:.1f} ms; oppbot waiting for a core "
-            f"{served.oppbot_wait_ms:.1f} ms"
-        )
-    print(f"{count} processes / one:   {many.per_second / one.per_second:.2f}x")
+    print(
+        f"updates:             {updates} from {students} students (/browse), each run, after "
+        f"{warm_up} from others to each process (not timed)"
+    )
+    ratios = []
+    for number, (one, many) in enumerate(runs, 1):
+        ratios.append(many.per_second / one.per_second)
+        print(f"round {number}: {many.per_second / one.per_second:.2f}x")
+        for label, served in (("one process", one), (f"{count} processes", many)):
+            print(
+                f"  {label + ':':<19}{served.per_second:.1f} updates per second; CPU per "
+                f"update: oppbot {served.oppbot_cpu_ms:.1f} ms, PostgreSQL "
+                f"{served.database_cpu_ms:.1f} ms, Bot API and client {served.driver_cpu_ms:.1f} "
+                f"ms; oppbot waiting for a core {served.oppbot_wait_ms:.1f} ms; the machine's "
+                f"cores {served.idle:.0%} idle, {served.stolen:.0%} stolen"
+            )
+    print(f"{count} processes / one:   {statistics.median(ratios):.2f}x (median of {rounds})")
 
 
 def main() -> None:
@@ -440,11 +530,29 @@ def main() -> None:
         type=int,
         help="compare one oppbot run process with this many (PostgreSQL only)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="with --processes: how many times to compare"
+    )
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=200,
+        help="with --processes: updates to each process before the timed ones",
+    )
     args = parser.parse_args()
     if args.processes is not None:
         if args.database_url is None:
             parser.error("--processes needs --database-url (an empty PostgreSQL database)")
-        asyncio.run(several(args.database_url, args.updates, args.students, args.processes))
+        asyncio.run(
+            several(
+                args.database_url,
+                args.updates,
+                args.students,
+                args.processes,
+                args.rounds,
+                args.warm_up,
+            )
+        )
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"

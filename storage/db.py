@@ -19,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.durability import soft_commits
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -96,7 +98,9 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     if "pool_size" not in kwargs:
         kept = min(_WORKER_THREADS, _MOST_CONNECTIONS)
         kwargs.update(pool_size=kept, max_overflow=_MOST_CONNECTIONS - kept)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    soft_commits(engine)
+    return engine
 
 
 def make_durable(engine: Engine) -> None:
