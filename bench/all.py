@@ -55,7 +55,7 @@ def benchmarks(listings: Path) -> list[Benchmark]:
         ),
         Benchmark(
             "Inbound: one oppbot run process against two, PostgreSQL",
-            ("bench.inbound", "--updates", "600", "--processes", "2"),
+            ("bench.inbound", "--updates", "1000", "--processes", "2"),
             postgres=True,
         ),
         Benchmark("Slack under a burst", ("bench.slack_burst",)),

@@ -531,7 +531,7 @@ def main() -> None:
         help="compare one oppbot run process with this many (PostgreSQL only)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="with --processes: how many times to compare"
+        "--rounds", type=int, default=5, help="with --processes: how many times to compare"
     )
     parser.add_argument(
         "--warm-up",
