@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,8 +42,19 @@ class App:
     core: Core
 
 
+# How often a thread waiting for the GIL gets it from one that keeps it busy: 1 ms, not
+# Python's 5. Under a burst, the threads running the core keep the GIL busy, and a short
+# lookup that someone waits for (may this person open the modal?) waits up to the interval at
+# each of its database calls: in bench.slack_burst the last of 20 modals opened 1.17 to
+# 1.27 s after its command with 5 ms and 0.70 to 0.86 s with 1 ms, on a 2-core machine, with
+# every answer posted as soon (docs/PERFORMANCE.md).
+SWITCH_INTERVAL = 0.001
+
+
 def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = True) -> App:
-    """Connect, bring the schema up to date, and build the core."""
+    """Connect, bring the schema up to date, and build the core; the process now serves
+    people, so its threads take turns with the GIL at ``SWITCH_INTERVAL``."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
