@@ -38,9 +38,14 @@ SOFT: Mapping[str, frozenset[str] | None] = {
     "conversation_state": None,
     # Each update records where the person wrote from and that they are reachable again.
     "accounts": frozenset({"chat_id", "last_seen_at", "unreachable_at", "menu"}),
-    # The language the platform reports, recorded at a person's first update.
+    # The language the platform reports, recorded at a person's first update (only where
+    # none is known: see _ONLY_WHERE).
     "people": frozenset({"language"}),
 }
+
+# An UPDATE of these tables is soft only if its WHERE clause holds this condition too:
+# filling in a language not known yet is soft, changing one a person chose is not.
+_ONLY_WHERE: Mapping[str, str] = {"people": "people.language IS NULL"}
 
 # What a transaction has written so far, in its connection's ``info``.
 _WRITTEN = "oppbot_written"
@@ -49,7 +54,7 @@ _SOFT_ONLY, _LASTING = "soft", "lasting"
 # Statements that write nothing: reads, and a transaction's own bookkeeping.
 _NEUTRAL = frozenset({"SELECT", "SHOW", "SET", "SAVEPOINT", "RELEASE", "ROLLBACK"})
 _INSERT = re.compile(r"INSERT INTO (\w+)")
-_UPDATE = re.compile(r"UPDATE (\w+) SET (.*?)(?: WHERE | RETURNING |$)", re.DOTALL)
+_UPDATE = re.compile(r"UPDATE (\w+) SET (.*?)(?: WHERE (.*?))?(?: RETURNING .*)?$", re.DOTALL)
 _DELETE = re.compile(r"DELETE FROM (\w+)")
 _ASSIGNED = re.compile(r"(\w+)=")
 _PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -84,6 +89,9 @@ def writes(statement: str) -> str | None:
         assigned = set(_ASSIGNED.findall(values))
         # A subquery or function in the SET list could hide more columns after its WHERE.
         soft = assigned and "(" not in values and (columns is None or assigned <= columns)
+        condition = _ONLY_WHERE.get(match.group(1))
+        if condition is not None and condition not in (match.group(3) or ""):
+            soft = False
         return _SOFT_ONLY if soft else _LASTING
     return _LASTING
 

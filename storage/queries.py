@@ -751,7 +751,9 @@ def _account_with_person() -> Select[Account]:
 
 
 def set_language(session: Session, person: Person, lang: str) -> None:
-    """Record ``person``'s language with one UPDATE (nothing left to flush, as above)."""
+    """Record ``person``'s language, where none is known yet, with one UPDATE (nothing left
+    to flush, as above). Filling in only an unknown language never undoes a person's choice,
+    and is what lets the commit skip the wait for the disk (``storage.durability``)."""
     session.execute(_set_language(), {"person": person.id, "lang": lang})
     set_committed_value(person, "language", lang)
 
@@ -760,7 +762,9 @@ def set_language(session: Session, person: Person, lang: str) -> None:
 def _set_language() -> Update:
     people = Person.__table__
     return (
-        update(people).where(people.c.id == bindparam("person")).values(language=bindparam("lang"))
+        update(people)
+        .where(people.c.id == bindparam("person"), people.c.language.is_(None))
+        .values(language=bindparam("lang"))
     )
 
 

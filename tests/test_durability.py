@@ -39,7 +39,11 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
         (insert(ConversationState).values(person_id=1, key="browse", data={}), "soft"),
         (update(ConversationState).values(data={}).where(ConversationState.person_id == 1), "soft"),
         (update(Account).values(chat_id="5", last_seen_at=NOW, unreachable_at=None), "soft"),
-        (update(Person).values(language="pl").where(Person.id == 1), "soft"),
+        (
+            update(Person).values(language="pl").where(Person.id == 1, Person.language.is_(None)),
+            "soft",
+        ),
+        (update(Person).values(language="pl").where(Person.id == 1), "lasting"),  # a choice
         # What else the same tables hold lasts: a name, a grade, a new account.
         (update(Account).values(display_name="Ana"), "lasting"),
         (update(Person).values(language="pl", grade=12), "lasting"),
@@ -172,6 +176,9 @@ def test_browsing_commits_without_waiting_and_an_alert_waits(
     chat.send("/browse")
     assert len(commits) == 1
     chat.send("/alert python")
+    assert len(commits) == 1
+    # A language the person chose lasts; one the platform reports only fills in the unknown.
+    chat.send("/language pl")
     assert len(commits) == 1
     with transaction(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(Alert)) == 1
